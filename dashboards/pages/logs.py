@@ -1,0 +1,43 @@
+"""The logs in the store, with their size and time range."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboards import state
+
+st.title("Event logs")
+store = state.store()
+summaries = store.logs()
+
+if not summaries:
+    st.markdown(
+        "**Workbench** imports event logs into an append-only event store and derives every "
+        "view from them: process maps, variants, performance, and the state of every case at "
+        "any moment, as it happened and as it was known then.\n\n"
+        "This store has no logs yet. Import one with `workbench ingest FILE`, "
+        "or load the demo order-to-cash log."
+    )
+    if st.button("Load the demo log", type="primary"):
+        from sample_data.demo import load_demo
+
+        with st.spinner("Importing the demo log..."):
+            load_demo(store)
+        st.rerun()
+else:
+    table = pl.DataFrame(
+        {
+            "log": [s.log for s in summaries],
+            "cases": [s.cases for s in summaries],
+            "events": [s.events for s in summaries],
+            "first event (UTC)": [s.first_timestamp for s in summaries],
+            "last event (UTC)": [s.last_timestamp for s in summaries],
+        }
+    )
+    total_events = sum(s.events for s in summaries)
+    left, right = st.columns(2)
+    left.metric("Logs", len(summaries))
+    right.metric("Events", f"{total_events:,}")
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(f"Store: {state.db_path().name}. Import more with `workbench ingest FILE`.")

@@ -1,0 +1,146 @@
+"""From a table read from a source to events in the store's vocabulary, plus the rows refused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from ingest.mapping import ROLES, ColumnMapping, ParseOptions, parse_times, type_attribute
+from workbench.events import VOCABULARY
+from workbench.store import derive_event_ids
+
+LINE = "_line"  # the source position of each row, added by every reader
+
+REJECT_SCHEMA = {"line": pl.Int64, "field": pl.String, "value": pl.String, "reason": pl.String}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Events ready for `EventStore.import_frame`, the rows refused, and the rows consumed."""
+
+    events: pl.DataFrame
+    rejects: pl.DataFrame
+    rows: int
+    mapping: ColumnMapping
+
+    @property
+    def rejected(self) -> int:
+        """How many source rows were refused (a row may have several problems)."""
+        return self.rejects["line"].n_unique() if self.rejects.height else 0
+
+
+class Occurrences:
+    """Counts repeats of (case, time, activity) across batches, for derived event ids.
+
+    Two identical events are both kept, as ``#0`` and ``#1``, even when a batch boundary
+    falls between them; importing the same rows again numbers them the same way.
+    """
+
+    def __init__(self) -> None:
+        self.seen = pl.DataFrame(schema={"_key": pl.UInt64, "_seen": pl.UInt32})
+
+    def number(self, events: pl.DataFrame) -> pl.Series:
+        keyed = events.select(
+            pl.struct("case_id", "timestamp", "activity").hash().alias("_key")
+        ).with_columns(_n=pl.int_range(pl.len(), dtype=pl.UInt32).over("_key"))
+        numbered = keyed.join(self.seen, on="_key", how="left", maintain_order="left")
+        counts = keyed.group_by("_key").agg(_seen=pl.len().cast(pl.UInt32))
+        self.seen = pl.concat([self.seen, counts]).group_by("_key").agg(pl.col("_seen").sum())
+        return numbered.select(pl.col("_n") + pl.col("_seen").fill_null(0)).to_series()
+
+
+def to_batch(
+    raw: pl.DataFrame,
+    mapping: ColumnMapping,
+    options: ParseOptions,
+    occurrences: Occurrences,
+) -> Batch:
+    """Map, parse and check one table of source rows (string or typed columns plus `LINE`).
+
+    Rows with an empty case id or activity, or a time that cannot be read, are refused with
+    their line, field, value and reason; the other rows become events.
+    """
+    roles = mapping.as_dict()
+    text = {role: _text(raw[column]) for role, column in roles.items() if role != "timestamp"}
+    stamp_source = raw[roles["timestamp"]]
+    stamp_type = stamp_source.dtype
+    if isinstance(stamp_type, pl.Datetime):
+        stamps = stamp_source
+        if stamp_type.time_zone is None:
+            stamps = stamps.dt.replace_time_zone(options.timezone, ambiguous="earliest")
+        stamps = stamps.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+        stamp_text = stamp_source.cast(pl.String)
+    elif stamp_source.dtype == pl.Date:
+        stamps = stamp_source.cast(pl.Datetime("us")).dt.replace_time_zone(options.timezone)
+        stamps = stamps.dt.convert_time_zone("UTC")
+        stamp_text = stamp_source.cast(pl.String)
+    else:
+        stamp_text = _text(stamp_source)
+        stamps = parse_times(stamp_text, options)
+    lines = raw[LINE].cast(pl.Int64)
+    checks = pl.DataFrame(
+        {
+            "line": lines,
+            "case": text["case_id"],
+            "activity": text["activity"],
+            "stamp_text": stamp_text,
+            "stamp": stamps,
+        }
+    )
+    problems = [
+        checks.filter(pl.col("case").is_null()).select(
+            "line",
+            pl.lit(roles["case_id"]).alias("field"),
+            pl.lit(None, dtype=pl.String).alias("value"),
+            pl.lit("the case id is empty").alias("reason"),
+        ),
+        checks.filter(pl.col("activity").is_null()).select(
+            "line",
+            pl.lit(roles["activity"]).alias("field"),
+            pl.lit(None, dtype=pl.String).alias("value"),
+            pl.lit("the activity is empty").alias("reason"),
+        ),
+        checks.filter(pl.col("stamp").is_null()).select(
+            "line",
+            pl.lit(roles["timestamp"]).alias("field"),
+            pl.col("stamp_text").alias("value"),
+            pl.when(pl.col("stamp_text").is_null())
+            .then(pl.lit("the timestamp is empty"))
+            .otherwise(pl.format("cannot read {} as a time", pl.col("stamp_text")))
+            .alias("reason"),
+        ),
+    ]
+    rejects = pl.concat(problems).cast(REJECT_SCHEMA).sort("line", maintain_order=True)  # type: ignore[arg-type]
+    good = ~(checks["case"].is_null() | checks["activity"].is_null() | checks["stamp"].is_null())
+    columns: dict[str, pl.Series] = {role: series.filter(good) for role, series in text.items()}
+    columns["timestamp"] = stamps.filter(good)
+    events = pl.DataFrame(columns)
+    attributes = [c for c in raw.columns if c not in roles.values() and c != LINE]
+    events = events.with_columns(
+        type_attribute(raw[name].filter(good), options).alias(name)
+        if raw.schema[name] == pl.String
+        else raw[name].filter(good).alias(name)
+        for name in attributes
+    )
+    if "event_id" not in events.columns:
+        events = events.with_columns(pl.lit(None, dtype=pl.String).alias("event_id"))
+    if events.height and events["event_id"].null_count():
+        derived = derive_event_ids(events, occurrences.number(events))
+        events = events.with_columns(pl.col("event_id").fill_null(derived))
+    ordered = [role for role in ROLES if role in events.columns]
+    clashes = {name: f"source_{name}" for name in attributes if name in VOCABULARY}
+    events = events.rename(clashes)
+    attributes = [clashes.get(name, name) for name in attributes]
+    return Batch(
+        events=events.select(*ordered, *attributes),
+        rejects=rejects,
+        rows=raw.height,
+        mapping=mapping,
+    )
+
+
+def _text(values: pl.Series) -> pl.Series:
+    """Values as trimmed strings, with empty strings as null."""
+    text = values.cast(pl.String).str.strip_chars()
+    return pl.select(pl.when(text != "").then(text)).to_series().alias(values.name)

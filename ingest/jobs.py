@@ -1,0 +1,180 @@
+"""Ingest jobs: one recorded, resumable run of an importer into the store."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ingest import csv as csv_format
+from ingest.batch import Batch
+from ingest.formats import detect_format, sniff
+from ingest.mapping import ColumnMapping, IngestError, ParseOptions
+from workbench.events import WorkbenchError
+from workbench.store import EventStore, JobProgress
+
+Progress = Callable[[int], None]  # called with the number of source rows read so far
+
+READERS: dict[str, Callable[..., Iterator[Batch]]] = {"csv": csv_format.read}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The outcome of one ingest job, as `workbench ingest --json` prints it."""
+
+    log: str
+    events_read: int
+    events_added: int
+    duplicates: int
+    rejected: int
+    job_id: int
+    status: str
+    format: str
+    source: str
+    seconds: float
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain JSON-ready values."""
+        return asdict(self)
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def log_name(path: Path) -> str:
+    """The default log name of a file: its name without the format's extensions."""
+    name = path.name
+    for suffix in (".gz", ".csv", ".tsv", ".txt"):
+        name = name.removesuffix(suffix)
+    return name or path.name
+
+
+def ingest(
+    store: EventStore,
+    path: Path | str,
+    *,
+    log: str | None = None,
+    mapping: ColumnMapping | None = None,
+    options: ParseOptions | None = None,
+    strict: bool = False,
+    format: str | None = None,
+    progress: Progress | None = None,
+) -> Summary:
+    """Import a file into a log as one job; the same content imported again is a no-op.
+
+    A job that was interrupted resumes after its last committed batch. Rows that cannot be
+    imported are recorded as rejects, unless ``strict``, which refuses the whole file and
+    stores nothing when any row is bad. Raises `IngestError` when nothing can be imported.
+    """
+    started = time.perf_counter()
+    path = Path(path)
+    head = sniff(path)
+    kind = format or detect_format(path, head)
+    if kind not in READERS:
+        raise IngestError(f"{path}: unknown format {kind!r} (formats: {', '.join(READERS)})")
+    read = READERS[kind]
+    log = log or log_name(path)
+    mapping = mapping or ColumnMapping()
+    options = options or ParseOptions()
+    digest = sha256_of(path)
+    done = store.completed_job(log, digest) if log in store.log_names() else None
+    if done is not None:
+        return Summary(
+            log=log,
+            events_read=0,
+            events_added=0,
+            duplicates=0,
+            rejected=0,
+            job_id=done["job_id"],
+            status="unchanged",
+            format=kind,
+            source=str(path),
+            seconds=round(time.perf_counter() - started, 3),
+            message=f"this content was imported into {log!r} by job {done['job_id']}; "
+            "nothing to do",
+        )
+    if strict:
+        _refuse_bad_rows(read, path, mapping, options)
+    job_id, committed = store.start_job(log, str(path), digest, kind, mapping.as_dict())
+    seen = 0
+    try:
+        for batch in read(path, mapping=mapping, options=options, skip_rows=committed):
+            if seen == 0:
+                store.set_job_mapping(job_id, batch.mapping.as_dict())
+            seen += batch.rows
+            store.import_frame(
+                log,
+                batch.events,
+                job=JobProgress(job_id=job_id, rows=committed + seen, rejects=batch.rejects),
+            )
+            if progress is not None:
+                progress(committed + seen)
+    except (IngestError, WorkbenchError, pl.exceptions.PolarsError, OSError) as error:
+        store.finish_job(
+            job_id, status="failed", seconds=time.perf_counter() - started, message=str(error)
+        )
+        if isinstance(error, IngestError):
+            raise
+        raise IngestError(f"{path}: {error}") from error
+    except BaseException:
+        store.finish_job(
+            job_id, status="failed", seconds=time.perf_counter() - started, message="interrupted"
+        )
+        raise
+    record = store.jobs(job_id=job_id)[0]
+    nothing = record["events_added"] == 0 and record["duplicates"] == 0
+    status = "failed" if nothing else "completed"
+    message = (
+        f"no event could be imported: all {record['rejected']} rows were rejected"
+        f" (see `workbench rejects {log}`)"
+        if nothing
+        else None
+    )
+    record = store.finish_job(
+        job_id, status=status, seconds=time.perf_counter() - started, message=message
+    )
+    if nothing:
+        raise IngestError(f"{path}: {message}")
+    return Summary(
+        log=log,
+        events_read=record["events_read"],
+        events_added=record["events_added"],
+        duplicates=record["duplicates"],
+        rejected=record["rejected"],
+        job_id=job_id,
+        status=status,
+        format=kind,
+        source=str(path),
+        seconds=record["seconds"],
+    )
+
+
+def _refuse_bad_rows(
+    read: Callable[..., Iterator[Batch]], path: Path, mapping: ColumnMapping, options: ParseOptions
+) -> None:
+    """For ``--strict``: read the whole file first and refuse it if any row is bad."""
+    rejects = [
+        batch.rejects
+        for batch in read(path, mapping=mapping, options=options)
+        if batch.rejects.height
+    ]
+    if rejects:
+        bad = pl.concat(rejects)
+        first = bad.row(0, named=True)
+        raise IngestError(
+            f"{path}: line {first['line']}, field {first['field']!r}: {first['reason']}; "
+            f"{bad['line'].n_unique()} bad row(s) in all, and --strict refuses the whole file "
+            "(nothing was stored)"
+        )

@@ -1,0 +1,1026 @@
+"""The SQLite event store: append with optimistic concurrency, bulk import, reads into Polars.
+
+Layout of the file (an ordinary SQLite database):
+
+- ``logs``: one row per log, with its attribute schema and a running summary.
+- ``cases``, ``activities``, ``resources``: integer keys for the repeated strings.
+- ``events``: the append-only log. ``position`` is the rowid; triggers refuse UPDATE and
+  DELETE unless the log is being dropped on purpose.
+- ``ingest_jobs`` and ``rejects``: the record of every import and of every refused row.
+
+Writes hold SQLite's write lock (``BEGIN IMMEDIATE``) from the revision check to the commit,
+so optimistic concurrency holds across processes. Each batch is sorted by case before it
+is written, so that new positions, the ``(case_key, revision)`` index and derived event
+ids all grow in the same order; that keeps a bulk import close to a plain table append.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+import pyarrow as pa
+from adbc_driver_sqlite import dbapi as adbc
+
+from workbench.events import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    UTC_MICROS,
+    VOCABULARY,
+    WRITABLE,
+    AppendResult,
+    DuplicateEvents,
+    Event,
+    ExpectedRevision,
+    InvalidEvents,
+    UnknownLog,
+    WrongExpectedRevision,
+)
+
+MICROS_PER_DAY: Final = 86_400_000_000
+_NEVER: Final = 2**62  # an upper bound for positions and microsecond times
+
+SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS logs (
+    log_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    attribute_types TEXT NOT NULL DEFAULT '{}',
+    events INTEGER NOT NULL DEFAULT 0,
+    cases INTEGER NOT NULL DEFAULT 0,
+    first_position INTEGER,
+    last_position INTEGER,
+    first_timestamp INTEGER,
+    last_timestamp INTEGER
+);
+CREATE TABLE IF NOT EXISTS cases (
+    case_key INTEGER PRIMARY KEY,
+    log_id INTEGER NOT NULL REFERENCES logs(log_id),
+    case_id TEXT NOT NULL,
+    UNIQUE (log_id, case_id)
+);
+CREATE TABLE IF NOT EXISTS activities (
+    activity_key INTEGER PRIMARY KEY,
+    log_id INTEGER NOT NULL REFERENCES logs(log_id),
+    name TEXT NOT NULL,
+    UNIQUE (log_id, name)
+);
+CREATE TABLE IF NOT EXISTS resources (
+    resource_key INTEGER PRIMARY KEY,
+    log_id INTEGER NOT NULL REFERENCES logs(log_id),
+    name TEXT NOT NULL,
+    UNIQUE (log_id, name)
+);
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    log_id INTEGER NOT NULL,
+    case_key INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    activity_key INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    resource_key INTEGER,
+    lifecycle TEXT,
+    correlation_id TEXT,
+    causation_id TEXT,
+    attributes TEXT
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_case ON events (case_key, revision);
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events (log_id, event_id);
+CREATE INDEX IF NOT EXISTS events_by_day ON events (log_id, timestamp / 86400000000);
+CREATE TABLE IF NOT EXISTS dropping_logs (log_id INTEGER PRIMARY KEY);
+CREATE TRIGGER IF NOT EXISTS events_refuse_update BEFORE UPDATE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events are append-only: UPDATE is refused');
+END;
+CREATE TRIGGER IF NOT EXISTS events_refuse_delete BEFORE DELETE ON events
+WHEN NOT EXISTS (SELECT 1 FROM dropping_logs WHERE log_id = OLD.log_id)
+BEGIN
+    SELECT RAISE(ABORT, 'events are append-only: DELETE is refused (use `workbench drop`)');
+END;
+CREATE TABLE IF NOT EXISTS ingest_jobs (
+    job_id INTEGER PRIMARY KEY,
+    log TEXT NOT NULL,
+    source TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    format TEXT NOT NULL,
+    mapping TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL,
+    events_read INTEGER NOT NULL DEFAULT 0,
+    events_added INTEGER NOT NULL DEFAULT 0,
+    duplicates INTEGER NOT NULL DEFAULT 0,
+    rejected INTEGER NOT NULL DEFAULT 0,
+    rows_committed INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    seconds REAL,
+    message TEXT
+);
+CREATE INDEX IF NOT EXISTS ingest_jobs_by_content ON ingest_jobs (log, sha256);
+CREATE TABLE IF NOT EXISTS rejects (
+    reject_id INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL,
+    log TEXT NOT NULL,
+    source TEXT NOT NULL,
+    line INTEGER,
+    field TEXT,
+    value TEXT,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rejects_by_log ON rejects (log, job_id);
+"""
+
+# How attribute values are kept inside the JSON column, and how they come back.
+_ATTRIBUTE_TYPES: Final[dict[str, pl.DataType]] = {
+    "Boolean": pl.Boolean(),
+    "Int64": pl.Int64(),
+    "Float64": pl.Float64(),
+    "String": pl.String(),
+    "Datetime": UTC_MICROS,
+    "Date": pl.Date(),
+    "Duration": pl.Duration("us"),
+    "Time": pl.Time(),
+}
+_STORED_AS: Final[dict[str, pl.DataType]] = {
+    "Datetime": pl.Int64(),
+    "Date": pl.Int32(),
+    "Duration": pl.Int64(),
+    "Time": pl.Int64(),
+}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What a bulk import did: events offered, stored, and skipped as already present."""
+
+    events_read: int
+    events_added: int
+    duplicates: int
+    position: int | None
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """What a batch of an ingest job adds to the job's record, in the batch's transaction."""
+
+    job_id: int
+    rows: int  # source rows consumed up to and including this batch
+    rejects: pl.DataFrame  # line, field, value, reason
+
+
+@dataclass(frozen=True)
+class LogSummary:
+    """One log as `logs()` lists it."""
+
+    log: str
+    cases: int
+    events: int
+    first_timestamp: datetime | None
+    last_timestamp: datetime | None
+
+
+def attribute_type(dtype: pl.DataType) -> str:
+    """The name under which an attribute of this Polars type is kept (see `_ATTRIBUTE_TYPES`)."""
+    if dtype == pl.Boolean:
+        return "Boolean"
+    if dtype.is_integer():
+        return "Int64"
+    if dtype.is_float() or dtype.is_decimal():
+        return "Float64"
+    if isinstance(dtype, pl.Datetime):
+        return "Datetime"
+    if dtype == pl.Date:
+        return "Date"
+    if isinstance(dtype, pl.Duration):
+        return "Duration"
+    if dtype == pl.Time:
+        return "Time"
+    return "String"
+
+
+def _widen(old: str, new: str) -> str:
+    if old == new:
+        return old
+    if {old, new} == {"Int64", "Float64"}:
+        return "Float64"
+    return "String"
+
+
+def to_micros(moment: datetime) -> int:
+    """Microseconds since the epoch, UTC; a naive datetime is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    """The UTC datetime of a microsecond count (inverse of `to_micros`)."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+def derive_event_ids(frame: pl.DataFrame, occurrence: pl.Series | None = None) -> pl.Series:
+    """Deterministic event ids from each event's content: case, UTC time, activity, occurrence.
+
+    Importing the same records again yields the same ids, so nothing is stored twice. The
+    ids sort by case and then by time, the order in which a batch is written.
+
+    >>> frame = pl.DataFrame({"case_id": ["c1", "c1"], "activity": ["a", "a"],
+    ...     "timestamp": [datetime(2024, 1, 1, tzinfo=UTC)] * 2})
+    >>> derive_event_ids(frame).to_list()
+    ['c1@2024-01-01T00:00:00.000000Z/a#0', 'c1@2024-01-01T00:00:00.000000Z/a#1']
+
+    ``occurrence`` numbers repeats of the same case, time and activity; by default they are
+    counted within the frame (an importer reading in batches counts across batches).
+    """
+    moment = pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+    repeat = (
+        pl.int_range(pl.len()).over("case_id", "timestamp", "activity")
+        if occurrence is None
+        else pl.lit(occurrence)
+    )
+    return frame.select(
+        pl.format("{}@{}/{}#{}", pl.col("case_id"), moment, pl.col("activity"), repeat).alias(
+            "event_id"
+        )
+    ).to_series()
+
+
+def _generated_ids(count: int) -> list[str]:
+    """Unique ids for events appended without one; they sort in append order."""
+    now = time.time_ns()
+    salt = secrets.token_hex(4)
+    return [f"{now:016x}{index:06x}-{salt}" for index in range(count)]
+
+
+def _frame_of_events(case_id: str, events: Sequence[Event]) -> pl.DataFrame:
+    """The events of one case as a frame in the writable vocabulary plus attribute columns."""
+    ids = [event.event_id for event in events]
+    if any(event_id is None for event_id in ids):
+        generated = iter(_generated_ids(len(ids)))
+        ids = [event_id if event_id is not None else next(generated) for event_id in ids]
+    names: list[str] = []
+    for event in events:
+        names.extend(name for name in event.attributes if name not in names)
+    columns: dict[str, pl.Series] = {
+        "event_id": pl.Series(ids, dtype=pl.String),
+        "case_id": pl.Series([case_id] * len(events), dtype=pl.String),
+        "activity": pl.Series([event.activity for event in events], dtype=pl.String),
+        "timestamp": pl.Series(
+            [to_micros(event.timestamp) for event in events], dtype=pl.Int64
+        ).cast(UTC_MICROS),
+    }
+    for name in ("resource", "lifecycle", "correlation_id", "causation_id"):
+        columns[name] = pl.Series([getattr(event, name) for event in events], dtype=pl.String)
+    for name in names:
+        values = [event.attributes.get(name) for event in events]
+        try:
+            columns[name] = pl.Series(name, values, strict=True)
+        except (TypeError, pl.exceptions.PolarsError):
+            columns[name] = pl.Series(name, [None if v is None else str(v) for v in values])
+        dtype = columns[name].dtype
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+            columns[name] = columns[name].dt.replace_time_zone("UTC")
+    return pl.DataFrame(columns)
+
+
+def normalize(frame: pl.DataFrame) -> pl.DataFrame:
+    """Check and coerce a frame of events to the writable vocabulary; attributes follow.
+
+    Raises `InvalidEvents` naming the problem: a missing required column, empty case ids or
+    activities, timestamps that are not datetimes, or attributes named like vocabulary columns.
+    """
+    missing = [name for name in ("case_id", "activity", "timestamp") if name not in frame.columns]
+    if missing:
+        raise InvalidEvents(f"events lack the column(s) {', '.join(missing)}")
+    clashes = [name for name in frame.columns if name in VOCABULARY and name not in WRITABLE]
+    if clashes:
+        raise InvalidEvents(f"the store assigns {', '.join(clashes)}; do not supply them")
+    timestamp = frame.schema["timestamp"]
+    if not isinstance(timestamp, pl.Datetime):
+        raise InvalidEvents(f"timestamp must be a datetime column, not {timestamp}")
+    if timestamp.time_zone is None:
+        frame = frame.with_columns(pl.col("timestamp").dt.replace_time_zone("UTC"))
+    frame = frame.with_columns(
+        pl.col("timestamp").dt.convert_time_zone("UTC").dt.cast_time_unit("us"),
+        pl.col("case_id").cast(pl.String),
+        pl.col("activity").cast(pl.String),
+    )
+    for name in ("case_id", "activity"):
+        if frame[name].null_count() or (frame[name] == "").any():
+            raise InvalidEvents(f"{name} is empty in some events")
+    if frame["timestamp"].null_count():
+        raise InvalidEvents("timestamp is empty in some events")
+    optional = [
+        pl.lit(None, dtype=pl.String).alias(name) for name in WRITABLE if name not in frame.columns
+    ]
+    frame = frame.with_columns(optional)
+    frame = frame.with_columns(
+        pl.col(name).cast(pl.String) for name in WRITABLE if name != "timestamp"
+    )
+    if frame["event_id"].null_count():
+        derived = derive_event_ids(frame)
+        frame = frame.with_columns(pl.col("event_id").fill_null(derived))
+    attributes = [name for name in frame.columns if name not in WRITABLE]
+    return frame.select(*WRITABLE, *attributes)
+
+
+class EventStore:
+    """An append-only event store in one SQLite file.
+
+    >>> store = EventStore(":memory:")  # doctest: +SKIP
+    >>> store.append("demo", "c1", [Event("register", datetime(2024, 1, 1))])  # doctest: +SKIP
+    AppendResult(position=1, revision=0)
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        # Polars runs deferred reads on its own threads, and the app serves sessions from
+        # several: the connections are shared, their use serialized by this lock.
+        self._lock = threading.RLock()
+        self._sql = sqlite3.connect(
+            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        self._pragmas(self._sql.execute)
+        self._sql.executescript(SCHEMA)
+        self._arrow: Any = None
+
+    def _pragmas(self, execute: Any) -> None:
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=FULL",
+            f"PRAGMA busy_timeout={int(self.timeout * 1000)}",
+            "PRAGMA cache_size=-262144",
+            "PRAGMA temp_store=MEMORY",
+        ):
+            execute(pragma)
+
+    @property
+    def sql(self) -> sqlite3.Connection:
+        """The plain sqlite3 connection, for metadata and small reads."""
+        return self._sql
+
+    def _cursor(self) -> Any:
+        """An ADBC cursor (Arrow in and out), opened on first use."""
+        if self._arrow is None:
+            self._arrow = adbc.connect(str(self.path), autocommit=True)
+            cursor = self._arrow.cursor()
+            self._pragmas(cursor.execute)
+            cursor.close()
+        cursor = self._arrow.cursor()
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1 << 30)})
+        return cursor
+
+    def close(self) -> None:
+        """Close both connections."""
+        if self._arrow is not None:
+            self._arrow.close()
+            self._arrow = None
+        self._sql.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writes
+
+    @contextmanager
+    def _write(self) -> Iterator[_Writer]:
+        with self._lock:
+            cursor = self._cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Writer(cursor)
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                cursor.close()
+                raise
+            cursor.execute("COMMIT")
+            cursor.close()
+
+    def append(
+        self,
+        log: str,
+        case_id: str,
+        events: Sequence[Event],
+        *,
+        expected_revision: int | ExpectedRevision = ANY,
+    ) -> AppendResult:
+        """Append events to one case, if the case is where the writer expects it to be.
+
+        ``expected_revision`` is ``ANY``, ``NO_STREAM`` (the case must not exist),
+        ``STREAM_EXISTS`` or the exact revision of the case's last event. A retry of an
+        append that already succeeded (same event ids, same case, same order) stores nothing
+        and returns the original result.
+        """
+        if not events:
+            raise InvalidEvents("append needs at least one event")
+        frame = normalize(_frame_of_events(case_id, events))
+        with self._write() as writer:
+            log_id = writer.ensure_log(log)
+            stored = writer.stored_ids(log_id, frame["event_id"])
+            if stored.height:
+                return _retried(log, case_id, frame["event_id"], stored, writer)
+            actual = writer.case_revisions(log_id, [case_id]).get(case_id)
+            _check_expected(log, case_id, expected_revision, actual)
+            position, revisions = writer.insert(log_id, frame)
+        return AppendResult(position=position, revision=revisions[case_id])
+
+    def import_frame(
+        self, log: str, frame: pl.DataFrame, *, job: JobProgress | None = None
+    ) -> ImportResult:
+        """Append a whole frame of events (many cases) in one transaction.
+
+        Events whose ids are already stored in the log are skipped and counted as duplicates;
+        so are repeats of an id within the frame. Event ids missing from the frame are
+        derived from the events' content (`derive_event_ids`). With ``job``, the job's
+        rejects and progress are recorded in the same transaction, so a crash never leaves
+        a job's record out of step with the events it stored.
+        """
+        events_read = frame.height
+        if frame.height:
+            frame = normalize(frame).unique("event_id", keep="first", maintain_order=True)
+        with self._write() as writer:
+            log_id = writer.ensure_log(log)
+            if frame.height and writer.has_events(log_id):
+                stored = writer.stored_ids(log_id, frame["event_id"])
+                frame = frame.join(stored.select("event_id"), on="event_id", how="anti")
+            position = writer.insert(log_id, frame)[0] if frame.height else None
+            result = ImportResult(
+                events_read=events_read,
+                events_added=frame.height,
+                duplicates=events_read - frame.height,
+                position=position,
+            )
+            if job is not None:
+                writer.record_progress(log, job, result)
+        return result
+
+    # -------------------------------------------------------------- ingest jobs
+
+    def start_job(
+        self, log: str, source: str, sha256: str, format: str, mapping: Mapping[str, Any]
+    ) -> tuple[int, int]:
+        """Open an ingest job, or resume an unfinished one for the same content.
+
+        Returns the job id and the number of source rows already committed by it.
+        """
+        with self._lock:
+            found = self._sql.execute(
+                "SELECT job_id, rows_committed FROM ingest_jobs WHERE log = ? AND sha256 = ?"
+                " AND status IN ('running', 'failed') ORDER BY job_id DESC LIMIT 1",
+                (log, sha256),
+            ).fetchone()
+            if found is not None:
+                self._sql.execute(
+                    "UPDATE ingest_jobs SET status = 'running', message = 'resumed'"
+                    " WHERE job_id = ?",
+                    (found[0],),
+                )
+                return int(found[0]), int(found[1])
+            cursor = self._sql.execute(
+                "INSERT INTO ingest_jobs (log, source, sha256, format, mapping, status, started_at)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                (log, source, sha256, format, json.dumps(dict(mapping)), _now().isoformat()),
+            )
+            return int(cursor.lastrowid or 0), 0
+
+    def set_job_mapping(self, job_id: int, mapping: Mapping[str, str]) -> None:
+        """Record the column mapping a job settled on."""
+        with self._lock:
+            self._sql.execute(
+                "UPDATE ingest_jobs SET mapping = ? WHERE job_id = ?",
+                (json.dumps(dict(mapping)), job_id),
+            )
+
+    def finish_job(
+        self, job_id: int, *, status: str, seconds: float, message: str | None = None
+    ) -> dict[str, Any]:
+        """Close a job with its final status; returns its record."""
+        with self._lock:
+            self._sql.execute(
+                "UPDATE ingest_jobs SET status = ?, finished_at = ?, seconds = ?, message = ?"
+                " WHERE job_id = ?",
+                (status, _now().isoformat(), round(seconds, 3), message, job_id),
+            )
+        return self.jobs(job_id=job_id)[0]
+
+    def completed_job(self, log: str, sha256: str) -> dict[str, Any] | None:
+        """The completed job that already imported this content into this log, if any."""
+        found = [
+            job
+            for job in self.jobs(log=log)
+            if job["sha256"] == sha256 and job["status"] == "completed"
+        ]
+        return found[0] if found else None
+
+    def jobs(self, *, log: str | None = None, job_id: int | None = None) -> list[dict[str, Any]]:
+        """Ingest jobs, newest first."""
+        with self._lock:
+            cursor = self._sql.execute(
+                "SELECT * FROM ingest_jobs"
+                " WHERE (? IS NULL OR log = ?) AND (? IS NULL OR job_id = ?)"
+                " ORDER BY job_id DESC",
+                (log, log, job_id, job_id),
+            )
+            names = [column[0] for column in cursor.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        for row in rows:
+            row["mapping"] = json.loads(row["mapping"])
+        return rows
+
+    def rejects(self, log: str) -> pl.DataFrame:
+        """The rows refused while importing into a log, with file, line, field and reason."""
+        with self._lock:
+            rows = self._sql.execute(
+                "SELECT job_id, source, line, field, value, reason FROM rejects WHERE log = ?"
+                " ORDER BY job_id, line, reject_id",
+                (log,),
+            ).fetchall()
+        return pl.DataFrame(
+            rows,
+            schema={
+                "job_id": pl.Int64,
+                "source": pl.String,
+                "line": pl.Int64,
+                "field": pl.String,
+                "value": pl.String,
+                "reason": pl.String,
+            },
+            orient="row",
+        )
+
+    def drop(self, log: str) -> int:
+        """Remove a log and everything recorded about it; returns the number of events removed."""
+        with self._write() as writer:
+            log_id = writer.find_log(log)
+            if log_id is None:
+                raise UnknownLog(log)
+            return writer.drop(log_id, log)
+
+    # ------------------------------------------------------------------- reads
+
+    def log_names(self) -> list[str]:
+        """Names of the logs in the store, in order of creation."""
+        return [row[0] for row in self._sql.execute("SELECT name FROM logs ORDER BY log_id")]
+
+    def logs(self) -> list[LogSummary]:
+        """Every log with its number of cases and events and its time range."""
+        rows = self._sql.execute(
+            "SELECT name, cases, events, first_timestamp, last_timestamp FROM logs ORDER BY log_id"
+        )
+        return [
+            LogSummary(
+                log=name,
+                cases=cases,
+                events=events,
+                first_timestamp=None if first is None else from_micros(first),
+                last_timestamp=None if last is None else from_micros(last),
+            )
+            for name, cases, events, first, last in rows
+        ]
+
+    def attribute_types(self, log: str) -> dict[str, pl.DataType]:
+        """The attributes of a log with their Polars types."""
+        row = self._sql.execute(
+            "SELECT attribute_types FROM logs WHERE name = ?", (log,)
+        ).fetchone()
+        if row is None:
+            raise UnknownLog(log)
+        return {name: _ATTRIBUTE_TYPES[kind] for name, kind in json.loads(row[0]).items()}
+
+    def schema(self, log: str) -> pl.Schema:
+        """The columns `scan` returns for this log."""
+        return pl.Schema({**VOCABULARY, **self.attribute_types(log)})
+
+    def scan(
+        self,
+        log: str,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | int | None = None,
+    ) -> pl.LazyFrame:
+        """The events of a log in position order, lazily, as the store holds them.
+
+        ``as_of`` keeps events with ``timestamp <= as_of`` (valid time). ``known_at`` keeps
+        what the store knew then: a datetime filters ``recorded_at``, an int filters
+        ``position``. Both compose (bitemporal). The query runs when the frame is collected.
+        """
+        schema = self.schema(log)
+        timestamp = _NEVER if as_of is None else to_micros(as_of)
+        position, recorded = _NEVER, _NEVER
+        if isinstance(known_at, datetime):
+            recorded = to_micros(known_at)
+        elif known_at is not None:
+            position = int(known_at)
+        return pl.defer(
+            lambda: self._read(log, schema, timestamp, recorded, position), schema=schema
+        )
+
+    def read(self, log: str, **options: Any) -> pl.DataFrame:
+        """`scan` collected."""
+        return self.scan(log, **options).collect()
+
+    def _read(
+        self, log: str, schema: pl.Schema, timestamp: int, recorded: int, position: int
+    ) -> pl.DataFrame:
+        with self._lock:
+            return self._read_locked(log, schema, timestamp, recorded, position)
+
+    def _read_locked(
+        self, log: str, schema: pl.Schema, timestamp: int, recorded: int, position: int
+    ) -> pl.DataFrame:
+        row = self._sql.execute(
+            "SELECT log_id, first_position, last_position FROM logs WHERE name = ?", (log,)
+        ).fetchone()
+        if row is None:
+            raise UnknownLog(log)
+        log_id, first, last = row
+        if first is None:
+            return pl.DataFrame(schema=schema)
+        cursor = self._cursor()
+        # `+log_id` keeps SQLite on the rowid range: one sequential pass instead of
+        # random reads through an index.
+        cursor.execute(
+            "SELECT position, case_key, revision, event_id, activity_key, timestamp,"
+            " recorded_at, resource_key, lifecycle, correlation_id, causation_id, attributes"
+            " FROM events WHERE +log_id = ? AND position BETWEEN ? AND ?"
+            " AND timestamp <= ? AND recorded_at <= ?",
+            (log_id, first, min(last, position), timestamp, recorded),
+        )
+        raw = pl.from_arrow(cursor.fetch_arrow_table())
+        cursor.close()
+        assert isinstance(raw, pl.DataFrame)
+        return self._decode(log, log_id, raw, schema)
+
+    def _dictionary(self, table: str, log_id: int) -> pl.DataFrame:
+        key, name = {
+            "cases": ("case_key", "case_id"),
+            "activities": ("activity_key", "activity"),
+            "resources": ("resource_key", "resource"),
+        }[table]
+        query = {
+            "cases": "SELECT case_key, case_id FROM cases WHERE log_id = ?",
+            "activities": "SELECT activity_key, name FROM activities WHERE log_id = ?",
+            "resources": "SELECT resource_key, name FROM resources WHERE log_id = ?",
+        }[table]
+        rows = self._sql.execute(query, (log_id,)).fetchall()
+        return pl.DataFrame(rows, schema={key: pl.Int64, name: pl.String}, orient="row")
+
+    def _decode(self, log: str, log_id: int, raw: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+        raw = raw.with_columns(
+            pl.col(name).cast(dtype)
+            for name, dtype in {
+                "position": pl.Int64,
+                "case_key": pl.Int64,
+                "revision": pl.Int64,
+                "event_id": pl.String,
+                "activity_key": pl.Int64,
+                "timestamp": pl.Int64,
+                "recorded_at": pl.Int64,
+                "resource_key": pl.Int64,
+                "lifecycle": pl.String,
+                "correlation_id": pl.String,
+                "causation_id": pl.String,
+                "attributes": pl.String,
+            }.items()
+        )
+        for table, key in (
+            ("cases", "case_key"),
+            ("activities", "activity_key"),
+            ("resources", "resource_key"),
+        ):
+            raw = raw.join(
+                self._dictionary(table, log_id), on=key, how="left", maintain_order="left"
+            )
+        frame = raw.with_columns(
+            pl.lit(log, dtype=pl.String).alias("log"),
+            pl.col("timestamp").cast(UTC_MICROS),
+            pl.col("recorded_at").cast(UTC_MICROS),
+        )
+        attributes = {name: dtype for name, dtype in schema.items() if name not in VOCABULARY}
+        if attributes:
+            stored = {name: _STORED_AS.get(attribute_type(t), t) for name, t in attributes.items()}
+            frame = frame.with_columns(
+                pl.col("attributes").str.json_decode(pl.Struct(stored))
+            ).unnest("attributes")
+            frame = frame.with_columns(
+                pl.col(name).cast(dtype)
+                for name, dtype in attributes.items()
+                if name in stored and stored[name] != dtype
+            )
+        return frame.select(list(schema.names()))
+
+
+class _Writer:
+    """The statements of one write transaction, on an ADBC cursor holding the write lock."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def fetch(self, query: str, parameters: Sequence[Any] = ()) -> pl.DataFrame:
+        self.cursor.execute(query, parameters)
+        frame = pl.from_arrow(self.cursor.fetch_arrow_table())
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def find_log(self, log: str) -> int | None:
+        found = self.fetch("SELECT log_id FROM logs WHERE name = ?", (log,))
+        return int(found.item(0, 0)) if found.height else None
+
+    def ensure_log(self, log: str) -> int:
+        found = self.find_log(log)
+        if found is not None:
+            return found
+        self.cursor.execute(
+            "INSERT INTO logs (name, created_at) VALUES (?, ?)", (log, to_micros(_now()))
+        )
+        return int(self.fetch("SELECT last_insert_rowid()").item(0, 0))
+
+    def has_events(self, log_id: int) -> bool:
+        found = self.fetch("SELECT events FROM logs WHERE log_id = ?", (log_id,))
+        return bool(found.item(0, 0))
+
+    def stored_ids(self, log_id: int, event_ids: pl.Series) -> pl.DataFrame:
+        """The stored events among these ids, with their case, revision and position."""
+        ids = pa.table({"event_id": event_ids.cast(pl.String).to_arrow()})
+        self.cursor.adbc_ingest("offered_ids", ids, mode="replace", temporary=True)
+        return self.fetch(
+            "SELECT e.event_id, c.case_id, e.revision, e.position"
+            " FROM temp.offered_ids o JOIN events e ON e.log_id = ? AND e.event_id = o.event_id"
+            " JOIN cases c ON c.case_key = e.case_key ORDER BY e.position",
+            (log_id,),
+        ).cast(
+            {
+                "event_id": pl.String,
+                "case_id": pl.String,
+                "revision": pl.Int64,
+                "position": pl.Int64,
+            }
+        )
+
+    def case_revisions(self, log_id: int, case_ids: Sequence[str]) -> dict[str, int]:
+        """The current revision of each of these cases that exists."""
+        found = (
+            self.fetch(
+                "SELECT c.case_id,"
+                " (SELECT max(revision) FROM events e WHERE e.case_key = c.case_key)"
+                " FROM cases c WHERE c.log_id = ? AND c.case_id = ?",
+                (log_id, case_ids[0]),
+            )
+            if len(case_ids) == 1
+            else self._all_revisions(log_id)
+        )
+        return {case: int(rev) for case, rev in found.iter_rows() if rev is not None}
+
+    def _all_revisions(self, log_id: int) -> pl.DataFrame:
+        return self.fetch(
+            "SELECT c.case_id,"
+            " (SELECT max(revision) FROM events e WHERE e.case_key = c.case_key)"
+            " FROM cases c WHERE c.log_id = ?",
+            (log_id,),
+        )
+
+    def _keys(self, table: str, log_id: int, names: pl.Series) -> pl.DataFrame:
+        """Integer keys for these names, creating the missing ones in sorted order."""
+        key, column = {
+            "cases": ("case_key", "case_id"),
+            "activities": ("activity_key", "name"),
+            "resources": ("resource_key", "name"),
+        }[table]
+        wanted = pl.DataFrame({column: names.drop_nulls().unique().sort()})
+        known = self.fetch(
+            {
+                "cases": "SELECT case_key, case_id FROM cases WHERE log_id = ?",
+                "activities": "SELECT activity_key, name FROM activities WHERE log_id = ?",
+                "resources": "SELECT resource_key, name FROM resources WHERE log_id = ?",
+            }[table],
+            (log_id,),
+        )
+        known = (
+            known.cast({key: pl.Int64, column: pl.String})
+            if known.height
+            else pl.DataFrame(schema={key: pl.Int64, column: pl.String})
+        )
+        new = wanted.join(known, on=column, how="anti")
+        if new.height:
+            top = self.fetch(
+                {
+                    "cases": "SELECT coalesce(max(case_key), 0) FROM cases",
+                    "activities": "SELECT coalesce(max(activity_key), 0) FROM activities",
+                    "resources": "SELECT coalesce(max(resource_key), 0) FROM resources",
+                }[table]
+            ).item(0, 0)
+            new = new.select(
+                (pl.int_range(pl.len(), dtype=pl.Int64) + int(top) + 1).alias(key),
+                pl.lit(log_id, dtype=pl.Int64).alias("log_id"),
+                pl.col(column),
+            )
+            self.cursor.adbc_ingest(table, new.to_arrow(), mode="append")
+            known = pl.concat([known, new.select(key, column)])
+        return known.rename({column: "_name"})
+
+    def insert(self, log_id: int, frame: pl.DataFrame) -> tuple[int, dict[str, int]]:
+        """Write a normalized frame; returns the last position and each case's new revision."""
+        types = self._merge_attribute_types(log_id, frame)
+        cases = self._keys("cases", log_id, frame["case_id"])
+        activities = self._keys("activities", log_id, frame["activity"])
+        resources = self._keys("resources", log_id, frame["resource"])
+        offered = frame["case_id"].unique().to_list()
+        base = pl.DataFrame(
+            list(self.case_revisions(log_id, offered).items()),
+            schema={"case_id": pl.String, "_base": pl.Int64},
+            orient="row",
+        )
+        top = self.fetch("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'events'")
+        last = self.fetch("SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1")
+        recorded_at = max(to_micros(_now()), int(last.item(0, 0)) if last.height else 0)
+        rows = (
+            frame.with_row_index("_order")
+            .sort("case_id", "_order")
+            .join(cases, left_on="case_id", right_on="_name", how="left", maintain_order="left")
+            .join(
+                activities, left_on="activity", right_on="_name", how="left", maintain_order="left"
+            )
+            .join(
+                resources, left_on="resource", right_on="_name", how="left", maintain_order="left"
+            )
+            .join(base, on="case_id", how="left", maintain_order="left")
+            .with_columns(
+                position=pl.int_range(pl.len(), dtype=pl.Int64) + int(top.item(0, 0)) + 1,
+                revision=pl.col("_base").fill_null(-1) + 1 + pl.int_range(pl.len()).over("case_id"),
+            )
+        )
+        stored = rows.select(
+            "position",
+            pl.lit(log_id, dtype=pl.Int64).alias("log_id"),
+            "case_key",
+            pl.col("revision").cast(pl.Int64),
+            "event_id",
+            "activity_key",
+            pl.col("timestamp").dt.epoch("us").alias("timestamp"),
+            pl.lit(recorded_at, dtype=pl.Int64).alias("recorded_at"),
+            "resource_key",
+            "lifecycle",
+            "correlation_id",
+            "causation_id",
+            _encode_attributes(frame, types).alias("attributes"),
+        )
+        self.cursor.adbc_ingest("events", stored.to_arrow(), mode="append")
+        summary = rows.select(
+            first=pl.col("timestamp").min().dt.epoch("us"),
+            last=pl.col("timestamp").max().dt.epoch("us"),
+            new_cases=pl.col("case_id").filter(pl.col("_base").is_null()).n_unique(),
+        ).row(0)
+        position = int(stored["position"].max())  # type: ignore[arg-type]
+        self.cursor.execute(
+            "UPDATE logs SET events = events + ?, cases = cases + ?,"
+            " first_position = coalesce(first_position, ?), last_position = ?,"
+            " first_timestamp = min(coalesce(first_timestamp, ?), ?),"
+            " last_timestamp = max(coalesce(last_timestamp, ?), ?) WHERE log_id = ?",
+            (
+                stored.height,
+                int(summary[2]),
+                int(stored["position"].min()),  # type: ignore[arg-type]
+                position,
+                summary[0],
+                summary[0],
+                summary[1],
+                summary[1],
+                log_id,
+            ),
+        )
+        revisions = rows.group_by("case_id").agg(pl.col("revision").max())
+        return position, {str(case): int(revision) for case, revision in revisions.iter_rows()}
+
+    def _merge_attribute_types(self, log_id: int, frame: pl.DataFrame) -> dict[str, str]:
+        found = self.fetch("SELECT attribute_types FROM logs WHERE log_id = ?", (log_id,))
+        types: dict[str, str] = json.loads(found.item(0, 0))
+        merged = dict(types)
+        for name, dtype in frame.schema.items():
+            if name in WRITABLE:
+                continue
+            kind = attribute_type(dtype)
+            merged[name] = _widen(types[name], kind) if name in types else kind
+        if merged != types:
+            self.cursor.execute(
+                "UPDATE logs SET attribute_types = ? WHERE log_id = ?",
+                (json.dumps(merged), log_id),
+            )
+        return merged
+
+    def record_progress(self, log: str, job: JobProgress, result: ImportResult) -> None:
+        rejected = job.rejects["line"].n_unique() if job.rejects.height else 0
+        if job.rejects.height:
+            source = self.fetch("SELECT source FROM ingest_jobs WHERE job_id = ?", (job.job_id,))
+            rows = job.rejects.select(
+                pl.lit(job.job_id, dtype=pl.Int64).alias("job_id"),
+                pl.lit(log, dtype=pl.String).alias("log"),
+                pl.lit(source.item(0, 0), dtype=pl.String).alias("source"),
+                pl.col("line").cast(pl.Int64),
+                pl.col("field").cast(pl.String),
+                pl.col("value").cast(pl.String),
+                pl.col("reason").cast(pl.String),
+            )
+            self.cursor.adbc_ingest("rejects", rows.to_arrow(), mode="append")
+        self.cursor.execute(
+            "UPDATE ingest_jobs SET events_read = events_read + ?, events_added = events_added + ?,"
+            " duplicates = duplicates + ?, rejected = rejected + ?, rows_committed = ?"
+            " WHERE job_id = ?",
+            (
+                result.events_read + rejected,
+                result.events_added,
+                result.duplicates,
+                rejected,
+                job.rows,
+                job.job_id,
+            ),
+        )
+
+    def drop(self, log_id: int, log: str) -> int:
+        count = int(self.fetch("SELECT events FROM logs WHERE log_id = ?", (log_id,)).item(0, 0))
+        statements = [
+            ("INSERT OR IGNORE INTO dropping_logs (log_id) VALUES (?)", (log_id,)),
+            ("DELETE FROM events WHERE log_id = ?", (log_id,)),
+            ("DELETE FROM cases WHERE log_id = ?", (log_id,)),
+            ("DELETE FROM activities WHERE log_id = ?", (log_id,)),
+            ("DELETE FROM resources WHERE log_id = ?", (log_id,)),
+            ("DELETE FROM rejects WHERE log = ?", (log,)),
+            ("DELETE FROM ingest_jobs WHERE log = ?", (log,)),
+            ("DELETE FROM logs WHERE log_id = ?", (log_id,)),
+            ("DELETE FROM dropping_logs WHERE log_id = ?", (log_id,)),
+        ]
+        for statement, parameters in statements:
+            self.cursor.execute(statement, parameters)
+        return count
+
+
+def _encode_attributes(frame: pl.DataFrame, types: Mapping[str, str]) -> pl.Expr:
+    """The attribute columns as one JSON object per event (NULL when there are none)."""
+    names = [name for name in frame.columns if name not in WRITABLE]
+    if not names:
+        return pl.lit(None, dtype=pl.String)
+    columns = []
+    for name in names:
+        kind = types[name]
+        column = pl.col(name)
+        if kind in _STORED_AS:
+            column = column.cast(_ATTRIBUTE_TYPES[kind]).to_physical().cast(_STORED_AS[kind])
+        elif kind == "String" and frame.schema[name] != pl.String:
+            column = column.cast(pl.String)
+        columns.append(column.alias(name))
+    return pl.struct(columns).struct.json_encode()
+
+
+def _retried(
+    log: str, case_id: str, offered: pl.Series, stored: pl.DataFrame, writer: _Writer
+) -> AppendResult:
+    """The original result of an exact retry, or `DuplicateEvents` for a partial overlap."""
+    exact = (
+        stored.height == offered.len()
+        and stored["event_id"].to_list() == offered.to_list()
+        and set(stored["case_id"].to_list()) == {case_id}
+        and stored["revision"].diff().drop_nulls().eq(1).all()
+    )
+    if not exact:
+        overlap = stored["event_id"].head(3).to_list()
+        raise DuplicateEvents(
+            f"case {case_id!r} in log {log!r}: {stored.height} of {offered.len()} event ids are"
+            f" already stored ({', '.join(overlap)}...), and the batch is not a retry of one"
+            " earlier append; nothing was written"
+        )
+    return AppendResult(position=int(stored["position"][-1]), revision=int(stored["revision"][-1]))
+
+
+def _check_expected(
+    log: str, case_id: str, expected: int | ExpectedRevision, actual: int | None
+) -> None:
+    if expected is ANY:
+        return
+    if expected is NO_STREAM:
+        ok = actual is None
+    elif expected is STREAM_EXISTS:
+        ok = actual is not None
+    else:
+        ok = actual == expected
+    if not ok:
+        raise WrongExpectedRevision(log, case_id, expected, actual)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -240,7 +240,7 @@ _BOOLEAN: Final = {"true", "false"}
 def type_attribute(values: pl.Series, options: ParseOptions) -> pl.Series:
     """A string column as its narrowest lossless type: integer, float, boolean, datetime, text."""
     present = values.drop_nulls()
-    if present.len() == 0:
+    if present.len() == 0 or present.str.contains(r"^-?0\d").any():  # codes like 01234
         return values
     if present.str.contains(_INTEGER.pattern).all():
         cast = values.cast(pl.Int64, strict=False)

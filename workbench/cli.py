@@ -53,22 +53,32 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 class _State:
     db: Path = Path("workbench.db")
+    store: EventStore | None = None
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
 
 
 state = _State()
 
 
 @app.callback()
-def main_options(db: DbOption = Path("workbench.db")) -> None:
+def main_options(ctx: typer.Context, db: DbOption = Path("workbench.db")) -> None:
     """Workbench: import event logs, explore them, rebuild any moment.
 
     Example: workbench --db loans.db ingest loans.csv
     """
     state.db = db
+    ctx.call_on_close(state.close)
 
 
 def _store() -> EventStore:
-    return EventStore(state.db)
+    """The store of this invocation, opened on first use and closed when the command ends."""
+    if state.store is None:
+        state.store = EventStore(state.db)
+    return state.store
 
 
 @command

@@ -152,6 +152,7 @@ _ATTRIBUTE_TYPES: Final[dict[str, pl.DataType]] = {
     "Date": pl.Date(),
     "Duration": pl.Duration("us"),
     "Time": pl.Time(),
+    "Null": pl.String(),  # only nulls seen so far: the first real type replaces it
 }
 _STORED_AS: Final[dict[str, pl.DataType]] = {
     "Datetime": pl.Int64(),
@@ -193,6 +194,8 @@ class LogSummary:
 
 def attribute_type(dtype: pl.DataType) -> str:
     """The name under which an attribute of this Polars type is kept (see `_ATTRIBUTE_TYPES`)."""
+    if dtype == pl.Null:
+        return "Null"
     if dtype == pl.Boolean:
         return "Boolean"
     if dtype.is_integer():
@@ -211,8 +214,10 @@ def attribute_type(dtype: pl.DataType) -> str:
 
 
 def _widen(old: str, new: str) -> str:
-    if old == new:
+    if old == new or new == "Null":
         return old
+    if old == "Null":
+        return new
     if {old, new} == {"Int64", "Float64"}:
         return "Float64"
     return "String"
@@ -340,12 +345,18 @@ def normalize(frame: pl.DataFrame) -> pl.DataFrame:
 class EventStore:
     """An append-only event store in one SQLite file.
 
-    >>> store = EventStore(":memory:")  # doctest: +SKIP
-    >>> store.append("demo", "c1", [Event("register", datetime(2024, 1, 1))])  # doctest: +SKIP
+    >>> import tempfile
+    >>> store = EventStore(Path(tempfile.mkdtemp()) / "demo.db")
+    >>> store.append("demo", "c1", [Event("register", datetime(2024, 1, 1))])
     AppendResult(position=1, revision=0)
+    >>> store.read("demo")["activity"].to_list()
+    ['register']
+    >>> store.close()
     """
 
     def __init__(self, path: str | Path, *, timeout: float = 60.0) -> None:
+        if str(path) == ":memory:":
+            raise ValueError("the store needs a file (it opens two connections to it)")
         self.path = Path(path)
         self.timeout = timeout
         # Polars runs deferred reads on its own threads, and the app serves sessions from

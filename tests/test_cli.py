@@ -1,0 +1,125 @@
+"""The `workbench` command: help, JSON output, exit codes, and a README that stays true."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import real_log
+from workbench.cli import app
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+COMMANDS = sorted(
+    command.name or getattr(command.callback, "__name__", "") for command in app.registered_commands
+)
+
+
+def run(db: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["--db", str(db), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_ending_with_an_example(tmp_path, command) -> None:
+    code, out, _ = run(tmp_path / "s.db", command, "--help")
+    assert code == 0
+    assert out.rstrip().splitlines()[-1].strip().startswith("Example: workbench")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_is_in_the_readme(command) -> None:
+    assert re.search(rf"workbench( --db \S+)? {command}\b", README.read_text())
+
+
+def test_ingest_json_summary_then_logs_json(tmp_path) -> None:
+    db = tmp_path / "s.db"
+    code, out, _ = run(db, "ingest", str(real_log("running-example.csv")), "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert {"log", "events_read", "events_added", "duplicates", "rejected"} <= set(summary)
+    assert (summary["log"], summary["events_added"]) == ("running-example", 42)
+    code, out, _ = run(db, "logs", "--json")
+    (log,) = json.loads(out)
+    assert set(log) == {"log", "cases", "events", "first_timestamp", "last_timestamp"}
+    assert (log["cases"], log["events"]) == (6, 42)
+    assert log["first_timestamp"].endswith("+00:00")
+    code, out, _ = run(db, "ingest", str(real_log("running-example.csv")), "--json")
+    assert json.loads(out)["events_added"] == 0
+
+
+def test_bad_input_is_one_line_exit_code_2_and_no_traceback(tmp_path) -> None:
+    db = tmp_path / "s.db"
+    for args in (
+        ["ingest", str(tmp_path / "missing.csv")],
+        ["ingest", str(README)],
+        ["ingest", str(real_log("running-example.csv")), "--timezone", "Mars/Olympus"],
+        ["ingest", str(real_log("running-example.csv")), "--case", "nope"],
+        ["rejects", "nope"],
+        ["drop", "nope", "--yes"],
+    ):
+        code, out, err = run(db, *args)
+        assert code == 2, args
+        assert err.startswith("error: ")
+        assert "Traceback" not in out + err
+    code, out, _ = run(db, "logs", "--json")
+    assert json.loads(out) == []
+
+
+def test_rejects_lists_bad_rows_and_summary_points_to_it(tmp_path) -> None:
+    source = tmp_path / "orders.csv"
+    source.write_text("case,activity,time\nc1,a,2024-01-01\nc1,b,soon\n")
+    db = tmp_path / "s.db"
+    code, out, _ = run(db, "ingest", str(source))
+    assert code == 0
+    assert "1 rejected" in out
+    assert "workbench rejects orders" in out
+    code, out, _ = run(db, "rejects", "orders", "--json")
+    (reject,) = json.loads(out)
+    assert (reject["line"], reject["field"], reject["value"]) == (3, "time", "soon")
+
+
+def test_drop_needs_yes(tmp_path) -> None:
+    db = tmp_path / "s.db"
+    run(db, "ingest", str(real_log("running-example.csv")))
+    code, _, err = run(db, "drop", "running-example")
+    assert code == 2
+    assert "--yes" in err
+    code, out, _ = run(db, "drop", "running-example", "--yes")
+    assert code == 0
+    assert "42 events removed" in out
+    _, out, _ = run(db, "jobs", "--json")
+    assert json.loads(out) == []
+
+
+def test_jobs_lists_each_run(tmp_path) -> None:
+    db = tmp_path / "s.db"
+    run(db, "ingest", str(real_log("running-example.csv")))
+    _, out, _ = run(db, "jobs", "--json")
+    (job,) = json.loads(out)
+    assert job["status"] == "completed"
+    assert job["format"] == "csv"
+    assert len(job["sha256"]) == 64
+    assert job["mapping"]["case_id"] == "case:concept:name"
+
+
+def test_db_comes_from_the_environment(tmp_path, monkeypatch) -> None:
+    db = tmp_path / "env.db"
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    result = CliRunner().invoke(app, ["ingest", str(real_log("running-example.csv"))])
+    assert result.exit_code == 0
+    assert db.exists()
+
+
+def test_the_readme_python_example_runs(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (code,) = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["events"].collect().height == 2  # type: ignore[attr-defined]
+    assert namespace["as_it_happened"].collect().height == 1  # type: ignore[attr-defined]
+    assert namespace["as_it_was_known"].collect().height == 1  # type: ignore[attr-defined]
+    namespace["store"].close()  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from ingest.formats import sniff
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions, detect
 
 # Rows per committed batch: the unit of progress, of resumption and of peak memory.
-BATCH_ROWS = int(os.environ.get("WORKBENCH_BATCH_ROWS", "250000"))
+BATCH_ROWS = int(os.environ.get("WORKBENCH_BATCH_ROWS", "100000"))
 _SEPARATORS = (",", ";", "\t", "|")
 
 

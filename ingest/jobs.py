@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ from ingest.batch import Batch
 from ingest.formats import detect_format, sniff
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions
 from workbench.events import WorkbenchError
-from workbench.store import EventStore, JobProgress
+from workbench.store import EventStore, JobProgress, Prepared, prepare
 
 Progress = Callable[[int], None]  # called with the number of source rows read so far
 
@@ -110,13 +113,14 @@ def ingest(
     job_id, committed = store.start_job(log, str(path), digest, kind, mapping.as_dict())
     seen = 0
     try:
-        for batch in read(path, mapping=mapping, options=options, skip_rows=committed):
+        batches = read(path, mapping=mapping, options=options, skip_rows=committed)
+        for batch, events in read_ahead(batches):
             if seen == 0:
                 store.set_job_mapping(job_id, batch.mapping.as_dict())
             seen += batch.rows
             store.import_frame(
                 log,
-                batch.events,
+                events,
                 job=JobProgress(job_id=job_id, rows=committed + seen, rejects=batch.rejects),
             )
             if progress is not None:
@@ -159,6 +163,44 @@ def ingest(
         source=str(path),
         seconds=record["seconds"],
     )
+
+
+def read_ahead(batches: Iterable[Batch], depth: int = 1) -> Iterator[tuple[Batch, Prepared]]:
+    """Read and prepare the next batch on a thread while the caller writes this one.
+
+    Parsing and preparing (Polars) and writing (SQLite) all release the GIL, so on two
+    cores they overlap; ``depth`` bounds how many prepared batches wait in memory.
+    """
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                slots.put(("batch", (batch, prepare(batch.events))))
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            slots.put(("error", error))
+        else:
+            slots.put(("done", None))
+
+    worker = threading.Thread(target=produce, name="ingest-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = slots.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                slots.get(timeout=0.05)
+        worker.join()
 
 
 def _refuse_bad_rows(

@@ -165,9 +165,21 @@ def detect(
     return mapping
 
 
-# Formats tried on timestamps, after 'T' became a space and 'Z' an offset.
-_OFFSET_FORMATS: Final = ("%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M%#z")
-_ISO_FORMATS: Final = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+# Formats tried on timestamps: ISO 8601 with `T` or a space, with an offset (`%#z` also
+# reads `Z`) or without, then the usual local notations.
+_OFFSET_FORMATS: Final = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M%#z",
+    "%Y-%m-%d %H:%M%#z",
+)
+_ISO_FORMATS: Final = (
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+)
 _DAYFIRST: Final = (
     "%d/%m/%Y %H:%M:%S%.f",
     "%d/%m/%Y %H:%M",
@@ -200,10 +212,7 @@ def parse_times(values: pl.Series, options: ParseOptions) -> pl.Series:
     [datetime.datetime(2024, 1, 1, 9, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')),
      datetime.datetime(2024, 1, 1, 10, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))]
     """
-    text = values.cast(pl.String).str.strip_chars()
-    text = text.str.replace(r"^(\d{4}-\d\d-\d\d)T", "$1 ").str.replace(
-        r"(?i)\s*(?:Z|UTC)$", "+00:00"
-    )
+    text = values.cast(pl.String)
     naive = _DAYFIRST if options.dayfirst else _MONTHFIRST
     formats = [*_OFFSET_FORMATS, *_ISO_FORMATS, *naive]
     head = text.drop_nulls().head(50)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -308,7 +307,9 @@ def serve(
         "--client.toolbarMode",
         "minimal",
     ]
-    raise typer.Exit(subprocess.call(command, env=env))
+    state.close()
+    # Replace this process, so that stopping `workbench serve` stops the server itself.
+    os.execve(sys.executable, command, env)
 
 
 def _check_timezone(name: str) -> None:

@@ -56,13 +56,7 @@ CREATE TABLE IF NOT EXISTS logs (
     log_id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     created_at INTEGER NOT NULL,
-    attribute_types TEXT NOT NULL DEFAULT '{}',
-    events INTEGER NOT NULL DEFAULT 0,
-    cases INTEGER NOT NULL DEFAULT 0,
-    first_position INTEGER,
-    last_position INTEGER,
-    first_timestamp INTEGER,
-    last_timestamp INTEGER
+    attribute_types TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS cases (
     case_key INTEGER PRIMARY KEY,
@@ -94,12 +88,23 @@ CREATE TABLE IF NOT EXISTS events (
     resource_key INTEGER,
     lifecycle TEXT,
     correlation_id TEXT,
-    causation_id TEXT,
-    attributes TEXT
+    causation_id TEXT
 ) STRICT;
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_case ON events (case_key, revision);
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events (log_id, event_id);
-CREATE INDEX IF NOT EXISTS events_by_day ON events (log_id, timestamp / 86400000000);
+-- A block-range index: one row per committed write, with the positions it filled and the
+-- valid and transaction times it covers. Reads cut by time skip whole ranges; no per-event
+-- time index has to be kept up during imports (random-order index inserts are what make
+-- bulk writes slow).
+CREATE TABLE IF NOT EXISTS event_ranges (
+    log_id INTEGER NOT NULL,
+    first_position INTEGER NOT NULL,
+    last_position INTEGER NOT NULL,
+    min_timestamp INTEGER NOT NULL,
+    max_timestamp INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    PRIMARY KEY (log_id, first_position)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dropping_logs (log_id INTEGER PRIMARY KEY);
 CREATE TRIGGER IF NOT EXISTS events_refuse_update BEFORE UPDATE ON events
 BEGIN
@@ -142,7 +147,9 @@ CREATE TABLE IF NOT EXISTS rejects (
 CREATE INDEX IF NOT EXISTS rejects_by_log ON rejects (log, job_id);
 """
 
-# How attribute values are kept inside the JSON column, and how they come back.
+# Attributes live in one table per log, `attributes_<log_id>`, keyed by position, with a
+# column `a1`, `a2`, ... per attribute; the log's `attribute_types` names them and gives
+# their types. Table and column names are built from integers only, never from user text.
 _ATTRIBUTE_TYPES: Final[dict[str, pl.DataType]] = {
     "Boolean": pl.Boolean(),
     "Int64": pl.Int64(),
@@ -154,12 +161,27 @@ _ATTRIBUTE_TYPES: Final[dict[str, pl.DataType]] = {
     "Time": pl.Time(),
     "Null": pl.String(),  # only nulls seen so far: the first real type replaces it
 }
-_STORED_AS: Final[dict[str, pl.DataType]] = {
-    "Datetime": pl.Int64(),
-    "Date": pl.Int32(),
-    "Duration": pl.Int64(),
-    "Time": pl.Int64(),
+# The SQLite type each kind is stored as (times as integer microseconds, days, nanoseconds).
+_SQL_TYPES: Final[dict[str, str]] = {
+    "Boolean": "INTEGER",
+    "Int64": "INTEGER",
+    "Float64": "REAL",
+    "String": "TEXT",
+    "Datetime": "INTEGER",
+    "Date": "INTEGER",
+    "Duration": "INTEGER",
+    "Time": "INTEGER",
+    "Null": "TEXT",
 }
+_PHYSICAL: Final[dict[str, pl.DataType]] = {
+    "INTEGER": pl.Int64(),
+    "REAL": pl.Float64(),
+    "TEXT": pl.String(),
+}
+
+
+def _attribute_table(log_id: int) -> str:
+    return f"attributes_{int(log_id)}"
 
 
 @dataclass(frozen=True)
@@ -342,6 +364,27 @@ def normalize(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(*WRITABLE, *attributes)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A frame of events ready to write: normalized, one row per event id, grouped by case.
+
+    `prepare` makes one; it needs no store, so an importer can prepare the next batch on
+    another thread while the store writes this one.
+    """
+
+    events: pl.DataFrame
+    events_read: int
+
+
+def prepare(frame: pl.DataFrame) -> Prepared:
+    """Normalize a frame, drop repeated event ids, and sort it by case (stable)."""
+    events_read = frame.height
+    if frame.height:
+        frame = normalize(frame).unique("event_id", keep="first", maintain_order=True)
+        frame = frame.sort("case_id", maintain_order=True)
+    return Prepared(events=frame, events_read=events_read)
+
+
 class EventStore:
     """An append-only event store in one SQLite file.
 
@@ -365,6 +408,9 @@ class EventStore:
         self._sql = sqlite3.connect(
             self.path, timeout=timeout, isolation_level=None, check_same_thread=False
         )
+        # Large pages make bulk appends cheaper (fewer B-tree splits); the page size of a
+        # database is fixed when its first table is created.
+        self._sql.execute("PRAGMA page_size=32768")
         self._pragmas(self._sql.execute)
         self._sql.executescript(SCHEMA)
         self._arrow: Any = None
@@ -374,7 +420,7 @@ class EventStore:
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=FULL",
             f"PRAGMA busy_timeout={int(self.timeout * 1000)}",
-            "PRAGMA cache_size=-262144",
+            "PRAGMA cache_size=-65536",
             "PRAGMA temp_store=MEMORY",
         ):
             execute(pragma)
@@ -442,6 +488,12 @@ class EventStore:
         if not events:
             raise InvalidEvents("append needs at least one event")
         frame = normalize(_frame_of_events(case_id, events))
+        repeated = frame.filter(pl.col("event_id").is_duplicated())["event_id"].unique()
+        if repeated.len():
+            raise DuplicateEvents(
+                f"case {case_id!r} in log {log!r}: the batch repeats event id(s) "
+                f"{', '.join(repeated.head(3).to_list())}; nothing was written"
+            )
         with self._write() as writer:
             log_id = writer.ensure_log(log)
             stored = writer.stored_ids(log_id, frame["event_id"])
@@ -449,11 +501,13 @@ class EventStore:
                 return _retried(log, case_id, frame["event_id"], stored, writer)
             actual = writer.case_revisions(log_id, [case_id]).get(case_id)
             _check_expected(log, case_id, expected_revision, actual)
-            position, revisions = writer.insert(log_id, frame)
-        return AppendResult(position=position, revision=revisions[case_id])
+            position = writer.insert(log_id, frame)
+        return AppendResult(
+            position=position, revision=(-1 if actual is None else actual) + len(events)
+        )
 
     def import_frame(
-        self, log: str, frame: pl.DataFrame, *, job: JobProgress | None = None
+        self, log: str, frame: pl.DataFrame | Prepared, *, job: JobProgress | None = None
     ) -> ImportResult:
         """Append a whole frame of events (many cases) in one transaction.
 
@@ -463,15 +517,16 @@ class EventStore:
         rejects and progress are recorded in the same transaction, so a crash never leaves
         a job's record out of step with the events it stored.
         """
-        events_read = frame.height
-        if frame.height:
-            frame = normalize(frame).unique("event_id", keep="first", maintain_order=True)
+        prepared = frame if isinstance(frame, Prepared) else prepare(frame)
+        events_read, frame = prepared.events_read, prepared.events
         with self._write() as writer:
             log_id = writer.ensure_log(log)
             if frame.height and writer.has_events(log_id):
                 stored = writer.stored_ids(log_id, frame["event_id"])
-                frame = frame.join(stored.select("event_id"), on="event_id", how="anti")
-            position = writer.insert(log_id, frame)[0] if frame.height else None
+                frame = frame.join(
+                    stored.select("event_id"), on="event_id", how="anti", maintain_order="left"
+                )
+            position = writer.insert(log_id, frame) if frame.height else None
             result = ImportResult(
                 events_read=events_read,
                 events_added=frame.height,
@@ -593,7 +648,11 @@ class EventStore:
     def logs(self) -> list[LogSummary]:
         """Every log with its number of cases and events and its time range."""
         rows = self._sql.execute(
-            "SELECT name, cases, events, first_timestamp, last_timestamp FROM logs ORDER BY log_id"
+            "SELECT l.name, (SELECT count(*) FROM cases c WHERE c.log_id = l.log_id),"
+            " coalesce(sum(r.last_position - r.first_position + 1), 0),"
+            " min(r.min_timestamp), max(r.max_timestamp)"
+            " FROM logs l LEFT JOIN event_ranges r ON r.log_id = l.log_id"
+            " GROUP BY l.log_id ORDER BY l.log_id"
         )
         return [
             LogSummary(
@@ -608,12 +667,17 @@ class EventStore:
 
     def attribute_types(self, log: str) -> dict[str, pl.DataType]:
         """The attributes of a log with their Polars types."""
-        row = self._sql.execute(
-            "SELECT attribute_types FROM logs WHERE name = ?", (log,)
-        ).fetchone()
+        return {name: _ATTRIBUTE_TYPES[kind] for name, (kind, _) in self._attributes(log).items()}
+
+    def _attributes(self, log: str) -> dict[str, tuple[str, str]]:
+        """Each attribute of a log with its kind and its column in the attribute table."""
+        with self._lock:
+            row = self._sql.execute(
+                "SELECT attribute_types FROM logs WHERE name = ?", (log,)
+            ).fetchone()
         if row is None:
             raise UnknownLog(log)
-        return {name: _ATTRIBUTE_TYPES[kind] for name, kind in json.loads(row[0]).items()}
+        return {name: (kind, column) for name, (kind, column) in json.loads(row[0]).items()}
 
     def schema(self, log: str) -> pl.Schema:
         """The columns `scan` returns for this log."""
@@ -656,12 +720,16 @@ class EventStore:
     def _read_locked(
         self, log: str, schema: pl.Schema, timestamp: int, recorded: int, position: int
     ) -> pl.DataFrame:
-        row = self._sql.execute(
-            "SELECT log_id, first_position, last_position FROM logs WHERE name = ?", (log,)
-        ).fetchone()
-        if row is None:
+        found = self._sql.execute("SELECT log_id FROM logs WHERE name = ?", (log,)).fetchone()
+        if found is None:
             raise UnknownLog(log)
-        log_id, first, last = row
+        log_id = found[0]
+        # The ranges that can hold qualifying events bound the scan.
+        first, last = self._sql.execute(
+            "SELECT min(first_position), max(last_position) FROM event_ranges"
+            " WHERE log_id = ? AND min_timestamp <= ? AND recorded_at <= ? AND first_position <= ?",
+            (log_id, timestamp, recorded, position),
+        ).fetchone()
         if first is None:
             return pl.DataFrame(schema=schema)
         cursor = self._cursor()
@@ -669,14 +737,40 @@ class EventStore:
         # random reads through an index.
         cursor.execute(
             "SELECT position, case_key, revision, event_id, activity_key, timestamp,"
-            " recorded_at, resource_key, lifecycle, correlation_id, causation_id, attributes"
+            " recorded_at, resource_key, lifecycle, correlation_id, causation_id"
             " FROM events WHERE +log_id = ? AND position BETWEEN ? AND ?"
             " AND timestamp <= ? AND recorded_at <= ?",
             (log_id, first, min(last, position), timestamp, recorded),
         )
         raw = pl.from_arrow(cursor.fetch_arrow_table())
-        cursor.close()
         assert isinstance(raw, pl.DataFrame)
+        attributes = self._attributes(log)
+        if attributes:
+            columns = ", ".join(
+                f"CAST({column} AS {_SQL_TYPES[kind]}) AS {column}"
+                for kind, column in attributes.values()
+            )
+            cursor.execute(
+                f"SELECT position, {columns} FROM {_attribute_table(log_id)}"
+                " WHERE position BETWEEN ? AND ?",
+                (first, min(last, position)),
+            )
+            values = pl.from_arrow(cursor.fetch_arrow_table())
+            assert isinstance(values, pl.DataFrame)
+            values = values.select(
+                pl.col("position").cast(pl.Int64),
+                *(
+                    pl.col(column)
+                    .cast(_PHYSICAL[_SQL_TYPES[kind]])
+                    .cast(_ATTRIBUTE_TYPES[kind])
+                    .alias(name)
+                    for name, (kind, column) in attributes.items()
+                ),
+            )
+            raw = raw.cast({"position": pl.Int64}).join(
+                values, on="position", how="left", maintain_order="left"
+            )
+        cursor.close()
         return self._decode(log, log_id, raw, schema)
 
     def _dictionary(self, table: str, log_id: int) -> pl.DataFrame:
@@ -708,7 +802,6 @@ class EventStore:
                 "lifecycle": pl.String,
                 "correlation_id": pl.String,
                 "causation_id": pl.String,
-                "attributes": pl.String,
             }.items()
         )
         for table, key in (
@@ -724,18 +817,12 @@ class EventStore:
             pl.col("timestamp").cast(UTC_MICROS),
             pl.col("recorded_at").cast(UTC_MICROS),
         )
-        attributes = {name: dtype for name, dtype in schema.items() if name not in VOCABULARY}
-        if attributes:
-            stored = {name: _STORED_AS.get(attribute_type(t), t) for name, t in attributes.items()}
-            frame = frame.with_columns(
-                pl.col("attributes").str.json_decode(pl.Struct(stored))
-            ).unnest("attributes")
-            frame = frame.with_columns(
-                pl.col(name).cast(dtype)
-                for name, dtype in attributes.items()
-                if name in stored and stored[name] != dtype
-            )
-        return frame.select(list(schema.names()))
+        missing = [
+            pl.lit(None, dtype=dtype).alias(name)
+            for name, dtype in schema.items()
+            if name not in frame.columns
+        ]
+        return frame.with_columns(missing).select(list(schema.names()))
 
 
 class _Writer:
@@ -764,8 +851,8 @@ class _Writer:
         return int(self.fetch("SELECT last_insert_rowid()").item(0, 0))
 
     def has_events(self, log_id: int) -> bool:
-        found = self.fetch("SELECT events FROM logs WHERE log_id = ?", (log_id,))
-        return bool(found.item(0, 0))
+        found = self.fetch("SELECT 1 FROM event_ranges WHERE log_id = ? LIMIT 1", (log_id,))
+        return found.height > 0
 
     def stored_ids(self, log_id: int, event_ids: pl.Series) -> pl.DataFrame:
         """The stored events among these ids, with their case, revision and position."""
@@ -787,25 +874,21 @@ class _Writer:
 
     def case_revisions(self, log_id: int, case_ids: Sequence[str]) -> dict[str, int]:
         """The current revision of each of these cases that exists."""
-        found = (
-            self.fetch(
-                "SELECT c.case_id,"
-                " (SELECT max(revision) FROM events e WHERE e.case_key = c.case_key)"
-                " FROM cases c WHERE c.log_id = ? AND c.case_id = ?",
+        revision = "(SELECT max(revision) FROM events e WHERE e.case_key = c.case_key)"
+        if len(case_ids) == 1:
+            found = self.fetch(
+                f"SELECT c.case_id, {revision} FROM cases c WHERE c.log_id = ? AND c.case_id = ?",
                 (log_id, case_ids[0]),
             )
-            if len(case_ids) == 1
-            else self._all_revisions(log_id)
-        )
-        return {case: int(rev) for case, rev in found.iter_rows() if rev is not None}
-
-    def _all_revisions(self, log_id: int) -> pl.DataFrame:
-        return self.fetch(
-            "SELECT c.case_id,"
-            " (SELECT max(revision) FROM events e WHERE e.case_key = c.case_key)"
-            " FROM cases c WHERE c.log_id = ?",
-            (log_id,),
-        )
+        else:
+            offered = pa.table({"case_id": pa.array(case_ids, pa.string())})
+            self.cursor.adbc_ingest("offered_cases", offered, mode="replace", temporary=True)
+            found = self.fetch(
+                f"SELECT c.case_id, {revision} FROM temp.offered_cases o"
+                " JOIN cases c ON c.log_id = ? AND c.case_id = o.case_id",
+                (log_id,),
+            )
+        return {str(case): int(rev) for case, rev in found.iter_rows() if rev is not None}
 
     def _keys(self, table: str, log_id: int, names: pl.Series) -> pl.DataFrame:
         """Integer keys for these names, creating the missing ones in sorted order."""
@@ -846,8 +929,12 @@ class _Writer:
             known = pl.concat([known, new.select(key, column)])
         return known.rename({column: "_name"})
 
-    def insert(self, log_id: int, frame: pl.DataFrame) -> tuple[int, dict[str, int]]:
-        """Write a normalized frame; returns the last position and each case's new revision."""
+    def insert(self, log_id: int, frame: pl.DataFrame) -> int:
+        """Write a prepared frame (see `prepare`); returns the position of its last event.
+
+        The frame is grouped by case, so new positions, new case keys and (derived) event
+        ids all grow in the order the indexes keep them.
+        """
         types = self._merge_attribute_types(log_id, frame)
         cases = self._keys("cases", log_id, frame["case_id"])
         activities = self._keys("activities", log_id, frame["activity"])
@@ -862,9 +949,9 @@ class _Writer:
         last = self.fetch("SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1")
         recorded_at = max(to_micros(_now()), int(last.item(0, 0)) if last.height else 0)
         rows = (
-            frame.with_row_index("_order")
-            .sort("case_id", "_order")
-            .join(cases, left_on="case_id", right_on="_name", how="left", maintain_order="left")
+            frame.join(
+                cases, left_on="case_id", right_on="_name", how="left", maintain_order="left"
+            )
             .join(
                 activities, left_on="activity", right_on="_name", how="left", maintain_order="left"
             )
@@ -890,50 +977,70 @@ class _Writer:
             "lifecycle",
             "correlation_id",
             "causation_id",
-            _encode_attributes(frame, types).alias("attributes"),
         )
         self.cursor.adbc_ingest("events", stored.to_arrow(), mode="append")
-        summary = rows.select(
-            first=pl.col("timestamp").min().dt.epoch("us"),
-            last=pl.col("timestamp").max().dt.epoch("us"),
-            new_cases=pl.col("case_id").filter(pl.col("_base").is_null()).n_unique(),
-        ).row(0)
+        offered_attributes = [name for name in frame.columns if name not in WRITABLE]
+        if offered_attributes:
+            values = rows.select(
+                "position",
+                *(_physical(name, *types[name]) for name in offered_attributes),
+            )
+            self.cursor.adbc_ingest(_attribute_table(log_id), values.to_arrow(), mode="append")
         position = int(stored["position"].max())  # type: ignore[arg-type]
         self.cursor.execute(
-            "UPDATE logs SET events = events + ?, cases = cases + ?,"
-            " first_position = coalesce(first_position, ?), last_position = ?,"
-            " first_timestamp = min(coalesce(first_timestamp, ?), ?),"
-            " last_timestamp = max(coalesce(last_timestamp, ?), ?) WHERE log_id = ?",
+            "INSERT INTO event_ranges (log_id, first_position, last_position, min_timestamp,"
+            " max_timestamp, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
             (
-                stored.height,
-                int(summary[2]),
+                log_id,
                 int(stored["position"].min()),  # type: ignore[arg-type]
                 position,
-                summary[0],
-                summary[0],
-                summary[1],
-                summary[1],
-                log_id,
+                int(stored["timestamp"].min()),  # type: ignore[arg-type]
+                int(stored["timestamp"].max()),  # type: ignore[arg-type]
+                recorded_at,
             ),
         )
-        revisions = rows.group_by("case_id").agg(pl.col("revision").max())
-        return position, {str(case): int(revision) for case, revision in revisions.iter_rows()}
+        return position
 
-    def _merge_attribute_types(self, log_id: int, frame: pl.DataFrame) -> dict[str, str]:
+    def _merge_attribute_types(
+        self, log_id: int, frame: pl.DataFrame
+    ) -> dict[str, tuple[str, str]]:
+        """The log's attributes after this frame: new ones get a column, types widen."""
         found = self.fetch("SELECT attribute_types FROM logs WHERE log_id = ?", (log_id,))
-        types: dict[str, str] = json.loads(found.item(0, 0))
-        merged = dict(types)
+        known = {name: tuple(spec) for name, spec in json.loads(found.item(0, 0)).items()}
+        merged = dict(known)
+        table = _attribute_table(log_id)
         for name, dtype in frame.schema.items():
             if name in WRITABLE:
                 continue
             kind = attribute_type(dtype)
-            merged[name] = _widen(types[name], kind) if name in types else kind
-        if merged != types:
+            if name in known:
+                merged[name] = (_widen(known[name][0], kind), known[name][1])
+                continue
+            if not merged:
+                self._create_attribute_table(log_id)
+            column = f"a{len(merged) + 1}"
+            self.cursor.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+            merged[name] = (kind, column)
+        if merged != known:
             self.cursor.execute(
                 "UPDATE logs SET attribute_types = ? WHERE log_id = ?",
                 (json.dumps(merged), log_id),
             )
         return merged
+
+    def _create_attribute_table(self, log_id: int) -> None:
+        table = _attribute_table(log_id)
+        self.cursor.execute(f"CREATE TABLE {table} (position INTEGER PRIMARY KEY)")
+        self.cursor.execute(
+            f"CREATE TRIGGER {table}_refuse_update BEFORE UPDATE ON {table}"
+            " BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE is refused'); END"
+        )
+        self.cursor.execute(
+            f"CREATE TRIGGER {table}_refuse_delete BEFORE DELETE ON {table}"
+            f" WHEN NOT EXISTS (SELECT 1 FROM dropping_logs WHERE log_id = {int(log_id)})"
+            " BEGIN SELECT RAISE(ABORT,"
+            " 'events are append-only: DELETE is refused (use `workbench drop`)'); END"
+        )
 
     def record_progress(self, log: str, job: JobProgress, result: ImportResult) -> None:
         rejected = job.rejects["line"].n_unique() if job.rejects.height else 0
@@ -964,13 +1071,17 @@ class _Writer:
         )
 
     def drop(self, log_id: int, log: str) -> int:
-        count = int(self.fetch("SELECT events FROM logs WHERE log_id = ?", (log_id,)).item(0, 0))
+        count = int(
+            self.fetch("SELECT count(*) FROM events WHERE log_id = ?", (log_id,)).item(0, 0)
+        )
         statements = [
             ("INSERT OR IGNORE INTO dropping_logs (log_id) VALUES (?)", (log_id,)),
             ("DELETE FROM events WHERE log_id = ?", (log_id,)),
             ("DELETE FROM cases WHERE log_id = ?", (log_id,)),
             ("DELETE FROM activities WHERE log_id = ?", (log_id,)),
             ("DELETE FROM resources WHERE log_id = ?", (log_id,)),
+            ("DELETE FROM event_ranges WHERE log_id = ?", (log_id,)),
+            (f"DROP TABLE IF EXISTS {_attribute_table(log_id)}", ()),
             ("DELETE FROM rejects WHERE log = ?", (log,)),
             ("DELETE FROM ingest_jobs WHERE log = ?", (log,)),
             ("DELETE FROM logs WHERE log_id = ?", (log_id,)),
@@ -981,21 +1092,12 @@ class _Writer:
         return count
 
 
-def _encode_attributes(frame: pl.DataFrame, types: Mapping[str, str]) -> pl.Expr:
-    """The attribute columns as one JSON object per event (NULL when there are none)."""
-    names = [name for name in frame.columns if name not in WRITABLE]
-    if not names:
-        return pl.lit(None, dtype=pl.String)
-    columns = []
-    for name in names:
-        kind = types[name]
-        column = pl.col(name)
-        if kind in _STORED_AS:
-            column = column.cast(_ATTRIBUTE_TYPES[kind]).to_physical().cast(_STORED_AS[kind])
-        elif kind == "String" and frame.schema[name] != pl.String:
-            column = column.cast(pl.String)
-        columns.append(column.alias(name))
-    return pl.struct(columns).struct.json_encode()
+def _physical(name: str, kind: str, column: str) -> pl.Expr:
+    """An attribute as the value its column stores (see `_SQL_TYPES`)."""
+    value = pl.col(name)
+    if kind in ("Datetime", "Date", "Duration", "Time"):
+        value = value.cast(_ATTRIBUTE_TYPES[kind]).to_physical()
+    return value.cast(_PHYSICAL[_SQL_TYPES[kind]]).alias(column)
 
 
 def _retried(

@@ -1,0 +1,71 @@
+"""Shared helpers: run a measured step in a fresh process and read its time and peak memory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).resolve().parent / "out"
+
+# Runs in the child: import what the step needs (not timed), time the step, report peak RSS.
+_HARNESS = """
+import json, resource, sys, time
+{setup}
+started = time.perf_counter()
+{step}
+seconds = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({{"seconds": seconds, "peak_mb": peak, "result": result}}))
+"""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One timed step: wall seconds, peak resident memory of its process, and its result."""
+
+    seconds: float
+    peak_mb: float
+    result: Any
+
+
+def measure(setup: str, step: str) -> Measurement:
+    """Time ``step`` (which sets ``result``) in a new interpreter after ``setup``."""
+    code = _HARNESS.format(setup=setup, step=step)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark step failed:\n{done.stderr}")
+    values = json.loads(done.stdout.strip().splitlines()[-1])
+    return Measurement(values["seconds"], values["peak_mb"], values["result"])
+
+
+def median(runs: list[Measurement]) -> Measurement:
+    """The measurement with the median time."""
+    return sorted(runs, key=lambda run: run.seconds)[len(runs) // 2]
+
+
+def report(
+    title: str, ours: list[Measurement], theirs: list[Measurement], goal: float
+) -> tuple[float, float]:
+    """Print every run, the medians and their ratios; returns (time ratio, memory ratio)."""
+    mine, pm4py = median(ours), median(theirs)
+    ratio = mine.seconds / pm4py.seconds
+    memory = mine.peak_mb / pm4py.peak_mb
+    print(f"\n{title}")
+    print(
+        f"  pm4py      {pm4py.seconds:7.2f} s  {pm4py.peak_mb:7.0f} MB peak   runs: "
+        + " ".join(f"{run.seconds:.2f}" for run in theirs)
+    )
+    print(
+        f"  workbench  {mine.seconds:7.2f} s  {mine.peak_mb:7.0f} MB peak   runs: "
+        + " ".join(f"{run.seconds:.2f}" for run in ours)
+    )
+    verdict = "met" if ratio <= goal and memory <= 1.0 else "NOT met"
+    print(
+        f"  time ratio {ratio:.2f} (goal <= {goal}), memory ratio {memory:.2f} (goal <= 1.0):"
+        f" {verdict}"
+    )
+    return ratio, memory

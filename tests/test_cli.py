@@ -122,4 +122,5 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch) -> None:
     assert namespace["events"].collect().height == 2  # type: ignore[attr-defined]
     assert namespace["as_it_happened"].collect().height == 1  # type: ignore[attr-defined]
     assert namespace["as_it_was_known"].collect().height == 1  # type: ignore[attr-defined]
+    assert namespace["one_case"].collect()["revision"].to_list() == [0, 1]  # type: ignore[attr-defined]
     namespace["store"].close()  # type: ignore[attr-defined]

@@ -165,6 +165,22 @@ def test_a_late_event_changes_as_of_but_not_an_earlier_known_at(store, events) -
     assert "late" in as_of["event_id"].to_list()
 
 
+def test_scan_one_case_through_the_case_index(store, events) -> None:
+    store.append("demo", "c1", events[:2])
+    store.append("demo", "c2", events[2:4])
+    store.append("demo", "c1", events[4:])
+    case = store.read("demo", case_id="c1")
+    assert case["event_id"].to_list() == ["e0", "e1", "e4", "e5"]
+    assert case["revision"].to_list() == [0, 1, 2, 3]
+    assert case["amount"].to_list() == [100, 101, 104, 105]
+    assert store.read("demo", case_id="c1", known_at=4)["event_id"].to_list() == ["e0", "e1"]
+    assert store.read("demo", case_id="nobody").is_empty()
+    plan = store.sql.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM events WHERE case_key = 1 ORDER BY revision"
+    ).fetchall()
+    assert "events_by_case" in str(plan)
+
+
 def test_logs_lists_counts_and_time_range(store, events) -> None:
     store.append("demo", "c1", events[:4])
     store.append("demo", "c2", events[4:])

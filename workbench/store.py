@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -182,6 +182,28 @@ _PHYSICAL: Final[dict[str, pl.DataType]] = {
 
 def _attribute_table(log_id: int) -> str:
     return f"attributes_{int(log_id)}"
+
+
+_EVENT_COLUMNS: Final = (
+    "position, case_key, revision, event_id, activity_key, timestamp, recorded_at,"
+    " resource_key, lifecycle, correlation_id, causation_id"
+)
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """Which events a read keeps: bounds in valid time, transaction time and position."""
+
+    timestamp: int = _NEVER
+    recorded: int = _NEVER
+    position: int = _NEVER
+    case_id: str | None = None
+
+
+def _frame(cursor: Any) -> pl.DataFrame:
+    frame = pl.from_arrow(cursor.fetch_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 @dataclass(frozen=True)
@@ -689,89 +711,112 @@ class EventStore:
         *,
         as_of: datetime | None = None,
         known_at: datetime | int | None = None,
+        case_id: str | None = None,
     ) -> pl.LazyFrame:
         """The events of a log in position order, lazily, as the store holds them.
 
         ``as_of`` keeps events with ``timestamp <= as_of`` (valid time). ``known_at`` keeps
         what the store knew then: a datetime filters ``recorded_at``, an int filters
-        ``position``. Both compose (bitemporal). The query runs when the frame is collected.
+        ``position``. Both compose (bitemporal). ``case_id`` reads one case's stream through
+        the case index. The query runs when the frame is collected.
         """
         schema = self.schema(log)
-        timestamp = _NEVER if as_of is None else to_micros(as_of)
-        position, recorded = _NEVER, _NEVER
+        cut = _Cut(timestamp=_NEVER if as_of is None else to_micros(as_of), case_id=case_id)
         if isinstance(known_at, datetime):
-            recorded = to_micros(known_at)
+            cut = replace(cut, recorded=to_micros(known_at))
         elif known_at is not None:
-            position = int(known_at)
-        return pl.defer(
-            lambda: self._read(log, schema, timestamp, recorded, position), schema=schema
-        )
+            cut = replace(cut, position=int(known_at))
+        return pl.defer(lambda: self._read(log, schema, cut), schema=schema)
 
     def read(self, log: str, **options: Any) -> pl.DataFrame:
         """`scan` collected."""
         return self.scan(log, **options).collect()
 
-    def _read(
-        self, log: str, schema: pl.Schema, timestamp: int, recorded: int, position: int
-    ) -> pl.DataFrame:
+    def _read(self, log: str, schema: pl.Schema, cut: _Cut) -> pl.DataFrame:
         with self._lock:
-            return self._read_locked(log, schema, timestamp, recorded, position)
+            found = self._sql.execute("SELECT log_id FROM logs WHERE name = ?", (log,)).fetchone()
+            if found is None:
+                raise UnknownLog(log)
+            log_id = int(found[0])
+            cursor = self._cursor()
+            try:
+                if cut.case_id is None:
+                    raw = self._read_log(cursor, log_id, cut)
+                else:
+                    raw = self._read_case(cursor, log_id, cut)
+                if raw is None:
+                    return pl.DataFrame(schema=schema)
+                raw = self._with_attributes(cursor, log, log_id, raw, cut.case_id is not None)
+            finally:
+                cursor.close()
+            return self._decode(log, log_id, raw, schema)
 
-    def _read_locked(
-        self, log: str, schema: pl.Schema, timestamp: int, recorded: int, position: int
-    ) -> pl.DataFrame:
-        found = self._sql.execute("SELECT log_id FROM logs WHERE name = ?", (log,)).fetchone()
-        if found is None:
-            raise UnknownLog(log)
-        log_id = found[0]
+    def _read_log(self, cursor: Any, log_id: int, cut: _Cut) -> pl.DataFrame | None:
         # The ranges that can hold qualifying events bound the scan.
         first, last = self._sql.execute(
             "SELECT min(first_position), max(last_position) FROM event_ranges"
             " WHERE log_id = ? AND min_timestamp <= ? AND recorded_at <= ? AND first_position <= ?",
-            (log_id, timestamp, recorded, position),
+            (log_id, cut.timestamp, cut.recorded, cut.position),
         ).fetchone()
         if first is None:
-            return pl.DataFrame(schema=schema)
-        cursor = self._cursor()
+            return None
         # `+log_id` keeps SQLite on the rowid range: one sequential pass instead of
         # random reads through an index.
         cursor.execute(
-            "SELECT position, case_key, revision, event_id, activity_key, timestamp,"
-            " recorded_at, resource_key, lifecycle, correlation_id, causation_id"
-            " FROM events WHERE +log_id = ? AND position BETWEEN ? AND ?"
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE +log_id = ? AND position BETWEEN ? AND ?"
             " AND timestamp <= ? AND recorded_at <= ?",
-            (log_id, first, min(last, position), timestamp, recorded),
+            (log_id, first, min(last, cut.position), cut.timestamp, cut.recorded),
         )
-        raw = pl.from_arrow(cursor.fetch_arrow_table())
-        assert isinstance(raw, pl.DataFrame)
+        return _frame(cursor)
+
+    def _read_case(self, cursor: Any, log_id: int, cut: _Cut) -> pl.DataFrame | None:
+        found = self._sql.execute(
+            "SELECT case_key FROM cases WHERE log_id = ? AND case_id = ?", (log_id, cut.case_id)
+        ).fetchone()
+        if found is None:
+            return None
+        cursor.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE case_key = ? AND position <= ?"
+            " AND timestamp <= ? AND recorded_at <= ? ORDER BY revision",
+            (found[0], cut.position, cut.timestamp, cut.recorded),
+        )
+        return _frame(cursor)
+
+    def _with_attributes(
+        self, cursor: Any, log: str, log_id: int, raw: pl.DataFrame, one_case: bool
+    ) -> pl.DataFrame:
+        """Join the log's attributes onto events read from it (by position)."""
+        raw = raw.cast({"position": pl.Int64})
         attributes = self._attributes(log)
-        if attributes:
-            columns = ", ".join(
-                f"CAST({column} AS {_SQL_TYPES[kind]}) AS {column}"
-                for kind, column in attributes.values()
-            )
+        if not attributes or raw.is_empty():
+            return raw
+        columns = ", ".join(
+            f"CAST({column} AS {_SQL_TYPES[kind]}) AS {column}"
+            for kind, column in attributes.values()
+        )
+        table = _attribute_table(log_id)
+        if one_case:  # a few rows, by the primary key
             cursor.execute(
-                f"SELECT position, {columns} FROM {_attribute_table(log_id)}"
-                " WHERE position BETWEEN ? AND ?",
-                (first, min(last, position)),
+                f"SELECT position, {columns} FROM {table} WHERE position IN"
+                " (SELECT position FROM events WHERE case_key = ?)",
+                (int(raw["case_key"][0]),),
             )
-            values = pl.from_arrow(cursor.fetch_arrow_table())
-            assert isinstance(values, pl.DataFrame)
-            values = values.select(
-                pl.col("position").cast(pl.Int64),
-                *(
-                    pl.col(column)
-                    .cast(_PHYSICAL[_SQL_TYPES[kind]])
-                    .cast(_ATTRIBUTE_TYPES[kind])
-                    .alias(name)
-                    for name, (kind, column) in attributes.items()
-                ),
+        else:  # one sequential pass over the range
+            cursor.execute(
+                f"SELECT position, {columns} FROM {table} WHERE position BETWEEN ? AND ?",
+                (raw["position"].min(), raw["position"].max()),
             )
-            raw = raw.cast({"position": pl.Int64}).join(
-                values, on="position", how="left", maintain_order="left"
-            )
-        cursor.close()
-        return self._decode(log, log_id, raw, schema)
+        values = _frame(cursor).select(
+            pl.col("position").cast(pl.Int64),
+            *(
+                pl.col(column)
+                .cast(_PHYSICAL[_SQL_TYPES[kind]])
+                .cast(_ATTRIBUTE_TYPES[kind])
+                .alias(name)
+                for name, (kind, column) in attributes.items()
+            ),
+        )
+        return raw.join(values, on="position", how="left", maintain_order="left")
 
     def _dictionary(self, table: str, log_id: int) -> pl.DataFrame:
         key, name = {

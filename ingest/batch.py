@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
-from ingest.mapping import ROLES, ColumnMapping, ParseOptions, parse_times, type_attribute
+from ingest.mapping import (
+    ROLES,
+    ColumnMapping,
+    EmptySource,
+    ParseOptions,
+    detect,
+    parse_times,
+    type_attribute,
+)
 from workbench.events import VOCABULARY
 from workbench.store import derive_event_ids
 
-LINE = "_line"  # the source position of each row, added by every reader
+LINE = "_line"  # the source line (or record number) of each row, added by every reader
+PLACE = "_place"  # optional: where a row is, in the source's own terms ("trace 3, event 2")
+PROBLEM = "_problem"  # optional: why a reader could not read a row at all (the row is refused)
 
-REJECT_SCHEMA = {"line": pl.Int64, "field": pl.String, "value": pl.String, "reason": pl.String}
+REJECT_SCHEMA = {
+    "line": pl.Int64,
+    "place": pl.String,
+    "field": pl.String,
+    "value": pl.String,
+    "reason": pl.String,
+}
 
 
 @dataclass(frozen=True)
@@ -55,12 +73,18 @@ def to_batch(
     mapping: ColumnMapping,
     options: ParseOptions,
     occurrences: Occurrences,
+    *,
+    infer_types: bool = True,
 ) -> Batch:
     """Map, parse and check one table of source rows (string or typed columns plus `LINE`).
 
     Rows with an empty case id or activity, or a time that cannot be read, are refused with
-    their line, field, value and reason; the other rows become events.
+    their line (or `PLACE`), field, value and reason; the other rows become events. With
+    ``infer_types``, text attributes are typed by their content (for text formats); typed
+    sources keep the types they declare.
     """
+    if PLACE not in raw.columns:
+        raw = raw.with_columns(pl.format("line {}", pl.col(LINE)).alias(PLACE))
     roles = mapping.as_dict()
     text = {role: _text(raw[column]) for role, column in roles.items() if role != "timestamp"}
     stamp_source = raw[roles["timestamp"]]
@@ -82,6 +106,7 @@ def to_batch(
     checks = pl.DataFrame(
         {
             "line": lines,
+            "place": raw[PLACE],
             "case": text["case_id"],
             "activity": text["activity"],
             "stamp_text": stamp_text,
@@ -91,18 +116,21 @@ def to_batch(
     problems = [
         checks.filter(pl.col("case").is_null()).select(
             "line",
+            "place",
             pl.lit(roles["case_id"]).alias("field"),
             pl.lit(None, dtype=pl.String).alias("value"),
             pl.lit("the case id is empty").alias("reason"),
         ),
         checks.filter(pl.col("activity").is_null()).select(
             "line",
+            "place",
             pl.lit(roles["activity"]).alias("field"),
             pl.lit(None, dtype=pl.String).alias("value"),
             pl.lit("the activity is empty").alias("reason"),
         ),
         checks.filter(pl.col("stamp").is_null()).select(
             "line",
+            "place",
             pl.lit(roles["timestamp"]).alias("field"),
             pl.col("stamp_text").alias("value"),
             pl.when(pl.col("stamp_text").is_null())
@@ -111,16 +139,39 @@ def to_batch(
             .alias("reason"),
         ),
     ]
-    rejects = pl.concat(problems).cast(REJECT_SCHEMA).sort("line", maintain_order=True)  # type: ignore[arg-type]
-    good = ~(checks["case"].is_null() | checks["activity"].is_null() | checks["stamp"].is_null())
+    unreadable = (
+        raw[PROBLEM].is_not_null()
+        if PROBLEM in raw.columns
+        else pl.Series([False] * raw.height, dtype=pl.Boolean)
+    )
+    rejects = pl.concat(problems).cast(REJECT_SCHEMA)  # type: ignore[arg-type]
+    if unreadable.any():
+        unread = raw.filter(unreadable).select(
+            pl.col(LINE).cast(pl.Int64).alias("line"),
+            pl.col(PLACE).alias("place"),
+            pl.lit(None, dtype=pl.String).alias("field"),
+            pl.lit(None, dtype=pl.String).alias("value"),
+            pl.col(PROBLEM).cast(pl.String).alias("reason"),
+        )
+        # An unreadable row has no case or time either; its own reason says it all.
+        rejects = pl.concat([unread, rejects.join(unread.select("line"), on="line", how="anti")])
+    rejects = rejects.sort("line", maintain_order=True)
+    good = ~(
+        unreadable
+        | checks["case"].is_null()
+        | checks["activity"].is_null()
+        | checks["stamp"].is_null()
+    )
     columns: dict[str, pl.Series] = {role: series.filter(good) for role, series in text.items()}
     columns["timestamp"] = stamps.filter(good)
     events = pl.DataFrame(columns)
-    attributes = [c for c in raw.columns if c not in roles.values() and c != LINE]
+    attributes = [
+        c for c in raw.columns if c not in roles.values() and c not in (LINE, PLACE, PROBLEM)
+    ]
     events = events.with_columns(
         type_attribute(raw[name].filter(good), options).alias(name)
-        if raw.schema[name] == pl.String
-        else raw[name].filter(good).alias(name)
+        if infer_types and raw.schema[name] == pl.String
+        else _zoned(raw[name].filter(good), options.timezone).alias(name)
         for name in attributes
     )
     if "event_id" not in events.columns:
@@ -140,7 +191,46 @@ def to_batch(
     )
 
 
+def _zoned(values: pl.Series, timezone: str) -> pl.Series:
+    """Typed sources: naive datetimes are read in the given zone and kept in UTC."""
+    dtype = values.dtype
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        values = values.dt.replace_time_zone(timezone, ambiguous="earliest")
+        return values.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    return values
+
+
 def _text(values: pl.Series) -> pl.Series:
     """Values as trimmed strings, with empty strings as null."""
     text = values.cast(pl.String).str.strip_chars()
     return pl.select(pl.when(text != "").then(text)).to_series().alias(values.name)
+
+
+def from_frames(
+    frames: Iterable[pl.DataFrame],
+    source: Path,
+    *,
+    mapping: ColumnMapping | None,
+    options: ParseOptions | None,
+    skip_rows: int = 0,
+    infer_types: bool = True,
+) -> Iterator[Batch]:
+    """Batches from a reader's tables: the mapping is settled on the first one.
+
+    Tables before ``skip_rows`` are converted (their derived ids count) but not yielded,
+    so that a resumed job numbers repeated events as the first run did.
+    """
+    options = options or ParseOptions()
+    resolved: ColumnMapping | None = None
+    occurrences = Occurrences()
+    consumed = 0
+    for raw in frames:
+        if resolved is None:
+            columns = [c for c in raw.columns if c not in (LINE, PLACE, PROBLEM)]
+            resolved = detect(columns, raw.head(1_000), mapping or ColumnMapping(), str(source))
+        batch = to_batch(raw, resolved, options, occurrences, infer_types=infer_types)
+        consumed += raw.height
+        if consumed > skip_rows:
+            yield batch
+    if resolved is None:
+        raise EmptySource(f"{source}: the log has no events")

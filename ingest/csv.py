@@ -13,9 +13,9 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest.batch import LINE, Batch, Occurrences, to_batch
+from ingest.batch import LINE, Batch, from_frames
 from ingest.formats import sniff
-from ingest.mapping import ColumnMapping, IngestError, ParseOptions, detect
+from ingest.mapping import ColumnMapping, EmptySource, IngestError, ParseOptions
 
 # Rows per committed batch: the unit of progress, of resumption and of peak memory.
 BATCH_ROWS = int(os.environ.get("WORKBENCH_BATCH_ROWS", "100000"))
@@ -51,31 +51,19 @@ def read(
             truncate_ragged_lines=False,
             encoding="utf8-lossy",
         )
-        resolved: ColumnMapping | None = None
-        occurrences = Occurrences()
-        consumed = 0
+        frames = (_drop_index_column(raw) for raw in lazy.collect_batches(chunk_size=BATCH_ROWS))
         try:
-            for raw in lazy.collect_batches(chunk_size=BATCH_ROWS):
-                raw = _drop_index_column(raw)
-                if resolved is None:
-                    resolved = detect(
-                        [c for c in raw.columns if c != LINE],
-                        raw.head(1_000),
-                        mapping or ColumnMapping(),
-                        str(source),
-                    )
-                if consumed + raw.height <= skip_rows:
-                    occurrences.number(to_batch(raw, resolved, options, Occurrences()).events)
-                    consumed += raw.height
-                    continue
-                consumed += raw.height
-                yield to_batch(raw, resolved, options, occurrences)
+            yield from from_frames(
+                frames, source, mapping=mapping, options=options, skip_rows=skip_rows
+            )
         except pl.exceptions.PolarsError as error:
             raise IngestError(
                 f"{source}: not a readable CSV file ({_first_line(error)})"
             ) from error
-        if resolved is None:
-            raise IngestError(f"{source}: has a header ({', '.join(columns)}) but no rows")
+        except EmptySource:
+            raise EmptySource(
+                f"{source}: has a header ({', '.join(columns)}) but no rows"
+            ) from None
 
 
 def _first_line(error: Exception) -> str:

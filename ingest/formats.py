@@ -1,23 +1,27 @@
-"""Which format a file holds, told from its content first and its name second."""
+"""Which format a file holds, told from its content; the name only breaks ties."""
 
 from __future__ import annotations
 
 import gzip
+import json
+import sqlite3
 import zlib
 from pathlib import Path
 from typing import Final
 
 from ingest.mapping import IngestError
 
-FORMATS: Final = ("csv",)
-# Formats recognised by content that this version cannot import yet, with their names.
-_RECOGNISED: Final = {
+#: Every format `workbench ingest` reads, with the name it is shown under.
+FORMATS: Final = {
+    "csv": "CSV",
+    "xes": "XES",
     "parquet": "Parquet",
-    "xes": "XES (XML)",
-    "sqlite": "SQLite",
-    "json": "JSON",
-    "zip": "ZIP archive",
     "arrow": "Arrow IPC",
+    "jsonl": "JSON lines (CloudEvents or plain)",
+    "ocel2-json": "OCEL 2.0 JSON",
+    "ocel2-xml": "OCEL 2.0 XML",
+    "ocel2-sqlite": "OCEL 2.0 SQLite",
+    "ocel1-json": "OCEL 1.0 JSON",
 }
 
 
@@ -36,50 +40,93 @@ def sniff(path: Path) -> bytes:
         try:
             with gzip.open(path, "rb") as handle:
                 return handle.read(65_536)
-        except (OSError, EOFError, zlib.error) as error:
-            raise IngestError(f"{path}: the gzip data is corrupt or truncated ({error})") from error
+        except EOFError as error:  # truncated: what decompresses may still be a valid start
+            with gzip.open(path, "rb") as handle:
+                start = _read_what_decompresses(handle)
+            if not start:
+                raise IngestError(f"{path}: the gzip data is corrupt or truncated") from error
+            return start
+        except (OSError, zlib.error) as error:
+            raise IngestError(f"{path}: the gzip data is corrupt ({error})") from error
     return head
+
+
+def _read_what_decompresses(handle: gzip.GzipFile) -> bytes:
+    chunks = []
+    try:
+        while chunk := handle.read(4096):
+            chunks.append(chunk)
+    except (EOFError, OSError, zlib.error):
+        pass
+    return b"".join(chunks)
 
 
 def detect_format(path: Path, head: bytes) -> str:
     """The format of a file from its first bytes (see `sniff`), or an `IngestError`."""
     if not head.strip():
         raise IngestError(f"{path}: the file is empty")
-    kind = _by_content(head)
-    if kind == "text":
-        return "csv"
-    if kind in _RECOGNISED:
-        raise IngestError(
-            f"{path}: the content is {_RECOGNISED[kind]}, which this version cannot import "
-            f"(formats: {', '.join(FORMATS)})"
-        )
-    raise IngestError(f"{path}: binary content that is not an event log this version can import")
-
-
-def _by_content(head: bytes) -> str:
     if head.startswith(b"PAR1"):
         return "parquet"
-    if head.startswith(b"SQLite format 3\x00"):
-        return "sqlite"
-    if head.startswith(b"PK\x03\x04"):
-        return "zip"
-    if head.startswith(b"ARROW1"):
+    if head.startswith(b"ARROW1") or head.startswith(b"\xff\xff\xff\xff"):
         return "arrow"
+    if head.startswith(b"SQLite format 3\x00"):
+        return _sqlite_kind(path)
+    if head.startswith(b"PK\x03\x04"):
+        raise IngestError(f"{path}: a ZIP archive; unpack it and import the log inside")
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"<"):
-        return "xes"
-    if text.startswith(b"{") or (
-        text.startswith(b"[") and text[1:].lstrip()[:1] in (b"{", b"]", b'"')
-    ):
-        return "json"
-    if b"\x00" in head:
-        return "binary"
+        return _xml_kind(path, text)
+    if text.startswith((b"{", b"[")):
+        return _json_kind(path, text)
+    if b"\x00" in head or _binary(head):
+        raise IngestError(f"{path}: binary content that is not an event log Workbench reads")
+    return "csv"
+
+
+def _binary(head: bytes) -> bool:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as error:
         if error.start < len(head) - 4:  # not just a character cut at the end of the sniff
-            try:
-                head.decode("latin-1")
-            except UnicodeDecodeError:
-                return "binary"
-    return "text"
+            controls = sum(byte < 9 or 13 < byte < 32 for byte in head)
+            return controls > len(head) // 100
+    return False
+
+
+def _xml_kind(path: Path, text: bytes) -> str:
+    if b"<object-types" in text or b"<objects>" in text or b"<object " in text:
+        return "ocel2-xml"
+    if b"<log" in text or b"<trace" in text:
+        return "xes"
+    raise IngestError(f"{path}: XML, but neither XES (<log>, <trace>) nor OCEL 2.0 XML")
+
+
+def _json_kind(path: Path, text: bytes) -> str:
+    if b'"ocel:events"' in text or b'"ocel:global-log"' in text or b'"ocel:objects"' in text:
+        return "ocel1-json"
+    if b'"objectTypes"' in text or b'"eventTypes"' in text:
+        return "ocel2-json"
+    first = text.split(b"\n", 1)[0].strip()
+    try:
+        json.loads(first)
+    except ValueError:
+        raise IngestError(
+            f"{path}: JSON, but neither JSON lines (one object a line) nor OCEL"
+        ) from None
+    return "jsonl"
+
+
+def _sqlite_kind(path: Path) -> str:
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as error:
+        raise IngestError(f"{path}: a damaged SQLite file ({error})") from error
+    if {"event", "object", "event_object"} <= tables:
+        return "ocel2-sqlite"
+    if {"events", "logs"} <= tables:
+        raise IngestError(f"{path}: a Workbench store; open it with --db instead of importing")
+    raise IngestError(f"{path}: a SQLite database without the OCEL 2.0 tables")

@@ -14,7 +14,9 @@ from typing import Any
 
 import polars as pl
 
+from ingest import columnar, jsonl
 from ingest import csv as csv_format
+from ingest import xes as xes_format
 from ingest.batch import Batch
 from ingest.formats import detect_format, sniff
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions
@@ -23,7 +25,13 @@ from workbench.store import EventStore, JobProgress, Prepared, prepare
 
 Progress = Callable[[int], None]  # called with the number of source rows read so far
 
-READERS: dict[str, Callable[..., Iterator[Batch]]] = {"csv": csv_format.read}
+READERS: dict[str, Callable[..., Iterator[Batch]]] = {
+    "csv": csv_format.read,
+    "xes": xes_format.read,
+    "parquet": columnar.read_parquet,
+    "arrow": columnar.read_arrow,
+    "jsonl": jsonl.read,
+}
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,25 @@ def sha256_of(path: Path) -> str:
 def log_name(path: Path) -> str:
     """The default log name of a file: its name without the format's extensions."""
     name = path.name
-    for suffix in (".gz", ".csv", ".tsv", ".txt"):
+    for suffix in (
+        ".gz",
+        ".csv",
+        ".tsv",
+        ".txt",
+        ".xes",
+        ".parquet",
+        ".arrow",
+        ".feather",
+        ".jsonl",
+        ".ndjson",
+        ".json",
+        ".jsonocel",
+        ".xmlocel",
+        ".sqlite",
+        ".ocel2",
+        ".ocel1",
+        ".ocel",
+    ):
         name = name.removesuffix(suffix)
     return name or path.name
 
@@ -79,7 +105,9 @@ def ingest(
 
     A job that was interrupted resumes after its last committed batch. Rows that cannot be
     imported are recorded as rejects, unless ``strict``, which refuses the whole file and
-    stores nothing when any row is bad. Raises `IngestError` when nothing can be imported.
+    stores nothing when any row is bad. A fault part-way through the file (broken XML, a
+    truncated download) keeps the whole batches before it: the job is ``partial`` and its
+    message names the place. Raises `IngestError` when nothing can be imported.
     """
     started = time.perf_counter()
     path = Path(path)
@@ -126,31 +154,39 @@ def ingest(
             if progress is not None:
                 progress(committed + seen)
     except (IngestError, WorkbenchError, pl.exceptions.PolarsError, OSError) as error:
-        store.finish_job(
-            job_id, status="failed", seconds=time.perf_counter() - started, message=str(error)
+        fault: IngestError | None = (
+            error if isinstance(error, IngestError) else IngestError(f"{path}: {error}")
         )
-        if isinstance(error, IngestError):
-            raise
-        raise IngestError(f"{path}: {error}") from error
     except BaseException:
         store.finish_job(
             job_id, status="failed", seconds=time.perf_counter() - started, message="interrupted"
         )
         raise
+    else:
+        fault = None
     record = store.jobs(job_id=job_id)[0]
-    nothing = record["events_added"] == 0 and record["duplicates"] == 0
-    status = "failed" if nothing else "completed"
-    message = (
-        f"no event could be imported: all {record['rejected']} rows were rejected"
-        f" (see `workbench rejects {log}`)"
-        if nothing
-        else None
-    )
+    stored = record["events_added"] + record["duplicates"]
+    if stored == 0:
+        message = (
+            str(fault)
+            if fault is not None
+            else (
+                f"{path}: no event could be imported: all {record['rejected']} rows were rejected"
+                f" (see `workbench rejects {log}`)"
+            )
+        )
+        store.finish_job(
+            job_id, status="failed", seconds=time.perf_counter() - started, message=message
+        )
+        raise fault or IngestError(message)
+    # Whole batches before a fault in the file are kept: the job is partial and says where.
+    status = "completed" if fault is None else "partial"
     record = store.finish_job(
-        job_id, status=status, seconds=time.perf_counter() - started, message=message
+        job_id,
+        status=status,
+        seconds=time.perf_counter() - started,
+        message=None if fault is None else str(fault),
     )
-    if nothing:
-        raise IngestError(f"{path}: {message}")
     return Summary(
         log=log,
         events_read=record["events_read"],
@@ -162,6 +198,7 @@ def ingest(
         format=kind,
         source=str(path),
         seconds=record["seconds"],
+        message=record["message"],
     )
 
 

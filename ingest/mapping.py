@@ -21,6 +21,10 @@ class IngestError(WorkbenchError):
     """A source that cannot be imported; the message names the file and, where known, the place."""
 
 
+class EmptySource(IngestError):
+    """A source that is readable but holds no events."""
+
+
 ROLES: Final = (
     "case_id",
     "activity",

@@ -211,7 +211,7 @@ def test_gzipped_csv(store, tmp_path) -> None:
         ("notime.csv", b"case,activity,colour\nc1,a,red\n", "timestamp (--timestamp COLUMN)"),
         ("one.csv", b"just some words\nand more\n", "no column separator"),
         ("two.csv", b"case,activity\nc1,a\n", "line 1 has 2 column(s)"),
-        ("json.csv", b'{"case": "c1"}\n', "the content is JSON"),
+        ("json.csv", b'{"case": "c1"}\n', "cannot tell which column holds the activity"),
         ("broken.csv.gz", b"\x1f\x8b\x08\x00garbage", "gzip data is corrupt"),
     ],
 )

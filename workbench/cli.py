@@ -101,7 +101,8 @@ def ingest(
     Columns are detected by name (case:concept:name, Case ID, concept:name, Activity,
     time:timestamp, Timestamp, org:resource, ...) and by content; the flags override.
     Rows that cannot be imported are kept aside: see `workbench rejects LOG`.
-    Importing the same content again adds nothing.
+    Importing the same content again adds nothing. Exit code 0: all imported;
+    1: imported up to a fault in the file (named); 2: nothing imported.
 
     Example: workbench ingest orders.csv --log orders --timezone Europe/Amsterdam
     """
@@ -148,6 +149,13 @@ def ingest(
     )
     if summary.rejected:
         out.print(f"See the rejected rows with: workbench rejects {summary.log}")
+    if summary.status == "partial":
+        err.print(
+            f"[yellow]warning:[/] stopped early: {summary.message}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
 
 
 @command
@@ -204,10 +212,14 @@ def rejects(
     if frame.is_empty():
         out.print(f"No rejected rows for {log!r}.")
         return
-    table = Table("file", "line", "field", "value", "reason")
+    table = Table("file", "where", "field", "value", "reason")
     for row in frame.iter_rows(named=True):
         table.add_row(
-            row["source"], str(row["line"]), row["field"], row["value"] or "", row["reason"]
+            Path(row["source"]).name,
+            row["place"] or f"line {row['line']}",
+            row["field"] or "",
+            row["value"] or "",
+            row["reason"],
         )
     out.print(table)
 

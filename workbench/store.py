@@ -140,6 +140,7 @@ CREATE TABLE IF NOT EXISTS rejects (
     log TEXT NOT NULL,
     source TEXT NOT NULL,
     line INTEGER,
+    place TEXT,
     field TEXT,
     value TEXT,
     reason TEXT NOT NULL
@@ -636,7 +637,8 @@ class EventStore:
         """The rows refused while importing into a log, with file, line, field and reason."""
         with self._lock:
             rows = self._sql.execute(
-                "SELECT job_id, source, line, field, value, reason FROM rejects WHERE log = ?"
+                "SELECT job_id, source, line, place, field, value, reason FROM rejects"
+                " WHERE log = ?"
                 " ORDER BY job_id, line, reject_id",
                 (log,),
             ).fetchall()
@@ -646,6 +648,7 @@ class EventStore:
                 "job_id": pl.Int64,
                 "source": pl.String,
                 "line": pl.Int64,
+                "place": pl.String,
                 "field": pl.String,
                 "value": pl.String,
                 "reason": pl.String,
@@ -1096,6 +1099,7 @@ class _Writer:
                 pl.lit(log, dtype=pl.String).alias("log"),
                 pl.lit(source.item(0, 0), dtype=pl.String).alias("source"),
                 pl.col("line").cast(pl.Int64),
+                pl.col("place").cast(pl.String),
                 pl.col("field").cast(pl.String),
                 pl.col("value").cast(pl.String),
                 pl.col("reason").cast(pl.String),

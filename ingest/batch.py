@@ -18,7 +18,7 @@ from ingest.mapping import (
     type_attribute,
 )
 from workbench.events import VOCABULARY
-from workbench.store import derive_event_ids
+from workbench.store import Objects, derive_event_ids
 
 LINE = "_line"  # the source line (or record number) of each row, added by every reader
 PLACE = "_place"  # optional: where a row is, in the source's own terms ("trace 3, event 2")
@@ -41,11 +41,13 @@ class Batch:
     rejects: pl.DataFrame
     rows: int
     mapping: ColumnMapping
+    objects: Objects | None = None  # object-centric logs: objects and links (see OCEL)
 
     @property
     def rejected(self) -> int:
         """How many source rows were refused (a row may have several problems)."""
-        return self.rejects["line"].n_unique() if self.rejects.height else 0
+        rows = self.rejects["line"].drop_nulls()
+        return rows.n_unique() if rows.len() else 0
 
 
 class Occurrences:

@@ -110,9 +110,14 @@ def _json_kind(path: Path, text: bytes) -> str:
     try:
         json.loads(first)
     except ValueError:
-        raise IngestError(
-            f"{path}: JSON, but neither JSON lines (one object a line) nor OCEL"
-        ) from None
+        # A broken first line is still JSON lines when the name or the next lines say so:
+        # the reader then names the broken lines.
+        named = any(suffix in (".jsonl", ".ndjson") for suffix in path.suffixes)
+        lines = [line.strip() for line in text.splitlines()[:20] if line.strip()]
+        if not (named or (len(lines) > 1 and all(line.startswith(b"{") for line in lines))):
+            raise IngestError(
+                f"{path}: JSON, but neither JSON lines (one object a line) nor OCEL"
+            ) from None
     return "jsonl"
 
 

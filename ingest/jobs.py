@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from ingest import columnar, jsonl
+from ingest import columnar, jsonl, ocel
 from ingest import csv as csv_format
 from ingest import xes as xes_format
 from ingest.batch import Batch
@@ -31,6 +31,10 @@ READERS: dict[str, Callable[..., Iterator[Batch]]] = {
     "parquet": columnar.read_parquet,
     "arrow": columnar.read_arrow,
     "jsonl": jsonl.read,
+    "ocel2-json": ocel.read_ocel2_json,
+    "ocel2-xml": ocel.read_ocel2_xml,
+    "ocel2-sqlite": ocel.read_ocel2_sqlite,
+    "ocel1-json": ocel.read_ocel1_json,
 }
 
 
@@ -150,6 +154,7 @@ def ingest(
                 log,
                 events,
                 job=JobProgress(job_id=job_id, rows=committed + seen, rejects=batch.rejects),
+                objects=batch.objects,
             )
             if progress is not None:
                 progress(committed + seen)

@@ -152,6 +152,7 @@ def _stream(source: Path) -> Iterator[pl.DataFrame]:
         trace_attributes: dict[str, Any] = {}
         trace_rows: list[dict[str, Any]] = []
         event: dict[str, Any] | None = None
+        defaults: dict[str, dict[str, Any]] = {"event": {}, "trace": {}}
         events_in_trace = 0
         try:
             for action, element in context:
@@ -169,10 +170,11 @@ def _stream(source: Path) -> Iterator[pl.DataFrame]:
                         }
                     continue
                 if tag == "event" and event is not None:
-                    trace_rows.append(event)
+                    trace_rows.append({**defaults["event"], **event})
                     event = None
                 elif tag == "trace":
-                    rows.extend({**trace_attributes, **row} for row in trace_rows)
+                    trace_defaults = {f"case:{k}": v for k, v in defaults["trace"].items()}
+                    rows.extend({**trace_defaults, **trace_attributes, **row} for row in trace_rows)
                     trace_rows = []
                     element.clear(keep_tail=False)
                     while element.getprevious() is not None:  # keep memory flat
@@ -187,6 +189,9 @@ def _stream(source: Path) -> Iterator[pl.DataFrame]:
                         event[key] = value
                     elif parent == "trace" and event is None:
                         trace_attributes[f"case:{key}"] = value
+                    elif parent == "global":  # XES defaults for events or traces lacking a key
+                        scope = element.getparent().get("scope", "event")
+                        defaults.setdefault(scope, {})[key] = value
         except etree.XMLSyntaxError as error:
             if rows:
                 yield _frame(rows)

@@ -1,4 +1,7 @@
-"""Generate an order-to-cash event log: python -m sample_data OUTPUT --events N [--seed S]."""
+"""Generate an order-to-cash event log: python -m sample_data OUTPUT --events N [--seed S].
+
+OUTPUT ends in .csv, .csv.gz, .parquet or .jsonl (CloudEvents).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from sample_data.generator import write
 
 
 def main() -> None:
-    """Write a generated log to CSV (.csv, .csv.gz) or Parquet, or rebuild the demo files."""
+    """Write a generated log (CSV, Parquet or CloudEvents JSON lines), or rebuild the demo."""
     parser = argparse.ArgumentParser(prog="python -m sample_data", description=__doc__)
     parser.add_argument("output", type=Path, nargs="?", help="the file to write")
     parser.add_argument("--events", type=int, default=100_000, help="about how many events")

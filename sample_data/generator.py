@@ -237,7 +237,10 @@ def _frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
 
 
 def write(path: Path, *, events: int, seed: int = 7) -> int:
-    """Write the log to CSV (optionally .csv.gz) or Parquet, chunk by chunk; returns the rows."""
+    """Write the log to CSV (.csv, .csv.gz), Parquet or CloudEvents JSON lines (.jsonl).
+
+    Chunk by chunk, never the whole log in memory; returns the number of events.
+    """
     path = Path(path)
     total = 0
     if path.suffix == ".parquet":
@@ -250,6 +253,12 @@ def write(path: Path, *, events: int, seed: int = 7) -> int:
             total += frame.height
         if writer is not None:
             writer.close()
+        return total
+    if path.suffix in (".jsonl", ".ndjson"):
+        with path.open("wb") as handle:
+            for frame in frames(events=events, seed=seed):
+                handle.write(_cloudevents(frame).write_ndjson().encode())
+                total += frame.height
         return total
     if path.name.endswith(".csv.gz"):
         import gzip
@@ -268,3 +277,25 @@ def write(path: Path, *, events: int, seed: int = 7) -> int:
 
 
 _ISO = "%Y-%m-%dT%H:%M:%S%.6f%:z"
+
+
+def _cloudevents(frame: pl.DataFrame) -> pl.DataFrame:
+    """The events as CloudEvents 1.0, as an event-sourced order service would emit them."""
+    return frame.select(
+        pl.lit("1.0").alias("specversion"),
+        pl.col("event_id").alias("id"),
+        pl.lit("/order-to-cash").alias("source"),
+        pl.col("activity").alias("type"),
+        pl.col("case_id").alias("subject"),
+        pl.col("timestamp").dt.strftime(_ISO).alias("time"),
+        pl.col("correlation_id").alias("correlationid"),
+        pl.col("causation_id").alias("causationid"),
+        pl.struct(
+            "lifecycle",
+            "resource",
+            "amount",
+            "region",
+            "channel",
+            pl.col("arrived_at").dt.strftime(_ISO),
+        ).alias("data"),
+    )

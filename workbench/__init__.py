@@ -12,7 +12,7 @@ from workbench.events import (
     WorkbenchError,
     WrongExpectedRevision,
 )
-from workbench.store import EventStore, ImportResult, JobProgress, LogSummary
+from workbench.store import EventStore, ImportResult, JobProgress, LogSummary, Objects
 
 __all__ = [
     "ANY",
@@ -26,6 +26,7 @@ __all__ = [
     "InvalidEvents",
     "JobProgress",
     "LogSummary",
+    "Objects",
     "UnknownLog",
     "WorkbenchError",
     "WrongExpectedRevision",

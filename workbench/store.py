@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS logs (
     log_id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     created_at INTEGER NOT NULL,
-    attribute_types TEXT NOT NULL DEFAULT '{}'
+    attribute_types TEXT NOT NULL DEFAULT '{}',
+    kind TEXT NOT NULL DEFAULT 'case'  -- 'case', or 'object' for object-centric logs
 );
 CREATE TABLE IF NOT EXISTS cases (
     case_key INTEGER PRIMARY KEY,
@@ -106,6 +107,38 @@ CREATE TABLE IF NOT EXISTS event_ranges (
     PRIMARY KEY (log_id, first_position)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dropping_logs (log_id INTEGER PRIMARY KEY);
+-- Object-centric logs (OCEL): objects with their types, attribute values over time,
+-- event-to-object and object-to-object links with qualifiers.
+CREATE TABLE IF NOT EXISTS objects (
+    log_id INTEGER NOT NULL,
+    object_id TEXT NOT NULL,
+    object_type TEXT NOT NULL,
+    PRIMARY KEY (log_id, object_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS object_attributes (
+    log_id INTEGER NOT NULL,
+    object_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    changed_at INTEGER NOT NULL,  -- microseconds, UTC; the epoch for initial values
+    kind TEXT NOT NULL,
+    value,
+    PRIMARY KEY (log_id, object_id, name, changed_at)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS event_objects (
+    log_id INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    qualifier TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (log_id, event_id, object_id, qualifier)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_objects_by_object ON event_objects (log_id, object_id);
+CREATE TABLE IF NOT EXISTS object_objects (
+    log_id INTEGER NOT NULL,
+    source_id TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    qualifier TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (log_id, source_id, target_id, qualifier)
+) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS events_refuse_update BEFORE UPDATE ON events
 BEGIN
     SELECT RAISE(ABORT, 'events are append-only: UPDATE is refused');
@@ -115,6 +148,26 @@ WHEN NOT EXISTS (SELECT 1 FROM dropping_logs WHERE log_id = OLD.log_id)
 BEGIN
     SELECT RAISE(ABORT, 'events are append-only: DELETE is refused (use `workbench drop`)');
 END;
+CREATE TRIGGER IF NOT EXISTS objects_refuse_update BEFORE UPDATE ON objects
+BEGIN SELECT RAISE(ABORT, 'objects are append-only: UPDATE is refused'); END;
+CREATE TRIGGER IF NOT EXISTS object_attributes_refuse_update BEFORE UPDATE ON object_attributes
+BEGIN SELECT RAISE(ABORT, 'object attribute values are append-only: UPDATE is refused'); END;
+CREATE TRIGGER IF NOT EXISTS event_objects_refuse_update BEFORE UPDATE ON event_objects
+BEGIN SELECT RAISE(ABORT, 'links are append-only: UPDATE is refused'); END;
+CREATE TRIGGER IF NOT EXISTS object_objects_refuse_update BEFORE UPDATE ON object_objects
+BEGIN SELECT RAISE(ABORT, 'links are append-only: UPDATE is refused'); END;
+CREATE TRIGGER IF NOT EXISTS objects_refuse_delete BEFORE DELETE ON objects
+WHEN NOT EXISTS (SELECT 1 FROM dropping_logs WHERE log_id = OLD.log_id)
+BEGIN SELECT RAISE(ABORT, 'append-only: DELETE is refused (use `workbench drop`)'); END;
+CREATE TRIGGER IF NOT EXISTS object_attributes_refuse_delete BEFORE DELETE ON object_attributes
+WHEN NOT EXISTS (SELECT 1 FROM dropping_logs WHERE log_id = OLD.log_id)
+BEGIN SELECT RAISE(ABORT, 'append-only: DELETE is refused (use `workbench drop`)'); END;
+CREATE TRIGGER IF NOT EXISTS event_objects_refuse_delete BEFORE DELETE ON event_objects
+WHEN NOT EXISTS (SELECT 1 FROM dropping_logs WHERE log_id = OLD.log_id)
+BEGIN SELECT RAISE(ABORT, 'append-only: DELETE is refused (use `workbench drop`)'); END;
+CREATE TRIGGER IF NOT EXISTS object_objects_refuse_delete BEFORE DELETE ON object_objects
+WHEN NOT EXISTS (SELECT 1 FROM dropping_logs WHERE log_id = OLD.log_id)
+BEGIN SELECT RAISE(ABORT, 'append-only: DELETE is refused (use `workbench drop`)'); END;
 CREATE TABLE IF NOT EXISTS ingest_jobs (
     job_id INTEGER PRIMARY KEY,
     log TEXT NOT NULL,
@@ -235,6 +288,23 @@ class LogSummary:
     events: int
     first_timestamp: datetime | None
     last_timestamp: datetime | None
+    kind: str = "case"  # "case"; "object" (OCEL); "view" (one object type of an OCEL log)
+    object_types: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Objects:
+    """The object-centric part of an import: objects, their attributes over time, links.
+
+    Frames (any may be empty): ``objects`` (object_id, object_type); ``attributes``
+    (object_id, name, changed_at UTC datetime, kind, value as text); ``event_objects``
+    (event_id, object_id, qualifier); ``object_objects`` (source_id, target_id, qualifier).
+    """
+
+    objects: pl.DataFrame
+    attributes: pl.DataFrame
+    event_objects: pl.DataFrame
+    object_objects: pl.DataFrame
 
 
 def attribute_type(dtype: pl.DataType) -> str:
@@ -436,6 +506,7 @@ class EventStore:
         self._sql.execute("PRAGMA page_size=32768")
         self._pragmas(self._sql.execute)
         self._sql.executescript(SCHEMA)
+        _migrate(self._sql)
         self._arrow: Any = None
 
     def _pragmas(self, execute: Any) -> None:
@@ -530,7 +601,12 @@ class EventStore:
         )
 
     def import_frame(
-        self, log: str, frame: pl.DataFrame | Prepared, *, job: JobProgress | None = None
+        self,
+        log: str,
+        frame: pl.DataFrame | Prepared,
+        *,
+        job: JobProgress | None = None,
+        objects: Objects | None = None,
     ) -> ImportResult:
         """Append a whole frame of events (many cases) in one transaction.
 
@@ -538,12 +614,16 @@ class EventStore:
         so are repeats of an id within the frame. Event ids missing from the frame are
         derived from the events' content (`derive_event_ids`). With ``job``, the job's
         rejects and progress are recorded in the same transaction, so a crash never leaves
-        a job's record out of step with the events it stored.
+        a job's record out of step with the events it stored. ``objects`` (object-centric
+        logs) are written in the same transaction; objects and links already stored are
+        skipped, so a resumed job can send them again.
         """
         prepared = frame if isinstance(frame, Prepared) else prepare(frame)
         events_read, frame = prepared.events_read, prepared.events
         with self._write() as writer:
             log_id = writer.ensure_log(log)
+            if objects is not None:
+                writer.insert_objects(log_id, objects)
             if frame.height and writer.has_events(log_id):
                 stored = writer.stored_ids(log_id, frame["event_id"])
                 frame = frame.join(
@@ -671,24 +751,111 @@ class EventStore:
         return [row[0] for row in self._sql.execute("SELECT name FROM logs ORDER BY log_id")]
 
     def logs(self) -> list[LogSummary]:
-        """Every log with its number of cases and events and its time range."""
-        rows = self._sql.execute(
-            "SELECT l.name, (SELECT count(*) FROM cases c WHERE c.log_id = l.log_id),"
-            " coalesce(sum(r.last_position - r.first_position + 1), 0),"
-            " min(r.min_timestamp), max(r.max_timestamp)"
-            " FROM logs l LEFT JOIN event_ranges r ON r.log_id = l.log_id"
-            " GROUP BY l.log_id ORDER BY l.log_id"
+        """Every log with its cases, events and time range.
+
+        An object-centric log lists its object types with their counts, and is followed by
+        one view per object type (``log/type``), the case-centric view `scan` computes.
+        """
+        with self._lock:
+            rows = self._sql.execute(
+                "SELECT l.log_id, l.name, l.kind,"
+                " (SELECT count(*) FROM cases c WHERE c.log_id = l.log_id),"
+                " coalesce(sum(r.last_position - r.first_position + 1), 0),"
+                " min(r.min_timestamp), max(r.max_timestamp)"
+                " FROM logs l LEFT JOIN event_ranges r ON r.log_id = l.log_id"
+                " GROUP BY l.log_id ORDER BY l.log_id"
+            ).fetchall()
+            summaries = []
+            for log_id, name, kind, cases, events, first, last in rows:
+                start = None if first is None else from_micros(first)
+                end = None if last is None else from_micros(last)
+                if kind != "object":
+                    summaries.append(LogSummary(name, cases, events, start, end))
+                    continue
+                # Events per type count each (event, object) pair once, as the view does.
+                types = self._sql.execute(
+                    "SELECT object_type, count(*), sum(events) FROM ("
+                    " SELECT o.object_type, o.object_id, count(DISTINCT l.event_id) AS events"
+                    " FROM objects o LEFT JOIN event_objects l"
+                    " ON l.log_id = o.log_id AND l.object_id = o.object_id"
+                    " WHERE o.log_id = ? GROUP BY o.object_type, o.object_id"
+                    ") GROUP BY object_type ORDER BY object_type",
+                    (log_id,),
+                ).fetchall()
+                counts = {kind_name: objects for kind_name, objects, _ in types}
+                summaries.append(
+                    LogSummary(name, 0, events, start, end, kind="object", object_types=counts)
+                )
+                summaries.extend(
+                    LogSummary(f"{name}/{object_type}", objects, links, start, end, kind="view")
+                    for object_type, objects, links in types
+                )
+        return summaries
+
+    def _view(self, log: str) -> tuple[str, str] | None:
+        """(log, object type) when ``log`` names a view of an object-centric log."""
+        if "/" not in log:
+            return None
+        base, object_type = log.rsplit("/", 1)
+        with self._lock:
+            found = self._sql.execute(
+                "SELECT 1 FROM logs l JOIN objects o ON o.log_id = l.log_id"
+                " WHERE l.name = ? AND l.kind = 'object' AND o.object_type = ? LIMIT 1",
+                (base, object_type),
+            ).fetchone()
+        return (base, object_type) if found else None
+
+    def objects(self, log: str) -> pl.DataFrame:
+        """The objects of an object-centric log: object_id, object_type."""
+        return self._object_table(
+            log,
+            "SELECT object_id, object_type FROM objects WHERE log_id = ? ORDER BY object_id",
+            {"object_id": pl.String, "object_type": pl.String},
         )
-        return [
-            LogSummary(
-                log=name,
-                cases=cases,
-                events=events,
-                first_timestamp=None if first is None else from_micros(first),
-                last_timestamp=None if last is None else from_micros(last),
-            )
-            for name, cases, events, first, last in rows
-        ]
+
+    def object_attributes(self, log: str) -> pl.DataFrame:
+        """Object attribute values over time: object_id, name, changed_at, kind, value."""
+        frame = self._object_table(
+            log,
+            "SELECT object_id, name, changed_at, kind, CAST(value AS TEXT) FROM object_attributes"
+            " WHERE log_id = ? ORDER BY object_id, name, changed_at",
+            {
+                "object_id": pl.String,
+                "name": pl.String,
+                "changed_at": pl.Int64,
+                "kind": pl.String,
+                "value": pl.String,
+            },
+        )
+        return frame.with_columns(pl.col("changed_at").cast(UTC_MICROS))
+
+    def event_objects(self, log: str) -> pl.DataFrame:
+        """Event-to-object links: event_id, object_id, qualifier."""
+        return self._object_table(
+            log,
+            "SELECT event_id, object_id, qualifier FROM event_objects WHERE log_id = ?"
+            " ORDER BY event_id, object_id, qualifier",
+            {"event_id": pl.String, "object_id": pl.String, "qualifier": pl.String},
+        )
+
+    def object_objects(self, log: str) -> pl.DataFrame:
+        """Object-to-object links: source_id, target_id, qualifier."""
+        return self._object_table(
+            log,
+            "SELECT source_id, target_id, qualifier FROM object_objects WHERE log_id = ?"
+            " ORDER BY source_id, target_id, qualifier",
+            {"source_id": pl.String, "target_id": pl.String, "qualifier": pl.String},
+        )
+
+    def _object_table(
+        self, log: str, query: str, schema: Mapping[str, type[pl.DataType]]
+    ) -> pl.DataFrame:
+        with self._lock:
+            found = self._sql.execute("SELECT log_id FROM logs WHERE name = ?", (log,)).fetchone()
+            if found is None:
+                raise UnknownLog(log)
+            rows = self._sql.execute(query, (found[0],)).fetchall()
+        return pl.DataFrame(rows, schema=dict(schema), orient="row")
 
     def attribute_types(self, log: str) -> dict[str, pl.DataType]:
         """The attributes of a log with their Polars types."""
@@ -705,8 +872,10 @@ class EventStore:
         return {name: (kind, column) for name, (kind, column) in json.loads(row[0]).items()}
 
     def schema(self, log: str) -> pl.Schema:
-        """The columns `scan` returns for this log."""
-        return pl.Schema({**VOCABULARY, **self.attribute_types(log)})
+        """The columns `scan` returns for this log (or view)."""
+        view = self._view(log) if log not in self.log_names() else None
+        base = view[0] if view else log
+        return pl.Schema({**VOCABULARY, **self.attribute_types(base)})
 
     def scan(
         self,
@@ -723,6 +892,8 @@ class EventStore:
         ``position``. Both compose (bitemporal). ``case_id`` reads one case's stream through
         the case index. The query runs when the frame is collected.
         """
+        if log not in self.log_names() and (view := self._view(log)) is not None:
+            return self._flattened(log, *view, as_of=as_of, known_at=known_at, case_id=case_id)
         schema = self.schema(log)
         cut = _Cut(timestamp=_NEVER if as_of is None else to_micros(as_of), case_id=case_id)
         if isinstance(known_at, datetime):
@@ -730,6 +901,48 @@ class EventStore:
         elif known_at is not None:
             cut = replace(cut, position=int(known_at))
         return pl.defer(lambda: self._read(log, schema, cut), schema=schema)
+
+    def _flattened(
+        self,
+        name: str,
+        log: str,
+        object_type: str,
+        *,
+        as_of: datetime | None,
+        known_at: datetime | int | None,
+        case_id: str | None,
+    ) -> pl.LazyFrame:
+        """One object type's case-centric view: an event appears once per linked object."""
+        events = self.scan(log, as_of=as_of, known_at=known_at)
+        schema = events.collect_schema()
+
+        def links() -> pl.DataFrame:
+            with self._lock:
+                log_id = self._sql.execute(
+                    "SELECT log_id FROM logs WHERE name = ?", (log,)
+                ).fetchone()[0]
+                rows = self._sql.execute(
+                    "SELECT DISTINCT l.event_id, l.object_id FROM event_objects l"
+                    " JOIN objects o ON o.log_id = l.log_id AND o.object_id = l.object_id"
+                    " WHERE l.log_id = ? AND o.object_type = ? AND (? IS NULL OR l.object_id = ?)",
+                    (log_id, object_type, case_id, case_id),
+                ).fetchall()
+            return pl.DataFrame(
+                rows, schema={"event_id": pl.String, "object_id": pl.String}, orient="row"
+            )
+
+        linked = pl.defer(links, schema={"event_id": pl.String, "object_id": pl.String})
+        return (
+            events.drop("case_id", "revision")
+            .join(linked, on="event_id", how="inner")
+            .rename({"object_id": "case_id"})
+            .sort("position", "case_id")
+            .with_columns(
+                pl.lit(name).alias("log"),
+                pl.int_range(pl.len(), dtype=pl.Int64).over("case_id").alias("revision"),
+            )
+            .select(schema.names())
+        )
 
     def read(self, log: str, **options: Any) -> pl.DataFrame:
         """`scan` collected."""
@@ -1090,8 +1303,49 @@ class _Writer:
             " 'events are append-only: DELETE is refused (use `workbench drop`)'); END"
         )
 
+    def insert_objects(self, log_id: int, objects: Objects) -> None:
+        """Add objects, attribute values and links; those already stored are skipped."""
+        self.cursor.execute("UPDATE logs SET kind = 'object' WHERE log_id = ?", (log_id,))
+        tables = (
+            ("objects", objects.objects, ("object_id", "object_type")),
+            (
+                "object_attributes",
+                objects.attributes.with_columns(
+                    pl.col("changed_at").cast(UTC_MICROS).dt.epoch("us").fill_null(0)
+                ),
+                ("object_id", "name", "changed_at", "kind", "value"),
+            ),
+            ("event_objects", objects.event_objects, ("event_id", "object_id", "qualifier")),
+            ("object_objects", objects.object_objects, ("source_id", "target_id", "qualifier")),
+        )
+        statements = {
+            "objects": "INSERT OR IGNORE INTO objects (log_id, object_id, object_type)"
+            " SELECT ?, object_id, object_type FROM temp.offered_objects",
+            "object_attributes": "INSERT OR IGNORE INTO object_attributes"
+            " (log_id, object_id, name, changed_at, kind, value)"
+            " SELECT ?, object_id, name, changed_at, kind, value FROM temp.offered_objects",
+            "event_objects": "INSERT OR IGNORE INTO event_objects"
+            " (log_id, event_id, object_id, qualifier)"
+            " SELECT ?, event_id, object_id, qualifier FROM temp.offered_objects",
+            "object_objects": "INSERT OR IGNORE INTO object_objects"
+            " (log_id, source_id, target_id, qualifier)"
+            " SELECT ?, source_id, target_id, qualifier FROM temp.offered_objects",
+        }
+        for table, frame, columns in tables:
+            if frame.is_empty():
+                continue
+            offered = frame.select(columns)
+            if "qualifier" in columns:
+                offered = offered.with_columns(pl.col("qualifier").fill_null(""))
+            self.cursor.adbc_ingest(
+                "offered_objects", offered.to_arrow(), mode="replace", temporary=True
+            )
+            self.cursor.execute(statements[table], (log_id,))
+
     def record_progress(self, log: str, job: JobProgress, result: ImportResult) -> None:
-        rejected = job.rejects["line"].n_unique() if job.rejects.height else 0
+        # Rows refused count as rejected events; refused links (no line) do not.
+        lines = job.rejects["line"].drop_nulls()
+        rejected = lines.n_unique() if lines.len() else 0
         if job.rejects.height:
             source = self.fetch("SELECT source FROM ingest_jobs WHERE job_id = ?", (job.job_id,))
             rows = job.rejects.select(
@@ -1130,6 +1384,10 @@ class _Writer:
             ("DELETE FROM activities WHERE log_id = ?", (log_id,)),
             ("DELETE FROM resources WHERE log_id = ?", (log_id,)),
             ("DELETE FROM event_ranges WHERE log_id = ?", (log_id,)),
+            ("DELETE FROM objects WHERE log_id = ?", (log_id,)),
+            ("DELETE FROM object_attributes WHERE log_id = ?", (log_id,)),
+            ("DELETE FROM event_objects WHERE log_id = ?", (log_id,)),
+            ("DELETE FROM object_objects WHERE log_id = ?", (log_id,)),
             (f"DROP TABLE IF EXISTS {_attribute_table(log_id)}", ()),
             ("DELETE FROM rejects WHERE log = ?", (log,)),
             ("DELETE FROM ingest_jobs WHERE log = ?", (log,)),
@@ -1182,6 +1440,18 @@ def _check_expected(
         ok = actual == expected
     if not ok:
         raise WrongExpectedRevision(log, case_id, expected, actual)
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    """Bring a store made by an earlier version up to this schema (columns added since)."""
+    added = {
+        ("logs", "kind"): "ALTER TABLE logs ADD COLUMN kind TEXT NOT NULL DEFAULT 'case'",
+        ("rejects", "place"): "ALTER TABLE rejects ADD COLUMN place TEXT",
+    }
+    for (table, column), statement in added.items():
+        columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            connection.execute(statement)
 
 
 def _now() -> datetime:

@@ -1,0 +1,375 @@
+"""Every format through one importer signature: the contract, on the real logs, and bad input."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from ingest.jobs import READERS, ingest
+from ingest.mapping import IngestError, ParseOptions
+from sample_data.generator import write
+from tests.conftest import real_log
+from workbench import EventStore
+
+AMSTERDAM = ParseOptions(timezone="Europe/Amsterdam")
+
+CASE_LOGS = [
+    ("bpic2012.xes.gz", "xes", 262_200, 13_087),
+    ("sepsis.xes.gz", "xes", 15_214, 1_050),
+    ("running-example.xes", "xes", 42, 6),
+    ("running-example.csv", "csv", 42, 6),
+    ("receipt.parquet", "parquet", 8_577, 1_434),
+    ("receipt.csv", "csv", 8_577, 1_434),
+    ("interval_event_log.xes", "xes", 8_109, 1_266),
+    ("roadtraffic100traces.xes", "xes", 390, 100),
+]
+OBJECT_LOGS = [
+    ("order-management.ocel2.sqlite", "ocel2-sqlite", 18_211, 10_031),
+    ("recruiting.ocel1.jsonocel", "ocel1-json", 6_607, 1_051),
+    ("ocel_ocel20_example.jsonocel", "ocel2-json", 13, 9),
+    ("ocel_ocel20_example.xmlocel", "ocel2-xml", 13, 9),
+    ("ocel_ocel20_example.sqlite", "ocel2-sqlite", 13, 9),
+]
+
+
+@pytest.mark.parametrize(("name", "kind", "events", "cases"), CASE_LOGS)
+def test_contract_case_logs(store, name, kind, events, cases) -> None:
+    summary = ingest(store, real_log(name), log="log")
+    assert (summary.format, summary.events_added, summary.rejected) == (kind, events, 0)
+    (log,) = store.logs()
+    assert (log.events, log.cases) == (events, cases)
+    frame = store.read("log")
+    assert frame.schema["timestamp"] == pl.Datetime("us", "UTC")
+    assert frame["event_id"].n_unique() == events
+    assert ingest(store, real_log(name), log="log").status == "unchanged"
+
+
+@pytest.mark.parametrize(("name", "kind", "events", "objects"), OBJECT_LOGS)
+def test_contract_object_logs(store, name, kind, events, objects) -> None:
+    summary = ingest(store, real_log(name), log="ocel", options=AMSTERDAM)
+    assert (summary.format, summary.events_added) == (kind, events)
+    log = store.logs()[0]
+    assert (log.kind, log.events, sum(log.object_types.values())) == ("object", events, objects)
+    assert store.objects("ocel").height == objects
+    views = [summary for summary in store.logs() if summary.kind == "view"]
+    assert {view.log for view in views} == {f"ocel/{kind}" for kind in log.object_types}
+    for view in views:  # each view is computed from the links, not stored
+        assert store.read(view.log).height == view.events
+
+
+def test_the_three_ocel_example_files_give_identical_stores(tmp_path) -> None:
+    tables = []
+    for name in (
+        "ocel_ocel20_example.jsonocel",
+        "ocel_ocel20_example.xmlocel",
+        "ocel_ocel20_example.sqlite",
+    ):
+        with EventStore(tmp_path / f"{name}.db") as store:
+            ingest(store, real_log(name), log="p2p", options=AMSTERDAM)
+            events = store.read("p2p").drop("position", "recorded_at", "revision")
+            tables.append(
+                (
+                    events.select(sorted(events.columns)).sort("event_id"),
+                    store.objects("p2p"),
+                    store.object_attributes("p2p"),
+                    store.event_objects("p2p"),
+                    store.object_objects("p2p"),
+                )
+            )
+    for other in tables[1:]:
+        for mine, theirs in zip(tables[0], other, strict=True):
+            assert_frame_equal(mine, theirs)
+    events = tables[0][0]
+    assert events.filter(pl.col("event_id") == "e1")["timestamp"].item() == datetime(
+        2022, 1, 9, 14, tzinfo=UTC
+    )
+
+
+def test_xes_offsets_arrive_in_utc(store) -> None:
+    ingest(store, real_log("running-example.xes"), log="xes")
+    ingest(store, real_log("running-example.csv"), log="csv")
+    first = store.read("xes").filter(pl.col("case_id") == "3").sort("timestamp").row(0, named=True)
+    assert first["timestamp"] == datetime(2010, 12, 30, 13, 32, tzinfo=UTC)  # 14:32+01:00
+    columns = ["case_id", "activity", "timestamp", "resource"]
+    assert_frame_equal(
+        store.read("xes").select(columns).sort(columns),
+        store.read("csv").select(columns).sort(columns),
+    )
+
+
+def test_xes_keeps_lifecycle_and_typed_trace_attributes(store) -> None:
+    ingest(store, real_log("bpic2012.xes.gz"), log="bpic")
+    frame = store.read("bpic")
+    assert set(frame["lifecycle"].unique()) == {"SCHEDULE", "START", "COMPLETE"}
+    assert frame.schema["case:REG_DATE"] == pl.Datetime("us", "UTC")
+    sepsis = ingest(store, real_log("sepsis.xes.gz"), log="sepsis")
+    assert sepsis.events_added == 15_214
+    assert store.schema("sepsis")["Age"] == pl.Int64
+    assert store.schema("sepsis")["InfectionSuspected"] == pl.Boolean
+
+
+def test_parquet_with_timezone_equals_the_csv_with_offsets(store) -> None:
+    ingest(store, real_log("receipt.csv"), log="csv")
+    ingest(store, real_log("receipt.parquet"), log="parquet", options=AMSTERDAM)
+    columns = ["case_id", "activity", "timestamp", "resource"]
+    assert_frame_equal(
+        store.read("parquet").select(columns).sort(columns),
+        store.read("csv").select(columns).sort(columns),
+    )
+
+
+def test_arrow_ipc(store, tmp_path) -> None:
+    path = tmp_path / "receipt.arrow"
+    pl.read_parquet(real_log("receipt.parquet")).write_ipc(path)
+    summary = ingest(store, path)
+    assert (summary.format, summary.events_added) == ("arrow", 8_577)
+
+
+def test_cloudevents_map_to_the_vocabulary(store, tmp_path) -> None:
+    path = tmp_path / "orders.jsonl"
+    write(path, events=3_000, seed=5)
+    summary = ingest(store, path)
+    assert summary.format == "jsonl"
+    frame = store.read("orders")
+    assert frame.height == summary.events_added > 2_500
+    assert frame["event_id"].str.ends_with("@/order-to-cash").all()
+    caused = frame.filter(pl.col("causation_id").is_not_null())
+    assert caused["causation_id"].is_in(frame["event_id"].implode()).all()
+    assert frame["resource"].null_count() == 0
+    assert frame.schema["amount"] == pl.Float64
+    assert frame.schema["arrived_at"] == pl.Datetime("us", "UTC")
+    assert ingest(store, path).status == "unchanged"
+
+
+def test_plain_json_lines_use_the_csv_mapping(store, tmp_path) -> None:
+    path = tmp_path / "plain.jsonl"
+    path.write_text(
+        '{"Case ID": "c1", "Activity": "a", "Timestamp": "2024-01-01 10:00", "n": 1}\n'
+        '{"Case ID": "c1", "Activity": "b", "Timestamp": "2024-01-01 11:00", "n": 2,'
+        ' "meta": {"ok": true}}\n'
+    )
+    ingest(store, path)
+    frame = store.read("plain")
+    assert frame["activity"].to_list() == ["a", "b"]
+    assert frame.schema["n"] == pl.Int64
+    assert frame["meta.ok"].to_list() == [None, True]
+
+
+def test_content_decides_the_format_not_the_name(store, tmp_path) -> None:
+    misleading = tmp_path / "export.csv"
+    misleading.write_bytes(real_log("running-example.xes").read_bytes())
+    summary = ingest(store, misleading)
+    assert (summary.format, summary.events_added) == ("xes", 42)
+    with pytest.raises(IngestError, match="no column separator"):
+        ingest(store, misleading, log="forced", format="csv")
+
+
+def test_every_format_has_a_reader() -> None:
+    from ingest.formats import FORMATS
+
+    assert set(FORMATS) == set(READERS)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+_GLOBAL_NAME = '<string key="concept:name" value="name"/>'
+
+
+def test_xes_global_defaults_apply_to_events(store, tmp_path) -> None:
+    text = real_log("running-example.xes").read_text()
+    text = text.replace('<string key="concept:name" value="decide"/>', "", 2)
+    ingest(store, _xes(tmp_path, "defaults.xes", text))
+    assert store.read("defaults")["activity"].value_counts().filter(pl.col("activity") == "name")[
+        "count"
+    ].to_list() == [2]
+
+
+def _xes(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_truncated_gzip_xes_keeps_complete_traces(store, tmp_path) -> None:
+    path = tmp_path / "sepsis.xes.gz"
+    path.write_bytes(real_log("sepsis.xes.gz").read_bytes()[:100_000])
+    summary = ingest(store, path)
+    assert summary.status == "partial"
+    assert "gzip data is corrupt or truncated in trace" in (summary.message or "")
+    frame = store.read("sepsis")
+    assert 0 < frame.height < 15_214
+    assert frame["case_id"].n_unique() > 100
+
+
+def test_corrupt_gzip_fails_clearly(store, tmp_path) -> None:
+    path = tmp_path / "bad.xes.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00" + os.urandom(200))
+    with pytest.raises(IngestError, match=r"bad\.xes\.gz: the gzip data is corrupt"):
+        ingest(store, path)
+    assert store.log_names() == []
+
+
+def test_malformed_xml_names_the_line(store, tmp_path) -> None:
+    text = real_log("running-example.xes").read_text().replace("</event>", "</evnt>", 1)
+    with pytest.raises(IngestError, match=r"broken\.xes: line \d+: malformed XML"):
+        ingest(store, _xes(tmp_path, "broken.xes", text))
+    assert store.log_names() == []
+
+
+def test_xes_without_concept_name(store, tmp_path) -> None:
+    text = real_log("running-example.xes").read_text()
+    lines = [
+        line for line in text.splitlines() if 'key="concept:name"' not in line or "<trace" in line
+    ]
+    with pytest.raises(IngestError, match="no event has a concept:name"):
+        ingest(store, _xes(tmp_path, "noname.xes", "\n".join(lines)))
+
+
+def test_xes_events_without_concept_name_become_rejects(store, tmp_path) -> None:
+    # without the log's global default, which XES gives events that lack the key
+    text = real_log("running-example.xes").read_text().replace(_GLOBAL_NAME, "")
+    text = text.replace('<string key="concept:name" value="decide"/>', "", 2)
+    summary = ingest(store, _xes(tmp_path, "some.xes", text))
+    assert (summary.events_added, summary.rejected) == (40, 2)
+    rejects = store.rejects("some")
+    assert rejects["place"].str.contains(r"^trace \d+, event \d+$").all()
+    assert set(rejects["field"]) == {"concept:name"}
+
+
+def test_ocel_links_to_missing_objects_become_rejects(store, tmp_path) -> None:
+    path = tmp_path / "p2p.sqlite"
+    path.write_bytes(real_log("ocel_ocel20_example.sqlite").read_bytes())
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "INSERT INTO event_object VALUES ('e1', 'GHOST', 'haunts'), ('e2', 'PR1', 'x')"
+        )
+    summary = ingest(store, path, options=AMSTERDAM)
+    assert summary.events_added == 13
+    rejects = store.rejects("p2p")
+    assert rejects.select("place", "value", "reason").rows() == [
+        ("event e1", "GHOST", "links to object GHOST, which the log does not define")
+    ]
+    assert "GHOST" not in store.event_objects("p2p")["object_id"].to_list()
+
+
+def test_json_lines_with_a_broken_line(store, tmp_path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        '{"case": "c1", "activity": "a", "timestamp": "2024-01-01T10:00:00Z"}\n'
+        '{"case": "c1", "activity": "b", "timestamp": \n'
+        '{"case": "c1", "activity": "c", "timestamp": "2024-01-01T12:00:00Z"}\n'
+    )
+    summary = ingest(store, path)
+    assert (summary.events_added, summary.rejected) == (2, 1)
+    (reject,) = store.rejects("events").iter_rows(named=True)
+    assert reject["line"] == 2
+    assert reject["reason"].startswith("not valid JSON")
+
+
+def test_json_lines_all_broken_fail(store, tmp_path) -> None:
+    path = tmp_path / "junk.jsonl"
+    path.write_text('{"a": \n{"b": \n')
+    with pytest.raises(IngestError, match=r"junk\.jsonl: line 1: not valid JSON"):
+        ingest(store, path)
+
+
+def test_parquet_without_a_timestamp_column(store, tmp_path) -> None:
+    path = tmp_path / "nothing.parquet"
+    pl.DataFrame({"case": ["c1"], "activity": ["a"], "colour": ["red"]}).write_parquet(path)
+    with pytest.raises(
+        IngestError,
+        match=r"nothing\.parquet: cannot tell which column holds the"
+        r" timestamp",
+    ):
+        ingest(store, path)
+    assert store.log_names() == []
+
+
+def test_truncated_parquet(store, tmp_path) -> None:
+    path = tmp_path / "cut.parquet"
+    path.write_bytes(real_log("receipt.parquet").read_bytes()[:50_000])
+    with pytest.raises(IngestError, match=r"cut\.parquet: not a readable Parquet file"):
+        ingest(store, path)
+
+
+def test_strict_refuses_bad_xes(store, tmp_path) -> None:
+    text = real_log("running-example.xes").read_text().replace(_GLOBAL_NAME, "")
+    text = text.replace('<string key="concept:name" value="decide"/>', "", 1)
+    with pytest.raises(IngestError, match="--strict refuses the whole file"):
+        ingest(store, _xes(tmp_path, "strict.xes", text), strict=True)
+    assert store.log_names() == []
+
+
+# ---------------------------------------------------------------- resume after SIGKILL
+
+
+def _committed(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=30) as connection:
+            row = connection.execute("SELECT max(rows_committed) FROM ingest_jobs").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return int(row[0] or 0)
+
+
+def _kill_mid_import(source: Path, db: Path, at_least: int) -> None:
+    env = {**os.environ, "WORKBENCH_BATCH_ROWS": "2000"}
+    command = [
+        sys.executable,
+        "-m",
+        "workbench",
+        "--db",
+        str(db),
+        "ingest",
+        str(source),
+        "--log",
+        "log",
+    ]
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _committed(db) < at_least and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.01)
+    assert child.poll() is None, "the import finished before it could be killed"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert finished.returncode == 0, finished.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bpic2012.xes.gz", "orders.jsonl"])
+def test_resume_after_sigkill(tmp_path, name) -> None:
+    if name.endswith(".jsonl"):
+        source = tmp_path / name
+        total = write(source, events=80_000, seed=9)
+    else:
+        source, total = real_log(name), 262_200
+    db = tmp_path / "store.db"
+    _kill_mid_import(source, db, at_least=10_000)
+    with EventStore(db) as store:
+        frame = store.read("log")
+        jobs = store.jobs()
+    assert frame.height == total
+    assert frame["event_id"].n_unique() == total
+    assert [job["status"] for job in jobs] == ["completed"]
+    assert jobs[0]["events_added"] == total  # one job, resumed: its counts span both runs
+
+
+def test_gzipped_json_lines(store, tmp_path) -> None:
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(
+        gzip.compress(b'{"case": "c1", "activity": "a", "timestamp": "2024-01-01T10:00:00Z"}\n')
+    )
+    assert ingest(store, path).events_added == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ from ingest.mapping import (
 )
 from workbench.events import VOCABULARY
 from workbench.store import Objects, derive_event_ids
+
+# Rows per committed batch: the unit of progress, of resumption and of peak memory.
+BATCH_ROWS = int(os.environ.get("WORKBENCH_BATCH_ROWS", "100000"))
 
 LINE = "_line"  # the source line (or record number) of each row, added by every reader
 PLACE = "_place"  # optional: where a row is, in the source's own terms ("trace 3, event 2")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,10 +10,9 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
+from ingest import batch as batching
 from ingest.batch import LINE, PLACE, Batch, from_frames
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions
-
-BATCH_ROWS = int(os.environ.get("WORKBENCH_BATCH_ROWS", "100000"))
 
 
 def read_parquet(
@@ -34,7 +32,7 @@ def read_parquet(
         parquet = pq.ParquetFile(source)
     except (pa.ArrowException, OSError) as error:
         raise IngestError(f"{source}: not a readable Parquet file ({error})") from error
-    batches = parquet.iter_batches(batch_size=BATCH_ROWS)
+    batches = parquet.iter_batches(batch_size=batching.BATCH_ROWS)
     yield from from_frames(
         _numbered(batches, source, "row"),
         source,
@@ -84,7 +82,7 @@ def _rebatched(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     for batch in batches:
         pending.append(batch)
         rows += batch.num_rows
-        if rows >= BATCH_ROWS:
+        if rows >= batching.BATCH_ROWS:
             yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
             pending, rows = [], 0
     if pending:

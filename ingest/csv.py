@@ -13,12 +13,11 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest import batch as batching
 from ingest.batch import LINE, Batch, from_frames
 from ingest.formats import sniff
-from ingest.mapping import ColumnMapping, EmptySource, IngestError, ParseOptions
+from ingest.mapping import ColumnMapping, EmptySource, IngestError, ParseOptions, first_line
 
-# Rows per committed batch: the unit of progress, of resumption and of peak memory.
-BATCH_ROWS = int(os.environ.get("WORKBENCH_BATCH_ROWS", "100000"))
 _SEPARATORS = (",", ";", "\t", "|")
 
 
@@ -51,23 +50,19 @@ def read(
             truncate_ragged_lines=False,
             encoding="utf8-lossy",
         )
-        frames = (_drop_index_column(raw) for raw in lazy.collect_batches(chunk_size=BATCH_ROWS))
+        frames = (
+            _drop_index_column(raw) for raw in lazy.collect_batches(chunk_size=batching.BATCH_ROWS)
+        )
         try:
             yield from from_frames(
                 frames, source, mapping=mapping, options=options, skip_rows=skip_rows
             )
         except pl.exceptions.PolarsError as error:
-            raise IngestError(
-                f"{source}: not a readable CSV file ({_first_line(error)})"
-            ) from error
+            raise IngestError(f"{source}: not a readable CSV file ({first_line(error)})") from error
         except EmptySource:
             raise EmptySource(
                 f"{source}: has a header ({', '.join(columns)}) but no rows"
             ) from None
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _separator(source: Path, head: bytes) -> str:

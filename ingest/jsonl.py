@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +20,10 @@ from typing import BinaryIO
 
 import polars as pl
 
+from ingest import batch as batching
 from ingest.batch import LINE, PLACE, PROBLEM, Batch, from_frames
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions, parse_times
 
-BATCH_ROWS = int(os.environ.get("WORKBENCH_BATCH_ROWS", "100000"))
 _ISO_START = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
 CLOUDEVENTS = ColumnMapping(
     case_id="subject",
@@ -80,7 +79,7 @@ def _chunks(source: Path) -> Iterator[pl.DataFrame]:
             if raw.strip():
                 lines.append(raw)
                 numbers.append(number)
-            if len(lines) >= BATCH_ROWS:
+            if len(lines) >= batching.BATCH_ROWS:
                 yield _table(source, lines, numbers)
                 lines, numbers = [], []
         if lines:

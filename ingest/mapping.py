@@ -245,6 +245,31 @@ def _parse(text: pl.Series, fmt: str, options: ParseOptions) -> pl.Series:
     )
 
 
+def typed_value(kind: str, text: Any) -> Any:
+    """A value a source declares as ``integer``, ``float``, ``boolean`` or text, typed.
+
+    Text that does not read as its declared type stays text (nothing is lost).
+    """
+    if not isinstance(text, str):
+        return text
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "float":
+            return float(text)
+    except ValueError:
+        return text
+    if kind == "boolean":
+        return text.strip().lower() in ("true", "1")
+    return text
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message, for one-line reports."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 _INTEGER: Final = re.compile(r"^-?(0|[1-9]\d*)$")
 _FLOAT: Final = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _BOOLEAN: Final = {"true", "false"}

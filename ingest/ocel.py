@@ -10,7 +10,6 @@ Links to objects (or from events) the log does not define are refused as rejects
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,11 +18,18 @@ from typing import Any
 
 import polars as pl
 
+from ingest import batch as batching
 from ingest.batch import LINE, PLACE, REJECT_SCHEMA, Batch, Occurrences, to_batch
-from ingest.mapping import ColumnMapping, IngestError, ParseOptions, parse_times
+from ingest.mapping import (
+    ColumnMapping,
+    IngestError,
+    ParseOptions,
+    first_line,
+    parse_times,
+    typed_value,
+)
 from workbench.store import Objects
 
-BATCH_ROWS = int(os.environ.get("WORKBENCH_BATCH_ROWS", "100000"))
 MAPPING = ColumnMapping(
     case_id="case_id", activity="activity", timestamp="timestamp", event_id="event_id"
 )
@@ -67,17 +73,15 @@ def reader(parse: Callable[[Path], Ocel]) -> Callable[..., Iterator[Batch]]:
         try:
             ocel = parse(source)
         except (ValueError, KeyError, TypeError, sqlite3.Error) as error:
-            raise IngestError(
-                f"{source}: not a readable OCEL log ({_first_line(error)})"
-            ) from error
+            raise IngestError(f"{source}: not a readable OCEL log ({first_line(error)})") from error
         if not ocel.events:
             raise IngestError(f"{source}: the log has no events")
         objects, link_rejects = _objects(ocel, options)
         events = _events(ocel, options)
         occurrences = Occurrences()
         sent = False
-        for offset in range(0, events.height, BATCH_ROWS):
-            raw = events.slice(offset, BATCH_ROWS)
+        for offset in range(0, events.height, batching.BATCH_ROWS):
+            raw = events.slice(offset, batching.BATCH_ROWS)
             batch = to_batch(raw, MAPPING, options, occurrences, infer_types=False)
             if offset + raw.height <= skip_rows:
                 continue
@@ -94,10 +98,6 @@ def reader(parse: Callable[[Path], Ocel]) -> Callable[..., Iterator[Batch]]:
             sent = True
 
     return read
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _events(ocel: Ocel, options: ParseOptions) -> pl.DataFrame:
@@ -278,7 +278,7 @@ def parse_ocel2_xml(source: Path) -> Ocel:
         }
         for attribute in event.iterfind("attributes/attribute"):
             name = attribute.get("name")
-            row[name] = _typed(event_kinds.get(name, "string"), attribute.text)
+            row[name] = typed_value(event_kinds.get(name, "string"), attribute.text)
         ocel.events.append(row)
         for link in event.iterfind("objects/relationship"):
             ocel.event_objects.append((event_id, link.get("object-id"), link.get("qualifier")))
@@ -315,7 +315,7 @@ def _from_sqlite(db: sqlite3.Connection) -> Ocel:
             event = events.get(str(row.pop("ocel_id")))
             if event is not None:
                 event["timestamp"] = row.pop("ocel_time")
-                event.update({k: _typed(kinds[k], v) for k, v in row.items()})
+                event.update({k: typed_value(kinds[k], v) for k, v in row.items()})
     ocel = Ocel([event for event in events.values() if "timestamp" in event], kinds, [], [], [], [])
     ocel.events.extend(
         {**event, "timestamp": None} for event in events.values() if "timestamp" not in event
@@ -397,22 +397,6 @@ def _sql_kind(declared: str) -> str:
     if "TIME" in declared or "DATE" in declared:
         return "time"
     return "string"
-
-
-def _typed(kind: str, text: Any) -> Any:
-    """An attribute value as its declared type (times stay text until parsed)."""
-    if text is None or not isinstance(text, str):
-        return text
-    try:
-        if kind == "integer":
-            return int(text)
-        if kind == "float":
-            return float(text)
-    except ValueError:
-        return text
-    if kind == "boolean":
-        return text.strip().lower() in ("true", "1")
-    return text
 
 
 def _kind_of(value: Any) -> str:

@@ -19,10 +19,10 @@ from typing import Any, BinaryIO
 
 import polars as pl
 
+from ingest import batch as batching
 from ingest.batch import LINE, PLACE, Batch, from_frames
-from ingest.mapping import ColumnMapping, IngestError, ParseOptions, parse_times
+from ingest.mapping import ColumnMapping, IngestError, ParseOptions, parse_times, typed_value
 
-BATCH_ROWS = int(os.environ.get("WORKBENCH_BATCH_ROWS", "100000"))
 XES_MAPPING = ColumnMapping(
     case_id="case:concept:name",
     activity="concept:name",
@@ -128,8 +128,8 @@ def _rows_of(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
         )
         .drop("_trace")
     )
-    for offset in range(0, frame.height, BATCH_ROWS):
-        yield frame.slice(offset, BATCH_ROWS)
+    for offset in range(0, frame.height, batching.BATCH_ROWS):
+        yield frame.slice(offset, batching.BATCH_ROWS)
 
 
 # ------------------------------------------------------------------ streaming fallback
@@ -179,7 +179,7 @@ def _stream(source: Path) -> Iterator[pl.DataFrame]:
                     element.clear(keep_tail=False)
                     while element.getprevious() is not None:  # keep memory flat
                         del element.getparent()[0]
-                    if len(rows) >= BATCH_ROWS:
+                    if len(rows) >= batching.BATCH_ROWS:
                         yield _frame(rows)
                         rows = []
                 elif tag in _TYPES and element.get("key") is not None:
@@ -229,20 +229,11 @@ class _Date(str):
 
 
 def _value(tag: str, text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        if tag == "int":
-            return int(text)
-        if tag == "float":
-            return float(text)
-    except ValueError:
-        return text
-    if tag == "boolean":
-        return text.strip().lower() == "true"
-    if tag == "date":
+    if tag == "date" and text is not None:
         return _Date(text)
-    return text
+    return typed_value(
+        {"int": "integer", "float": "float", "boolean": "boolean"}.get(tag, ""), text
+    )
 
 
 def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,16 @@ def real_log(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"the real event logs are not beside the project ({path} is missing)")
     return path
+
+
+def committed_rows(db: Path) -> int:
+    """How many source rows the ingest jobs of a store have committed (read while it runs)."""
+    try:
+        with sqlite3.connect(db, timeout=30) as connection:
+            row = connection.execute("SELECT max(rows_committed) FROM ingest_jobs").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return int(row[0] or 0)
 
 
 @pytest.fixture

@@ -44,7 +44,8 @@ def test_ingest_json_summary_then_logs_json(tmp_path) -> None:
     assert (summary["log"], summary["events_added"]) == ("running-example", 42)
     code, out, _ = run(db, "logs", "--json")
     (log,) = json.loads(out)
-    assert set(log) == {"log", "cases", "events", "first_timestamp", "last_timestamp"}
+    assert {"log", "cases", "events", "first_timestamp", "last_timestamp"} <= set(log)
+    assert log["kind"] == "case"
     assert (log["cases"], log["events"]) == (6, 42)
     assert log["first_timestamp"].endswith("+00:00")
     code, out, _ = run(db, "ingest", str(real_log("running-example.csv")), "--json")
@@ -124,3 +125,16 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch) -> None:
     assert namespace["as_it_was_known"].collect().height == 1  # type: ignore[attr-defined]
     assert namespace["one_case"].collect()["revision"].to_list() == [0, 1]  # type: ignore[attr-defined]
     namespace["store"].close()  # type: ignore[attr-defined]
+
+
+def test_logs_show_object_types_and_views(tmp_path) -> None:
+    db = tmp_path / "s.db"
+    run(db, "ingest", str(real_log("order-management.ocel2.sqlite")), "--log", "orders")
+    _, out, _ = run(db, "logs", "--json")
+    entries = {entry["log"]: entry for entry in json.loads(out)}
+    assert entries["orders"]["kind"] == "object"
+    assert entries["orders"]["object_types"]["orders"] == 2_000
+    assert entries["orders/orders"]["kind"] == "view"
+    assert entries["orders/orders"]["cases"] == 2_000
+    _, out, _ = run(db, "logs")
+    assert "orders/customers" in out

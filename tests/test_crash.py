@@ -13,16 +13,8 @@ from pathlib import Path
 import pytest
 
 from sample_data.generator import write
+from tests.conftest import committed_rows
 from workbench import EventStore
-
-
-def _committed(db: Path) -> int:
-    try:
-        with sqlite3.connect(db, timeout=30) as connection:
-            row = connection.execute("SELECT max(rows_committed) FROM ingest_jobs").fetchone()
-    except sqlite3.OperationalError:
-        return 0
-    return int(row[0] or 0)
 
 
 @pytest.mark.slow
@@ -34,7 +26,7 @@ def test_sigkill_mid_import_then_resume(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "workbench", "--db", str(db), "ingest", str(source), "--json"]
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while _committed(db) < 20_000 and time.monotonic() < deadline and child.poll() is None:
+    while committed_rows(db) < 20_000 and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.02)
     assert child.poll() is None, "the import finished before it could be killed"
     os.kill(child.pid, signal.SIGKILL)

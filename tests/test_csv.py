@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-import ingest.csv
+import ingest.batch
 from ingest.jobs import ingest as run_job
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions
 from tests.conftest import real_log
@@ -111,9 +111,9 @@ def test_a_longer_export_adds_only_the_new_events(store, tmp_path) -> None:
 def test_derived_ids_do_not_depend_on_batch_size(store, tmp_path, monkeypatch) -> None:
     twins = "c1,create,2024-01-01 10:00,ana,1\n" * 3 + "c2,create,2024-01-01 10:00,ana,1\n"
     source = write(tmp_path / "twins.csv", HEADER + twins)
-    monkeypatch.setattr(ingest.csv, "BATCH_ROWS", 1)
+    monkeypatch.setattr(ingest.batch, "BATCH_ROWS", 1)
     first = run_job(store, source, log="a")
-    monkeypatch.setattr(ingest.csv, "BATCH_ROWS", 1000)
+    monkeypatch.setattr(ingest.batch, "BATCH_ROWS", 1000)
     second = run_job(store, source, log="b")
     assert first.events_added == second.events_added == 4  # identical rows are all kept
     assert_frame_equal(

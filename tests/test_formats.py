@@ -19,7 +19,7 @@ from polars.testing import assert_frame_equal
 from ingest.jobs import READERS, ingest
 from ingest.mapping import IngestError, ParseOptions
 from sample_data.generator import write
-from tests.conftest import real_log
+from tests.conftest import committed_rows, real_log
 from workbench import EventStore
 
 AMSTERDAM = ParseOptions(timezone="Europe/Amsterdam")
@@ -315,15 +315,6 @@ def test_strict_refuses_bad_xes(store, tmp_path) -> None:
 # ---------------------------------------------------------------- resume after SIGKILL
 
 
-def _committed(db: Path) -> int:
-    try:
-        with sqlite3.connect(db, timeout=30) as connection:
-            row = connection.execute("SELECT max(rows_committed) FROM ingest_jobs").fetchone()
-    except sqlite3.OperationalError:
-        return 0
-    return int(row[0] or 0)
-
-
 def _kill_mid_import(source: Path, db: Path, at_least: int) -> None:
     env = {**os.environ, "WORKBENCH_BATCH_ROWS": "2000"}
     command = [
@@ -339,7 +330,7 @@ def _kill_mid_import(source: Path, db: Path, at_least: int) -> None:
     ]
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while _committed(db) < at_least and time.monotonic() < deadline and child.poll() is None:
+    while committed_rows(db) < at_least and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.01)
     assert child.poll() is None, "the import finished before it could be killed"
     os.kill(child.pid, signal.SIGKILL)

@@ -93,7 +93,13 @@ def ingest(
     ] = "UTC",
     dayfirst: Annotated[bool, typer.Option(help="Read 01/02/2024 as 1 February.")] = False,
     strict: Annotated[bool, typer.Option(help="Refuse the whole file if any row is bad.")] = False,
-    format: Annotated[str | None, typer.Option(help="Override the detected format (csv).")] = None,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            help="Override the detected format: csv, xes, parquet, arrow, jsonl, ocel2-json,"
+            " ocel2-xml, ocel2-sqlite, ocel1-json."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Import an event log file into the store, as a recorded job.
@@ -162,33 +168,49 @@ def ingest(
 def logs(as_json: JsonOption = False) -> None:
     """List the logs in the store with their cases, events and time range.
 
+    An object-centric log (OCEL) shows its object types, followed by its views: one
+    case-centric log per object type, named LOG/TYPE, usable wherever a log name is.
+
     Example: workbench logs --json
     """
     summaries = _store().logs()
     if as_json:
-        rows = [
-            {
+        rows = []
+        for s in summaries:
+            row: dict[str, Any] = {
                 "log": s.log,
                 "cases": s.cases,
                 "events": s.events,
                 "first_timestamp": s.first_timestamp.isoformat() if s.first_timestamp else None,
                 "last_timestamp": s.last_timestamp.isoformat() if s.last_timestamp else None,
+                "kind": s.kind,
             }
-            for s in summaries
-        ]
+            if s.kind == "object":
+                row["object_types"] = dict(s.object_types)
+            rows.append(row)
         out.print_json(json.dumps(rows))
         return
     if not summaries:
         out.print("The store has no logs yet. Import one with: workbench ingest FILE")
         return
-    table = Table("log", "cases", "events", "first event (UTC)", "last event (UTC)")
+    table = Table(title=None)
+    for header, justify in (
+        ("log", "left"),
+        ("kind", "left"),
+        ("cases", "right"),
+        ("events", "right"),
+        ("from (UTC)", "left"),
+        ("to (UTC)", "left"),
+    ):
+        table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for s in summaries:
         table.add_row(
-            s.log,
-            f"{s.cases:,}",
+            f"  {s.log}" if s.kind == "view" else s.log,
+            {"object": "objects", "view": "view"}.get(s.kind, ""),
+            f"{s.cases:,}" if s.kind != "object" else "",
             f"{s.events:,}",
-            f"{s.first_timestamp:%Y-%m-%d %H:%M}" if s.first_timestamp else "",
-            f"{s.last_timestamp:%Y-%m-%d %H:%M}" if s.last_timestamp else "",
+            f"{s.first_timestamp:%Y-%m-%d}" if s.first_timestamp else "",
+            f"{s.last_timestamp:%Y-%m-%d}" if s.last_timestamp else "",
         )
     out.print(table)
 

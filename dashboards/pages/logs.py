@@ -26,18 +26,20 @@ if not summaries:
             load_demo(store)
         st.rerun()
 else:
+    kinds = {"case": "case log", "object": "object-centric", "view": "view of one object type"}
     table = pl.DataFrame(
         {
             "log": [s.log for s in summaries],
+            "kind": [kinds[s.kind] for s in summaries],
             "cases": [s.cases for s in summaries],
             "events": [s.events for s in summaries],
             "first event (UTC)": [s.first_timestamp for s in summaries],
             "last event (UTC)": [s.last_timestamp for s in summaries],
         }
     )
-    total_events = sum(s.events for s in summaries)
+    total_events = sum(s.events for s in summaries if s.kind != "view")
     left, right = st.columns(2)
-    left.metric("Logs", len(summaries))
+    left.metric("Logs", sum(s.kind != "view" for s in summaries))
     right.metric("Events", f"{total_events:,}")
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption(f"Store: {state.db_path().name}. Import more with `workbench ingest FILE`.")

@@ -1,0 +1,60 @@
+"""Import BPI Challenge 2012 (XES, 262,200 events): pm4py.read_xes vs a durable workbench ingest.
+
+pm4py side, twice: `pm4py.read_xes` as installed (it picks rustxes, the same Rust parser
+Workbench uses, when that package is present, as it is here), and with its pure-Python
+default importer (`variant="iterparse"`, what pm4py uses without rustxes). Workbench side:
+`ingest` into a new store on disk (parse, map, type, write, index, commit). All run in fresh
+processes, alternating, in the same run; the medians of --runs are reported.
+
+    python benchmarks/import_xes.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import OUT, Measurement, measure, report
+
+LOG = Path(__file__).resolve().parent.parent.parent / "shared" / "logs" / "bpic2012.xes.gz"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--log", type=Path, default=LOG)
+    options = parser.parse_args()
+    if not options.log.exists():
+        raise SystemExit(f"{options.log} is missing: the benchmark needs the shared logs")
+    OUT.mkdir(exist_ok=True)
+    db = OUT / "xes.db"
+    pm4py_setup = "import pm4py"
+    steps = {
+        "as installed (rustxes)": f"result = len(pm4py.read_xes({str(options.log)!r}))",
+        "iterparse (pure Python)": (
+            f"result = len(pm4py.read_xes({str(options.log)!r}, variant='iterparse'))"
+        ),
+    }
+    our_setup = (
+        "from ingest.jobs import ingest\nfrom workbench import EventStore\n"
+        f"store = EventStore({str(db)!r})"
+    )
+    our_step = f"result = ingest(store, {str(options.log)!r}, log='bpic').events_added"
+    theirs: dict[str, list[Measurement]] = {name: [] for name in steps}
+    ours: list[Measurement] = []
+    for _ in range(options.runs):
+        for name, step in steps.items():
+            theirs[name].append(measure(pm4py_setup, step))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        ours.append(measure(our_setup, our_step))
+    for name, runs in theirs.items():
+        assert {run.result for run in ours} == {run.result for run in runs}, (ours, runs)
+        report(f"XES import, {options.log.name}, pm4py {name}", ours, runs, goal=0.3)
+
+
+if __name__ == "__main__":
+    main()

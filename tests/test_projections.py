@@ -216,3 +216,59 @@ def test_additive_metrics_of_disjoint_cases_sum(log, split) -> None:
         check_dtypes=False,
     )
     assert variants(log.lazy()).collect()["cases"].sum() == log["case_id"].n_unique()
+
+
+@settings(max_examples=60, deadline=None)
+@given(log=event_logs(), every=st.sampled_from(["1h", "6h", "1d"]))
+def test_wip_and_throughput_agree_with_a_brute_force_count(log, every) -> None:
+    from workbench.projections import throughput, wip
+
+    spans = log.group_by("case_id").agg(
+        start=pl.col("timestamp").min(), end=pl.col("timestamp").max()
+    )
+    table = wip(log.lazy(), every=every).collect()
+    step = pl.duration(hours={"1h": 1, "6h": 6, "1d": 24}[every])
+    for period, open_cases in table.iter_rows():
+        period_end = pl.select(pl.lit(period) + step).item()
+        expected = spans.filter(
+            (pl.col("start") < period_end) & (pl.col("end").dt.truncate(every) >= period)
+        ).height
+        assert open_cases == expected, period
+    flow = throughput(log.lazy(), every=every).collect()
+    assert flow["events"].sum() == log.height
+    assert flow["cases_started"].sum() == flow["cases_completed"].sum() == spans.height
+
+
+def test_handover_counts_changes_of_resource() -> None:
+    from workbench.projections import handover
+
+    moment = datetime(2024, 1, 1, tzinfo=UTC)
+    events = pl.LazyFrame(
+        {
+            "position": [1, 2, 3, 4, 5],
+            "case_id": ["c", "c", "c", "d", "d"],
+            "activity": ["a", "b", "c", "a", "b"],
+            "resource": ["ann", "ann", "bob", "ann", "bob"],
+            "timestamp": [moment + timedelta(hours=h) for h in (0, 1, 3, 0, 2)],
+        }
+    )
+    table = handover(events).collect()
+    assert table.rows() == [("ann", "bob", 2, 2, timedelta(hours=2))]
+
+
+def test_rework_counts_occurrences_not_lifecycle_transitions() -> None:
+    from workbench.projections import rework
+
+    moment = datetime(2024, 1, 1, tzinfo=UTC)
+    events = pl.LazyFrame(
+        {
+            "position": list(range(1, 8)),
+            "case_id": ["c"] * 4 + ["d"] * 3,
+            "activity": ["a", "a", "b", "b", "b", "a", "c"],
+            "lifecycle": ["start", "complete", "complete", "complete", "complete", None, None],
+            "timestamp": [moment + timedelta(hours=h) for h in (0, 1, 2, 9, 0, 1, 2)],
+        }
+    )
+    table = rework(events).collect()
+    assert table.select("activity", "cases", "repetitions").rows() == [("b", 1, 1)]
+    assert table["extra_duration"].to_list() == [timedelta(hours=9 - 2)]

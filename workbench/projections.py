@@ -38,6 +38,20 @@ def ordered(events: pl.LazyFrame) -> pl.LazyFrame:
     return events.sort(*ORDER)
 
 
+def occurrences(events: pl.LazyFrame) -> pl.LazyFrame:
+    """One event per activity occurrence: completions, and events without a lifecycle.
+
+    With start/complete pairs an activity appears twice in the raw log; counting repeats
+    on those would call every such activity rework.
+    """
+    return events.filter(_is_occurrence())
+
+
+def _is_occurrence() -> pl.Expr:
+    phase = pl.col("lifecycle").str.to_lowercase()
+    return phase.is_null() | (phase == "complete")
+
+
 def _steps(events: pl.LazyFrame) -> pl.LazyFrame:
     """Each event with the next event of its case (null at a case's end)."""
     same_case = pl.col("case_id").shift(-1) == pl.col("case_id")
@@ -103,7 +117,8 @@ def _at_edge(events: pl.LazyFrame, *, first: bool) -> pl.LazyFrame:
 def cases(events: pl.LazyFrame) -> pl.LazyFrame:
     """One row per case: start, end, duration, events, variant, rework, last activity.
 
-    ``rework`` counts events that repeat an activity already seen in the case. Attributes
+    ``rework`` counts occurrences (see `occurrences`) that repeat an activity already seen
+    in the case. Attributes
     named ``case:*`` and attributes with one value throughout every case are added as the
     case's attributes.
     """
@@ -115,7 +130,7 @@ def cases(events: pl.LazyFrame) -> pl.LazyFrame:
         end=pl.col("timestamp").last(),
         events=pl.len(),
         variant=pl.col("activity"),
-        rework=pl.len() - pl.col("activity").n_unique(),
+        rework=_is_occurrence().sum() - pl.col("activity").filter(_is_occurrence()).n_unique(),
         last_activity=pl.col("activity").last(),
         **{f"{name}": pl.col(name).drop_nulls().first() for name in attributes},
         **{f"__distinct_{name}": pl.col(name).drop_nulls().n_unique() for name in attributes},
@@ -201,4 +216,194 @@ def service_times(events: pl.LazyFrame) -> pl.LazyFrame:
         starts.join(ends, on=["case_id", "activity", "nth"], how="inner")
         .group_by("activity")
         .agg(mean_service=service.mean(), median_service=service.median())
+    )
+
+
+def resources(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Workload per resource: events, cases, distinct activities, share of all events."""
+    return (
+        events.filter(pl.col("resource").is_not_null())
+        .group_by("resource")
+        .agg(
+            events=pl.len(),
+            cases=pl.col("case_id").n_unique(),
+            activities=pl.col("activity").n_unique(),
+            first=pl.col("timestamp").min(),
+            last=pl.col("timestamp").max(),
+        )
+        .with_columns(share=pl.col("events") / pl.col("events").sum())
+        .sort(["events", "resource"], descending=[True, False])
+    )
+
+
+def handover(events: pl.LazyFrame) -> pl.LazyFrame:
+    """The handover-of-work network: who passes work to whom within a case, how often, after
+    how long (``source``, ``target``, ``frequency``, ``cases``, ``mean_duration``).
+
+    A handover is a pair of consecutive events of a case done by different resources.
+    """
+    same_case = pl.col("case_id").shift(-1) == pl.col("case_id")
+    return (
+        ordered(events)
+        .select("case_id", "resource", "timestamp")
+        .with_columns(
+            pl.when(same_case).then(pl.col("resource").shift(-1)).alias("target"),
+            pl.when(same_case).then(pl.col("timestamp").shift(-1)).alias("target_time"),
+        )
+        .filter(
+            pl.col("resource").is_not_null()
+            & pl.col("target").is_not_null()
+            & (pl.col("resource") != pl.col("target"))
+        )
+        .group_by(pl.col("resource").alias("source"), "target")
+        .agg(
+            frequency=pl.len(),
+            cases=pl.col("case_id").n_unique(),
+            mean_duration=(pl.col("target_time") - pl.col("timestamp")).mean(),
+        )
+        .sort(["frequency", "source", "target"], descending=[True, False, False])
+    )
+
+
+def _case_spans(events: pl.LazyFrame) -> pl.LazyFrame:
+    return events.group_by("case_id").agg(
+        start=pl.col("timestamp").min(), end=pl.col("timestamp").max()
+    )
+
+
+def throughput(events: pl.LazyFrame, *, every: str = "1d") -> pl.LazyFrame:
+    """Per period (``every``, a Polars duration like "1d", "1w", "1mo"): cases started, cases
+    completed (their last event falls in the period) and events."""
+    spans = _case_spans(events)
+    started = spans.group_by(pl.col("start").dt.truncate(every).alias("period")).agg(
+        cases_started=pl.len()
+    )
+    completed = spans.group_by(pl.col("end").dt.truncate(every).alias("period")).agg(
+        cases_completed=pl.len()
+    )
+    counted = events.group_by(pl.col("timestamp").dt.truncate(every).alias("period")).agg(
+        events=pl.len()
+    )
+    return (
+        counted.join(started, on="period", how="full", coalesce=True)
+        .join(completed, on="period", how="full", coalesce=True)
+        .with_columns(pl.col("cases_started", "cases_completed", "events").fill_null(0))
+        .sort("period")
+        .select("period", "cases_started", "cases_completed", "events")
+    )
+
+
+def wip(events: pl.LazyFrame, *, every: str = "1d") -> pl.LazyFrame:
+    """Work in progress: per period, the cases open at any time in it (started by its end,
+    not completed before its start)."""
+    spans = _case_spans(events).with_columns(
+        first=pl.col("start").dt.truncate(every), last=pl.col("end").dt.truncate(every)
+    )
+    bounds = spans.select(pl.col("first").min(), pl.col("last").max()).collect()
+    if bounds.height == 0 or bounds["first"][0] is None:
+        return pl.LazyFrame(schema={"period": pl.Datetime("us", "UTC"), "open_cases": pl.UInt32})
+    periods = pl.datetime_range(
+        bounds["first"][0], bounds["last"][0], interval=every, eager=True
+    ).alias("period")
+    opened = spans.group_by(pl.col("first").alias("period")).agg(opened=pl.len())
+    closed = spans.group_by(pl.col("last").alias("period")).agg(closed=pl.len())
+    return (
+        pl.LazyFrame(periods)
+        .join(opened, on="period", how="left")
+        .join(closed, on="period", how="left")
+        .sort("period")
+        .with_columns(pl.col("opened", "closed").fill_null(0))
+        .with_columns(
+            open_cases=(
+                pl.col("opened").cum_sum() - pl.col("closed").cum_sum().shift(1).fill_null(0)
+            ).cast(pl.UInt32)
+        )
+        .select("period", "open_cases")
+    )
+
+
+def rework(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Activities repeated within cases: in how many cases, how many extra times, and how
+    much longer those cases take than the cases without the repetition."""
+    per_activity = occurrences(events).group_by("case_id", "activity").agg(times=pl.len())
+    durations = _case_spans(events).select("case_id", duration=pl.col("end") - pl.col("start"))
+    repeated = per_activity.filter(pl.col("times") > 1).join(durations, on="case_id")
+    overall = durations.select(pl.col("duration").mean().alias("all_cases"))
+    summary = repeated.group_by("activity").agg(
+        cases=pl.len(),
+        repetitions=(pl.col("times") - 1).sum(),
+        mean_duration_with=pl.col("duration").mean(),
+    )
+    without = (
+        per_activity.join(durations, on="case_id")
+        .group_by("case_id", "activity")
+        .agg(pl.col("times").max(), pl.col("duration").first())
+        .filter(pl.col("times") == 1)
+        .group_by("activity")
+        .agg(mean_duration_without=pl.col("duration").mean())
+    )
+    return (
+        summary.join(without, on="activity", how="left")
+        .join(overall, how="cross")
+        .with_columns(
+            extra_duration=pl.col("mean_duration_with")
+            - pl.coalesce("mean_duration_without", "all_cases")
+        )
+        .drop("all_cases")
+        .sort(["cases", "activity"], descending=[True, False])
+    )
+
+
+def bottlenecks(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Edges and activities ranked by total waiting time (``kind``: "edge" or "activity").
+
+    An edge's waiting time is the time between its source and target events; an activity's
+    is the time from the previous event of the case to it.
+    """
+    edges = directly_follows(events).select(
+        pl.lit("edge").alias("kind"),
+        pl.format("{} → {}", "source", "target").alias("name"),
+        "frequency",
+        pl.col("total_duration").alias("total_waiting"),
+        pl.col("mean_duration").alias("mean_waiting"),
+    )
+    steps = ordered(events).with_columns(
+        waiting=pl.when(pl.col("case_id").shift(1) == pl.col("case_id")).then(
+            pl.col("timestamp") - pl.col("timestamp").shift(1)
+        )
+    )
+    tasks = (
+        steps.filter(pl.col("waiting").is_not_null())
+        .group_by("activity")
+        .agg(
+            frequency=pl.len(),
+            total_waiting=pl.col("waiting").sum(),
+            mean_waiting=pl.col("waiting").mean(),
+        )
+        .select(
+            pl.lit("activity").alias("kind"),
+            pl.col("activity").alias("name"),
+            "frequency",
+            "total_waiting",
+            "mean_waiting",
+        )
+    )
+    return pl.concat([edges, tasks]).sort(
+        ["total_waiting", "kind", "name"], descending=[True, False, False]
+    )
+
+
+def dotted_chart(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Points of a dotted chart: case, time, activity, resource, with the time relative to
+    the case's start and the case's rank by start (for the y axis)."""
+    spans = _case_spans(events).with_columns(
+        case_rank=pl.col("start").rank("ordinal").cast(pl.UInt32)
+    )
+    return (
+        ordered(events)
+        .select("case_id", "timestamp", "activity", "resource")
+        .join(spans.select("case_id", "start", "case_rank"), on="case_id")
+        .with_columns(relative=pl.col("timestamp") - pl.col("start"))
+        .drop("start")
+        .sort("case_rank", "timestamp")
     )

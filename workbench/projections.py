@@ -44,10 +44,12 @@ def occurrences(events: pl.LazyFrame) -> pl.LazyFrame:
     With start/complete pairs an activity appears twice in the raw log; counting repeats
     on those would call every such activity rework.
     """
-    return events.filter(_is_occurrence())
+    return events.filter(_is_occurrence(events.collect_schema()))
 
 
-def _is_occurrence() -> pl.Expr:
+def _is_occurrence(schema: pl.Schema) -> pl.Expr:
+    if "lifecycle" not in schema:
+        return pl.lit(True)
     phase = pl.col("lifecycle").str.to_lowercase()
     return phase.is_null() | (phase == "complete")
 
@@ -124,13 +126,14 @@ def cases(events: pl.LazyFrame) -> pl.LazyFrame:
     """
     schema = events.collect_schema()
     attributes = [name for name in schema.names() if name not in VOCABULARY]
+    occurrence = _is_occurrence(schema)
     per_case = ordered(events).group_by("case_id", maintain_order=True)
     frame = per_case.agg(
         start=pl.col("timestamp").first(),
         end=pl.col("timestamp").last(),
         events=pl.len(),
         variant=pl.col("activity"),
-        rework=_is_occurrence().sum() - pl.col("activity").filter(_is_occurrence()).n_unique(),
+        rework=occurrence.sum() - pl.col("activity").filter(occurrence).n_unique(),
         last_activity=pl.col("activity").last(),
         **{f"{name}": pl.col(name).drop_nulls().first() for name in attributes},
         **{f"__distinct_{name}": pl.col(name).drop_nulls().n_unique() for name in attributes},

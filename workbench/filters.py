@@ -1,0 +1,457 @@
+"""Log filters: values that can be stored, shown, turned into a URL query, and applied.
+
+Every filter is a frozen dataclass with ``apply(events) -> LazyFrame`` (lazy, composable)
+and a query form. Case-level filters keep or drop whole cases; event-level filters keep or
+drop events. `Filters` composes them in order and round-trips through a URL query string.
+
+>>> f = Filters((CaseSize(min=2), Attribute("region", ("north",))))
+>>> f.to_query()
+'size_min=2&attr=region%3Dnorth'
+>>> Filters.from_query(f.to_query()) == f
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+from urllib.parse import parse_qsl, urlencode
+
+import polars as pl
+
+from workbench.projections import ordered
+
+TimeMode = Literal["contained", "intersecting", "started", "completed", "trim"]
+
+
+class Filter(Protocol):
+    """What every filter offers."""
+
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        """The events that pass."""
+        ...
+
+    def query(self) -> list[tuple[str, str]]:
+        """The filter as URL query parameters."""
+        ...
+
+    def describe(self) -> str:
+        """One line for a person: what the filter keeps."""
+        ...
+
+
+def _keep_cases(events: pl.LazyFrame, condition: pl.Expr) -> pl.LazyFrame:
+    """Keep the cases whose events satisfy a per-case condition (an aggregate over `over`)."""
+    return events.filter(condition.over("case_id"))
+
+
+def _utc(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _when(text: str) -> datetime:
+    return _utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """Cases in a time window: contained in it, intersecting it, started or completed in it;
+    or ``trim``: only the events inside it."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    mode: TimeMode = "intersecting"
+
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        low = pl.lit(_utc(self.start)) if self.start else None
+        high = pl.lit(_utc(self.end)) if self.end else None
+        first, last = pl.col("timestamp").min(), pl.col("timestamp").max()
+        time = pl.col("timestamp")
+
+        def within(value: pl.Expr) -> pl.Expr:
+            condition = pl.lit(True)
+            if low is not None:
+                condition = condition & (value >= low)
+            if high is not None:
+                condition = condition & (value <= high)
+            return condition
+
+        if self.mode == "trim":
+            return events.filter(within(time))
+        if self.mode == "started":
+            return _keep_cases(events, within(first))
+        if self.mode == "completed":
+            return _keep_cases(events, within(last))
+        if self.mode == "contained":
+            return _keep_cases(events, within(first) & within(last))
+        condition = pl.lit(True)
+        if low is not None:
+            condition = condition & (last >= low)
+        if high is not None:
+            condition = condition & (first <= high)
+        return _keep_cases(events, condition)
+
+    def query(self) -> list[tuple[str, str]]:
+        pairs = []
+        if self.start:
+            pairs.append(("from", _utc(self.start).isoformat()))
+        if self.end:
+            pairs.append(("to", _utc(self.end).isoformat()))
+        if self.mode != "intersecting":
+            pairs.append(("time_mode", self.mode))
+        return pairs
+
+    def describe(self) -> str:
+        window = f"{self.start or '…'} to {self.end or '…'}"
+        return {
+            "trim": f"events from {window}",
+            "started": f"cases started {window}",
+            "completed": f"cases completed {window}",
+            "contained": f"cases entirely within {window}",
+        }.get(self.mode, f"cases active {window}")
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """Keep (or drop) by attribute values: cases with at least one such event (``case``), or
+    the events themselves (``event``). Values compare as text."""
+
+    name: str
+    values: tuple[str, ...]
+    level: Literal["case", "event"] = "case"
+    keep: bool = True
+
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        matches = pl.col(self.name).cast(pl.String).is_in(list(self.values)).fill_null(False)
+        if self.level == "event":
+            return events.filter(matches if self.keep else ~matches)
+        any_match = matches.any()
+        return _keep_cases(events, any_match if self.keep else ~any_match)
+
+    def query(self) -> list[tuple[str, str]]:
+        key = {
+            ("case", True): "attr",
+            ("case", False): "attr_not",
+            ("event", True): "event_attr",
+            ("event", False): "event_attr_not",
+        }[(self.level, self.keep)]
+        return [(key, f"{self.name}={','.join(self.values)}")]
+
+    def describe(self) -> str:
+        verb = "with" if self.keep else "without"
+        what = "cases" if self.level == "case" else "events"
+        return f"{what} {verb} {self.name} in {', '.join(self.values)}"
+
+
+@dataclass(frozen=True)
+class Variants:
+    """Cases of the most frequent variants: the ``top`` k, those covering ``coverage`` % of
+    cases, or the variants given (activity sequences)."""
+
+    top: int | None = None
+    coverage: float | None = None
+    chosen: tuple[tuple[str, ...], ...] = ()
+
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        per_case = ordered(events).group_by("case_id").agg(variant=pl.col("activity"))
+        ranked = (
+            per_case.group_by("variant")
+            .agg(cases=pl.len())
+            .sort(["cases", "variant"], descending=[True, False])
+            .with_columns(
+                rank=pl.int_range(1, pl.len() + 1),
+                covered=pl.col("cases").cum_sum() / pl.col("cases").sum(),
+            )
+        )
+        keep = pl.lit(True)
+        if self.top is not None:
+            keep = keep & (pl.col("rank") <= self.top)
+        if self.coverage is not None:
+            before = pl.col("covered") - pl.col("cases") / pl.col("cases").sum()
+            keep = keep & (before < self.coverage / 100)
+        wanted = ranked.filter(keep).select("variant")
+        if self.chosen:
+            chosen = pl.LazyFrame({"variant": [list(v) for v in self.chosen]})
+            wanted = (
+                chosen
+                if self.top is None and self.coverage is None
+                else wanted.join(chosen, on="variant")
+            )
+        cases = per_case.join(wanted, on="variant", how="semi").select("case_id")
+        return events.join(cases, on="case_id", how="semi")
+
+    def query(self) -> list[tuple[str, str]]:
+        pairs = []
+        if self.top is not None:
+            pairs.append(("variants_top", str(self.top)))
+        if self.coverage is not None:
+            pairs.append(("variants_coverage", f"{self.coverage:g}"))
+        pairs.extend(("variant", "\u2192".join(variant)) for variant in self.chosen)
+        return pairs
+
+    def describe(self) -> str:
+        parts = []
+        if self.top is not None:
+            parts.append(f"the {self.top} most frequent variants")
+        if self.coverage is not None:
+            parts.append(f"variants covering {self.coverage:g}% of cases")
+        if self.chosen:
+            parts.append(f"{len(self.chosen)} chosen variant(s)")
+        return "cases of " + " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Cases that start (or end) with one of the given activities."""
+
+    activities: tuple[str, ...]
+    at: Literal["start", "end"] = "start"
+
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        edge = (
+            ordered(events)
+            .group_by("case_id")
+            .agg(pl.col("activity").first() if self.at == "start" else pl.col("activity").last())
+        )
+        cases = edge.filter(pl.col("activity").is_in(list(self.activities))).select("case_id")
+        return events.join(cases, on="case_id", how="semi")
+
+    def query(self) -> list[tuple[str, str]]:
+        return [(self.at, activity) for activity in self.activities]
+
+    def describe(self) -> str:
+        return f"cases that {self.at} with {', '.join(self.activities)}"
+
+
+@dataclass(frozen=True)
+class Contains:
+    """Cases with at least one event of each given activity."""
+
+    activities: tuple[str, ...]
+
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        for activity in self.activities:
+            events = _keep_cases(events, (pl.col("activity") == activity).any())
+        return events
+
+    def query(self) -> list[tuple[str, str]]:
+        return [("activity", activity) for activity in self.activities]
+
+    def describe(self) -> str:
+        return f"cases with {' and '.join(self.activities)}"
+
+
+@dataclass(frozen=True)
+class CaseDuration:
+    """Cases whose duration (first to last event) lies within bounds."""
+
+    min: timedelta | None = None
+    max: timedelta | None = None
+
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        duration = pl.col("timestamp").max() - pl.col("timestamp").min()
+        condition = pl.lit(True)
+        if self.min is not None:
+            condition = condition & (duration >= self.min)
+        if self.max is not None:
+            condition = condition & (duration <= self.max)
+        return _keep_cases(events, condition)
+
+    def query(self) -> list[tuple[str, str]]:
+        pairs = []
+        if self.min is not None:
+            pairs.append(("duration_min", str(int(self.min.total_seconds()))))
+        if self.max is not None:
+            pairs.append(("duration_max", str(int(self.max.total_seconds()))))
+        return pairs
+
+    def describe(self) -> str:
+        return f"cases lasting {self.min or 0} to {self.max or '∞'}"
+
+
+@dataclass(frozen=True)
+class CaseSize:
+    """Cases with a number of events within bounds."""
+
+    min: int | None = None
+    max: int | None = None
+
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        size = pl.len()
+        condition = pl.lit(True)
+        if self.min is not None:
+            condition = condition & (size >= self.min)
+        if self.max is not None:
+            condition = condition & (size <= self.max)
+        return _keep_cases(events, condition)
+
+    def query(self) -> list[tuple[str, str]]:
+        pairs = []
+        if self.min is not None:
+            pairs.append(("size_min", str(self.min)))
+        if self.max is not None:
+            pairs.append(("size_max", str(self.max)))
+        return pairs
+
+    def describe(self) -> str:
+        return f"cases with {self.min or 0} to {self.max or '∞'} events"
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Events with the given lifecycle transitions (e.g. only ``complete``)."""
+
+    values: tuple[str, ...]
+
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        wanted = [value.lower() for value in self.values]
+        return events.filter(pl.col("lifecycle").str.to_lowercase().is_in(wanted))
+
+    def query(self) -> list[tuple[str, str]]:
+        return [("lifecycle", value) for value in self.values]
+
+    def describe(self) -> str:
+        return f"{', '.join(self.values)} events"
+
+
+@dataclass(frozen=True)
+class ActivityCoverage:
+    """Abstraction: keep the most frequent activities that together cover ``percent`` % of the
+    events (at least one), and drop the events of the others, as a process-map slider does."""
+
+    percent: float
+
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        return events.join(kept_activities(events, self.percent), on="activity", how="semi")
+
+    def query(self) -> list[tuple[str, str]]:
+        return [("activity_coverage", f"{self.percent:g}")]
+
+    def describe(self) -> str:
+        return f"activities covering {self.percent:g}% of events"
+
+
+def kept_activities(events: pl.LazyFrame, percent: float) -> pl.LazyFrame:
+    """The most frequent activities covering ``percent`` % of events (at least one)."""
+    counted = (
+        events.group_by("activity")
+        .agg(frequency=pl.len())
+        .sort(["frequency", "activity"], descending=[True, False])
+        .with_columns(before=pl.col("frequency").cum_sum() - pl.col("frequency"))
+    )
+    total = pl.col("frequency").sum()
+    return counted.filter(
+        (pl.col("before") < total * percent / 100) | (pl.int_range(pl.len()) == 0)
+    ).select("activity")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Filters applied in order; empty means the whole log."""
+
+    items: tuple[Filter, ...] = field(default_factory=tuple)
+
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        """The events that pass every filter."""
+        for item in self.items:
+            events = item.apply(events)
+        return events
+
+    def __iter__(self) -> Iterator[Filter]:
+        return iter(self.items)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def with_filter(self, item: Filter) -> Filters:
+        """These filters and one more."""
+        return Filters((*self.items, item))
+
+    def describe(self) -> list[str]:
+        """A line per filter, for people."""
+        return [item.describe() for item in self.items]
+
+    def to_query(self) -> str:
+        """A URL query string that `from_query` turns back into the same filters."""
+        return urlencode([pair for item in self.items for pair in item.query()])
+
+    @classmethod
+    def from_query(cls, query: str | Mapping[str, str | list[str]]) -> Filters:
+        """Filters from a URL query (a string or a mapping of names to values)."""
+        pairs = list(_pairs(query))
+        values: dict[str, list[str]] = {}
+        for key, value in pairs:
+            values.setdefault(key, []).append(value)
+        items: list[Filter] = []
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                continue
+            seen.add(key)
+            items.extend(_parse(key, values, seen))
+        return cls(tuple(items))
+
+
+def _pairs(query: str | Mapping[str, str | list[str]]) -> Iterable[tuple[str, str]]:
+    if isinstance(query, str):
+        yield from parse_qsl(query.lstrip("?"), keep_blank_values=False)
+        return
+    for key, value in query.items():
+        for one in [value] if isinstance(value, str) else value:
+            yield key, one
+
+
+def _parse(key: str, values: dict[str, list[str]], seen: set[str]) -> list[Filter]:
+    """The filter(s) a query key starts; related keys are marked as seen."""
+    first = values[key][0]
+    if key in ("from", "to", "time_mode"):
+        seen.update(("from", "to", "time_mode"))
+        start, end = values.get("from", [None])[0], values.get("to", [None])[0]
+        mode = values.get("time_mode", ["intersecting"])[0]
+        return [TimeRange(_when(start) if start else None, _when(end) if end else None, mode)]  # type: ignore[arg-type]
+    if key in ("attr", "attr_not", "event_attr", "event_attr_not"):
+        level = "event" if key.startswith("event") else "case"
+        result: list[Filter] = []
+        for item in values[key]:
+            name, _, listed = item.partition("=")
+            result.append(
+                Attribute(
+                    name,
+                    tuple(listed.split(",")),
+                    level,  # type: ignore[arg-type]
+                    keep=not key.endswith("_not"),
+                )
+            )
+        return result
+    if key in ("variants_top", "variants_coverage", "variant"):
+        seen.update(("variants_top", "variants_coverage", "variant"))
+        top = values.get("variants_top", [None])[0]
+        coverage = values.get("variants_coverage", [None])[0]
+        chosen = tuple(tuple(v.split("\u2192")) for v in values.get("variant", []))
+        return [Variants(int(top) if top else None, float(coverage) if coverage else None, chosen)]
+    if key in ("start", "end"):
+        return [Endpoints(tuple(values[key]), key)]  # type: ignore[arg-type]
+    if key == "activity":
+        return [Contains(tuple(values[key]))]
+    if key in ("duration_min", "duration_max"):
+        seen.update(("duration_min", "duration_max"))
+        low, high = values.get("duration_min", [None])[0], values.get("duration_max", [None])[0]
+        return [
+            CaseDuration(
+                timedelta(seconds=float(low)) if low else None,
+                timedelta(seconds=float(high)) if high else None,
+            )
+        ]
+    if key in ("size_min", "size_max"):
+        seen.update(("size_min", "size_max"))
+        low, high = values.get("size_min", [None])[0], values.get("size_max", [None])[0]
+        return [CaseSize(int(low) if low else None, int(high) if high else None)]
+    if key == "lifecycle":
+        return [Lifecycle(tuple(values[key]))]
+    if key == "activity_coverage":
+        return [ActivityCoverage(float(first))]
+    return []

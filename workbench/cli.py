@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -292,6 +293,234 @@ def drop(
     except WorkbenchError as error:
         _fail(str(error))
     out.print(f"Dropped {log!r}: {removed:,} events removed.")
+
+
+FromOption = Annotated[
+    str | None,
+    typer.Option("--from", help="Cases active from this time (ISO 8601, UTC if no offset)."),
+]
+ToOption = Annotated[str | None, typer.Option("--to", help="Cases active until this time.")]
+ActivityOption = Annotated[
+    list[str] | None, typer.Option("--activity", help="Cases with this activity (repeatable).")
+]
+AttributeOption = Annotated[
+    list[str] | None,
+    typer.Option("--attribute", help="Cases with KEY=VALUE (VALUE may be a,b,c; repeatable)."),
+]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="The log as it happened up to this time.")
+]
+LifecycleOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--lifecycle", help="Only events with this lifecycle, e.g. complete (repeatable)."
+    ),
+]
+KnownAtOption = Annotated[
+    str | None,
+    typer.Option("--known-at", help="The log as the store knew it then (a time or a position)."),
+]
+
+
+def _moment(text: str, flag: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        _fail(
+            f"{flag} {text!r} is not an ISO 8601 time (e.g. 2024-03-01 or 2024-03-01T09:30+01:00)"
+        )
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _events(
+    log: str,
+    start: str | None,
+    end: str | None,
+    activity: list[str] | None,
+    attribute: list[str] | None,
+    as_of: str | None,
+    known_at: str | None,
+    lifecycle: list[str] | None = None,
+) -> tuple[Any, Any]:
+    """The log's events after the time cuts and filters given as flags, and the filters."""
+    from workbench.filters import Attribute, Contains, Filters, Lifecycle, TimeRange
+
+    store = _store()
+    if log not in store.log_names() and log not in {s.log for s in store.logs()}:
+        _fail(f"no log named {log!r} in the store (see `workbench logs`)")
+    cut_known: datetime | int | None = None
+    if known_at is not None:
+        cut_known = int(known_at) if known_at.isdigit() else _moment(known_at, "--known-at")
+    events = store.scan(log, as_of=_moment(as_of, "--as-of") if as_of else None, known_at=cut_known)
+    items: list[Any] = []
+    if start or end:
+        items.append(
+            TimeRange(
+                _moment(start, "--from") if start else None, _moment(end, "--to") if end else None
+            )
+        )
+    if lifecycle:
+        items.append(Lifecycle(tuple(lifecycle)))
+    if activity:
+        items.append(Contains(tuple(activity)))
+    for pair in attribute or []:
+        key, sep, values = pair.partition("=")
+        if not sep or not key:
+            _fail(f"--attribute {pair!r}: write KEY=VALUE")
+        if key not in events.collect_schema():
+            _fail(f"--attribute {pair!r}: the log has no attribute {key!r}")
+        items.append(Attribute(key, tuple(values.split(","))))
+    filters = Filters(tuple(items))
+    return filters.apply(events), filters
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else value.total_seconds()
+
+
+@command
+def stats(
+    log: Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")],
+    start: FromOption = None,
+    end: ToOption = None,
+    activity: ActivityOption = None,
+    attribute: AttributeOption = None,
+    as_of: AsOfOption = None,
+    known_at: KnownAtOption = None,
+    lifecycle: LifecycleOption = None,
+    top: Annotated[int, typer.Option(help="How many variants to show.")] = 5,
+    as_json: JsonOption = False,
+) -> None:
+    """Counts, case durations, top variants, start and end activities of a log.
+
+    Example: workbench stats orders --from 2024-03-01 --attribute region=north
+    """
+    import polars as pl
+
+    from workbench.projections import cases, end_activities, start_activities, variants
+
+    events, filters = _events(log, start, end, activity, attribute, as_of, known_at, lifecycle)
+    table = cases(events).collect()
+    kinds = variants(events).collect()
+    durations = table["duration"]
+    summary = {
+        "log": log,
+        "filters": filters.describe(),
+        "cases": table.height,
+        "events": int(table["events"].sum()) if table.height else 0,
+        "activities": events.select(pl.col("activity").n_unique()).collect().item(),
+        "variants": kinds.height,
+        "case_duration_seconds": {
+            "mean": _seconds(durations.mean()),
+            "median": _seconds(durations.median()),
+            "p90": _seconds(durations.quantile(0.9, interpolation="linear")),
+            "min": _seconds(durations.min()),
+            "max": _seconds(durations.max()),
+        },
+        "top_variants": [
+            {"variant": row["variant"], "cases": row["cases"], "share": row["share"]}
+            for row in kinds.head(top).iter_rows(named=True)
+        ],
+        "start_activities": dict(start_activities(events).collect().iter_rows()),
+        "end_activities": dict(end_activities(events).collect().iter_rows()),
+    }
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+        return
+    from workbench.processmap import human_duration
+
+    out.print(f"[bold]{log}[/]" + (f"  ({'; '.join(summary['filters'])})" if filters else ""))
+    out.print(
+        f"{summary['cases']:,} cases, {summary['events']:,} events, "
+        f"{summary['activities']:,} activities, {summary['variants']:,} variants"
+    )
+    times = summary["case_duration_seconds"]
+    out.print(
+        "case duration: "
+        + ", ".join(f"{name} {human_duration(value)}" for name, value in times.items())
+    )
+    variants_table = Table("cases", "share", "variant")
+    for row in summary["top_variants"]:
+        variants_table.add_row(
+            f"{row['cases']:,}", f"{row['share']:.1%}", " → ".join(row["variant"])
+        )
+    out.print(variants_table)
+    out.print(
+        "starts: " + ", ".join(f"{a} ({n:,})" for a, n in summary["start_activities"].items())
+    )
+    out.print("ends: " + ", ".join(f"{a} ({n:,})" for a, n in summary["end_activities"].items()))
+
+
+@command
+def dfg(
+    log: Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")],
+    as_dot: Annotated[bool, typer.Option("--dot", help="Print Graphviz DOT.")] = False,
+    measure: Annotated[
+        str, typer.Option(help="Edge value: frequency, mean, median, p90 or total waiting time.")
+    ] = "frequency",
+    detail: Annotated[
+        float, typer.Option(help="Activities kept: the most frequent covering PCT % of events.")
+    ] = 100.0,
+    paths: Annotated[
+        float, typer.Option(help="Edges kept: the most frequent covering PCT % of transitions.")
+    ] = 100.0,
+    start: FromOption = None,
+    end: ToOption = None,
+    activity: ActivityOption = None,
+    attribute: AttributeOption = None,
+    as_of: AsOfOption = None,
+    known_at: KnownAtOption = None,
+    lifecycle: LifecycleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The directly-follows graph (process map) of a log, as a table, JSON or DOT.
+
+    Example: workbench dfg orders --dot --measure median > map.dot
+    """
+    from workbench.processmap import MEASURES, edge_value, human_duration, process_map, to_dot
+
+    if measure not in MEASURES:
+        _fail(f"--measure {measure!r}: choose one of {', '.join(MEASURES)}")
+    for name, value in (("--detail", detail), ("--paths", paths)):
+        if not 0 <= value <= 100:
+            _fail(f"{name} {value:g}: give a percentage from 0 to 100")
+    events, filters = _events(log, start, end, activity, attribute, as_of, known_at, lifecycle)
+    pmap = process_map(events, activities=detail, paths=paths)
+    if as_dot:
+        title = f"{log} ({'; '.join(filters.describe())})" if filters else log
+        print(to_dot(pmap, measure=measure, title=title))  # type: ignore[arg-type]
+        return
+    if as_json:
+        edges = [
+            {
+                "source": row["source"],
+                "target": row["target"],
+                "frequency": row["frequency"],
+                "cases": row["cases"],
+                **{
+                    f"{name}_seconds": _seconds(row[f"{name}_duration"])
+                    for name in ("mean", "median", "p90", "min", "max", "total")
+                },
+            }
+            for row in pmap.edges.iter_rows(named=True)
+        ]
+        nodes = [{"activity": a, "frequency": f, "cases": c} for a, f, c in pmap.nodes.iter_rows()]
+        document = {
+            "log": log,
+            "filters": filters.describe(),
+            "nodes": nodes,
+            "edges": edges,
+            "start_activities": dict(pmap.starts.iter_rows()),
+            "end_activities": dict(pmap.ends.iter_rows()),
+        }
+        out.print_json(json.dumps(document))
+        return
+    values = edge_value(pmap.edges, measure)  # type: ignore[arg-type]
+    table = Table("from", "to", "cases", measure)
+    for row, value in zip(pmap.edges.iter_rows(named=True), values, strict=True):
+        shown = f"{row['frequency']:,}" if measure == "frequency" else human_duration(value)
+        table.add_row(row["source"], row["target"], f"{row['cases']:,}", shown)
+    out.print(table)
 
 
 @command

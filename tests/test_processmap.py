@@ -1,0 +1,136 @@
+"""Process maps: abstraction that stays readable and connected, DOT that renders."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from ingest.jobs import ingest
+from tests.conftest import real_log
+from workbench import EventStore
+from workbench.cli import app
+from workbench.processmap import human_duration, process_map, to_dot
+from workbench.projections import cases, directly_follows, variants
+
+
+@pytest.fixture(scope="module")
+def sepsis(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("map") / "store.db"
+    with EventStore(db) as store:
+        ingest(store, real_log("sepsis.xes.gz"), log="sepsis")
+    return db
+
+
+def test_full_detail_is_the_directly_follows_graph(sepsis) -> None:
+    with EventStore(sepsis) as store:
+        events = store.scan("sepsis")
+        pmap = process_map(events)
+        assert pmap.nodes.height == events.select(pl.col("activity").n_unique()).collect().item()
+        assert pmap.edges.height == directly_follows(events).collect().height
+
+
+def test_detail_levels_shrink_the_map_and_keep_it_connected(sepsis) -> None:
+    with EventStore(sepsis) as store:
+        events = store.scan("sepsis")
+        assert process_map(events, activities=0).nodes.height == 1
+        small = process_map(events, activities=60, paths=30)
+        full = process_map(events)
+        assert small.nodes.height < full.nodes.height
+        assert small.edges.height < full.edges.height
+        linked = set(small.edges["source"]) | set(small.edges["target"])
+        assert set(small.nodes["activity"]) <= linked
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+@pytest.mark.parametrize("measure", ["frequency", "mean", "median", "p90", "total"])
+def test_dot_renders(sepsis, measure) -> None:
+    with EventStore(sepsis) as store:
+        dot = to_dot(process_map(store.scan("sepsis")), measure=measure, title='a "map"')
+    svg = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True, check=True)
+    assert svg.stdout.count('class="node"') == 16 + 2  # activities, start and end
+
+
+def test_dot_escapes_names() -> None:
+    events = pl.LazyFrame(
+        {
+            "position": [1, 2],
+            "case_id": ["c", "c"],
+            "activity": ['say "hi"', "back\\slash"],
+            "timestamp": pl.Series([0, 3_600_000_000]).cast(pl.Datetime("us", "UTC")),
+        }
+    )
+    dot = to_dot(process_map(events), measure="mean")
+    assert '"say \\"hi\\""' in dot
+    assert '"back\\\\slash"' in dot
+    assert "1.0 h" in dot
+    if shutil.which("dot"):
+        subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True, check=True)
+
+
+def test_human_duration() -> None:
+    assert [human_duration(s) for s in (5, 90, 5_400, 172_800, 1_209_600)] == [
+        "5 s",
+        "1.5 min",
+        "1.5 h",
+        "2.0 d",
+        "2.0 wk",
+    ]
+
+
+def _cli(db: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["--db", str(db), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_stats_json_agrees_with_the_projections(sepsis) -> None:
+    code, out, _ = _cli(sepsis, "stats", "sepsis", "--json")
+    assert code == 0
+    summary = json.loads(out)
+    with EventStore(sepsis) as store:
+        table = cases(store.scan("sepsis")).collect()
+        kinds = variants(store.scan("sepsis")).collect()
+    assert (summary["cases"], summary["events"], summary["variants"]) == (
+        1_050,
+        15_214,
+        kinds.height,
+    )
+    assert summary["case_duration_seconds"]["median"] == table["duration"].median().total_seconds()
+    assert summary["top_variants"][0]["cases"] == kinds["cases"][0]
+
+
+def test_dfg_json_and_filters(sepsis) -> None:
+    code, out, _ = _cli(sepsis, "dfg", "sepsis", "--json", "--attribute", "InfectionSuspected=true")
+    assert code == 0
+    document = json.loads(out)
+    with EventStore(sepsis) as store:
+        events = store.scan("sepsis").filter(pl.col("InfectionSuspected").any().over("case_id"))
+        expected = directly_follows(events).collect()
+    assert len(document["edges"]) == expected.height
+    assert sum(edge["frequency"] for edge in document["edges"]) == expected["frequency"].sum()
+    assert document["filters"] == ["cases with InfectionSuspected in true"]
+    code, out, _ = _cli(sepsis, "dfg", "sepsis", "--dot", "--detail", "50")
+    assert code == 0
+    assert out.startswith("digraph")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["dfg", "nope"], "no log named 'nope'"),
+        (["dfg", "sepsis", "--measure", "fastest"], "--measure 'fastest'"),
+        (["dfg", "sepsis", "--detail", "120"], "percentage from 0 to 100"),
+        (["stats", "sepsis", "--from", "yesterday"], "--from 'yesterday' is not an ISO 8601"),
+        (["stats", "sepsis", "--attribute", "colour=red"], "no attribute 'colour'"),
+        (["stats", "sepsis", "--attribute", "novalue"], "write KEY=VALUE"),
+    ],
+)
+def test_bad_flags_fail_clearly(sepsis, args, message) -> None:
+    code, _, err = _cli(sepsis, *args)
+    assert code == 2
+    assert message in err

@@ -1,0 +1,158 @@
+"""Process maps: the directly-follows graph abstracted to a readable size, and drawn as DOT.
+
+Two detail levels work as a process-map tool's sliders do: ``activities`` keeps the most
+frequent activities covering that share of the events (the others' events are removed, so
+their neighbours connect directly); ``paths`` keeps the most frequent edges covering that
+share of the transitions, and always each kept activity's strongest way in and out, so the
+map stays connected.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from workbench.filters import ActivityCoverage
+from workbench.projections import directly_follows, end_activities, start_activities
+
+Measure = Literal["frequency", "mean", "median", "p90", "total"]
+MEASURES: tuple[Measure, ...] = ("frequency", "mean", "median", "p90", "total")
+
+
+@dataclass(frozen=True)
+class ProcessMap:
+    """The nodes, edges, start and end activities of a (possibly abstracted) map."""
+
+    nodes: pl.DataFrame  # activity, frequency, cases
+    edges: pl.DataFrame  # as `directly_follows`
+    starts: pl.DataFrame  # activity, cases
+    ends: pl.DataFrame  # activity, cases
+
+
+def process_map(events: pl.LazyFrame, *, activities: float = 100, paths: float = 100) -> ProcessMap:
+    """The map of a log at the given detail levels (percent, 0 to 100)."""
+    if activities < 100:
+        events = ActivityCoverage(activities).apply(events)
+    nodes = (
+        events.group_by("activity")
+        .agg(frequency=pl.len(), cases=pl.col("case_id").n_unique())
+        .sort(["frequency", "activity"], descending=[True, False])
+        .collect()
+    )
+    edges = directly_follows(events).collect()
+    if paths < 100 and edges.height:
+        edges = _strongest_paths(edges, paths)
+    return ProcessMap(
+        nodes=nodes,
+        edges=edges,
+        starts=start_activities(events).collect(),
+        ends=end_activities(events).collect(),
+    )
+
+
+def _strongest_paths(edges: pl.DataFrame, percent: float) -> pl.DataFrame:
+    ranked = edges.sort("frequency", descending=True).with_columns(
+        before=pl.col("frequency").cum_sum() - pl.col("frequency"),
+        rank_out=pl.col("frequency").rank("ordinal", descending=True).over("source"),
+        rank_in=pl.col("frequency").rank("ordinal", descending=True).over("target"),
+    )
+    total = _number(ranked["frequency"].sum())
+    keep = (
+        (pl.col("before") < total * percent / 100)
+        | (pl.col("rank_out") == 1)
+        | (pl.col("rank_in") == 1)
+    )
+    return ranked.filter(keep).drop("before", "rank_out", "rank_in")
+
+
+def edge_value(edges: pl.DataFrame, measure: Measure) -> pl.Series:
+    """The value an edge shows: its frequency, or its waiting time in seconds."""
+    if measure == "frequency":
+        return edges["frequency"].cast(pl.Float64)
+    column = {
+        "mean": "mean_duration",
+        "median": "median_duration",
+        "p90": "p90_duration",
+        "total": "total_duration",
+    }[measure]
+    return edges[column].dt.total_microseconds().cast(pl.Float64) / 1e6
+
+
+def human_duration(seconds: float | None) -> str:
+    """A duration for a label: 45 s, 12 min, 3.4 h, 2.1 d, 5.3 wk."""
+    if seconds is None or math.isnan(seconds):
+        return ""
+    for limit, unit, size in (
+        (60, "s", 1),
+        (3_600, "min", 60),
+        (86_400, "h", 3_600),
+        (604_800, "d", 86_400),
+    ):
+        if abs(seconds) < limit:
+            value = seconds / size
+            return f"{value:.0f} {unit}" if value >= 10 or unit == "s" else f"{value:.1f} {unit}"
+    return f"{seconds / 604_800:.1f} wk"
+
+
+def _number(value: object) -> float:
+    """A Polars scalar as a float (0 for null or anything not numeric)."""
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _blue(share: float) -> tuple[str, str]:
+    """Fill and font colour for a share of the maximum (0..1), light to dark blue."""
+    light, dark = (0xEE, 0xF4, 0xFB), (0x1F, 0x4E, 0x8C)
+    mixed = tuple(round(a + (b - a) * share) for a, b in zip(light, dark, strict=True))
+    return "#{:02x}{:02x}{:02x}".format(*mixed), "#ffffff" if share > 0.55 else "#1a1a1a"
+
+
+def to_dot(pmap: ProcessMap, *, measure: Measure = "frequency", title: str = "") -> str:
+    """The map as Graphviz DOT: node colour by frequency, edge width and label by measure."""
+    lines = [
+        "digraph process {",
+        '  graph [rankdir=TB, fontname="Helvetica", nodesep=0.35, ranksep=0.45'
+        + (f", label={_quote(title)}, labelloc=t" if title else "")
+        + "];",
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
+        '  edge [fontname="Helvetica", fontsize=9, color="#5b6b7f", arrowsize=0.7];',
+        '  "__start" [shape=circle, label="", width=0.25, style=filled, fillcolor="#2e9d5b",'
+        ' color="#2e9d5b"];',
+        '  "__end" [shape=doublecircle, label="", width=0.2, style=filled, fillcolor="#c0392b",'
+        ' color="#c0392b"];',
+    ]
+    # Colour on a log scale from the rarest to the most frequent activity.
+    low = math.log(max(_number(pmap.nodes["frequency"].min()), 1.0))
+    high = math.log(max(_number(pmap.nodes["frequency"].max()), 1.0))
+    for activity, frequency, _ in pmap.nodes.iter_rows():
+        share = (math.log(max(frequency, 1)) - low) / (high - low) if high > low else 1.0
+        fill, font = _blue(share)
+        label = f"{activity}\n{frequency:,}"
+        lines.append(
+            f'  {_quote(activity)} [label={_quote(label)}, fillcolor="{fill}", fontcolor="{font}"];'
+        )
+    values = edge_value(pmap.edges, measure)
+    biggest = max(_number(values.max()), 1e-9)
+    for row, value in zip(pmap.edges.iter_rows(named=True), values, strict=True):
+        label = f"{row['frequency']:,}" if measure == "frequency" else human_duration(value)
+        width = 0.8 + 5 * _number(value) / biggest
+        lines.append(
+            f"  {_quote(row['source'])} -> {_quote(row['target'])}"
+            f" [label={_quote(' ' + label)}, penwidth={width:.2f}];"
+        )
+    for activity, count in pmap.starts.iter_rows():
+        lines.append(
+            f'  "__start" -> {_quote(activity)} [label={_quote(f" {count:,}")}, style=dashed];'
+        )
+    for activity, count in pmap.ends.iter_rows():
+        lines.append(
+            f'  {_quote(activity)} -> "__end" [label={_quote(f" {count:,}")}, style=dashed];'
+        )
+    lines.append("}")
+    return "\n".join(lines)

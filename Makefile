@@ -37,6 +37,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/import_csv.py
 	$(BIN)/python benchmarks/import_xes.py
 	$(BIN)/python benchmarks/memory.py
+	$(BIN)/python benchmarks/projections.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

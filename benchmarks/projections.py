@@ -1,0 +1,93 @@
+"""The dashboard set: directly-follows (frequency and performance), variants, case table,
+start and end activities. Workbench reads the log from the store and computes them with
+Polars; pm4py computes the same from an in-memory pandas DataFrame (loaded beforehand,
+not timed). Fresh processes, alternating, in the same run; medians of --runs.
+
+    python benchmarks/projections.py [--events 1000000] [--runs 3] [--skip-bpic]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import OUT, Measurement, measure, report
+from sample_data.generator import write
+
+BPIC = Path(__file__).resolve().parent.parent.parent / "shared" / "logs" / "bpic2012.xes.gz"
+
+OURS = """
+import polars as pl
+from workbench.projections import (cases, directly_follows, end_activities,
+                                   start_activities, variants)
+events = store.scan({log!r}).collect().lazy()
+frames = pl.collect_all([directly_follows(events), variants(events),
+                         start_activities(events), end_activities(events)])
+table = cases(events).collect()
+result = table.height
+"""
+
+THEIRS = """
+import pm4py
+dfg, start, end = pm4py.discover_dfg(frame)
+performance, _, _ = pm4py.discover_performance_dfg(frame)
+kinds = pm4py.get_variants(frame)
+durations = pm4py.get_all_case_durations(frame)
+result = len(durations)
+"""
+
+
+def compare(title: str, db: Path, log: str, load: str, runs: int) -> None:
+    quiet = (
+        "import contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()):\n    import pm4py\n"
+    )
+    their_setup = quiet + load
+    our_setup = f"from workbench import EventStore\nstore = EventStore({str(db)!r})"
+    ours: list[Measurement] = []
+    theirs: list[Measurement] = []
+    for _ in range(runs):
+        theirs.append(measure(their_setup, THEIRS))
+        ours.append(measure(our_setup, OURS.format(log=log)))
+    assert {run.result for run in ours} == {run.result for run in theirs}, (ours, theirs)
+    report(title, ours, theirs, goal=0.3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, action="append")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--skip-bpic", action="store_true")
+    options = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    from ingest.jobs import ingest
+    from workbench import EventStore
+
+    for events in options.events or [1_000_000]:
+        source = OUT / f"orders-{events}.csv"
+        if not source.exists():
+            write(source, events=events, seed=1)
+        db = OUT / f"projections-{events}.db"
+        with EventStore(db) as store:
+            ingest(store, source, log="orders")
+        load = (
+            "import pandas\n"
+            f"frame = pandas.read_csv({str(source)!r})\n"
+            "frame['timestamp'] = pandas.to_datetime(\n"
+            "    frame['timestamp'], utc=True, format='ISO8601')\n"
+            "frame = pm4py.format_dataframe(frame, case_id='case_id', activity_key='activity',"
+            " timestamp_key='timestamp')\n"
+        )
+        compare(f"dashboard set, {events:,} generated events", db, "orders", load, options.runs)
+    if not options.skip_bpic and BPIC.exists():
+        db = OUT / "projections-bpic.db"
+        with EventStore(db) as store:
+            ingest(store, BPIC, log="bpic")
+        load = f"frame = pm4py.read_xes({str(BPIC)!r})\n"
+        compare("dashboard set, BPI Challenge 2012", db, "bpic", load, options.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -31,6 +31,7 @@ from typing import Any, Final
 import polars as pl
 import pyarrow as pa
 from adbc_driver_sqlite import dbapi as adbc
+from polars.io.plugins import register_io_source
 
 from workbench.events import (
     ANY,
@@ -238,10 +239,30 @@ def _attribute_table(log_id: int) -> str:
     return f"attributes_{int(log_id)}"
 
 
-_EVENT_COLUMNS: Final = (
-    "position, case_key, revision, event_id, activity_key, timestamp, recorded_at,"
-    " resource_key, lifecycle, correlation_id, causation_id"
-)
+# The stored column behind each vocabulary column (keys are joined to their names on read).
+_STORED_COLUMN: Final = {
+    "position": "position",
+    "event_id": "event_id",
+    "case_id": "case_key",
+    "revision": "revision",
+    "activity": "activity_key",
+    "timestamp": "timestamp",
+    "recorded_at": "recorded_at",
+    "resource": "resource_key",
+    "lifecycle": "lifecycle",
+    "correlation_id": "correlation_id",
+    "causation_id": "causation_id",
+}
+
+
+def _select_list(columns: frozenset[str] | None) -> str:
+    """The stored columns a read needs (position always), in a fixed order."""
+    wanted = [
+        stored
+        for name, stored in _STORED_COLUMN.items()
+        if name == "position" or columns is None or name in columns
+    ]
+    return ", ".join(wanted)
 
 
 @dataclass(frozen=True)
@@ -252,6 +273,7 @@ class _Cut:
     recorded: int = _NEVER
     position: int = _NEVER
     case_id: str | None = None
+    columns: frozenset[str] | None = None  # what the query uses (None: everything)
 
 
 def _frame(cursor: Any) -> pl.DataFrame:
@@ -900,7 +922,21 @@ class EventStore:
             cut = replace(cut, recorded=to_micros(known_at))
         elif known_at is not None:
             cut = replace(cut, position=int(known_at))
-        return pl.defer(lambda: self._read(log, schema, cut), schema=schema)
+
+        def source(
+            with_columns: list[str] | None,
+            predicate: pl.Expr | None,
+            n_rows: int | None,
+            _batch_size: int | None,
+        ) -> Iterator[pl.DataFrame]:
+            # Polars tells which columns the query uses: only those are read.
+            wanted = frozenset(with_columns) if with_columns is not None else None
+            frame = self._read(log, schema, replace(cut, columns=wanted))
+            if predicate is not None:
+                frame = frame.filter(predicate)
+            yield frame if n_rows is None else frame.head(n_rows)
+
+        return register_io_source(source, schema=schema)
 
     def _flattened(
         self,
@@ -962,9 +998,11 @@ class EventStore:
                     raw = self._read_case(cursor, log_id, cut)
                 if raw is None:
                     return pl.DataFrame(schema=schema)
-                raw = self._with_attributes(cursor, log, log_id, raw, cut.case_id is not None)
+                raw = self._with_attributes(cursor, log, log_id, raw, cut)
             finally:
                 cursor.close()
+            if cut.columns is not None:
+                schema = pl.Schema({k: v for k, v in schema.items() if k in cut.columns})
             return self._decode(log, log_id, raw, schema)
 
     def _read_log(self, cursor: Any, log_id: int, cut: _Cut) -> pl.DataFrame | None:
@@ -979,7 +1017,8 @@ class EventStore:
         # `+log_id` keeps SQLite on the rowid range: one sequential pass instead of
         # random reads through an index.
         cursor.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE +log_id = ? AND position BETWEEN ? AND ?"
+            f"SELECT {_select_list(cut.columns)} FROM events"
+            " WHERE +log_id = ? AND position BETWEEN ? AND ?"
             " AND timestamp <= ? AND recorded_at <= ?",
             (log_id, first, min(last, cut.position), cut.timestamp, cut.recorded),
         )
@@ -992,18 +1031,22 @@ class EventStore:
         if found is None:
             return None
         cursor.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE case_key = ? AND position <= ?"
+            f"SELECT {_select_list(cut.columns)} FROM events WHERE case_key = ? AND position <= ?"
             " AND timestamp <= ? AND recorded_at <= ? ORDER BY revision",
             (found[0], cut.position, cut.timestamp, cut.recorded),
         )
         return _frame(cursor)
 
     def _with_attributes(
-        self, cursor: Any, log: str, log_id: int, raw: pl.DataFrame, one_case: bool
+        self, cursor: Any, log: str, log_id: int, raw: pl.DataFrame, cut: _Cut
     ) -> pl.DataFrame:
-        """Join the log's attributes onto events read from it (by position)."""
+        """Join the log's attributes (those the query uses) onto events read from it."""
         raw = raw.cast({"position": pl.Int64})
-        attributes = self._attributes(log)
+        attributes = {
+            name: spec
+            for name, spec in self._attributes(log).items()
+            if cut.columns is None or name in cut.columns
+        }
         if not attributes or raw.is_empty():
             return raw
         columns = ", ".join(
@@ -1011,11 +1054,12 @@ class EventStore:
             for kind, column in attributes.values()
         )
         table = _attribute_table(log_id)
-        if one_case:  # a few rows, by the primary key
+        if cut.case_id is not None:  # a few rows, by the primary key
             cursor.execute(
                 f"SELECT position, {columns} FROM {table} WHERE position IN"
-                " (SELECT position FROM events WHERE case_key = ?)",
-                (int(raw["case_key"][0]),),
+                " (SELECT e.position FROM events e JOIN cases c ON c.case_key = e.case_key"
+                " WHERE c.log_id = ? AND c.case_id = ?)",
+                (log_id, cut.case_id),
             )
         else:  # one sequential pass over the range
             cursor.execute(
@@ -1049,35 +1093,37 @@ class EventStore:
         return pl.DataFrame(rows, schema={key: pl.Int64, name: pl.String}, orient="row")
 
     def _decode(self, log: str, log_id: int, raw: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+        """Stored columns to the vocabulary: keys to names, integers to UTC times."""
+        stored_types = {
+            "position": pl.Int64,
+            "case_key": pl.Int64,
+            "revision": pl.Int64,
+            "event_id": pl.String,
+            "activity_key": pl.Int64,
+            "timestamp": pl.Int64,
+            "recorded_at": pl.Int64,
+            "resource_key": pl.Int64,
+            "lifecycle": pl.String,
+            "correlation_id": pl.String,
+            "causation_id": pl.String,
+        }
         raw = raw.with_columns(
-            pl.col(name).cast(dtype)
-            for name, dtype in {
-                "position": pl.Int64,
-                "case_key": pl.Int64,
-                "revision": pl.Int64,
-                "event_id": pl.String,
-                "activity_key": pl.Int64,
-                "timestamp": pl.Int64,
-                "recorded_at": pl.Int64,
-                "resource_key": pl.Int64,
-                "lifecycle": pl.String,
-                "correlation_id": pl.String,
-                "causation_id": pl.String,
-            }.items()
+            pl.col(name).cast(dtype) for name, dtype in stored_types.items() if name in raw.columns
         )
         for table, key in (
             ("cases", "case_key"),
             ("activities", "activity_key"),
             ("resources", "resource_key"),
         ):
-            raw = raw.join(
-                self._dictionary(table, log_id), on=key, how="left", maintain_order="left"
-            )
+            if key in raw.columns:
+                raw = raw.join(
+                    self._dictionary(table, log_id), on=key, how="left", maintain_order="left"
+                )
         frame = raw.with_columns(
-            pl.lit(log, dtype=pl.String).alias("log"),
-            pl.col("timestamp").cast(UTC_MICROS),
-            pl.col("recorded_at").cast(UTC_MICROS),
-        )
+            pl.col(name).cast(UTC_MICROS)
+            for name in ("timestamp", "recorded_at")
+            if name in raw.columns
+        ).with_columns(pl.lit(log, dtype=pl.String).alias("log"))
         missing = [
             pl.lit(None, dtype=dtype).alias(name)
             for name, dtype in schema.items()

@@ -272,3 +272,28 @@ def test_rework_counts_occurrences_not_lifecycle_transitions() -> None:
     table = rework(events).collect()
     assert table.select("activity", "cases", "repetitions").rows() == [("b", 1, 1)]
     assert table["extra_duration"].to_list() == [timedelta(hours=9 - 2)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(log=event_logs())
+def test_presorted_input_gives_the_same_metrics(log) -> None:
+    from workbench.projections import bottlenecks, dotted_chart, handover, ordered
+
+    lazy = log.lazy().with_columns(
+        pl.lit("complete").alias("lifecycle"), pl.col("case_id").alias("resource")
+    )
+    once = ordered(lazy).collect().lazy()
+    for metric in (
+        directly_follows,
+        variants,
+        start_activities,
+        end_activities,
+        cases,
+        activities,
+        handover,
+        bottlenecks,
+        dotted_chart,
+    ):
+        assert_frame_equal(
+            metric(once, presorted=True).collect(), metric(lazy).collect(), check_row_order=False
+        )

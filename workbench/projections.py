@@ -33,9 +33,13 @@ from workbench.events import VOCABULARY
 ORDER = ("case_id", "timestamp", "position")
 
 
-def ordered(events: pl.LazyFrame) -> pl.LazyFrame:
-    """Events grouped by case, each case in ``(timestamp, position)`` order."""
-    return events.sort(*ORDER)
+def ordered(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
+    """Events grouped by case, each case in ``(timestamp, position)`` order.
+
+    ``presorted`` says the caller already ordered them (a dashboard sorts once and computes
+    many metrics); every metric here takes the same keyword and passes it on.
+    """
+    return events if presorted else events.sort(*ORDER)
 
 
 def occurrences(events: pl.LazyFrame) -> pl.LazyFrame:
@@ -54,11 +58,11 @@ def _is_occurrence(schema: pl.Schema) -> pl.Expr:
     return phase.is_null() | (phase == "complete")
 
 
-def _steps(events: pl.LazyFrame) -> pl.LazyFrame:
+def _steps(events: pl.LazyFrame, presorted: bool = False) -> pl.LazyFrame:
     """Each event with the next event of its case (null at a case's end)."""
     same_case = pl.col("case_id").shift(-1) == pl.col("case_id")
     return (
-        ordered(events)
+        ordered(events, presorted=presorted)
         .select("case_id", "activity", "timestamp")
         .with_columns(
             pl.when(same_case).then(pl.col("activity").shift(-1)).alias("target"),
@@ -67,7 +71,7 @@ def _steps(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def directly_follows(events: pl.LazyFrame) -> pl.LazyFrame:
+def directly_follows(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """The directly-follows graph: one row per edge, with frequency and time between.
 
     Columns: ``source``, ``target``, ``frequency`` (times the pair occurred), ``cases``
@@ -77,7 +81,7 @@ def directly_follows(events: pl.LazyFrame) -> pl.LazyFrame:
     """
     waits = pl.col("target_time") - pl.col("timestamp")
     return (
-        _steps(events)
+        _steps(events, presorted)
         .filter(pl.col("target").is_not_null())
         .group_by(pl.col("activity").alias("source"), "target")
         .agg(
@@ -94,20 +98,20 @@ def directly_follows(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def start_activities(events: pl.LazyFrame) -> pl.LazyFrame:
+def start_activities(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """How many cases start with each activity (``activity``, ``cases``), most first."""
-    return _at_edge(events, first=True)
+    return _at_edge(events, first=True, presorted=presorted)
 
 
-def end_activities(events: pl.LazyFrame) -> pl.LazyFrame:
+def end_activities(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """How many cases end with each activity (``activity``, ``cases``), most first."""
-    return _at_edge(events, first=False)
+    return _at_edge(events, first=False, presorted=presorted)
 
 
-def _at_edge(events: pl.LazyFrame, *, first: bool) -> pl.LazyFrame:
+def _at_edge(events: pl.LazyFrame, *, first: bool, presorted: bool) -> pl.LazyFrame:
     pick = pl.col("activity").first() if first else pl.col("activity").last()
     return (
-        ordered(events)
+        ordered(events, presorted=presorted)
         .group_by("case_id", maintain_order=True)
         .agg(pick)
         .group_by("activity")
@@ -116,7 +120,7 @@ def _at_edge(events: pl.LazyFrame, *, first: bool) -> pl.LazyFrame:
     )
 
 
-def cases(events: pl.LazyFrame) -> pl.LazyFrame:
+def cases(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """One row per case: start, end, duration, events, variant, rework, last activity.
 
     ``rework`` counts occurrences (see `occurrences`) that repeat an activity already seen
@@ -127,7 +131,7 @@ def cases(events: pl.LazyFrame) -> pl.LazyFrame:
     schema = events.collect_schema()
     attributes = [name for name in schema.names() if name not in VOCABULARY]
     occurrence = _is_occurrence(schema)
-    per_case = ordered(events).group_by("case_id", maintain_order=True)
+    per_case = ordered(events, presorted=presorted).group_by("case_id", maintain_order=True)
     frame = per_case.agg(
         start=pl.col("timestamp").first(),
         end=pl.col("timestamp").last(),
@@ -149,10 +153,10 @@ def cases(events: pl.LazyFrame) -> pl.LazyFrame:
     return table.select(*base, *constant).lazy()
 
 
-def variants(events: pl.LazyFrame) -> pl.LazyFrame:
+def variants(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Variants (activity sequences) with their cases, share, mean and median duration."""
     per_case = (
-        ordered(events)
+        ordered(events, presorted=presorted)
         .group_by("case_id", maintain_order=True)
         .agg(
             variant=pl.col("activity"),
@@ -174,14 +178,14 @@ def variants(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def activities(events: pl.LazyFrame) -> pl.LazyFrame:
+def activities(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Per activity: frequency, cases, resources, mean waiting and service time.
 
     Waiting time is the time from the previous event of the case to this one. Service
     time is measured where ``start`` and ``complete`` lifecycle events pair up (the n-th
     start of an activity in a case with its n-th completion).
     """
-    steps = ordered(events).with_columns(
+    steps = ordered(events, presorted=presorted).with_columns(
         waiting=pl.when(pl.col("case_id").shift(1) == pl.col("case_id")).then(
             pl.col("timestamp") - pl.col("timestamp").shift(1)
         )
@@ -192,16 +196,16 @@ def activities(events: pl.LazyFrame) -> pl.LazyFrame:
         resources=pl.col("resource").drop_nulls().n_unique(),
         mean_waiting=pl.col("waiting").mean(),
     )
-    return counts.join(service_times(events), on="activity", how="left").sort(
+    return counts.join(service_times(events, presorted=presorted), on="activity", how="left").sort(
         ["frequency", "activity"], descending=[True, False]
     )
 
 
-def service_times(events: pl.LazyFrame) -> pl.LazyFrame:
+def service_times(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Mean and median service time per activity, from paired start/complete events."""
     phase = pl.col("lifecycle").str.to_lowercase()
     lifecycle = (
-        ordered(events)
+        ordered(events, presorted=presorted)
         .filter(phase.is_in(["start", "complete"]))
         .with_columns(
             phase=phase,
@@ -239,7 +243,7 @@ def resources(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def handover(events: pl.LazyFrame) -> pl.LazyFrame:
+def handover(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """The handover-of-work network: who passes work to whom within a case, how often, after
     how long (``source``, ``target``, ``frequency``, ``cases``, ``mean_duration``).
 
@@ -247,7 +251,7 @@ def handover(events: pl.LazyFrame) -> pl.LazyFrame:
     """
     same_case = pl.col("case_id").shift(-1) == pl.col("case_id")
     return (
-        ordered(events)
+        ordered(events, presorted=presorted)
         .select("case_id", "resource", "timestamp")
         .with_columns(
             pl.when(same_case).then(pl.col("resource").shift(-1)).alias("target"),
@@ -357,20 +361,20 @@ def rework(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def bottlenecks(events: pl.LazyFrame) -> pl.LazyFrame:
+def bottlenecks(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Edges and activities ranked by total waiting time (``kind``: "edge" or "activity").
 
     An edge's waiting time is the time between its source and target events; an activity's
     is the time from the previous event of the case to it.
     """
-    edges = directly_follows(events).select(
+    edges = directly_follows(events, presorted=presorted).select(
         pl.lit("edge").alias("kind"),
         pl.format("{} → {}", "source", "target").alias("name"),
         "frequency",
         pl.col("total_duration").alias("total_waiting"),
         pl.col("mean_duration").alias("mean_waiting"),
     )
-    steps = ordered(events).with_columns(
+    steps = ordered(events, presorted=presorted).with_columns(
         waiting=pl.when(pl.col("case_id").shift(1) == pl.col("case_id")).then(
             pl.col("timestamp") - pl.col("timestamp").shift(1)
         )
@@ -396,14 +400,17 @@ def bottlenecks(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def dotted_chart(events: pl.LazyFrame) -> pl.LazyFrame:
+def dotted_chart(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Points of a dotted chart: case, time, activity, resource, with the time relative to
     the case's start and the case's rank by start (for the y axis)."""
-    spans = _case_spans(events).with_columns(
-        case_rank=pl.col("start").rank("ordinal").cast(pl.UInt32)
+    # Rank by start, ties by case id, so the chart does not depend on grouping order.
+    spans = (
+        _case_spans(events)
+        .sort("start", "case_id")
+        .with_columns(case_rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32))
     )
     return (
-        ordered(events)
+        ordered(events, presorted=presorted)
         .select("case_id", "timestamp", "activity", "resource")
         .join(spans.select("case_id", "start", "case_rank"), on="case_id")
         .with_columns(relative=pl.col("timestamp") - pl.col("start"))

@@ -47,12 +47,6 @@ class Batch:
     mapping: ColumnMapping
     objects: Objects | None = None  # object-centric logs: objects and links (see OCEL)
 
-    @property
-    def rejected(self) -> int:
-        """How many source rows were refused (a row may have several problems)."""
-        rows = self.rejects["line"].drop_nulls()
-        return rows.n_unique() if rows.len() else 0
-
 
 class Occurrences:
     """Counts repeats of (case, time, activity) across batches, for derived event ids.

@@ -124,7 +124,7 @@ def ingest(
     mapping = mapping or ColumnMapping()
     options = options or ParseOptions()
     digest = sha256_of(path)
-    done = store.completed_job(log, digest) if log in store.log_names() else None
+    done = store.completed_job(log, digest)
     if done is not None:
         return Summary(
             log=log,

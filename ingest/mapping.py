@@ -8,8 +8,8 @@ by its content (numbers stay numbers, times stay times).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
 import polars as pl
@@ -109,7 +109,6 @@ class ParseOptions:
 
     timezone: str = "UTC"
     dayfirst: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def detect(

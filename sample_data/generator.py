@@ -218,11 +218,9 @@ def frames(*, events: int, seed: int = 7, chunk_cases: int = 20_000) -> Iterator
     """The log in chunks, each sorted by arrival: late events come after later ones."""
     count = max(1, round(events / EVENTS_PER_CASE))
     rows: list[tuple[Any, ...]] = []
-    produced = 0
     for index, case in enumerate(cases(seed, count)):
         rows.extend(case.rows)
         if (index + 1) % chunk_cases == 0:
-            produced += len(rows)
             yield _frame(rows)
             rows = []
     if rows:

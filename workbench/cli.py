@@ -6,16 +6,16 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from workbench.events import WorkbenchError
+from workbench.events import WorkbenchError, parse_time
 from workbench.store import EventStore
 
 app = typer.Typer(
@@ -324,12 +324,11 @@ KnownAtOption = Annotated[
 
 def _moment(text: str, flag: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_time(text)
     except ValueError:
         _fail(
             f"{flag} {text!r} is not an ISO 8601 time (e.g. 2024-03-01 or 2024-03-01T09:30+01:00)"
         )
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _events(
@@ -346,7 +345,7 @@ def _events(
     from workbench.filters import Attribute, Contains, Filters, Lifecycle, TimeRange
 
     store = _store()
-    if log not in store.log_names() and log not in {s.log for s in store.logs()}:
+    if not store.has_log(log):
         _fail(f"no log named {log!r} in the store (see `workbench logs`)")
     cut_known: datetime | int | None = None
     if known_at is not None:
@@ -488,7 +487,7 @@ def dfg(
     pmap = process_map(events, activities=detail, paths=paths)
     if as_dot:
         title = f"{log} ({'; '.join(filters.describe())})" if filters else log
-        print(to_dot(pmap, measure=measure, title=title))  # type: ignore[arg-type]
+        print(to_dot(pmap, measure=measure, title=title))
         return
     if as_json:
         edges = [
@@ -515,7 +514,7 @@ def dfg(
         }
         out.print_json(json.dumps(document))
         return
-    values = edge_value(pmap.edges, measure)  # type: ignore[arg-type]
+    values = edge_value(pmap.edges, measure)
     table = Table("from", "to", "cases", measure)
     for row, value in zip(pmap.edges.iter_rows(named=True), values, strict=True):
         shown = f"{row['frequency']:,}" if measure == "frequency" else human_duration(value)
@@ -619,7 +618,7 @@ class _progress:
             self.bar.stop()
 
 
-def _fail(message: str) -> Any:
+def _fail(message: str) -> NoReturn:
     err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 

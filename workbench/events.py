@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import polars as pl
@@ -39,6 +39,22 @@ WRITABLE: Final = (
     "correlation_id",
     "causation_id",
 )
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A moment with a time zone: a naive one is taken as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time (``Z`` allowed); without an offset it is UTC. Raises ValueError.
+
+    >>> parse_time("2024-03-01T09:30+01:00").isoformat()
+    '2024-03-01T09:30:00+01:00'
+    >>> parse_time("2024-03-01").isoformat()
+    '2024-03-01T00:00:00+00:00'
+    """
+    return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 class ExpectedRevision(enum.Enum):

@@ -13,7 +13,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import polars as pl
 
+from workbench.events import as_utc, parse_time
 from workbench.projections import ordered
 
 TimeMode = Literal["contained", "intersecting", "started", "completed", "trim"]
@@ -47,16 +48,6 @@ def _keep_cases(events: pl.LazyFrame, condition: pl.Expr) -> pl.LazyFrame:
     return events.filter(condition.over("case_id"))
 
 
-def _utc(moment: datetime) -> datetime:
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _when(text: str) -> datetime:
-    return _utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
-
-
 @dataclass(frozen=True)
 class TimeRange:
     """Cases in a time window: contained in it, intersecting it, started or completed in it;
@@ -67,8 +58,8 @@ class TimeRange:
     mode: TimeMode = "intersecting"
 
     def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
-        low = pl.lit(_utc(self.start)) if self.start else None
-        high = pl.lit(_utc(self.end)) if self.end else None
+        low = pl.lit(as_utc(self.start)) if self.start else None
+        high = pl.lit(as_utc(self.end)) if self.end else None
         first, last = pl.col("timestamp").min(), pl.col("timestamp").max()
         time = pl.col("timestamp")
 
@@ -98,9 +89,9 @@ class TimeRange:
     def query(self) -> list[tuple[str, str]]:
         pairs = []
         if self.start:
-            pairs.append(("from", _utc(self.start).isoformat()))
+            pairs.append(("from", as_utc(self.start).isoformat()))
         if self.end:
-            pairs.append(("to", _utc(self.end).isoformat()))
+            pairs.append(("to", as_utc(self.end).isoformat()))
         if self.mode != "intersecting":
             pairs.append(("time_mode", self.mode))
         return pairs
@@ -361,15 +352,8 @@ class Filters:
             events = item.apply(events)
         return events
 
-    def __iter__(self) -> Iterator[Filter]:
-        return iter(self.items)
-
     def __bool__(self) -> bool:
         return bool(self.items)
-
-    def with_filter(self, item: Filter) -> Filters:
-        """These filters and one more."""
-        return Filters((*self.items, item))
 
     def describe(self) -> list[str]:
         """A line per filter, for people."""
@@ -412,7 +396,9 @@ def _parse(key: str, values: dict[str, list[str]], seen: set[str]) -> list[Filte
         seen.update(("from", "to", "time_mode"))
         start, end = values.get("from", [None])[0], values.get("to", [None])[0]
         mode = values.get("time_mode", ["intersecting"])[0]
-        return [TimeRange(_when(start) if start else None, _when(end) if end else None, mode)]  # type: ignore[arg-type]
+        since = parse_time(start) if start else None
+        until = parse_time(end) if end else None
+        return [TimeRange(since, until, mode)]  # type: ignore[arg-type]
     if key in ("attr", "attr_not", "event_attr", "event_attr_not"):
         level = "event" if key.startswith("event") else "case"
         result: list[Filter] = []

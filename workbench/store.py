@@ -47,9 +47,9 @@ from workbench.events import (
     InvalidEvents,
     UnknownLog,
     WrongExpectedRevision,
+    as_utc,
 )
 
-MICROS_PER_DAY: Final = 86_400_000_000
 _NEVER: Final = 2**62  # an upper bound for positions and microsecond times
 
 SCHEMA: Final = """
@@ -235,6 +235,30 @@ _PHYSICAL: Final[dict[str, pl.DataType]] = {
 }
 
 
+# The dictionary tables that give integer keys to repeated strings: key column, name column,
+# the query for one log's entries, and the query for the largest key in use.
+_DICTIONARIES: Final = {
+    "cases": (
+        "case_key",
+        "case_id",
+        "SELECT case_key, case_id FROM cases WHERE log_id = ?",
+        "SELECT coalesce(max(case_key), 0) FROM cases",
+    ),
+    "activities": (
+        "activity_key",
+        "name",
+        "SELECT activity_key, name FROM activities WHERE log_id = ?",
+        "SELECT coalesce(max(activity_key), 0) FROM activities",
+    ),
+    "resources": (
+        "resource_key",
+        "name",
+        "SELECT resource_key, name FROM resources WHERE log_id = ?",
+        "SELECT coalesce(max(resource_key), 0) FROM resources",
+    ),
+}
+
+
 def _attribute_table(log_id: int) -> str:
     return f"attributes_{int(log_id)}"
 
@@ -362,9 +386,7 @@ def _widen(old: str, new: str) -> str:
 
 def to_micros(moment: datetime) -> int:
     """Microseconds since the epoch, UTC; a naive datetime is taken as UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = as_utc(moment) - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -814,18 +836,32 @@ class EventStore:
                 )
         return summaries
 
-    def _view(self, log: str) -> tuple[str, str] | None:
-        """(log, object type) when ``log`` names a view of an object-centric log."""
-        if "/" not in log:
-            return None
-        base, object_type = log.rsplit("/", 1)
+    def _resolve(self, log: str) -> tuple[str, str | None]:
+        """(stored log, object type or None) for a log name or a view ``log/type``.
+
+        Raises `UnknownLog` when the name is neither.
+        """
         with self._lock:
-            found = self._sql.execute(
-                "SELECT 1 FROM logs l JOIN objects o ON o.log_id = l.log_id"
-                " WHERE l.name = ? AND l.kind = 'object' AND o.object_type = ? LIMIT 1",
-                (base, object_type),
-            ).fetchone()
-        return (base, object_type) if found else None
+            if self._sql.execute("SELECT 1 FROM logs WHERE name = ?", (log,)).fetchone():
+                return log, None
+            if "/" in log:
+                base, object_type = log.rsplit("/", 1)
+                found = self._sql.execute(
+                    "SELECT 1 FROM logs l JOIN objects o ON o.log_id = l.log_id"
+                    " WHERE l.name = ? AND l.kind = 'object' AND o.object_type = ? LIMIT 1",
+                    (base, object_type),
+                ).fetchone()
+                if found:
+                    return base, object_type
+        raise UnknownLog(log)
+
+    def has_log(self, log: str) -> bool:
+        """Whether ``log`` names a stored log or a view of an object-centric one."""
+        try:
+            self._resolve(log)
+        except UnknownLog:
+            return False
+        return True
 
     def objects(self, log: str) -> pl.DataFrame:
         """The objects of an object-centric log: object_id, object_type."""
@@ -895,8 +931,7 @@ class EventStore:
 
     def schema(self, log: str) -> pl.Schema:
         """The columns `scan` returns for this log (or view)."""
-        view = self._view(log) if log not in self.log_names() else None
-        base = view[0] if view else log
+        base, _ = self._resolve(log)
         return pl.Schema({**VOCABULARY, **self.attribute_types(base)})
 
     def scan(
@@ -914,9 +949,12 @@ class EventStore:
         ``position``. Both compose (bitemporal). ``case_id`` reads one case's stream through
         the case index. The query runs when the frame is collected.
         """
-        if log not in self.log_names() and (view := self._view(log)) is not None:
-            return self._flattened(log, *view, as_of=as_of, known_at=known_at, case_id=case_id)
-        schema = self.schema(log)
+        base, object_type = self._resolve(log)
+        if object_type is not None:
+            return self._flattened(
+                log, base, object_type, as_of=as_of, known_at=known_at, case_id=case_id
+            )
+        schema = pl.Schema({**VOCABULARY, **self.attribute_types(log)})
         cut = _Cut(timestamp=_NEVER if as_of is None else to_micros(as_of), case_id=case_id)
         if isinstance(known_at, datetime):
             cut = replace(cut, recorded=to_micros(known_at))
@@ -1078,17 +1116,9 @@ class EventStore:
         )
         return raw.join(values, on="position", how="left", maintain_order="left")
 
-    def _dictionary(self, table: str, log_id: int) -> pl.DataFrame:
-        key, name = {
-            "cases": ("case_key", "case_id"),
-            "activities": ("activity_key", "activity"),
-            "resources": ("resource_key", "resource"),
-        }[table]
-        query = {
-            "cases": "SELECT case_key, case_id FROM cases WHERE log_id = ?",
-            "activities": "SELECT activity_key, name FROM activities WHERE log_id = ?",
-            "resources": "SELECT resource_key, name FROM resources WHERE log_id = ?",
-        }[table]
+    def _dictionary(self, table: str, log_id: int, name: str) -> pl.DataFrame:
+        """One log's entries of a dictionary table, as (key, ``name``) columns."""
+        key, _, query, _ = _DICTIONARIES[table]
         rows = self._sql.execute(query, (log_id,)).fetchall()
         return pl.DataFrame(rows, schema={key: pl.Int64, name: pl.String}, orient="row")
 
@@ -1110,14 +1140,18 @@ class EventStore:
         raw = raw.with_columns(
             pl.col(name).cast(dtype) for name, dtype in stored_types.items() if name in raw.columns
         )
-        for table, key in (
-            ("cases", "case_key"),
-            ("activities", "activity_key"),
-            ("resources", "resource_key"),
+        for table, name in (
+            ("cases", "case_id"),
+            ("activities", "activity"),
+            ("resources", "resource"),
         ):
+            key = _DICTIONARIES[table][0]
             if key in raw.columns:
                 raw = raw.join(
-                    self._dictionary(table, log_id), on=key, how="left", maintain_order="left"
+                    self._dictionary(table, log_id, name),
+                    on=key,
+                    how="left",
+                    maintain_order="left",
                 )
         frame = raw.with_columns(
             pl.col(name).cast(UTC_MICROS)
@@ -1199,20 +1233,9 @@ class _Writer:
 
     def _keys(self, table: str, log_id: int, names: pl.Series) -> pl.DataFrame:
         """Integer keys for these names, creating the missing ones in sorted order."""
-        key, column = {
-            "cases": ("case_key", "case_id"),
-            "activities": ("activity_key", "name"),
-            "resources": ("resource_key", "name"),
-        }[table]
+        key, column, query, top_query = _DICTIONARIES[table]
         wanted = pl.DataFrame({column: names.drop_nulls().unique().sort()})
-        known = self.fetch(
-            {
-                "cases": "SELECT case_key, case_id FROM cases WHERE log_id = ?",
-                "activities": "SELECT activity_key, name FROM activities WHERE log_id = ?",
-                "resources": "SELECT resource_key, name FROM resources WHERE log_id = ?",
-            }[table],
-            (log_id,),
-        )
+        known = self.fetch(query, (log_id,))
         known = (
             known.cast({key: pl.Int64, column: pl.String})
             if known.height
@@ -1220,13 +1243,7 @@ class _Writer:
         )
         new = wanted.join(known, on=column, how="anti")
         if new.height:
-            top = self.fetch(
-                {
-                    "cases": "SELECT coalesce(max(case_key), 0) FROM cases",
-                    "activities": "SELECT coalesce(max(activity_key), 0) FROM activities",
-                    "resources": "SELECT coalesce(max(resource_key), 0) FROM resources",
-                }[table]
-            ).item(0, 0)
+            top = self.fetch(top_query).item(0, 0)
             new = new.select(
                 (pl.int_range(pl.len(), dtype=pl.Int64) + int(top) + 1).alias(key),
                 pl.lit(log_id, dtype=pl.Int64).alias("log_id"),

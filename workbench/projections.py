@@ -79,11 +79,29 @@ def directly_follows(events: pl.LazyFrame, *, presorted: bool = False) -> pl.Laz
     ``mean_duration``, ``median_duration``, ``min_duration``, ``max_duration``,
     ``p90_duration``, ``total_duration``. Most frequent first.
     """
-    waits = pl.col("target_time") - pl.col("timestamp")
+    return edges_of(edge_steps(events, presorted=presorted))
+
+
+def edge_steps(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
+    """Each directly-follows step of each case: ``case_id``, ``source``, ``target``,
+    ``duration`` (the per-case part of `directly_follows`)."""
     return (
         _steps(events, presorted)
         .filter(pl.col("target").is_not_null())
-        .group_by(pl.col("activity").alias("source"), "target")
+        .select(
+            "case_id",
+            pl.col("activity").alias("source"),
+            "target",
+            duration=pl.col("target_time") - pl.col("timestamp"),
+        )
+    )
+
+
+def edges_of(steps: pl.LazyFrame) -> pl.LazyFrame:
+    """The directly-follows graph from `edge_steps` (of any set of cases)."""
+    waits = pl.col("duration")
+    return (
+        steps.group_by("source", "target")
         .agg(
             frequency=pl.len(),
             cases=pl.col("case_id").n_unique(),
@@ -100,21 +118,27 @@ def directly_follows(events: pl.LazyFrame, *, presorted: bool = False) -> pl.Laz
 
 def start_activities(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """How many cases start with each activity (``activity``, ``cases``), most first."""
-    return _at_edge(events, first=True, presorted=presorted)
+    return ends_of(case_ends(events, presorted=presorted), first=True)
 
 
 def end_activities(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """How many cases end with each activity (``activity``, ``cases``), most first."""
-    return _at_edge(events, first=False, presorted=presorted)
+    return ends_of(case_ends(events, presorted=presorted), first=False)
 
 
-def _at_edge(events: pl.LazyFrame, *, first: bool, presorted: bool) -> pl.LazyFrame:
-    pick = pl.col("activity").first() if first else pl.col("activity").last()
+def case_ends(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
+    """Each case's first and last activity (``case_id``, ``first``, ``last``)."""
     return (
         ordered(events, presorted=presorted)
         .group_by("case_id", maintain_order=True)
-        .agg(pick)
-        .group_by("activity")
+        .agg(first=pl.col("activity").first(), last=pl.col("activity").last())
+    )
+
+
+def ends_of(ends: pl.LazyFrame, *, first: bool) -> pl.LazyFrame:
+    """Start (``first``) or end activities from `case_ends`."""
+    return (
+        ends.group_by(pl.col("first" if first else "last").alias("activity"))
         .agg(cases=pl.len())
         .sort(["cases", "activity"], descending=[True, False])
     )
@@ -124,15 +148,19 @@ def cases(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """One row per case: start, end, duration, events, variant, rework, last activity.
 
     ``rework`` counts occurrences (see `occurrences`) that repeat an activity already seen
-    in the case. Attributes
-    named ``case:*`` and attributes with one value throughout every case are added as the
-    case's attributes.
+    in the case. Attributes named ``case:*`` and attributes with one value throughout every
+    case are added as the case's attributes.
     """
+    return case_table(case_rows(events, presorted=presorted).collect())
+
+
+def case_rows(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
+    """The per-case part of `cases`: every attribute's first value and its distinct count."""
     schema = events.collect_schema()
     attributes = [name for name in schema.names() if name not in VOCABULARY]
     occurrence = _is_occurrence(schema)
     per_case = ordered(events, presorted=presorted).group_by("case_id", maintain_order=True)
-    frame = per_case.agg(
+    return per_case.agg(
         start=pl.col("timestamp").first(),
         end=pl.col("timestamp").last(),
         events=pl.len(),
@@ -142,20 +170,29 @@ def cases(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
         **{f"{name}": pl.col(name).drop_nulls().first() for name in attributes},
         **{f"__distinct_{name}": pl.col(name).drop_nulls().n_unique() for name in attributes},
     ).with_columns(duration=pl.col("end") - pl.col("start"))
-    # Which attributes belong to the case is known only from the data: aggregate once.
-    table = frame.collect()
+
+
+def case_table(rows: pl.DataFrame) -> pl.LazyFrame:
+    """The case table from `case_rows` (of any set of cases), in case order."""
+    base = ["case_id", "start", "end", "duration", "events", "variant", "rework", "last_activity"]
+    attributes = [name for name in rows.columns if f"__distinct_{name}" in rows.columns]
+    # Which attributes belong to the case is known only from the data.
     constant = [
         name
         for name in attributes
-        if name.startswith("case:") or not (table[f"__distinct_{name}"] > 1).any()
+        if name.startswith("case:") or not (rows[f"__distinct_{name}"] > 1).any()
     ]
-    base = ["case_id", "start", "end", "duration", "events", "variant", "rework", "last_activity"]
-    return table.select(*base, *constant).lazy()
+    return rows.lazy().select(*base, *constant)
 
 
 def variants(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Variants (activity sequences) with their cases, share, mean and median duration."""
-    per_case = (
+    return variants_of(case_variants(events, presorted=presorted))
+
+
+def case_variants(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
+    """Each case's variant and duration (the per-case part of `variants`)."""
+    return (
         ordered(events, presorted=presorted)
         .group_by("case_id", maintain_order=True)
         .agg(
@@ -163,6 +200,10 @@ def variants(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
             duration=pl.col("timestamp").last() - pl.col("timestamp").first(),
         )
     )
+
+
+def variants_of(per_case: pl.LazyFrame) -> pl.LazyFrame:
+    """Variants from `case_variants` (of any set of cases); ties in order of the sequence."""
     return (
         per_case.group_by("variant")
         .agg(
@@ -170,10 +211,12 @@ def variants(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
             mean_duration=pl.col("duration").mean(),
             median_duration=pl.col("duration").median(),
         )
-        .with_columns(share=pl.col("cases") / pl.col("cases").sum())
-        .with_columns(length=pl.col("variant").list.len())
-        .sort(["cases", "length"], descending=[True, False])
-        .drop("length")
+        .with_columns(
+            share=pl.col("cases") / pl.col("cases").sum(),
+            length=pl.col("variant").list.len(),
+            key=pl.col("variant").list.join("\u0000"),
+        )
+        .sort(["cases", "length", "key"], descending=[True, False, False])
         .select("variant", "cases", "share", "mean_duration", "median_duration")
     )
 

@@ -200,6 +200,24 @@ CREATE TABLE IF NOT EXISTS rejects (
     reason TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rejects_by_log ON rejects (log, job_id);
+-- Derived data: checkpointed projections and case-state snapshots, each an Arrow IPC
+-- frame with the position it covers. Rebuildable from the events at any time.
+CREATE TABLE IF NOT EXISTS materialized (
+    log_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    refreshed_at INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (log_id, name, at)
+);
+-- Projections users define in SQL over the table `events`.
+CREATE TABLE IF NOT EXISTS user_projections (
+    name TEXT PRIMARY KEY,
+    query TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT ''
+);
 """
 
 # Attributes live in one table per log, `attributes_<log_id>`, keyed by position, with a
@@ -296,8 +314,19 @@ class _Cut:
     timestamp: int = _NEVER
     recorded: int = _NEVER
     position: int = _NEVER
-    case_id: str | None = None
+    cases: tuple[str, ...] | None = None  # read these cases through the case index
+    # Keep only events after this time or this position (what a snapshot lacks).
+    after: tuple[int, int] = (-_NEVER, _NEVER)
     columns: frozenset[str] | None = None  # what the query uses (None: everything)
+
+
+def _span(positions: pl.Series) -> int:
+    bounds = positions.cast(pl.Int64)
+    return int(bounds.max() or 0) - int(bounds.min() or 0)  # type: ignore[arg-type]
+
+
+def _case_ids(case_id: str | Sequence[str]) -> tuple[str, ...]:
+    return (case_id,) if isinstance(case_id, str) else tuple(case_id)
 
 
 def _frame(cursor: Any) -> pl.DataFrame:
@@ -836,6 +865,106 @@ class EventStore:
                 )
         return summaries
 
+    def head(self, log: str) -> int:
+        """The position of the log's last event (0 when it has none)."""
+        base, _ = self._resolve(log)
+        with self._lock:
+            row = self._sql.execute(
+                "SELECT max(r.last_position) FROM event_ranges r JOIN logs l"
+                " ON l.log_id = r.log_id WHERE l.name = ?",
+                (base,),
+            ).fetchone()
+        return int(row[0] or 0)
+
+    def cases_after(self, log: str, position: int, *, until: datetime | None = None) -> list[str]:
+        """The cases that received events after ``position`` (with ``timestamp <= until``, if
+        given): the cases a catch-up from a checkpoint at ``position`` recomputes."""
+        base, object_type = self._resolve(log)
+        if object_type is not None:
+            ids = self.scan(base, as_of=until).filter(pl.col("position") > position)
+            linked = self.event_objects(base).join(
+                self.objects(base).filter(pl.col("object_type") == object_type),
+                on="object_id",
+            )
+            found = linked.join(ids.select("event_id").collect(), on="event_id")["object_id"]
+            return sorted(found.unique().to_list())
+        bound = _NEVER if until is None else to_micros(until)
+        with self._lock:
+            rows = self._sql.execute(
+                "SELECT DISTINCT c.case_id FROM events e JOIN cases c ON c.case_key = e.case_key"
+                " WHERE e.position > ? AND e.timestamp <= ? AND e.log_id = c.log_id"
+                " AND c.log_id = (SELECT log_id FROM logs WHERE name = ?)",
+                (position, bound, base),
+            ).fetchall()
+        return sorted(row[0] for row in rows)
+
+    def save_materialized(
+        self,
+        log: str,
+        name: str,
+        frame: pl.DataFrame,
+        *,
+        position: int,
+        at: int = 0,
+        seconds: float = 0.0,
+    ) -> None:
+        """Store a derived frame under ``name`` (and ``at``), covering events to ``position``."""
+        sink = pa.BufferOutputStream()
+        frame.write_ipc(sink, compression="lz4")
+        base, _ = self._resolve(log)
+        with self._lock:
+            self._sql.execute(
+                "INSERT OR REPLACE INTO materialized"
+                " (log_id, name, at, position, refreshed_at, seconds, data)"
+                " SELECT log_id, ?, ?, ?, ?, ?, ? FROM logs WHERE name = ?",
+                (
+                    name,
+                    at,
+                    position,
+                    to_micros(_now()),
+                    seconds,
+                    sink.getvalue().to_pybytes(),
+                    base,
+                ),
+            )
+
+    def load_materialized(
+        self, log: str, name: str, *, at: int = 0
+    ) -> tuple[pl.DataFrame, int] | None:
+        """A stored derived frame and the position it covers, or None."""
+        base, _ = self._resolve(log)
+        with self._lock:
+            row = self._sql.execute(
+                "SELECT m.data, m.position FROM materialized m JOIN logs l ON l.log_id = m.log_id"
+                " WHERE l.name = ? AND m.name = ? AND m.at = ?",
+                (base, name, at),
+            ).fetchone()
+        if row is None:
+            return None
+        return pl.read_ipc(row[0]), int(row[1])
+
+    def materialized(self, log: str | None = None) -> list[dict[str, Any]]:
+        """What is materialized: log, name, at, position, refreshed_at, seconds, bytes."""
+        with self._lock:
+            rows = self._sql.execute(
+                "SELECT l.name, m.name, m.at, m.position, m.refreshed_at, m.seconds,"
+                " length(m.data) FROM materialized m JOIN logs l ON l.log_id = m.log_id"
+                " WHERE ?1 IS NULL OR l.name = ?1 ORDER BY l.log_id, m.name, m.at",
+                (None if log is None else self._resolve(log)[0],),
+            ).fetchall()
+        keys = ("log", "name", "at", "position", "refreshed_at", "seconds", "bytes")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def forget_materialized(self, log: str, name: str | None = None) -> None:
+        """Delete derived frames of a log (all, or those called ``name``)."""
+        base, _ = self._resolve(log)
+        with self._lock:
+            self._sql.execute(
+                "DELETE FROM materialized WHERE log_id = (SELECT log_id FROM logs WHERE name = ?)"
+                " AND (?2 IS NULL OR name = ?2)",
+                (base, name),
+            )
+
     def _resolve(self, log: str) -> tuple[str, str | None]:
         """(stored log, object type or None) for a log name or a view ``log/type``.
 
@@ -940,26 +1069,35 @@ class EventStore:
         *,
         as_of: datetime | None = None,
         known_at: datetime | int | None = None,
-        case_id: str | None = None,
+        case_id: str | Sequence[str] | None = None,
+        after: tuple[datetime, int] | None = None,
     ) -> pl.LazyFrame:
         """The events of a log in position order, lazily, as the store holds them.
 
         ``as_of`` keeps events with ``timestamp <= as_of`` (valid time). ``known_at`` keeps
         what the store knew then: a datetime filters ``recorded_at``, an int filters
-        ``position``. Both compose (bitemporal). ``case_id`` reads one case's stream through
-        the case index. The query runs when the frame is collected.
+        ``position``. Both compose (bitemporal). ``case_id`` (one id or several) reads those
+        cases' streams through the case index. ``after=(t, p)`` keeps only the events that
+        happened after ``t`` or were appended after position ``p``: what a snapshot taken at
+        ``t`` from the events up to ``p`` lacks. The query runs when the frame is collected.
         """
         base, object_type = self._resolve(log)
         if object_type is not None:
-            return self._flattened(
+            flat = self._flattened(
                 log, base, object_type, as_of=as_of, known_at=known_at, case_id=case_id
             )
+            if after is None:
+                return flat
+            return flat.filter((pl.col("timestamp") > after[0]) | (pl.col("position") > after[1]))
         schema = pl.Schema({**VOCABULARY, **self.attribute_types(log)})
-        cut = _Cut(timestamp=_NEVER if as_of is None else to_micros(as_of), case_id=case_id)
+        cases = None if case_id is None else _case_ids(case_id)
+        cut = _Cut(timestamp=_NEVER if as_of is None else to_micros(as_of), cases=cases)
         if isinstance(known_at, datetime):
             cut = replace(cut, recorded=to_micros(known_at))
         elif known_at is not None:
             cut = replace(cut, position=int(known_at))
+        if after is not None:
+            cut = replace(cut, after=(to_micros(after[0]), int(after[1])))
 
         def source(
             with_columns: list[str] | None,
@@ -984,9 +1122,10 @@ class EventStore:
         *,
         as_of: datetime | None,
         known_at: datetime | int | None,
-        case_id: str | None,
+        case_id: str | Sequence[str] | None,
     ) -> pl.LazyFrame:
         """One object type's case-centric view: an event appears once per linked object."""
+        wanted = None if case_id is None else json.dumps(_case_ids(case_id))
         events = self.scan(log, as_of=as_of, known_at=known_at)
         schema = events.collect_schema()
 
@@ -998,8 +1137,9 @@ class EventStore:
                 rows = self._sql.execute(
                     "SELECT DISTINCT l.event_id, l.object_id FROM event_objects l"
                     " JOIN objects o ON o.log_id = l.log_id AND o.object_id = l.object_id"
-                    " WHERE l.log_id = ? AND o.object_type = ? AND (? IS NULL OR l.object_id = ?)",
-                    (log_id, object_type, case_id, case_id),
+                    " WHERE l.log_id = ? AND o.object_type = ?"
+                    " AND (?3 IS NULL OR l.object_id IN (SELECT value FROM json_each(?3)))",
+                    (log_id, object_type, wanted),
                 ).fetchall()
             return pl.DataFrame(
                 rows, schema={"event_id": pl.String, "object_id": pl.String}, orient="row"
@@ -1030,7 +1170,7 @@ class EventStore:
             log_id = int(found[0])
             cursor = self._cursor()
             try:
-                if cut.case_id is None:
+                if cut.cases is None:
                     raw = self._read_log(cursor, log_id, cut)
                 else:
                     raw = self._read_case(cursor, log_id, cut)
@@ -1047,8 +1187,9 @@ class EventStore:
         # The ranges that can hold qualifying events bound the scan.
         first, last = self._sql.execute(
             "SELECT min(first_position), max(last_position) FROM event_ranges"
-            " WHERE log_id = ? AND min_timestamp <= ? AND recorded_at <= ? AND first_position <= ?",
-            (log_id, cut.timestamp, cut.recorded, cut.position),
+            " WHERE log_id = ? AND min_timestamp <= ? AND recorded_at <= ? AND first_position <= ?"
+            " AND (max_timestamp > ? OR last_position > ?)",
+            (log_id, cut.timestamp, cut.recorded, cut.position, *cut.after),
         ).fetchone()
         if first is None:
             return None
@@ -1057,23 +1198,22 @@ class EventStore:
         cursor.execute(
             f"SELECT {_select_list(cut.columns)} FROM events"
             " WHERE +log_id = ? AND position BETWEEN ? AND ?"
-            " AND timestamp <= ? AND recorded_at <= ?",
-            (log_id, first, min(last, cut.position), cut.timestamp, cut.recorded),
+            " AND timestamp <= ? AND recorded_at <= ? AND (timestamp > ? OR position > ?)",
+            (log_id, first, min(last, cut.position), cut.timestamp, cut.recorded, *cut.after),
         )
         return _frame(cursor)
 
     def _read_case(self, cursor: Any, log_id: int, cut: _Cut) -> pl.DataFrame | None:
-        found = self._sql.execute(
-            "SELECT case_key FROM cases WHERE log_id = ? AND case_id = ?", (log_id, cut.case_id)
-        ).fetchone()
-        if found is None:
-            return None
+        assert cut.cases is not None
         cursor.execute(
-            f"SELECT {_select_list(cut.columns)} FROM events WHERE case_key = ? AND position <= ?"
-            " AND timestamp <= ? AND recorded_at <= ? ORDER BY revision",
-            (found[0], cut.position, cut.timestamp, cut.recorded),
+            f"SELECT {_select_list(cut.columns)} FROM events WHERE case_key IN"
+            " (SELECT case_key FROM cases WHERE log_id = ? AND case_id IN"
+            " (SELECT value FROM json_each(?))) AND position <= ?"
+            " AND timestamp <= ? AND recorded_at <= ? ORDER BY position",
+            (log_id, json.dumps(cut.cases), cut.position, cut.timestamp, cut.recorded),
         )
-        return _frame(cursor)
+        frame = _frame(cursor)
+        return None if frame.is_empty() else frame
 
     def _with_attributes(
         self, cursor: Any, log: str, log_id: int, raw: pl.DataFrame, cut: _Cut
@@ -1092,12 +1232,18 @@ class EventStore:
             for kind, column in attributes.values()
         )
         table = _attribute_table(log_id)
-        if cut.case_id is not None:  # a few rows, by the primary key
+        if cut.cases is not None:  # a few rows, by the primary key
             cursor.execute(
                 f"SELECT position, {columns} FROM {table} WHERE position IN"
-                " (SELECT e.position FROM events e JOIN cases c ON c.case_key = e.case_key"
-                " WHERE c.log_id = ? AND c.case_id = ?)",
-                (log_id, cut.case_id),
+                " (SELECT value FROM json_each(?))",
+                (json.dumps(raw["position"].to_list()),),
+            )
+        elif raw.height * 8 < _span(raw["position"]):
+            # A sparse selection: look the rows up by position instead of reading the range.
+            cursor.execute(
+                f"SELECT position, {columns} FROM {table} WHERE position IN"
+                " (SELECT value FROM json_each(?))",
+                (json.dumps(raw["position"].to_list()),),
             )
         else:  # one sequential pass over the range
             cursor.execute(
@@ -1453,6 +1599,7 @@ class _Writer:
             ("DELETE FROM object_objects WHERE log_id = ?", (log_id,)),
             (f"DROP TABLE IF EXISTS {_attribute_table(log_id)}", ()),
             ("DELETE FROM rejects WHERE log = ?", (log,)),
+            ("DELETE FROM materialized WHERE log_id = ?", (log_id,)),
             ("DELETE FROM ingest_jobs WHERE log = ?", (log,)),
             ("DELETE FROM logs WHERE log_id = ?", (log_id,)),
             ("DELETE FROM dropping_logs WHERE log_id = ?", (log_id,)),

@@ -1,0 +1,424 @@
+"""Checkpointed projections and case-state snapshots, materialized in the store's file.
+
+A `Projection` is a named function of the events. Its result is stored with the position of
+the last event it covers; `refresh` brings it up to the log's head. A projection that splits
+by case (``by_case`` gives rows per case, ``combine`` turns rows of any set of cases into the
+result) catches up by recomputing only the cases that received events since the checkpoint,
+late events included, and so always equals a full replay. Any other projection is recomputed
+when the log has moved on.
+
+Users add their own projections in three ways, and each then gets checkpointing, time travel
+(it is an ordinary function of a scan) and a table in the dashboards:
+
+- a Python function, with the `projection` decorator, in a module named by the
+  ``WORKBENCH_PROJECTIONS`` environment variable (comma-separated module names)::
+
+      @projection("orders_per_customer", description="Orders per customer")
+      def orders_per_customer(events: pl.LazyFrame) -> pl.LazyFrame:
+          return events.group_by("customer").agg(orders=pl.col("case_id").n_unique())
+
+- a SQL query over the table ``events``, stored in the file with `define_sql` or
+  ``workbench projections add NAME "SELECT ..."``.
+
+Snapshots hold the folded case state (`workbench.timetravel.fold`) at chosen moments, so that
+`state_at` starts from the nearest snapshot before the moment instead of the first event.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+from workbench import projections as p
+from workbench import timetravel
+from workbench.events import WorkbenchError
+from workbench.store import EventStore, from_micros, to_micros
+
+Compute = Callable[[pl.LazyFrame], pl.LazyFrame | pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A named projection of a log's events, checkpointed in the store."""
+
+    name: str
+    compute: Compute
+    description: str = ""
+    by_case: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
+    combine: Callable[[pl.DataFrame], pl.LazyFrame | pl.DataFrame] | None = None
+    origin: str = "built in"
+
+    @property
+    def incremental(self) -> bool:
+        """Whether a refresh recomputes only the cases that changed."""
+        return self.by_case is not None and self.combine is not None
+
+
+class ProjectionError(WorkbenchError):
+    """A projection is unknown or its definition does not run."""
+
+
+_BUILT_IN: dict[str, Projection] = {}
+_USER: dict[str, Projection] = {}
+
+
+def _collected(frame: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+
+
+def _built_in(projection: Projection) -> None:
+    _BUILT_IN[projection.name] = projection
+
+
+_built_in(
+    Projection(
+        "directly_follows",
+        p.directly_follows,
+        "The directly-follows graph with frequencies and times",
+        by_case=p.edge_steps,
+        combine=lambda rows: p.edges_of(rows.lazy()),
+    )
+)
+_built_in(
+    Projection(
+        "variants",
+        p.variants,
+        "Variants with their cases and durations",
+        by_case=p.case_variants,
+        combine=lambda rows: p.variants_of(rows.lazy()),
+    )
+)
+_built_in(
+    Projection(
+        "cases",
+        p.cases,
+        "One row per case",
+        by_case=p.case_rows,
+        combine=lambda rows: p.case_table(rows).sort("case_id"),
+    )
+)
+_built_in(
+    Projection(
+        "start_activities",
+        p.start_activities,
+        "Cases per first activity",
+        by_case=p.case_ends,
+        combine=lambda rows: p.ends_of(rows.lazy(), first=True),
+    )
+)
+_built_in(
+    Projection(
+        "end_activities",
+        p.end_activities,
+        "Cases per last activity",
+        by_case=p.case_ends,
+        combine=lambda rows: p.ends_of(rows.lazy(), first=False),
+    )
+)
+_built_in(
+    Projection(
+        "completion",
+        lambda events: timetravel.completing(timetravel.activity_ends(events)),
+        "The activities that complete a case (time travel's default rule)",
+        by_case=timetravel.activity_ends,
+        combine=lambda rows: timetravel.completing(rows.lazy()),
+    )
+)
+DASHBOARD = ("directly_follows", "variants", "cases", "start_activities", "end_activities")
+
+
+def projection(
+    name: str,
+    *,
+    description: str = "",
+    by_case: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+    combine: Callable[[pl.DataFrame], pl.LazyFrame | pl.DataFrame] | None = None,
+) -> Callable[[Compute], Compute]:
+    """Register a Python function of the events as a user projection (a decorator)."""
+
+    def register(compute: Compute) -> Compute:
+        _USER[name] = Projection(
+            name,
+            compute,
+            description or (compute.__doc__ or "").strip().split("\n")[0],
+            by_case=by_case,
+            combine=combine,
+            origin=f"python: {compute.__module__}.{compute.__qualname__}",
+        )
+        return compute
+
+    return register
+
+
+def _load_modules() -> None:
+    for module in filter(None, os.environ.get("WORKBENCH_PROJECTIONS", "").split(",")):
+        try:
+            importlib.import_module(module.strip())
+        except ImportError as error:
+            raise ProjectionError(
+                f"WORKBENCH_PROJECTIONS names {module.strip()!r}, which cannot be imported: {error}"
+            ) from error
+
+
+def sql_compute(query: str) -> Compute:
+    """A projection from a SQL query over the table ``events`` (Polars SQL)."""
+
+    def compute(events: pl.LazyFrame) -> pl.LazyFrame:
+        return pl.SQLContext(events=events, eager=False).execute(query)
+
+    return compute
+
+
+def define_sql(store: EventStore, name: str, query: str, *, description: str = "") -> None:
+    """Store a SQL projection in the file; it runs once here to check that it is valid."""
+    if name in _BUILT_IN:
+        raise ProjectionError(f"{name!r} is a built-in projection; choose another name")
+    empty = pl.LazyFrame(schema=store.schema(store.log_names()[0]) if store.log_names() else {})
+    try:
+        sql_compute(query)(empty).collect_schema()
+    except Exception as error:  # Polars raises several kinds for bad SQL
+        raise ProjectionError(f"projection {name!r}: the query does not run: {error}") from error
+    with store.sql:
+        store.sql.execute(
+            "INSERT OR REPLACE INTO user_projections (name, query, description) VALUES (?, ?, ?)",
+            (name, query, description),
+        )
+
+
+def remove(store: EventStore, name: str) -> None:
+    """Remove a stored SQL projection and its checkpoints."""
+    found = store.sql.execute("DELETE FROM user_projections WHERE name = ?", (name,)).rowcount
+    if not found:
+        raise ProjectionError(f"no SQL projection called {name!r}")
+    for log in store.log_names():
+        store.forget_materialized(log, f"projection:{name}")
+
+
+def registered(store: EventStore) -> dict[str, Projection]:
+    """Every projection: built in, Python ones from ``WORKBENCH_PROJECTIONS``, SQL ones."""
+    _load_modules()
+    found = dict(_BUILT_IN)
+    found.update(_USER)
+    for name, query, description in store.sql.execute(
+        "SELECT name, query, description FROM user_projections ORDER BY name"
+    ):
+        found[name] = Projection(name, sql_compute(query), description, origin=f"sql: {query}")
+    return found
+
+
+def _get(store: EventStore, name: str) -> Projection:
+    found = registered(store)
+    if name not in found:
+        raise ProjectionError(f"no projection called {name!r}; known: {', '.join(sorted(found))}")
+    return found[name]
+
+
+def _key(name: str) -> str:
+    return f"projection:{name}"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a projection of a log stands."""
+
+    log: str
+    name: str
+    position: int | None  # None: never computed
+    head: int
+    refreshed_at: datetime | None
+    seconds: float | None
+    incremental: bool
+    description: str
+    origin: str
+
+    @property
+    def lag(self) -> int:
+        """Events appended since the checkpoint (all of them when never computed)."""
+        return self.head - (self.position or 0)
+
+
+def checkpoints(store: EventStore, log: str | None = None) -> list[Checkpoint]:
+    """Every projection of every (chosen) log with its position and lag."""
+    known = registered(store)
+    stored = {(row["log"], row["name"]): row for row in store.materialized(log)}
+    logs = [log] if log is not None else store.log_names()
+    found = []
+    for name_of_log in logs:
+        head = store.head(name_of_log)
+        for name, projection_ in known.items():
+            row = stored.get((name_of_log, _key(name)))
+            found.append(
+                Checkpoint(
+                    name_of_log,
+                    name,
+                    None if row is None else row["position"],
+                    head,
+                    None if row is None else from_micros(row["refreshed_at"]),
+                    None if row is None else row["seconds"],
+                    projection_.incremental,
+                    projection_.description,
+                    projection_.origin,
+                )
+            )
+    return found
+
+
+def refresh(store: EventStore, log: str, name: str) -> pl.DataFrame:
+    """Bring a projection of ``log`` up to the log's head and return its result."""
+    projection_ = _get(store, name)
+    started = time.perf_counter()
+    head = store.head(log)
+    stored = store.load_materialized(log, _key(name))
+    if stored is not None and stored[1] == head:
+        data = stored[0]
+    elif projection_.by_case is None or projection_.combine is None:
+        data = _run(projection_, lambda: projection_.compute(store.scan(log, known_at=head)))
+    elif stored is None:
+        data = _run(projection_, lambda: projection_.by_case(store.scan(log, known_at=head)))  # type: ignore[misc]
+    else:
+        rows, position = stored
+        touched = store.cases_after(log, position)
+        fresh = _run(
+            projection_,
+            lambda: projection_.by_case(store.scan(log, known_at=head, case_id=touched)),  # type: ignore[misc]
+        )
+        kept = rows.filter(~pl.col("case_id").is_in(touched))
+        data = pl.concat([kept, fresh.select(kept.columns)]) if kept.width else fresh
+    if stored is None or stored[1] != head:
+        store.save_materialized(
+            log, _key(name), data, position=head, seconds=time.perf_counter() - started
+        )
+    if projection_.combine is None:
+        return data
+    return _collected(projection_.combine(data))
+
+
+def _run(
+    projection_: Projection, compute: Callable[[], pl.LazyFrame | pl.DataFrame]
+) -> pl.DataFrame:
+    try:
+        return _collected(compute())
+    except WorkbenchError:
+        raise
+    except Exception as error:  # a user's function or query failed on this log
+        raise ProjectionError(f"projection {projection_.name!r} failed: {error}") from error
+
+
+def refresh_all(store: EventStore, log: str | None = None) -> Iterator[Checkpoint]:
+    """Refresh every projection (and the snapshots) of every (chosen) log."""
+    for name_of_log in [log] if log is not None else store.log_names():
+        for name in registered(store):
+            refresh(store, name_of_log, name)
+        refresh_snapshots(store, name_of_log)
+    yield from checkpoints(store, log)
+
+
+# ------------------------------------------------------------------ snapshots
+
+_SNAPSHOT = "snapshot:state"
+
+
+def snapshot(store: EventStore, log: str, at: datetime) -> None:
+    """Store the folded state of every case at ``at``, as known at the log's head."""
+    started = time.perf_counter()
+    head = store.head(log)
+    folded = timetravel.fold(store.scan(log, as_of=at, known_at=head)).collect()
+    store.save_materialized(
+        log,
+        _SNAPSHOT,
+        folded,
+        position=head,
+        at=to_micros(at),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def snapshot_times(store: EventStore, log: str) -> list[datetime]:
+    """The moments of the stored snapshots of a log."""
+    return [from_micros(row["at"]) for row in store.materialized(log) if row["name"] == _SNAPSHOT]
+
+
+def take_snapshots(store: EventStore, log: str, *, count: int = 12) -> list[datetime]:
+    """Snapshots at ``count`` evenly spaced moments over the log's time range."""
+    summary = next((s for s in store.logs() if s.log == log), None)
+    if summary is None or summary.first_timestamp is None or summary.last_timestamp is None:
+        return []
+    first, last = summary.first_timestamp, summary.last_timestamp
+    moments = [first + (last - first) * (k + 1) / count for k in range(count)]
+    for moment in moments:
+        snapshot(store, log, moment)
+    return moments
+
+
+def refresh_snapshots(store: EventStore, log: str) -> None:
+    """Bring every snapshot of a log up to its head: cases that received events at or before
+    the snapshot's moment since it was taken are folded again."""
+    head = store.head(log)
+    for row in store.materialized(log):
+        if row["name"] != _SNAPSHOT or row["position"] == head:
+            continue
+        at = from_micros(row["at"])
+        stored = store.load_materialized(log, _SNAPSHOT, at=row["at"])
+        assert stored is not None
+        folded, position = stored
+        touched = store.cases_after(log, position, until=at)
+        if touched:
+            fresh = timetravel.fold(
+                store.scan(log, as_of=at, known_at=head, case_id=touched)
+            ).collect()
+            kept = folded.filter(~pl.col("case_id").is_in(touched))
+            folded = pl.concat([kept, fresh.select(kept.columns)], how="vertical_relaxed")
+        store.save_materialized(log, _SNAPSHOT, folded, position=head, at=row["at"])
+
+
+def state_at(
+    store: EventStore,
+    log: str,
+    at: datetime,
+    *,
+    known_at: datetime | int | None = None,
+    completed: Collection[str] | pl.Expr | None = None,
+) -> pl.DataFrame:
+    """`workbench.timetravel.state_at` over the log, starting from the nearest snapshot at or
+    before ``at`` when one can serve (always the same result as a replay from the start)."""
+    events = store.scan(log, known_at=known_at)
+    if completed is None:
+        if known_at is None:
+            completed = refresh(store, log, "completion")["activity"].to_list()
+        else:
+            completed = timetravel.completing_activities(events)
+    position = store.head(log) if known_at is None else known_at
+    usable = [
+        row
+        for row in store.materialized(log)
+        if row["name"] == _SNAPSHOT
+        and row["at"] <= to_micros(at)
+        and isinstance(position, int)
+        and row["position"] <= position
+    ]
+    if not usable:
+        return timetravel.state_at(events, at, completed=completed).collect()
+    best = max(usable, key=lambda row: row["at"])
+    stored = store.load_materialized(log, _SNAPSHOT, at=best["at"])
+    assert stored is not None
+    folded, covered = stored
+    moment = from_micros(best["at"])
+    delta = store.scan(log, as_of=at, known_at=position, after=(moment, covered))
+    # Cases with late events before the snapshot's moment are folded again from the start.
+    late = delta.filter(pl.col("timestamp") <= moment).select("case_id").unique().collect()
+    if late.height:
+        delta = pl.concat(
+            [
+                delta.filter(pl.col("timestamp") > moment),
+                store.scan(log, as_of=moment, known_at=position, case_id=late["case_id"].to_list()),
+            ]
+        )
+    base = folded.lazy().filter(~pl.col("case_id").is_in(late["case_id"].implode()))
+    merged = timetravel.merge(base, timetravel.fold(delta))
+    return timetravel.finish(merged, at, completed=completed).collect()

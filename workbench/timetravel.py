@@ -1,0 +1,300 @@
+"""The state of every case at a chosen moment, rebuilt from the log by replay.
+
+Valid time is the ``at`` of `state_at`: the events that had happened by then. Transaction
+time is the scan's ``known_at``: the events the store had recorded by then. The two compose::
+
+    state_at(store.scan("orders", known_at=r), at=t)   # t as it was known at r
+
+The fold is mergeable (`fold`, `merge`, `finish`): a snapshot of the folded state at one
+moment plus the events after it gives the same state as a replay from the first event,
+which is how `workbench.checkpoints` answers `state_at` on a long log quickly.
+
+>>> import polars as pl
+>>> from datetime import datetime, UTC
+>>> events = pl.LazyFrame({
+...     "position": [1, 2, 3, 4], "case_id": ["c1", "c1", "c2", "c1"],
+...     "activity": ["order", "ship", "order", "pay"],
+...     "timestamp": [datetime(2024, 1, d, tzinfo=UTC) for d in (1, 2, 2, 3)]})
+>>> state = state_at(events, datetime(2024, 1, 2, 12, tzinfo=UTC), completed={"pay"})
+>>> state.select("case_id", "last_activity", "status", "events").collect().rows()
+[('c1', 'ship', 'open', 2), ('c2', 'order', 'open', 1)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+from workbench.events import VOCABULARY
+from workbench.projections import ORDER, _is_occurrence, directly_follows
+
+# Columns of the folded (mergeable) state, beyond the case's attributes.
+_FOLDED = (
+    "case_id",
+    "start",
+    "last_timestamp",
+    "last_position",
+    "last_activity",
+    "last_resource",
+    "events",
+    "occurrences",
+    "seen",
+)
+
+
+def attribute_names(schema: pl.Schema) -> list[str]:
+    """The columns of a scan that are attributes rather than vocabulary."""
+    return [name for name in schema.names() if name not in VOCABULARY]
+
+
+def fold(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Fold events into one row per case: the mergeable part of the case's state.
+
+    ``seen`` holds the distinct activities completed so far and ``occurrences`` how many
+    completions there were, so rework stays exact across merges; attributes keep their
+    latest non-null value.
+    """
+    schema = events.collect_schema()
+    occurrence = _is_occurrence(schema)
+    resource = pl.col("resource") if "resource" in schema else pl.lit(None, pl.String)
+    return (
+        events.sort(*ORDER)
+        .group_by("case_id", maintain_order=True)
+        .agg(
+            start=pl.col("timestamp").first(),
+            last_timestamp=pl.col("timestamp").last(),
+            last_position=pl.col("position").last(),
+            last_activity=pl.col("activity").last(),
+            last_resource=resource.last(),
+            events=pl.len().cast(pl.UInt32),
+            occurrences=occurrence.sum().cast(pl.UInt32),
+            seen=pl.col("activity").filter(occurrence).unique().sort(),
+            **{name: pl.col(name).drop_nulls().last() for name in attribute_names(schema)},
+        )
+    )
+
+
+def merge(earlier: pl.LazyFrame, later: pl.LazyFrame) -> pl.LazyFrame:
+    """Merge two folded states where every event of ``later`` follows those of ``earlier``
+    in its case (the result equals folding all the events at once)."""
+    attributes = [name for name in earlier.collect_schema().names() if name not in _FOLDED]
+    joined = earlier.join(later, on="case_id", how="full", coalesce=True, suffix="_new")
+
+    def newer(name: str) -> pl.Expr:
+        return pl.coalesce(f"{name}_new", name).alias(name)
+
+    return joined.select(
+        "case_id",
+        pl.coalesce("start", "start_new").alias("start"),
+        newer("last_timestamp"),
+        newer("last_position"),
+        newer("last_activity"),
+        pl.when(pl.col("last_activity_new").is_not_null())
+        .then(pl.col("last_resource_new"))
+        .otherwise(pl.col("last_resource"))
+        .alias("last_resource"),
+        (pl.col("events").fill_null(0) + pl.col("events_new").fill_null(0)).alias("events"),
+        (pl.col("occurrences").fill_null(0) + pl.col("occurrences_new").fill_null(0)).alias(
+            "occurrences"
+        ),
+        pl.concat_list(
+            pl.col("seen").fill_null(pl.lit([], pl.List(pl.String))),
+            pl.col("seen_new").fill_null(pl.lit([], pl.List(pl.String))),
+        )
+        .list.unique()
+        .list.sort()
+        .alias("seen"),
+        *(newer(name) for name in attributes),
+    )
+
+
+def finish(
+    folded: pl.LazyFrame, at: datetime, *, completed: Collection[str] | pl.Expr
+) -> pl.LazyFrame:
+    """The state of each case at ``at`` from its folded events.
+
+    ``completed`` is the set of activities that complete a case, or a Polars expression over
+    the state's columns that is true for completed cases.
+    """
+    rule = (
+        completed
+        if isinstance(completed, pl.Expr)
+        else pl.col("last_activity").is_in(list(completed))
+    )
+    attributes = [name for name in folded.collect_schema().names() if name not in _FOLDED]
+    moment = pl.lit(at).cast(pl.Datetime("us", "UTC"))
+    return (
+        folded.with_columns(
+            elapsed=moment - pl.col("start"),
+            idle=moment - pl.col("last_timestamp"),
+            rework=(pl.col("occurrences") - pl.col("seen").list.len()).cast(pl.UInt32),
+        )
+        .with_columns(status=pl.when(rule).then(pl.lit("completed")).otherwise(pl.lit("open")))
+        .select(
+            "case_id",
+            "status",
+            "last_activity",
+            "last_resource",
+            "last_timestamp",
+            "start",
+            "events",
+            "elapsed",
+            "idle",
+            "rework",
+            *attributes,
+        )
+        .sort("case_id")
+    )
+
+
+def completing_activities(events: pl.LazyFrame) -> list[str]:
+    """The default completion rule: the log's end activities that usually end their case.
+
+    An activity that ends a case only because the export cut the case off (it is followed by
+    more work in most cases) does not count: at least half of its occurrences must be the
+    last event of their case.
+    """
+    return completing(activity_ends(events)).collect()["activity"].to_list()
+
+
+def activity_ends(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Per case and activity: occurrences, and whether the case ends with it (the per-case
+    part of `completing_activities`)."""
+    return (
+        events.sort(*ORDER)
+        .with_columns(last=pl.col("activity").last().over("case_id"))
+        .group_by("case_id", "activity")
+        .agg(occurrences=pl.len(), ends=(pl.col("activity") == pl.col("last")).any())
+    )
+
+
+def completing(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The completing activities (column ``activity``) from `activity_ends` rows."""
+    return (
+        rows.group_by("activity")
+        .agg(pl.col("occurrences").sum(), ends=pl.col("ends").sum())
+        .filter((pl.col("ends") > 0) & (pl.col("ends") * 2 >= pl.col("occurrences")))
+        .select("activity")
+        .sort("activity")
+    )
+
+
+def state_at(
+    events: pl.LazyFrame,
+    at: datetime,
+    *,
+    completed: Collection[str] | pl.Expr | None = None,
+) -> pl.LazyFrame:
+    """One row per case that had started by ``at``: its status, last activity and resource,
+    events, elapsed time, idle time since its last event, rework, and every attribute at
+    its latest value by ``at``.
+
+    A case is ``completed`` when its last event by ``at`` is one of the log's end activities
+    (`completing_activities`, computed from all of ``events``), or by ``completed``: a set of
+    activities or a Polars expression over these columns.
+    """
+    rule = completing_activities(events) if completed is None else completed
+    happened = events.filter(pl.col("timestamp") <= at)
+    return finish(fold(happened), at, completed=rule)
+
+
+def summary(state: pl.DataFrame) -> pl.DataFrame:
+    """Work in progress by last activity: open and completed cases, mean elapsed time."""
+    return (
+        state.group_by("last_activity")
+        .agg(
+            open=(pl.col("status") == "open").sum(),
+            completed=(pl.col("status") == "completed").sum(),
+            mean_elapsed=pl.col("elapsed").filter(pl.col("status") == "open").mean(),
+        )
+        .sort(["open", "completed", "last_activity"], descending=[True, True, False])
+    )
+
+
+def status_counts(state: pl.DataFrame) -> dict[str, int]:
+    """Cases by status at the moment of ``state``."""
+    counts = dict(state.group_by("status").len().iter_rows())
+    return {"open": int(counts.get("open", 0)), "completed": int(counts.get("completed", 0))}
+
+
+@dataclass(frozen=True)
+class Diff:
+    """What changed between two moments."""
+
+    started: pl.DataFrame  # cases that started in (t1, t2]
+    completed: pl.DataFrame  # cases completed by t2 that were not by t1
+    moved: pl.DataFrame  # cases whose last activity changed: case_id, before, after
+    new_edges: pl.DataFrame  # directly-follows edges present at t2 but not at t1
+    kpis: pl.DataFrame  # measure, before, after, change
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready description (times as ISO text, durations in seconds)."""
+        return {
+            "started": self.started["case_id"].to_list(),
+            "completed": self.completed["case_id"].to_list(),
+            "moved": self.moved.to_dicts(),
+            "new_edges": self.new_edges.select("source", "target", "frequency").to_dicts(),
+            "kpis": self.kpis.to_dicts(),
+        }
+
+
+def diff(
+    events: pl.LazyFrame,
+    t1: datetime,
+    t2: datetime,
+    *,
+    completed: Collection[str] | pl.Expr | None = None,
+) -> Diff:
+    """What changed from ``t1`` to ``t2``: cases started and completed, cases that moved to
+    another activity, new directly-follows edges, and the KPIs at both moments."""
+    rule = completing_activities(events) if completed is None else completed
+    before = state_at(events, t1, completed=rule).collect()
+    after = state_at(events, t2, completed=rule).collect()
+    started = after.join(before, on="case_id", how="anti")
+    done_before = before.filter(pl.col("status") == "completed").select("case_id")
+    completed_now = after.filter(pl.col("status") == "completed").join(
+        done_before, on="case_id", how="anti"
+    )
+    moved = (
+        before.select("case_id", before="last_activity", before_events="events")
+        .join(after.select("case_id", after="last_activity", after_events="events"), on="case_id")
+        .filter(pl.col("after_events") > pl.col("before_events"))
+        .select("case_id", "before", "after")
+    )
+    edges_before = directly_follows(events.filter(pl.col("timestamp") <= t1)).collect()
+    edges_after = directly_follows(events.filter(pl.col("timestamp") <= t2)).collect()
+    new_edges = edges_after.join(edges_before, on=["source", "target"], how="anti")
+    kpis = pl.DataFrame(
+        [_kpis(before, edges_before), _kpis(after, edges_after)],
+        orient="row",
+        schema=["cases", "open", "completed", "events", "edges", "rework"],
+    )
+    table = pl.DataFrame(
+        {
+            "measure": kpis.columns,
+            "before": kpis.row(0),
+            "after": kpis.row(1),
+        }
+    ).with_columns(change=pl.col("after") - pl.col("before"))
+    return Diff(
+        started.select("case_id", "start", "last_activity"),
+        completed_now.select("case_id", "last_activity", "last_timestamp"),
+        moved,
+        new_edges,
+        table,
+    )
+
+
+def _kpis(state: pl.DataFrame, edges: pl.DataFrame) -> list[int]:
+    counts = status_counts(state)
+    return [
+        state.height,
+        counts["open"],
+        counts["completed"],
+        int(state["events"].sum() or 0),
+        edges.height,
+        int(state["rework"].sum() or 0),
+    ]

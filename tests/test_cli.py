@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -117,7 +118,8 @@ def test_db_comes_from_the_environment(tmp_path, monkeypatch) -> None:
 
 def test_the_readme_python_example_runs(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    (code,) = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    code = next(block for block in blocks if "NO_STREAM" in block)
     namespace: dict[str, object] = {}
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["events"].collect().height == 2  # type: ignore[attr-defined]
@@ -125,6 +127,24 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch) -> None:
     assert namespace["as_it_was_known"].collect().height == 1  # type: ignore[attr-defined]
     assert namespace["one_case"].collect()["revision"].to_list() == [0, 1]  # type: ignore[attr-defined]
     namespace["store"].close()  # type: ignore[attr-defined]
+
+
+def test_the_readme_time_travel_example_runs(tmp_path, monkeypatch) -> None:
+    from polars.testing import assert_frame_equal
+
+    from sample_data.demo import load_demo
+    from workbench import EventStore
+
+    monkeypatch.chdir(tmp_path)
+    with EventStore("workbench.db") as store:
+        load_demo(store)
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    code = next(block for block in blocks if "timetravel" in block)
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert_frame_equal(namespace["fast"], namespace["then"])
+    assert namespace["known"]["events"].sum() < namespace["then"]["events"].sum()
+    namespace["store"].close()
 
 
 def test_logs_show_object_types_and_views(tmp_path) -> None:

@@ -207,7 +207,7 @@ def test_a_checkpointed_projection_caught_up_equals_a_full_replay(store, batches
     store.drop("log") if store.has_log("log") else None
     for rows in batches:
         store.import_frame("log", batch(rows))
-        for name in checkpoints.DASHBOARD + ("completion",):
+        for name in (*checkpoints.DASHBOARD, "completion"):
             projection = checkpoints.registered(store)[name]
             caught_up = checkpoints.refresh(store, "log", name)
             replay = projection.compute(store.scan("log"))
@@ -251,7 +251,8 @@ def test_user_projections_in_python_and_sql(store, monkeypatch, tmp_path) -> Non
         "@projection('amount_per_activity')\n"
         "def amount_per_activity(events):\n"
         "    '''Total amount per activity.'''\n"
-        "    return events.group_by('activity').agg(total=pl.col('amount').sum()).sort('activity')\n"
+        "    totals = events.group_by('activity').agg(total=pl.col('amount').sum())\n"
+        "    return totals.sort('activity')\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("WORKBENCH_PROJECTIONS", "my_projections")

@@ -26,12 +26,15 @@ app = typer.Typer(
 )
 
 
-def command(function: Callable[..., None]) -> Callable[..., None]:
+def command(
+    function: Callable[..., None], *, on: typer.Typer | None = None, name: str | None = None
+) -> Callable[..., None]:
     """Register a command whose help ends with the docstring's ``Example:`` line."""
     doc = function.__doc__ or ""
     body, _, example = doc.partition("Example:")
     function.__doc__ = body.rstrip()
-    return app.command(epilog=f"Example: {example.strip()}" if example else None)(function)
+    epilog = f"Example: {example.strip()}" if example else None
+    return (on or app).command(name, epilog=epilog)(function)
 
 
 out = Console()
@@ -621,6 +624,10 @@ class _progress:
 def _fail(message: str) -> NoReturn:
     err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+# The time-travel commands register themselves on `app`.
+from workbench import cli_travel  # noqa: E402, F401
 
 
 def main() -> None:

@@ -182,6 +182,7 @@ CREATE TABLE IF NOT EXISTS ingest_jobs (
     duplicates INTEGER NOT NULL DEFAULT 0,
     rejected INTEGER NOT NULL DEFAULT 0,
     rows_committed INTEGER NOT NULL DEFAULT 0,
+    last_position INTEGER,
     started_at TEXT NOT NULL,
     finished_at TEXT,
     seconds REAL,
@@ -1570,14 +1571,15 @@ class _Writer:
             self.cursor.adbc_ingest("rejects", rows.to_arrow(), mode="append")
         self.cursor.execute(
             "UPDATE ingest_jobs SET events_read = events_read + ?, events_added = events_added + ?,"
-            " duplicates = duplicates + ?, rejected = rejected + ?, rows_committed = ?"
-            " WHERE job_id = ?",
+            " duplicates = duplicates + ?, rejected = rejected + ?, rows_committed = ?,"
+            " last_position = coalesce(?, last_position) WHERE job_id = ?",
             (
                 result.events_read + rejected,
                 result.events_added,
                 result.duplicates,
                 rejected,
                 job.rows,
+                result.position,
                 job.job_id,
             ),
         )
@@ -1657,6 +1659,7 @@ def _migrate(connection: sqlite3.Connection) -> None:
     added = {
         ("logs", "kind"): "ALTER TABLE logs ADD COLUMN kind TEXT NOT NULL DEFAULT 'case'",
         ("rejects", "place"): "ALTER TABLE rejects ADD COLUMN place TEXT",
+        ("ingest_jobs", "last_position"): "ALTER TABLE ingest_jobs ADD COLUMN last_position INTEGER",
     }
     for (table, column), statement in added.items():
         columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}

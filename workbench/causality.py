@@ -1,0 +1,454 @@
+"""Cause and effect: a case's timeline, explicit causation chains, inferred links, and the
+attribute values, activities, resources and rework that go with long cases.
+
+Explicit chains follow ``causation_id`` (the event that caused this one, in any case) and
+``correlation_id`` (the request that started the chain). Where a log has no such ids, links
+are inferred: an event follows the previous event of its case, and in an object-centric log
+events touching the same object follow each other.
+
+>>> import polars as pl
+>>> from datetime import datetime
+>>> events = pl.LazyFrame({
+...     "position": [1, 2, 3], "case_id": ["o1", "o1", "o2"],
+...     "event_id": ["a", "b", "c"], "activity": ["order", "pick", "reorder"],
+...     "timestamp": [datetime(2024, 1, d) for d in (1, 2, 3)],
+...     "causation_id": [None, "a", "b"]})
+>>> chain = trace(events, "b")
+>>> [row["event_id"] for row in chain.causes.to_dicts()], chain.effects["event_id"].to_list()
+(['a'], ['c'])
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import polars as pl
+
+from workbench.events import VOCABULARY, WorkbenchError
+from workbench.projections import ORDER, _is_occurrence, cases
+
+
+class UnknownEvent(WorkbenchError):
+    """No event has the given id in the log."""
+
+
+class UnknownCase(WorkbenchError):
+    """No case has the given id in the log."""
+
+
+def timeline(events: pl.LazyFrame, case_id: str) -> pl.DataFrame:
+    """The events of one case in order, with the waiting time since the previous event,
+    the service time of paired start/complete events, and whether each event lies on the
+    case's critical path.
+
+    The critical path is the chain of causes of the case's last event (its
+    ``causation_id`` links within the case, back to the root); without causation ids
+    every event of a sequential case is on it.
+    """
+    schema = events.collect_schema()
+    frame = events.filter(pl.col("case_id") == case_id).sort(*ORDER).collect()
+    if frame.is_empty():
+        raise UnknownCase(f"no case {case_id!r} in the log")
+    phase = (
+        pl.col("lifecycle").str.to_lowercase() if "lifecycle" in schema else pl.lit(None, pl.String)
+    )
+    frame = frame.with_columns(
+        waiting=pl.col("timestamp") - pl.col("timestamp").shift(1),
+        since_start=pl.col("timestamp") - pl.col("timestamp").first(),
+        phase=phase,
+        nth=pl.int_range(pl.len()).over("activity", phase),
+    )
+    starts = frame.filter(pl.col("phase") == "start").select(
+        "activity", "nth", started=pl.col("timestamp")
+    )
+    frame = frame.join(starts, on=["activity", "nth"], how="left", maintain_order="left")
+    frame = frame.with_columns(
+        service=pl.when(pl.col("phase") == "complete").then(pl.col("timestamp") - pl.col("started"))
+    )
+    on_path = _critical_path(frame)
+    columns = [
+        name
+        for name in (
+            "position",
+            "event_id",
+            "activity",
+            "timestamp",
+            "lifecycle",
+            "resource",
+            "causation_id",
+            "correlation_id",
+        )
+        if name in frame.columns
+    ]
+    return frame.with_columns(critical=pl.col("event_id").is_in(list(on_path))).select(
+        *columns, "since_start", "waiting", "service", "critical"
+    )
+
+
+def _critical_path(frame: pl.DataFrame) -> set[str]:
+    if "causation_id" not in frame.columns or frame["causation_id"].null_count() == frame.height:
+        return set(frame["event_id"].to_list())
+    cause_of = dict(zip(frame["event_id"], frame["causation_id"], strict=True))
+    path = set()
+    current: str | None = frame["event_id"][-1]
+    while current is not None and current in cause_of and current not in path:
+        path.add(current)
+        current = cause_of[current]
+    return path
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One event with its causes (root first) and its effects (transitively, any case)."""
+
+    event: dict[str, object]
+    causes: pl.DataFrame
+    effects: pl.DataFrame  # with ``depth`` (1: caused directly) and ``caused_by``
+
+    def tree(self) -> str:
+        """The chain as indented text: causes down to the event, then its effects."""
+        lines = []
+        chain = [*self.causes.to_dicts(), self.event]
+        for depth, row in enumerate(chain):
+            marker = "▶ " if row is self.event else ""
+            lines.append(f"{'  ' * depth}{marker}{_label(row)}")
+        base = len(chain)
+        children: dict[str, list[dict[str, object]]] = {}
+        for row in self.effects.to_dicts():
+            children.setdefault(str(row["caused_by"]), []).append(row)
+
+        def walk(event_id: str, depth: int) -> None:
+            for child in children.get(event_id, []):
+                lines.append(f"{'  ' * depth}{_label(child)}")
+                walk(str(child["event_id"]), depth + 1)
+
+        walk(str(self.event["event_id"]), base)
+        return "\n".join(lines)
+
+    def to_dot(self) -> str:
+        """The chain as a Graphviz digraph: an edge from each cause to its effect."""
+        rows = [*self.causes.to_dicts(), self.event, *self.effects.to_dicts()]
+        lines = ["digraph trace {", "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];']
+        for row in rows:
+            style = ', style="filled,bold", fillcolor="#fde68a"' if row is self.event else ""
+            lines.append(f"  {_quote(str(row['event_id']))} [label={_quote(_label(row))}{style}];")
+        for row in rows:
+            cause = row.get("caused_by", row.get("causation_id"))
+            if cause is not None and any(other["event_id"] == cause for other in rows):
+                lines.append(f"  {_quote(str(cause))} -> {_quote(str(row['event_id']))};")
+        lines.append("}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready description (times as ISO text)."""
+        return {
+            "event": _jsonable(self.event),
+            "causes": [_jsonable(row) for row in self.causes.to_dicts()],
+            "effects": [_jsonable(row) for row in self.effects.to_dicts()],
+        }
+
+
+def _jsonable(row: dict[str, object]) -> dict[str, object]:
+    return {
+        key: value.isoformat() if hasattr(value, "isoformat") else value
+        for key, value in row.items()
+    }
+
+
+def _label(row: dict[str, object]) -> str:
+    return f"{row['activity']} · {row['case_id']} · {row['timestamp']:%Y-%m-%d %H:%M}"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_TRACE_COLUMNS = (
+    "event_id",
+    "case_id",
+    "activity",
+    "timestamp",
+    "resource",
+    "causation_id",
+    "correlation_id",
+    "position",
+)
+
+
+def trace(events: pl.LazyFrame, event_id: str) -> Trace:
+    """The causes of an event, back to the root, and everything it caused, transitively and
+    across cases, following ``causation_id``."""
+    schema = events.collect_schema()
+    wanted = [name for name in _TRACE_COLUMNS if name in schema]
+    frame = events.select(wanted).collect()
+    if "causation_id" not in frame.columns:
+        frame = frame.with_columns(causation_id=pl.lit(None, pl.String))
+    found = frame.filter(pl.col("event_id") == event_id)
+    if found.is_empty():
+        raise UnknownEvent(f"no event {event_id!r} in the log")
+    by_id = {row["event_id"]: row for row in frame.to_dicts()}
+    event = by_id[event_id]
+    causes: list[dict[str, object]] = []
+    current = event.get("causation_id")
+    seen = {event_id}
+    while current is not None and current in by_id and current not in seen:
+        seen.add(str(current))
+        causes.append(by_id[current])
+        current = by_id[current].get("causation_id")
+    causes.reverse()
+    caused: dict[str, list[str]] = {}
+    for child, parent in zip(frame["event_id"], frame["causation_id"], strict=True):
+        if parent is not None:
+            caused.setdefault(parent, []).append(child)
+    effects: list[dict[str, object]] = []
+    queue: deque[tuple[str, int]] = deque([(event_id, 0)])
+    reached = {event_id}
+    while queue:
+        parent, depth = queue.popleft()
+        for child in caused.get(parent, []):
+            if child not in reached:
+                reached.add(child)
+                effects.append({**by_id[child], "depth": depth + 1, "caused_by": parent})
+                queue.append((child, depth + 1))
+    schema_out = pl.Schema(frame.schema)
+    schema_out["depth"] = pl.Int64()
+    schema_out["caused_by"] = pl.String()
+    return Trace(
+        event,
+        pl.DataFrame(causes, schema=frame.schema),
+        pl.DataFrame(effects, schema=schema_out).sort("timestamp", "position")
+        if "position" in frame.columns
+        else pl.DataFrame(effects, schema=schema_out),
+    )
+
+
+def correlated(events: pl.LazyFrame, correlation_id: str | None = None) -> pl.DataFrame:
+    """Events grouped by ``correlation_id``: per group its cases, events, first and last
+    time; or, given an id, that group's events in time order."""
+    if correlation_id is not None:
+        return (
+            events.filter(pl.col("correlation_id") == correlation_id)
+            .sort("timestamp", "position")
+            .collect()
+        )
+    return (
+        events.filter(pl.col("correlation_id").is_not_null())
+        .group_by("correlation_id")
+        .agg(
+            cases=pl.col("case_id").n_unique(),
+            events=pl.len(),
+            first=pl.col("timestamp").min(),
+            last=pl.col("timestamp").max(),
+        )
+        .with_columns(span=pl.col("last") - pl.col("first"))
+        .sort(["cases", "events", "correlation_id"], descending=[True, True, False])
+        .collect()
+    )
+
+
+def links(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Links between events: ``caused`` where a causation id names the cause, otherwise
+    ``follows`` from the previous event of the case (inferred), with the time between."""
+    schema = events.collect_schema()
+    ordered = events.sort(*ORDER)
+    same = pl.col("case_id").shift(1) == pl.col("case_id")
+    inferred = ordered.select(
+        pl.when(same).then(pl.col("event_id").shift(1)).alias("source"),
+        pl.col("event_id").alias("target"),
+        pl.lit("follows").alias("kind"),
+        pl.when(same).then(pl.col("timestamp") - pl.col("timestamp").shift(1)).alias("gap"),
+    ).filter(pl.col("source").is_not_null())
+    if "causation_id" not in schema:
+        return inferred
+    times = events.select("event_id", "timestamp")
+    explicit = (
+        events.filter(pl.col("causation_id").is_not_null())
+        .select(
+            pl.col("causation_id").alias("source"), pl.col("event_id").alias("target"), "timestamp"
+        )
+        .join(times.rename({"event_id": "source", "timestamp": "source_time"}), on="source")
+        .select(
+            "source",
+            "target",
+            pl.lit("caused").alias("kind"),
+            gap=pl.col("timestamp") - pl.col("source_time"),
+        )
+    )
+    has_cause = explicit.select(pl.col("target"))
+    return pl.concat([explicit, inferred.join(has_cause, on="target", how="anti")])
+
+
+def object_links(event_objects: pl.DataFrame, events: pl.LazyFrame) -> pl.DataFrame:
+    """Inferred links in an object-centric log: events touching the same object follow each
+    other in time (``source``, ``target``, ``object_id``)."""
+    timed = event_objects.join(
+        events.select("event_id", "timestamp", "position").collect(), on="event_id"
+    ).sort("object_id", "timestamp", "position")
+    same = pl.col("object_id").shift(1) == pl.col("object_id")
+    return timed.select(
+        pl.when(same).then(pl.col("event_id").shift(1)).alias("source"),
+        pl.col("event_id").alias("target"),
+        "object_id",
+    ).filter(pl.col("source").is_not_null())
+
+
+def why(
+    events: pl.LazyFrame,
+    *,
+    quantile: float = 0.75,
+    successful: Collection[str] | None = None,
+    min_cases: int | None = None,
+) -> pl.DataFrame:
+    """Root causes of long (or unsuccessful) cases: which attribute values, activities,
+    resources and rework go with them, with effect sizes and case counts, largest first.
+
+    A case is long when its duration exceeds the ``quantile`` of case durations; with
+    ``successful`` (activities that end a successful case), a case that ends otherwise
+    counts as a problem too. For every factor (``kind``, ``factor``, ``value``) the table
+    gives the cases with it, the problem rate with and without it, the ``lift`` (rate with
+    over rate overall), the mean duration with and without, and ``impact``: the problem
+    cases above the overall rate that the factor accounts for. Numeric attributes are cut
+    into quartiles. Factors with fewer than ``min_cases`` cases (default: 1 % of the cases,
+    at least 5) are left out.
+    """
+    schema = events.collect_schema()
+    table = cases(events).collect()
+    if table.is_empty():
+        return _empty_why()
+    limit = table["duration"].quantile(quantile, interpolation="linear")
+    problem = pl.col("duration") > limit
+    if successful is not None:
+        problem = problem | ~pl.col("last_activity").is_in(list(successful))
+    labelled = table.select("case_id", "duration", problem.alias("problem"))
+    factors = [_activity_factors(events), _rework_factors(events, schema)]
+    if "resource" in schema:
+        factors.append(
+            events.filter(pl.col("resource").is_not_null())
+            .select(
+                "case_id",
+                kind=pl.lit("resource"),
+                factor=pl.lit("resource"),
+                value=pl.col("resource"),
+            )
+            .unique()
+            .collect()
+        )
+    factors.append(_attribute_factors(table))
+    present = pl.concat([frame for frame in factors if frame.height], how="vertical_relaxed")
+    total = labelled.height
+    problems = int(labelled["problem"].sum())
+    overall = problems / total
+    floor = min_cases if min_cases is not None else max(5, math.ceil(total / 100))
+    mean_all = labelled["duration"].mean()
+    stats = (
+        present.join(labelled, on="case_id")
+        .group_by("kind", "factor", "value")
+        .agg(
+            cases=pl.len(),
+            problem_cases=pl.col("problem").sum(),
+            mean_duration_with=pl.col("duration").mean(),
+            total_duration=pl.col("duration").sum(),
+        )
+        .filter(pl.col("cases") >= floor)
+        .with_columns(
+            problem_rate=pl.col("problem_cases") / pl.col("cases"),
+            rate_without=(problems - pl.col("problem_cases"))
+            / pl.max_horizontal(total - pl.col("cases"), 1),
+            mean_duration_without=(
+                (pl.lit(mean_all) * total - pl.col("total_duration"))
+                / pl.max_horizontal(total - pl.col("cases"), 1)
+            ),
+        )
+        .with_columns(
+            lift=pl.col("problem_rate") / overall if overall else pl.lit(None, pl.Float64),
+            impact=(pl.col("problem_cases") - pl.col("cases") * overall),
+        )
+        .with_columns(extra_duration=pl.col("mean_duration_with") - pl.col("mean_duration_without"))
+        .filter(pl.col("problem_rate") > pl.col("rate_without"))
+        .sort(["impact", "lift", "factor", "value"], descending=[True, True, False, False])
+        .select(
+            "kind",
+            "factor",
+            "value",
+            "cases",
+            "problem_cases",
+            "problem_rate",
+            "rate_without",
+            "lift",
+            "impact",
+            "mean_duration_with",
+            "mean_duration_without",
+            "extra_duration",
+        )
+    )
+    return stats
+
+
+def _empty_why() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"kind": pl.String, "factor": pl.String, "value": pl.String, "cases": pl.UInt32}
+    )
+
+
+def _activity_factors(events: pl.LazyFrame) -> pl.DataFrame:
+    return (
+        events.select(
+            "case_id", kind=pl.lit("activity"), factor=pl.lit("activity"), value=pl.col("activity")
+        )
+        .unique()
+        .collect()
+    )
+
+
+def _rework_factors(events: pl.LazyFrame, schema: pl.Schema) -> pl.DataFrame:
+    return (
+        events.filter(_is_occurrence(schema))
+        .group_by("case_id", "activity")
+        .agg(times=pl.len())
+        .filter(pl.col("times") > 1)
+        .select(
+            "case_id", kind=pl.lit("rework"), factor=pl.lit("repeated"), value=pl.col("activity")
+        )
+        .collect()
+    )
+
+
+def _attribute_factors(table: pl.DataFrame) -> pl.DataFrame:
+    frames = []
+    base = {"case_id", "start", "end", "duration", "events", "variant", "rework", "last_activity"}
+    for name in table.columns:
+        if name in base or name in VOCABULARY:
+            continue
+        column = table[name]
+        if column.dtype.is_numeric() and column.n_unique() > 8:
+            edges = column.quantile(0.25), column.quantile(0.5), column.quantile(0.75)
+            value = (
+                pl.when(pl.col(name) <= edges[0])
+                .then(pl.lit(f"≤ {edges[0]:g}"))
+                .when(pl.col(name) <= edges[1])
+                .then(pl.lit(f"{edges[0]:g} to {edges[1]:g}"))
+                .when(pl.col(name) <= edges[2])
+                .then(pl.lit(f"{edges[1]:g} to {edges[2]:g}"))
+                .otherwise(pl.lit(f"> {edges[2]:g}"))
+            )
+        elif column.dtype.is_temporal():
+            continue
+        else:
+            value = pl.col(name).cast(pl.String)
+        frames.append(
+            table.filter(pl.col(name).is_not_null()).select(
+                "case_id", kind=pl.lit("attribute"), factor=pl.lit(name), value=value
+            )
+        )
+    frames.append(
+        table.select(
+            "case_id",
+            kind=pl.lit("case"),
+            factor=pl.lit("rework"),
+            value=pl.when(pl.col("rework") > 0).then(pl.lit("some")).otherwise(pl.lit("none")),
+        )
+    )
+    return pl.concat(frames, how="vertical_relaxed")

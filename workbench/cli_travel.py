@@ -1,0 +1,394 @@
+"""The time-travel and cause-and-effect commands of `workbench` (state, diff, timeline, trace,
+why, projections)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+from rich.table import Table
+
+from workbench.cli import JsonOption, _fail, _moment, _store, app, command, out
+
+
+def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows ready for JSON: times as ISO 8601 text, durations as seconds."""
+    converted = frame.with_columns(
+        pl.col(name).dt.total_microseconds().truediv(1e6)
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Duration)
+    )
+    return [
+        {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in row.items()
+        }
+        for row in converted.to_dicts()
+    ]
+
+
+def _known(text: str | None) -> datetime | int | None:
+    if text is None:
+        return None
+    return int(text) if text.isdigit() else _moment(text, "--known-at")
+
+
+def _log(log: str) -> str:
+    if not _store().has_log(log):
+        _fail(f"no log named {log!r} in the store (see `workbench logs`)")
+    return log
+
+
+def _human(value: timedelta | None) -> str:
+    from workbench.processmap import human_duration
+
+    return "" if value is None else human_duration(value.total_seconds())
+
+
+AtOption = Annotated[str, typer.Option("--at", help="The moment (ISO 8601, UTC if no offset).")]
+KnownOption = Annotated[
+    str | None,
+    typer.Option("--known-at", help="As the store knew it then: a time, or a position (digits)."),
+]
+
+
+@command
+def state(
+    log: Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")],
+    at: AtOption,
+    known_at: KnownOption = None,
+    format: Annotated[str, typer.Option(help="table, csv, json or parquet.")] = "table",
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file (required for parquet).")
+    ] = None,
+    completed: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--completed",
+            help="An activity that completes a case (repeatable; default: the log's usual"
+            " end activities).",
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Cases shown in the table format.")] = 20,
+) -> None:
+    """The state of every case at a moment: status, last activity, events, elapsed time,
+    rework and attributes, rebuilt from the log (as known at --known-at, if given).
+
+    Example: workbench state orders --at 2024-03-01T12:00 --known-at 2024-03-02
+    """
+    from workbench import checkpoints, timetravel
+
+    if format not in ("table", "csv", "json", "parquet"):
+        _fail(f"--format {format!r}: choose table, csv, json or parquet")
+    if format == "parquet" and output is None:
+        _fail("--format parquet writes a file: give --output FILE")
+    moment = _moment(at, "--at")
+    frame = checkpoints.state_at(
+        _store(), _log(log), moment, known_at=_known(known_at), completed=completed
+    )
+    if format == "parquet":
+        assert output is not None
+        frame.write_parquet(output)
+        out.print(f"{frame.height:,} cases written to {output}")
+        return
+    if format == "csv":
+        text = frame.with_columns(
+            pl.col(name).dt.total_seconds().alias(name)
+            for name, dtype in frame.schema.items()
+            if isinstance(dtype, pl.Duration)
+        ).write_csv()
+        _emit(text, output)
+        return
+    if format == "json":
+        _emit(json.dumps(records(frame), ensure_ascii=False), output)
+        return
+    counts = timetravel.status_counts(frame)
+    out.print(
+        f"[bold]{log}[/] at {moment.isoformat()}"
+        + (f", as known at {known_at}" if known_at else "")
+        + f": {frame.height:,} cases, {counts['open']:,} open, {counts['completed']:,} completed"
+    )
+    wip = Table("last activity", "open", "completed", "mean elapsed (open)")
+    for row in timetravel.summary(frame).iter_rows(named=True):
+        wip.add_row(
+            row["last_activity"],
+            f"{row['open']:,}",
+            f"{row['completed']:,}",
+            _human(row["mean_elapsed"]),
+        )
+    out.print(wip)
+    cases_table = Table("case", "status", "last activity", "events", "elapsed", "rework")
+    for row in frame.head(limit).iter_rows(named=True):
+        cases_table.add_row(
+            row["case_id"],
+            row["status"],
+            row["last_activity"],
+            str(row["events"]),
+            _human(row["elapsed"]),
+            str(row["rework"]),
+        )
+    out.print(cases_table)
+    if frame.height > limit:
+        out.print(f"... {frame.height - limit:,} more (use --format csv or json for all)")
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@command
+def diff(
+    log: Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")],
+    start: Annotated[str, typer.Option("--from", help="The earlier moment.")],
+    end: Annotated[str, typer.Option("--to", help="The later moment.")],
+    known_at: KnownOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What changed between two moments: cases started, completed and moved on, new paths
+    in the process map, and the KPIs at both moments.
+
+    Example: workbench diff orders --from 2024-03-01 --to 2024-03-08 --json
+    """
+    from workbench import timetravel
+
+    t1, t2 = _moment(start, "--from"), _moment(end, "--to")
+    if t2 < t1:
+        _fail("--to is before --from")
+    change = timetravel.diff(_store().scan(_log(log), known_at=_known(known_at)), t1, t2)
+    if as_json:
+        out.print_json(json.dumps(change.to_dict(), ensure_ascii=False))
+        return
+    out.print(f"[bold]{log}[/] from {t1.isoformat()} to {t2.isoformat()}")
+    kpis = Table("measure", "before", "after", "change")
+    for row in change.kpis.iter_rows(named=True):
+        kpis.add_row(
+            row["measure"], f"{row['before']:,}", f"{row['after']:,}", f"{row['change']:+,}"
+        )
+    out.print(kpis)
+    out.print(f"{change.started.height:,} cases started, {change.completed.height:,} completed")
+    moves = change.moved.group_by("before", "after").len().sort("len", descending=True).head(15)
+    if moves.height:
+        table = Table("from activity", "to activity", "cases")
+        for before, after, count in moves.iter_rows():
+            table.add_row(before, after, f"{count:,}")
+        out.print(table)
+    for row in change.new_edges.iter_rows(named=True):
+        out.print(f"new path: {row['source']} → {row['target']} ({row['frequency']:,} times)")
+
+
+@command
+def timeline(
+    log: Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")],
+    case_id: Annotated[str, typer.Argument(help="The case.")],
+    as_json: JsonOption = False,
+) -> None:
+    """One case's events in order with waiting and service times; ★ marks the critical path.
+
+    Example: workbench timeline orders O-000042
+    """
+    from workbench.causality import timeline as case_timeline
+
+    frame = case_timeline(_store().scan(_log(log), case_id=case_id), case_id)
+    if as_json:
+        out.print_json(json.dumps(records(frame), ensure_ascii=False))
+        return
+    table = Table("", "time", "activity", "resource", "waiting", "service", "event id")
+    for row in frame.iter_rows(named=True):
+        table.add_row(
+            "★" if row["critical"] else "",
+            f"{row['timestamp']:%Y-%m-%d %H:%M:%S}",
+            row["activity"],
+            row.get("resource") or "",
+            _human(row["waiting"]),
+            _human(row["service"]),
+            row["event_id"],
+        )
+    out.print(table)
+
+
+@command
+def trace(
+    log: Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")],
+    event_id: Annotated[str, typer.Argument(help="The event.")],
+    as_dot: Annotated[bool, typer.Option("--dot", help="Print Graphviz DOT.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """An event's causes back to the root and everything it caused, across cases, from the
+    events' causation ids.
+
+    Example: workbench trace orders "O-42@2024-03-01T09:00:00Z/Pick#1" --dot
+    """
+    from workbench.causality import trace as event_trace
+
+    chain = event_trace(_store().scan(_log(log)), event_id)
+    if as_dot:
+        print(chain.to_dot())
+    elif as_json:
+        out.print_json(json.dumps(chain.to_dict(), ensure_ascii=False, default=str))
+    else:
+        print(chain.tree())
+        print(f"{chain.causes.height} cause(s), {chain.effects.height} effect(s)")
+
+
+@command
+def why(
+    log: Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")],
+    quantile: Annotated[
+        float, typer.Option(help="Cases longer than this quantile of durations are long.")
+    ] = 0.75,
+    successful: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--successful",
+            help="An activity ending a successful case; cases ending otherwise count as"
+            " problems too (repeatable).",
+        ),
+    ] = None,
+    top: Annotated[int, typer.Option(help="Factors shown.")] = 15,
+    as_json: JsonOption = False,
+) -> None:
+    """Root causes of long cases: the attribute values, activities, resources and rework
+    that go with them, ranked by how many problem cases they account for.
+
+    Example: workbench why orders --quantile 0.9 --top 10
+    """
+    from workbench.causality import why as root_causes
+
+    if not 0 < quantile < 1:
+        _fail(f"--quantile {quantile:g}: give a number between 0 and 1")
+    frame = root_causes(_store().scan(_log(log)), quantile=quantile, successful=successful)
+    frame = frame.head(top)
+    if as_json:
+        out.print_json(json.dumps(records(frame), ensure_ascii=False))
+        return
+    table = Table("factor", "value", "cases", "problem rate", "vs without", "lift", "extra time")
+    for row in frame.iter_rows(named=True):
+        table.add_row(
+            row["kind"] if row["factor"] == row["kind"] else f"{row['kind']}: {row['factor']}",
+            str(row["value"]),
+            f"{row['cases']:,}",
+            f"{row['problem_rate']:.0%}",
+            f"{row['rate_without']:.0%}",
+            f"{row['lift']:.2f}",
+            _human(row["extra_duration"]),
+        )
+    out.print(table)
+
+
+projections_app = typer.Typer(
+    no_args_is_help=False,
+    invoke_without_command=True,
+    epilog="Example: workbench projections --json",
+)
+app.add_typer(projections_app, name="projections")
+
+
+@projections_app.callback()
+def projections(
+    ctx: typer.Context,
+    log: Annotated[str | None, typer.Option(help="Only this log.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the checkpointed projections of each log with the position they cover and their
+    lag (events appended since); the subcommands refresh them and add your own."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from workbench import checkpoints
+
+    found = checkpoints.checkpoints(_store(), None if log is None else _log(log))
+    if as_json:
+        rows = [
+            {
+                "log": c.log,
+                "name": c.name,
+                "position": c.position,
+                "head": c.head,
+                "lag": c.lag,
+                "refreshed_at": None if c.refreshed_at is None else c.refreshed_at.isoformat(),
+                "seconds": c.seconds,
+                "incremental": c.incremental,
+                "description": c.description,
+                "origin": c.origin,
+            }
+            for c in found
+        ]
+        out.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("log", "projection", "position", "lag", "catch-up", "description")
+    for c in found:
+        table.add_row(
+            c.log,
+            c.name,
+            "never" if c.position is None else f"{c.position:,}",
+            f"{c.lag:,}",
+            "by case" if c.incremental else "full",
+            c.description,
+        )
+    out.print(table)
+
+
+@partial(command, on=projections_app, name="refresh")
+def projections_refresh(
+    log: Annotated[str | None, typer.Argument(help="Only this log.")] = None,
+) -> None:
+    """Bring every projection and snapshot up to the log's last event.
+
+    Example: workbench projections refresh orders
+    """
+    from workbench import checkpoints
+
+    for c in checkpoints.refresh_all(_store(), None if log is None else _log(log)):
+        out.print(f"{c.log} {c.name}: at position {c.position:,}")
+
+
+@partial(command, on=projections_app, name="add")
+def projections_add(
+    name: Annotated[str, typer.Argument(help="The projection's name.")],
+    query: Annotated[str, typer.Argument(help="SQL over the table `events`.")],
+    description: Annotated[str, typer.Option(help="What it shows.")] = "",
+) -> None:
+    """Define a projection as SQL over the table `events`; it is checkpointed, works as of
+    any moment, and appears in the app.
+
+    Example: workbench projections add regions "SELECT region, count(*) AS n FROM events GROUP BY 1"
+    """
+    from workbench import checkpoints
+
+    checkpoints.define_sql(_store(), name, query, description=description)
+    out.print(f"projection {name!r} added")
+
+
+@partial(command, on=projections_app, name="remove")
+def projections_remove(name: Annotated[str, typer.Argument(help="The projection's name.")]) -> None:
+    """Remove a SQL projection and its checkpoints.
+
+    Example: workbench projections remove per_region
+    """
+    from workbench import checkpoints
+
+    checkpoints.remove(_store(), name)
+    out.print(f"projection {name!r} removed")
+
+
+@partial(command, on=projections_app, name="snapshot")
+def projections_snapshot(
+    log: Annotated[str, typer.Argument(help="The log.")],
+    count: Annotated[int, typer.Option(help="Snapshots, evenly spaced over the log's range.")] = 12,
+) -> None:
+    """Store snapshots of every case's state, so that `state` starts from the nearest one.
+
+    Example: workbench projections snapshot orders --count 24
+    """
+    from workbench import checkpoints
+
+    moments = checkpoints.take_snapshots(_store(), _log(log), count=count)
+    out.print(f"{len(moments)} snapshots of {log}")

@@ -271,39 +271,49 @@ def checkpoints(store: EventStore, log: str | None = None) -> list[Checkpoint]:
 
 def refresh(store: EventStore, log: str, name: str) -> pl.DataFrame:
     """Bring a projection of ``log`` up to the log's head and return its result."""
-    projection_ = _get(store, name)
-    started = time.perf_counter()
+    return refresh_many(store, log, [name])[name]
+
+
+def refresh_many(store: EventStore, log: str, names: Collection[str]) -> dict[str, pl.DataFrame]:
+    """Bring several projections of ``log`` up to its head; the events of the cases that
+    changed since the oldest checkpoint are read once for all of them."""
+    chosen = {name: _get(store, name) for name in names}
     head = store.head(log)
-    stored = store.load_materialized(log, _key(name))
-    if stored is not None and stored[1] == head:
-        data = stored[0]
-    elif projection_.by_case is None or projection_.combine is None:
-        data = _run(projection_, lambda: projection_.compute(store.scan(log, known_at=head)))
-    elif stored is None:
-        data = _run(projection_, lambda: projection_.by_case(store.scan(log, known_at=head)))  # type: ignore[misc]
-    else:
-        rows, position = stored
-        touched = store.cases_after(log, position)
-        fresh = _run(
-            projection_,
-            lambda: projection_.by_case(store.scan(log, known_at=head, case_id=touched)),  # type: ignore[misc]
+    stored = {name: store.load_materialized(log, _key(name)) for name in chosen}
+    behind = [found[1] for found in stored.values() if found is not None and found[1] != head]
+    touched: list[str] = []
+    changed: pl.DataFrame | None = None
+    if behind and any(projection_.incremental for projection_ in chosen.values()):
+        touched = store.cases_after(log, min(behind))
+        changed = store.scan(log, known_at=head, case_id=touched).collect()
+    results = {}
+    for name, projection_ in chosen.items():
+        started = time.perf_counter()
+        found = stored[name]
+        if found is not None and found[1] == head:
+            data = found[0]
+        elif projection_.by_case is None or projection_.combine is None:
+            data = _run(projection_, projection_.compute, store.scan(log, known_at=head))
+        elif found is None or changed is None:
+            data = _run(projection_, projection_.by_case, store.scan(log, known_at=head))
+        else:
+            # The cases that changed are computed again from all their events.
+            fresh = _run(projection_, projection_.by_case, changed.lazy())
+            kept = found[0].filter(~pl.col("case_id").is_in(touched))
+            data = pl.concat([kept, fresh.select(kept.columns)], how="vertical_relaxed")
+        if found is None or found[1] != head:
+            store.save_materialized(
+                log, _key(name), data, position=head, seconds=time.perf_counter() - started
+            )
+        results[name] = (
+            data if projection_.combine is None else _collected(projection_.combine(data))
         )
-        kept = rows.filter(~pl.col("case_id").is_in(touched))
-        data = pl.concat([kept, fresh.select(kept.columns)]) if kept.width else fresh
-    if stored is None or stored[1] != head:
-        store.save_materialized(
-            log, _key(name), data, position=head, seconds=time.perf_counter() - started
-        )
-    if projection_.combine is None:
-        return data
-    return _collected(projection_.combine(data))
+    return results
 
 
-def _run(
-    projection_: Projection, compute: Callable[[], pl.LazyFrame | pl.DataFrame]
-) -> pl.DataFrame:
+def _run(projection_: Projection, compute: Compute, events: pl.LazyFrame) -> pl.DataFrame:
     try:
-        return _collected(compute())
+        return _collected(compute(events))
     except WorkbenchError:
         raise
     except Exception as error:  # a user's function or query failed on this log
@@ -313,8 +323,7 @@ def _run(
 def refresh_all(store: EventStore, log: str | None = None) -> Iterator[Checkpoint]:
     """Refresh every projection (and the snapshots) of every (chosen) log."""
     for name_of_log in [log] if log is not None else store.log_names():
-        for name in registered(store):
-            refresh(store, name_of_log, name)
+        refresh_many(store, name_of_log, list(registered(store)))
         refresh_snapshots(store, name_of_log)
     yield from checkpoints(store, log)
 

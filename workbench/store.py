@@ -891,10 +891,11 @@ class EventStore:
             return sorted(found.unique().to_list())
         bound = _NEVER if until is None else to_micros(until)
         with self._lock:
+            # `+e.log_id` keeps SQLite on the rowid range after the checkpoint.
             rows = self._sql.execute(
                 "SELECT DISTINCT c.case_id FROM events e JOIN cases c ON c.case_key = e.case_key"
-                " WHERE e.position > ? AND e.timestamp <= ? AND e.log_id = c.log_id"
-                " AND c.log_id = (SELECT log_id FROM logs WHERE name = ?)",
+                " WHERE e.position > ? AND e.timestamp <= ?"
+                " AND +e.log_id = (SELECT log_id FROM logs WHERE name = ?)",
                 (position, bound, base),
             ).fetchall()
         return sorted(row[0] for row in rows)
@@ -1263,10 +1264,19 @@ class EventStore:
         )
         return raw.join(values, on="position", how="left", maintain_order="left")
 
-    def _dictionary(self, table: str, log_id: int, name: str) -> pl.DataFrame:
-        """One log's entries of a dictionary table, as (key, ``name``) columns."""
+    def _dictionary(
+        self, table: str, log_id: int, name: str, keys: pl.Series | None = None
+    ) -> pl.DataFrame:
+        """One log's entries of a dictionary table, as (key, ``name``) columns; only those of
+        ``keys`` when given (a few cases need not load them all)."""
         key, _, query, _ = _DICTIONARIES[table]
-        rows = self._sql.execute(query, (log_id,)).fetchall()
+        if keys is None:
+            rows = self._sql.execute(query, (log_id,)).fetchall()
+        else:
+            wanted = json.dumps(keys.drop_nulls().unique().to_list())
+            rows = self._sql.execute(
+                f"{query} AND {key} IN (SELECT value FROM json_each(?))", (log_id, wanted)
+            ).fetchall()
         return pl.DataFrame(rows, schema={key: pl.Int64, name: pl.String}, orient="row")
 
     def _decode(self, log: str, log_id: int, raw: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
@@ -1294,8 +1304,9 @@ class EventStore:
         ):
             key = _DICTIONARIES[table][0]
             if key in raw.columns:
+                few = raw[key] if table == "cases" and raw.height < 50_000 else None
                 raw = raw.join(
-                    self._dictionary(table, log_id, name),
+                    self._dictionary(table, log_id, name, few),
                     on=key,
                     how="left",
                     maintain_order="left",
@@ -1659,7 +1670,10 @@ def _migrate(connection: sqlite3.Connection) -> None:
     added = {
         ("logs", "kind"): "ALTER TABLE logs ADD COLUMN kind TEXT NOT NULL DEFAULT 'case'",
         ("rejects", "place"): "ALTER TABLE rejects ADD COLUMN place TEXT",
-        ("ingest_jobs", "last_position"): "ALTER TABLE ingest_jobs ADD COLUMN last_position INTEGER",
+        (
+            "ingest_jobs",
+            "last_position",
+        ): "ALTER TABLE ingest_jobs ADD COLUMN last_position INTEGER",
     }
     for (table, column), statement in added.items():
         columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}

@@ -29,7 +29,7 @@ from datetime import datetime
 import polars as pl
 
 from workbench.events import VOCABULARY
-from workbench.projections import ORDER, _is_occurrence, directly_follows
+from workbench.projections import _is_occurrence, directly_follows
 
 # Columns of the folded (mergeable) state, beyond the case's attributes.
 _FOLDED = (
@@ -45,12 +45,21 @@ _FOLDED = (
 )
 
 
+def in_time(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
+    """Events in ``(timestamp, position)`` order, which a fold needs within each case.
+
+    Sorting the whole log by time (two integer columns) is cheaper than by case id (text);
+    grouping keeps the order of rows within each group.
+    """
+    return events if presorted else events.sort("timestamp", "position")
+
+
 def attribute_names(schema: pl.Schema) -> list[str]:
     """The columns of a scan that are attributes rather than vocabulary."""
     return [name for name in schema.names() if name not in VOCABULARY]
 
 
-def fold(events: pl.LazyFrame) -> pl.LazyFrame:
+def fold(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Fold events into one row per case: the mergeable part of the case's state.
 
     ``seen`` holds the distinct activities completed so far and ``occurrences`` how many
@@ -61,8 +70,8 @@ def fold(events: pl.LazyFrame) -> pl.LazyFrame:
     occurrence = _is_occurrence(schema)
     resource = pl.col("resource") if "resource" in schema else pl.lit(None, pl.String)
     return (
-        events.sort(*ORDER)
-        .group_by("case_id", maintain_order=True)
+        in_time(events, presorted=presorted)
+        .group_by("case_id")
         .agg(
             start=pl.col("timestamp").first(),
             last_timestamp=pl.col("timestamp").last(),
@@ -150,21 +159,30 @@ def finish(
     )
 
 
-def completing_activities(events: pl.LazyFrame) -> list[str]:
+def completing_activities(events: pl.LazyFrame, *, presorted: bool = False) -> list[str]:
     """The default completion rule: the log's end activities that usually end their case.
 
     An activity that ends a case only because the export cut the case off (it is followed by
     more work in most cases) does not count: at least half of its occurrences must be the
     last event of their case.
     """
-    return completing(activity_ends(events)).collect()["activity"].to_list()
+    ends = (
+        in_time(events, presorted=presorted)
+        .group_by("case_id")
+        .agg(pl.col("activity").last())
+        .group_by("activity")
+        .agg(ends=pl.len())
+    )
+    counts = events.group_by("activity").agg(occurrences=pl.len())
+    rows = ends.join(counts, on="activity").with_columns(case_id=pl.lit(None, pl.String))
+    return completing(rows).collect()["activity"].to_list()
 
 
-def activity_ends(events: pl.LazyFrame) -> pl.LazyFrame:
+def activity_ends(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Per case and activity: occurrences, and whether the case ends with it (the per-case
     part of `completing_activities`)."""
     return (
-        events.sort(*ORDER)
+        in_time(events, presorted=presorted)
         .with_columns(last=pl.col("activity").last().over("case_id"))
         .group_by("case_id", "activity")
         .agg(occurrences=pl.len(), ends=(pl.col("activity") == pl.col("last")).any())
@@ -196,9 +214,13 @@ def state_at(
     (`completing_activities`, computed from all of ``events``), or by ``completed``: a set of
     activities or a Polars expression over these columns.
     """
-    rule = completing_activities(events) if completed is None else completed
-    happened = events.filter(pl.col("timestamp") <= at)
-    return finish(fold(happened), at, completed=rule)
+    if completed is not None:
+        return finish(fold(events.filter(pl.col("timestamp") <= at)), at, completed=completed)
+    # The rule needs every event: read and order the log once for both passes.
+    frame = events.collect().sort("timestamp", "position").lazy()
+    rule = completing_activities(frame, presorted=True)
+    happened = frame.filter(pl.col("timestamp") <= at)
+    return finish(fold(happened, presorted=True), at, completed=rule)
 
 
 def summary(state: pl.DataFrame) -> pl.DataFrame:

@@ -1,13 +1,33 @@
-"""Shared state of the app: the open store. The only module that uses Streamlit's caches."""
+"""Shared state of the app: the open store, the chosen log and filters, and the caches.
+
+The only module that uses Streamlit's caches. A log's events are read once per (log, head
+position, filters) and kept in memory; every metric is cached on the same key plus its
+options, so a rerun that changes nothing recomputes nothing, and an append (a new head
+position) invalidates exactly what it changes.
+"""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
+import polars as pl
 import streamlit as st
 
-from workbench.store import EventStore
+from workbench.filters import Filters
+from workbench.store import EventStore, LogSummary
+
+T = TypeVar("T")
+
+# Query-string keys that are not filters.
+LOG_KEY = "log"
+TIMEZONE_KEY = "tz"
 
 
 def db_path() -> Path:
@@ -23,3 +43,151 @@ def _open(path: str) -> EventStore:
 def store() -> EventStore:
     """The store, opened once per server process."""
     return _open(str(db_path()))
+
+
+def logs() -> list[LogSummary]:
+    """The logs and views in the store."""
+    return store().logs()
+
+
+def selected_log() -> LogSummary | None:
+    """The log chosen in the sidebar (kept in the URL), or the first one."""
+    summaries = [s for s in logs() if s.kind != "object"]
+    if not summaries:
+        return None
+    wanted = st.query_params.get(LOG_KEY)
+    return next((s for s in summaries if s.log == wanted), summaries[0])
+
+
+def filters() -> Filters:
+    """The global filters, read from the URL query."""
+    query = {
+        key: st.query_params.get_all(key)
+        for key in st.query_params
+        if key not in (LOG_KEY, TIMEZONE_KEY)
+    }
+    try:
+        return Filters.from_query(query)
+    except (ValueError, TypeError):
+        return Filters()
+
+
+def set_filters(chosen: Filters) -> None:
+    """Put the filters in the URL (replacing the previous ones), keeping log and timezone."""
+    kept = {key: st.query_params.get(key) for key in (LOG_KEY, TIMEZONE_KEY)}
+    st.query_params.clear()
+    for key, value in kept.items():
+        if value:
+            st.query_params[key] = value
+    pairs: dict[str, list[str]] = {}
+    for item in chosen.items:
+        for key, value in item.query():
+            pairs.setdefault(key, []).append(value)
+    for key, values in pairs.items():
+        st.query_params[key] = values if len(values) > 1 else values[0]
+
+
+def timezone() -> ZoneInfo:
+    """The time zone times are shown in (URL key ``tz``; UTC by default)."""
+    try:
+        return ZoneInfo(st.query_params.get(TIMEZONE_KEY) or "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local(frame: pl.DataFrame) -> pl.DataFrame:
+    """A frame with its UTC times converted to the chosen time zone, for display."""
+    zone = str(timezone())
+    return frame.with_columns(
+        pl.col(name).dt.convert_time_zone(zone)
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+    )
+
+
+def shown(moment: datetime) -> str:
+    """A moment in the chosen time zone, as text."""
+    return moment.astimezone(timezone()).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@st.cache_resource(max_entries=6, show_spinner="Reading the log...")
+def _events(db: str, log: str, head: int, query: str) -> pl.DataFrame:
+    # `head` is part of the key: new events make a new entry.
+    del db, head
+    events = Filters.from_query(query).apply(store().scan(log))
+    return events.sort("case_id", "timestamp", "position").collect()
+
+
+def events(log: str, chosen: Filters | None = None) -> pl.LazyFrame:
+    """The log's events after the filters, in case order, read once and kept in memory."""
+    chosen = filters() if chosen is None else chosen
+    return _events(str(db_path()), log, store().head(log), chosen.to_query()).lazy()
+
+
+@st.cache_data(max_entries=256, show_spinner="Computing...")
+def _metric(
+    db: str, log: str, head: int, query: str, module: str, name: str, options: tuple[Any, ...]
+) -> Any:
+    function = getattr(importlib.import_module(module), name)
+    keywords = dict(options)
+    frame = travel(
+        _events(db, log, head, query).lazy(),
+        as_of=keywords.pop("as_of", None),
+        known_at=keywords.pop("known_at", None),
+    )
+    if "presorted" in inspect.signature(function).parameters:
+        keywords["presorted"] = True
+    result = function(frame, **keywords)
+    return result.collect() if isinstance(result, pl.LazyFrame) else result
+
+
+def travel(
+    events: pl.LazyFrame, *, as_of: datetime | None = None, known_at: datetime | int | None = None
+) -> pl.LazyFrame:
+    """The events as of a moment (valid time) and as known at another (transaction time: a
+    datetime compares with ``recorded_at``, an int with ``position``), like `EventStore.scan`."""
+    if as_of is not None:
+        events = events.filter(pl.col("timestamp") <= as_of)
+    if isinstance(known_at, datetime):
+        events = events.filter(pl.col("recorded_at") <= known_at)
+    elif known_at is not None:
+        events = events.filter(pl.col("position") <= known_at)
+    return events
+
+
+def cached(function: Callable[..., Any], log: str, **options: Any) -> Any:
+    """``function(events, **options)`` over the filtered log, collected and cached.
+
+    ``function`` must be a module-level function of a LazyFrame of events (a projection).
+    The options ``as_of`` and ``known_at`` cut the events first, as `EventStore.scan` does,
+    so any projection can be asked of any moment.
+    """
+    chosen = filters()
+    return _metric(
+        str(db_path()),
+        log,
+        store().head(log),
+        chosen.to_query(),
+        function.__module__,
+        function.__name__,
+        tuple(sorted(options.items())),
+    )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _distinct(db: str, log: str, head: int, name: str) -> list[str]:
+    column = _events(db, log, head, "").lazy().select(pl.col(name).cast(pl.String)).drop_nulls()
+    counted = column.group_by(name).len().sort(["len", name], descending=[True, False])
+    return counted.head(500).collect()[name].to_list()
+
+
+def distinct(log: str, name: str) -> list[str]:
+    """The most common values of a column of the whole log (at most 500), for pickers."""
+    return _distinct(str(db_path()), log, store().head(log), name)
+
+
+def clear() -> None:
+    """Forget every cached read and metric (after an import)."""
+    _events.clear()
+    _metric.clear()
+    _distinct.clear()

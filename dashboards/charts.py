@@ -1,0 +1,170 @@
+"""Frames to Plotly figures and DOT text: pure functions, testable without Streamlit.
+
+Durations are plotted in the unit that suits their size (hours or days) and every axis
+names its unit.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import plotly.graph_objects as go
+import polars as pl
+
+from workbench.processmap import human_duration
+
+HOUR = 3_600.0
+DAY = 86_400.0
+
+
+def _unit(seconds: pl.Series) -> tuple[float, str]:
+    """Hours for short durations, days for long ones."""
+    typical = seconds.median()
+    return (DAY, "days") if typical is not None and float(typical) > 2 * DAY else (HOUR, "hours")  # type: ignore[arg-type]
+
+
+def _seconds(series: pl.Series) -> pl.Series:
+    return series.dt.total_microseconds().cast(pl.Float64) / 1e6
+
+
+def _layout(figure: go.Figure, title: str, x: str, y: str) -> go.Figure:
+    figure.update_layout(
+        title=title,
+        xaxis_title=x,
+        yaxis_title=y,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return figure
+
+
+def events_over_time(throughput: pl.DataFrame, period: str) -> go.Figure:
+    """Events per period (from `throughput`)."""
+    figure = go.Figure(go.Bar(x=throughput["period"], y=throughput["events"], name="events"))
+    return _layout(figure, f"Events per {period}", "period (start)", "events")
+
+
+def rates(throughput: pl.DataFrame, period: str) -> go.Figure:
+    """Cases arriving and completing per period (from `throughput`)."""
+    figure = go.Figure(
+        [
+            go.Scatter(x=throughput["period"], y=throughput["cases_started"], name="started"),
+            go.Scatter(x=throughput["period"], y=throughput["cases_completed"], name="completed"),
+        ]
+    )
+    return _layout(figure, f"Arrival and completion rate per {period}", "period", "cases")
+
+
+def duration_histogram(cases: pl.DataFrame) -> go.Figure:
+    """How long cases take (from `cases`)."""
+    seconds = _seconds(cases["duration"])
+    size, unit = _unit(seconds)
+    figure = go.Figure(go.Histogram(x=seconds / size, nbinsx=60, name="cases"))
+    return _layout(figure, "Case duration", f"duration ({unit})", "cases")
+
+
+def wip(open_cases: pl.DataFrame, period: str) -> go.Figure:
+    """Open cases per period (from `wip`)."""
+    figure = go.Figure(
+        go.Scatter(x=open_cases["period"], y=open_cases["open_cases"], fill="tozeroy", name="open")
+    )
+    return _layout(figure, f"Work in progress per {period}", "period", "open cases")
+
+
+def ranked_durations(
+    frame: pl.DataFrame, label: str, value: str, title: str, *, top: int = 15
+) -> go.Figure:
+    """A horizontal bar per row of ``label``, by the duration column ``value``."""
+    head = frame.drop_nulls(value).sort(value, descending=True).head(top).reverse()
+    seconds = _seconds(head[value])
+    size, unit = _unit(seconds) if seconds.len() else (HOUR, "hours")
+    figure = go.Figure(
+        go.Bar(
+            x=seconds / size,
+            y=head[label].cast(pl.String),
+            orientation="h",
+            text=[human_duration(s) for s in seconds],
+            textposition="auto",
+        )
+    )
+    return _layout(figure, title, f"{value.replace('_', ' ')} ({unit})", "")
+
+
+def ranked_counts(
+    frame: pl.DataFrame, label: str, value: str, title: str, *, top: int = 15
+) -> go.Figure:
+    """A horizontal bar per row of ``label``, by the count column ``value``."""
+    head = frame.sort(value, descending=True).head(top).reverse()
+    figure = go.Figure(
+        go.Bar(x=head[value], y=head[label].cast(pl.String), orientation="h", text=head[value])
+    )
+    return _layout(figure, title, value.replace("_", " "), "")
+
+
+def timeline(frame: pl.DataFrame) -> go.Figure:
+    """One case's events as bars: waiting before each event and its service time."""
+    waiting = _seconds(frame["waiting"].fill_null(timedelta(0)))
+    service = _seconds(frame["service"].fill_null(timedelta(0)))
+    size, unit = _unit(pl.concat([waiting, service]))
+    labels = [
+        f"{n + 1}. {activity}" + (" ★" if critical else "")
+        for n, (activity, critical) in enumerate(
+            zip(frame["activity"], frame["critical"], strict=True)
+        )
+    ]
+    figure = go.Figure(
+        [
+            go.Bar(y=labels, x=waiting / size, name="waiting", orientation="h"),
+            go.Bar(y=labels, x=service / size, name="service", orientation="h"),
+        ]
+    )
+    figure.update_layout(barmode="stack", yaxis={"autorange": "reversed"})
+    return _layout(figure, "Waiting and service time per event (★ critical path)", unit, "")
+
+
+def dotted_chart(points: pl.DataFrame, *, relative: bool = False, limit: int = 50_000) -> go.Figure:
+    """The dotted chart: one dot per event, cases on the y axis, colour by activity."""
+    sample = points.head(limit)
+    figure = go.Figure()
+    for (activity,), group in sample.group_by("activity", maintain_order=True):
+        x = _seconds(group["relative"]) / DAY if relative else group["timestamp"]
+        figure.add_trace(
+            go.Scattergl(
+                x=x, y=group["case_rank"], mode="markers", name=str(activity), marker={"size": 3}
+            )
+        )
+    title = "Dotted chart" + (f" (first {limit:,} events)" if points.height > limit else "")
+    return _layout(
+        figure, title, "days since case start" if relative else "time", "case (by start)"
+    )
+
+
+def wip_by_activity(summary: pl.DataFrame) -> go.Figure:
+    """Open cases by their last activity (from `timetravel.summary`)."""
+    head = summary.filter(pl.col("open") > 0).sort("open").tail(20)
+    figure = go.Figure(go.Bar(x=head["open"], y=head["last_activity"], orientation="h"))
+    return _layout(figure, "Open cases by last activity", "open cases", "")
+
+
+def handover_dot(edges: pl.DataFrame, *, top: int = 40) -> str:
+    """The handover-of-work network as DOT: an arrow per pair, width by frequency."""
+    head = edges.head(top)
+    most = max(int(head["frequency"].max() or 1), 1) if head.height else 1  # type: ignore[arg-type]
+    lines = [
+        "digraph handover {",
+        "  rankdir=LR;",
+        '  node [shape=ellipse, style=filled, fillcolor="#e0ecff", fontname="Helvetica"];',
+        '  edge [fontname="Helvetica", fontsize=10, color="#4a6fa5"];',
+    ]
+    for row in head.iter_rows(named=True):
+        width = 1 + 5 * row["frequency"] / most
+        lines.append(
+            f'  "{_escape(row["source"])}" -> "{_escape(row["target"])}"'
+            f' [label="{row["frequency"]:,}", penwidth={width:.1f}];'
+        )
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _escape(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace('"', '\\"')

@@ -1,0 +1,57 @@
+"""Cases: a searchable case table; one case's timeline, attributes and causes and effects."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboards import charts, state
+from dashboards.pages._common import filtered_note, require_log
+from workbench import causality, projections
+from workbench.processmap import human_duration
+
+summary = require_log()
+st.title(f"Cases · {summary.log}")
+filtered_note()
+table = state.cached(projections.cases, summary.log)
+search = st.text_input("Search case ids", placeholder="part of a case id")
+found = table.filter(pl.col("case_id").str.contains(search, literal=True)) if search else table
+st.caption(f"{found.height:,} of {table.height:,} cases")
+shown = state.local(found.head(2_000)).with_columns(
+    pl.col("duration").dt.total_seconds().map_elements(human_duration, pl.String),
+    pl.col("variant").list.join(" → "),
+)
+picked = st.dataframe(
+    shown, hide_index=True, on_select="rerun", selection_mode="single-row", key="cases"
+)
+rows = picked.selection.rows if picked is not None else []
+if not found.height:
+    st.stop()
+case_id = found["case_id"][rows[0]] if rows else found["case_id"][0]
+st.subheader(f"Case {case_id}")
+events = state.events(summary.log)
+line = causality.timeline(events, case_id)
+left, right = st.columns([3, 2])
+left.plotly_chart(charts.timeline(line))
+attributes = table.filter(pl.col("case_id") == case_id).drop("variant").row(0, named=True)
+right.dataframe(
+    pl.DataFrame({"attribute": list(attributes), "value": [str(v) for v in attributes.values()]}),
+    hide_index=True,
+)
+st.dataframe(state.local(line), hide_index=True)
+if "causation_id" in line.columns and line["causation_id"].null_count() < line.height:
+    st.subheader("Cause and effect")
+    chosen = st.selectbox(
+        "Event",
+        line["event_id"].to_list(),
+        index=line.height - 1,
+        format_func=lambda e: f"{line.filter(pl.col('event_id') == e)['activity'][0]} ({e})",
+    )
+    chain = state.cached(causality.trace, summary.log, event_id=chosen)
+    st.caption(
+        f"{chain.causes.height} cause(s) back to the root; {chain.effects.height} effect(s),"
+        f" in {chain.effects['case_id'].n_unique() if chain.effects.height else 0} case(s)"
+    )
+    st.graphviz_chart(chain.to_dot(), width="stretch")
+else:
+    st.caption("This log has no causation ids: the case's events are linked in time order.")

@@ -1,0 +1,36 @@
+"""Overview: KPIs, events over time, case durations, arrival and completion rates."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import charts, state
+from dashboards.pages._common import filtered_note, require_log
+from workbench import projections
+from workbench.processmap import human_duration
+
+summary = require_log()
+st.title(f"Overview · {summary.log}")
+filtered_note()
+table = state.cached(projections.cases, summary.log)
+if table.height == 0:
+    st.warning("No cases pass the filters.")
+    st.stop()
+variants = state.cached(projections.variants, summary.log)
+seconds = table["duration"].dt.total_seconds()
+columns = st.columns(6)
+columns[0].metric("Cases", f"{table.height:,}")
+columns[1].metric("Events", f"{int(table['events'].sum()):,}")
+columns[2].metric("Activities", f"{table['variant'].explode().n_unique():,}")
+columns[3].metric("Variants", f"{variants.height:,}")
+columns[4].metric("Median case duration", human_duration(seconds.median()))  # type: ignore[arg-type]
+columns[5].metric("P90 case duration", human_duration(seconds.quantile(0.9)))
+first, last = table["start"].min(), table["end"].max()
+st.caption(f"From {state.shown(first)} to {state.shown(last)}")  # type: ignore[arg-type]
+period = st.segmented_control("Per", ["day", "week", "month"], default="week") or "week"
+every = {"day": "1d", "week": "1w", "month": "1mo"}[period]
+flow = state.local(state.cached(projections.throughput, summary.log, every=every))
+left, right = st.columns(2)
+left.plotly_chart(charts.events_over_time(flow, period))
+right.plotly_chart(charts.duration_histogram(table))
+st.plotly_chart(charts.rates(flow, period))

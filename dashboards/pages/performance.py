@@ -1,0 +1,78 @@
+"""Performance: bottlenecks, waiting and service times, rework, resources, dotted chart,
+throughput and work in progress."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboards import charts, state
+from dashboards.pages._common import filtered_note, require_log
+from workbench import projections
+
+summary = require_log()
+st.title(f"Performance · {summary.log}")
+filtered_note()
+tabs = st.tabs(["Bottlenecks", "Activities", "Rework", "Resources", "Dotted chart", "Throughput"])
+with tabs[0]:
+    ranked = state.cached(projections.bottlenecks, summary.log)
+    edges = ranked.filter(pl.col("kind") == "edge")
+    left, right = st.columns(2)
+    left.plotly_chart(
+        charts.ranked_durations(edges, "name", "total_waiting", "Paths by total waiting time")
+    )
+    right.plotly_chart(
+        charts.ranked_durations(edges, "name", "mean_waiting", "Paths by mean waiting time")
+    )
+    st.dataframe(ranked, hide_index=True)
+with tabs[1]:
+    table = state.cached(projections.activities, summary.log)
+    left, right = st.columns(2)
+    left.plotly_chart(
+        charts.ranked_durations(
+            table, "activity", "mean_waiting", "Mean waiting time before the activity"
+        )
+    )
+    if table["mean_service"].null_count() < table.height:
+        right.plotly_chart(
+            charts.ranked_durations(
+                table, "activity", "mean_service", "Mean service time (start to complete)"
+            )
+        )
+    else:
+        right.caption("No start/complete lifecycle pairs: service times need them.")
+    st.dataframe(table, hide_index=True)
+with tabs[2]:
+    repeated = state.cached(projections.rework, summary.log)
+    if repeated.height:
+        st.plotly_chart(
+            charts.ranked_counts(repeated, "activity", "cases", "Cases with the activity repeated")
+        )
+        st.dataframe(repeated, hide_index=True)
+    else:
+        st.caption("No activity is repeated within a case.")
+with tabs[3]:
+    people = state.cached(projections.resources, summary.log)
+    if people.height:
+        left, right = st.columns(2)
+        left.plotly_chart(charts.ranked_counts(people, "resource", "events", "Events per resource"))
+        network = state.cached(projections.handover, summary.log)
+        with right:
+            st.markdown("**Handover of work** (the 40 most frequent)")
+            st.graphviz_chart(charts.handover_dot(network), width="stretch")
+        st.dataframe(people, hide_index=True)
+    else:
+        st.caption("This log has no resources.")
+with tabs[4]:
+    relative = st.toggle("Time since case start", value=False)
+    points = state.cached(projections.dotted_chart, summary.log)
+    st.plotly_chart(charts.dotted_chart(state.local(points), relative=relative))
+with tabs[5]:
+    period = (
+        st.segmented_control("Per", ["day", "week", "month"], default="week", key="per") or "week"
+    )
+    every = {"day": "1d", "week": "1w", "month": "1mo"}[period]
+    flow = state.local(state.cached(projections.throughput, summary.log, every=every))
+    open_cases = state.local(state.cached(projections.wip, summary.log, every=every))
+    st.plotly_chart(charts.rates(flow, period))
+    st.plotly_chart(charts.wip(open_cases, period))

@@ -1,0 +1,49 @@
+"""Process map: the directly-follows graph with frequency or time, abstracted by sliders."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import streamlit as st
+
+from dashboards import state
+from dashboards.pages._common import filtered_note, require_log
+from workbench import processmap
+
+summary = require_log()
+st.title(f"Process map · {summary.log}")
+filtered_note()
+labels = {
+    "frequency": "Frequency",
+    "mean": "Mean waiting time",
+    "median": "Median waiting time",
+    "p90": "P90 waiting time",
+    "total": "Total waiting time",
+}
+left, middle, right = st.columns([2, 3, 3])
+measure = left.selectbox("Label edges with", list(labels), format_func=labels.__getitem__)
+activities = middle.slider("Activities (% of events covered)", 0, 100, 100, step=5)
+paths = right.slider("Paths (% of transitions covered)", 0, 100, 100, step=5)
+pmap = state.cached(processmap.process_map, summary.log, activities=activities, paths=paths)
+if pmap.nodes.height == 0:
+    st.warning("Nothing to draw: no events pass the filters at this detail.")
+    st.stop()
+dot = processmap.to_dot(pmap, measure=measure, title=summary.log)  # type: ignore[arg-type]
+st.caption(
+    f"{pmap.nodes.height} activities and {pmap.edges.height} paths shown. "
+    "Node colour: frequency; edge width and label: the chosen measure."
+)
+st.graphviz_chart(dot, width="stretch")
+downloads = st.columns(4)
+downloads[0].download_button(
+    "Download DOT", dot, file_name=f"{summary.log}.dot", mime="text/vnd.graphviz"
+)
+if shutil.which("dot"):
+    svg = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True, check=False)
+    if svg.returncode == 0:
+        downloads[1].download_button(
+            "Download SVG", svg.stdout, file_name=f"{summary.log}.svg", mime="image/svg+xml"
+        )
+else:
+    downloads[1].caption("SVG download needs Graphviz's `dot` on the server.")

@@ -1,0 +1,42 @@
+"""Projections: the checkpointed projections of the log, built in and your own, as tables."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import state
+from dashboards.pages._common import require_log
+from workbench import checkpoints
+
+summary = require_log()
+st.title(f"Projections · {summary.log}")
+store = state.store()
+listed = checkpoints.checkpoints(store, summary.log)
+st.dataframe(
+    [
+        {
+            "projection": c.name,
+            "description": c.description,
+            "position": c.position,
+            "lag (events)": c.lag,
+            "catch-up": "by case" if c.incremental else "full",
+            "defined": c.origin,
+        }
+        for c in listed
+    ],
+    hide_index=True,
+)
+st.caption(
+    'Add your own with `workbench projections add NAME "SELECT ... FROM events"`, or a '
+    "Python function registered with `@workbench.checkpoints.projection` in a module named by "
+    "WORKBENCH_PROJECTIONS. Each is checkpointed in the store and shown here."
+)
+name = st.selectbox("Show", [c.name for c in listed])
+if name:
+    try:
+        result = checkpoints.refresh(store, summary.log, name)
+    except checkpoints.ProjectionError as error:
+        st.error(str(error))
+    else:
+        st.caption(f"{result.height:,} rows, up to position {store.head(summary.log):,}")
+        st.dataframe(state.local(result), hide_index=True)

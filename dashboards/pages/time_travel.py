@@ -1,0 +1,120 @@
+"""Time travel: every case as it stood at a chosen moment, as it happened or as it was known
+then; what late events changed; what changed between two moments."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import polars as pl
+import streamlit as st
+
+from dashboards import charts, state
+from dashboards.pages._common import filtered_note, require_log
+from workbench import processmap, timetravel
+
+summary = require_log()
+st.title(f"Time travel · {summary.log}")
+filtered_note()
+first, last = summary.first_timestamp, summary.last_timestamp
+if first is None or last is None:
+    st.stop()
+low, high = first.replace(tzinfo=None), last.replace(tzinfo=None)
+step = max((high - low) / 200, (high - low) / 10_000)
+base = summary.log.split("/")[0]
+jobs = sorted(
+    (job for job in state.store().jobs(log=base) if job.get("last_position")),
+    key=lambda job: job["job_id"],
+)
+knowledge: dict[str, int | None] = {"now: everything recorded": None}
+for job in jobs[:-1]:
+    name = str(job["source"]).rsplit("/", 1)[-1]
+    knowledge[f"after import #{job['job_id']} ({name})"] = int(job["last_position"])
+
+st.toggle("▶ Play", key="playing", help="Step through time, one step a second.")
+
+
+@st.fragment(run_every=1.0 if st.session_state.get("playing") else None)
+def travel() -> None:
+    if st.session_state.get("playing"):
+        current = st.session_state.get("moment", low)
+        st.session_state["moment"] = low if current + step > high else current + step
+    moment = st.slider(
+        "Moment (UTC)",
+        min_value=low,
+        max_value=high,
+        value=low + (high - low) / 2,
+        step=step,
+        format="YYYY-MM-DD HH:mm",
+        key="moment",
+    )
+    known_label = st.select_slider("As known at", list(knowledge), value=next(iter(knowledge)))
+    known_at = knowledge[known_label]
+    at = moment.replace(tzinfo=UTC)
+    now = state.cached(timetravel.state_at, summary.log, at=at, known_at=known_at)
+    counts = timetravel.status_counts(now)
+    columns = st.columns(4)
+    columns[0].metric("Cases started", f"{now.height:,}")
+    columns[1].metric("Open", f"{counts['open']:,}")
+    columns[2].metric("Completed", f"{counts['completed']:,}")
+    columns[3].metric("Events by then", f"{int(now['events'].sum() or 0):,}")
+    if known_at is not None:
+        full = state.cached(timetravel.state_at, summary.log, at=at)
+        changed = full.join(now, on="case_id", how="left", suffix="_known").filter(
+            pl.col("events_known").is_null()
+            | (pl.col("events") != pl.col("events_known"))
+            | (pl.col("status") != pl.col("status_known"))
+        )
+        st.info(
+            f"Late events: {changed.height:,} case(s) look different at this moment now than"
+            f" they did {known_label.replace('after', 'after')}."
+        )
+        if changed.height:
+            st.dataframe(
+                changed.select(
+                    "case_id",
+                    known_last="last_activity_known",
+                    now_last="last_activity",
+                    known_events="events_known",
+                    now_events="events",
+                ),
+                hide_index=True,
+            )
+    left, right = st.columns([2, 3])
+    left.plotly_chart(charts.wip_by_activity(timetravel.summary(now)))
+    with right:
+        pmap = state.cached(
+            processmap.process_map,
+            summary.log,
+            as_of=at,
+            known_at=known_at,
+            activities=100,
+            paths=100,
+        )
+        st.markdown(f"**Process map as of {state.shown(at)}**")
+        if pmap.nodes.height:
+            st.graphviz_chart(processmap.to_dot(pmap), width="stretch")
+    st.dataframe(state.local(now), hide_index=True)
+
+
+travel()
+
+st.subheader("What changed between two moments")
+start, end = st.slider(
+    "From and to (UTC)",
+    min_value=low,
+    max_value=high,
+    value=(low + (high - low) / 3, low + 2 * (high - low) / 3),
+    step=step,
+    format="YYYY-MM-DD HH:mm",
+    key="between",
+)
+change = state.cached(
+    timetravel.diff, summary.log, t1=start.replace(tzinfo=UTC), t2=end.replace(tzinfo=UTC)
+)
+st.dataframe(change.kpis, hide_index=True)
+left, middle, right = st.columns(3)
+left.metric("Started", f"{change.started.height:,}")
+middle.metric("Completed", f"{change.completed.height:,}")
+right.metric("New paths", f"{change.new_edges.height:,}")
+moves = change.moved.group_by("before", "after").len().sort("len", descending=True)
+st.dataframe(moves.rename({"len": "cases"}), hide_index=True)

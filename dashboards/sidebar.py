@@ -1,0 +1,160 @@
+"""The sidebar: which log, which filters, which time zone; all kept in the URL query."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from dashboards import state
+from workbench.events import VOCABULARY
+from workbench.filters import Attribute, CaseDuration, Contains, Filters, TimeRange, Variants
+
+ZONES = ["UTC", "Europe/Amsterdam", "Europe/London", "America/New_York", "Asia/Tokyo"]
+MODES = {
+    "intersecting": "active in the range",
+    "contained": "entirely in the range",
+    "started": "started in the range",
+    "completed": "completed in the range",
+    "trim": "only the events in the range",
+}
+# Filters the sidebar form edits; any others (chosen variants, endpoints) are kept as they are.
+_EDITED = (TimeRange, Attribute, Contains, CaseDuration)
+
+
+def render() -> None:
+    """Draw the sidebar; changes go to the URL and rerun the page."""
+    summary = state.selected_log()
+    with st.sidebar:
+        if summary is None:
+            st.caption("No logs yet: load the demo or upload a file.")
+            return
+        options = [s.log for s in state.logs() if s.kind != "object"]
+        chosen = st.selectbox(
+            "Log",
+            options,
+            index=options.index(summary.log),
+            help="Object-centric logs appear as one view per object type (LOG/TYPE).",
+        )
+        if chosen != summary.log:
+            st.query_params.clear()
+            st.query_params[state.LOG_KEY] = chosen
+            st.rerun()
+        st.query_params[state.LOG_KEY] = summary.log
+        zone = st.selectbox(
+            "Show times in",
+            ZONES,
+            index=ZONES.index(str(state.timezone())) if str(state.timezone()) in ZONES else 0,
+        )
+        if zone != str(state.timezone()):
+            st.query_params[state.TIMEZONE_KEY] = zone
+            st.rerun()
+        _filters(summary.log, summary.first_timestamp, summary.last_timestamp)
+
+
+def _filters(log: str, first: datetime | None, last: datetime | None) -> None:
+    current = state.filters()
+    if current:
+        st.markdown("**Active filters**")
+        for line in current.describe():
+            st.caption(f"• {line}")
+        if st.button("Clear filters", icon="✖️"):
+            state.set_filters(Filters())
+            st.rerun()
+    with st.expander("Filter the log", expanded=False), st.form("filters"):
+        time_range = next((f for f in current.items if isinstance(f, TimeRange)), None)
+        low = (time_range.start if time_range and time_range.start else first) or datetime.now(UTC)
+        high = (time_range.end if time_range and time_range.end else last) or datetime.now(UTC)
+        dates = st.date_input(
+            "Time range (UTC days)",
+            value=(low.date(), high.date()),
+            min_value=first.date() if first else None,
+            max_value=last.date() if last else None,
+        )
+        mode = st.selectbox(
+            "Cases",
+            list(MODES),
+            format_func=MODES.__getitem__,
+            index=list(MODES).index(time_range.mode) if time_range else 0,
+        )
+        everything = state.events(log, Filters())
+        attributes = [
+            name
+            for name, dtype in everything.collect_schema().items()
+            if (name not in VOCABULARY and not dtype.is_temporal()) or name == "resource"
+        ]
+        attribute = next((f for f in current.items if isinstance(f, Attribute)), None)
+        name = st.selectbox(
+            "Attribute",
+            ["(none)", *attributes],
+            index=1 + attributes.index(attribute.name)
+            if attribute and attribute.name in attributes
+            else 0,
+        )
+        values: list[str] = []
+        if name != "(none)":
+            known = _values(everything, name)
+            values = st.multiselect(
+                f"{name} is one of",
+                known,
+                default=[v for v in (attribute.values if attribute else ()) if v in known],
+            )
+        contains = next((f for f in current.items if isinstance(f, Contains)), None)
+        activities = st.multiselect(
+            "Cases that contain",
+            _values(everything, "activity"),
+            default=list(contains.activities) if contains else [],
+        )
+        variants = next((f for f in current.items if isinstance(f, Variants)), None)
+        top = st.number_input(
+            "Only the top variants (0: all)",
+            min_value=0,
+            value=variants.top or 0 if variants else 0,
+        )
+        duration = next((f for f in current.items if isinstance(f, CaseDuration)), None)
+        left, right = st.columns(2)
+        shortest = left.number_input(
+            "Duration ≥ (days)", min_value=0.0, value=_days(duration.min if duration else None)
+        )
+        longest = right.number_input(
+            "Duration ≤ (days, 0: any)",
+            min_value=0.0,
+            value=_days(duration.max if duration else None),
+        )
+        if st.form_submit_button("Apply", type="primary"):
+            items: list[Any] = [f for f in current.items if not isinstance(f, (*_EDITED, Variants))]
+            if isinstance(dates, tuple) and len(dates) == 2 and first and last:
+                start = datetime.combine(dates[0], time(0), UTC)
+                end = datetime.combine(dates[1], time(0), UTC) + timedelta(days=1)
+                if start > first or end < last or mode == "trim":
+                    items.append(TimeRange(start, end, mode))  # type: ignore[arg-type]
+            if values:
+                items.append(Attribute(name, tuple(values)))
+            if activities:
+                items.append(Contains(tuple(activities)))
+            chosen_variants = variants.chosen if variants else ()
+            if top or chosen_variants:
+                items.append(Variants(top=int(top) or None, chosen=chosen_variants))
+            if shortest or longest:
+                items.append(
+                    CaseDuration(
+                        timedelta(days=shortest) if shortest else None,
+                        timedelta(days=longest) if longest else None,
+                    )
+                )
+            state.set_filters(Filters(tuple(items)))
+            st.rerun()
+
+
+def _days(value: timedelta | None) -> float:
+    return 0.0 if value is None else value.total_seconds() / 86_400
+
+
+def _values(events: pl.LazyFrame, name: str) -> list[str]:
+    """The most common values of a column (at most 500), for pickers."""
+    del events
+    log = state.selected_log()
+    assert log is not None
+    return state.distinct(log.log, name)

@@ -1,0 +1,76 @@
+"""A look at a file before it is imported: its format, columns, detected mapping, first rows.
+
+The app's upload page shows this and lets the user change the mapping; the import then
+runs as an ordinary ingest job with that mapping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from ingest.batch import LINE, PLACE
+from ingest.formats import detect_format, sniff
+from ingest.jobs import READERS
+from ingest.mapping import ColumnMapping, IngestError, ParseOptions
+
+# Formats whose columns the user maps; the others carry their own keys (XES, OCEL, events).
+MAPPABLE = ("csv", "parquet", "arrow")
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What an import of the file would do with its first rows."""
+
+    format: str
+    columns: list[str]  # the file's columns (mappable formats), else empty
+    mapping: ColumnMapping  # the columns used for each role
+    events: pl.DataFrame  # the first events as they would be stored
+    rejects: pl.DataFrame  # first rows that would be refused, with the reasons
+
+    @property
+    def mappable(self) -> bool:
+        """Whether the user can choose the columns."""
+        return self.format in MAPPABLE
+
+
+def preview(
+    path: Path,
+    *,
+    rows: int = 20,
+    mapping: ColumnMapping | None = None,
+    options: ParseOptions | None = None,
+) -> Preview:
+    """The first ``rows`` events of a file as an import would read them.
+
+    Raises `IngestError` (naming the file) when the file cannot be imported.
+    """
+    kind = detect_format(path, sniff(path))
+    batches = READERS[kind](path, mapping=mapping or ColumnMapping(), options=options)
+    try:
+        first = next(iter(batches))
+    except StopIteration:
+        raise IngestError(f"{path}: no events") from None
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+    events = first.events.drop(LINE, PLACE, strict=False)
+    return Preview(kind, _columns(path, kind), first.mapping, events.head(rows), first.rejects)
+
+
+def _columns(path: Path, kind: str) -> list[str]:
+    if kind == "csv":
+        from ingest.csv import _header, _plain, _separator
+
+        separator = _separator(path, sniff(path))
+        with _plain(path) as plain:
+            return _header(path, plain, separator)
+    if kind == "parquet":
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    if kind == "arrow":
+        return list(pl.read_ipc_schema(path))
+    return []

@@ -18,7 +18,12 @@ import json, resource, sys, time
 started = time.perf_counter()
 {step}
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM belongs to this process image; ru_maxrss would carry the parent's peak over a fork.
+try:
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({{"seconds": seconds, "peak_mb": peak, "result": result}}))
 """
 

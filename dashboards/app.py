@@ -10,26 +10,23 @@ import streamlit as st
 # `streamlit run dashboards/app.py` puts dashboards/ first on the path; the packages sit above.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboards import sidebar
 
-st.set_page_config(page_title="Workbench", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="Workbench", page_icon=":material/explore:", layout="wide")
 pages = {
     "Data": [
-        st.Page("pages/logs.py", title="Event logs", icon="🗂️", default=True),
-        st.Page("pages/upload.py", title="Upload", icon="⬆️"),
+        st.Page("pages/logs.py", title="Event logs", icon=":material/folder_open:", default=True),
+        st.Page("pages/upload.py", title="Upload", icon=":material/upload:"),
     ],
     "Explore": [
-        st.Page("pages/overview.py", title="Overview", icon="📊"),
-        st.Page("pages/process_map.py", title="Process map", icon="🗺️"),
-        st.Page("pages/variants.py", title="Variants", icon="🔀"),
-        st.Page("pages/cases.py", title="Cases", icon="📁"),
-        st.Page("pages/performance.py", title="Performance", icon="⏱️"),
+        st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:"),
+        st.Page("pages/process_map.py", title="Process map", icon=":material/account_tree:"),
+        st.Page("pages/variants.py", title="Variants", icon=":material/alt_route:"),
+        st.Page("pages/cases.py", title="Cases", icon=":material/description:"),
+        st.Page("pages/performance.py", title="Performance", icon=":material/timer:"),
     ],
     "Time": [
-        st.Page("pages/time_travel.py", title="Time travel", icon="🕰️"),
-        st.Page("pages/projections.py", title="Projections", icon="🧮"),
+        st.Page("pages/time_travel.py", title="Time travel", icon=":material/history:"),
+        st.Page("pages/projections.py", title="Projections", icon=":material/table_view:"),
     ],
 }
-page = st.navigation(pages)
-sidebar.render()
-page.run()
+st.navigation(pages).run()  # each page draws the sidebar (`dashboards.sidebar`) first

@@ -37,6 +37,7 @@ def render() -> None:
             options,
             index=options.index(summary.log),
             help="Object-centric logs appear as one view per object type (LOG/TYPE).",
+            key="log",
         )
         if chosen != summary.log:
             st.query_params.clear()
@@ -60,7 +61,7 @@ def _filters(log: str, first: datetime | None, last: datetime | None) -> None:
         st.markdown("**Active filters**")
         for line in current.describe():
             st.caption(f"• {line}")
-        if st.button("Clear filters", icon="✖️"):
+        if st.button("Clear filters", icon=":material/close:"):
             state.set_filters(Filters())
             st.rerun()
     with st.expander("Filter the log", expanded=False), st.form("filters"):

@@ -62,6 +62,12 @@ def preview(
     return Preview(kind, _columns(path, kind), first.mapping, events.head(rows), first.rejects)
 
 
+def columns(path: Path) -> tuple[str, list[str]]:
+    """The file's format and, for formats whose columns the user maps, its columns."""
+    kind = detect_format(path, sniff(path))
+    return kind, _columns(path, kind)
+
+
 def _columns(path: Path, kind: str) -> list[str]:
     if kind == "csv":
         from ingest.csv import _header, _plain, _separator

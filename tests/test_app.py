@@ -1,61 +1,207 @@
-"""The app, driven by Streamlit's AppTest from its entry point."""
+"""The app, driven by Streamlit's AppTest from its entry point: every page on the demo log
+and on Sepsis, the numbers against the library's, and the main interactions."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from ingest.jobs import ingest
+from sample_data.demo import DEMO_LOG, load_demo
 from tests.conftest import real_log
-from workbench import EventStore
+from workbench import EventStore, projections, timetravel
+from workbench.filters import Filters, TimeRange
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "app.py")
+PAGES = {
+    "logs": "Event logs",
+    "upload": "Upload an event log",
+    "overview": "Overview",
+    "process_map": "Process map",
+    "variants": "Variants",
+    "cases": "Cases",
+    "performance": "Performance",
+    "time_travel": "Time travel",
+    "projections": "Projections",
+}
+NODE = re.compile(r'^\s+"(?!__)[^"]+" \[label=', re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("app") / "app.db"
+    with EventStore(db) as store:
+        load_demo(store)
+        ingest(store, real_log("sepsis.xes.gz"), log="sepsis")
+    return db
 
 
 @pytest.fixture
-def app_on(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    db = tmp_path / "app.db"
-    monkeypatch.setenv("WORKBENCH_DB", str(db))
+def app_on(loaded, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WORKBENCH_DB", str(loaded))
 
-    def start() -> AppTest:
-        app = AppTest.from_file(APP, default_timeout=60)
+    def start(page: str = "logs", log: str | None = None, **query: str) -> AppTest:
+        app = AppTest.from_file(APP, default_timeout=120)
+        if log is not None:
+            app.query_params["log"] = log
+        for key, value in query.items():
+            app.query_params[key] = value
         app.run()
-        assert not app.exception, app.exception
+        if page != "logs":
+            app.switch_page(f"pages/{page}.py").run()
+        assert not app.exception, [e.value for e in app.exception]
         return app
 
-    yield db, start
+    yield start
+    _close_app_store()
+
+
+@pytest.fixture
+def empty_app(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    db = tmp_path / "empty.db"
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.run()
+    yield db, app
+    _close_app_store()
+
+
+def _close_app_store() -> None:
     from dashboards import state
 
-    if db.exists():
-        state.store().close()
+    state.clear()
+    state.store().close()
     state._open.clear()
 
 
-def test_an_empty_store_offers_the_demo_log(app_on) -> None:
-    db, start = app_on
-    app = start()
+def scan(db: Path, log: str, filters: Filters | None = None) -> pl.LazyFrame:
+    """The log's events, read now and closed (the tests compare the app against them)."""
+    with EventStore(db) as store:
+        return (filters or Filters()).apply(store.read(log).lazy())
+
+
+def graph(app: AppTest) -> str:
+    charts = app.get("graphviz_chart")
+    assert charts, "no graph on the page"
+    return str(charts[0].proto.spec)
+
+
+def test_an_empty_store_offers_the_demo_log(empty_app) -> None:
+    db, app = empty_app
     assert "has no logs yet" in app.markdown[0].value
     app.button[0].click().run()
     assert not app.exception
     with EventStore(db) as store:
-        assert store.log_names() == ["order-to-cash"]
-    assert app.metric[1].value == f"{store_events(db):,}"
+        assert store.log_names() == [DEMO_LOG]
 
 
-def test_the_logs_page_lists_each_log_with_its_counts(app_on) -> None:
-    db, start = app_on
-    with EventStore(db) as store:
-        ingest(store, real_log("running-example.csv"))
-    app = start()
-    assert app.title[0].value == "Event logs"
-    table = app.dataframe[0].value
-    assert table["log"].tolist() == ["running-example"]
-    assert table["cases"].tolist() == [6]
-    assert table["events"].tolist() == [42]
+@pytest.mark.parametrize("log", [DEMO_LOG, "sepsis"])
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_opens_on_each_log(app_on, page, log) -> None:
+    app = app_on(page, log)
+    assert app.title[0].value.startswith(PAGES[page])
+    if page not in ("logs", "upload"):
+        assert log in app.title[0].value
+    assert not app.error
 
 
-def store_events(db: Path) -> int:
-    with EventStore(db) as store:
-        return sum(summary.events for summary in store.logs())
+@pytest.mark.parametrize("log", [DEMO_LOG, "sepsis"])
+def test_overview_kpis_equal_the_projections(app_on, loaded, log) -> None:
+    app = app_on("overview", log)
+    metrics = {metric.label: metric.value for metric in app.metric}
+    events = scan(loaded, log)
+    table = projections.cases(events).collect()
+    assert metrics["Cases"] == f"{table.height:,}"
+    assert metrics["Events"] == f"{events.select(pl.len()).collect().item():,}"
+    assert metrics["Variants"] == f"{projections.variants(events).collect().height:,}"
+    activities = events.select(pl.col("activity").n_unique()).collect().item()
+    assert metrics["Activities"] == f"{activities:,}"
+
+
+@pytest.mark.parametrize("log", [DEMO_LOG, "sepsis"])
+def test_the_full_map_has_a_node_per_activity_and_the_slider_abstracts(app_on, loaded, log) -> None:
+    app = app_on("process_map", log)
+    activities = scan(loaded, log).select(pl.col("activity").n_unique()).collect().item()
+    assert len(NODE.findall(graph(app))) == activities
+    app.slider[0].set_value(50).run()
+    assert not app.exception
+    assert 0 < len(NODE.findall(graph(app))) < activities
+
+
+def test_choosing_a_variant_filters_the_whole_app(app_on, loaded) -> None:
+    app = app_on("variants", DEMO_LOG)
+    app.session_state["variants"] = {"selection": {"rows": [1], "columns": []}}
+    app.run()
+    button = next(b for b in app.button if b.label.startswith("Filter the app"))
+    button.click().run()
+    assert not app.exception
+    assert "variant" in app.query_params
+    ranked = projections.variants(scan(loaded, DEMO_LOG)).collect()
+    app.switch_page("pages/overview.py").run()
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Cases"] == f"{ranked['cases'][1]:,}"
+    assert metrics["Variants"] == "1"
+
+
+def test_a_time_filter_from_the_sidebar_applies_to_every_page(app_on, loaded) -> None:
+    app = app_on("overview", DEMO_LOG)
+    app.date_input[0].set_value((date(2024, 2, 1), date(2024, 2, 29)))
+    next(b for b in app.button if b.label == "Apply").click().run()
+    assert not app.exception
+    assert app.query_params["from"]
+    chosen = TimeRange(datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC))
+    expected = projections.cases(scan(loaded, DEMO_LOG, Filters((chosen,)))).collect().height
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Cases"] == f"{expected:,}"
+    assert any("2024-02-01" in caption.value for caption in app.caption)
+    app.switch_page("pages/variants.py").run()  # the filter survives the page switch
+    assert app.query_params["from"]
+
+
+def test_the_time_travel_slider_rebuilds_the_state_at_that_moment(app_on, loaded) -> None:
+    app = app_on("time_travel", DEMO_LOG)
+    moment = datetime(2024, 2, 15, 12, 0)
+    app.slider(key="moment").set_value(moment).run()
+    assert not app.exception
+    state = timetravel.state_at(scan(loaded, DEMO_LOG), moment.replace(tzinfo=UTC)).collect()
+    counts = timetravel.status_counts(state)
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Cases started"] == f"{state.height:,}"
+    assert metrics["Open"] == f"{counts['open']:,}"
+
+
+def test_as_known_before_the_late_events(app_on, loaded) -> None:
+    app = app_on("time_travel", DEMO_LOG)
+    earlier = next(option for option in app.select_slider[0].options if "after import" in option)
+    app.select_slider[0].set_value(earlier).run()
+    assert not app.exception
+    assert any("Late events" in info.value for info in app.info)
+
+
+def test_upload_a_small_csv_and_find_it_in_the_log_picker(app_on) -> None:
+    app = app_on("upload")
+    content = (
+        b"case,step,when,who\n"
+        b"A,register,2024-05-01 09:00,ann\nA,approve,2024-05-01 10:00,bob\n"
+        b"B,register,2024-05-02 09:00,ann\nB,reject,2024-05-02 11:00,bob\n"
+        b"C,register,not a time,ann\n"
+    )
+    app.file_uploader[0].set_value(("tiny.csv", content, "text/csv")).run()
+    assert not app.exception
+    # "when" holds one bad time, so it is not detected: the page asks for the column.
+    assert any("timestamp" in error.value for error in app.error)
+    next(s for s in app.selectbox if s.label == "timestamp").set_value("when").run()
+    assert not app.error
+    assert app.dataframe[0].value.shape[0] == 4  # the preview: the bad row is not among them
+    app.text_input[0].set_value("tiny-upload").run()
+    next(b for b in app.button if b.label == "Import").click().run()
+    assert not app.exception
+    assert any("4 events added" in s.value and "1 row(s) refused" in s.value for s in app.warning)
+    app.switch_page("pages/overview.py").run()  # following the link to explore it
+    assert app.selectbox(key="log").value == "tiny-upload"
+    assert {m.label: m.value for m in app.metric}["Cases"] == "2"

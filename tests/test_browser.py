@@ -35,6 +35,20 @@ def _wait_healthy(port: int, server: subprocess.Popen[bytes]) -> None:
     raise AssertionError("the server did not become healthy within 60 s")
 
 
+# URL path, the page's heading, and the screenshot's name.
+PAGES = [
+    ("", "Event logs", "logs-page"),
+    ("upload", "Upload an event log", "upload-page"),
+    ("overview", "Overview", "overview-page"),
+    ("process_map", "Process map", "process-map-page"),
+    ("variants", "Variants", "variants-page"),
+    ("cases", "Cases", "cases-page"),
+    ("performance", "Performance", "performance-page"),
+    ("time_travel", "Time travel", "time-travel-page"),
+    ("projections", "Projections", "projections-page"),
+]
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_every_page_opens_without_an_exception(tmp_path) -> None:
@@ -66,18 +80,24 @@ def test_every_page_opens_without_an_exception(tmp_path) -> None:
                     "--disable-sync",
                 ],
             )
-            page = browser.new_page(viewport={"width": 1280, "height": 720})
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.locator("[data-testid='stDataFrame']").wait_for(timeout=60_000)
-            page.wait_for_timeout(1_000)  # let the grid paint before the screenshot
-            assert page.locator("[data-testid='stException']").count() == 0
-            shot = tmp_path / "logs-page.png"
-            page.screenshot(path=str(shot))
-            if os.environ.get("WORKBENCH_UPDATE_SCREENSHOTS"):
-                DOCS.mkdir(exist_ok=True)
-                page.screenshot(path=str(DOCS / "logs-page.png"))
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for path, title, shot in PAGES:
+                page.goto(f"http://127.0.0.1:{port}/{path}")
+                page.get_by_role("heading", name=title).first.wait_for(timeout=90_000)
+                # Let the page finish: Streamlit shows a running indicator while it computes.
+                page.wait_for_function(
+                    "!document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                    timeout=90_000,
+                )
+                page.wait_for_timeout(1_500)  # let charts and graphs paint
+                assert page.locator("[data-testid='stException']").count() == 0, path
+                image = tmp_path / f"{shot}.png"
+                page.screenshot(path=str(image), full_page=True)
+                assert image.stat().st_size > 10_000
+                if os.environ.get("WORKBENCH_UPDATE_SCREENSHOTS"):
+                    DOCS.mkdir(exist_ok=True)
+                    page.screenshot(path=str(DOCS / f"{shot}.png"))
             browser.close()
-        assert shot.stat().st_size > 10_000
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import state
+from dashboards import sidebar, state
 from workbench.store import LogSummary
 
 
 def require_log() -> LogSummary:
-    """The chosen log; stops the page with a hint when the store has none."""
+    """The chosen log (drawing the sidebar); stops the page with a hint when there is none."""
+    sidebar.render()
     summary = state.selected_log()
     if summary is None:
         st.info("The store has no logs yet. Load the demo on **Event logs**, or **Upload** a file.")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboards import state
+from dashboards import sidebar, state
 
+sidebar.render()
 st.title("Event logs")
 store = state.store()
 summaries = store.logs()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards import state
+from dashboards import sidebar, state
 from ingest.jobs import ingest, log_name
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions
-from ingest.preview import preview
+from ingest.preview import MAPPABLE, columns, preview
 from workbench.events import WorkbenchError
 
 FORMATS = (
@@ -30,6 +30,7 @@ ZONES = [
     "Australia/Sydney",
 ]
 
+sidebar.render()
 st.title("Upload an event log")
 st.caption(
     f"Formats: {FORMATS}. Files up to {LIMIT_MB:,} MB (the server's maxUploadSize); larger"
@@ -56,31 +57,39 @@ dayfirst = right.toggle("Day first (01/02/2024 is 1 February)")
 options = ParseOptions(timezone=zone, dayfirst=dayfirst)
 chosen = st.session_state.get(f"mapping-{path}", ColumnMapping())
 try:
+    kind, names = columns(path)
     look = preview(path, mapping=chosen, options=options)
 except (IngestError, WorkbenchError) as error:
-    st.error(str(error))
-    st.stop()
+    look, problem = None, str(error)
+    if "kind" not in dir() or kind not in MAPPABLE:
+        st.error(problem)
+        st.stop()
 
-st.markdown(f"Detected format: **{look.format}**")
-if look.mappable:
+st.markdown(f"Detected format: **{kind}**")
+if kind in MAPPABLE:
     st.markdown("**Columns**: change any role the detection got wrong.")
     roles = ("case_id", "activity", "timestamp", "resource")
     picks = st.columns(len(roles))
     mapping: dict[str, str | None] = {}
-    for column, role in zip(picks, roles, strict=True):
-        detected = getattr(look.mapping, role)
-        choices = [None, *look.columns] if role == "resource" else look.columns
-        mapping[role] = column.selectbox(
+    for place, role in zip(picks, roles, strict=True):
+        detected = getattr(look.mapping if look else chosen, role)
+        choices: list[str | None] = [None, *names]
+        mapping[role] = place.selectbox(
             role.replace("_", " "),
             choices,
             index=choices.index(detected) if detected in choices else 0,
-            format_func=lambda c: "(none)" if c is None else c,
+            format_func=lambda c, r=role: (
+                c if c is not None else "(none)" if r == "resource" else "(detect)"
+            ),
             key=f"{path}-{role}",
         )
     wanted = ColumnMapping(**mapping)
     if wanted != chosen:
         st.session_state[f"mapping-{path}"] = wanted
         st.rerun()
+if look is None:
+    st.error(problem)
+    st.stop()
 st.markdown("**Preview** (the first events as they will be stored, times in UTC)")
 st.dataframe(look.events, hide_index=True)
 if look.rejects.height:
@@ -118,9 +127,10 @@ if st.button("Import", type="primary"):
     else:
         message = (
             f"{name}: {done.events_added:,} events added, {done.duplicates:,} duplicates"
-            f" skipped, {done.rejected:,} rows refused ({done.status}, {done.seconds:.1f} s)."
+            f" skipped, {done.rejected:,} row(s) refused ({done.status}, {done.seconds:.1f} s)."
         )
-        (st.success if done.status == "completed" else st.warning)(message)
+        clean = done.status == "completed" and not done.rejected
+        (st.success if clean else st.warning)(message)
         if done.message:
             st.caption(done.message)
     if done.rejected:
@@ -128,4 +138,4 @@ if st.button("Import", type="primary"):
         st.markdown("**Refused rows**, with the reason:")
         st.dataframe(rejects.filter(rejects["job_id"] == done.job_id), hide_index=True)
     st.query_params[state.LOG_KEY] = name
-    st.page_link("pages/overview.py", label=f"Explore {name}", icon="📊")
+    st.page_link("pages/overview.py", label=f"Explore {name}", icon=":material/monitoring:")

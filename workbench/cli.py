@@ -627,7 +627,7 @@ def _fail(message: str) -> NoReturn:
 
 
 # The time-travel commands register themselves on `app`.
-from workbench import cli_travel  # noqa: E402, F401
+from workbench import cli_mining, cli_travel  # noqa: E402, F401
 
 
 def main() -> None:

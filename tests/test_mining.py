@@ -1,0 +1,193 @@
+"""Discovery, conformance and export: the numbers equal pm4py's, exports import back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from ingest.jobs import ingest
+from sample_data.demo import DEMO_LOG, load_demo
+from tests.conftest import real_log
+from workbench import EventStore, export, mining
+from workbench.cli import app
+from workbench.filters import Contains, Filters, Variants
+
+KEYS = {"activity_key": mining.ACTIVITY, "timestamp_key": mining.TIME, "case_id_key": mining.CASE}
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory) -> EventStore:
+    db = tmp_path_factory.mktemp("mining") / "m.db"
+    store = EventStore(db)
+    ingest(store, real_log("running-example.xes"), log="running")
+    ingest(store, real_log("receipt.csv"), log="receipt")
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize("log", ["running", "receipt"])
+def test_token_replay_fitness_and_precision_equal_pm4py(logs, log) -> None:
+    events = logs.scan(log)
+    model = mining.discover(events, noise=0.2)
+    ours = mining.token_replay(events, model)
+    pm = mining.pm4py()
+    frame = mining.to_pandas(events)
+    theirs = pm.fitness_token_based_replay(frame, model.net, model.initial, model.final, **KEYS)
+    precision = pm.precision_token_based_replay(
+        frame, model.net, model.initial, model.final, **KEYS
+    )
+    assert ours.fitness == pytest.approx(theirs["log_fitness"], abs=1e-12)
+    assert ours.average_trace_fitness == pytest.approx(theirs["average_trace_fitness"], abs=1e-12)
+    assert ours.precision == pytest.approx(precision, abs=1e-12)
+    assert ours.cases.height == events.select(pl.col("case_id").n_unique()).collect().item()
+
+
+@pytest.mark.parametrize(("log", "top"), [("running", None), ("receipt", 15)])
+def test_alignments_per_variant_equal_alignments_per_case(logs, log, top) -> None:
+    events = logs.scan(log)
+    if top:  # receipt's rare variants take pm4py a minute: its 15 most frequent
+        events = Filters((Variants(top=top),)).apply(events)
+    model = mining.discover(logs.scan(log), noise=0.2)
+    seen: list[tuple[int, int]] = []
+    ours = mining.alignments(events, model, progress=lambda done, total: seen.append((done, total)))
+    pm = mining.pm4py()
+    with mining.quiet():  # pm4py's soundness check fails on warnings turned into errors
+        theirs = pm.fitness_alignments(
+            mining.to_pandas(events), model.net, model.initial, model.final, **KEYS
+        )
+    assert ours.fitness == pytest.approx(theirs["log_fitness"], abs=1e-12)
+    assert ours.average_trace_fitness == pytest.approx(theirs["averageFitness"], abs=1e-12)
+    assert seen[-1] == (ours.variants, ours.variants)
+    assert not ours.stopped
+
+
+def test_alignments_say_when_the_budget_stopped_them(logs) -> None:
+    events = logs.scan("receipt")
+    model = mining.discover(Filters((Variants(top=3),)).apply(events))
+    result = mining.alignments(events, model, budget=0.0)
+    assert result.stopped
+    assert result.variants_checked < result.variants
+    assert "stopped after" in result.notes[0]
+
+
+def test_deviations_name_moves_on_log_and_on_model(logs) -> None:
+    events = logs.scan("running")
+    model = mining.discover(Filters((Variants(top=1),)).apply(events))
+    result = mining.alignments(events, model)
+    assert result.fitness < 1
+    assert result.deviations.height > 0
+    assert (result.deviations["moves_on_log"] + result.deviations["moves_on_model"] > 0).all()
+    unfit = result.cases.filter(~pl.col("fitting"))
+    assert unfit.height == (result.cases["fitness"] < 1).sum()
+
+
+def test_discovery_on_a_filtered_log_uses_only_the_filtered_events(logs, tmp_path) -> None:
+    events = logs.scan("running")
+    kept = Filters((Contains(("reject request",)),)).apply(events)
+    model = mining.discover(kept, algorithm="heuristics")
+    labels = {t.label for t in model.net.transitions if t.label is not None}
+    activities = set(kept.select("activity").unique().collect()["activity"])
+    assert labels <= activities
+    assert "pay compensation" not in labels  # only in the cases that were filtered out
+    with EventStore(tmp_path / "only.db") as alone:
+        alone.import_frame(
+            "kept", kept.collect().drop("log", "position", "revision", "recorded_at")
+        )
+        again = mining.discover(alone.scan("kept"), algorithm="heuristics")
+    assert again.summary() == model.summary()
+
+
+@pytest.mark.parametrize("algorithm", mining.ALGORITHMS)
+def test_models_round_trip_through_pnml_and_render_as_dot(logs, tmp_path, algorithm) -> None:
+    model = mining.discover(logs.scan("running"), algorithm=algorithm)
+    mining.write_model(model, tmp_path / "m.pnml")
+    again = mining.read_model(tmp_path / "m.pnml")
+    assert again.summary() == model.summary()
+    assert mining.to_dot(model).startswith("digraph")
+    if model.bpmn is not None:
+        mining.write_model(model, tmp_path / "m.bpmn")
+        assert mining.read_model(tmp_path / "m.bpmn").bpmn is not None
+
+
+def test_an_invalid_model_file_is_a_clear_error(tmp_path, logs) -> None:
+    broken = tmp_path / "broken.pnml"
+    broken.write_text("this is not xml")
+    with pytest.raises(mining.ModelError, match="broken.pnml: not a readable PNML model"):
+        mining.read_model(broken)
+    result = CliRunner().invoke(
+        app, ["--db", str(logs.path), "conformance", "running", "--model", str(broken)]
+    )
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    with pytest.raises(mining.ModelError, match="no such file"):
+        mining.read_model(tmp_path / "missing.bpmn")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> EventStore:
+    store = EventStore(tmp_path_factory.mktemp("export") / "demo.db")
+    load_demo(store)
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize("format", ["xes", "csv", "parquet"])
+def test_exports_import_back_into_the_same_events(demo, tmp_path, format) -> None:
+    path = tmp_path / f"demo.{format}"
+    count = export.export(demo, DEMO_LOG, demo.scan(DEMO_LOG), path, format=format)
+    summary = ingest(demo, path, log=f"again-{format}")
+    assert summary.events_added == count == demo.scan(DEMO_LOG).select(pl.len()).collect().item()
+    before = export.exported(demo.scan(DEMO_LOG)).sort("event_id")
+    after = export.exported(demo.scan(f"again-{format}")).sort("event_id")
+    assert after.schema["timestamp"] == pl.Datetime("us", "UTC")
+    assert_frame_equal(after.select(before.columns), before)
+
+
+def test_a_filtered_export_holds_only_the_filtered_events(demo, tmp_path) -> None:
+    kept = Filters((Contains(("Cancel Order",)),)).apply(demo.scan(DEMO_LOG))
+    count = export.export(demo, DEMO_LOG, kept, tmp_path / "cancelled.parquet", format="parquet")
+    assert count == kept.select(pl.len()).collect().item()
+    assert pl.read_parquet(tmp_path / "cancelled.parquet")["case_id"].n_unique() < 500
+
+
+def test_ocel_export_imports_back_with_the_same_objects_and_links(tmp_path) -> None:
+    with EventStore(tmp_path / "ocel.db") as store:
+        ingest(store, real_log("ocel_ocel20_example.jsonocel"), log="ocel")
+        path = tmp_path / "again.jsonocel"
+        export.export(store, "ocel", store.scan("ocel"), path, format="ocel")
+        ingest(store, path, log="again", format="ocel2-json")
+        for table in ("objects", "event_objects", "object_objects", "object_attributes"):
+            before, after = getattr(store, table)("ocel"), getattr(store, table)("again")
+            assert_frame_equal(after.sort(after.columns), before.sort(before.columns))
+        before = export.exported(store.scan("ocel")).sort("event_id")
+        after = export.exported(store.scan("again")).sort("event_id")
+        assert_frame_equal(after.select(before.columns), before)
+        with pytest.raises(export.ExportError, match="not an object-centric log"):
+            store.import_frame("plain", export.exported(store.scan("ocel")))
+            export.export(store, "plain", store.scan("plain"), tmp_path / "x.json", format="ocel")
+
+
+def test_cli_discover_conformance_export(demo, tmp_path) -> None:
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, ["--db", str(demo.path), *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    model = tmp_path / "o2c.bpmn"
+    run("discover", DEMO_LOG, "--noise", "0.2", "--output", str(model))
+    tokens = json.loads(run("conformance", DEMO_LOG, "--model", str(model), "--json"))
+    assert 0 < tokens["fitness"] <= 1
+    assert 0 < tokens["precision"] <= 1
+    aligned = json.loads(
+        run("conformance", DEMO_LOG, "--model", str(model), "--method", "alignments", "--json")
+    )
+    assert {"fitness", "deviations"} <= set(aligned)
+    run("export", DEMO_LOG, "--format", "csv", "--output", str(tmp_path / "o2c.csv"))
+    assert (tmp_path / "o2c.csv").stat().st_size > 1000

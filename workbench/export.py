@@ -1,0 +1,223 @@
+"""Export a (filtered) log: XES, CSV, Parquet, and OCEL 2.0 JSON for object-centric logs.
+
+Exports keep every attribute and write times in UTC; importing an export again gives the
+same events (the same ids, activities, times, resources and attributes).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from xml.sax.saxutils import quoteattr
+
+import polars as pl
+
+from workbench.events import WorkbenchError
+from workbench.projections import ordered
+from workbench.store import EventStore
+
+Format = Literal["xes", "csv", "parquet", "ocel"]
+FORMATS: tuple[Format, ...] = ("xes", "csv", "parquet", "ocel")
+# What the store assigns or derives: not part of an export.
+_INTERNAL = ("log", "position", "revision", "recorded_at")
+_ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
+
+
+class ExportError(WorkbenchError):
+    """A log cannot be exported as asked."""
+
+
+def exported(events: pl.LazyFrame) -> pl.DataFrame:
+    """The events to export: in case and time order, without the store's own columns, and
+    without columns that are empty throughout."""
+    frame = ordered(events).drop(_INTERNAL, strict=False).collect()
+    return frame.select(
+        name
+        for name in frame.columns
+        if name in ("case_id", "activity", "timestamp") or frame[name].null_count() < frame.height
+    )
+
+
+def to_csv(events: pl.LazyFrame, path: Path) -> int:
+    """Write CSV with ISO 8601 UTC times; returns the number of events."""
+    frame = exported(events)
+    frame.write_csv(path, datetime_format=_ISO)
+    return frame.height
+
+
+def to_parquet(events: pl.LazyFrame, path: Path) -> int:
+    """Write Parquet with UTC timestamps; returns the number of events."""
+    frame = exported(events)
+    frame.write_parquet(path)
+    return frame.height
+
+
+_XES_KEYS = {
+    "activity": "concept:name",
+    "timestamp": "time:timestamp",
+    "resource": "org:resource",
+    "lifecycle": "lifecycle:transition",
+    "event_id": "identity:id",
+}
+
+
+def _xes_attribute(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        kind, text = "boolean", "true" if value else "false"
+    elif isinstance(value, int):
+        kind, text = "int", str(value)
+    elif isinstance(value, float):
+        kind, text = "float", repr(value)
+    elif isinstance(value, datetime):
+        kind, text = "date", value.isoformat().replace("+00:00", "Z")
+    else:
+        kind, text = "string", str(value)
+    return f"<{kind} key={quoteattr(key)} value={quoteattr(text)}/>"
+
+
+def to_xes(events: pl.LazyFrame, path: Path) -> int:
+    """Write XES 1.0 (IEEE 1849): a trace per case, ``case:*`` attributes on the trace."""
+    frame = exported(events)
+    trace_columns = [name for name in frame.columns if name.startswith("case:")]
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        handle.write(
+            '<log xes.version="1.0" xes.features="nested-attributes"'
+            ' xmlns="http://www.xes-standard.org/">\n'
+            '  <extension name="Concept" prefix="concept" uri="http://www.xes-standard.org/concept.xesext"/>\n'
+            '  <extension name="Time" prefix="time" uri="http://www.xes-standard.org/time.xesext"/>\n'
+            '  <extension name="Organizational" prefix="org" uri="http://www.xes-standard.org/org.xesext"/>\n'
+            '  <extension name="Lifecycle" prefix="lifecycle" uri="http://www.xes-standard.org/lifecycle.xesext"/>\n'
+            '  <extension name="Identity" prefix="identity" uri="http://www.xes-standard.org/identity.xesext"/>\n'
+        )
+        for (case_id,), trace in frame.group_by("case_id", maintain_order=True):
+            handle.write(f"  <trace>{_xes_attribute('concept:name', case_id)}")
+            first = trace.row(0, named=True)
+            for name in trace_columns:
+                if first[name] is not None:
+                    handle.write(_xes_attribute(name.removeprefix("case:"), first[name]))
+            handle.write("\n")
+            for row in trace.drop("case_id", *trace_columns).iter_rows(named=True):
+                parts = (
+                    _xes_attribute(_XES_KEYS.get(name, name), value)
+                    for name, value in row.items()
+                    if value is not None
+                )
+                handle.write(f"    <event>{''.join(parts)}</event>\n")
+            handle.write("  </trace>\n")
+        handle.write("</log>\n")
+    return frame.height
+
+
+def to_ocel(store: EventStore, log: str, events: pl.LazyFrame, path: Path) -> int:
+    """Write an object-centric log as OCEL 2.0 JSON: its objects with their attributes and
+    links, and the (filtered) events with the objects they touch."""
+    frame = exported(events)
+    objects = store.objects(log)
+    if objects.is_empty():
+        raise ExportError(f"{log} is not an object-centric log; export it as xes, csv or parquet")
+    links = store.event_objects(log).join(frame.select("event_id"), on="event_id")
+    attributes = store.object_attributes(log)
+    relations = store.object_objects(log)
+    plain = [
+        name
+        for name in frame.columns
+        if name not in ("case_id", "event_id", "activity", "timestamp")
+    ]
+    event_types: dict[str, set[str]] = {}
+    document_events = []
+    related = {
+        event_id: group.select("object_id", "qualifier").to_dicts()
+        for (event_id,), group in links.group_by("event_id")
+    }
+    for row in frame.iter_rows(named=True):
+        names = [name for name in plain if row[name] is not None]
+        event_types.setdefault(row["activity"], set()).update(names)
+        document_events.append(
+            {
+                "id": row["event_id"],
+                "type": row["activity"],
+                "time": row["timestamp"].isoformat().replace("+00:00", "Z"),
+                "attributes": [{"name": n, "value": _json_value(row[n])} for n in names],
+                "relationships": [
+                    {"objectId": link["object_id"], "qualifier": link["qualifier"] or ""}
+                    for link in related.get(row["event_id"], [])
+                ],
+            }
+        )
+    values = {
+        object_id: group.to_dicts() for (object_id,), group in attributes.group_by("object_id")
+    }
+    outgoing = {source: group.to_dicts() for (source,), group in relations.group_by("source_id")}
+    kinds: dict[str, dict[str, str]] = {}
+    document_objects = []
+    for object_id, object_type in objects.iter_rows():
+        own = values.get(object_id, [])
+        for value in own:
+            kinds.setdefault(object_type, {})[value["name"]] = value["kind"]
+        document_objects.append(
+            {
+                "id": object_id,
+                "type": object_type,
+                "attributes": [
+                    {
+                        "name": value["name"],
+                        "time": _json_value(value["changed_at"]) or "1970-01-01T00:00:00Z",
+                        "value": value["value"],
+                    }
+                    for value in own
+                ],
+                "relationships": [
+                    {"objectId": link["target_id"], "qualifier": link["qualifier"] or ""}
+                    for link in outgoing.get(object_id, [])
+                ],
+            }
+        )
+    for object_type in objects["object_type"].unique().to_list():
+        kinds.setdefault(object_type, {})
+    event_kinds = {name: _ocel_kind(frame.schema[name]) for name in plain}
+    document = {
+        "objectTypes": [
+            {"name": name, "attributes": [{"name": a, "type": k} for a, k in sorted(attrs.items())]}
+            for name, attrs in sorted(kinds.items())
+        ],
+        "eventTypes": [
+            {
+                "name": name,
+                "attributes": [{"name": a, "type": event_kinds[a]} for a in sorted(names)],
+            }
+            for name, names in sorted(event_types.items())
+        ],
+        "objects": document_objects,
+        "events": document_events,
+    }
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    return frame.height
+
+
+def _ocel_kind(dtype: pl.DataType) -> str:
+    if dtype == pl.Boolean:
+        return "boolean"
+    if dtype.is_integer():
+        return "integer"
+    if dtype.is_float():
+        return "float"
+    if dtype.is_temporal():
+        return "time"
+    return "string"
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+
+
+def export(store: EventStore, log: str, events: pl.LazyFrame, path: Path, *, format: Format) -> int:
+    """Write the events of ``log`` to ``path`` in ``format``; returns the events written."""
+    if format not in FORMATS:
+        raise ExportError(f"unknown format {format!r}; choose {', '.join(FORMATS)}")
+    if format == "ocel":
+        return to_ocel(store, log.split("/")[0], events, path)
+    writers = {"xes": to_xes, "csv": to_csv, "parquet": to_parquet}
+    return writers[format](events, path)

@@ -1,0 +1,437 @@
+"""Process discovery and conformance checking through pm4py, the reference implementation.
+
+pm4py is imported here only, lazily, with its banner and progress bars off. Events go to
+pm4py in the store's order (case, then ``(timestamp, position)``), so its results are the
+ones pm4py gives on the same log. Conformance works on variants: a variant is replayed or
+aligned once and its result counts for each of its cases, which gives the same log-level
+numbers as case by case (pm4py sums over traces) for far less work.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import polars as pl
+from lxml import etree
+
+from workbench.events import WorkbenchError
+from workbench.projections import ordered
+
+F = TypeVar("F", bound=Callable[..., Any])
+Algorithm = Literal["inductive", "heuristics", "alpha"]
+ALGORITHMS: tuple[Algorithm, ...] = ("inductive", "heuristics", "alpha")
+CHUNK = 64  # variants aligned per call to pm4py
+CASE, ACTIVITY, TIME = "case:concept:name", "concept:name", "time:timestamp"
+
+
+class ModelError(WorkbenchError):
+    """A process model cannot be read, written or used."""
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """pm4py's warnings stay off the user's terminal (and out of its own checks, which read
+    a warning turned into an error as a failed check)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _quietly(function: F) -> F:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with quiet():
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def pm4py() -> Any:
+    """pm4py, imported quietly (no banner, no progress bars)."""
+    os.environ.setdefault("PM4PY_SHOW_PROGRESS_BAR", "False")
+    sys._pm4py_welcome_shown = True  # type: ignore[attr-defined]
+    import pm4py as module
+
+    return module
+
+
+def to_pandas(events: pl.LazyFrame) -> Any:
+    """The events as the pandas frame pm4py reads, in the store's order within each case."""
+    frame = (
+        ordered(events)
+        .select(
+            pl.col("case_id").alias(CASE),
+            pl.col("activity").alias(ACTIVITY),
+            pl.col("timestamp").alias(TIME),
+        )
+        .collect()
+    )
+    return frame.to_pandas()
+
+
+def _variant_frame(variants: list[tuple[str, ...]]) -> Any:
+    """One case per variant (case id: its index, zero-padded so that sorting keeps the order),
+    with increasing times."""
+    start = datetime(2000, 1, 1, tzinfo=UTC)
+    rows = [
+        (f"{index:09d}", activity, start + timedelta(seconds=step))
+        for index, variant in enumerate(variants)
+        for step, activity in enumerate(variant)
+    ]
+    frame = pl.DataFrame(
+        rows,
+        schema={CASE: pl.String, ACTIVITY: pl.String, TIME: pl.Datetime("us", "UTC")},
+        orient="row",
+    )
+    return frame.to_pandas()
+
+
+@dataclass
+class Model:
+    """A Petri net with its markings; the process tree and BPMN when the algorithm gives them."""
+
+    net: Any
+    initial: Any
+    final: Any
+    algorithm: str
+    tree: Any = None
+    bpmn: Any = None
+
+    def summary(self) -> dict[str, int]:
+        """Places, transitions (visible and silent) and arcs of the net."""
+        visible = sum(1 for t in self.net.transitions if t.label is not None)
+        return {
+            "places": len(self.net.places),
+            "transitions": len(self.net.transitions),
+            "visible_transitions": visible,
+            "arcs": len(self.net.arcs),
+        }
+
+
+@_quietly
+def discover(
+    events: pl.LazyFrame, *, algorithm: Algorithm = "inductive", noise: float = 0.0
+) -> Model:
+    """A model of the events: inductive miner (with a noise threshold from 0 to 1), heuristics
+    miner or alpha miner."""
+    if algorithm not in ALGORITHMS:
+        raise ModelError(f"unknown algorithm {algorithm!r}; choose {', '.join(ALGORITHMS)}")
+    if not 0 <= noise <= 1:
+        raise ModelError(f"noise {noise:g}: give a threshold from 0 to 1")
+    frame = to_pandas(events)
+    if frame.empty:
+        raise ModelError("no events to discover a model from")
+    pm = pm4py()
+    keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
+    if algorithm == "inductive":
+        tree = pm.discover_process_tree_inductive(frame, noise_threshold=noise, **keys)
+        net, initial, final = pm.convert_to_petri_net(tree)
+        return Model(net, initial, final, algorithm, tree=tree, bpmn=pm.convert_to_bpmn(tree))
+    if algorithm == "heuristics":
+        net, initial, final = pm.discover_petri_net_heuristics(frame, **keys)
+    else:
+        net, initial, final = pm.discover_petri_net_alpha(frame, **keys)
+    return Model(net, initial, final, algorithm, bpmn=_bpmn_of(pm, net, initial, final))
+
+
+def _bpmn_of(pm: Any, net: Any, initial: Any, final: Any) -> Any:
+    try:
+        return pm.convert_to_bpmn(net, initial, final)
+    except Exception:  # not every net converts (e.g. alpha nets that are not workflow nets)
+        return None
+
+
+@_quietly
+def write_model(model: Model, path: Path) -> None:
+    """Write the model as PNML (``.pnml``) or BPMN 2.0 XML (``.bpmn``), by extension."""
+    pm = pm4py()
+    suffix = path.suffix.lower()
+    if suffix == ".pnml":
+        pm.write_pnml(model.net, model.initial, model.final, str(path))
+    elif suffix == ".bpmn":
+        if model.bpmn is None:
+            raise ModelError(f"{path}: the {model.algorithm} model has no BPMN form; write .pnml")
+        pm.write_bpmn(model.bpmn, str(path))
+    else:
+        raise ModelError(f"{path}: give a file ending in .pnml or .bpmn")
+
+
+@_quietly
+def read_model(path: Path) -> Model:
+    """Read a PNML or BPMN file; raises `ModelError` naming the file when it cannot."""
+    if not path.exists():
+        raise ModelError(f"{path}: no such file")
+    pm = pm4py()
+    suffix = path.suffix.lower()
+    try:
+        # Check the XML first: pm4py's readers leave the file open when the parse fails.
+        with path.open("rb") as handle:
+            etree.parse(handle)
+        if suffix == ".pnml":
+            net, initial, final = pm.read_pnml(str(path))
+            if not initial or not final:
+                raise ModelError(f"{path}: the net has no initial or final marking")
+            return Model(net, initial, final, "pnml")
+        if suffix == ".bpmn":
+            bpmn = pm.read_bpmn(str(path))
+            net, initial, final = pm.convert_to_petri_net(bpmn)
+            return Model(net, initial, final, "bpmn", bpmn=bpmn)
+    except ModelError:
+        raise
+    except Exception as error:  # the XML parsers raise many kinds
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelError(f"{path}: not a readable {suffix[1:].upper()} model ({first})") from error
+    raise ModelError(f"{path}: give a .pnml or .bpmn model")
+
+
+@_quietly
+def to_dot(model: Model, *, view: Literal["petri", "bpmn", "tree"] = "petri") -> str:
+    """The model as Graphviz DOT, for the browser to draw."""
+    if view == "tree":
+        if model.tree is None:
+            raise ModelError("only the inductive miner gives a process tree")
+        from pm4py.visualization.process_tree import visualizer as tree_visualizer
+
+        return str(tree_visualizer.apply(model.tree).source)
+    if view == "bpmn":
+        if model.bpmn is None:
+            raise ModelError("this model has no BPMN form")
+        from pm4py.visualization.bpmn import visualizer as bpmn_visualizer
+
+        return str(bpmn_visualizer.apply(model.bpmn).source)
+    from pm4py.visualization.petri_net import visualizer as net_visualizer
+
+    return str(net_visualizer.apply(model.net, model.initial, model.final).source)
+
+
+@dataclass
+class Conformance:
+    """How well a log fits a model."""
+
+    method: Literal["tokens", "alignments"]
+    fitness: float  # log fitness as pm4py computes it
+    average_trace_fitness: float
+    fitting_cases: float  # share of cases that fit
+    precision: float | None  # token replay only
+    cases: pl.DataFrame  # case_id, variant, fitness, fitting
+    deviations: pl.DataFrame  # activity, moves_on_log, moves_on_model (alignments)
+    variants: int
+    variants_checked: int
+    seconds: float
+    stopped: bool = False  # the time budget ran out before every variant was checked
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (without the per-case table)."""
+        return {
+            "method": self.method,
+            "fitness": self.fitness,
+            "average_trace_fitness": self.average_trace_fitness,
+            "fitting_cases": self.fitting_cases,
+            "precision": self.precision,
+            "variants": self.variants,
+            "variants_checked": self.variants_checked,
+            "stopped": self.stopped,
+            "seconds": self.seconds,
+            "deviations": self.deviations.to_dicts(),
+            "notes": self.notes,
+        }
+
+
+def _variants(events: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(variants with their case counts, most first; each case with its variant's index)."""
+    per_case = (
+        ordered(events)
+        .group_by("case_id", maintain_order=True)
+        .agg(variant=pl.col("activity"))
+        .collect()
+    )
+    ranked = (
+        per_case.group_by("variant")
+        .agg(cases=pl.len())
+        .with_columns(key=pl.col("variant").list.join("\u0000"))
+        .sort(["cases", "key"], descending=[True, False])
+        .drop("key")
+        .with_row_index("index")
+    )
+    return ranked, per_case.join(ranked.select("variant", "index"), on="variant")
+
+
+@_quietly
+def token_replay(events: pl.LazyFrame, model: Model) -> Conformance:
+    """Token-based replay: fitness per variant, weighted by cases, and precision."""
+    started = time.perf_counter()
+    pm = pm4py()
+    ranked, per_case = _variants(events)
+    sequences = [tuple(v) for v in ranked["variant"].to_list()]
+    keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
+    results = pm.conformance_diagnostics_token_based_replay(
+        _variant_frame(sequences), model.net, model.initial, model.final, **keys
+    )
+    counts = ranked["cases"].to_list()
+    totals = {name: 0.0 for name in ("missing", "consumed", "remaining", "produced")}
+    for result, count in zip(results, counts, strict=True):
+        for name in totals:
+            totals[name] += result[f"{name}_tokens"] * count
+    fitness = 0.5 * (1 - totals["missing"] / totals["consumed"]) + 0.5 * (
+        1 - totals["remaining"] / totals["produced"]
+    )
+    per_variant = pl.DataFrame(
+        {
+            "index": ranked["index"],
+            "fitness": [float(r["trace_fitness"]) for r in results],
+            "fitting": [bool(r["trace_is_fit"]) for r in results],
+        }
+    )
+    precision = pm.precision_token_based_replay(
+        to_pandas(events), model.net, model.initial, model.final, **keys
+    )
+    return _result(
+        "tokens",
+        fitness,
+        per_variant,
+        ranked,
+        per_case,
+        float(precision),
+        _empty_deviations(),
+        started,
+        stopped=False,
+    )
+
+
+@_quietly
+def alignments(
+    events: pl.LazyFrame,
+    model: Model,
+    *,
+    budget: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Conformance:
+    """Alignments, once per variant, most frequent first, within ``budget`` seconds.
+
+    When the budget runs out, the variants checked so far are reported (``stopped``) and the
+    fitness covers the cases of those variants only, which the notes say.
+    """
+    started = time.perf_counter()
+    pm = pm4py()
+    ranked, per_case = _variants(events)
+    keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
+    results: list[dict[str, Any]] = []
+    stopped = False
+    sequences = [tuple(v) for v in ranked["variant"].to_list()]
+    # Variants go to pm4py in chunks: few calls, yet the budget and progress are checked often.
+    for first in range(0, len(sequences), CHUNK):
+        if budget is not None and time.perf_counter() - started > budget:
+            stopped = True
+            break
+        chunk = sequences[first : first + CHUNK]
+        try:
+            aligned = pm.conformance_diagnostics_alignments(
+                _variant_frame(chunk), model.net, model.initial, model.final, **keys
+            )
+        except Exception as error:  # pm4py refuses nets it cannot align on
+            raise ModelError(f"alignments cannot run on this model: {error}") from error
+        results.extend(aligned)
+        if progress is not None:
+            progress(len(results), len(sequences))
+    checked = ranked.head(len(results))
+    counts = checked["cases"].to_list()
+    cost = sum(r["cost"] * n for r, n in zip(results, counts, strict=True))
+    worst = sum(r["bwc"] * n for r, n in zip(results, counts, strict=True))
+    fitness = 1.0 - cost / worst if worst > 0 else 0.0
+    per_variant = pl.DataFrame(
+        {
+            "index": checked["index"],
+            "fitness": [float(r["fitness"]) for r in results],
+            "fitting": [r["fitness"] == 1.0 for r in results],
+        },
+        schema={"index": pl.UInt32, "fitness": pl.Float64, "fitting": pl.Boolean},
+    )
+    moves: dict[str, list[int]] = {}
+    for result, count in zip(results, counts, strict=True):
+        for log_move, model_move in _labels(result["alignment"]):
+            if model_move == ">>" and log_move != ">>":
+                moves.setdefault(log_move, [0, 0])[0] += count
+            elif log_move == ">>" and model_move is not None:
+                moves.setdefault(model_move, [0, 0])[1] += count
+    deviations = pl.DataFrame(
+        [(a, on_log, on_model) for a, (on_log, on_model) in moves.items()],
+        schema={"activity": pl.String, "moves_on_log": pl.Int64, "moves_on_model": pl.Int64},
+        orient="row",
+    ).sort(["moves_on_log", "moves_on_model", "activity"], descending=[True, True, False])
+    outcome = _result(
+        "alignments",
+        fitness,
+        per_variant,
+        ranked,
+        per_case,
+        None,
+        deviations,
+        started,
+        stopped=stopped,
+    )
+    if stopped:
+        covered = int(checked["cases"].sum())
+        outcome.notes.append(
+            f"stopped after {budget:g} s: {len(results)} of {ranked.height} variants aligned,"
+            f" covering {covered:,} of {per_case.height:,} cases; fitness is theirs"
+        )
+    return outcome
+
+
+def _labels(alignment: list[Any]) -> list[tuple[Any, Any]]:
+    """(log move, model move) labels of an alignment's steps."""
+    steps = []
+    for step in alignment:
+        first, second = step if isinstance(step, tuple) and len(step) == 2 else (step, step)
+        if isinstance(first, tuple):  # ((names), (labels)) form
+            first, second = second
+        steps.append((first, second))
+    return steps
+
+
+def _empty_deviations() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"activity": pl.String, "moves_on_log": pl.Int64, "moves_on_model": pl.Int64}
+    )
+
+
+def _result(
+    method: Literal["tokens", "alignments"],
+    fitness: float,
+    per_variant: pl.DataFrame,
+    ranked: pl.DataFrame,
+    per_case: pl.DataFrame,
+    precision: float | None,
+    deviations: pl.DataFrame,
+    started: float,
+    *,
+    stopped: bool,
+) -> Conformance:
+    cases = per_case.join(per_variant.cast({"index": pl.UInt32}), on="index", how="left").select(
+        "case_id", pl.col("index").alias("variant"), "fitness", "fitting"
+    )
+    checked = cases.filter(pl.col("fitness").is_not_null())
+    return Conformance(
+        method,
+        float(fitness),
+        float(checked["fitness"].mean() or 0.0),  # type: ignore[arg-type]
+        float(checked["fitting"].mean() or 0.0),  # type: ignore[arg-type]
+        precision,
+        cases,
+        deviations,
+        ranked.height,
+        per_variant.height,
+        time.perf_counter() - started,
+        stopped,
+    )

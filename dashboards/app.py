@@ -23,6 +23,7 @@ pages = {
         st.Page("pages/variants.py", title="Variants", icon=":material/alt_route:"),
         st.Page("pages/cases.py", title="Cases", icon=":material/description:"),
         st.Page("pages/performance.py", title="Performance", icon=":material/timer:"),
+        st.Page("pages/mining.py", title="Discovery and conformance", icon=":material/schema:"),
     ],
     "Time": [
         st.Page("pages/time_travel.py", title="Time travel", icon=":material/history:"),

@@ -11,7 +11,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +23,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import streamlit as st
 
+from workbench.events import WorkbenchError
 from workbench.filters import Filters
 from workbench.store import EventStore, LogSummary
 
@@ -184,6 +188,58 @@ def _distinct(db: str, log: str, head: int, name: str) -> list[str]:
 def distinct(log: str, name: str) -> list[str]:
     """The most common values of a column of the whole log (at most 500), for pickers."""
     return _distinct(str(db_path()), log, store().head(log), name)
+
+
+@dataclass
+class Job:
+    """A computation running on a thread of the server, with its progress and outcome."""
+
+    stage: str = "starting"
+    done: float = 0.0
+    result: Any = None
+    error: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether it has not finished yet."""
+        return self.finished is None
+
+
+@st.cache_resource
+def _jobs() -> dict[str, Job]:
+    return {}
+
+
+def job(key: str) -> Job | None:
+    """The background job started under ``key``, if any (shared by every session)."""
+    return _jobs().get(key)
+
+
+def start_job(key: str, work: Callable[[Callable[[str, float], None]], Any]) -> Job:
+    """Run ``work(progress)`` on a thread, unless a job under ``key`` runs or has run."""
+    found = _jobs().get(key)
+    if found is not None and (found.running or found.error is None):
+        return found
+    running = Job()
+
+    def progress(stage: str, done: float) -> None:
+        running.stage, running.done = stage, done
+
+    def run() -> None:
+        try:
+            running.result = work(progress)
+        except WorkbenchError as error:
+            running.error = str(error)
+        except Exception as error:  # shown on the page, never as a traceback
+            running.error = f"{type(error).__name__}: {error}"
+        finally:
+            running.finished = time.monotonic()
+
+    _jobs()[key] = running
+    threading.Thread(target=run, name=f"job {key}", daemon=True).start()
+    return running
 
 
 def clear() -> None:

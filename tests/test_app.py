@@ -4,6 +4,7 @@ and on Sepsis, the numbers against the library's, and the main interactions."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from ingest.jobs import ingest
 from sample_data.demo import DEMO_LOG, load_demo
 from tests.conftest import real_log
-from workbench import EventStore, projections, timetravel
+from workbench import EventStore, mining, projections, timetravel
 from workbench.filters import Filters, TimeRange
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "app.py")
@@ -28,6 +29,7 @@ PAGES = {
     "performance": "Performance",
     "time_travel": "Time travel",
     "projections": "Projections",
+    "mining": "Discovery and conformance",
 }
 NODE = re.compile(r'^\s+"(?!__)[^"]+" \[label=', re.MULTILINE)
 
@@ -205,3 +207,24 @@ def test_upload_a_small_csv_and_find_it_in_the_log_picker(app_on) -> None:
     app.switch_page("pages/overview.py").run()  # following the link to explore it
     assert app.selectbox(key="log").value == "tiny-upload"
     assert {m.label: m.value for m in app.metric}["Cases"] == "2"
+
+
+def test_discovery_and_conformance_run_as_a_background_job(app_on, loaded) -> None:
+    app = app_on("mining", DEMO_LOG)
+    assert app.title[0].value.startswith("Discovery and conformance")
+    next(b for b in app.button if b.label == "Run").click().run()
+    assert not app.exception
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        app.run()
+        if any(metric.label == "Fitness" for metric in app.metric):
+            break
+        time.sleep(0.5)
+    assert not app.exception
+    assert not app.error
+    metrics = {metric.label: metric.value for metric in app.metric}
+    model = mining.discover(scan(loaded, DEMO_LOG), noise=0.2)
+    expected = mining.token_replay(scan(loaded, DEMO_LOG), model)
+    assert metrics["Fitness"] == f"{expected.fitness:.3f}"
+    assert metrics["Precision"] == f"{expected.precision:.3f}"
+    assert app.get("graphviz_chart")

@@ -47,6 +47,7 @@ PAGES = [
     ("performance", "Performance", "performance-page"),
     ("time_travel", "Time travel", "time-travel-page"),
     ("projections", "Projections", "projections-page"),
+    ("mining", "Discovery and conformance", "mining-page"),
 ]
 
 

@@ -435,3 +435,49 @@ def _result(
         time.perf_counter() - started,
         stopped,
     )
+
+
+@dataclass
+class Analysis:
+    """A model (discovered or given) and how the log conforms to it."""
+
+    model: Model
+    conformance: Conformance
+    discovered: bool
+
+
+def analyse(
+    events: pl.LazyFrame,
+    *,
+    algorithm: Algorithm = "inductive",
+    noise: float = 0.0,
+    model: Path | None = None,
+    method: Literal["tokens", "alignments"] = "tokens",
+    budget: float | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> Analysis:
+    """Discover a model (or read ``model``) and check the events against it, reporting
+    progress as (stage, fraction done): what the app runs as a background job."""
+
+    def report(stage: str, done: float) -> None:
+        if progress is not None:
+            progress(stage, done)
+
+    report("discovering the model" if model is None else "reading the model", 0.0)
+    found = (
+        discover(events, algorithm=algorithm, noise=noise) if model is None else read_model(model)
+    )
+    report("checking conformance", 0.3)
+    if method == "tokens":
+        result = token_replay(events, found)
+    else:
+        result = alignments(
+            events,
+            found,
+            budget=budget,
+            progress=lambda done, total: report(
+                f"aligning variants ({done:,} of {total:,})", 0.3 + 0.7 * done / max(total, 1)
+            ),
+        )
+    report("done", 1.0)
+    return Analysis(found, result, model is None)

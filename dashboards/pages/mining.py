@@ -1,0 +1,153 @@
+"""Discovery and conformance: a model of the filtered log (or an uploaded one) and how the
+log fits it, computed as a background job with progress."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import streamlit as st
+
+from dashboards import state
+from dashboards.pages._common import filtered_note, require_log
+from workbench import mining
+
+summary = require_log()
+st.title(f"Discovery and conformance · {summary.log}")
+filtered_note()
+left, middle, right = st.columns(3)
+source = left.radio("Model", ["Discover from the log", "Upload a model"], horizontal=True)
+uploaded = None
+algorithm, noise = "inductive", 0.0
+if source == "Discover from the log":
+    algorithm = middle.selectbox("Algorithm", mining.ALGORITHMS)
+    if algorithm == "inductive":
+        noise = right.slider("Noise threshold", 0.0, 1.0, 0.2, step=0.05)
+else:
+    uploaded = middle.file_uploader("PNML or BPMN model", type=["pnml", "bpmn"])
+method = st.radio(
+    "Conformance",
+    ["tokens", "alignments"],
+    format_func={
+        "tokens": "Token replay (fitness, precision)",
+        "alignments": "Alignments (fitness, deviations)",
+    }.get,
+    horizontal=True,
+)
+budget = (
+    st.slider("Time budget for alignments (s)", 10, 600, 120, step=10)
+    if method == "alignments"
+    else None
+)
+model_path: Path | None = None
+if uploaded is not None:
+    digest = hashlib.sha256(uploaded.getvalue()).hexdigest()[:16]
+    model_path = (
+        Path(tempfile.gettempdir()) / "workbench-models" / digest / Path(uploaded.name).name
+    )
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    model_path.write_bytes(uploaded.getvalue())
+elif source == "Upload a model":
+    st.stop()
+
+log, filters = summary.log, state.filters()
+key = "|".join(
+    map(
+        str,
+        (
+            state.db_path(),
+            log,
+            state.store().head(log),
+            filters.to_query(),
+            algorithm,
+            noise,
+            model_path,
+            method,
+            budget,
+        ),
+    )
+)
+events = state.events(log)
+if st.button("Run", type="primary"):
+    state.start_job(
+        key,
+        lambda progress: mining.analyse(
+            events,
+            algorithm=algorithm,
+            noise=noise,
+            model=model_path,  # type: ignore[arg-type]
+            method=method,
+            budget=budget,
+            progress=progress,  # type: ignore[arg-type]
+        ),
+    )
+
+
+@st.fragment(run_every=1.0)
+def outcome() -> None:
+    running = state.job(key)
+    if running is None:
+        st.caption("Choose the settings and press Run; the job runs in the background.")
+        return
+    if running.running:
+        st.progress(running.done, text=f"{running.stage}…")
+        return
+    if running.error is not None:
+        st.error(running.error)
+        return
+    analysis: mining.Analysis = running.result
+    show(analysis, running.finished - running.started)  # type: ignore[operator]
+
+
+def show(analysis: mining.Analysis, seconds: float) -> None:
+    result = analysis.conformance
+    columns = st.columns(4)
+    columns[0].metric("Fitness", f"{result.fitness:.3f}")
+    columns[1].metric("Precision", "n/a" if result.precision is None else f"{result.precision:.3f}")
+    columns[2].metric("Cases that fit", f"{result.fitting_cases:.1%}")
+    columns[3].metric("Variants checked", f"{result.variants_checked:,} of {result.variants:,}")
+    st.caption(f"Computed in {seconds:.1f} s.")
+    for note in result.notes:
+        st.warning(note)
+    views = (
+        ["petri"]
+        + (["bpmn"] if analysis.model.bpmn is not None else [])
+        + (["tree"] if analysis.model.tree is not None else [])
+    )
+    view = (
+        st.segmented_control(
+            "Show as",
+            views,
+            default="petri",
+            format_func={"petri": "Petri net", "bpmn": "BPMN", "tree": "Process tree"}.get,
+        )
+        or "petri"
+    )
+    st.graphviz_chart(mining.to_dot(analysis.model, view=view), width="stretch")  # type: ignore[arg-type]
+    folder = Path(tempfile.mkdtemp(prefix="workbench-model-"))
+    downloads = st.columns(4)
+    for place, suffix in zip(downloads, (".pnml", ".bpmn"), strict=False):
+        if suffix == ".bpmn" and analysis.model.bpmn is None:
+            continue
+        target = folder / f"{summary.log.replace('/', '-')}{suffix}"
+        mining.write_model(analysis.model, target)
+        place.download_button(
+            f"Download {suffix[1:].upper()}", target.read_bytes(), file_name=target.name
+        )
+    if result.deviations.height:
+        st.markdown(
+            "**Deviations per activity** (moves on log: done but not allowed;"
+            " moves on model: skipped)"
+        )
+        st.dataframe(result.deviations, hide_index=True)
+    unfit = result.cases.filter(~pl.col("fitting"))
+    st.markdown(f"**Cases that do not fit** ({unfit.height:,})")
+    st.dataframe(unfit.sort("fitness").head(2_000), hide_index=True)
+    st.download_button(
+        "Download per-case results (CSV)", result.cases.write_csv(), file_name="conformance.csv"
+    )
+
+
+outcome()

@@ -44,7 +44,7 @@ def discover(
     """Discover a process model from the (filtered) log and write it as PNML or BPMN (by the
     file's extension).
 
-    Example: workbench discover orders --algorithm inductive --noise 0.2 --output orders.pnml
+    Example: workbench discover orders --noise 0.2 --output orders.pnml
     """
     from workbench import mining
 
@@ -79,7 +79,7 @@ def conformance(
     """Check how well the (filtered) log fits a model: fitness and precision by token replay,
     or fitness and the deviations per activity by alignments (computed once per variant).
 
-    Example: workbench conformance orders --model orders.pnml --method alignments --json
+    Example: workbench conformance orders --model orders.pnml --json
     """
     from workbench import mining
 
@@ -128,7 +128,7 @@ def export(
     """Export the (filtered) log with its attributes and UTC times; it imports back into the
     same events.
 
-    Example: workbench export orders --format xes --output orders.xes --from 2024-03-01
+    Example: workbench export orders --format xes --output orders.xes
     """
     from workbench import export as exporting
 

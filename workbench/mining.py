@@ -30,7 +30,7 @@ from workbench.projections import ordered
 F = TypeVar("F", bound=Callable[..., Any])
 Algorithm = Literal["inductive", "heuristics", "alpha"]
 ALGORITHMS: tuple[Algorithm, ...] = ("inductive", "heuristics", "alpha")
-CHUNK = 64  # variants aligned per call to pm4py
+CHUNK = 256  # variants aligned per call to pm4py
 CASE, ACTIVITY, TIME = "case:concept:name", "concept:name", "time:timestamp"
 
 

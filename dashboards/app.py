@@ -11,6 +11,8 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+from workbench.events import WorkbenchError
+
 st.set_page_config(page_title="Workbench", page_icon=":material/explore:", layout="wide")
 pages = {
     "Data": [
@@ -30,4 +32,10 @@ pages = {
         st.Page("pages/projections.py", title="Projections", icon=":material/table_view:"),
     ],
 }
-st.navigation(pages).run()  # each page draws the sidebar (`dashboards.sidebar`) first
+page = st.navigation(pages)  # each page draws the sidebar (`dashboards.sidebar`) first
+try:
+    page.run()
+except WorkbenchError as error:  # bad input or an unknown name: the message says which
+    st.error(str(error))
+except Exception as error:  # anything else is a message on the page, never a traceback
+    st.error(f"This page could not be computed ({type(error).__name__}: {error}).")

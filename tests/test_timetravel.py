@@ -308,3 +308,42 @@ def test_state_at_on_the_demo_log_counts_open_work(tmp_path) -> None:
         assert wip["open"].sum() == counts["open"]
         started = demo_store.scan(demo.DEMO_LOG).filter(pl.col("timestamp") <= middle)
         assert state.height == started.select(pl.col("case_id").n_unique()).collect().item()
+
+
+def test_corrections_supersede_what_they_correct_and_are_listed(store) -> None:
+    store.import_frame(
+        "log",
+        batch([("c1", "register", 0, "ana", 5), ("c1", "check", 2, "ben", 8)]).with_columns(
+            event_id=pl.Series(["e1", "e2"]), corrects=pl.lit(None, pl.String)
+        ),
+    )
+    known = store.head("log")
+    # Recorded later: the check really had amount 9 (it corrects e2).
+    store.import_frame(
+        "log",
+        batch([("c1", "check", 2, "ben", 9)]).with_columns(
+            event_id=pl.Series(["e2-fixed"]), corrects=pl.Series(["e2"])
+        ),
+    )
+    found = timetravel.corrections(store.scan("log"))
+    assert found.select("event_id", "corrects").rows() == [("e2-fixed", "e2")]
+    at = START + timedelta(hours=3)
+    now = timetravel.state_at(store.scan("log"), at).collect()
+    assert now.select("events", "amount", "rework").row(0) == (2, 9, 0)
+    before = timetravel.state_at(store.scan("log", known_at=known), at).collect()
+    assert before.select("events", "amount").row(0) == (2, 8)
+    assert_frame_equal(checkpoints.state_at(store, "log", at), now)
+
+
+def test_a_re_recorded_event_is_a_correction_but_a_repeat_is_not() -> None:
+    events = pl.LazyFrame(
+        {
+            "position": [1, 2, 3],
+            "event_id": ["a", "b", "c"],
+            "case_id": ["c1"] * 3,
+            "activity": ["remind", "remind", "remind"],
+            "timestamp": [START, START + timedelta(days=7), START + timedelta(days=7)],
+            "causation_id": [None, "a", "b"],  # b repeats a; c records b again
+        }
+    )
+    assert timetravel.corrections(events).select("event_id", "corrects").rows() == [("c", "b")]

@@ -411,7 +411,7 @@ def state_at(
         and isinstance(position, int)
         and row["position"] <= position
     ]
-    if not usable:
+    if not usable or "corrects" in events.collect_schema():  # corrections need every event
         return timetravel.state_at(events, at, completed=completed).collect()
     best = max(usable, key=lambda row: row["at"])
     stored = store.load_materialized(log, _SNAPSHOT, at=best["at"])

@@ -109,6 +109,7 @@ def state(
         _emit(json.dumps(records(frame), ensure_ascii=False), output)
         return
     counts = timetravel.status_counts(frame)
+    fixed = timetravel.corrections(_store().scan(log, as_of=moment, known_at=_known(known_at)))
     out.print(
         f"[bold]{log}[/] at {moment.isoformat()}"
         + (f", as known at {known_at}" if known_at else "")
@@ -123,6 +124,8 @@ def state(
             _human(row["mean_elapsed"]),
         )
     out.print(wip)
+    if fixed.height:
+        out.print(f"{fixed.height:,} correction(s) by then: the state uses the corrected events")
     cases_table = Table("case", "status", "last activity", "events", "elapsed", "rework")
     for row in frame.head(limit).iter_rows(named=True):
         cases_table.add_row(

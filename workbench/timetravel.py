@@ -200,6 +200,79 @@ def completing(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def corrections(events: pl.LazyFrame) -> pl.DataFrame:
+    """Events that supersede an earlier event, with the event they correct.
+
+    A correction names the event it replaces in a ``corrects`` attribute, or is caused
+    (``causation_id``) by an event of the same case, activity and time: the same event
+    recorded again with other data. Columns:
+    ``event_id``, ``corrects``, ``case_id``, ``activity``, the correction's ``timestamp`` and
+    ``recorded_at``, and the corrected event's ``original_timestamp`` and
+    ``original_recorded_at``.
+    """
+    schema = events.collect_schema()
+    wanted = [
+        n for n in ("event_id", "case_id", "activity", "timestamp", "recorded_at") if n in schema
+    ]
+    frame = events.select(
+        *wanted,
+        *(["causation_id"] if "causation_id" in schema else []),
+        *(["corrects"] if "corrects" in schema else []),
+    ).collect()
+    if "recorded_at" not in frame.columns:
+        frame = frame.with_columns(recorded_at=pl.lit(None, pl.Datetime("us", "UTC")))
+    originals = frame.select(
+        pl.col("event_id").alias("corrects"),
+        pl.col("case_id").alias("original_case"),
+        pl.col("activity").alias("original_activity"),
+        pl.col("timestamp").alias("original_timestamp"),
+        pl.col("recorded_at").alias("original_recorded_at"),
+    )
+    named = (
+        frame.filter(pl.col("corrects").is_not_null()).with_columns(
+            pl.col("corrects").cast(pl.String)
+        )
+        if "corrects" in frame.columns
+        else frame.clear().with_columns(corrects=pl.lit(None, pl.String))
+    )
+    found = named.join(originals, on="corrects", how="inner")
+    if "causation_id" in frame.columns:
+        rerecorded = (
+            frame.filter(pl.col("causation_id").is_not_null())
+            .with_columns(corrects=pl.col("causation_id"))
+            .join(originals, on="corrects", how="inner")
+            .filter(
+                (pl.col("original_case") == pl.col("case_id"))
+                & (pl.col("original_activity") == pl.col("activity"))
+                & (pl.col("original_timestamp") == pl.col("timestamp"))
+            )
+        )
+        found = pl.concat([found, rerecorded.select(found.columns)]).unique(
+            "event_id", keep="first", maintain_order=True
+        )
+    return found.select(
+        "event_id",
+        "corrects",
+        "case_id",
+        "activity",
+        "timestamp",
+        "recorded_at",
+        "original_timestamp",
+        "original_recorded_at",
+    ).sort("recorded_at", "event_id")
+
+
+def without_superseded(events: pl.LazyFrame) -> pl.LazyFrame:
+    """The events minus those that a correction among them supersedes."""
+    schema = events.collect_schema()
+    if "corrects" not in schema and "causation_id" not in schema:
+        return events
+    superseded = corrections(events).select(pl.col("corrects").alias("event_id"))
+    if superseded.is_empty():
+        return events
+    return events.join(superseded.lazy(), on="event_id", how="anti", maintain_order="left")
+
+
 def state_at(
     events: pl.LazyFrame,
     at: datetime,
@@ -212,8 +285,13 @@ def state_at(
 
     A case is ``completed`` when its last event by ``at`` is one of the log's end activities
     (`completing_activities`, computed from all of ``events``), or by ``completed``: a set of
-    activities or a Polars expression over these columns.
+    activities or a Polars expression over these columns. An event superseded by a
+    correction (one naming it in a ``corrects`` attribute) that happened by ``at`` does not
+    count; `corrections` lists them, re-recordings by causation id included.
     """
+    if "corrects" in events.collect_schema():
+        happened = events.filter(pl.col("timestamp") <= at)
+        events = pl.concat([without_superseded(happened), events.filter(pl.col("timestamp") > at)])
     if completed is not None:
         return finish(fold(events.filter(pl.col("timestamp") <= at)), at, completed=completed)
     # The rule needs every event: read and order the log once for both passes.

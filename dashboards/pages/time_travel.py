@@ -94,6 +94,11 @@ def travel() -> None:
         if pmap.nodes.height:
             st.graphviz_chart(processmap.to_dot(pmap), width="stretch")
     st.dataframe(state.local(now), hide_index=True)
+    fixed = state.cached(timetravel.corrections, summary.log, as_of=at, known_at=known_at)
+    if fixed.height:
+        with st.expander(f"Corrections by then ({fixed.height:,})"):
+            st.caption("Events that supersede an earlier one; the state uses the correction.")
+            st.dataframe(state.local(fixed), hide_index=True)
 
 
 travel()

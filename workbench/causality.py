@@ -21,7 +21,6 @@ events touching the same object follow each other.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -189,40 +188,39 @@ def trace(events: pl.LazyFrame, event_id: str) -> Trace:
     found = frame.filter(pl.col("event_id") == event_id)
     if found.is_empty():
         raise UnknownEvent(f"no event {event_id!r} in the log")
-    by_id = {row["event_id"]: row for row in frame.to_dicts()}
-    event = by_id[event_id]
+    event = found.row(0, named=True)
+    # Walk the causation links with column filters: no Python structure over the whole log.
     causes: list[dict[str, object]] = []
-    current = event.get("causation_id")
-    seen = {event_id}
-    while current is not None and current in by_id and current not in seen:
+    current, seen = event.get("causation_id"), {event_id}
+    while current is not None and current not in seen:
+        cause = frame.filter(pl.col("event_id") == current)
+        if cause.is_empty():
+            break
         seen.add(str(current))
-        causes.append(by_id[current])
-        current = by_id[current].get("causation_id")
+        causes.append(cause.row(0, named=True))
+        current = causes[-1].get("causation_id")
     causes.reverse()
-    caused: dict[str, list[str]] = {}
-    for child, parent in zip(frame["event_id"], frame["causation_id"], strict=True):
-        if parent is not None:
-            caused.setdefault(parent, []).append(child)
-    effects: list[dict[str, object]] = []
-    queue: deque[tuple[str, int]] = deque([(event_id, 0)])
-    reached = {event_id}
-    while queue:
-        parent, depth = queue.popleft()
-        for child in caused.get(parent, []):
-            if child not in reached:
-                reached.add(child)
-                effects.append({**by_id[child], "depth": depth + 1, "caused_by": parent})
-                queue.append((child, depth + 1))
+    levels: list[pl.DataFrame] = []
+    frontier, reached, depth = [event_id], {event_id}, 0
+    while frontier:
+        depth += 1
+        children = frame.filter(
+            pl.col("causation_id").is_in(frontier) & ~pl.col("event_id").is_in(list(reached))
+        ).unique("event_id", keep="first", maintain_order=True)
+        if children.is_empty():
+            break
+        levels.append(
+            children.with_columns(depth=pl.lit(depth, pl.Int64), caused_by=pl.col("causation_id"))
+        )
+        frontier = children["event_id"].to_list()
+        reached.update(frontier)
     schema_out = pl.Schema(frame.schema)
     schema_out["depth"] = pl.Int64()
     schema_out["caused_by"] = pl.String()
-    return Trace(
-        event,
-        pl.DataFrame(causes, schema=frame.schema),
-        pl.DataFrame(effects, schema=schema_out).sort("timestamp", "position")
-        if "position" in frame.columns
-        else pl.DataFrame(effects, schema=schema_out),
-    )
+    effects = pl.concat(levels) if levels else pl.DataFrame(schema=schema_out)
+    if "position" in frame.columns:
+        effects = effects.sort("timestamp", "position")
+    return Trace(event, pl.DataFrame(causes, schema=frame.schema), effects)
 
 
 def correlated(events: pl.LazyFrame, correlation_id: str | None = None) -> pl.DataFrame:

@@ -38,6 +38,9 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/import_xes.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/projections.py
+	$(BIN)/python benchmarks/timetravel.py
+	$(BIN)/python benchmarks/pages.py
+	$(BIN)/python benchmarks/mining.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

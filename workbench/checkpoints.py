@@ -297,10 +297,21 @@ def refresh_many(store: EventStore, log: str, names: Collection[str]) -> dict[st
         elif found is None or changed is None:
             data = _run(projection_, projection_.by_case, store.scan(log, known_at=head))
         else:
-            # The cases that changed are computed again from all their events.
+            # The cases that changed are computed again from all their events; only their
+            # rows are written.
             fresh = _run(projection_, projection_.by_case, changed.lazy())
-            kept = found[0].filter(~pl.col("case_id").is_in(touched))
-            data = pl.concat([kept, fresh.select(kept.columns)], how="vertical_relaxed")
+            store.change_materialized(
+                log,
+                _key(name),
+                fresh,
+                touched,
+                position=head,
+                seconds=time.perf_counter() - started,
+            )
+            caught = store.load_materialized(log, _key(name))
+            assert caught is not None
+            data = caught[0]
+            found = caught
         if found is None or found[1] != head:
             store.save_materialized(
                 log, _key(name), data, position=head, seconds=time.perf_counter() - started
@@ -377,13 +388,15 @@ def refresh_snapshots(store: EventStore, log: str) -> None:
         assert stored is not None
         folded, position = stored
         touched = store.cases_after(log, position, until=at)
-        if touched:
-            fresh = timetravel.fold(
-                store.scan(log, as_of=at, known_at=head, case_id=touched)
-            ).collect()
-            kept = folded.filter(~pl.col("case_id").is_in(touched))
-            folded = pl.concat([kept, fresh.select(kept.columns)], how="vertical_relaxed")
-        store.save_materialized(log, _SNAPSHOT, folded, position=head, at=row["at"])
+        fresh = timetravel.fold(store.scan(log, as_of=at, known_at=head, case_id=touched)).collect()
+        store.change_materialized(
+            log,
+            _SNAPSHOT,
+            fresh.select(folded.columns) if fresh.height else folded.clear(),
+            touched,
+            position=head,
+            at=row["at"],
+        )
 
 
 def state_at(

@@ -213,6 +213,19 @@ CREATE TABLE IF NOT EXISTS materialized (
     data BLOB NOT NULL,
     PRIMARY KEY (log_id, name, at)
 );
+-- Changes to a materialized frame since it was last written whole: the rows of the cases
+-- that changed (replacing those cases' rows), in order. Small catch-ups write only these.
+CREATE TABLE IF NOT EXISTS materialized_changes (
+    log_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    replaced TEXT NOT NULL,
+    rows INTEGER NOT NULL DEFAULT 0,
+    data BLOB NOT NULL,
+    PRIMARY KEY (log_id, name, at, seq)
+);
 -- Projections users define in SQL over the table `events`.
 CREATE TABLE IF NOT EXISTS user_projections (
     name TEXT PRIMARY KEY,
@@ -319,6 +332,20 @@ class _Cut:
     # Keep only events after this time or this position (what a snapshot lacks).
     after: tuple[int, int] = (-_NEVER, _NEVER)
     columns: frozenset[str] | None = None  # what the query uses (None: everything)
+
+
+def _ipc(frame: pl.DataFrame) -> bytes:
+    sink = pa.BufferOutputStream()
+    frame.write_ipc(sink, compression="lz4")
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _replaced(frame: pl.DataFrame, rows: pl.DataFrame, cases: Sequence[str]) -> pl.DataFrame:
+    """``frame`` with the rows of ``cases`` replaced by ``rows``."""
+    kept = frame.filter(~pl.col("case_id").is_in(list(cases)))
+    if rows.is_empty():
+        return kept
+    return pl.concat([kept, rows.select(kept.columns)], how="vertical_relaxed")
 
 
 def _span(positions: pl.Series) -> int:
@@ -582,6 +609,8 @@ class EventStore:
         self._sql.executescript(SCHEMA)
         _migrate(self._sql)
         self._arrow: Any = None
+        # Derived frames read or written by this process: (log, name, at) -> (frame, position).
+        self._derived: dict[tuple[str, str, int], tuple[pl.DataFrame, int]] = {}
 
     def _pragmas(self, execute: Any) -> None:
         for pragma in (
@@ -816,7 +845,10 @@ class EventStore:
             log_id = writer.find_log(log)
             if log_id is None:
                 raise UnknownLog(log)
-            return writer.drop(log_id, log)
+            removed = writer.drop(log_id, log)
+        for key in [key for key in self._derived if key[0] == log]:
+            del self._derived[key]
+        return removed
 
     # ------------------------------------------------------------------- reads
 
@@ -911,39 +943,115 @@ class EventStore:
         seconds: float = 0.0,
     ) -> None:
         """Store a derived frame under ``name`` (and ``at``), covering events to ``position``."""
-        sink = pa.BufferOutputStream()
-        frame.write_ipc(sink, compression="lz4")
         base, _ = self._resolve(log)
         with self._lock:
-            self._sql.execute(
-                "INSERT OR REPLACE INTO materialized"
-                " (log_id, name, at, position, refreshed_at, seconds, data)"
-                " SELECT log_id, ?, ?, ?, ?, ?, ? FROM logs WHERE name = ?",
-                (
-                    name,
-                    at,
-                    position,
-                    to_micros(_now()),
-                    seconds,
-                    sink.getvalue().to_pybytes(),
-                    base,
-                ),
-            )
+            self._sql.execute("BEGIN IMMEDIATE")
+            try:
+                self._sql.execute(
+                    "INSERT OR REPLACE INTO materialized"
+                    " (log_id, name, at, position, refreshed_at, seconds, data)"
+                    " SELECT log_id, ?, ?, ?, ?, ?, ? FROM logs WHERE name = ?",
+                    (name, at, position, to_micros(_now()), seconds, _ipc(frame), base),
+                )
+                self._sql.execute(
+                    "DELETE FROM materialized_changes WHERE name = ? AND at = ?"
+                    " AND log_id = (SELECT log_id FROM logs WHERE name = ?)",
+                    (name, at, base),
+                )
+            except BaseException:
+                self._sql.execute("ROLLBACK")
+                raise
+            self._sql.execute("COMMIT")
+            self._derived[(base, name, at)] = (frame, position)
+
+    def change_materialized(
+        self,
+        log: str,
+        name: str,
+        rows: pl.DataFrame,
+        replaced: Sequence[str],
+        *,
+        position: int,
+        at: int = 0,
+        seconds: float = 0.0,
+    ) -> None:
+        """Record that the cases ``replaced`` of a stored frame now have the rows ``rows``
+        (keyed by ``case_id``), as of ``position``: a catch-up writes only what changed.
+
+        Once the changes outweigh a fifth of the frame, the frame is written whole again.
+        """
+        base, _ = self._resolve(log)
+        current = self.load_materialized(log, name, at=at)
+        if current is None:
+            raise ValueError(f"nothing materialized as {name!r} for {log!r}")
+        frame = _replaced(current[0], rows, replaced)
+        with self._lock:
+            pending = self._sql.execute(
+                "SELECT coalesce(sum(c.rows), 0) FROM materialized_changes c JOIN logs l"
+                " ON l.log_id = c.log_id WHERE l.name = ? AND c.name = ? AND c.at = ?",
+                (base, name, at),
+            ).fetchone()[0]
+        if (pending + rows.height) * 5 > frame.height:
+            self.save_materialized(log, name, frame, position=position, at=at, seconds=seconds)
+            return
+        data = _ipc(rows)
+        with self._lock:
+            self._sql.execute("BEGIN IMMEDIATE")
+            try:
+                self._sql.execute(
+                    "INSERT INTO materialized_changes"
+                    " (log_id, name, at, seq, position, replaced, rows, data)"
+                    " SELECT l.log_id, ?2, ?3, coalesce(max(c.seq), 0) + 1, ?4, ?5, ?7, ?6"
+                    " FROM logs l"
+                    " LEFT JOIN materialized_changes c ON c.log_id = l.log_id AND c.name = ?2"
+                    " AND c.at = ?3 WHERE l.name = ?1",
+                    (base, name, at, position, json.dumps(list(replaced)), data, rows.height),
+                )
+                self._sql.execute(
+                    "UPDATE materialized SET position = ?, refreshed_at = ?, seconds = ?"
+                    " WHERE name = ? AND at = ?"
+                    " AND log_id = (SELECT log_id FROM logs WHERE name = ?)",
+                    (position, to_micros(_now()), seconds, name, at, base),
+                )
+            except BaseException:
+                self._sql.execute("ROLLBACK")
+                raise
+            self._sql.execute("COMMIT")
+            self._derived[(base, name, at)] = (frame, position)
 
     def load_materialized(
         self, log: str, name: str, *, at: int = 0
     ) -> tuple[pl.DataFrame, int] | None:
-        """A stored derived frame and the position it covers, or None."""
+        """A stored derived frame (with its recorded changes applied) and the position it
+        covers, or None. Kept in memory while the stored position stays the same."""
         base, _ = self._resolve(log)
         with self._lock:
+            found = self._sql.execute(
+                "SELECT m.position FROM materialized m JOIN logs l ON l.log_id = m.log_id"
+                " WHERE l.name = ? AND m.name = ? AND m.at = ?",
+                (base, name, at),
+            ).fetchone()
+            if found is None:
+                return None
+            cached = self._derived.get((base, name, at))
+            if cached is not None and cached[1] == found[0]:
+                return cached
             row = self._sql.execute(
                 "SELECT m.data, m.position FROM materialized m JOIN logs l ON l.log_id = m.log_id"
                 " WHERE l.name = ? AND m.name = ? AND m.at = ?",
                 (base, name, at),
             ).fetchone()
-        if row is None:
-            return None
-        return pl.read_ipc(row[0]), int(row[1])
+            changes = self._sql.execute(
+                "SELECT c.replaced, c.data FROM materialized_changes c JOIN logs l"
+                " ON l.log_id = c.log_id WHERE l.name = ? AND c.name = ? AND c.at = ?"
+                " ORDER BY c.seq",
+                (base, name, at),
+            ).fetchall()
+        frame = pl.read_ipc(row[0])
+        for replaced, data in changes:
+            frame = _replaced(frame, pl.read_ipc(data), json.loads(replaced))
+        self._derived[(base, name, at)] = (frame, int(row[1]))
+        return frame, int(row[1])
 
     def materialized(self, log: str | None = None) -> list[dict[str, Any]]:
         """What is materialized: log, name, at, position, refreshed_at, seconds, bytes."""
@@ -961,6 +1069,14 @@ class EventStore:
         """Delete derived frames of a log (all, or those called ``name``)."""
         base, _ = self._resolve(log)
         with self._lock:
+            for key in [k for k in self._derived if k[0] == base and name in (None, k[1])]:
+                del self._derived[key]
+            self._sql.execute(
+                "DELETE FROM materialized_changes"
+                " WHERE log_id = (SELECT log_id FROM logs WHERE name = ?)"
+                " AND (?2 IS NULL OR name = ?2)",
+                (base, name),
+            )
             self._sql.execute(
                 "DELETE FROM materialized WHERE log_id = (SELECT log_id FROM logs WHERE name = ?)"
                 " AND (?2 IS NULL OR name = ?2)",
@@ -1613,6 +1729,7 @@ class _Writer:
             (f"DROP TABLE IF EXISTS {_attribute_table(log_id)}", ()),
             ("DELETE FROM rejects WHERE log = ?", (log,)),
             ("DELETE FROM materialized WHERE log_id = ?", (log_id,)),
+            ("DELETE FROM materialized_changes WHERE log_id = ?", (log_id,)),
             ("DELETE FROM ingest_jobs WHERE log = ?", (log,)),
             ("DELETE FROM logs WHERE log_id = ?", (log_id,)),
             ("DELETE FROM dropping_logs WHERE log_id = ?", (log_id,)),

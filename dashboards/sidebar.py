@@ -26,6 +26,7 @@ _EDITED = (TimeRange, Attribute, Contains, CaseDuration)
 
 def render() -> None:
     """Draw the sidebar; changes go to the URL and rerun the page."""
+    _ensure_navigation()
     summary = state.selected_log()
     with st.sidebar:
         if summary is None:
@@ -147,6 +148,21 @@ def _filters(log: str, first: datetime | None, last: datetime | None) -> None:
                 )
             state.set_filters(Filters(tuple(items)))
             st.rerun()
+
+
+def _ensure_navigation() -> None:
+    """Run the page through the entry point's `st.navigation`.
+
+    Until the entry point has called `st.navigation` once in the server process, Streamlit
+    treats a `pages/` folder as an old-style multipage app and runs a linked page's file on
+    its own: a shared link opened first on a fresh server would lose the app's navigation.
+    Every page draws the sidebar first, so this is the one place to notice and rerun.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def _days(value: timedelta | None) -> float:

@@ -184,17 +184,12 @@ def define_sql(store: EventStore, name: str, query: str, *, description: str = "
         sql_compute(query)(empty).collect_schema()
     except Exception as error:  # Polars raises several kinds for bad SQL
         raise ProjectionError(f"projection {name!r}: the query does not run: {error}") from error
-    with store.sql:
-        store.sql.execute(
-            "INSERT OR REPLACE INTO user_projections (name, query, description) VALUES (?, ?, ?)",
-            (name, query, description),
-        )
+    store.define_query(name, query, description=description)
 
 
 def remove(store: EventStore, name: str) -> None:
     """Remove a stored SQL projection and its checkpoints."""
-    found = store.sql.execute("DELETE FROM user_projections WHERE name = ?", (name,)).rowcount
-    if not found:
+    if not store.remove_query(name):
         raise ProjectionError(f"no SQL projection called {name!r}")
     for log in store.log_names():
         store.forget_materialized(log, f"projection:{name}")
@@ -205,9 +200,7 @@ def registered(store: EventStore) -> dict[str, Projection]:
     _load_modules()
     found = dict(_BUILT_IN)
     found.update(_USER)
-    for name, query, description in store.sql.execute(
-        "SELECT name, query, description FROM user_projections ORDER BY name"
-    ):
+    for name, query, description in store.queries():
         found[name] = Projection(name, sql_compute(query), description, origin=f"sql: {query}")
     return found
 

@@ -1065,6 +1065,31 @@ class EventStore:
         keys = ("log", "name", "at", "position", "refreshed_at", "seconds", "bytes")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
+    def define_query(self, name: str, query: str, *, description: str = "") -> None:
+        """Keep a user's SQL projection (a query over the table ``events``) in the file."""
+        with self._lock:
+            self._sql.execute(
+                "INSERT OR REPLACE INTO user_projections (name, query, description)"
+                " VALUES (?, ?, ?)",
+                (name, query, description),
+            )
+
+    def remove_query(self, name: str) -> bool:
+        """Forget a user's SQL projection; False when there was none of that name."""
+        with self._lock:
+            cursor = self._sql.execute("DELETE FROM user_projections WHERE name = ?", (name,))
+        return cursor.rowcount > 0
+
+    def queries(self) -> list[tuple[str, str, str]]:
+        """The users' SQL projections: (name, query, description), by name."""
+        with self._lock:
+            return [
+                (str(name), str(query), str(description))
+                for name, query, description in self._sql.execute(
+                    "SELECT name, query, description FROM user_projections ORDER BY name"
+                )
+            ]
+
     def forget_materialized(self, log: str, name: str | None = None) -> None:
         """Delete derived frames of a log (all, or those called ``name``)."""
         base, _ = self._resolve(log)

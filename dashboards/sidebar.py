@@ -160,9 +160,12 @@ def _ensure_navigation() -> None:
     """
     from streamlit.runtime.pages_manager import PagesManager
 
+    first_load = "navigation_checked" not in st.session_state
+    st.session_state["navigation_checked"] = True
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        if first_load:  # a page load: rerunning loses no click
+            st.rerun()
 
 
 def _days(value: timedelta | None) -> float:

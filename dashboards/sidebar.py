@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-import polars as pl
 import streamlit as st
 
 from dashboards import state
@@ -81,10 +80,9 @@ def _filters(log: str, first: datetime | None, last: datetime | None) -> None:
             format_func=MODES.__getitem__,
             index=list(MODES).index(time_range.mode) if time_range else 0,
         )
-        everything = state.events(log, Filters())
         attributes = [
             name
-            for name, dtype in everything.collect_schema().items()
+            for name, dtype in state.store().schema(log).items()
             if (name not in VOCABULARY and not dtype.is_temporal()) or name == "resource"
         ]
         attribute = next((f for f in current.items if isinstance(f, Attribute)), None)
@@ -97,7 +95,7 @@ def _filters(log: str, first: datetime | None, last: datetime | None) -> None:
         )
         values: list[str] = []
         if name != "(none)":
-            known = _values(everything, name)
+            known = state.distinct(log, name)
             values = st.multiselect(
                 f"{name} is one of",
                 known,
@@ -106,7 +104,7 @@ def _filters(log: str, first: datetime | None, last: datetime | None) -> None:
         contains = next((f for f in current.items if isinstance(f, Contains)), None)
         activities = st.multiselect(
             "Cases that contain",
-            _values(everything, "activity"),
+            state.distinct(log, "activity"),
             default=list(contains.activities) if contains else [],
         )
         variants = next((f for f in current.items if isinstance(f, Variants)), None)
@@ -170,11 +168,3 @@ def _ensure_navigation() -> None:
 
 def _days(value: timedelta | None) -> float:
     return 0.0 if value is None else value.total_seconds() / 86_400
-
-
-def _values(events: pl.LazyFrame, name: str) -> list[str]:
-    """The most common values of a column (at most 500), for pickers."""
-    del events
-    log = state.selected_log()
-    assert log is not None
-    return state.distinct(log.log, name)

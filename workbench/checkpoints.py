@@ -293,7 +293,7 @@ def refresh_many(store: EventStore, log: str, names: Collection[str]) -> dict[st
             # The cases that changed are computed again from all their events; only their
             # rows are written.
             fresh = _run(projection_, projection_.by_case, changed.lazy())
-            store.change_materialized(
+            data = store.change_materialized(
                 log,
                 _key(name),
                 fresh,
@@ -301,10 +301,7 @@ def refresh_many(store: EventStore, log: str, names: Collection[str]) -> dict[st
                 position=head,
                 seconds=time.perf_counter() - started,
             )
-            caught = store.load_materialized(log, _key(name))
-            assert caught is not None
-            data = caught[0]
-            found = caught
+            found = (data, head)
         if found is None or found[1] != head:
             store.save_materialized(
                 log, _key(name), data, position=head, seconds=time.perf_counter() - started

@@ -359,7 +359,7 @@ def alignments(
     )
     moves: dict[str, list[int]] = {}
     for result, count in zip(results, counts, strict=True):
-        for log_move, model_move in _labels(result["alignment"]):
+        for log_move, model_move in result["alignment"]:  # (log label, model label) steps
             if model_move == ">>" and log_move != ">>":
                 moves.setdefault(log_move, [0, 0])[0] += count
             elif log_move == ">>" and model_move is not None:
@@ -387,17 +387,6 @@ def alignments(
             f" covering {covered:,} of {per_case.height:,} cases; fitness is theirs"
         )
     return outcome
-
-
-def _labels(alignment: list[Any]) -> list[tuple[Any, Any]]:
-    """(log move, model move) labels of an alignment's steps."""
-    steps = []
-    for step in alignment:
-        first, second = step if isinstance(step, tuple) and len(step) == 2 else (step, step)
-        if isinstance(first, tuple):  # ((names), (labels)) form
-            first, second = second
-        steps.append((first, second))
-    return steps
 
 
 def _empty_deviations() -> pl.DataFrame:

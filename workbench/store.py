@@ -974,9 +974,10 @@ class EventStore:
         position: int,
         at: int = 0,
         seconds: float = 0.0,
-    ) -> None:
+    ) -> pl.DataFrame:
         """Record that the cases ``replaced`` of a stored frame now have the rows ``rows``
         (keyed by ``case_id``), as of ``position``: a catch-up writes only what changed.
+        Returns the frame with the change applied.
 
         Once the changes outweigh a fifth of the frame, the frame is written whole again.
         """
@@ -993,7 +994,7 @@ class EventStore:
             ).fetchone()[0]
         if (pending + rows.height) * 5 > frame.height:
             self.save_materialized(log, name, frame, position=position, at=at, seconds=seconds)
-            return
+            return frame
         data = _ipc(rows)
         with self._lock:
             self._sql.execute("BEGIN IMMEDIATE")
@@ -1018,6 +1019,7 @@ class EventStore:
                 raise
             self._sql.execute("COMMIT")
             self._derived[(base, name, at)] = (frame, position)
+        return frame
 
     def load_materialized(
         self, log: str, name: str, *, at: int = 0

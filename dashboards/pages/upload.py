@@ -58,10 +58,14 @@ options = ParseOptions(timezone=zone, dayfirst=dayfirst)
 chosen = st.session_state.get(f"mapping-{path}", ColumnMapping())
 try:
     kind, names = columns(path)
-    look = preview(path, mapping=chosen, options=options)
+except (IngestError, WorkbenchError) as error:  # not a file any importer reads
+    st.error(str(error))
+    st.stop()
+try:
+    look, problem = preview(path, mapping=chosen, options=options), ""
 except (IngestError, WorkbenchError) as error:
     look, problem = None, str(error)
-    if "kind" not in dir() or kind not in MAPPABLE:
+    if kind not in MAPPABLE:  # nothing the user could choose would help
         st.error(problem)
         st.stop()
 
@@ -98,7 +102,6 @@ if look.rejects.height:
 name = st.text_input("Log name", value=log_name(path))
 if st.button("Import", type="primary"):
     bar = st.progress(0.0, text="Importing...")
-    total = max(uploaded.size, 1)
     lines = max(uploaded.getvalue().count(b"\n"), 1) if look.format == "csv" else None
 
     def progress(rows: int) -> None:

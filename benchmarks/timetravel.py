@@ -61,7 +61,7 @@ def main() -> None:
     with EventStore(db) as store:
         if not store.has_log("orders"):
             ingest(store, source, log="orders")
-        store.forget_materialized("orders")
+        store.projections.forget("orders")
         summary = next(s for s in store.logs() if s.log == "orders")
         first, last = summary.first_timestamp, summary.last_timestamp
         assert first is not None
@@ -95,7 +95,7 @@ def main() -> None:
 
         def rebuild() -> None:
             for name in names:
-                store.forget_materialized("orders", f"projection:{name}")
+                store.projections.forget("orders", f"projection:{name}")
             checkpoints.refresh_many(store, "orders", names)
 
         full, full_runs = timed(rebuild, options.runs)

@@ -34,19 +34,29 @@ LOG_KEY = "log"
 TIMEZONE_KEY = "tz"
 
 
-def db_path() -> Path:
-    """The store the app serves: WORKBENCH_DB, else ./workbench.db."""
-    return Path(os.environ.get("WORKBENCH_DB", "workbench.db")).resolve()
+def db_location() -> str:
+    """The store the app serves: WORKBENCH_DB (a file or a postgresql:// URL), else
+    ./workbench.db."""
+    location = os.environ.get("WORKBENCH_DB", "workbench.db")
+    if "://" in location:
+        return location
+    return str(Path(location).resolve())
 
 
 @st.cache_resource
-def _open(path: str) -> EventStore:
-    return EventStore(path)
+def _open(location: str) -> EventStore:
+    return EventStore(location)
 
 
 def store() -> EventStore:
     """The store, opened once per server process."""
-    return _open(str(db_path()))
+    return _open(db_location())
+
+
+def store_name() -> str:
+    """The store as the app names it: a file's name, or a server URL without password."""
+    found = store()
+    return found.path.name if found.path is not None else found.location
 
 
 def logs() -> list[LogSummary]:
@@ -125,7 +135,7 @@ def _events(db: str, log: str, head: int, query: str) -> pl.DataFrame:
 def events(log: str, chosen: Filters | None = None) -> pl.LazyFrame:
     """The log's events after the filters, in case order, read once and kept in memory."""
     chosen = filters() if chosen is None else chosen
-    return _events(str(db_path()), log, store().head(log), chosen.to_query()).lazy()
+    return _events(db_location(), log, store().head(log), chosen.to_query()).lazy()
 
 
 @st.cache_data(max_entries=256, show_spinner="Computing...")
@@ -168,7 +178,7 @@ def cached(function: Callable[..., Any], log: str, **options: Any) -> Any:
     """
     chosen = filters()
     return _metric(
-        str(db_path()),
+        db_location(),
         log,
         store().head(log),
         chosen.to_query(),
@@ -187,7 +197,7 @@ def _distinct(db: str, log: str, head: int, name: str) -> list[str]:
 
 def distinct(log: str, name: str) -> list[str]:
     """The most common values of a column of the whole log (at most 500), for pickers."""
-    return _distinct(str(db_path()), log, store().head(log), name)
+    return _distinct(db_location(), log, store().head(log), name)
 
 
 @dataclass

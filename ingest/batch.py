@@ -15,6 +15,7 @@ from ingest.mapping import (
     EmptySource,
     ParseOptions,
     detect,
+    localize,
     parse_times,
     type_attribute,
 )
@@ -89,15 +90,11 @@ def to_batch(
     text = {role: _text(raw[column]) for role, column in roles.items() if role != "timestamp"}
     stamp_source = raw[roles["timestamp"]]
     stamp_type = stamp_source.dtype
-    if isinstance(stamp_type, pl.Datetime):
-        stamps = stamp_source
-        if stamp_type.time_zone is None:
-            stamps = stamps.dt.replace_time_zone(options.timezone, ambiguous="earliest")
-        stamps = stamps.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    if stamp_type == pl.Date:
+        stamps = _zoned(stamp_source.cast(pl.Datetime("us")), options.timezone)
         stamp_text = stamp_source.cast(pl.String)
-    elif stamp_source.dtype == pl.Date:
-        stamps = stamp_source.cast(pl.Datetime("us")).dt.replace_time_zone(options.timezone)
-        stamps = stamps.dt.convert_time_zone("UTC")
+    elif isinstance(stamp_type, pl.Datetime):
+        stamps = _zoned(stamp_source, options.timezone)
         stamp_text = stamp_source.cast(pl.String)
     else:
         stamp_text = _text(stamp_source)
@@ -194,8 +191,9 @@ def to_batch(
 def _zoned(values: pl.Series, timezone: str) -> pl.Series:
     """Typed sources: naive datetimes are read in the given zone and kept in UTC."""
     dtype = values.dtype
-    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
-        values = values.dt.replace_time_zone(timezone, ambiguous="earliest")
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            return localize(values, timezone)
         return values.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
     return values
 

@@ -124,7 +124,7 @@ def ingest(
     mapping = mapping or ColumnMapping()
     options = options or ParseOptions()
     digest = sha256_of(path)
-    done = store.completed_job(log, digest)
+    done = store.ledger.completed(log, digest)
     if done is not None:
         return Summary(
             log=log,
@@ -132,23 +132,22 @@ def ingest(
             events_added=0,
             duplicates=0,
             rejected=0,
-            job_id=done["job_id"],
+            job_id=done.job_id,
             status="unchanged",
             format=kind,
             source=str(path),
             seconds=round(time.perf_counter() - started, 3),
-            message=f"this content was imported into {log!r} by job {done['job_id']}; "
-            "nothing to do",
+            message=f"this content was imported into {log!r} by job {done.job_id}; nothing to do",
         )
     if strict:
         _refuse_bad_rows(read, path, mapping, options)
-    job_id, committed = store.start_job(log, str(path), digest, kind, mapping.as_dict())
+    job_id, committed = store.ledger.start(log, str(path), digest, kind, mapping.as_dict())
     seen = 0
     try:
         batches = read(path, mapping=mapping, options=options, skip_rows=committed)
         for batch, events in read_ahead(batches):
             if seen == 0:
-                store.set_job_mapping(job_id, batch.mapping.as_dict())
+                store.ledger.set_mapping(job_id, batch.mapping.as_dict())
             seen += batch.rows
             store.import_frame(
                 log,
@@ -163,30 +162,30 @@ def ingest(
             error if isinstance(error, IngestError) else IngestError(f"{path}: {error}")
         )
     except BaseException:
-        store.finish_job(
+        store.ledger.finish(
             job_id, status="failed", seconds=time.perf_counter() - started, message="interrupted"
         )
         raise
     else:
         fault = None
-    record = store.jobs(job_id=job_id)[0]
-    stored = record["events_added"] + record["duplicates"]
+    record = store.ledger.jobs(job_id=job_id)[0]
+    stored = record.events_added + record.duplicates
     if stored == 0:
         message = (
             str(fault)
             if fault is not None
             else (
-                f"{path}: no event could be imported: all {record['rejected']} rows were rejected"
+                f"{path}: no event could be imported: all {record.rejected} rows were rejected"
                 f" (see `workbench rejects {log}`)"
             )
         )
-        store.finish_job(
+        store.ledger.finish(
             job_id, status="failed", seconds=time.perf_counter() - started, message=message
         )
         raise fault or IngestError(message)
     # Whole batches before a fault in the file are kept: the job is partial and says where.
     status = "completed" if fault is None else "partial"
-    record = store.finish_job(
+    record = store.ledger.finish(
         job_id,
         status=status,
         seconds=time.perf_counter() - started,
@@ -194,16 +193,16 @@ def ingest(
     )
     return Summary(
         log=log,
-        events_read=record["events_read"],
-        events_added=record["events_added"],
-        duplicates=record["duplicates"],
-        rejected=record["rejected"],
+        events_read=record.events_read,
+        events_added=record.events_added,
+        duplicates=record.duplicates,
+        rejected=record.rejected,
         job_id=job_id,
         status=status,
         format=kind,
         source=str(path),
-        seconds=record["seconds"],
-        message=record["message"],
+        seconds=record.seconds or 0.0,
+        message=record.message,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import timedelta
 from typing import Any, Final
 
 import polars as pl
@@ -105,10 +106,64 @@ class ColumnMapping:
 
 @dataclass(frozen=True)
 class ParseOptions:
-    """How to read times: the zone of naive timestamps, and day-first dates."""
+    """How to read times: the zone of naive timestamps (an IANA name or a fixed offset such
+    as ``+02:00``, see `check_timezone`), and day-first dates."""
 
     timezone: str = "UTC"
     dayfirst: bool = False
+
+
+_FIXED_OFFSET: Final = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+
+
+def fixed_offset(timezone: str) -> timedelta | None:
+    """The offset of a fixed-offset zone (``+02:00``, ``-0530``, ``UTC+2``), else None.
+
+    >>> fixed_offset("+02:00"), fixed_offset("UTC-5"), fixed_offset("Europe/Paris")
+    (datetime.timedelta(seconds=7200), datetime.timedelta(days=-1, seconds=68400), None)
+    """
+    found = _FIXED_OFFSET.match(timezone.strip())
+    if found is None:
+        return None
+    sign, hours, minutes = found.groups()
+    offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
+    return -offset if sign == "-" else offset
+
+
+def check_timezone(timezone: str) -> str:
+    """A time zone for naive times: an IANA name (``Europe/Amsterdam``) or a fixed offset
+    up to 14 hours (``+02:00``); else `IngestError`."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    offset = fixed_offset(timezone)
+    if offset is not None:
+        if abs(offset) > timedelta(hours=14):
+            raise IngestError(f"time zone offset {timezone!r} is beyond ±14:00")
+        return timezone.strip()
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise IngestError(
+            f"unknown time zone {timezone!r} (use an IANA name such as Europe/Amsterdam, UTC,"
+            " or a fixed offset such as +02:00)"
+        ) from None
+    return timezone
+
+
+def localize(values: pl.Series, timezone: str) -> pl.Series:
+    """Naive datetimes read in a zone (or at a fixed offset), as UTC microseconds.
+
+    An ambiguous time (the hour the clocks go back) is read as the earlier one; a time that
+    does not exist in the zone (the hour the clocks go forward) becomes null, and the
+    importer says why (`gap_reason`).
+    """
+    values = values.dt.cast_time_unit("us")
+    offset = fixed_offset(timezone)
+    if offset is not None:
+        return values.dt.replace_time_zone("UTC") - offset
+    return values.dt.replace_time_zone(
+        timezone, ambiguous="earliest", non_existent="null"
+    ).dt.convert_time_zone("UTC")
 
 
 def detect(
@@ -237,11 +292,7 @@ def _parse(text: pl.Series, fmt: str, options: ParseOptions) -> pl.Series:
             return parsed.cast(utc)
         return parsed.dt.convert_time_zone("UTC")
     parsed = text.str.to_datetime(fmt, strict=False, time_unit="us", exact=True)
-    return (
-        parsed.dt.replace_time_zone(options.timezone, ambiguous="earliest", non_existent="null")
-        .dt.convert_time_zone("UTC")
-        .cast(utc)
-    )
+    return localize(parsed, options.timezone).cast(utc)
 
 
 def typed_value(kind: str, text: Any) -> Any:

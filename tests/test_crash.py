@@ -45,8 +45,8 @@ def test_sigkill_mid_import_then_resume(tmp_path: Path) -> None:
     assert finished.returncode == 0, finished.stderr
     with EventStore(db) as store:
         frame = store.read("orders")
-        (job,) = store.jobs()
+        (job,) = store.ledger.jobs()
     assert frame.height == rows
     assert frame["event_id"].n_unique() == rows
-    assert job["status"] == "completed"
-    assert job["events_added"] == rows
+    assert job.status == "completed"
+    assert job.events_added == rows

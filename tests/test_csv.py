@@ -73,7 +73,7 @@ def test_bad_rows_go_to_rejects_and_good_rows_are_kept(store, tmp_path) -> None:
     )
     summary = run_job(store, source)
     assert (summary.events_read, summary.events_added, summary.rejected) == (5, 2, 3)
-    rejects = store.rejects("orders")
+    rejects = store.ledger.rejects("orders")
     assert rejects.select("line", "field", "value", "reason").rows() == [
         (3, "timestamp", "yesterday", "cannot read yesterday as a time"),
         (4, "case_id", None, "the case id is empty"),

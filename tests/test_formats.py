@@ -243,7 +243,7 @@ def test_xes_events_without_concept_name_become_rejects(store, tmp_path) -> None
     text = text.replace('<string key="concept:name" value="decide"/>', "", 2)
     summary = ingest(store, _xes(tmp_path, "some.xes", text))
     assert (summary.events_added, summary.rejected) == (40, 2)
-    rejects = store.rejects("some")
+    rejects = store.ledger.rejects("some")
     assert rejects["place"].str.contains(r"^trace \d+, event \d+$").all()
     assert set(rejects["field"]) == {"concept:name"}
 
@@ -257,7 +257,7 @@ def test_ocel_links_to_missing_objects_become_rejects(store, tmp_path) -> None:
         )
     summary = ingest(store, path, options=AMSTERDAM)
     assert summary.events_added == 13
-    rejects = store.rejects("p2p")
+    rejects = store.ledger.rejects("p2p")
     assert rejects.select("place", "value", "reason").rows() == [
         ("event e1", "GHOST", "links to object GHOST, which the log does not define")
     ]
@@ -273,7 +273,7 @@ def test_json_lines_with_a_broken_line(store, tmp_path) -> None:
     )
     summary = ingest(store, path)
     assert (summary.events_added, summary.rejected) == (2, 1)
-    (reject,) = store.rejects("events").iter_rows(named=True)
+    (reject,) = store.ledger.rejects("events").iter_rows(named=True)
     assert reject["line"] == 2
     assert reject["reason"].startswith("not valid JSON")
 
@@ -351,11 +351,11 @@ def test_resume_after_sigkill(tmp_path, name) -> None:
     _kill_mid_import(source, db, at_least=10_000)
     with EventStore(db) as store:
         frame = store.read("log")
-        jobs = store.jobs()
+        jobs = store.ledger.jobs()
     assert frame.height == total
     assert frame["event_id"].n_unique() == total
-    assert [job["status"] for job in jobs] == ["completed"]
-    assert jobs[0]["events_added"] == total  # one job, resumed: its counts span both runs
+    assert [job.status for job in jobs] == ["completed"]
+    assert jobs[0].events_added == total  # one job, resumed: its counts span both runs
 
 
 def test_gzipped_json_lines(store, tmp_path) -> None:

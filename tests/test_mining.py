@@ -177,7 +177,7 @@ def test_cli_discover_conformance_export(demo, tmp_path) -> None:
     def run(*args: str) -> str:
         result = runner.invoke(app, ["--db", str(demo.path), *args])
         assert result.exit_code == 0, result.output
-        return result.output
+        return result.stdout
 
     model = tmp_path / "o2c.bpmn"
     run("discover", DEMO_LOG, "--noise", "0.2", "--output", str(model))

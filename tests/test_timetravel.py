@@ -288,9 +288,9 @@ def test_dropping_a_log_forgets_its_checkpoints(store) -> None:
     store.import_frame("log", batch([("c1", "register", 0, None, 5)]))
     checkpoints.refresh(store, "log", "variants")
     checkpoints.take_snapshots(store, "log", count=2)
-    assert store.materialized("log")
+    assert store.projections.list("log")
     store.drop("log")
-    assert store.materialized() == []
+    assert store.projections.list() == []
 
 
 def test_state_at_on_the_demo_log_counts_open_work(tmp_path) -> None:
@@ -360,7 +360,7 @@ def test_small_catch_ups_write_only_the_changed_cases_and_read_back(store, tmp_p
             batch([(f"c{step:03d}", "pay", 2, "cy", 1), (f"new{step}", "register", 20, None, 2)]),
         )
         checkpoints.refresh_many(store, "log", checkpoints.DASHBOARD)
-    changes = store.sql.execute("SELECT count(*) FROM materialized_changes").fetchone()[0]
+    changes = store.recorder.sql.execute("SELECT count(*) FROM projection_changes").fetchone()[0]
     assert changes > 0  # the catch-ups were recorded as changes, not whole frames
     with EventStore(store.path) as fresh:  # another process: base plus changes from the file
         for name in checkpoints.DASHBOARD:

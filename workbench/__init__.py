@@ -12,7 +12,7 @@ from workbench.events import (
     WorkbenchError,
     WrongExpectedRevision,
 )
-from workbench.store import EventStore, ImportResult, JobProgress, LogSummary, Objects
+from workbench.store import EventStore, ImportResult, Job, JobProgress, LogSummary, Objects
 
 __all__ = [
     "ANY",
@@ -24,6 +24,7 @@ __all__ = [
     "EventStore",
     "ImportResult",
     "InvalidEvents",
+    "Job",
     "JobProgress",
     "LogSummary",
     "Objects",

@@ -1,4 +1,4 @@
-"""Checkpointed projections and case-state snapshots, materialized in the store's file.
+"""Checkpointed projections and case-state snapshots, stored in the event store.
 
 A `Projection` is a named function of the events. Its result is stored with the position of
 the last event it covers; `refresh` brings it up to the log's head. A projection that splits
@@ -39,6 +39,7 @@ from workbench import projections as p
 from workbench import timetravel
 from workbench.events import WorkbenchError
 from workbench.store import EventStore, from_micros, to_micros
+from workbench.store.queries import check_query
 
 Compute = Callable[[pl.LazyFrame], pl.LazyFrame | pl.DataFrame]
 
@@ -176,23 +177,25 @@ def sql_compute(query: str) -> Compute:
 
 
 def define_sql(store: EventStore, name: str, query: str, *, description: str = "") -> None:
-    """Store a SQL projection in the file; it runs once here to check that it is valid."""
+    """Store a SQL projection; it must be one query, and it runs once here to check it."""
     if name in _BUILT_IN:
         raise ProjectionError(f"{name!r} is a built-in projection; choose another name")
     empty = pl.LazyFrame(schema=store.schema(store.log_names()[0]) if store.log_names() else {})
     try:
-        sql_compute(query)(empty).collect_schema()
+        sql_compute(check_query(query))(empty).collect_schema()
+    except WorkbenchError:
+        raise
     except Exception as error:  # Polars raises several kinds for bad SQL
         raise ProjectionError(f"projection {name!r}: the query does not run: {error}") from error
-    store.define_query(name, query, description=description)
+    store.queries.define(name, query, description=description)
 
 
 def remove(store: EventStore, name: str) -> None:
     """Remove a stored SQL projection and its checkpoints."""
-    if not store.remove_query(name):
+    if not store.queries.remove(name):
         raise ProjectionError(f"no SQL projection called {name!r}")
     for log in store.log_names():
-        store.forget_materialized(log, f"projection:{name}")
+        store.projections.forget(log, f"projection:{name}")
 
 
 def registered(store: EventStore) -> dict[str, Projection]:
@@ -200,8 +203,10 @@ def registered(store: EventStore) -> dict[str, Projection]:
     _load_modules()
     found = dict(_BUILT_IN)
     found.update(_USER)
-    for name, query, description in store.queries():
-        found[name] = Projection(name, sql_compute(query), description, origin=f"sql: {query}")
+    for query in store.queries.list():
+        found[query.name] = Projection(
+            query.name, sql_compute(query.query), query.description, origin=f"sql: {query.query}"
+        )
     return found
 
 
@@ -239,7 +244,7 @@ class Checkpoint:
 def checkpoints(store: EventStore, log: str | None = None) -> list[Checkpoint]:
     """Every projection of every (chosen) log with its position and lag."""
     known = registered(store)
-    stored = {(row["log"], row["name"]): row for row in store.materialized(log)}
+    stored = {(row.log, row.name): row for row in store.projections.list(log)}
     logs = [log] if log is not None else store.log_names()
     found = []
     for name_of_log in logs:
@@ -250,10 +255,10 @@ def checkpoints(store: EventStore, log: str | None = None) -> list[Checkpoint]:
                 Checkpoint(
                     name_of_log,
                     name,
-                    None if row is None else row["position"],
+                    None if row is None else row.position,
                     head,
-                    None if row is None else from_micros(row["refreshed_at"]),
-                    None if row is None else row["seconds"],
+                    None if row is None else from_micros(row.refreshed_at),
+                    None if row is None else row.seconds,
                     projection_.incremental,
                     projection_.description,
                     projection_.origin,
@@ -272,7 +277,7 @@ def refresh_many(store: EventStore, log: str, names: Collection[str]) -> dict[st
     changed since the oldest checkpoint are read once for all of them."""
     chosen = {name: _get(store, name) for name in names}
     head = store.head(log)
-    stored = {name: store.load_materialized(log, _key(name)) for name in chosen}
+    stored = {name: store.projections.load(log, _key(name)) for name in chosen}
     behind = [found[1] for found in stored.values() if found is not None and found[1] != head]
     touched: list[str] = []
     changed: pl.DataFrame | None = None
@@ -293,7 +298,7 @@ def refresh_many(store: EventStore, log: str, names: Collection[str]) -> dict[st
             # The cases that changed are computed again from all their events; only their
             # rows are written.
             fresh = _run(projection_, projection_.by_case, changed.lazy())
-            data = store.change_materialized(
+            data = store.projections.change(
                 log,
                 _key(name),
                 fresh,
@@ -303,7 +308,7 @@ def refresh_many(store: EventStore, log: str, names: Collection[str]) -> dict[st
             )
             found = (data, head)
         if found is None or found[1] != head:
-            store.save_materialized(
+            store.projections.save(
                 log, _key(name), data, position=head, seconds=time.perf_counter() - started
             )
         results[name] = (
@@ -339,7 +344,7 @@ def snapshot(store: EventStore, log: str, at: datetime) -> None:
     started = time.perf_counter()
     head = store.head(log)
     folded = timetravel.fold(store.scan(log, as_of=at, known_at=head)).collect()
-    store.save_materialized(
+    store.projections.save(
         log,
         _SNAPSHOT,
         folded,
@@ -351,7 +356,7 @@ def snapshot(store: EventStore, log: str, at: datetime) -> None:
 
 def snapshot_times(store: EventStore, log: str) -> list[datetime]:
     """The moments of the stored snapshots of a log."""
-    return [from_micros(row["at"]) for row in store.materialized(log) if row["name"] == _SNAPSHOT]
+    return [from_micros(row.at) for row in store.projections.list(log) if row.name == _SNAPSHOT]
 
 
 def take_snapshots(store: EventStore, log: str, *, count: int = 12) -> list[datetime]:
@@ -370,22 +375,22 @@ def refresh_snapshots(store: EventStore, log: str) -> None:
     """Bring every snapshot of a log up to its head: cases that received events at or before
     the snapshot's moment since it was taken are folded again."""
     head = store.head(log)
-    for row in store.materialized(log):
-        if row["name"] != _SNAPSHOT or row["position"] == head:
+    for row in store.projections.list(log):
+        if row.name != _SNAPSHOT or row.position == head:
             continue
-        at = from_micros(row["at"])
-        stored = store.load_materialized(log, _SNAPSHOT, at=row["at"])
+        at = from_micros(row.at)
+        stored = store.projections.load(log, _SNAPSHOT, at=row.at)
         assert stored is not None
         folded, position = stored
         touched = store.cases_after(log, position, until=at)
         fresh = timetravel.fold(store.scan(log, as_of=at, known_at=head, case_id=touched)).collect()
-        store.change_materialized(
+        store.projections.change(
             log,
             _SNAPSHOT,
             fresh.select(folded.columns) if fresh.height else folded.clear(),
             touched,
             position=head,
-            at=row["at"],
+            at=row.at,
         )
 
 
@@ -408,19 +413,19 @@ def state_at(
     position = store.head(log) if known_at is None else known_at
     usable = [
         row
-        for row in store.materialized(log)
-        if row["name"] == _SNAPSHOT
-        and row["at"] <= to_micros(at)
+        for row in store.projections.list(log)
+        if row.name == _SNAPSHOT
+        and row.at <= to_micros(at)
         and isinstance(position, int)
-        and row["position"] <= position
+        and row.position <= position
     ]
     if not usable or "corrects" in events.collect_schema():  # corrections need every event
         return timetravel.state_at(events, at, completed=completed).collect()
-    best = max(usable, key=lambda row: row["at"])
-    stored = store.load_materialized(log, _SNAPSHOT, at=best["at"])
+    best = max(usable, key=lambda row: row.at)
+    stored = store.projections.load(log, _SNAPSHOT, at=best.at)
     assert stored is not None
     folded, covered = stored
-    moment = from_micros(best["at"])
+    moment = from_micros(best.at)
     delta = store.scan(log, as_of=at, known_at=position, after=(moment, covered))
     # Cases with late events before the snapshot's moment are folded again from the start.
     late = delta.filter(pl.col("timestamp") <= moment).select("case_id").unique().collect()

@@ -132,3 +132,24 @@ class UnknownLog(WorkbenchError):
 
 class InvalidEvents(WorkbenchError):
     """Events that cannot be stored as given (missing case, activity or timestamp, bad names)."""
+
+
+class InvalidName(WorkbenchError):
+    """A log name the store refuses: empty, too long, with control characters or ``/``."""
+
+
+class StoreError(WorkbenchError):
+    """The store cannot do what was asked; the message names the store and the reason."""
+
+    def __init__(self, store: str, reason: str) -> None:
+        self.store = store
+        self.reason = reason
+        super().__init__(f"store {store}: {reason}")
+
+
+class StoreBusy(StoreError):
+    """Another process held the store's write lock for longer than the timeout."""
+
+
+class StoreReadOnly(StoreError):
+    """The store can be read but not written (a read-only file or file system)."""

@@ -61,7 +61,10 @@ def pm4py() -> Any:
     os.environ.setdefault("PM4PY_SHOW_PROGRESS_BAR", "False")
     sys._pm4py_welcome_shown = True  # type: ignore[attr-defined]
     import pm4py as module
+    from pm4py.util import constants
 
+    # The environment is read when pm4py is first imported, which may have been elsewhere.
+    constants.SHOW_PROGRESS_BAR = False
     return module
 
 

@@ -43,4 +43,4 @@ else:
     left.metric("Logs", sum(s.kind != "view" for s in summaries))
     right.metric("Events", f"{total_events:,}")
     st.dataframe(table, hide_index=True, width="stretch")
-    st.caption(f"Store: {state.db_path().name}. Import more with `workbench ingest FILE`.")
+    st.caption(f"Store: {state.store_name()}. Import more with `workbench ingest FILE`.")

@@ -57,7 +57,7 @@ key = "|".join(
     map(
         str,
         (
-            state.db_path(),
+            state.db_location(),
             log,
             state.store().head(log),
             filters.to_query(),

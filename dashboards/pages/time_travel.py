@@ -22,13 +22,13 @@ low, high = first.replace(tzinfo=None), last.replace(tzinfo=None)
 step = max((high - low) / 200, (high - low) / 10_000)
 base = summary.log.split("/")[0]
 jobs = sorted(
-    (job for job in state.store().jobs(log=base) if job.get("last_position")),
-    key=lambda job: job["job_id"],
+    (job for job in state.store().ledger.jobs(log=base) if job.last_position),
+    key=lambda job: job.job_id,
 )
 knowledge: dict[str, int | None] = {"now: everything recorded": None}
 for job in jobs[:-1]:
-    name = str(job["source"]).rsplit("/", 1)[-1]
-    knowledge[f"after import #{job['job_id']} ({name})"] = int(job["last_position"])
+    name = str(job.source).rsplit("/", 1)[-1]
+    knowledge[f"after import #{job.job_id} ({name})"] = job.last_position
 
 st.toggle("▶ Play", key="playing", help="Step through time, one step a second.")
 

@@ -137,7 +137,7 @@ if st.button("Import", type="primary"):
         if done.message:
             st.caption(done.message)
     if done.rejected:
-        rejects = state.store().rejects(name)
+        rejects = state.store().ledger.rejects(name)
         st.markdown("**Refused rows**, with the reason:")
         st.dataframe(rejects.filter(rejects["job_id"] == done.job_id), hide_index=True)
     st.query_params[state.LOG_KEY] = name

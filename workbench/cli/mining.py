@@ -1,45 +1,39 @@
-"""The discovery, conformance and export commands of `workbench`."""
+"""The discovery, conformance and export commands."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from workbench.cli import (
-    ActivityOption,
-    AsOfOption,
-    AttributeOption,
-    FromOption,
+from workbench.cli.common import (
+    FilterFlags,
     JsonOption,
-    KnownAtOption,
-    ToOption,
-    _events,
-    _fail,
-    _store,
+    LogArgument,
     command,
+    emit_json,
+    fail,
+    filtered,
+    heading,
     out,
+    store,
+    with_filters,
 )
 
-LogArgument = Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")]
 OutputOption = Annotated[Path, typer.Option("--output", help="The file to write.")]
 
 
 @command
+@with_filters
 def discover(
     log: LogArgument,
     output: OutputOption,
     algorithm: Annotated[str, typer.Option(help="inductive, heuristics or alpha.")] = "inductive",
     noise: Annotated[float, typer.Option(help="Inductive miner's noise threshold, 0 to 1.")] = 0.0,
-    start: FromOption = None,
-    end: ToOption = None,
-    activity: ActivityOption = None,
-    attribute: AttributeOption = None,
-    as_of: AsOfOption = None,
-    known_at: KnownAtOption = None,
+    *,
+    flags: FilterFlags,
 ) -> None:
     """Discover a process model from the (filtered) log and write it as PNML or BPMN (by the
     file's extension).
@@ -49,8 +43,8 @@ def discover(
     from workbench import mining
 
     if output.suffix.lower() not in (".pnml", ".bpmn"):
-        _fail(f"--output {output}: give a file ending in .pnml or .bpmn")
-    events, _ = _events(log, start, end, activity, attribute, as_of, known_at)
+        fail(f"--output {output}: give a file ending in .pnml or .bpmn")
+    events, _ = filtered(log, flags)
     model = mining.discover(events, algorithm=algorithm, noise=noise)  # type: ignore[arg-type]
     mining.write_model(model, output)
     parts = model.summary()
@@ -61,6 +55,7 @@ def discover(
 
 
 @command
+@with_filters
 def conformance(
     log: LogArgument,
     model: Annotated[Path, typer.Option("--model", help="A .pnml or .bpmn model.")],
@@ -68,12 +63,8 @@ def conformance(
     budget: Annotated[
         float | None, typer.Option(help="Seconds alignments may take (they stop and say so).")
     ] = None,
-    start: FromOption = None,
-    end: ToOption = None,
-    activity: ActivityOption = None,
-    attribute: AttributeOption = None,
-    as_of: AsOfOption = None,
-    known_at: KnownAtOption = None,
+    *,
+    flags: FilterFlags,
     as_json: JsonOption = False,
 ) -> None:
     """Check how well the (filtered) log fits a model: fitness and precision by token replay,
@@ -84,17 +75,17 @@ def conformance(
     from workbench import mining
 
     if method not in ("tokens", "alignments"):
-        _fail(f"--method {method!r}: choose tokens or alignments")
+        fail(f"--method {method!r}: choose tokens or alignments")
     net = mining.read_model(model)
-    events, _ = _events(log, start, end, activity, attribute, as_of, known_at)
+    events, _ = filtered(log, flags)
     if method == "tokens":
         result = mining.token_replay(events, net)
     else:
         result = mining.alignments(events, net, budget=budget)
     if as_json:
-        out.print_json(json.dumps(result.to_dict()))
+        emit_json(result.to_dict())
         return
-    out.print(f"[bold]{log}[/] against {model.name} ({method})")
+    heading(log, f" against {model.name} ({method})")
     out.print(
         f"fitness {result.fitness:.4f}, average trace fitness {result.average_trace_fitness:.4f}"
     )
@@ -105,7 +96,7 @@ def conformance(
         f" {result.variants:,} variants checked in {result.seconds:.1f} s"
     )
     for note in result.notes:
-        out.print(f"[yellow]note:[/] {note}")
+        out.print(f"note: {note}")
     if result.deviations.height:
         table = Table("activity", "moves on log", "moves on model")
         for name, on_log, on_model in result.deviations.head(20).iter_rows():
@@ -114,16 +105,13 @@ def conformance(
 
 
 @command
+@with_filters
 def export(
     log: LogArgument,
     format: Annotated[str, typer.Option(help="xes, csv, parquet or ocel (OCEL 2.0 JSON).")],
     output: OutputOption,
-    start: FromOption = None,
-    end: ToOption = None,
-    activity: ActivityOption = None,
-    attribute: AttributeOption = None,
-    as_of: AsOfOption = None,
-    known_at: KnownAtOption = None,
+    *,
+    flags: FilterFlags,
 ) -> None:
     """Export the (filtered) log with its attributes and UTC times; it imports back into the
     same events.
@@ -133,8 +121,8 @@ def export(
     from workbench import export as exporting
 
     if format not in exporting.FORMATS:
-        _fail(f"--format {format!r}: choose {', '.join(exporting.FORMATS)}")
+        fail(f"--format {format!r}: choose {', '.join(exporting.FORMATS)}")
     source = log.split("/")[0] if format == "ocel" else log
-    events, _ = _events(source, start, end, activity, attribute, as_of, known_at)
-    count = exporting.export(_store(), source, events, output, format=format)
+    events, _ = filtered(source, flags)
+    count = exporting.export(store(), source, events, output, format=format)
     out.print(f"{count:,} events of {source} written to {output}")

@@ -1,68 +1,45 @@
-"""The time-travel and cause-and-effect commands of `workbench` (state, diff, timeline, trace,
-why, projections)."""
+"""The time-travel and cause-and-effect commands (state, diff, timeline, trace, why) and the
+checkpointed projections (projections, and its subcommands)."""
 
 from __future__ import annotations
 
 import json
-import sys
-from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import polars as pl
 import typer
 from rich.table import Table
 
-from workbench.cli import JsonOption, _fail, _moment, _store, app, command, out
-
-
-def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """Rows ready for JSON: times as ISO 8601 text, durations as seconds."""
-    converted = frame.with_columns(
-        pl.col(name).dt.total_microseconds().truediv(1e6)
-        for name, dtype in frame.schema.items()
-        if isinstance(dtype, pl.Duration)
-    )
-    return [
-        {
-            key: value.isoformat() if isinstance(value, datetime) else value
-            for key, value in row.items()
-        }
-        for row in converted.to_dicts()
-    ]
-
-
-def _known(text: str | None) -> datetime | int | None:
-    if text is None:
-        return None
-    return int(text) if text.isdigit() else _moment(text, "--known-at")
-
-
-def _log(log: str) -> str:
-    if not _store().has_log(log):
-        _fail(f"no log named {log!r} in the store (see `workbench logs`)")
-    return log
-
-
-def _human(value: timedelta | None) -> str:
-    from workbench.processmap import human_duration
-
-    return "" if value is None else human_duration(value.total_seconds())
-
+from workbench.cli.common import (
+    JsonOption,
+    KnownAtOption,
+    LogArgument,
+    app,
+    check_output,
+    command,
+    emit_json,
+    existing_log,
+    fail,
+    heading,
+    human,
+    known,
+    moment,
+    out,
+    records,
+    store,
+    write_text,
+)
 
 AtOption = Annotated[str, typer.Option("--at", help="The moment (ISO 8601, UTC if no offset).")]
-KnownOption = Annotated[
-    str | None,
-    typer.Option("--known-at", help="As the store knew it then: a time, or a position (digits)."),
-]
 
 
 @command
 def state(
-    log: Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")],
+    log: LogArgument,
     at: AtOption,
-    known_at: KnownOption = None,
+    known_at: KnownAtOption = None,
     format: Annotated[str, typer.Option(help="table, csv, json or parquet.")] = "table",
     output: Annotated[
         Path | None, typer.Option(help="Write to this file (required for parquet).")
@@ -85,15 +62,16 @@ def state(
     from workbench import checkpoints, timetravel
 
     if format not in ("table", "csv", "json", "parquet"):
-        _fail(f"--format {format!r}: choose table, csv, json or parquet")
+        fail(f"--format {format!r}: choose table, csv, json or parquet")
     if format == "parquet" and output is None:
-        _fail("--format parquet writes a file: give --output FILE")
-    moment = _moment(at, "--at")
+        fail("--format parquet writes a file: give --output FILE")
+    at_moment = moment(at, "--at")
     frame = checkpoints.state_at(
-        _store(), _log(log), moment, known_at=_known(known_at), completed=completed
+        store(), existing_log(log), at_moment, known_at=known(known_at), completed=completed
     )
     if format == "parquet":
         assert output is not None
+        check_output(output)
         frame.write_parquet(output)
         out.print(f"{frame.height:,} cases written to {output}")
         return
@@ -103,17 +81,18 @@ def state(
             for name, dtype in frame.schema.items()
             if isinstance(dtype, pl.Duration)
         ).write_csv()
-        _emit(text, output)
+        write_text(text, output)
         return
     if format == "json":
-        _emit(json.dumps(records(frame), ensure_ascii=False), output)
+        write_text(json.dumps(records(frame), ensure_ascii=False), output)
         return
     counts = timetravel.status_counts(frame)
-    fixed = timetravel.corrections(_store().scan(log, as_of=moment, known_at=_known(known_at)))
-    out.print(
-        f"[bold]{log}[/] at {moment.isoformat()}"
+    fixed = timetravel.corrections(store().scan(log, as_of=at_moment, known_at=known(known_at)))
+    heading(
+        log,
+        f" at {at_moment.isoformat()}"
         + (f", as known at {known_at}" if known_at else "")
-        + f": {frame.height:,} cases, {counts['open']:,} open, {counts['completed']:,} completed"
+        + f": {frame.height:,} cases, {counts['open']:,} open, {counts['completed']:,} completed",
     )
     wip = Table("last activity", "open", "completed", "mean elapsed (open)")
     for row in timetravel.summary(frame).iter_rows(named=True):
@@ -121,7 +100,7 @@ def state(
             row["last_activity"],
             f"{row['open']:,}",
             f"{row['completed']:,}",
-            _human(row["mean_elapsed"]),
+            human(row["mean_elapsed"]),
         )
     out.print(wip)
     if fixed.height:
@@ -133,7 +112,7 @@ def state(
             row["status"],
             row["last_activity"],
             str(row["events"]),
-            _human(row["elapsed"]),
+            human(row["elapsed"]),
             str(row["rework"]),
         )
     out.print(cases_table)
@@ -141,19 +120,12 @@ def state(
         out.print(f"... {frame.height - limit:,} more (use --format csv or json for all)")
 
 
-def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    else:
-        output.write_text(text, encoding="utf-8")
-
-
 @command
 def diff(
-    log: Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")],
+    log: LogArgument,
     start: Annotated[str, typer.Option("--from", help="The earlier moment.")],
     end: Annotated[str, typer.Option("--to", help="The later moment.")],
-    known_at: KnownOption = None,
+    known_at: KnownAtOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """What changed between two moments: cases started, completed and moved on, new paths
@@ -163,14 +135,14 @@ def diff(
     """
     from workbench import timetravel
 
-    t1, t2 = _moment(start, "--from"), _moment(end, "--to")
+    t1, t2 = moment(start, "--from"), moment(end, "--to")
     if t2 < t1:
-        _fail("--to is before --from")
-    change = timetravel.diff(_store().scan(_log(log), known_at=_known(known_at)), t1, t2)
+        fail("--to is before --from")
+    change = timetravel.diff(store().scan(existing_log(log), known_at=known(known_at)), t1, t2)
     if as_json:
-        out.print_json(json.dumps(change.to_dict(), ensure_ascii=False))
+        emit_json(change.to_dict())
         return
-    out.print(f"[bold]{log}[/] from {t1.isoformat()} to {t2.isoformat()}")
+    heading(log, f" from {t1.isoformat()} to {t2.isoformat()}")
     kpis = Table("measure", "before", "after", "change")
     for row in change.kpis.iter_rows(named=True):
         kpis.add_row(
@@ -190,7 +162,7 @@ def diff(
 
 @command
 def timeline(
-    log: Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")],
+    log: LogArgument,
     case_id: Annotated[str, typer.Argument(help="The case.")],
     as_json: JsonOption = False,
 ) -> None:
@@ -200,9 +172,9 @@ def timeline(
     """
     from workbench.causality import timeline as case_timeline
 
-    frame = case_timeline(_store().scan(_log(log), case_id=case_id), case_id)
+    frame = case_timeline(store().scan(existing_log(log), case_id=case_id), case_id)
     if as_json:
-        out.print_json(json.dumps(records(frame), ensure_ascii=False))
+        emit_json(records(frame))
         return
     table = Table("", "time", "activity", "resource", "waiting", "service", "event id")
     for row in frame.iter_rows(named=True):
@@ -211,8 +183,8 @@ def timeline(
             f"{row['timestamp']:%Y-%m-%d %H:%M:%S}",
             row["activity"],
             row.get("resource") or "",
-            _human(row["waiting"]),
-            _human(row["service"]),
+            human(row["waiting"]),
+            human(row["service"]),
             row["event_id"],
         )
     out.print(table)
@@ -220,7 +192,7 @@ def timeline(
 
 @command
 def trace(
-    log: Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")],
+    log: LogArgument,
     event_id: Annotated[str, typer.Argument(help="The event.")],
     as_dot: Annotated[bool, typer.Option("--dot", help="Print Graphviz DOT.")] = False,
     as_json: JsonOption = False,
@@ -232,11 +204,11 @@ def trace(
     """
     from workbench.causality import trace as event_trace
 
-    chain = event_trace(_store().scan(_log(log)), event_id)
+    chain = event_trace(store().scan(existing_log(log)), event_id)
     if as_dot:
         print(chain.to_dot())
     elif as_json:
-        out.print_json(json.dumps(chain.to_dict(), ensure_ascii=False, default=str))
+        emit_json(chain.to_dict())
     else:
         print(chain.tree())
         print(f"{chain.causes.height} cause(s), {chain.effects.height} effect(s)")
@@ -244,7 +216,7 @@ def trace(
 
 @command
 def why(
-    log: Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")],
+    log: LogArgument,
     quantile: Annotated[
         float, typer.Option(help="Cases longer than this quantile of durations are long.")
     ] = 0.75,
@@ -267,11 +239,11 @@ def why(
     from workbench.causality import why as root_causes
 
     if not 0 < quantile < 1:
-        _fail(f"--quantile {quantile:g}: give a number between 0 and 1")
-    frame = root_causes(_store().scan(_log(log)), quantile=quantile, successful=successful)
+        fail(f"--quantile {quantile:g}: give a number between 0 and 1")
+    frame = root_causes(store().scan(existing_log(log)), quantile=quantile, successful=successful)
     frame = frame.head(top)
     if as_json:
-        out.print_json(json.dumps(records(frame), ensure_ascii=False))
+        emit_json(records(frame))
         return
     table = Table("factor", "value", "cases", "problem rate", "vs without", "lift", "extra time")
     for row in frame.iter_rows(named=True):
@@ -282,7 +254,7 @@ def why(
             f"{row['problem_rate']:.0%}",
             f"{row['rate_without']:.0%}",
             f"{row['lift']:.2f}",
-            _human(row["extra_duration"]),
+            human(row["extra_duration"]),
         )
     out.print(table)
 
@@ -307,7 +279,7 @@ def projections(
         return
     from workbench import checkpoints
 
-    found = checkpoints.checkpoints(_store(), None if log is None else _log(log))
+    found = checkpoints.checkpoints(store(), None if log is None else existing_log(log))
     if as_json:
         rows = [
             {
@@ -316,7 +288,7 @@ def projections(
                 "position": c.position,
                 "head": c.head,
                 "lag": c.lag,
-                "refreshed_at": None if c.refreshed_at is None else c.refreshed_at.isoformat(),
+                "refreshed_at": c.refreshed_at,
                 "seconds": c.seconds,
                 "incremental": c.incremental,
                 "description": c.description,
@@ -324,7 +296,7 @@ def projections(
             }
             for c in found
         ]
-        out.print_json(json.dumps(rows, ensure_ascii=False))
+        emit_json(rows)
         return
     table = Table("log", "projection", "position", "lag", "catch-up", "description")
     for c in found:
@@ -349,7 +321,7 @@ def projections_refresh(
     """
     from workbench import checkpoints
 
-    for c in checkpoints.refresh_all(_store(), None if log is None else _log(log)):
+    for c in checkpoints.refresh_all(store(), None if log is None else existing_log(log)):
         out.print(f"{c.log} {c.name}: at position {c.position:,}")
 
 
@@ -366,7 +338,7 @@ def projections_add(
     """
     from workbench import checkpoints
 
-    checkpoints.define_sql(_store(), name, query, description=description)
+    checkpoints.define_sql(store(), name, query, description=description)
     out.print(f"projection {name!r} added")
 
 
@@ -378,7 +350,7 @@ def projections_remove(name: Annotated[str, typer.Argument(help="The projection'
     """
     from workbench import checkpoints
 
-    checkpoints.remove(_store(), name)
+    checkpoints.remove(store(), name)
     out.print(f"projection {name!r} removed")
 
 
@@ -393,5 +365,5 @@ def projections_snapshot(
     """
     from workbench import checkpoints
 
-    moments = checkpoints.take_snapshots(_store(), _log(log), count=count)
+    moments = checkpoints.take_snapshots(store(), existing_log(log), count=count)
     out.print(f"{len(moments)} snapshots of {log}")

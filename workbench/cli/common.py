@@ -1,0 +1,328 @@
+"""What every command shares: the app, the store it opens, output, errors, and the options
+declared once (the store, JSON output, the log, and the filter flags).
+
+Data is never markup: the consoles print text as it is (a log name ``[x]``, an activity
+``Check [manual]`` or a value ``[/bold]`` is shown, not interpreted), and JSON is written
+with the standard library.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from workbench.events import WorkbenchError, parse_time
+from workbench.store import EventStore
+
+app = typer.Typer(
+    help="Workbench: import event logs, explore them, rebuild any moment.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+out = Console(markup=False, highlight=False, emoji=False)
+err = Console(stderr=True, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def command(function: F, *, on: typer.Typer | None = None, name: str | None = None) -> F:
+    """Register a command whose help ends with the docstring's ``Example:`` line.
+
+    What goes wrong is one line: Workbench's errors (bad input, an unknown log, a store
+    that cannot be opened or is busy) exit with code 2; an interrupt (Ctrl-C) with 130,
+    keeping what was committed.
+    """
+    doc = function.__doc__ or ""
+    body, _, example = doc.partition("Example:")
+    function.__doc__ = body.rstrip()
+    epilog = f"Example: {example.strip()}" if example else None
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except WorkbenchError as error:
+            fail(str(error))
+        except KeyboardInterrupt:
+            err.print(
+                Text.assemble(
+                    ("interrupted:", "yellow"),
+                    " stopped by the user; what was committed is kept, and an import"
+                    " resumes where it stopped when run again",
+                )
+            )
+            raise typer.Exit(130) from None
+
+    (on or app).command(name, epilog=epilog)(run)
+    return function
+
+
+# ------------------------------------------------------------------ the store
+
+DEFAULT_DB = "workbench.db"
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="WORKBENCH_DB",
+        help="The store: a file (SQLite, created if missing) or a postgresql:// URL.",
+        show_default=True,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+LogArgument = Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")]
+
+
+class _Session:
+    """The store of one invocation, opened on first use and closed when the command ends."""
+
+    location: str = DEFAULT_DB
+    opened: EventStore | None = None
+
+    def close(self) -> None:
+        if self.opened is not None:
+            self.opened.close()
+            self.opened = None
+
+
+session = _Session()
+
+
+def store() -> EventStore:
+    """The store named by ``--db``."""
+    if session.opened is None:
+        session.opened = EventStore(session.location)
+    return session.opened
+
+
+def is_url(location: str) -> bool:
+    """Whether a store location is a server URL rather than a file."""
+    return bool(re.match(r"^[a-z][a-z0-9+.-]*://", location))
+
+
+# ------------------------------------------------------------------ output
+
+
+def fail(message: str) -> NoReturn:
+    """Print one line, ``error: ...``, and exit with code 2."""
+    err.print(Text.assemble(("error:", "red"), " ", message))
+    raise typer.Exit(2)
+
+
+def warn(message: str) -> None:
+    """Print one line, ``warning: ...``, to stderr."""
+    err.print(Text.assemble(("warning:", "yellow"), " ", message))
+
+
+def heading(title: str, rest: str = "") -> None:
+    """A bold title (data shown as it is) followed by plain text."""
+    out.print(Text.assemble((title, "bold"), rest))
+
+
+def emit_json(value: Any) -> None:
+    """Print a JSON document (times as ISO 8601 text)."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return str(value)
+
+
+def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows ready for JSON: times as ISO 8601 text, durations as seconds."""
+    converted = frame.with_columns(
+        pl.col(name).dt.total_microseconds().truediv(1e6)
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Duration)
+    )
+    return [
+        {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in row.items()
+        }
+        for row in converted.to_dicts()
+    ]
+
+
+def seconds(value: timedelta | None) -> float | None:
+    """A duration as seconds (None stays None)."""
+    return None if value is None else value.total_seconds()
+
+
+def human(value: timedelta | None) -> str:
+    """A duration for a person, or '' when there is none."""
+    from workbench.processmap import human_duration
+
+    return "" if value is None else human_duration(value.total_seconds())
+
+
+def write_text(text: str, output: Path | None) -> None:
+    """Text to stdout, or to a file whose folder must exist."""
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    check_output(output)
+    output.write_text(text, encoding="utf-8")
+
+
+def check_output(output: Path) -> None:
+    """Refuse an output file in a folder that does not exist, or that is a folder."""
+    if output.is_dir():
+        fail(f"--output {output}: is a folder; give a file name")
+    if not output.parent.is_dir():
+        fail(f"--output {output}: the folder {output.parent} does not exist")
+
+
+# ------------------------------------------------------------------ logs and moments
+
+
+def existing_log(log: str) -> str:
+    """The log name, if the store has that log or view; else one line and exit code 2."""
+    if not store().has_log(log):
+        fail(f"no log named {log!r} in the store (see `workbench logs`)")
+    return log
+
+
+def moment(text: str, flag: str) -> datetime:
+    """An ISO 8601 moment given to ``flag``."""
+    try:
+        return parse_time(text)
+    except ValueError:
+        fail(f"{flag} {text!r} is not an ISO 8601 time (e.g. 2024-03-01 or 2024-03-01T09:30+01:00)")
+
+
+def known(text: str | None) -> datetime | int | None:
+    """A ``--known-at`` value: a position (all digits) or a moment."""
+    if text is None:
+        return None
+    return int(text) if text.isdigit() else moment(text, "--known-at")
+
+
+KnownAtOption = Annotated[
+    str | None,
+    typer.Option("--known-at", help="As the store knew it then: a time, or a position (digits)."),
+]
+
+
+# ------------------------------------------------------------------ the filter flags
+
+
+@dataclass(frozen=True)
+class FilterFlags:
+    """The common filters and time cuts, as given on the command line."""
+
+    start: str | None = None
+    end: str | None = None
+    activity: list[str] | None = None
+    attribute: list[str] | None = None
+    as_of: str | None = None
+    known_at: str | None = None
+    lifecycle: list[str] | None = None
+
+
+_FILTER_FLAGS: dict[str, Any] = {
+    "start": Annotated[
+        str | None,
+        typer.Option("--from", help="Cases active from this time (ISO 8601, UTC if no offset)."),
+    ],
+    "end": Annotated[str | None, typer.Option("--to", help="Cases active until this time.")],
+    "activity": Annotated[
+        list[str] | None, typer.Option("--activity", help="Cases with this activity (repeatable).")
+    ],
+    "attribute": Annotated[
+        list[str] | None,
+        typer.Option("--attribute", help="Cases with KEY=VALUE (VALUE may be a,b,c; repeatable)."),
+    ],
+    "as_of": Annotated[
+        str | None, typer.Option("--as-of", help="The log as it happened up to this time.")
+    ],
+    "known_at": KnownAtOption,
+    "lifecycle": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lifecycle", help="Only events with this lifecycle, e.g. complete (repeatable)."
+        ),
+    ],
+}
+
+
+def with_filters(function: F) -> F:
+    """Give a command the filter flags; it receives them as ``flags: FilterFlags``."""
+    signature = inspect.signature(function, eval_str=True)
+    kept = [p for p in signature.parameters.values() if p.name != "flags"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
+        for name, kind in _FILTER_FLAGS.items()
+    ]
+
+    @functools.wraps(function)
+    def run(**given: Any) -> Any:
+        flags = FilterFlags(**{name: given.pop(name) for name in _FILTER_FLAGS})
+        return function(flags=flags, **given)
+
+    run.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]
+    run.__annotations__ = {
+        **{p.name: p.annotation for p in kept},
+        **{p.name: p.annotation for p in added},
+    }
+    return run  # type: ignore[return-value]
+
+
+def filtered(log: str, flags: FilterFlags) -> tuple[pl.LazyFrame, Any]:
+    """The log's events after the flags' time cuts and filters, and the filters."""
+    from workbench.filters import Attribute, Contains, Filters, Lifecycle, TimeRange
+
+    existing_log(log)
+    events = store().scan(
+        log,
+        as_of=moment(flags.as_of, "--as-of") if flags.as_of else None,
+        known_at=known(flags.known_at),
+    )
+    items: list[Any] = []
+    if flags.start or flags.end:
+        low = moment(flags.start, "--from") if flags.start else None
+        high = moment(flags.end, "--to") if flags.end else None
+        if low is not None and high is not None and high < low:
+            fail(f"--to {flags.end} is before --from {flags.start}")
+        items.append(TimeRange(low, high))
+    if flags.lifecycle:
+        items.append(Lifecycle(tuple(flags.lifecycle)))
+    if flags.activity:
+        items.append(Contains(tuple(flags.activity)))
+    for pair in flags.attribute or []:
+        key, sep, values = pair.partition("=")
+        if not sep or not key:
+            fail(f"--attribute {pair!r}: write KEY=VALUE")
+        if key not in events.collect_schema():
+            fail(f"--attribute {pair!r}: the log has no attribute {key!r}")
+        items.append(Attribute(key, tuple(values.split(","))))
+    filters = Filters(tuple(items))
+    return filters.apply(events), filters
+
+
+def untimed_note(log: str) -> str | None:
+    """A note for time-based output when the log was imported without times."""
+    summary = store().summary(log)
+    if summary.timed:
+        return None
+    return "this log has no times (imported with --no-times): durations and dates are not shown"

@@ -1,0 +1,340 @@
+"""The commands that bring data in and look after it: ingest, logs, rejects, jobs, drop,
+demo, serve."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from workbench.cli.common import (
+    JsonOption,
+    command,
+    emit_json,
+    err,
+    fail,
+    heading,
+    is_url,
+    out,
+    session,
+    store,
+    warn,
+)
+
+PROGRESS_BYTES = 4_000_000  # files larger than this get a progress bar
+
+
+@command
+def ingest(
+    path: Annotated[Path, typer.Argument(help="The file to import.")],
+    log: Annotated[str | None, typer.Option(help="Log name (default: the file name).")] = None,
+    case: Annotated[str | None, typer.Option(help="Column of the case id.")] = None,
+    activity: Annotated[str | None, typer.Option(help="Column of the activity.")] = None,
+    timestamp: Annotated[str | None, typer.Option(help="Column of the timestamp.")] = None,
+    resource: Annotated[str | None, typer.Option(help="Column of the resource.")] = None,
+    timezone: Annotated[
+        str,
+        typer.Option(
+            help="Time zone of timestamps without an offset: an IANA name (Europe/Amsterdam)"
+            " or a fixed offset (+02:00)."
+        ),
+    ] = "UTC",
+    dayfirst: Annotated[bool, typer.Option(help="Read 01/02/2024 as 1 February.")] = False,
+    strict: Annotated[bool, typer.Option(help="Refuse the whole file if any row is bad.")] = False,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            help="Override the detected format: csv, xes, parquet, arrow, jsonl, ocel2-json,"
+            " ocel2-xml, ocel2-sqlite, ocel1-json."
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import an event log file into the store, as a recorded job.
+
+    Columns are detected by name (case:concept:name, Case ID, concept:name, Activity,
+    time:timestamp, Timestamp, org:resource, ...) and by content; the flags override.
+    Rows that cannot be imported are kept aside: see `workbench rejects LOG`.
+    Importing the same content again adds nothing. Exit code 0: all imported;
+    1: imported up to a fault in the file (named); 2: nothing imported.
+
+    Example: workbench ingest orders.csv --log orders --timezone Europe/Amsterdam
+    """
+    from ingest.jobs import ingest as run_job
+    from ingest.mapping import ColumnMapping, ParseOptions, check_timezone
+
+    mapping = ColumnMapping(case_id=case, activity=activity, timestamp=timestamp, resource=resource)
+    options = ParseOptions(timezone=check_timezone(timezone), dayfirst=dayfirst)
+    with _progress(path, quiet=as_json) as progress:
+        summary = run_job(
+            store(),
+            path,
+            log=log,
+            mapping=mapping,
+            options=options,
+            strict=strict,
+            format=format,
+            progress=progress,
+        )
+    if as_json:
+        fields = (
+            "log",
+            "events_read",
+            "events_added",
+            "duplicates",
+            "rejected",
+            "status",
+            "job_id",
+        )
+        emit_json({name: summary.as_dict()[name] for name in fields})
+        if summary.status == "partial":
+            raise typer.Exit(1)
+        return
+    if summary.status == "unchanged":
+        heading(summary.log, f": {summary.message}")
+        return
+    heading(
+        summary.log,
+        f": {summary.events_added:,} events added ({summary.events_read:,} read,"
+        f" {summary.duplicates:,} already stored, {summary.rejected:,} rejected)"
+        f" in {summary.seconds:.2f} s",
+    )
+    if summary.rejected:
+        out.print(f"See the rejected rows with: workbench rejects {_quoted(summary.log)}")
+    if summary.status == "partial":
+        warn(f"stopped early: {summary.message}")
+        raise typer.Exit(1)
+
+
+def _quoted(text: str) -> str:
+    """A word as a shell would need it."""
+    import shlex
+
+    return shlex.quote(text)
+
+
+@command
+def logs(as_json: JsonOption = False) -> None:
+    """List the logs in the store with their cases, events and time range.
+
+    An object-centric log (OCEL) shows its object types, followed by its views: one
+    case-centric log per object type, named LOG/TYPE, usable wherever a log name is.
+
+    Example: workbench logs --json
+    """
+    summaries = store().logs()
+    if as_json:
+        rows = []
+        for s in summaries:
+            row: dict[str, Any] = {
+                "log": s.log,
+                "cases": s.cases,
+                "events": s.events,
+                "first_timestamp": s.first_timestamp.isoformat() if s.first_timestamp else None,
+                "last_timestamp": s.last_timestamp.isoformat() if s.last_timestamp else None,
+                "kind": s.kind,
+                "timed": s.timed,
+                "warning": s.warning,
+            }
+            if s.kind == "object":
+                row["object_types"] = dict(s.object_types)
+            rows.append(row)
+        emit_json(rows)
+        return
+    if not summaries:
+        out.print("The store has no logs yet. Import one with: workbench ingest FILE")
+        return
+    table = Table(title=None)
+    for header, justify in (
+        ("log", "left"),
+        ("kind", "left"),
+        ("cases", "right"),
+        ("events", "right"),
+        ("from (UTC)", "left"),
+        ("to (UTC)", "left"),
+    ):
+        table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for s in summaries:
+        table.add_row(
+            f"  {s.log}" if s.kind == "view" else s.log + (" (!)" if s.warning else ""),
+            {"object": "objects", "view": "view"}.get(s.kind, ""),
+            f"{s.cases:,}" if s.kind != "object" else "",
+            f"{s.events:,}",
+            f"{s.first_timestamp:%Y-%m-%d}" if s.first_timestamp and s.timed else "",
+            f"{s.last_timestamp:%Y-%m-%d}" if s.last_timestamp and s.timed else "",
+        )
+    out.print(table)
+    for s in summaries:
+        if s.warning and s.kind != "view":
+            warn(f"{s.log}: {s.warning}")
+
+
+@command
+def rejects(
+    log: Annotated[str, typer.Argument(help="The log.")],
+    as_json: JsonOption = False,
+) -> None:
+    """List the rows refused while importing into a log: file, line, field and reason.
+
+    Example: workbench rejects orders
+    """
+    if log not in store().log_names() and not store().ledger.jobs(log=log):
+        fail(f"no log named {log!r} in the store (see `workbench logs`)")
+    frame = store().ledger.rejects(log)
+    if as_json:
+        emit_json(frame.to_dicts())
+        return
+    if frame.is_empty():
+        out.print(f"No rejected rows for {log!r}.")
+        return
+    table = Table("file", "where", "field", "value", "reason")
+    for row in frame.iter_rows(named=True):
+        table.add_row(
+            Path(row["source"]).name,
+            row["place"] or f"line {row['line']}",
+            row["field"] or "",
+            row["value"] or "",
+            row["reason"],
+        )
+    out.print(table)
+
+
+@command
+def jobs(as_json: JsonOption = False) -> None:
+    """List ingest jobs, newest first, with their counts and status.
+
+    Example: workbench jobs --json
+    """
+    found = store().ledger.jobs()
+    if as_json:
+        emit_json([job.as_dict() for job in found])
+        return
+    if not found:
+        out.print("No ingest jobs yet.")
+        return
+    table = Table("job", "log", "source", "format", "status", "read", "added", "dupl.", "rej.", "s")
+    for job in found:
+        table.add_row(
+            str(job.job_id),
+            job.log,
+            Path(job.source).name,
+            job.format,
+            job.status,
+            f"{job.events_read:,}",
+            f"{job.events_added:,}",
+            f"{job.duplicates:,}",
+            f"{job.rejected:,}",
+            f"{job.seconds or 0:.2f}",
+        )
+    out.print(table)
+
+
+@command
+def drop(
+    log: Annotated[str, typer.Argument(help="The log to remove.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: remove it for good.")] = False,
+) -> None:
+    """Remove a log, its events, jobs and rejects. The only way events leave the store.
+
+    Example: workbench drop orders --yes
+    """
+    if not yes:
+        fail(f"dropping {log!r} removes its events for good; repeat with --yes to confirm")
+    removed = store().drop(log)
+    out.print(f"Dropped {log!r}: {removed:,} events removed.")
+
+
+@command
+def demo(as_json: JsonOption = False) -> None:
+    """Load the bundled order-to-cash demo log (and its late-arriving events) into the store.
+
+    Example: workbench demo
+    """
+    from sample_data.demo import load_demo
+
+    summaries = load_demo(store())
+    if as_json:
+        emit_json([s.as_dict() for s in summaries])
+        return
+    for summary in summaries:
+        heading(
+            summary.log,
+            f": {summary.events_added:,} events added from {Path(summary.source).name}"
+            f" ({summary.status})",
+        )
+
+
+@command
+def serve(
+    port: Annotated[int, typer.Option(help="The port to listen on.")] = 8501,
+    headless: Annotated[bool, typer.Option(help="Do not open a browser.")] = True,
+) -> None:
+    """Start the Workbench app (Streamlit) on the store.
+
+    Example: workbench --db loans.db serve --port 8502
+    """
+    store()  # refuse a store that cannot be opened here, with one line
+    session.close()
+    app_path = Path(__file__).resolve().parent.parent.parent / "dashboards" / "app.py"
+    location = session.location
+    if not is_url(location):
+        location = str(Path(location).resolve())
+    env = {**os.environ, "WORKBENCH_DB": location}
+    command_line = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_path),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true" if headless else "false",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+    ]
+    # Replace this process, so that stopping `workbench serve` stops the server itself.
+    os.execve(sys.executable, command_line, env)
+
+
+class _progress:
+    """A progress bar over the rows of a large file, on the terminal only."""
+
+    def __init__(self, path: Path, *, quiet: bool) -> None:
+        self.path = path
+        self.quiet = quiet or not err.is_terminal
+        self.bar: Progress | None = None
+
+    def __enter__(self) -> Callable[[int], None] | None:
+        try:
+            large = self.path.stat().st_size > PROGRESS_BYTES
+        except OSError:
+            return None
+        if self.quiet or not large:
+            return None
+        with self.path.open("rb") as handle:
+            lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 22), b""))
+        self.bar = Progress(
+            TextColumn(f"importing {self.path.name}", markup=False),
+            BarColumn(),
+            TextColumn("{task.completed:,} rows"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
+        self.bar.start()
+        task = self.bar.add_task("rows", total=max(lines - 1, 1))
+        bar = self.bar
+        return lambda rows: bar.update(task, completed=rows)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

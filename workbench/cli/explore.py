@@ -1,0 +1,171 @@
+"""The commands that summarize a log: stats and dfg (the process map)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from workbench.cli.common import (
+    FilterFlags,
+    JsonOption,
+    LogArgument,
+    command,
+    emit_json,
+    fail,
+    filtered,
+    heading,
+    out,
+    seconds,
+    untimed_note,
+    warn,
+    with_filters,
+)
+
+
+@command
+@with_filters
+def stats(
+    log: LogArgument,
+    top: Annotated[int, typer.Option(help="How many variants to show.")] = 5,
+    as_json: JsonOption = False,
+    *,
+    flags: FilterFlags,
+) -> None:
+    """Counts, case durations, top variants, start and end activities of a log.
+
+    Example: workbench stats orders --from 2024-03-01 --attribute region=north
+    """
+    import polars as pl
+
+    from workbench.projections import cases, end_activities, start_activities, variants
+
+    events, filters = filtered(log, flags)
+    table = cases(events).collect()
+    kinds = variants(events).collect()
+    durations = table["duration"]
+    timed = untimed_note(log) is None
+    summary: dict[str, Any] = {
+        "log": log,
+        "filters": filters.describe(),
+        "cases": table.height,
+        "events": int(table["events"].sum()) if table.height else 0,
+        "activities": events.select(pl.col("activity").n_unique()).collect().item(),
+        "variants": kinds.height,
+        "timed": timed,
+        "case_duration_seconds": {
+            "mean": seconds(durations.mean()) if timed else None,  # type: ignore[arg-type]
+            "median": seconds(durations.median()) if timed else None,  # type: ignore[arg-type]
+            "p90": seconds(durations.quantile(0.9, interpolation="linear"))  # type: ignore[arg-type]
+            if timed
+            else None,
+            "min": seconds(durations.min()) if timed else None,  # type: ignore[arg-type]
+            "max": seconds(durations.max()) if timed else None,  # type: ignore[arg-type]
+        },
+        "top_variants": [
+            {"variant": row["variant"], "cases": row["cases"], "share": row["share"]}
+            for row in kinds.head(top).iter_rows(named=True)
+        ],
+        "start_activities": dict(start_activities(events).collect().iter_rows()),
+        "end_activities": dict(end_activities(events).collect().iter_rows()),
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    from workbench.processmap import human_duration
+
+    heading(log, f"  ({'; '.join(summary['filters'])})" if filters else "")
+    out.print(
+        f"{summary['cases']:,} cases, {summary['events']:,} events, "
+        f"{summary['activities']:,} activities, {summary['variants']:,} variants"
+    )
+    if timed:
+        times = summary["case_duration_seconds"]
+        out.print(
+            "case duration: "
+            + ", ".join(f"{name} {human_duration(value)}" for name, value in times.items())
+        )
+    else:
+        warn(str(untimed_note(log)))
+    variants_table = Table("cases", "share", "variant")
+    for row in summary["top_variants"]:
+        variants_table.add_row(
+            f"{row['cases']:,}", f"{row['share']:.1%}", " → ".join(row["variant"])
+        )
+    out.print(variants_table)
+    out.print(
+        "starts: " + ", ".join(f"{a} ({n:,})" for a, n in summary["start_activities"].items())
+    )
+    out.print("ends: " + ", ".join(f"{a} ({n:,})" for a, n in summary["end_activities"].items()))
+
+
+@command
+@with_filters
+def dfg(
+    log: LogArgument,
+    as_dot: Annotated[bool, typer.Option("--dot", help="Print Graphviz DOT.")] = False,
+    measure: Annotated[
+        str, typer.Option(help="Edge value: frequency, mean, median, p90 or total waiting time.")
+    ] = "frequency",
+    detail: Annotated[
+        float, typer.Option(help="Activities kept: the most frequent covering PCT % of events.")
+    ] = 100.0,
+    paths: Annotated[
+        float, typer.Option(help="Edges kept: the most frequent covering PCT % of transitions.")
+    ] = 100.0,
+    as_json: JsonOption = False,
+    *,
+    flags: FilterFlags,
+) -> None:
+    """The directly-follows graph (process map) of a log, as a table, JSON or DOT.
+
+    Example: workbench dfg orders --dot --measure median > map.dot
+    """
+    from workbench.processmap import MEASURES, edge_value, human_duration, process_map, to_dot
+
+    if measure not in MEASURES:
+        fail(f"--measure {measure!r}: choose one of {', '.join(MEASURES)}")
+    for name, value in (("--detail", detail), ("--paths", paths)):
+        if not 0 <= value <= 100:
+            fail(f"{name} {value:g}: give a percentage from 0 to 100")
+    events, filters = filtered(log, flags)
+    if measure != "frequency" and untimed_note(log):
+        fail(f"--measure {measure}: {untimed_note(log)}")
+    pmap = process_map(events, activities=detail, paths=paths)
+    if as_dot:
+        title = f"{log} ({'; '.join(filters.describe())})" if filters else log
+        print(to_dot(pmap, measure=measure, title=title))
+        return
+    if as_json:
+        edges = [
+            {
+                "source": row["source"],
+                "target": row["target"],
+                "frequency": row["frequency"],
+                "cases": row["cases"],
+                **{
+                    f"{name}_seconds": seconds(row[f"{name}_duration"])
+                    for name in ("mean", "median", "p90", "min", "max", "total")
+                },
+            }
+            for row in pmap.edges.iter_rows(named=True)
+        ]
+        nodes = [{"activity": a, "frequency": f, "cases": c} for a, f, c in pmap.nodes.iter_rows()]
+        emit_json(
+            {
+                "log": log,
+                "filters": filters.describe(),
+                "nodes": nodes,
+                "edges": edges,
+                "start_activities": dict(pmap.starts.iter_rows()),
+                "end_activities": dict(pmap.ends.iter_rows()),
+            }
+        )
+        return
+    values = edge_value(pmap.edges, measure)
+    table = Table("from", "to", "cases", measure)
+    for row, value in zip(pmap.edges.iter_rows(named=True), values, strict=True):
+        shown = f"{row['frequency']:,}" if measure == "frequency" else human_duration(value)
+        table.add_row(row["source"], row["target"], f"{row['cases']:,}", shown)
+    out.print(table)

@@ -1,0 +1,575 @@
+"""The event store's rules, the same on every backend: append with optimistic concurrency,
+idempotent retries and imports, positions, bitemporal reads into Polars, object-centric views.
+
+The SQL lives in a recorder (`workbench.store.recorder`); `EventStore` decides what to
+write and what a read keeps, and the recorder does it in its database. A store is opened
+from a file path (SQLite) or a ``postgresql://`` URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from polars.io.plugins import register_io_source
+
+from workbench.events import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    UTC_MICROS,
+    VOCABULARY,
+    AppendResult,
+    DuplicateEvents,
+    Event,
+    ExpectedRevision,
+    InvalidEvents,
+    UnknownLog,
+    WrongExpectedRevision,
+)
+from workbench.store import attributes as attrs
+from workbench.store.frames import (
+    Prepared,
+    frame_of_events,
+    from_micros,
+    normalize,
+    prepare,
+    to_micros,
+)
+from workbench.store.jobs import Ledger
+from workbench.store.names import LogName, check_log_name
+from workbench.store.projections import StoredProjections
+from workbench.store.queries import UserQueries
+from workbench.store.recorder import (
+    DICTIONARIES,
+    NEVER,
+    STORED_TYPES,
+    Cut,
+    Recorder,
+    Transaction,
+)
+from workbench.store.records import ImportResult, JobProgress, LogSummary, Objects
+
+#: The timestamp of every event of a log imported without times (ordered by position).
+UNTIMED = 0
+
+
+def open_recorder(location: str | Path, *, timeout: float = 60.0) -> Recorder:
+    """The recorder for a store location: a ``postgresql://`` URL, or a SQLite file path."""
+    text = str(location)
+    if text.startswith(("postgresql://", "postgres://")):
+        from workbench.store.postgres.recorder import PostgresRecorder
+
+        return PostgresRecorder(text, timeout=timeout)
+    from workbench.store.sqlite.recorder import SQLiteRecorder
+
+    return SQLiteRecorder(location, timeout=timeout)
+
+
+class EventStore:
+    """An append-only event store, in a SQLite file or a PostgreSQL database.
+
+    >>> import tempfile
+    >>> store = EventStore(Path(tempfile.mkdtemp()) / "demo.db")
+    >>> store.append("demo", "c1", [Event("register", datetime(2024, 1, 1))])
+    AppendResult(position=1, revision=0)
+    >>> store.read("demo")["activity"].to_list()
+    ['register']
+    >>> store.close()
+
+    Besides the events, a store keeps the ingest jobs (`ledger`), the stored results of
+    projections (`projections`) and the projections users define in SQL (`queries`).
+    """
+
+    def __init__(self, location: str | Path, *, timeout: float = 60.0) -> None:
+        self.recorder = open_recorder(location, timeout=timeout)
+        self.location = self.recorder.location
+        self.ledger = Ledger(self.recorder)
+        self.projections = StoredProjections(self.recorder)
+        self.queries = UserQueries(self.recorder)
+
+    @property
+    def path(self) -> Path | None:
+        """The file of a SQLite store (None for a server store)."""
+        found = getattr(self.recorder, "path", None)
+        return found if isinstance(found, Path) else None
+
+    def close(self) -> None:
+        """Close the connections."""
+        self.recorder.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writes
+
+    def append(
+        self,
+        log: str,
+        case_id: str,
+        events: Sequence[Event],
+        *,
+        expected_revision: int | ExpectedRevision = ANY,
+    ) -> AppendResult:
+        """Append events to one case, if the case is where the writer expects it to be.
+
+        ``expected_revision`` is ``ANY``, ``NO_STREAM`` (the case must not exist),
+        ``STREAM_EXISTS`` or the exact revision of the case's last event. A retry of an
+        append that already succeeded (same event ids, same case, same order) stores nothing
+        and returns the original result.
+        """
+        if not events:
+            raise InvalidEvents("append needs at least one event")
+        frame = normalize(frame_of_events(case_id, events))
+        repeated = frame.filter(pl.col("event_id").is_duplicated())["event_id"].unique()
+        if repeated.len():
+            raise DuplicateEvents(
+                f"case {case_id!r} in log {log!r}: the batch repeats event id(s) "
+                f"{', '.join(repeated.head(3).to_list())}; nothing was written"
+            )
+        with self.recorder.transaction() as tx:
+            log_id = self._ensure_log(tx, log)
+            stored = tx.stored_ids(log_id, frame["event_id"])
+            if stored.height:
+                return _retried(log, case_id, frame["event_id"], stored)
+            actual = tx.case_revisions(log_id, [case_id]).get(case_id)
+            _check_expected(log, case_id, expected_revision, actual)
+            position = _insert(tx, log_id, frame)
+        return AppendResult(
+            position=position, revision=(-1 if actual is None else actual) + len(events)
+        )
+
+    def import_frame(
+        self,
+        log: str,
+        frame: pl.DataFrame | Prepared,
+        *,
+        job: JobProgress | None = None,
+        objects: Objects | None = None,
+    ) -> ImportResult:
+        """Append a whole frame of events (many cases) in one transaction.
+
+        Events whose ids are already stored in the log are skipped and counted as duplicates;
+        so are repeats of an id within the frame. Event ids missing from the frame are
+        derived from the events' content (`derive_event_ids`). With ``job``, the job's
+        rejects and progress are recorded in the same transaction, so a crash never leaves
+        a job's record out of step with the events it stored. ``objects`` (object-centric
+        logs) are written in the same transaction; objects and links already stored are
+        skipped, so a resumed job can send them again.
+        """
+        prepared = frame if isinstance(frame, Prepared) else prepare(frame)
+        events_read, frame = prepared.events_read, prepared.events
+        with self.recorder.transaction() as tx:
+            log_id = self._ensure_log(tx, log)
+            if objects is not None:
+                tx.write_objects(log_id, objects)
+            if frame.height and tx.has_events(log_id):
+                stored = tx.stored_ids(log_id, frame["event_id"])
+                frame = frame.join(
+                    stored.select("event_id"), on="event_id", how="anti", maintain_order="left"
+                )
+            position = _insert(tx, log_id, frame) if frame.height else None
+            result = ImportResult(
+                events_read=events_read,
+                events_added=frame.height,
+                duplicates=events_read - frame.height,
+                position=position,
+            )
+            if job is not None:
+                tx.record_progress(log, job, result)
+        return result
+
+    def _ensure_log(self, tx: Transaction, log: str) -> int:
+        found = tx.find_log(log)
+        return found if found is not None else tx.ensure_log(check_log_name(log))
+
+    def drop(self, log: str) -> int:
+        """Remove a log and everything recorded about it; returns the number of events removed."""
+        with self.recorder.transaction() as tx:
+            log_id = tx.find_log(log)
+            if log_id is None:
+                raise UnknownLog(log)
+            removed = tx.drop(log_id, log)
+        self.projections.evict(log)
+        return removed
+
+    # ------------------------------------------------------------------- reads
+
+    def log_names(self) -> list[str]:
+        """Names of the logs in the store, in order of creation."""
+        return [row.name for row in self.recorder.log_rows()]
+
+    def logs(self) -> list[LogSummary]:
+        """Every log with its cases, events and time range.
+
+        An object-centric log lists its object types with their counts, and is followed by
+        one view per object type (``log/type``), the case-centric view `scan` computes. A
+        log whose last import stopped part-way through its file carries a warning.
+        """
+        warnings = self.ledger.warnings()
+        summaries = []
+        for row in self.recorder.log_rows():
+            start = None if row.first is None else from_micros(row.first)
+            end = None if row.last is None else from_micros(row.last)
+            timed = not (row.first == UNTIMED and row.last == UNTIMED)
+            warning = warnings.get(row.name)
+            if row.kind != "object":
+                summaries.append(
+                    LogSummary(
+                        row.name,
+                        row.cases,
+                        row.events,
+                        start,
+                        end,
+                        timed=timed,
+                        warning=warning,
+                    )
+                )
+                continue
+            types = self.recorder.object_types(row.log_id)
+            counts = {kind: objects for kind, objects, _ in types}
+            summaries.append(
+                LogSummary(
+                    row.name,
+                    0,
+                    row.events,
+                    start,
+                    end,
+                    kind="object",
+                    object_types=counts,
+                    timed=timed,
+                    warning=warning,
+                )
+            )
+            summaries.extend(
+                LogSummary(
+                    str(LogName(row.name, kind)),
+                    objects,
+                    links,
+                    start,
+                    end,
+                    kind="view",
+                    timed=timed,
+                    warning=warning,
+                )
+                for kind, objects, links in types
+            )
+        return summaries
+
+    def summary(self, log: str) -> LogSummary:
+        """One log's (or view's) entry of `logs`."""
+        found = next((s for s in self.logs() if s.log == log), None)
+        if found is None:
+            raise UnknownLog(log)
+        return found
+
+    def head(self, log: str) -> int:
+        """The position of the log's last event (0 when it has none)."""
+        return self.recorder.head(self._log_id(self._resolve(log).log))
+
+    def cases_after(self, log: str, position: int, *, until: datetime | None = None) -> list[str]:
+        """The cases that received events after ``position`` (with ``timestamp <= until``, if
+        given): the cases a catch-up from a checkpoint at ``position`` recomputes."""
+        name = self._resolve(log)
+        if name.object_type is not None:
+            ids = self.scan(name.log, as_of=until).filter(pl.col("position") > position)
+            linked = self.recorder.view_links(self._log_id(name.log), name.object_type, None)
+            found = linked.join(ids.select("event_id").collect(), on="event_id")["object_id"]
+            return sorted(found.unique().to_list())
+        bound = NEVER if until is None else to_micros(until)
+        return self.recorder.cases_after(self._log_id(name.log), position, bound)
+
+    def _resolve(self, log: str) -> LogName:
+        """The stored log (and object type) a name refers to, or `UnknownLog`."""
+        if self.recorder.log_id(log) is not None:
+            return LogName(log)
+        name = LogName.parse(log)
+        if name.object_type is not None:
+            log_id = self.recorder.log_id(name.log)
+            if log_id is not None and self.recorder.has_object_type(log_id, name.object_type):
+                return name
+        raise UnknownLog(log)
+
+    def _log_id(self, log: str) -> int:
+        found = self.recorder.log_id(log)
+        if found is None:
+            raise UnknownLog(log)
+        return found
+
+    def has_log(self, log: str) -> bool:
+        """Whether ``log`` names a stored log or a view of an object-centric one."""
+        try:
+            self._resolve(log)
+        except UnknownLog:
+            return False
+        return True
+
+    def objects(self, log: str) -> pl.DataFrame:
+        """The objects of an object-centric log: object_id, object_type."""
+        return self.recorder.object_table(self._log_id(log), "objects")
+
+    def object_attributes(self, log: str) -> pl.DataFrame:
+        """Object attribute values over time: object_id, name, changed_at, kind, value."""
+        frame = self.recorder.object_table(self._log_id(log), "object_attributes")
+        return frame.with_columns(pl.col("changed_at").cast(UTC_MICROS))
+
+    def event_objects(self, log: str) -> pl.DataFrame:
+        """Event-to-object links: event_id, object_id, qualifier."""
+        return self.recorder.object_table(self._log_id(log), "event_objects")
+
+    def object_objects(self, log: str) -> pl.DataFrame:
+        """Object-to-object links: source_id, target_id, qualifier."""
+        return self.recorder.object_table(self._log_id(log), "object_objects")
+
+    def attribute_types(self, log: str) -> dict[str, pl.DataType]:
+        """The attributes of a log with their Polars types."""
+        stored = self.recorder.attributes(self._log_id(log))
+        return {name: attrs.KINDS[spec.kind] for name, spec in stored.items()}
+
+    def schema(self, log: str) -> pl.Schema:
+        """The columns `scan` returns for this log (or view)."""
+        return pl.Schema({**VOCABULARY, **self.attribute_types(self._resolve(log).log)})
+
+    def scan(
+        self,
+        log: str,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | int | None = None,
+        case_id: str | Sequence[str] | None = None,
+        after: tuple[datetime, int] | None = None,
+    ) -> pl.LazyFrame:
+        """The events of a log in position order, lazily, as the store holds them.
+
+        ``as_of`` keeps events with ``timestamp <= as_of`` (valid time). ``known_at`` keeps
+        what the store knew then: a datetime filters ``recorded_at``, an int filters
+        ``position``. Both compose (bitemporal). ``case_id`` (one id or several) reads those
+        cases' streams through the case index. ``after=(t, p)`` keeps only the events that
+        happened after ``t`` or were appended after position ``p``: what a snapshot taken at
+        ``t`` from the events up to ``p`` lacks. The query runs when the frame is collected.
+        """
+        name = self._resolve(log)
+        if name.object_type is not None:
+            flat = self._flattened(
+                log, name.log, name.object_type, as_of=as_of, known_at=known_at, case_id=case_id
+            )
+            if after is None:
+                return flat
+            return flat.filter((pl.col("timestamp") > after[0]) | (pl.col("position") > after[1]))
+        schema = pl.Schema({**VOCABULARY, **self.attribute_types(log)})
+        cases = None if case_id is None else _case_ids(case_id)
+        cut = Cut(timestamp=NEVER if as_of is None else to_micros(as_of), cases=cases)
+        if isinstance(known_at, datetime):
+            cut = replace(cut, recorded=to_micros(known_at))
+        elif known_at is not None:
+            cut = replace(cut, position=int(known_at))
+        if after is not None:
+            cut = replace(cut, after=(to_micros(after[0]), int(after[1])))
+
+        def source(
+            with_columns: list[str] | None,
+            predicate: pl.Expr | None,
+            n_rows: int | None,
+            _batch_size: int | None,
+        ) -> Iterator[pl.DataFrame]:
+            # Polars tells which columns the query uses: only those are read.
+            wanted = frozenset(with_columns) if with_columns is not None else None
+            frame = self._read(log, schema, replace(cut, columns=wanted))
+            if predicate is not None:
+                frame = frame.filter(predicate)
+            yield frame if n_rows is None else frame.head(n_rows)
+
+        return register_io_source(source, schema=schema)
+
+    def _flattened(
+        self,
+        name: str,
+        log: str,
+        object_type: str,
+        *,
+        as_of: datetime | None,
+        known_at: datetime | int | None,
+        case_id: str | Sequence[str] | None,
+    ) -> pl.LazyFrame:
+        """One object type's case-centric view: an event appears once per linked object."""
+        wanted = None if case_id is None else _case_ids(case_id)
+        events = self.scan(log, as_of=as_of, known_at=known_at)
+        schema = events.collect_schema()
+        log_id = self._log_id(log)
+        linked = pl.defer(
+            lambda: self.recorder.view_links(log_id, object_type, wanted),
+            schema={"event_id": pl.String, "object_id": pl.String},
+        )
+        return (
+            events.drop("case_id", "revision")
+            .join(linked, on="event_id", how="inner")
+            .rename({"object_id": "case_id"})
+            .sort("position", "case_id")
+            .with_columns(
+                pl.lit(name).alias("log"),
+                pl.int_range(pl.len(), dtype=pl.Int64).over("case_id").alias("revision"),
+            )
+            .select(schema.names())
+        )
+
+    def read(self, log: str, **options: Any) -> pl.DataFrame:
+        """`scan` collected."""
+        return self.scan(log, **options).collect()
+
+    def _read(self, log: str, schema: pl.Schema, cut: Cut) -> pl.DataFrame:
+        log_id = self._log_id(log)
+        raw = self.recorder.read_events(log_id, cut)
+        if cut.columns is not None:
+            schema = pl.Schema({k: v for k, v in schema.items() if k in cut.columns})
+        if raw is None:
+            return pl.DataFrame(schema=schema)
+        raw = raw.cast({k: v for k, v in STORED_TYPES.items() if k in raw.columns})
+        raw = self._with_attributes(log_id, raw, cut)
+        return self._decode(log, log_id, raw, schema)
+
+    def _with_attributes(self, log_id: int, raw: pl.DataFrame, cut: Cut) -> pl.DataFrame:
+        """Join the log's attributes (those the query uses) onto events read from it."""
+        chosen = attrs.wanted(self.recorder.attributes(log_id), cut.columns)
+        if not chosen or raw.is_empty():
+            return raw
+        by_table: dict[int, list[attrs.Column]] = {}
+        for spec in chosen.values():
+            for column in spec.columns:
+                by_table.setdefault(column.table, []).append(column)
+        for table, columns in sorted(by_table.items()):
+            values = self.recorder.read_attributes(log_id, table, columns, raw["position"])
+            values = values.cast({"position": pl.Int64})
+            raw = raw.join(values, on="position", how="left", maintain_order="left")
+        return raw.with_columns(
+            attrs.read_expression(name, spec) for name, spec in chosen.items()
+        ).drop(
+            [attrs.read_label(c) for columns in by_table.values() for c in columns],
+            strict=False,
+        )
+
+    def _decode(self, log: str, log_id: int, raw: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+        """Stored columns to the vocabulary: keys to names, integers to UTC times."""
+        for table, name in (
+            ("cases", "case_id"),
+            ("activities", "activity"),
+            ("resources", "resource"),
+        ):
+            key, column = DICTIONARIES[table]
+            if key in raw.columns:
+                few = raw[key] if table == "cases" and raw.height < 50_000 else None
+                names = self.recorder.dictionary(table, log_id, few).rename({column: name})
+                raw = raw.join(names, on=key, how="left", maintain_order="left")
+        frame = raw.with_columns(
+            pl.col(name).cast(UTC_MICROS)
+            for name in ("timestamp", "recorded_at")
+            if name in raw.columns
+        ).with_columns(pl.lit(log, dtype=pl.String).alias("log"))
+        missing = [
+            pl.lit(None, dtype=dtype).alias(name)
+            for name, dtype in schema.items()
+            if name not in frame.columns
+        ]
+        return frame.with_columns(missing).select(list(schema.names()))
+
+
+def _insert(tx: Transaction, log_id: int, frame: pl.DataFrame) -> int:
+    """Write a prepared frame (see `prepare`); returns the position of its last event.
+
+    The frame is grouped by case, so new positions, new case keys and (derived) event ids
+    all grow in the order the indexes keep them.
+    """
+    known = tx.attributes(log_id)
+    plan = attrs.plan(known, frame.schema)
+    if plan.attributes != known:
+        tx.add_attributes(log_id, plan.attributes, plan.new_columns)
+    cases = tx.keys("cases", log_id, frame["case_id"])
+    activities = tx.keys("activities", log_id, frame["activity"])
+    resources = tx.keys("resources", log_id, frame["resource"])
+    base = pl.DataFrame(
+        list(tx.case_revisions(log_id, frame["case_id"].unique().to_list()).items()),
+        schema={"case_id": pl.String, "_base": pl.Int64},
+        orient="row",
+    )
+    first, recorded_at = tx.allocate(frame.height)
+    rows = (
+        frame.join(cases, left_on="case_id", right_on="_name", how="left", maintain_order="left")
+        .join(activities, left_on="activity", right_on="_name", how="left", maintain_order="left")
+        .join(resources, left_on="resource", right_on="_name", how="left", maintain_order="left")
+        .join(base, on="case_id", how="left", maintain_order="left")
+        .with_columns(
+            position=pl.int_range(pl.len(), dtype=pl.Int64) + first,
+            revision=pl.col("_base").fill_null(-1) + 1 + pl.int_range(pl.len()).over("case_id"),
+        )
+    )
+    stored = rows.select(
+        "position",
+        pl.lit(log_id, dtype=pl.Int64).alias("log_id"),
+        "case_key",
+        "revision",
+        "event_id",
+        "activity_key",
+        pl.col("timestamp").dt.epoch("us").alias("timestamp"),
+        pl.lit(recorded_at, dtype=pl.Int64).alias("recorded_at"),
+        "resource_key",
+        "lifecycle",
+        "correlation_id",
+        "causation_id",
+    ).cast(STORED_TYPES)  # type: ignore[arg-type]
+    tx.write_events(stored)
+    for table, columns in plan.tables().items():
+        values = rows.select("position", *(plan.values[column] for column in columns))
+        tx.write_attributes(log_id, table, values)
+    last = first + frame.height - 1
+    tx.write_range(
+        log_id,
+        first,
+        last,
+        int(stored["timestamp"].min()),  # type: ignore[arg-type]
+        int(stored["timestamp"].max()),  # type: ignore[arg-type]
+        recorded_at,
+    )
+    return last
+
+
+def _case_ids(case_id: str | Sequence[str]) -> tuple[str, ...]:
+    return (case_id,) if isinstance(case_id, str) else tuple(case_id)
+
+
+def _retried(log: str, case_id: str, offered: pl.Series, stored: pl.DataFrame) -> AppendResult:
+    """The original result of an exact retry, or `DuplicateEvents` for a partial overlap."""
+    exact = (
+        stored.height == offered.len()
+        and stored["event_id"].to_list() == offered.to_list()
+        and set(stored["case_id"].to_list()) == {case_id}
+        and stored["revision"].diff().drop_nulls().eq(1).all()
+    )
+    if not exact:
+        overlap = stored["event_id"].head(3).to_list()
+        raise DuplicateEvents(
+            f"case {case_id!r} in log {log!r}: {stored.height} of {offered.len()} event ids are"
+            f" already stored ({', '.join(overlap)}...), and the batch is not a retry of one"
+            " earlier append; nothing was written"
+        )
+    return AppendResult(position=int(stored["position"][-1]), revision=int(stored["revision"][-1]))
+
+
+def _check_expected(
+    log: str, case_id: str, expected: int | ExpectedRevision, actual: int | None
+) -> None:
+    if expected is ANY:
+        return
+    if expected is NO_STREAM:
+        ok = actual is None
+    elif expected is STREAM_EXISTS:
+        ok = actual is not None
+    else:
+        ok = actual == expected
+    if not ok:
+        raise WrongExpectedRevision(log, case_id, expected, actual)

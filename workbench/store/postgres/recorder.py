@@ -1,0 +1,756 @@
+"""The PostgreSQL recorder: psycopg 3 for writes and small reads, the ADBC PostgreSQL driver
+for Arrow reads into Polars.
+
+An append locks ``events`` in EXCLUSIVE mode inside its transaction (readers are not
+blocked; other writers wait), checks revisions and stored ids under the lock, takes its
+positions from the ``head`` row and its ``recorded_at`` from ``clock_timestamp()`` (never
+earlier than the last append's), and writes with COPY. Appends therefore commit in position
+order, and a reader that catches up by position never skips an event committed late.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Final, NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+import adbc_driver_manager
+import polars as pl
+
+from workbench.events import StoreBusy, StoreError, StoreReadOnly
+from workbench.store import attributes as attrs
+from workbench.store.attributes import Attributes, Column
+from workbench.store.postgres import schema
+from workbench.store.recorder import (
+    DICTIONARIES,
+    OBJECT_TABLES,
+    REJECT_COLUMNS,
+    Cut,
+    LogRow,
+    now_micros,
+    object_frames,
+    reject_rows,
+    rejected_count,
+    select_list,
+)
+from workbench.store.records import (
+    ImportResult,
+    Job,
+    JobProgress,
+    Objects,
+    Query,
+    StoredProjection,
+)
+
+SQL_TYPES: Final = {"INTEGER": "bigint", "REAL": "double precision", "TEXT": "text"}
+_JOB_COLUMNS: Final = (
+    "job_id, log, source, sha256, format, mapping, status, events_read, events_added,"
+    " duplicates, rejected, rows_committed, last_position, started_at, finished_at, seconds,"
+    " message, pid, host"
+)
+_SCHEMA_LOCK: Final = 7_406_211  # an advisory lock while the schema is created
+
+
+def public_location(url: str) -> str:
+    """A server URL as it may be shown: without its password.
+
+    >>> public_location("postgresql://ana:secret@db:5432/logs")
+    'postgresql://ana@db:5432/logs'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=f"{user}{host}"))
+
+
+def _stored(column: str) -> str:
+    """A stored column's name in SQL (``timestamp`` is a type name in PostgreSQL)."""
+    return '"timestamp"' if column == "timestamp" else column
+
+
+def _job(row: Sequence[Any]) -> Job:
+    values = list(row)
+    values[5] = json.loads(values[5] or "{}")
+    return Job(*values)
+
+
+def _csv(frame: pl.DataFrame) -> bytes:
+    """A frame as COPY reads CSV: strings quoted (so that '' stays '' and null is empty)."""
+    return frame.write_csv(include_header=False, quote_style="non_numeric").encode()
+
+
+class PostgresRecorder:
+    """An event store in a PostgreSQL database (see `workbench.store.recorder.Recorder`)."""
+
+    def __init__(self, url: str, *, timeout: float = 60.0) -> None:
+        import psycopg
+
+        self.url = url
+        self.location = public_location(url)
+        self.timeout = timeout
+        self.lock = threading.RLock()
+        self._psycopg = psycopg
+        try:
+            self._sql = psycopg.connect(url, autocommit=True, connect_timeout=int(timeout))
+        except psycopg.Error as error:
+            raise StoreError(self.location, f"cannot connect ({_first_line(error)})") from None
+        with self._use():
+            self._sql.execute(f"SET lock_timeout = '{int(timeout * 1000)}ms'")
+            self._create_schema()
+        self._arrow: Any = None
+
+    def _create_schema(self) -> None:
+        found = self._sql.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema()"
+            " AND table_name = 'workbench_schema'"
+        ).fetchone()
+        if found is not None:
+            version = self._sql.execute("SELECT max(version) FROM workbench_schema").fetchone()
+            if version is not None and version[0] == schema.VERSION:
+                return
+        with self._sql.transaction():
+            self._sql.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            for statement in schema.statements():
+                self._sql.execute(statement)
+
+    # ------------------------------------------------------------------ errors
+
+    def _translate(self, error: BaseException) -> StoreError:
+        errors = self._psycopg.errors
+        text = _first_line(error)
+        if isinstance(error, errors.LockNotAvailable | errors.QueryCanceled):
+            return StoreBusy(
+                self.location,
+                f"another writer held its lock for more than {self.timeout:g} s;"
+                " try again when it has finished",
+            )
+        if isinstance(error, errors.ReadOnlySqlTransaction | errors.InsufficientPrivilege):
+            return StoreReadOnly(self.location, f"it can be read, not written ({text})")
+        if isinstance(error, self._psycopg.OperationalError):
+            return StoreError(self.location, f"the connection failed ({text})")
+        return StoreError(self.location, text)
+
+    @contextmanager
+    def _use(self) -> Iterator[None]:
+        """Hold the connections, and turn a driver's error into the store's own."""
+        with self.lock:
+            try:
+                yield
+            except (self._psycopg.Error, adbc_driver_manager.Error) as error:
+                raise self._translate(error) from error
+
+    def _fail(self, reason: str) -> NoReturn:
+        raise StoreError(self.location, reason)
+
+    # ------------------------------------------------------------------ connections
+
+    def _arrow_cursor(self) -> Any:
+        """An ADBC cursor (Arrow out), on a connection opened on first use."""
+        if self._arrow is None:
+            from adbc_driver_postgresql import dbapi as adbc
+
+            self._arrow = adbc.connect(self.url, autocommit=True)
+        return self._arrow.cursor()
+
+    def close(self) -> None:
+        """Close both connections."""
+        with self.lock:
+            if self._arrow is not None:
+                self._arrow.close()
+                self._arrow = None
+            self._sql.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Transaction]:
+        """A transaction holding the write lock on ``events``; committed when the block ends."""
+        with self._use(), self._sql.transaction(), self._sql.cursor() as cursor:
+            cursor.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+            yield _Transaction(cursor)
+
+    def _rows(self, query: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        with self._use():
+            return self._sql.execute(query, parameters).fetchall()
+
+    def _execute(self, query: str, parameters: Sequence[Any] = ()) -> int:
+        with self._use():
+            return self._sql.execute(query, parameters).rowcount
+
+    def _arrow_frame(self, query: str, parameters: Sequence[Any] = ()) -> pl.DataFrame:
+        with self._use():
+            cursor = self._arrow_cursor()
+            try:
+                cursor.execute(query, parameters)
+                frame = pl.from_arrow(cursor.fetch_arrow_table())
+            finally:
+                cursor.close()
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    # ------------------------------------------------------------------ logs
+
+    def log_id(self, name: str) -> int | None:
+        found = self._rows("SELECT log_id FROM logs WHERE name = %s", (name,))
+        return int(found[0][0]) if found else None
+
+    def log_rows(self) -> list[LogRow]:
+        rows = self._rows(
+            "SELECT l.log_id, l.name, l.kind,"
+            " (SELECT count(*) FROM cases c WHERE c.log_id = l.log_id),"
+            " coalesce(sum(r.last_position - r.first_position + 1), 0),"
+            " min(r.min_timestamp), max(r.max_timestamp)"
+            " FROM logs l LEFT JOIN event_ranges r ON r.log_id = l.log_id"
+            " GROUP BY l.log_id ORDER BY l.log_id"
+        )
+        return [LogRow(int(a), b, c, int(d), int(e), f, g) for a, b, c, d, e, f, g in rows]
+
+    def object_types(self, log_id: int) -> list[tuple[str, int, int]]:
+        rows = self._rows(
+            "SELECT object_type, count(*), sum(events) FROM ("
+            " SELECT o.object_type, o.object_id, count(DISTINCT l.event_id) AS events"
+            " FROM objects o LEFT JOIN event_objects l"
+            " ON l.log_id = o.log_id AND l.object_id = o.object_id"
+            " WHERE o.log_id = %s GROUP BY o.object_type, o.object_id"
+            ") AS per_object GROUP BY object_type ORDER BY object_type",
+            (log_id,),
+        )
+        return [(str(kind), int(objects), int(links)) for kind, objects, links in rows]
+
+    def has_object_type(self, log_id: int, object_type: str) -> bool:
+        return bool(
+            self._rows(
+                "SELECT 1 FROM logs l JOIN objects o ON o.log_id = l.log_id"
+                " WHERE l.log_id = %s AND l.kind = 'object' AND o.object_type = %s LIMIT 1",
+                (log_id, object_type),
+            )
+        )
+
+    def head(self, log_id: int) -> int:
+        found = self._rows(
+            "SELECT max(last_position) FROM event_ranges WHERE log_id = %s", (log_id,)
+        )
+        return int(found[0][0] or 0)
+
+    def cases_after(self, log_id: int, position: int, until: int) -> list[str]:
+        rows = self._rows(
+            "SELECT DISTINCT c.case_id FROM events e JOIN cases c ON c.case_key = e.case_key"
+            ' WHERE e.position > %s AND e."timestamp" <= %s AND e.log_id = %s',
+            (position, until, log_id),
+        )
+        return sorted(row[0] for row in rows)
+
+    def attributes(self, log_id: int) -> Attributes:
+        found = self._rows("SELECT attribute_types FROM logs WHERE log_id = %s", (log_id,))
+        return attrs.loads(found[0][0]) if found else {}
+
+    # ------------------------------------------------------------------ events
+
+    def read_events(self, log_id: int, cut: Cut) -> pl.DataFrame | None:
+        columns = ", ".join(_stored(c) for c in select_list(cut.columns))
+        bounds = (cut.timestamp, cut.recorded, *cut.after)
+        condition = (
+            ' AND "timestamp" <= $4 AND recorded_at <= $5 AND ("timestamp" > $6 OR position > $7)'
+        )
+        if cut.cases is not None:
+            frame = self._arrow_frame(
+                f"SELECT {columns} FROM events WHERE case_key IN (SELECT case_key FROM cases"
+                " WHERE log_id = $1 AND case_id IN (SELECT jsonb_array_elements_text($2::jsonb)))"
+                f" AND position <= $3{condition} ORDER BY position",
+                (log_id, json.dumps(cut.cases), cut.position, *bounds),
+            )
+            return None if frame.is_empty() else frame
+        found = self._rows(
+            "SELECT min(first_position), max(last_position) FROM event_ranges"
+            " WHERE log_id = %s AND min_timestamp <= %s AND recorded_at <= %s"
+            " AND first_position <= %s AND (max_timestamp > %s OR last_position > %s)",
+            (log_id, cut.timestamp, cut.recorded, cut.position, *cut.after),
+        )
+        first, last = found[0]
+        if first is None:
+            return None
+        return self._arrow_frame(
+            f"SELECT {columns} FROM events WHERE log_id = $1 AND position BETWEEN $2 AND $3"
+            f"{condition} ORDER BY position",
+            (log_id, int(first), min(int(last), cut.position), *bounds),
+        )
+
+    def read_attributes(
+        self, log_id: int, table: int, columns: Sequence[Column], positions: pl.Series
+    ) -> pl.DataFrame:
+        selected = ", ".join(
+            f"CAST({c.name} AS {SQL_TYPES[attrs.PHYSICAL[c.kind]]}) AS {attrs.read_label(c)}"
+            for c in columns
+        )
+        name = attrs.table_name(log_id, table)
+        low, high = int(positions.min()), int(positions.max())  # type: ignore[arg-type]
+        if positions.len() * 8 < high - low:
+            return self._arrow_frame(
+                f"SELECT position, {selected} FROM {name} WHERE position IN"
+                " (SELECT (jsonb_array_elements_text($1::jsonb))::bigint)",
+                (json.dumps(positions.to_list()),),
+            )
+        return self._arrow_frame(
+            f"SELECT position, {selected} FROM {name} WHERE position BETWEEN $1 AND $2",
+            (low, high),
+        )
+
+    def dictionary(self, table: str, log_id: int, keys: pl.Series | None) -> pl.DataFrame:
+        key, column = DICTIONARIES[table]
+        query = f"SELECT {key}, {column} FROM {table} WHERE log_id = %s"
+        if keys is None:
+            rows = self._rows(query, (log_id,))
+        else:
+            wanted = [int(k) for k in keys.drop_nulls().unique().to_list()]
+            rows = self._rows(f"{query} AND {key} = ANY(%s)", (log_id, wanted))
+        return pl.DataFrame(rows, schema={key: pl.Int64, column: pl.String}, orient="row")
+
+    def view_links(
+        self, log_id: int, object_type: str, object_ids: Sequence[str] | None
+    ) -> pl.DataFrame:
+        query = (
+            "SELECT DISTINCT l.event_id, l.object_id FROM event_objects l"
+            " JOIN objects o ON o.log_id = l.log_id AND o.object_id = l.object_id"
+            " WHERE l.log_id = %s AND o.object_type = %s"
+        )
+        if object_ids is None:
+            rows = self._rows(query, (log_id, object_type))
+        else:
+            rows = self._rows(
+                f"{query} AND l.object_id = ANY(%s)", (log_id, object_type, list(object_ids))
+            )
+        return pl.DataFrame(
+            rows, schema={"event_id": pl.String, "object_id": pl.String}, orient="row"
+        )
+
+    def object_table(self, log_id: int, table: str) -> pl.DataFrame:
+        columns = OBJECT_TABLES[table]
+        order = ", ".join(name for name in columns if name not in ("kind", "value"))
+        rows = self._rows(
+            f"SELECT {', '.join(columns)} FROM {table} WHERE log_id = %s ORDER BY {order}",
+            (log_id,),
+        )
+        return pl.DataFrame(rows, schema=dict(columns), orient="row")
+
+    # ------------------------------------------------------------------ ledger
+
+    def set_job(self, job_id: int, **values: object) -> None:
+        allowed = {"mapping", "status", "finished_at", "seconds", "message"}
+        assert set(values) <= allowed, values
+        assignments = ", ".join(f"{name} = %s" for name in values)
+        parameters = [
+            json.dumps(dict(value)) if name == "mapping" else value  # type: ignore[call-overload]
+            for name, value in values.items()
+        ]
+        self._execute(
+            f"UPDATE ingest_jobs SET {assignments} WHERE job_id = %s", (*parameters, job_id)
+        )
+
+    def jobs(self, log: str | None, job_id: int | None) -> list[Job]:
+        rows = self._rows(
+            f"SELECT {_JOB_COLUMNS} FROM ingest_jobs"
+            " WHERE (%(log)s::text IS NULL OR log = %(log)s)"
+            " AND (%(job)s::bigint IS NULL OR job_id = %(job)s) ORDER BY job_id DESC",
+            {"log": log, "job": job_id},  # type: ignore[arg-type]
+        )
+        return [_job(row) for row in rows]
+
+    def rejects(self, log: str) -> pl.DataFrame:
+        rows = self._rows(
+            "SELECT job_id, source, line, place, field, value, reason FROM rejects"
+            " WHERE log = %s ORDER BY job_id, line NULLS FIRST, reject_id",
+            (log,),
+        )
+        return pl.DataFrame(rows, schema=dict(REJECT_COLUMNS), orient="row")
+
+    # ------------------------------------------------------------------ projections
+
+    def save_projection(
+        self,
+        log_id: int,
+        view: str,
+        name: str,
+        at: int,
+        position: int,
+        refreshed_at: int,
+        seconds: float,
+        data: bytes,
+    ) -> None:
+        key = (log_id, view, name, at)
+        with self._use(), self._sql.transaction():
+            self._sql.execute(
+                "INSERT INTO projections"
+                " (log_id, view, name, at, position, refreshed_at, seconds, data)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (log_id, view, name, at) DO UPDATE SET position = excluded.position,"
+                " refreshed_at = excluded.refreshed_at, seconds = excluded.seconds,"
+                " data = excluded.data",
+                (*key, position, refreshed_at, seconds, data),
+            )
+            self._sql.execute(
+                "DELETE FROM projection_changes"
+                " WHERE log_id = %s AND view = %s AND name = %s AND at = %s",
+                key,
+            )
+
+    def add_projection_change(
+        self,
+        log_id: int,
+        view: str,
+        name: str,
+        at: int,
+        position: int,
+        refreshed_at: int,
+        seconds: float,
+        replaced: str,
+        rows: int,
+        data: bytes,
+    ) -> None:
+        key = (log_id, view, name, at)
+        with self._use(), self._sql.transaction():
+            self._sql.execute(
+                "INSERT INTO projection_changes"
+                " (log_id, view, name, at, seq, position, replaced, rows, data)"
+                " SELECT %s, %s, %s, %s, coalesce(max(seq), 0) + 1, %s, %s, %s, %s"
+                " FROM projection_changes"
+                " WHERE log_id = %s AND view = %s AND name = %s AND at = %s",
+                (*key, position, replaced, rows, data, *key),
+            )
+            self._sql.execute(
+                "UPDATE projections SET position = %s, refreshed_at = %s, seconds = %s"
+                " WHERE log_id = %s AND view = %s AND name = %s AND at = %s",
+                (position, refreshed_at, seconds, *key),
+            )
+
+    def projection_position(self, log_id: int, view: str, name: str, at: int) -> int | None:
+        found = self._rows(
+            "SELECT position FROM projections"
+            " WHERE log_id = %s AND view = %s AND name = %s AND at = %s",
+            (log_id, view, name, at),
+        )
+        return int(found[0][0]) if found else None
+
+    def pending_change_rows(self, log_id: int, view: str, name: str, at: int) -> int:
+        found = self._rows(
+            "SELECT coalesce(sum(rows), 0) FROM projection_changes"
+            " WHERE log_id = %s AND view = %s AND name = %s AND at = %s",
+            (log_id, view, name, at),
+        )
+        return int(found[0][0])
+
+    def load_projection(
+        self, log_id: int, view: str, name: str, at: int
+    ) -> tuple[bytes, int, list[tuple[str, bytes]]] | None:
+        key = (log_id, view, name, at)
+        found = self._rows(
+            "SELECT data, position FROM projections"
+            " WHERE log_id = %s AND view = %s AND name = %s AND at = %s",
+            key,
+        )
+        if not found:
+            return None
+        changes = self._rows(
+            "SELECT replaced, data FROM projection_changes"
+            " WHERE log_id = %s AND view = %s AND name = %s AND at = %s ORDER BY seq",
+            key,
+        )
+        data, position = found[0]
+        return bytes(data), int(position), [(str(r), bytes(d)) for r, d in changes]
+
+    def projection_rows(self, log_id: int | None, view: str | None) -> list[StoredProjection]:
+        rows = self._rows(
+            "SELECT CASE p.view WHEN '' THEN l.name ELSE l.name || '/' || p.view END,"
+            " p.name, p.at, p.position, p.refreshed_at, p.seconds, length(p.data)"
+            " FROM projections p JOIN logs l ON l.log_id = p.log_id"
+            " WHERE (%(log)s::bigint IS NULL OR l.log_id = %(log)s)"
+            " AND (%(view)s::text IS NULL OR p.view = %(view)s)"
+            " ORDER BY l.log_id, p.view, p.name, p.at",
+            {"log": log_id, "view": view},  # type: ignore[arg-type]
+        )
+        return [StoredProjection(*row) for row in rows]
+
+    def forget_projections(self, log_id: int, view: str, name: str | None) -> None:
+        with self._use(), self._sql.transaction():
+            for table in ("projection_changes", "projections"):
+                self._sql.execute(
+                    f"DELETE FROM {table} WHERE log_id = %(log)s AND view = %(view)s"
+                    " AND (%(name)s::text IS NULL OR name = %(name)s)",
+                    {"log": log_id, "view": view, "name": name},
+                )
+
+    # ------------------------------------------------------------------ user queries
+
+    def define_query(self, query: Query) -> None:
+        self._execute(
+            "INSERT INTO user_projections (name, query, description) VALUES (%s, %s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET query = excluded.query,"
+            " description = excluded.description",
+            (query.name, query.query, query.description),
+        )
+
+    def remove_query(self, name: str) -> bool:
+        return self._execute("DELETE FROM user_projections WHERE name = %s", (name,)) > 0
+
+    def queries(self) -> list[Query]:
+        rows = self._rows("SELECT name, query, description FROM user_projections ORDER BY name")
+        return [Query(str(n), str(q), str(d)) for n, q, d in rows]
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class _Transaction:
+    """The statements of one write transaction, on a psycopg cursor holding the lock."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def _one(self, query: str, parameters: Sequence[Any] = ()) -> Any:
+        self.cursor.execute(query, parameters)
+        return self.cursor.fetchone()
+
+    def _copy(self, table: str, frame: pl.DataFrame) -> None:
+        columns = ", ".join(_stored(name) for name in frame.columns)
+        with self.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(_csv(frame))
+
+    def find_log(self, name: str) -> int | None:
+        found = self._one("SELECT log_id FROM logs WHERE name = %s", (name,))
+        return None if found is None else int(found[0])
+
+    def ensure_log(self, name: str) -> int:
+        found = self.find_log(name)
+        if found is not None:
+            return found
+        row = self._one(
+            "INSERT INTO logs (name, created_at) VALUES (%s, %s) RETURNING log_id",
+            (name, now_micros()),
+        )
+        return int(row[0])
+
+    def has_events(self, log_id: int) -> bool:
+        return (
+            self._one("SELECT 1 FROM event_ranges WHERE log_id = %s LIMIT 1", (log_id,)) is not None
+        )
+
+    def stored_ids(self, log_id: int, event_ids: pl.Series) -> pl.DataFrame:
+        self.cursor.execute(
+            "SELECT e.event_id, c.case_id, e.revision, e.position FROM events e"
+            " JOIN cases c ON c.case_key = e.case_key"
+            " WHERE e.log_id = %s AND e.event_id = ANY(%s) ORDER BY e.position",
+            (log_id, event_ids.cast(pl.String).to_list()),
+        )
+        return pl.DataFrame(
+            self.cursor.fetchall(),
+            schema={
+                "event_id": pl.String,
+                "case_id": pl.String,
+                "revision": pl.Int64,
+                "position": pl.Int64,
+            },
+            orient="row",
+        )
+
+    def case_revisions(self, log_id: int, case_ids: Sequence[str]) -> dict[str, int]:
+        self.cursor.execute(
+            "SELECT c.case_id, (SELECT max(revision) FROM events e WHERE e.case_key = c.case_key)"
+            " FROM cases c WHERE c.log_id = %s AND c.case_id = ANY(%s)",
+            (log_id, list(case_ids)),
+        )
+        return {str(case): int(rev) for case, rev in self.cursor.fetchall() if rev is not None}
+
+    def keys(self, table: str, log_id: int, names: pl.Series) -> pl.DataFrame:
+        key, column = DICTIONARIES[table]
+        wanted = pl.DataFrame({column: names.drop_nulls().unique().sort()})
+        self.cursor.execute(
+            f"SELECT {key}, {column} FROM {table} WHERE log_id = %s AND {column} = ANY(%s)",
+            (log_id, wanted[column].to_list()),
+        )
+        known = pl.DataFrame(
+            self.cursor.fetchall(), schema={key: pl.Int64, column: pl.String}, orient="row"
+        )
+        new = wanted.join(known, on=column, how="anti")
+        if new.height:
+            top = self._one(f"SELECT coalesce(max({key}), 0) FROM {table}")[0]
+            new = new.select(
+                (pl.int_range(pl.len(), dtype=pl.Int64) + int(top) + 1).alias(key),
+                pl.lit(log_id, dtype=pl.Int64).alias("log_id"),
+                pl.col(column),
+            )
+            self._copy(table, new)
+            known = pl.concat([known, new.select(key, column)])
+        return known.rename({column: "_name"})
+
+    def attributes(self, log_id: int) -> Attributes:
+        return attrs.loads(
+            self._one("SELECT attribute_types FROM logs WHERE log_id = %s", (log_id,))[0]
+        )
+
+    def add_attributes(
+        self, log_id: int, attributes: Attributes, new_columns: Sequence[Column]
+    ) -> None:
+        self.cursor.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_name LIKE %s",
+            (f"attributes\\_{int(log_id)}%",),
+        )
+        existing = {row[0] for row in self.cursor.fetchall()}
+        by_table: dict[int, list[Column]] = {}
+        for column in new_columns:
+            by_table.setdefault(column.table, []).append(column)
+        for table, columns in sorted(by_table.items()):
+            name = attrs.table_name(log_id, table)
+            typed = [f"{c.name} {SQL_TYPES[attrs.PHYSICAL[c.kind]]}" for c in columns]
+            if name in existing:
+                self.cursor.execute(
+                    f"ALTER TABLE {name} " + ", ".join(f"ADD COLUMN {t}" for t in typed)
+                )
+                continue
+            self.cursor.execute(
+                f"CREATE TABLE {name} (position bigint PRIMARY KEY, {', '.join(typed)})"
+            )
+            for statement in schema.triggers(
+                name, f"workbench_attributes_append_only('{int(log_id)}')"
+            ):
+                self.cursor.execute(statement)
+        self.cursor.execute(
+            "UPDATE logs SET attribute_types = %s WHERE log_id = %s",
+            (attrs.dumps(attributes), log_id),
+        )
+
+    def allocate(self, count: int) -> tuple[int, int]:
+        first, recorded_at = self._one(
+            "UPDATE head SET position = position + %s, recorded_at = greatest(recorded_at,"
+            " (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)"
+            " WHERE id = 1 RETURNING position - %s + 1, recorded_at",
+            (count, count),
+        )
+        return int(first), int(recorded_at)
+
+    def write_events(self, rows: pl.DataFrame) -> None:
+        self._copy("events", rows)
+
+    def write_attributes(self, log_id: int, table: int, rows: pl.DataFrame) -> None:
+        self._copy(attrs.table_name(log_id, table), rows)
+
+    def write_range(
+        self, log_id: int, first: int, last: int, low: int, high: int, recorded_at: int
+    ) -> None:
+        self.cursor.execute(
+            "INSERT INTO event_ranges (log_id, first_position, last_position, min_timestamp,"
+            " max_timestamp, recorded_at) VALUES (%s, %s, %s, %s, %s, %s)",
+            (log_id, first, last, low, high, recorded_at),
+        )
+
+    def write_objects(self, log_id: int, objects: Objects) -> None:
+        self.cursor.execute("UPDATE logs SET kind = 'object' WHERE log_id = %s", (log_id,))
+        for table, frame in object_frames(objects):
+            if frame.is_empty():
+                continue
+            columns = ", ".join(frame.columns)
+            self.cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS offered_{table} ON COMMIT DROP"
+                f" AS SELECT {columns} FROM {table} WITH NO DATA"
+            )
+            self.cursor.execute(f"TRUNCATE offered_{table}")
+            with self.cursor.copy(
+                f"COPY offered_{table} ({columns}) FROM STDIN (FORMAT csv)"
+            ) as copy:
+                copy.write(_csv(frame))
+            self.cursor.execute(
+                f"INSERT INTO {table} (log_id, {columns})"
+                f" SELECT %s, {columns} FROM offered_{table} ON CONFLICT DO NOTHING",
+                (log_id,),
+            )
+
+    def record_progress(self, log: str, job: JobProgress, result: ImportResult) -> None:
+        rejected = rejected_count(job)
+        if job.rejects.height:
+            source = self._one("SELECT source FROM ingest_jobs WHERE job_id = %s", (job.job_id,))
+            self._copy("rejects", reject_rows(job, log, str(source[0])))
+        self.cursor.execute(
+            "UPDATE ingest_jobs SET events_read = events_read + %s,"
+            " events_added = events_added + %s, duplicates = duplicates + %s,"
+            " rejected = rejected + %s, rows_committed = %s,"
+            " last_position = coalesce(%s, last_position) WHERE job_id = %s",
+            (
+                result.events_read + rejected,
+                result.events_added,
+                result.duplicates,
+                rejected,
+                job.rows,
+                result.position,
+                job.job_id,
+            ),
+        )
+
+    def drop(self, log_id: int, log: str) -> int:
+        count = int(self._one("SELECT count(*) FROM events WHERE log_id = %s", (log_id,))[0])
+        self.cursor.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND (table_name = %s OR table_name LIKE %s)",
+            (attrs.table_name(log_id, 0), f"{attrs.table_name(log_id, 0)}\\_%"),
+        )
+        tables = [row[0] for row in self.cursor.fetchall()]
+        self.cursor.execute(
+            "INSERT INTO dropping_logs (log_id) VALUES (%s) ON CONFLICT DO NOTHING", (log_id,)
+        )
+        for table in (
+            "events",
+            "event_ranges",
+            *OBJECT_TABLES,
+            "projections",
+            "projection_changes",
+            "cases",
+            "activities",
+            "resources",
+        ):
+            self.cursor.execute(f"DELETE FROM {table} WHERE log_id = %s", (log_id,))
+        for table in tables:
+            self.cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        self.cursor.execute("DELETE FROM rejects WHERE log = %s", (log,))
+        self.cursor.execute("DELETE FROM ingest_jobs WHERE log = %s", (log,))
+        self.cursor.execute("DELETE FROM logs WHERE log_id = %s", (log_id,))
+        self.cursor.execute("DELETE FROM dropping_logs WHERE log_id = %s", (log_id,))
+        return count
+
+    def resumable_job(self, log: str, sha256: str) -> Job | None:
+        row = self._one(
+            f"SELECT {_JOB_COLUMNS} FROM ingest_jobs WHERE log = %s AND sha256 = %s"
+            " AND status IN ('running', 'failed', 'interrupted') ORDER BY job_id DESC LIMIT 1",
+            (log, sha256),
+        )
+        return None if row is None else _job(row)
+
+    def resume_job(self, job_id: int, pid: int, host: str) -> None:
+        self.cursor.execute(
+            "UPDATE ingest_jobs SET status = 'running', message = 'resumed', pid = %s,"
+            " host = %s, finished_at = NULL WHERE job_id = %s",
+            (pid, host, job_id),
+        )
+
+    def new_job(
+        self,
+        log: str,
+        source: str,
+        sha256: str,
+        format: str,
+        mapping: Mapping[str, str],
+        pid: int,
+        host: str,
+        started_at: str,
+    ) -> int:
+        row = self._one(
+            "INSERT INTO ingest_jobs"
+            " (log, source, sha256, format, mapping, status, started_at, pid, host)"
+            " VALUES (%s, %s, %s, %s, %s, 'running', %s, %s, %s) RETURNING job_id",
+            (log, source, sha256, format, json.dumps(dict(mapping)), started_at, pid, host),
+        )
+        return int(row[0])

@@ -1,0 +1,423 @@
+"""The seam between the store's rules and a database: what a recorder must do.
+
+`EventStore` owns the rules (revision checks, retries, normalizing frames, derived ids,
+cuts, views of object-centric logs) and no SQL. A recorder owns one database: its
+connections, its SQL, its schema and migrations, and the translation of the driver's
+errors into the store's own (`StoreError` and its kinds, naming the store). SQLite
+(`workbench.store.sqlite`) and PostgreSQL (`workbench.store.postgres`) implement it.
+
+Writes go through a `Transaction` that holds the store's write lock from the first read
+to the commit, so that what a writer checks (a case's revision, stored event ids) cannot
+change before it writes. Positions are allocated inside it and commit in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final, Protocol
+
+import polars as pl
+
+from workbench.store.attributes import Attributes, Column
+from workbench.store.records import (
+    ImportResult,
+    Job,
+    JobProgress,
+    Objects,
+    Query,
+    StoredProjection,
+)
+
+NEVER: Final = 2**62  # an upper bound for positions and microsecond times
+
+#: The stored column behind each vocabulary column (keys are joined to names on read).
+STORED_COLUMN: Final = {
+    "position": "position",
+    "event_id": "event_id",
+    "case_id": "case_key",
+    "revision": "revision",
+    "activity": "activity_key",
+    "timestamp": "timestamp",
+    "recorded_at": "recorded_at",
+    "resource": "resource_key",
+    "lifecycle": "lifecycle",
+    "correlation_id": "correlation_id",
+    "causation_id": "causation_id",
+}
+STORED_TYPES: Final[dict[str, pl.DataType]] = {
+    "position": pl.Int64(),
+    "log_id": pl.Int64(),
+    "case_key": pl.Int64(),
+    "revision": pl.Int64(),
+    "event_id": pl.String(),
+    "activity_key": pl.Int64(),
+    "timestamp": pl.Int64(),
+    "recorded_at": pl.Int64(),
+    "resource_key": pl.Int64(),
+    "lifecycle": pl.String(),
+    "correlation_id": pl.String(),
+    "causation_id": pl.String(),
+}
+#: The dictionary tables that give integer keys to repeated strings: key and name columns.
+DICTIONARIES: Final = {
+    "cases": ("case_key", "case_id"),
+    "activities": ("activity_key", "name"),
+    "resources": ("resource_key", "name"),
+}
+#: The object-centric tables, with the columns a read returns.
+OBJECT_TABLES: Final[dict[str, dict[str, pl.DataType]]] = {
+    "objects": {"object_id": pl.String(), "object_type": pl.String()},
+    "object_attributes": {
+        "object_id": pl.String(),
+        "name": pl.String(),
+        "changed_at": pl.Int64(),
+        "kind": pl.String(),
+        "value": pl.String(),
+    },
+    "event_objects": {"event_id": pl.String(), "object_id": pl.String(), "qualifier": pl.String()},
+    "object_objects": {
+        "source_id": pl.String(),
+        "target_id": pl.String(),
+        "qualifier": pl.String(),
+    },
+}
+REJECT_COLUMNS: Final[dict[str, pl.DataType]] = {
+    "job_id": pl.Int64(),
+    "source": pl.String(),
+    "line": pl.Int64(),
+    "place": pl.String(),
+    "field": pl.String(),
+    "value": pl.String(),
+    "reason": pl.String(),
+}
+
+
+def now_micros() -> int:
+    """The current time in microseconds since the epoch, UTC."""
+    delta = datetime.now(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def select_list(columns: frozenset[str] | None) -> list[str]:
+    """The stored columns a read needs (position always), in a fixed order."""
+    return [
+        stored
+        for name, stored in STORED_COLUMN.items()
+        if name == "position" or columns is None or name in columns
+    ]
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Which events a read keeps: bounds in valid time, transaction time and position."""
+
+    timestamp: int = NEVER
+    recorded: int = NEVER
+    position: int = NEVER
+    cases: tuple[str, ...] | None = None  # read these cases through the case index
+    # Keep only events after this time or this position (what a snapshot lacks).
+    after: tuple[int, int] = (-NEVER, NEVER)
+    columns: frozenset[str] | None = None  # what the query uses (None: everything)
+
+
+@dataclass(frozen=True)
+class LogRow:
+    """A stored log with its counts and time range (microseconds), as a recorder lists it."""
+
+    log_id: int
+    name: str
+    kind: str
+    cases: int
+    events: int
+    first: int | None
+    last: int | None
+
+
+class Transaction(Protocol):
+    """The statements of one write, under the store's write lock."""
+
+    def find_log(self, name: str) -> int | None:
+        """The id of a log, if it exists."""
+        ...
+
+    def ensure_log(self, name: str) -> int:
+        """The id of a log, created if missing."""
+        ...
+
+    def has_events(self, log_id: int) -> bool:
+        """Whether the log holds any event yet."""
+        ...
+
+    def stored_ids(self, log_id: int, event_ids: pl.Series) -> pl.DataFrame:
+        """The stored events among these ids: event_id, case_id, revision, position, in
+        position order."""
+        ...
+
+    def case_revisions(self, log_id: int, case_ids: Sequence[str]) -> dict[str, int]:
+        """The current revision of each of these cases that exists."""
+        ...
+
+    def keys(self, table: str, log_id: int, names: pl.Series) -> pl.DataFrame:
+        """Integer keys (column of `DICTIONARIES`) for these names (column ``_name``),
+        creating the missing ones."""
+        ...
+
+    def attributes(self, log_id: int) -> Attributes:
+        """The log's attributes as stored now."""
+        ...
+
+    def add_attributes(
+        self, log_id: int, attributes: Attributes, new_columns: Sequence[Column]
+    ) -> None:
+        """Add these columns (and the tables they need) and store the log's attributes."""
+        ...
+
+    def allocate(self, count: int) -> tuple[int, int]:
+        """Positions for ``count`` events: the first one, and the ``recorded_at`` of the
+        write in microseconds (never earlier than that of any earlier write)."""
+        ...
+
+    def write_events(self, rows: pl.DataFrame) -> None:
+        """Append rows with the columns of `STORED_TYPES`, in that order."""
+        ...
+
+    def write_attributes(self, log_id: int, table: int, rows: pl.DataFrame) -> None:
+        """Append rows (``position`` and columns) to one of the log's attribute tables."""
+        ...
+
+    def write_range(
+        self, log_id: int, first: int, last: int, low: int, high: int, recorded_at: int
+    ) -> None:
+        """Record one write's positions and the valid times and transaction time it covers."""
+        ...
+
+    def write_objects(self, log_id: int, objects: Objects) -> None:
+        """Add objects, attribute values and links; those already stored are skipped."""
+        ...
+
+    def record_progress(self, log: str, job: JobProgress, result: ImportResult) -> None:
+        """Add a batch's rejects and counts to its job's record."""
+        ...
+
+    def drop(self, log_id: int, log: str) -> int:
+        """Remove a log and everything recorded about it; returns the events removed."""
+        ...
+
+    def resumable_job(self, log: str, sha256: str) -> Job | None:
+        """The newest job for this content that did not finish (running, failed or
+        interrupted)."""
+        ...
+
+    def resume_job(self, job_id: int, pid: int, host: str) -> None:
+        """Mark a job running again, in this process."""
+        ...
+
+    def new_job(
+        self,
+        log: str,
+        source: str,
+        sha256: str,
+        format: str,
+        mapping: Mapping[str, str],
+        pid: int,
+        host: str,
+        started_at: str,
+    ) -> int:
+        """Open a job; returns its id."""
+        ...
+
+
+class Recorder(Protocol):
+    """One database holding event logs (see the module's documentation)."""
+
+    location: str  # how the store is named to users: a path, or a URL without password
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """A write transaction holding the write lock; committed when the block ends."""
+        ...
+
+    def close(self) -> None:
+        """Close the connections."""
+        ...
+
+    # logs
+    def log_id(self, name: str) -> int | None:
+        """The id of a log, if it exists."""
+        ...
+
+    def log_rows(self) -> list[LogRow]:
+        """Every log with its counts and time range, in order of creation."""
+        ...
+
+    def object_types(self, log_id: int) -> list[tuple[str, int, int]]:
+        """An object-centric log's object types: (type, objects, event-object links)."""
+        ...
+
+    def has_object_type(self, log_id: int, object_type: str) -> bool:
+        """Whether an object-centric log has objects of this type."""
+        ...
+
+    def head(self, log_id: int) -> int:
+        """The position of the log's last event (0 when it has none)."""
+        ...
+
+    def cases_after(self, log_id: int, position: int, until: int) -> list[str]:
+        """The cases with events after ``position`` and ``timestamp <= until``."""
+        ...
+
+    def attributes(self, log_id: int) -> Attributes:
+        """The log's attributes."""
+        ...
+
+    # events
+    def read_events(self, log_id: int, cut: Cut) -> pl.DataFrame | None:
+        """The stored columns (`select_list`) of the events a cut keeps, in position order,
+        or None when there are none."""
+        ...
+
+    def read_attributes(
+        self, log_id: int, table: int, columns: Sequence[Column], positions: pl.Series
+    ) -> pl.DataFrame:
+        """``position`` and the columns (named by `attributes.read_label`, cast to their
+        physical type) of the rows at these positions of one attribute table."""
+        ...
+
+    def dictionary(self, table: str, log_id: int, keys: pl.Series | None) -> pl.DataFrame:
+        """A log's entries of a dictionary table as (key, name) columns (only ``keys``,
+        when given)."""
+        ...
+
+    def view_links(
+        self, log_id: int, object_type: str, object_ids: Sequence[str] | None
+    ) -> pl.DataFrame:
+        """Distinct (event_id, object_id) links to objects of one type (only these
+        objects, when given)."""
+        ...
+
+    def object_table(self, log_id: int, table: str) -> pl.DataFrame:
+        """One of `OBJECT_TABLES` for a log, in key order."""
+        ...
+
+    # the ingest ledger
+    def set_job(self, job_id: int, **values: object) -> None:
+        """Update columns of a job's record (mapping, status, finished_at, seconds, message)."""
+        ...
+
+    def jobs(self, log: str | None, job_id: int | None) -> list[Job]:
+        """Jobs, newest first."""
+        ...
+
+    def rejects(self, log: str) -> pl.DataFrame:
+        """Refused rows of a log (`REJECT_COLUMNS`), by job and line."""
+        ...
+
+    # stored projections, keyed by log, view (an object type, or ''), name and moment
+    def save_projection(
+        self,
+        log_id: int,
+        view: str,
+        name: str,
+        at: int,
+        position: int,
+        refreshed_at: int,
+        seconds: float,
+        data: bytes,
+    ) -> None:
+        """Store a projection's whole result, replacing it and its recorded changes."""
+        ...
+
+    def add_projection_change(
+        self,
+        log_id: int,
+        view: str,
+        name: str,
+        at: int,
+        position: int,
+        refreshed_at: int,
+        seconds: float,
+        replaced: str,
+        rows: int,
+        data: bytes,
+    ) -> None:
+        """Record the rows of some cases as a change to a stored result, now at ``position``."""
+        ...
+
+    def projection_position(self, log_id: int, view: str, name: str, at: int) -> int | None:
+        """The position a stored result covers, or None."""
+        ...
+
+    def pending_change_rows(self, log_id: int, view: str, name: str, at: int) -> int:
+        """Rows in the changes recorded since the result was last stored whole."""
+        ...
+
+    def load_projection(
+        self, log_id: int, view: str, name: str, at: int
+    ) -> tuple[bytes, int, list[tuple[str, bytes]]] | None:
+        """A stored result, its position and its changes (replaced cases as JSON, rows)."""
+        ...
+
+    def projection_rows(self, log_id: int | None, view: str | None) -> list[StoredProjection]:
+        """What is stored, for one log and view or for all (``log`` named as ``LOG/TYPE``
+        for a view)."""
+        ...
+
+    def forget_projections(self, log_id: int, view: str, name: str | None) -> None:
+        """Delete stored results of a log's view (all, or those called ``name``)."""
+        ...
+
+    # user queries
+    def define_query(self, query: Query) -> None:
+        """Keep a user's SQL projection, replacing one of the same name."""
+        ...
+
+    def remove_query(self, name: str) -> bool:
+        """Forget a user's SQL projection; False when there was none."""
+        ...
+
+    def queries(self) -> list[Query]:
+        """The users' SQL projections, by name."""
+        ...
+
+
+def object_frames(objects: Objects) -> list[tuple[str, pl.DataFrame]]:
+    """The object-centric frames as the tables store them (times as microseconds, no null
+    qualifiers)."""
+    attributes = objects.attributes.with_columns(
+        pl.col("changed_at").cast(pl.Datetime("us", "UTC")).dt.epoch("us").fill_null(0)
+    )
+    frames = [
+        ("objects", objects.objects),
+        ("object_attributes", attributes),
+        ("event_objects", objects.event_objects),
+        ("object_objects", objects.object_objects),
+    ]
+    found = []
+    for table, frame in frames:
+        columns = list(OBJECT_TABLES[table])
+        chosen = frame.select(columns)
+        if "qualifier" in columns:
+            chosen = chosen.with_columns(pl.col("qualifier").fill_null(""))
+        found.append((table, chosen))
+    return found
+
+
+def rejected_count(job: JobProgress) -> int:
+    """Rows refused count as rejected events; refused links (no line) do not."""
+    lines = job.rejects["line"].drop_nulls()
+    return lines.n_unique() if lines.len() else 0
+
+
+def reject_rows(job: JobProgress, log: str, source: str) -> pl.DataFrame:
+    return job.rejects.select(
+        pl.lit(job.job_id, dtype=pl.Int64).alias("job_id"),
+        pl.lit(log, dtype=pl.String).alias("log"),
+        pl.lit(source, dtype=pl.String).alias("source"),
+        pl.col("line").cast(pl.Int64),
+        pl.col("place").cast(pl.String),
+        pl.col("field").cast(pl.String),
+        pl.col("value").cast(pl.String),
+        pl.col("reason").cast(pl.String),
+    )

@@ -1,0 +1,1 @@
+"""The SQLite backend: the default store, one ordinary file."""

@@ -1,0 +1,856 @@
+"""The SQLite recorder: one file, two connections (sqlite3 for small statements, ADBC for
+Arrow in and out), WAL, ``synchronous=FULL`` and ``BEGIN IMMEDIATE`` writes.
+
+Each batch is grouped by case before it is written, so that new positions, the
+``(case_key, revision)`` index and derived event ids all grow in the same order; that keeps
+a bulk import close to a plain table append. Reads cut by time use ``event_ranges`` (one
+row per committed write) to bound the rowid range they scan.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final, NoReturn
+
+import adbc_driver_manager
+import polars as pl
+import pyarrow as pa
+from adbc_driver_sqlite import dbapi as adbc
+
+from workbench.events import StoreBusy, StoreError, StoreReadOnly
+from workbench.store import attributes as attrs
+from workbench.store.attributes import Attributes, Column
+from workbench.store.recorder import (
+    DICTIONARIES,
+    OBJECT_TABLES,
+    REJECT_COLUMNS,
+    Cut,
+    LogRow,
+    now_micros,
+    object_frames,
+    reject_rows,
+    rejected_count,
+    select_list,
+)
+from workbench.store.records import (
+    ImportResult,
+    Job,
+    JobProgress,
+    Objects,
+    Query,
+    StoredProjection,
+)
+from workbench.store.sqlite import schema
+
+_HEADER: Final = b"SQLite format 3\x00"
+_JOB_COLUMNS: Final = (
+    "job_id, log, source, sha256, format, mapping, status, events_read, events_added,"
+    " duplicates, rejected, rows_committed, last_position, started_at, finished_at, seconds,"
+    " message, pid, host"
+)
+
+
+def _frame(cursor: Any) -> pl.DataFrame:
+    frame = pl.from_arrow(cursor.fetch_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _job(row: Sequence[Any]) -> Job:
+    values = list(row)
+    values[5] = json.loads(values[5] or "{}")
+    return Job(*values)
+
+
+class SQLiteRecorder:
+    """An event store in one SQLite file (see `workbench.store.recorder.Recorder`)."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 60.0) -> None:
+        if str(path) == ":memory:":
+            raise ValueError("the store needs a file (it opens two connections to it)")
+        self.path = Path(path)
+        self.location = str(path)
+        self.timeout = timeout
+        # Polars runs deferred reads on its own threads, and the app serves sessions from
+        # several: the connections are shared, their use serialized by this lock.
+        self.lock = threading.RLock()
+        self.read_only = False
+        self._uri = f"file:{self.path}"
+        self._sql = self._open()
+        self._arrow: Any = None
+
+    # ------------------------------------------------------------------ opening
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect, refusing what is not a store, and falling back to reading only."""
+        if self.path.is_dir():
+            self._fail("it is a folder; give the path of a store file inside it")
+        if not self.path.parent.is_dir():
+            self._fail(f"the folder {self.path.parent} does not exist")
+        self._check_header()
+        try:
+            connection = self._connect(self._uri)
+            try:
+                self._prepare(connection)
+            except BaseException:
+                connection.close()
+                raise
+        except sqlite3.Error as error:
+            if not self.path.exists() or not _is_read_only(error):
+                raise self._translate(error) from None
+            return self._open_read_only()
+        return connection
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Read a store on a read-only file or file system. Without a write-ahead log to
+        replay, the file is read as immutable (SQLite cannot create its shared memory there)."""
+        self.read_only = True
+        wal = Path(f"{self.path}-wal")
+        uris = [f"file:{self.path}?mode=ro"]
+        if not wal.exists() or wal.stat().st_size == 0:
+            uris.append(f"file:{self.path}?immutable=1")
+        for uri in uris:
+            try:
+                connection = self._connect(uri)
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.Error:
+                continue
+            if schema.needs_changes(connection):
+                connection.close()
+                raise StoreReadOnly(
+                    self.location,
+                    "it is read-only and was made by another version of Workbench; open a"
+                    " writable copy once to bring it up to date",
+                )
+            self._uri = uri
+            return connection
+        raise StoreReadOnly(
+            self.location,
+            "it is read-only, and its write-ahead log holds changes that SQLite can only"
+            " read with write access; open it once where it can be written",
+        )
+
+    def _connect(self, uri: str) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            uri, timeout=self.timeout, isolation_level=None, check_same_thread=False, uri=True
+        )
+        # The busy timeout first: every later statement may have to wait for a writer.
+        connection.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+        return connection
+
+    def _prepare(self, connection: sqlite3.Connection) -> None:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        if tables and "events" not in tables:
+            self._fail("it is an SQLite database, but not a Workbench store")
+        # Large pages make bulk appends cheaper (fewer B-tree splits); the page size of a
+        # database is fixed when its first table is created.
+        if not tables:
+            connection.execute("PRAGMA page_size=32768")
+        self._pragmas(connection.execute)
+        if not tables or schema.needs_changes(connection):
+            schema.create(connection)
+
+    def _check_header(self) -> None:
+        try:
+            with self.path.open("rb") as handle:
+                header = handle.read(len(_HEADER))
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            self._fail(f"cannot be read ({error.strerror})")
+        if header and header != _HEADER:
+            self._fail("it is not a Workbench store (not an SQLite database)")
+
+    def _pragmas(self, execute: Any) -> None:
+        statements = [f"PRAGMA busy_timeout={int(self.timeout * 1000)}"]
+        if not self.read_only:
+            statements += ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"]
+        statements += ["PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY"]
+        for statement in statements:
+            execute(statement)
+
+    # ------------------------------------------------------------------ errors
+
+    def _fail(self, reason: str) -> NoReturn:
+        raise StoreError(self.location, reason)
+
+    def _translate(self, error: BaseException) -> StoreError:
+        """The store's own error for a driver's error."""
+        text = str(error)
+        lowered = text.lower()
+        if "locked" in lowered or "busy" in lowered:
+            return StoreBusy(
+                self.location,
+                f"another process held its write lock for more than {self.timeout:g} s;"
+                " try again when it has finished",
+            )
+        if _is_read_only(error):
+            return StoreReadOnly(
+                self.location,
+                "it is read-only (a read-only file or file system): it can be read, not written",
+            )
+        if "not a database" in lowered or "malformed" in lowered:
+            return StoreError(self.location, "the file is damaged or not a Workbench store")
+        if "unable to open" in lowered:
+            return StoreError(self.location, "the file cannot be opened")
+        if "disk" in lowered and ("full" in lowered or "i/o" in lowered):
+            return StoreError(self.location, f"the disk failed or is full ({text})")
+        return StoreError(self.location, text.strip().splitlines()[0] if text.strip() else text)
+
+    @contextmanager
+    def _use(self) -> Iterator[None]:
+        """Hold the connections, and turn a driver's error into the store's own."""
+        with self.lock:
+            try:
+                yield
+            except (sqlite3.Error, adbc_driver_manager.Error) as error:
+                raise self._translate(error) from error
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreReadOnly(
+                self.location,
+                "it is read-only (a read-only file or file system): it can be read, not written",
+            )
+
+    # ------------------------------------------------------------------ connections
+
+    @property
+    def sql(self) -> sqlite3.Connection:
+        """The plain sqlite3 connection (for tests and tools that inspect the file)."""
+        return self._sql
+
+    def _cursor(self) -> Any:
+        """An ADBC cursor (Arrow in and out), opened on first use."""
+        if self._arrow is None:
+            self._arrow = adbc.connect(self._uri, autocommit=True)
+            cursor = self._arrow.cursor()
+            self._pragmas(cursor.execute)
+            cursor.close()
+        cursor = self._arrow.cursor()
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1 << 30)})
+        return cursor
+
+    def close(self) -> None:
+        """Close both connections."""
+        with self.lock:
+            if self._arrow is not None:
+                self._arrow.close()
+                self._arrow = None
+            self._sql.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Transaction]:
+        """``BEGIN IMMEDIATE`` on the Arrow connection; committed when the block ends."""
+        self._check_writable()
+        with self._use():
+            cursor = self._cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _Transaction(cursor)
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+                cursor.execute("COMMIT")
+            finally:
+                cursor.close()
+
+    def _rows(self, query: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        with self._use():
+            return self._sql.execute(query, parameters).fetchall()
+
+    def _execute(self, query: str, parameters: Sequence[Any] = ()) -> int:
+        """Run a small write on its own; returns the rows changed."""
+        self._check_writable()
+        with self._use():
+            return self._sql.execute(query, parameters).rowcount
+
+    # ------------------------------------------------------------------ logs
+
+    def log_id(self, name: str) -> int | None:
+        found = self._rows("SELECT log_id FROM logs WHERE name = ?", (name,))
+        return int(found[0][0]) if found else None
+
+    def log_rows(self) -> list[LogRow]:
+        rows = self._rows(
+            "SELECT l.log_id, l.name, l.kind,"
+            " (SELECT count(*) FROM cases c WHERE c.log_id = l.log_id),"
+            " coalesce(sum(r.last_position - r.first_position + 1), 0),"
+            " min(r.min_timestamp), max(r.max_timestamp)"
+            " FROM logs l LEFT JOIN event_ranges r ON r.log_id = l.log_id"
+            " GROUP BY l.log_id ORDER BY l.log_id"
+        )
+        return [LogRow(*row) for row in rows]
+
+    def object_types(self, log_id: int) -> list[tuple[str, int, int]]:
+        # Events per type count each (event, object) pair once, as the view does.
+        rows = self._rows(
+            "SELECT object_type, count(*), sum(events) FROM ("
+            " SELECT o.object_type, o.object_id, count(DISTINCT l.event_id) AS events"
+            " FROM objects o LEFT JOIN event_objects l"
+            " ON l.log_id = o.log_id AND l.object_id = o.object_id"
+            " WHERE o.log_id = ? GROUP BY o.object_type, o.object_id"
+            ") GROUP BY object_type ORDER BY object_type",
+            (log_id,),
+        )
+        return [(str(kind), int(objects), int(links)) for kind, objects, links in rows]
+
+    def has_object_type(self, log_id: int, object_type: str) -> bool:
+        return bool(
+            self._rows(
+                "SELECT 1 FROM logs l JOIN objects o ON o.log_id = l.log_id"
+                " WHERE l.log_id = ? AND l.kind = 'object' AND o.object_type = ? LIMIT 1",
+                (log_id, object_type),
+            )
+        )
+
+    def head(self, log_id: int) -> int:
+        found = self._rows(
+            "SELECT max(last_position) FROM event_ranges WHERE log_id = ?", (log_id,)
+        )
+        return int(found[0][0] or 0)
+
+    def cases_after(self, log_id: int, position: int, until: int) -> list[str]:
+        # `+e.log_id` keeps SQLite on the rowid range after the position.
+        rows = self._rows(
+            "SELECT DISTINCT c.case_id FROM events e JOIN cases c ON c.case_key = e.case_key"
+            " WHERE e.position > ? AND e.timestamp <= ? AND +e.log_id = ?",
+            (position, until, log_id),
+        )
+        return sorted(row[0] for row in rows)
+
+    def attributes(self, log_id: int) -> Attributes:
+        found = self._rows("SELECT attribute_types FROM logs WHERE log_id = ?", (log_id,))
+        return attrs.loads(found[0][0]) if found else {}
+
+    # ------------------------------------------------------------------ events
+
+    def read_events(self, log_id: int, cut: Cut) -> pl.DataFrame | None:
+        with self._use():
+            cursor = self._cursor()
+            try:
+                if cut.cases is None:
+                    return self._read_log(cursor, log_id, cut)
+                return self._read_cases(cursor, log_id, cut)
+            finally:
+                cursor.close()
+
+    def _read_log(self, cursor: Any, log_id: int, cut: Cut) -> pl.DataFrame | None:
+        # The ranges that can hold qualifying events bound the scan.
+        first, last = self._sql.execute(
+            "SELECT min(first_position), max(last_position) FROM event_ranges"
+            " WHERE log_id = ? AND min_timestamp <= ? AND recorded_at <= ? AND first_position <= ?"
+            " AND (max_timestamp > ? OR last_position > ?)",
+            (log_id, cut.timestamp, cut.recorded, cut.position, *cut.after),
+        ).fetchone()
+        if first is None:
+            return None
+        # `+log_id` keeps SQLite on the rowid range: one sequential pass instead of
+        # random reads through an index.
+        cursor.execute(
+            f"SELECT {', '.join(select_list(cut.columns))} FROM events"
+            " WHERE +log_id = ? AND position BETWEEN ? AND ?"
+            " AND timestamp <= ? AND recorded_at <= ? AND (timestamp > ? OR position > ?)",
+            (log_id, first, min(last, cut.position), cut.timestamp, cut.recorded, *cut.after),
+        )
+        return _frame(cursor)
+
+    def _read_cases(self, cursor: Any, log_id: int, cut: Cut) -> pl.DataFrame | None:
+        cursor.execute(
+            f"SELECT {', '.join(select_list(cut.columns))} FROM events WHERE case_key IN"
+            " (SELECT case_key FROM cases WHERE log_id = ? AND case_id IN"
+            " (SELECT value FROM json_each(?))) AND position <= ?"
+            " AND timestamp <= ? AND recorded_at <= ? AND (timestamp > ? OR position > ?)"
+            " ORDER BY position",
+            (
+                log_id,
+                json.dumps(cut.cases),
+                cut.position,
+                cut.timestamp,
+                cut.recorded,
+                *cut.after,
+            ),
+        )
+        frame = _frame(cursor)
+        return None if frame.is_empty() else frame
+
+    def read_attributes(
+        self, log_id: int, table: int, columns: Sequence[Column], positions: pl.Series
+    ) -> pl.DataFrame:
+        selected = ", ".join(
+            f"CAST({c.name} AS {attrs.PHYSICAL[c.kind]}) AS {attrs.read_label(c)}" for c in columns
+        )
+        name = attrs.table_name(log_id, table)
+        low, high = int(positions.min()), int(positions.max())  # type: ignore[arg-type]
+        with self._use():
+            cursor = self._cursor()
+            try:
+                if positions.len() * 8 < high - low:
+                    # A sparse selection: look the rows up by position instead of the range.
+                    cursor.execute(
+                        f"SELECT position, {selected} FROM {name} WHERE position IN"
+                        " (SELECT value FROM json_each(?))",
+                        (json.dumps(positions.to_list()),),
+                    )
+                else:  # one sequential pass over the range
+                    cursor.execute(
+                        f"SELECT position, {selected} FROM {name} WHERE position BETWEEN ? AND ?",
+                        (low, high),
+                    )
+                return _frame(cursor)
+            finally:
+                cursor.close()
+
+    def dictionary(self, table: str, log_id: int, keys: pl.Series | None) -> pl.DataFrame:
+        key, column = DICTIONARIES[table]
+        query = f"SELECT {key}, {column} FROM {table} WHERE log_id = ?"
+        if keys is None:
+            rows = self._rows(query, (log_id,))
+        else:
+            wanted = json.dumps(keys.drop_nulls().unique().to_list())
+            rows = self._rows(
+                f"{query} AND {key} IN (SELECT value FROM json_each(?))", (log_id, wanted)
+            )
+        return pl.DataFrame(rows, schema={key: pl.Int64, column: pl.String}, orient="row")
+
+    def view_links(
+        self, log_id: int, object_type: str, object_ids: Sequence[str] | None
+    ) -> pl.DataFrame:
+        wanted = None if object_ids is None else json.dumps(list(object_ids))
+        rows = self._rows(
+            "SELECT DISTINCT l.event_id, l.object_id FROM event_objects l"
+            " JOIN objects o ON o.log_id = l.log_id AND o.object_id = l.object_id"
+            " WHERE l.log_id = ? AND o.object_type = ?"
+            " AND (?3 IS NULL OR l.object_id IN (SELECT value FROM json_each(?3)))",
+            (log_id, object_type, wanted),
+        )
+        return pl.DataFrame(
+            rows, schema={"event_id": pl.String, "object_id": pl.String}, orient="row"
+        )
+
+    def object_table(self, log_id: int, table: str) -> pl.DataFrame:
+        columns = OBJECT_TABLES[table]
+        selected = ", ".join("CAST(value AS TEXT)" if name == "value" else name for name in columns)
+        order = ", ".join(name for name in columns if name not in ("kind", "value"))
+        rows = self._rows(
+            f"SELECT {selected} FROM {table} WHERE log_id = ? ORDER BY {order}", (log_id,)
+        )
+        return pl.DataFrame(rows, schema=dict(columns), orient="row")
+
+    # ------------------------------------------------------------------ ledger
+
+    def set_job(self, job_id: int, **values: object) -> None:
+        allowed = {"mapping", "status", "finished_at", "seconds", "message"}
+        assert set(values) <= allowed, values
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        parameters = [
+            json.dumps(dict(value)) if name == "mapping" else value  # type: ignore[call-overload]
+            for name, value in values.items()
+        ]
+        self._execute(
+            f"UPDATE ingest_jobs SET {assignments} WHERE job_id = ?", (*parameters, job_id)
+        )
+
+    def jobs(self, log: str | None, job_id: int | None) -> list[Job]:
+        rows = self._rows(
+            f"SELECT {_JOB_COLUMNS} FROM ingest_jobs"
+            " WHERE (?1 IS NULL OR log = ?1) AND (?2 IS NULL OR job_id = ?2)"
+            " ORDER BY job_id DESC",
+            (log, job_id),
+        )
+        return [_job(row) for row in rows]
+
+    def rejects(self, log: str) -> pl.DataFrame:
+        rows = self._rows(
+            "SELECT job_id, source, line, place, field, value, reason FROM rejects"
+            " WHERE log = ? ORDER BY job_id, line, reject_id",
+            (log,),
+        )
+        return pl.DataFrame(rows, schema=dict(REJECT_COLUMNS), orient="row")
+
+    # ------------------------------------------------------------------ projections
+
+    def save_projection(
+        self,
+        log_id: int,
+        view: str,
+        name: str,
+        at: int,
+        position: int,
+        refreshed_at: int,
+        seconds: float,
+        data: bytes,
+    ) -> None:
+        key = (log_id, view, name, at)
+        with self.transaction() as tx:
+            tx.cursor.execute(
+                "INSERT OR REPLACE INTO projections"
+                " (log_id, view, name, at, position, refreshed_at, seconds, data)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (*key, position, refreshed_at, seconds, data),
+            )
+            tx.cursor.execute(
+                "DELETE FROM projection_changes"
+                " WHERE log_id = ? AND view = ? AND name = ? AND at = ?",
+                key,
+            )
+
+    def add_projection_change(
+        self,
+        log_id: int,
+        view: str,
+        name: str,
+        at: int,
+        position: int,
+        refreshed_at: int,
+        seconds: float,
+        replaced: str,
+        rows: int,
+        data: bytes,
+    ) -> None:
+        with self.transaction() as tx:
+            tx.cursor.execute(
+                "INSERT INTO projection_changes"
+                " (log_id, view, name, at, seq, position, replaced, rows, data)"
+                " SELECT ?1, ?2, ?3, ?4, coalesce(max(seq), 0) + 1, ?5, ?6, ?7, ?8"
+                " FROM projection_changes"
+                " WHERE log_id = ?1 AND view = ?2 AND name = ?3 AND at = ?4",
+                (log_id, view, name, at, position, replaced, rows, data),
+            )
+            tx.cursor.execute(
+                "UPDATE projections SET position = ?, refreshed_at = ?, seconds = ?"
+                " WHERE log_id = ? AND view = ? AND name = ? AND at = ?",
+                (position, refreshed_at, seconds, log_id, view, name, at),
+            )
+
+    def projection_position(self, log_id: int, view: str, name: str, at: int) -> int | None:
+        found = self._rows(
+            "SELECT position FROM projections"
+            " WHERE log_id = ? AND view = ? AND name = ? AND at = ?",
+            (log_id, view, name, at),
+        )
+        return int(found[0][0]) if found else None
+
+    def pending_change_rows(self, log_id: int, view: str, name: str, at: int) -> int:
+        found = self._rows(
+            "SELECT coalesce(sum(rows), 0) FROM projection_changes"
+            " WHERE log_id = ? AND view = ? AND name = ? AND at = ?",
+            (log_id, view, name, at),
+        )
+        return int(found[0][0])
+
+    def load_projection(
+        self, log_id: int, view: str, name: str, at: int
+    ) -> tuple[bytes, int, list[tuple[str, bytes]]] | None:
+        key = (log_id, view, name, at)
+        with self._use():
+            found = self._sql.execute(
+                "SELECT data, position FROM projections"
+                " WHERE log_id = ? AND view = ? AND name = ? AND at = ?",
+                key,
+            ).fetchone()
+            if found is None:
+                return None
+            changes = self._sql.execute(
+                "SELECT replaced, data FROM projection_changes"
+                " WHERE log_id = ? AND view = ? AND name = ? AND at = ? ORDER BY seq",
+                key,
+            ).fetchall()
+        return bytes(found[0]), int(found[1]), [(str(r), bytes(d)) for r, d in changes]
+
+    def projection_rows(self, log_id: int | None, view: str | None) -> list[StoredProjection]:
+        rows = self._rows(
+            "SELECT CASE p.view WHEN '' THEN l.name ELSE l.name || '/' || p.view END,"
+            " p.name, p.at, p.position, p.refreshed_at, p.seconds, length(p.data)"
+            " FROM projections p JOIN logs l ON l.log_id = p.log_id"
+            " WHERE (?1 IS NULL OR l.log_id = ?1) AND (?2 IS NULL OR p.view = ?2)"
+            " ORDER BY l.log_id, p.view, p.name, p.at",
+            (log_id, view),
+        )
+        return [StoredProjection(*row) for row in rows]
+
+    def forget_projections(self, log_id: int, view: str, name: str | None) -> None:
+        with self.transaction() as tx:
+            for table in ("projection_changes", "projections"):
+                tx.cursor.execute(
+                    f"DELETE FROM {table} WHERE log_id = ?1 AND view = ?2"
+                    " AND (?3 IS NULL OR name = ?3)",
+                    (log_id, view, name),
+                )
+
+    # ------------------------------------------------------------------ user queries
+
+    def define_query(self, query: Query) -> None:
+        self._execute(
+            "INSERT OR REPLACE INTO user_projections (name, query, description) VALUES (?, ?, ?)",
+            (query.name, query.query, query.description),
+        )
+
+    def remove_query(self, name: str) -> bool:
+        return self._execute("DELETE FROM user_projections WHERE name = ?", (name,)) > 0
+
+    def queries(self) -> list[Query]:
+        rows = self._rows("SELECT name, query, description FROM user_projections ORDER BY name")
+        return [Query(str(n), str(q), str(d)) for n, q, d in rows]
+
+
+def _is_read_only(error: BaseException) -> bool:
+    text = str(error).lower()
+    return "readonly" in text or "read-only" in text or "read only" in text
+
+
+class _Transaction:
+    """The statements of one write transaction, on an ADBC cursor holding the write lock."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def fetch(self, query: str, parameters: Sequence[Any] = ()) -> pl.DataFrame:
+        self.cursor.execute(query, parameters)
+        return _frame(self.cursor)
+
+    def find_log(self, name: str) -> int | None:
+        found = self.fetch("SELECT log_id FROM logs WHERE name = ?", (name,))
+        return int(found.item(0, 0)) if found.height else None
+
+    def ensure_log(self, name: str) -> int:
+        found = self.find_log(name)
+        if found is not None:
+            return found
+        self.cursor.execute(
+            "INSERT INTO logs (name, created_at) VALUES (?, ?)", (name, now_micros())
+        )
+        return int(self.fetch("SELECT last_insert_rowid()").item(0, 0))
+
+    def has_events(self, log_id: int) -> bool:
+        found = self.fetch("SELECT 1 FROM event_ranges WHERE log_id = ? LIMIT 1", (log_id,))
+        return found.height > 0
+
+    def stored_ids(self, log_id: int, event_ids: pl.Series) -> pl.DataFrame:
+        ids = pa.table({"event_id": event_ids.cast(pl.String).to_arrow()})
+        self.cursor.adbc_ingest("offered_ids", ids, mode="replace", temporary=True)
+        return self.fetch(
+            "SELECT e.event_id, c.case_id, e.revision, e.position"
+            " FROM temp.offered_ids o JOIN events e ON e.log_id = ? AND e.event_id = o.event_id"
+            " JOIN cases c ON c.case_key = e.case_key ORDER BY e.position",
+            (log_id,),
+        ).cast(
+            {
+                "event_id": pl.String,
+                "case_id": pl.String,
+                "revision": pl.Int64,
+                "position": pl.Int64,
+            }
+        )
+
+    def case_revisions(self, log_id: int, case_ids: Sequence[str]) -> dict[str, int]:
+        revision = "(SELECT max(revision) FROM events e WHERE e.case_key = c.case_key)"
+        if len(case_ids) == 1:
+            found = self.fetch(
+                f"SELECT c.case_id, {revision} FROM cases c WHERE c.log_id = ? AND c.case_id = ?",
+                (log_id, case_ids[0]),
+            )
+        else:
+            offered = pa.table({"case_id": pa.array(case_ids, pa.string())})
+            self.cursor.adbc_ingest("offered_cases", offered, mode="replace", temporary=True)
+            found = self.fetch(
+                f"SELECT c.case_id, {revision} FROM temp.offered_cases o"
+                " JOIN cases c ON c.log_id = ? AND c.case_id = o.case_id",
+                (log_id,),
+            )
+        return {str(case): int(rev) for case, rev in found.iter_rows() if rev is not None}
+
+    def keys(self, table: str, log_id: int, names: pl.Series) -> pl.DataFrame:
+        key, column = DICTIONARIES[table]
+        wanted = pl.DataFrame({column: names.drop_nulls().unique().sort()})
+        known = self.fetch(f"SELECT {key}, {column} FROM {table} WHERE log_id = ?", (log_id,))
+        known = (
+            known.cast({key: pl.Int64, column: pl.String})
+            if known.height
+            else pl.DataFrame(schema={key: pl.Int64, column: pl.String})
+        )
+        new = wanted.join(known, on=column, how="anti")
+        if new.height:
+            top = self.fetch(f"SELECT coalesce(max({key}), 0) FROM {table}").item(0, 0)
+            new = new.select(
+                (pl.int_range(pl.len(), dtype=pl.Int64) + int(top) + 1).alias(key),
+                pl.lit(log_id, dtype=pl.Int64).alias("log_id"),
+                pl.col(column),
+            )
+            self.cursor.adbc_ingest(table, new.to_arrow(), mode="append")
+            known = pl.concat([known, new.select(key, column)])
+        return known.rename({column: "_name"})
+
+    def attributes(self, log_id: int) -> Attributes:
+        found = self.fetch("SELECT attribute_types FROM logs WHERE log_id = ?", (log_id,))
+        return attrs.loads(found.item(0, 0))
+
+    def add_attributes(
+        self, log_id: int, attributes: Attributes, new_columns: Sequence[Column]
+    ) -> None:
+        existing = {
+            row[0]
+            for row in self.fetch(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?",
+                (f"attributes_{int(log_id)}%",),
+            ).iter_rows()
+        }
+        by_table: dict[int, list[Column]] = {}
+        for column in new_columns:
+            by_table.setdefault(column.table, []).append(column)
+        for table, columns in sorted(by_table.items()):
+            name = attrs.table_name(log_id, table)
+            if name in existing:
+                for column in columns:
+                    self.cursor.execute(f"ALTER TABLE {name} ADD COLUMN {column.name}")
+            else:
+                self._create_attribute_table(log_id, name, columns)
+        self.cursor.execute(
+            "UPDATE logs SET attribute_types = ? WHERE log_id = ?",
+            (attrs.dumps(attributes), log_id),
+        )
+
+    def _create_attribute_table(self, log_id: int, name: str, columns: Sequence[Column]) -> None:
+        listed = "".join(f", {column.name}" for column in columns)
+        self.cursor.execute(f"CREATE TABLE {name} (position INTEGER PRIMARY KEY{listed})")
+        self.cursor.execute(
+            f"CREATE TRIGGER {name}_refuse_update BEFORE UPDATE ON {name}"
+            " BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE is refused'); END"
+        )
+        self.cursor.execute(
+            f"CREATE TRIGGER {name}_refuse_delete BEFORE DELETE ON {name}"
+            f" WHEN NOT EXISTS (SELECT 1 FROM dropping_logs WHERE log_id = {int(log_id)})"
+            " BEGIN SELECT RAISE(ABORT,"
+            " 'events are append-only: DELETE is refused (use `workbench drop`)'); END"
+        )
+
+    def allocate(self, count: int) -> tuple[int, int]:
+        top = self.fetch("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'events'")
+        last = self.fetch("SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1")
+        recorded_at = max(now_micros(), int(last.item(0, 0)) if last.height else 0)
+        return int(top.item(0, 0)) + 1, recorded_at
+
+    def write_events(self, rows: pl.DataFrame) -> None:
+        self.cursor.adbc_ingest("events", rows.to_arrow(), mode="append")
+
+    def write_attributes(self, log_id: int, table: int, rows: pl.DataFrame) -> None:
+        self.cursor.adbc_ingest(attrs.table_name(log_id, table), rows.to_arrow(), mode="append")
+
+    def write_range(
+        self, log_id: int, first: int, last: int, low: int, high: int, recorded_at: int
+    ) -> None:
+        self.cursor.execute(
+            "INSERT INTO event_ranges (log_id, first_position, last_position, min_timestamp,"
+            " max_timestamp, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (log_id, first, last, low, high, recorded_at),
+        )
+
+    def write_objects(self, log_id: int, objects: Objects) -> None:
+        self.cursor.execute("UPDATE logs SET kind = 'object' WHERE log_id = ?", (log_id,))
+        for table, frame in object_frames(objects):
+            if frame.is_empty():
+                continue
+            columns = ", ".join(frame.columns)
+            self.cursor.adbc_ingest(
+                "offered_objects", frame.to_arrow(), mode="replace", temporary=True
+            )
+            self.cursor.execute(
+                f"INSERT OR IGNORE INTO {table} (log_id, {columns})"
+                f" SELECT ?, {columns} FROM temp.offered_objects",
+                (log_id,),
+            )
+
+    def record_progress(self, log: str, job: JobProgress, result: ImportResult) -> None:
+        rejected = rejected_count(job)
+        if job.rejects.height:
+            source = self.fetch("SELECT source FROM ingest_jobs WHERE job_id = ?", (job.job_id,))
+            rows = reject_rows(job, log, str(source.item(0, 0)))
+            self.cursor.adbc_ingest("rejects", rows.to_arrow(), mode="append")
+        self.cursor.execute(
+            "UPDATE ingest_jobs SET events_read = events_read + ?, events_added = events_added + ?,"
+            " duplicates = duplicates + ?, rejected = rejected + ?, rows_committed = ?,"
+            " last_position = coalesce(?, last_position) WHERE job_id = ?",
+            (
+                result.events_read + rejected,
+                result.events_added,
+                result.duplicates,
+                rejected,
+                job.rows,
+                result.position,
+                job.job_id,
+            ),
+        )
+
+    def drop(self, log_id: int, log: str) -> int:
+        count = int(
+            self.fetch("SELECT count(*) FROM events WHERE log_id = ?", (log_id,)).item(0, 0)
+        )
+        tables = self.fetch(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND (name = ? OR name LIKE ?)",
+            (attrs.table_name(log_id, 0), f"{attrs.table_name(log_id, 0)}\\_%"),
+        )
+        statements: list[tuple[str, tuple[Any, ...]]] = [
+            ("INSERT OR IGNORE INTO dropping_logs (log_id) VALUES (?)", (log_id,)),
+            *(
+                (f"DELETE FROM {table} WHERE log_id = ?", (log_id,))
+                for table in (
+                    "events",
+                    "cases",
+                    "activities",
+                    "resources",
+                    "event_ranges",
+                    *OBJECT_TABLES,
+                    "projections",
+                    "projection_changes",
+                )
+            ),
+            *((f"DROP TABLE IF EXISTS {name}", ()) for (name,) in tables.iter_rows()),
+            ("DELETE FROM rejects WHERE log = ?", (log,)),
+            ("DELETE FROM ingest_jobs WHERE log = ?", (log,)),
+            ("DELETE FROM logs WHERE log_id = ?", (log_id,)),
+            ("DELETE FROM dropping_logs WHERE log_id = ?", (log_id,)),
+        ]
+        for statement, parameters in statements:
+            self.cursor.execute(statement, parameters)
+        return count
+
+    def resumable_job(self, log: str, sha256: str) -> Job | None:
+        self.cursor.execute(
+            f"SELECT {_JOB_COLUMNS} FROM ingest_jobs WHERE log = ? AND sha256 = ?"
+            " AND status IN ('running', 'failed', 'interrupted') ORDER BY job_id DESC LIMIT 1",
+            (log, sha256),
+        )
+        row = self.cursor.fetchone()
+        return None if row is None else _job(row)
+
+    def resume_job(self, job_id: int, pid: int, host: str) -> None:
+        self.cursor.execute(
+            "UPDATE ingest_jobs SET status = 'running', message = 'resumed', pid = ?, host = ?,"
+            " finished_at = NULL WHERE job_id = ?",
+            (pid, host, job_id),
+        )
+
+    def new_job(
+        self,
+        log: str,
+        source: str,
+        sha256: str,
+        format: str,
+        mapping: Mapping[str, str],
+        pid: int,
+        host: str,
+        started_at: str,
+    ) -> int:
+        self.cursor.execute(
+            "INSERT INTO ingest_jobs"
+            " (log, source, sha256, format, mapping, status, started_at, pid, host)"
+            " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+            (log, source, sha256, format, json.dumps(dict(mapping)), started_at, pid, host),
+        )
+        return int(self.fetch("SELECT last_insert_rowid()").item(0, 0))

@@ -1,0 +1,260 @@
+"""The SQLite store's schema, and the migrations that bring older files up to it.
+
+Layout of the file (an ordinary SQLite database that sqlite-utils and Datasette open):
+
+- ``logs``: one row per log, with its attributes (see `workbench.store.attributes`).
+- ``cases``, ``activities``, ``resources``: integer keys for the repeated strings.
+- ``events``: the append-only log. ``position`` is the rowid; triggers refuse UPDATE and
+  DELETE unless the log is being dropped on purpose.
+- ``attributes_<log>`` (and ``attributes_<log>_<n>``): the attribute values, by position.
+- ``event_ranges``: one row per committed write, for reads cut by time.
+- the object-centric tables, ``ingest_jobs`` and ``rejects``, ``projections`` and
+  ``projection_changes``, and ``user_projections``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS logs (
+    log_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    attribute_types TEXT NOT NULL DEFAULT '{}',
+    kind TEXT NOT NULL DEFAULT 'case'  -- 'case', or 'object' for object-centric logs
+);
+CREATE TABLE IF NOT EXISTS cases (
+    case_key INTEGER PRIMARY KEY,
+    log_id INTEGER NOT NULL REFERENCES logs(log_id),
+    case_id TEXT NOT NULL,
+    UNIQUE (log_id, case_id)
+);
+CREATE TABLE IF NOT EXISTS activities (
+    activity_key INTEGER PRIMARY KEY,
+    log_id INTEGER NOT NULL REFERENCES logs(log_id),
+    name TEXT NOT NULL,
+    UNIQUE (log_id, name)
+);
+CREATE TABLE IF NOT EXISTS resources (
+    resource_key INTEGER PRIMARY KEY,
+    log_id INTEGER NOT NULL REFERENCES logs(log_id),
+    name TEXT NOT NULL,
+    UNIQUE (log_id, name)
+);
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    log_id INTEGER NOT NULL,
+    case_key INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    activity_key INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    resource_key INTEGER,
+    lifecycle TEXT,
+    correlation_id TEXT,
+    causation_id TEXT
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_case ON events (case_key, revision);
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events (log_id, event_id);
+-- A block-range index: one row per committed write, with the positions it filled and the
+-- valid and transaction times it covers. Reads cut by time skip whole ranges; no per-event
+-- time index has to be kept up during imports (random-order index inserts are what make
+-- bulk writes slow).
+CREATE TABLE IF NOT EXISTS event_ranges (
+    log_id INTEGER NOT NULL,
+    first_position INTEGER NOT NULL,
+    last_position INTEGER NOT NULL,
+    min_timestamp INTEGER NOT NULL,
+    max_timestamp INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    PRIMARY KEY (log_id, first_position)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dropping_logs (log_id INTEGER PRIMARY KEY);
+-- Object-centric logs (OCEL): objects with their types, attribute values over time,
+-- event-to-object and object-to-object links with qualifiers.
+CREATE TABLE IF NOT EXISTS objects (
+    log_id INTEGER NOT NULL,
+    object_id TEXT NOT NULL,
+    object_type TEXT NOT NULL,
+    PRIMARY KEY (log_id, object_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS object_attributes (
+    log_id INTEGER NOT NULL,
+    object_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    changed_at INTEGER NOT NULL,  -- microseconds, UTC; the epoch for initial values
+    kind TEXT NOT NULL,
+    value,
+    PRIMARY KEY (log_id, object_id, name, changed_at)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS event_objects (
+    log_id INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    qualifier TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (log_id, event_id, object_id, qualifier)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_objects_by_object ON event_objects (log_id, object_id);
+CREATE TABLE IF NOT EXISTS object_objects (
+    log_id INTEGER NOT NULL,
+    source_id TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    qualifier TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (log_id, source_id, target_id, qualifier)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS events_refuse_update BEFORE UPDATE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events are append-only: UPDATE is refused');
+END;
+CREATE TRIGGER IF NOT EXISTS events_refuse_delete BEFORE DELETE ON events
+WHEN NOT EXISTS (SELECT 1 FROM dropping_logs WHERE log_id = OLD.log_id)
+BEGIN
+    SELECT RAISE(ABORT, 'events are append-only: DELETE is refused (use `workbench drop`)');
+END;
+CREATE TRIGGER IF NOT EXISTS objects_refuse_update BEFORE UPDATE ON objects
+BEGIN SELECT RAISE(ABORT, 'objects are append-only: UPDATE is refused'); END;
+CREATE TRIGGER IF NOT EXISTS object_attributes_refuse_update BEFORE UPDATE ON object_attributes
+BEGIN SELECT RAISE(ABORT, 'object attribute values are append-only: UPDATE is refused'); END;
+CREATE TRIGGER IF NOT EXISTS event_objects_refuse_update BEFORE UPDATE ON event_objects
+BEGIN SELECT RAISE(ABORT, 'links are append-only: UPDATE is refused'); END;
+CREATE TRIGGER IF NOT EXISTS object_objects_refuse_update BEFORE UPDATE ON object_objects
+BEGIN SELECT RAISE(ABORT, 'links are append-only: UPDATE is refused'); END;
+CREATE TRIGGER IF NOT EXISTS objects_refuse_delete BEFORE DELETE ON objects
+WHEN NOT EXISTS (SELECT 1 FROM dropping_logs WHERE log_id = OLD.log_id)
+BEGIN SELECT RAISE(ABORT, 'append-only: DELETE is refused (use `workbench drop`)'); END;
+CREATE TRIGGER IF NOT EXISTS object_attributes_refuse_delete BEFORE DELETE ON object_attributes
+WHEN NOT EXISTS (SELECT 1 FROM dropping_logs WHERE log_id = OLD.log_id)
+BEGIN SELECT RAISE(ABORT, 'append-only: DELETE is refused (use `workbench drop`)'); END;
+CREATE TRIGGER IF NOT EXISTS event_objects_refuse_delete BEFORE DELETE ON event_objects
+WHEN NOT EXISTS (SELECT 1 FROM dropping_logs WHERE log_id = OLD.log_id)
+BEGIN SELECT RAISE(ABORT, 'append-only: DELETE is refused (use `workbench drop`)'); END;
+CREATE TRIGGER IF NOT EXISTS object_objects_refuse_delete BEFORE DELETE ON object_objects
+WHEN NOT EXISTS (SELECT 1 FROM dropping_logs WHERE log_id = OLD.log_id)
+BEGIN SELECT RAISE(ABORT, 'append-only: DELETE is refused (use `workbench drop`)'); END;
+CREATE TABLE IF NOT EXISTS ingest_jobs (
+    job_id INTEGER PRIMARY KEY,
+    log TEXT NOT NULL,
+    source TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    format TEXT NOT NULL,
+    mapping TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL,
+    events_read INTEGER NOT NULL DEFAULT 0,
+    events_added INTEGER NOT NULL DEFAULT 0,
+    duplicates INTEGER NOT NULL DEFAULT 0,
+    rejected INTEGER NOT NULL DEFAULT 0,
+    rows_committed INTEGER NOT NULL DEFAULT 0,
+    last_position INTEGER,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    seconds REAL,
+    message TEXT,
+    pid INTEGER,
+    host TEXT
+);
+CREATE INDEX IF NOT EXISTS ingest_jobs_by_content ON ingest_jobs (log, sha256);
+CREATE TABLE IF NOT EXISTS rejects (
+    reject_id INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL,
+    log TEXT NOT NULL,
+    source TEXT NOT NULL,
+    line INTEGER,
+    place TEXT,
+    field TEXT,
+    value TEXT,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rejects_by_log ON rejects (log, job_id);
+-- Stored projections and case-state snapshots, each an Arrow IPC frame with the
+-- position it covers. Rebuildable from the events at any time.
+CREATE TABLE IF NOT EXISTS projections (
+    log_id INTEGER NOT NULL,
+    view TEXT NOT NULL DEFAULT '',  -- the object type of a LOG/TYPE view, or ''
+    name TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    refreshed_at INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (log_id, view, name, at)
+);
+-- Changes to a stored projection since it was last written whole: the rows of the cases
+-- that changed (replacing those cases' rows), in order. Small catch-ups write only these.
+CREATE TABLE IF NOT EXISTS projection_changes (
+    log_id INTEGER NOT NULL,
+    view TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    replaced TEXT NOT NULL,
+    rows INTEGER NOT NULL DEFAULT 0,
+    data BLOB NOT NULL,
+    PRIMARY KEY (log_id, view, name, at, seq)
+);
+-- Projections users define in SQL over the table `events`.
+CREATE TABLE IF NOT EXISTS user_projections (
+    name TEXT PRIMARY KEY,
+    query TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+# Columns and tables added since the first version, and how to add them to an older file.
+_ADDED_COLUMNS: Final = {
+    ("logs", "kind"): "ALTER TABLE logs ADD COLUMN kind TEXT NOT NULL DEFAULT 'case'",
+    ("rejects", "place"): "ALTER TABLE rejects ADD COLUMN place TEXT",
+    ("ingest_jobs", "last_position"): "ALTER TABLE ingest_jobs ADD COLUMN last_position INTEGER",
+    ("ingest_jobs", "pid"): "ALTER TABLE ingest_jobs ADD COLUMN pid INTEGER",
+    ("ingest_jobs", "host"): "ALTER TABLE ingest_jobs ADD COLUMN host TEXT",
+}
+# Stored projections before they were keyed by view (derived data, dropped on upgrade).
+_OLD_DERIVED: Final = ("materialized", "materialized_changes")
+
+
+def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+
+
+def create(connection: sqlite3.Connection) -> None:
+    """Create what is missing, after bringing an older file's tables up to date."""
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    if "logs" in tables:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            _migrate(connection, tables)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+    connection.executescript(SCHEMA)
+
+
+def _migrate(connection: sqlite3.Connection, tables: set[str]) -> None:
+    # Stored projections are derived data: older tables are dropped, not converted, and
+    # the results are computed again when next asked for.
+    for table in (*_OLD_DERIVED, "projections", "projection_changes"):
+        if table in tables and "view" not in _columns(connection, table):
+            connection.execute(f"DROP TABLE {table}")
+    for (table, column), statement in _ADDED_COLUMNS.items():
+        if table not in tables:
+            continue
+        if column not in _columns(connection, table):
+            connection.execute(statement)
+
+
+def needs_changes(connection: sqlite3.Connection) -> bool:
+    """Whether `create` would change the file (a read-only store must not need to)."""
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    expected = {"logs", "events", "ingest_jobs", "rejects", "projections", "user_projections"}
+    if not expected <= tables:
+        return True
+    if any(column not in _columns(connection, table) for table, column in _ADDED_COLUMNS):
+        return True
+    return "view" not in _columns(connection, "projections") or any(
+        table in tables for table in _OLD_DERIVED
+    )

@@ -44,28 +44,28 @@ OBJECT_LOGS = [
 
 
 @pytest.mark.parametrize(("name", "kind", "events", "cases"), CASE_LOGS)
-def test_contract_case_logs(store, name, kind, events, cases) -> None:
-    summary = ingest(store, real_log(name), log="log")
+def test_contract_case_logs(any_store, name, kind, events, cases) -> None:
+    summary = ingest(any_store, real_log(name), log="log")
     assert (summary.format, summary.events_added, summary.rejected) == (kind, events, 0)
-    (log,) = store.logs()
+    (log,) = any_store.logs()
     assert (log.events, log.cases) == (events, cases)
-    frame = store.read("log")
+    frame = any_store.read("log")
     assert frame.schema["timestamp"] == pl.Datetime("us", "UTC")
     assert frame["event_id"].n_unique() == events
-    assert ingest(store, real_log(name), log="log").status == "unchanged"
+    assert ingest(any_store, real_log(name), log="log").status == "unchanged"
 
 
 @pytest.mark.parametrize(("name", "kind", "events", "objects"), OBJECT_LOGS)
-def test_contract_object_logs(store, name, kind, events, objects) -> None:
-    summary = ingest(store, real_log(name), log="ocel", options=AMSTERDAM)
+def test_contract_object_logs(any_store, name, kind, events, objects) -> None:
+    summary = ingest(any_store, real_log(name), log="ocel", options=AMSTERDAM)
     assert (summary.format, summary.events_added) == (kind, events)
-    log = store.logs()[0]
+    log = any_store.logs()[0]
     assert (log.kind, log.events, sum(log.object_types.values())) == ("object", events, objects)
-    assert store.objects("ocel").height == objects
-    views = [summary for summary in store.logs() if summary.kind == "view"]
+    assert any_store.objects("ocel").height == objects
+    views = [summary for summary in any_store.logs() if summary.kind == "view"]
     assert {view.log for view in views} == {f"ocel/{kind}" for kind in log.object_types}
     for view in views:  # each view is computed from the links, not stored
-        assert store.read(view.log).height == view.events
+        assert any_store.read(view.log).height == view.events
 
 
 def test_the_three_ocel_example_files_give_identical_stores(tmp_path) -> None:

@@ -28,7 +28,7 @@ from workbench import (
     UnknownLog,
     WrongExpectedRevision,
 )
-from workbench.events import VOCABULARY
+from workbench.events import VOCABULARY, InvalidName
 
 
 def test_package_exports_the_store_vocabulary() -> None:
@@ -219,7 +219,7 @@ def test_attribute_types_widen_across_appends(any_store) -> None:
 attribute_values = {
     "int": st.integers(min_value=-(2**62), max_value=2**62),
     "float": st.floats(allow_nan=False, allow_infinity=False),
-    "text": st.text(st.characters(exclude_characters="\x00"), max_size=20),
+    "text": st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=20),
     "flag": st.booleans(),
     "moment": st.datetimes(
         min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
@@ -238,9 +238,9 @@ def event_batches(draw: st.DrawFn) -> list[tuple[str, Event]]:
         }
         event = Event(
             activity=draw(
-                st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=10).filter(
-                    str.strip
-                )
+                st.text(
+                    st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=10
+                ).filter(str.strip)
             ),
             timestamp=draw(
                 st.datetimes(
@@ -252,7 +252,9 @@ def event_batches(draw: st.DrawFn) -> list[tuple[str, Event]]:
             event_id=f"id-{index}",
             resource=draw(
                 st.none()
-                | st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=5)
+                | st.text(
+                    st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=5
+                )
             ),
             attributes=attributes,
         )
@@ -284,3 +286,21 @@ def test_append_then_scan_round_trips(backend, tmp_path_factory, batch) -> None:
             assert row[key] == value
             if value is not None:
                 assert type(row[key]) is type(value)
+
+
+@pytest.mark.parametrize(
+    "name", ["", "  ", "a/b", "line\nbreak", "tab\there", "bell\x07", "x" * 201]
+)
+def test_log_names_that_cannot_be_shown_safely_are_refused(any_store, events, name) -> None:
+    with pytest.raises(InvalidName):
+        any_store.append(name, "c1", events[:1])
+    assert any_store.log_names() == []
+
+
+def test_text_no_backend_can_keep_is_refused_whole(any_store) -> None:
+    moment = datetime(2024, 1, 1, tzinfo=UTC)
+    with pytest.raises(InvalidEvents, match="NUL"):
+        any_store.append("demo", "c1", [Event("a\x00b", moment)])
+    with pytest.raises(InvalidEvents, match="Unicode"):
+        any_store.append("demo", "c1", [Event("a", moment, attributes={"note": "\ud800"})])
+    assert any_store.log_names() == []

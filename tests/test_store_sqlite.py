@@ -33,7 +33,7 @@ def test_the_store_is_a_plain_sqlite_file(store, events) -> None:
 
 def test_reading_one_case_uses_the_case_index(store, events) -> None:
     store.append("demo", "c1", events)
-    plan = store.recorder.sql.execute(
+    plan = store.recorder.query(
         "EXPLAIN QUERY PLAN SELECT * FROM events WHERE case_key = 1 ORDER BY revision"
-    ).fetchall()
+    )
     assert "events_by_case" in str(plan)

@@ -360,7 +360,7 @@ def test_small_catch_ups_write_only_the_changed_cases_and_read_back(store, tmp_p
             batch([(f"c{step:03d}", "pay", 2, "cy", 1), (f"new{step}", "register", 20, None, 2)]),
         )
         checkpoints.refresh_many(store, "log", checkpoints.DASHBOARD)
-    changes = store.recorder.sql.execute("SELECT count(*) FROM projection_changes").fetchone()[0]
+    changes = store.recorder.query("SELECT count(*) FROM projection_changes")[0][0]
     assert changes > 0  # the catch-ups were recorded as changes, not whole frames
     with EventStore(store.path) as fresh:  # another process: base plus changes from the file
         for name in checkpoints.DASHBOARD:

@@ -338,3 +338,29 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+@command
+def copy(
+    source: Annotated[
+        str, typer.Argument(help="The store to copy: a file or a postgresql:// URL.")
+    ],
+    target: Annotated[str, typer.Argument(help="The store to copy into (created if missing).")],
+) -> None:
+    """Copy every log, job, refused row, object table, stored projection and user query of
+    one store into another (SQLite and PostgreSQL either way), keeping positions, revisions,
+    event ids and transaction times. Running it again copies nothing twice.
+
+    Example: workbench copy workbench.db postgresql://me@localhost:5432/workbench
+    """
+    from workbench.store import EventStore
+    from workbench.store.copying import copy_store
+
+    with EventStore(source) as origin, EventStore(target) as destination:
+        report = copy_store(origin, destination, progress=lambda line: err.print(line))
+    out.print(
+        f"Copied {report.events_copied:,} events of {report.logs} log(s)"
+        f" ({report.events_present:,} were there already), {report.jobs} job(s),"
+        f" {report.projections} stored projection(s) and {report.queries} user query(ies)"
+        f" into {destination.location}."
+    )

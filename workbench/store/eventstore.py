@@ -141,7 +141,7 @@ class EventStore:
                 return _retried(log, case_id, frame["event_id"], stored)
             actual = tx.case_revisions(log_id, [case_id]).get(case_id)
             _check_expected(log, case_id, expected_revision, actual)
-            position = _insert(tx, log_id, frame)
+            position = write_frame(tx, log_id, frame)
         return AppendResult(
             position=position, revision=(-1 if actual is None else actual) + len(events)
         )
@@ -175,7 +175,7 @@ class EventStore:
                 frame = frame.join(
                     stored.select("event_id"), on="event_id", how="anti", maintain_order="left"
                 )
-            position = _insert(tx, log_id, frame) if frame.height else None
+            position = write_frame(tx, log_id, frame) if frame.height else None
             result = ImportResult(
                 events_read=events_read,
                 events_added=frame.height,
@@ -423,6 +423,17 @@ class EventStore:
         """`scan` collected."""
         return self.scan(log, **options).collect()
 
+    def read_positions(self, log: str, first: int, last: int) -> pl.DataFrame:
+        """The events of a stored log with positions from ``first`` to ``last``, in position
+        order: how a reader catches up from where it stopped."""
+        schema = pl.Schema({**VOCABULARY, **self.attribute_types(log)})
+        return self._read(log, schema, Cut(position=last, after=(NEVER, first - 1)))
+
+    def ranges(self, log: str) -> pl.DataFrame:
+        """A stored log's committed writes: first and last position, the valid times and the
+        transaction time (microseconds) each covers, by first position."""
+        return self.recorder.ranges(self._log_id(log))
+
     def _read(self, log: str, schema: pl.Schema, cut: Cut) -> pl.DataFrame:
         log_id = self._log_id(log)
         raw = self.recorder.read_events(log_id, cut)
@@ -479,35 +490,40 @@ class EventStore:
         return frame.with_columns(missing).select(list(schema.names()))
 
 
-def _insert(tx: Transaction, log_id: int, frame: pl.DataFrame) -> int:
+def write_frame(tx: Transaction, log_id: int, frame: pl.DataFrame, *, copied: bool = False) -> int:
     """Write a prepared frame (see `prepare`); returns the position of its last event.
 
     The frame is grouped by case, so new positions, new case keys and (derived) event ids
-    all grow in the order the indexes keep them.
+    all grow in the order the indexes keep them. A ``copied`` frame (from another store)
+    brings its own ``position``, ``revision`` and ``recorded_at``; the caller records its
+    ranges.
     """
     known = tx.attributes(log_id)
-    plan = attrs.plan(known, frame.schema)
+    plan = attrs.plan(known, frame.drop(_COPIED, strict=False).schema)
     if plan.attributes != known:
         tx.add_attributes(log_id, plan.attributes, plan.new_columns)
     cases = tx.keys("cases", log_id, frame["case_id"])
     activities = tx.keys("activities", log_id, frame["activity"])
     resources = tx.keys("resources", log_id, frame["resource"])
-    base = pl.DataFrame(
-        list(tx.case_revisions(log_id, frame["case_id"].unique().to_list()).items()),
-        schema={"case_id": pl.String, "_base": pl.Int64},
-        orient="row",
-    )
-    first, recorded_at = tx.allocate(frame.height)
     rows = (
         frame.join(cases, left_on="case_id", right_on="_name", how="left", maintain_order="left")
         .join(activities, left_on="activity", right_on="_name", how="left", maintain_order="left")
         .join(resources, left_on="resource", right_on="_name", how="left", maintain_order="left")
-        .join(base, on="case_id", how="left", maintain_order="left")
-        .with_columns(
+    )
+    if copied:
+        first, recorded_at = 0, 0
+    else:
+        base = pl.DataFrame(
+            list(tx.case_revisions(log_id, frame["case_id"].unique().to_list()).items()),
+            schema={"case_id": pl.String, "_base": pl.Int64},
+            orient="row",
+        )
+        first, recorded_at = tx.allocate(frame.height)
+        rows = rows.join(base, on="case_id", how="left", maintain_order="left").with_columns(
             position=pl.int_range(pl.len(), dtype=pl.Int64) + first,
             revision=pl.col("_base").fill_null(-1) + 1 + pl.int_range(pl.len()).over("case_id"),
+            recorded_at=pl.lit(recorded_at, dtype=UTC_MICROS),
         )
-    )
     stored = rows.select(
         "position",
         pl.lit(log_id, dtype=pl.Int64).alias("log_id"),
@@ -516,7 +532,7 @@ def _insert(tx: Transaction, log_id: int, frame: pl.DataFrame) -> int:
         "event_id",
         "activity_key",
         pl.col("timestamp").dt.epoch("us").alias("timestamp"),
-        pl.lit(recorded_at, dtype=pl.Int64).alias("recorded_at"),
+        pl.col("recorded_at").dt.epoch("us").alias("recorded_at"),
         "resource_key",
         "lifecycle",
         "correlation_id",
@@ -526,16 +542,21 @@ def _insert(tx: Transaction, log_id: int, frame: pl.DataFrame) -> int:
     for table, columns in plan.tables().items():
         values = rows.select("position", *(plan.values[column] for column in columns))
         tx.write_attributes(log_id, table, values)
-    last = first + frame.height - 1
-    tx.write_range(
-        log_id,
-        first,
-        last,
-        int(stored["timestamp"].min()),  # type: ignore[arg-type]
-        int(stored["timestamp"].max()),  # type: ignore[arg-type]
-        recorded_at,
-    )
+    last = int(stored["position"].max())  # type: ignore[arg-type]
+    if not copied:
+        tx.write_range(
+            log_id,
+            first,
+            last,
+            int(stored["timestamp"].min()),  # type: ignore[arg-type]
+            int(stored["timestamp"].max()),  # type: ignore[arg-type]
+            recorded_at,
+        )
     return last
+
+
+#: What a copied frame brings besides the writable vocabulary and the attributes.
+_COPIED = ("position", "revision", "recorded_at")
 
 
 def _case_ids(case_id: str | Sequence[str]) -> tuple[str, ...]:

@@ -65,7 +65,20 @@ def generated_ids(count: int) -> list[str]:
 
 
 def frame_of_events(case_id: str, events: Sequence[Event]) -> pl.DataFrame:
-    """The events of one case as a frame in the writable vocabulary plus attribute columns."""
+    """The events of one case as a frame in the writable vocabulary plus attribute columns.
+
+    Raises `InvalidEvents` for text that is not Unicode a store can keep (lone surrogates).
+    """
+    try:
+        return _frame_of_events(case_id, events)
+    except UnicodeEncodeError as error:
+        raise InvalidEvents(
+            f"case {case_id!r}: text that is not valid Unicode ({error.reason}: "
+            f"{error.object[error.start : error.end]!r})"
+        ) from None
+
+
+def _frame_of_events(case_id: str, events: Sequence[Event]) -> pl.DataFrame:
     ids = [event.event_id for event in events]
     if any(event_id is None for event_id in ids):
         generated = iter(generated_ids(len(ids)))
@@ -95,6 +108,13 @@ def frame_of_events(case_id: str, events: Sequence[Event]) -> pl.DataFrame:
     return pl.DataFrame(columns)
 
 
+def _refuse_nul(frame: pl.DataFrame) -> None:
+    """Text with a NUL character cannot be kept by every backend (PostgreSQL refuses it)."""
+    for name, dtype in frame.schema.items():
+        if dtype == pl.String and frame[name].str.contains("\x00", literal=True).any():
+            raise InvalidEvents(f"{name}: text with a NUL character (U+0000) cannot be stored")
+
+
 def normalize(frame: pl.DataFrame) -> pl.DataFrame:
     """Check and coerce a frame of events to the writable vocabulary; attributes follow.
 
@@ -102,6 +122,7 @@ def normalize(frame: pl.DataFrame) -> pl.DataFrame:
     activities, timestamps that are not datetimes, or attributes named like vocabulary columns.
     """
     missing = [name for name in ("case_id", "activity", "timestamp") if name not in frame.columns]
+    _refuse_nul(frame)
     if missing:
         raise InvalidEvents(f"events lack the column(s) {', '.join(missing)}")
     clashes = [name for name in frame.columns if name in VOCABULARY and name not in WRITABLE]

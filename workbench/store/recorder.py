@@ -84,6 +84,13 @@ OBJECT_TABLES: Final[dict[str, dict[str, pl.DataType]]] = {
         "qualifier": pl.String(),
     },
 }
+RANGE_COLUMNS: Final[dict[str, pl.DataType]] = {
+    "first_position": pl.Int64(),
+    "last_position": pl.Int64(),
+    "min_timestamp": pl.Int64(),
+    "max_timestamp": pl.Int64(),
+    "recorded_at": pl.Int64(),
+}
 REJECT_COLUMNS: Final[dict[str, pl.DataType]] = {
     "job_id": pl.Int64(),
     "source": pl.String(),
@@ -198,6 +205,23 @@ class Transaction(Protocol):
         """Add objects, attribute values and links; those already stored are skipped."""
         ...
 
+    def positions_taken(self, first: int, last: int) -> int:
+        """How many events (of any log) hold positions from ``first`` to ``last``."""
+        ...
+
+    def copy_ranges(self, log_id: int, ranges: pl.DataFrame) -> None:
+        """Add ranges (`RANGE_COLUMNS`) copied from another store; those present are kept."""
+        ...
+
+    def advance(self, position: int, recorded_at: int) -> None:
+        """Make sure later appends get positions after ``position`` and a ``recorded_at``
+        no earlier than ``recorded_at`` (after events were copied in with their own)."""
+        ...
+
+    def insert_job(self, job: Job, rejects: pl.DataFrame) -> int:
+        """Add a job copied from another store (a new id) with its refused rows."""
+        ...
+
     def record_progress(self, log: str, job: JobProgress, result: ImportResult) -> None:
         """Add a batch's rejects and counts to its job's record."""
         ...
@@ -270,6 +294,10 @@ class Recorder(Protocol):
 
     def attributes(self, log_id: int) -> Attributes:
         """The log's attributes."""
+        ...
+
+    def ranges(self, log_id: int) -> pl.DataFrame:
+        """The log's committed writes (`RANGE_COLUMNS`), by first position."""
         ...
 
     # events

@@ -10,10 +10,10 @@ row per committed write) to bound the rowid range they scan.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
@@ -28,6 +28,7 @@ from workbench.store.attributes import Attributes, Column
 from workbench.store.recorder import (
     DICTIONARIES,
     OBJECT_TABLES,
+    RANGE_COLUMNS,
     REJECT_COLUMNS,
     Cut,
     LogRow,
@@ -47,7 +48,6 @@ from workbench.store.records import (
 )
 from workbench.store.sqlite import schema
 
-_HEADER: Final = b"SQLite format 3\x00"
 _JOB_COLUMNS: Final = (
     "job_id, log, source, sha256, format, mapping, status, events_read, events_added,"
     " duplicates, rejected, rows_committed, last_position, started_at, finished_at, seconds,"
@@ -81,18 +81,22 @@ class SQLiteRecorder:
         self.lock = threading.RLock()
         self.read_only = False
         self._uri = f"file:{self.path}"
-        self._sql = self._open()
-        self._arrow: Any = None
+        self._connection: Any = self._open()
 
     # ------------------------------------------------------------------ opening
 
-    def _open(self) -> sqlite3.Connection:
-        """Connect, refusing what is not a store, and falling back to reading only."""
+    def _open(self) -> Any:
+        """Connect, refusing what is not a store, and falling back to reading only.
+
+        One SQLite library touches the file in this process, the ADBC driver's: SQLite
+        keeps POSIX locks per process and file, and only the library that took them knows
+        not to drop them when another of its connections closes. For the same reason the
+        file itself is never opened here other than through SQLite.
+        """
         if self.path.is_dir():
             self._fail("it is a folder; give the path of a store file inside it")
         if not self.path.parent.is_dir():
             self._fail(f"the folder {self.path.parent} does not exist")
-        self._check_header()
         try:
             connection = self._connect(self._uri)
             try:
@@ -100,13 +104,13 @@ class SQLiteRecorder:
             except BaseException:
                 connection.close()
                 raise
-        except sqlite3.Error as error:
+        except adbc_driver_manager.Error as error:
             if not self.path.exists() or not _is_read_only(error):
                 raise self._translate(error) from None
             return self._open_read_only()
         return connection
 
-    def _open_read_only(self) -> sqlite3.Connection:
+    def _open_read_only(self) -> Any:
         """Read a store on a read-only file or file system. Without a write-ahead log to
         replay, the file is read as immutable (SQLite cannot create its shared memory there)."""
         self.read_only = True
@@ -117,16 +121,17 @@ class SQLiteRecorder:
         for uri in uris:
             try:
                 connection = self._connect(uri)
-                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            except sqlite3.Error:
+                _run(connection, "SELECT count(*) FROM sqlite_master")
+            except adbc_driver_manager.Error:
                 continue
-            if schema.needs_changes(connection):
+            if schema.needs_changes(partial(_run, connection)):
                 connection.close()
                 raise StoreReadOnly(
                     self.location,
                     "it is read-only and was made by another version of Workbench; open a"
                     " writable copy once to bring it up to date",
                 )
+            self._pragmas(connection)
             self._uri = uri
             return connection
         raise StoreReadOnly(
@@ -135,44 +140,34 @@ class SQLiteRecorder:
             " read with write access; open it once where it can be written",
         )
 
-    def _connect(self, uri: str) -> sqlite3.Connection:
-        connection = sqlite3.connect(
-            uri, timeout=self.timeout, isolation_level=None, check_same_thread=False, uri=True
-        )
+    def _connect(self, uri: str) -> Any:
+        connection = adbc.connect(uri, autocommit=True)
         # The busy timeout first: every later statement may have to wait for a writer.
-        connection.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+        _run(connection, f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
         return connection
 
-    def _prepare(self, connection: sqlite3.Connection) -> None:
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    def _prepare(self, connection: Any) -> None:
+        def run(sql: str) -> list[Any]:
+            return _run(connection, sql)
+
+        tables = {row[0] for row in run("SELECT name FROM sqlite_master")}
         if tables and "events" not in tables:
             self._fail("it is an SQLite database, but not a Workbench store")
         # Large pages make bulk appends cheaper (fewer B-tree splits); the page size of a
         # database is fixed when its first table is created.
         if not tables:
-            connection.execute("PRAGMA page_size=32768")
-        self._pragmas(connection.execute)
-        if not tables or schema.needs_changes(connection):
-            schema.create(connection)
+            run("PRAGMA page_size=32768")
+        self._pragmas(connection)
+        if not tables or schema.needs_changes(run):
+            schema.create(run)
 
-    def _check_header(self) -> None:
-        try:
-            with self.path.open("rb") as handle:
-                header = handle.read(len(_HEADER))
-        except FileNotFoundError:
-            return
-        except OSError as error:
-            self._fail(f"cannot be read ({error.strerror})")
-        if header and header != _HEADER:
-            self._fail("it is not a Workbench store (not an SQLite database)")
-
-    def _pragmas(self, execute: Any) -> None:
+    def _pragmas(self, connection: Any) -> None:
         statements = [f"PRAGMA busy_timeout={int(self.timeout * 1000)}"]
         if not self.read_only:
             statements += ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"]
         statements += ["PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY"]
         for statement in statements:
-            execute(statement)
+            _run(connection, statement)
 
     # ------------------------------------------------------------------ errors
 
@@ -194,8 +189,12 @@ class SQLiteRecorder:
                 self.location,
                 "it is read-only (a read-only file or file system): it can be read, not written",
             )
-        if "not a database" in lowered or "malformed" in lowered:
-            return StoreError(self.location, "the file is damaged or not a Workbench store")
+        if "not a database" in lowered:
+            return StoreError(self.location, "it is not a Workbench store (not an SQLite database)")
+        if "malformed" in lowered:
+            return StoreError(
+                self.location, f"the file is damaged or not a Workbench store ({text})"
+            )
         if "unable to open" in lowered:
             return StoreError(self.location, "the file cannot be opened")
         if "disk" in lowered and ("full" in lowered or "i/o" in lowered):
@@ -208,7 +207,7 @@ class SQLiteRecorder:
         with self.lock:
             try:
                 yield
-            except (sqlite3.Error, adbc_driver_manager.Error) as error:
+            except adbc_driver_manager.Error as error:
                 raise self._translate(error) from error
 
     def _check_writable(self) -> None:
@@ -220,29 +219,16 @@ class SQLiteRecorder:
 
     # ------------------------------------------------------------------ connections
 
-    @property
-    def sql(self) -> sqlite3.Connection:
-        """The plain sqlite3 connection (for tests and tools that inspect the file)."""
-        return self._sql
-
     def _cursor(self) -> Any:
-        """An ADBC cursor (Arrow in and out), opened on first use."""
-        if self._arrow is None:
-            self._arrow = adbc.connect(self._uri, autocommit=True)
-            cursor = self._arrow.cursor()
-            self._pragmas(cursor.execute)
-            cursor.close()
-        cursor = self._arrow.cursor()
+        """A cursor (Arrow in and out) on the store's connection."""
+        cursor = self._connection.cursor()
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1 << 30)})
         return cursor
 
     def close(self) -> None:
-        """Close both connections."""
+        """Close the connection."""
         with self.lock:
-            if self._arrow is not None:
-                self._arrow.close()
-                self._arrow = None
-            self._sql.close()
+            self._connection.close()
 
     @contextmanager
     def transaction(self) -> Iterator[_Transaction]:
@@ -263,13 +249,23 @@ class SQLiteRecorder:
 
     def _rows(self, query: str, parameters: Sequence[Any] = ()) -> list[Any]:
         with self._use():
-            return self._sql.execute(query, parameters).fetchall()
+            return _run(self._connection, query, parameters)
 
     def _execute(self, query: str, parameters: Sequence[Any] = ()) -> int:
         """Run a small write on its own; returns the rows changed."""
         self._check_writable()
         with self._use():
-            return self._sql.execute(query, parameters).rowcount
+            cursor = self._connection.cursor()
+            try:
+                cursor.execute(query, parameters)
+                cursor.execute("SELECT changes()")
+                return int(cursor.fetchone()[0])
+            finally:
+                cursor.close()
+
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        """The rows of a read-only query on the file (for tests and tools that inspect it)."""
+        return self._rows(sql, parameters)
 
     # ------------------------------------------------------------------ logs
 
@@ -329,6 +325,14 @@ class SQLiteRecorder:
         found = self._rows("SELECT attribute_types FROM logs WHERE log_id = ?", (log_id,))
         return attrs.loads(found[0][0]) if found else {}
 
+    def ranges(self, log_id: int) -> pl.DataFrame:
+        rows = self._rows(
+            f"SELECT {', '.join(RANGE_COLUMNS)} FROM event_ranges WHERE log_id = ?"
+            " ORDER BY first_position",
+            (log_id,),
+        )
+        return pl.DataFrame(rows, schema=dict(RANGE_COLUMNS), orient="row")
+
     # ------------------------------------------------------------------ events
 
     def read_events(self, log_id: int, cut: Cut) -> pl.DataFrame | None:
@@ -343,12 +347,13 @@ class SQLiteRecorder:
 
     def _read_log(self, cursor: Any, log_id: int, cut: Cut) -> pl.DataFrame | None:
         # The ranges that can hold qualifying events bound the scan.
-        first, last = self._sql.execute(
+        cursor.execute(
             "SELECT min(first_position), max(last_position) FROM event_ranges"
             " WHERE log_id = ? AND min_timestamp <= ? AND recorded_at <= ? AND first_position <= ?"
             " AND (max_timestamp > ? OR last_position > ?)",
             (log_id, cut.timestamp, cut.recorded, cut.position, *cut.after),
-        ).fetchone()
+        )
+        first, last = cursor.fetchone()
         if first is None:
             return None
         # `+log_id` keeps SQLite on the rowid range: one sequential pass instead of
@@ -549,20 +554,20 @@ class SQLiteRecorder:
         self, log_id: int, view: str, name: str, at: int
     ) -> tuple[bytes, int, list[tuple[str, bytes]]] | None:
         key = (log_id, view, name, at)
-        with self._use():
-            found = self._sql.execute(
-                "SELECT data, position FROM projections"
-                " WHERE log_id = ? AND view = ? AND name = ? AND at = ?",
-                key,
-            ).fetchone()
-            if found is None:
-                return None
-            changes = self._sql.execute(
-                "SELECT replaced, data FROM projection_changes"
-                " WHERE log_id = ? AND view = ? AND name = ? AND at = ? ORDER BY seq",
-                key,
-            ).fetchall()
-        return bytes(found[0]), int(found[1]), [(str(r), bytes(d)) for r, d in changes]
+        found = self._rows(
+            "SELECT data, position FROM projections"
+            " WHERE log_id = ? AND view = ? AND name = ? AND at = ?",
+            key,
+        )
+        if not found:
+            return None
+        changes = self._rows(
+            "SELECT replaced, data FROM projection_changes"
+            " WHERE log_id = ? AND view = ? AND name = ? AND at = ? ORDER BY seq",
+            key,
+        )
+        data, position = found[0]
+        return bytes(data), int(position), [(str(r), bytes(d)) for r, d in changes]
 
     def projection_rows(self, log_id: int | None, view: str | None) -> list[StoredProjection]:
         rows = self._rows(
@@ -598,6 +603,19 @@ class SQLiteRecorder:
     def queries(self) -> list[Query]:
         rows = self._rows("SELECT name, query, description FROM user_projections ORDER BY name")
         return [Query(str(n), str(q), str(d)) for n, q, d in rows]
+
+
+def _run(connection: Any, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+    """Run one statement on a connection; its rows (none for most writes)."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, parameters)
+        try:
+            return list(cursor.fetchall())
+        except adbc_driver_manager.Error:  # a statement without a result set
+            return []
+    finally:
+        cursor.close()
 
 
 def _is_read_only(error: BaseException) -> bool:
@@ -765,6 +783,42 @@ class _Transaction:
                 f" SELECT ?, {columns} FROM temp.offered_objects",
                 (log_id,),
             )
+
+    def positions_taken(self, first: int, last: int) -> int:
+        found = self.fetch(
+            "SELECT count(*) FROM events WHERE position BETWEEN ? AND ?", (first, last)
+        )
+        return int(found.item(0, 0))
+
+    def copy_ranges(self, log_id: int, ranges: pl.DataFrame) -> None:
+        for row in ranges.iter_rows():
+            self.cursor.execute(
+                f"INSERT OR IGNORE INTO event_ranges (log_id, {', '.join(RANGE_COLUMNS)})"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (log_id, *row),
+            )
+
+    def advance(self, position: int, recorded_at: int) -> None:
+        # AUTOINCREMENT keeps the largest position ever written; recorded_at follows the
+        # last event's, which `allocate` reads.
+        del position, recorded_at
+
+    def insert_job(self, job: Job, rejects: pl.DataFrame) -> int:
+        values = job.as_dict()
+        del values["job_id"]
+        values["mapping"] = json.dumps(values["mapping"])
+        self.cursor.execute(
+            f"INSERT INTO ingest_jobs ({', '.join(values)})"
+            f" VALUES ({', '.join('?' for _ in values)})",
+            tuple(values.values()),
+        )
+        job_id = int(self.fetch("SELECT last_insert_rowid()").item(0, 0))
+        if rejects.height:
+            rows = rejects.with_columns(
+                job_id=pl.lit(job_id, dtype=pl.Int64), log=pl.lit(job.log, dtype=pl.String)
+            ).select("job_id", "log", "source", "line", "place", "field", "value", "reason")
+            self.cursor.adbc_ingest("rejects", rows.to_arrow(), mode="append")
+        return job_id
 
     def record_progress(self, log: str, job: JobProgress, result: ImportResult) -> None:
         rejected = rejected_count(job)

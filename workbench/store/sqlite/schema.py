@@ -15,7 +15,8 @@ Layout of the file (an ordinary SQLite database that sqlite-utils and Datasette 
 from __future__ import annotations
 
 import sqlite3
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS logs (
@@ -216,45 +217,65 @@ _ADDED_COLUMNS: Final = {
 _OLD_DERIVED: Final = ("materialized", "materialized_changes")
 
 
-def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
-    return {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+Run = Callable[[str], list[Any]]  # runs one statement, returns its rows
 
 
-def create(connection: sqlite3.Connection) -> None:
-    """Create what is missing, after bringing an older file's tables up to date."""
-    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-    if "logs" in tables:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            _migrate(connection, tables)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-    connection.executescript(SCHEMA)
+def _columns(run: Run, table: str) -> set[str]:
+    return {row[1] for row in run(f"PRAGMA table_info({table})")}
 
 
-def _migrate(connection: sqlite3.Connection, tables: set[str]) -> None:
+def _tables(run: Run) -> set[str]:
+    return {row[0] for row in run("SELECT name FROM sqlite_master")}
+
+
+def create(run: Run) -> None:
+    """Create what is missing, after bringing an older file's tables up to date, in one
+    transaction: another process opening the file meanwhile sees all of it or none."""
+    run("BEGIN IMMEDIATE")
+    try:
+        tables = _tables(run)
+        if "logs" in tables:
+            _migrate(run, tables)
+        for statement in _statements(SCHEMA):
+            run(statement)
+    except BaseException:
+        run("ROLLBACK")
+        raise
+    run("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a script, each complete (triggers hold semicolons of their own)."""
+    found, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            found.append(pending.strip())
+            pending = ""
+    return [statement for statement in found if statement]
+
+
+def _migrate(run: Run, tables: set[str]) -> None:
     # Stored projections are derived data: older tables are dropped, not converted, and
     # the results are computed again when next asked for.
     for table in (*_OLD_DERIVED, "projections", "projection_changes"):
-        if table in tables and "view" not in _columns(connection, table):
-            connection.execute(f"DROP TABLE {table}")
+        if table in tables and "view" not in _columns(run, table):
+            run(f"DROP TABLE {table}")
     for (table, column), statement in _ADDED_COLUMNS.items():
-        if table not in tables:
-            continue
-        if column not in _columns(connection, table):
-            connection.execute(statement)
+        if table in tables and column not in _columns(run, table):
+            run(statement)
 
 
-def needs_changes(connection: sqlite3.Connection) -> bool:
+def needs_changes(run: Run) -> bool:
     """Whether `create` would change the file (a read-only store must not need to)."""
-    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    tables = _tables(run)
     expected = {"logs", "events", "ingest_jobs", "rejects", "projections", "user_projections"}
     if not expected <= tables:
         return True
-    if any(column not in _columns(connection, table) for table, column in _ADDED_COLUMNS):
+    if any(column not in _columns(run, table) for table, column in _ADDED_COLUMNS):
         return True
-    return "view" not in _columns(connection, "projections") or any(
+    return "view" not in _columns(run, "projections") or any(
         table in tables for table in _OLD_DERIVED
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Final
 
 import polars as pl
 
@@ -19,15 +20,23 @@ from ingest.mapping import (
     parse_times,
     type_attribute,
 )
-from workbench.events import VOCABULARY
-from workbench.store import Objects, derive_event_ids
+from workbench.events import UTC_MICROS, VOCABULARY
+from workbench.store import UNTIMED, Objects, derive_event_ids, from_micros
+
+#: The time of every event of a log imported without times (``--no-times``), the store's
+#: `UNTIMED`: events then keep the order of the file (positions), which is how a case is
+#: ordered when times are equal.
+UNTIMED_MOMENT: Final = from_micros(UNTIMED)
 
 # Rows per committed batch: the unit of progress, of resumption and of peak memory.
 BATCH_ROWS = int(os.environ.get("WORKBENCH_BATCH_ROWS", "100000"))
 
-LINE = "_line"  # the source line (or record number) of each row, added by every reader
-PLACE = "_place"  # optional: where a row is, in the source's own terms ("trace 3, event 2")
-PROBLEM = "_problem"  # optional: why a reader could not read a row at all (the row is refused)
+# Columns every reader adds to what it read; their names hold a NUL character, which no
+# CSV header can, so that a source column never collides with them.
+LINE = "\x00line"  # the source line (or record number) of each row
+PLACE = "\x00place"  # optional: where a row is, in the source's own terms ("trace 3, event 2")
+PROBLEM = "\x00problem"  # optional: why a reader could not read a row at all (it is refused)
+INTERNAL = (LINE, PLACE, PROBLEM)
 
 REJECT_SCHEMA = {
     "line": pl.Int64,
@@ -88,7 +97,11 @@ def to_batch(
         raw = raw.with_columns(pl.format("line {}", pl.col(LINE)).alias(PLACE))
     roles = mapping.as_dict()
     text = {role: _text(raw[column]) for role, column in roles.items() if role != "timestamp"}
-    stamp_source = raw[roles["timestamp"]]
+    stamp_source = (
+        raw[roles["timestamp"]]
+        if "timestamp" in roles
+        else pl.repeat(UNTIMED_MOMENT, raw.height, dtype=UTC_MICROS, eager=True)
+    )
     stamp_type = stamp_source.dtype
     if stamp_type == pl.Date:
         stamps = _zoned(stamp_source.cast(pl.Datetime("us")), options.timezone)
@@ -125,15 +138,8 @@ def to_batch(
             pl.lit(None, dtype=pl.String).alias("value"),
             pl.lit("the activity is empty").alias("reason"),
         ),
-        checks.filter(pl.col("stamp").is_null()).select(
-            "line",
-            "place",
-            pl.lit(roles["timestamp"]).alias("field"),
-            pl.col("stamp_text").alias("value"),
-            pl.when(pl.col("stamp_text").is_null())
-            .then(pl.lit("the timestamp is empty"))
-            .otherwise(pl.format("cannot read {} as a time", pl.col("stamp_text")))
-            .alias("reason"),
+        _time_problems(
+            checks.filter(pl.col("stamp").is_null()), roles.get("timestamp", ""), options
         ),
     ]
     unreadable = (
@@ -161,31 +167,85 @@ def to_batch(
     )
     columns: dict[str, pl.Series] = {role: series.filter(good) for role, series in text.items()}
     columns["timestamp"] = stamps.filter(good)
+    kept = raw.filter(good)
+    schema = raw.schema
+    sources = [c for c in raw.columns if c not in roles.values() and c not in INTERNAL]
+    names = attribute_names(sources, taken=ROLES)
+    for name in sources:
+        values = kept.get_column(name)
+        typed = (
+            type_attribute(values, options)
+            if infer_types and schema[name] == pl.String
+            else _zoned(values, options.timezone)
+        )
+        columns[names[name]] = typed.alias(names[name])
     events = pl.DataFrame(columns)
-    attributes = [
-        c for c in raw.columns if c not in roles.values() and c not in (LINE, PLACE, PROBLEM)
-    ]
-    events = events.with_columns(
-        type_attribute(raw[name].filter(good), options).alias(name)
-        if infer_types and raw.schema[name] == pl.String
-        else _zoned(raw[name].filter(good), options.timezone).alias(name)
-        for name in attributes
-    )
     if "event_id" not in events.columns:
         events = events.with_columns(pl.lit(None, dtype=pl.String).alias("event_id"))
     if events.height and events["event_id"].null_count():
         derived = derive_event_ids(events, occurrences.number(events))
         events = events.with_columns(pl.col("event_id").fill_null(derived))
     ordered = [role for role in ROLES if role in events.columns]
-    clashes = {name: f"source_{name}" for name in attributes if name in VOCABULARY}
-    events = events.rename(clashes)
-    attributes = [clashes.get(name, name) for name in attributes]
+    attributes = [names[name] for name in sources]
     return Batch(
         events=events.select(*ordered, *attributes),
         rejects=rejects,
         rows=raw.height,
         mapping=mapping,
     )
+
+
+def _time_problems(failed: pl.DataFrame, field: str, options: ParseOptions) -> pl.DataFrame:
+    """Rejects for the times that could not be read, each with its reason: empty, not a
+    time, or a local time that does not exist in the zone (the hour the clocks go forward).
+    """
+    naive = replace(options, timezone="UTC")
+    in_gap = (
+        parse_times(failed["stamp_text"], naive).is_not_null()
+        if failed.height and failed.schema["stamp_text"] == pl.String
+        else pl.Series([False] * failed.height, dtype=pl.Boolean)
+    )
+    return failed.with_columns(in_gap.alias("in_gap")).select(
+        "line",
+        "place",
+        pl.lit(field).alias("field"),
+        pl.col("stamp_text").alias("value"),
+        pl.when(pl.col("stamp_text").is_null())
+        .then(pl.lit("the timestamp is empty"))
+        .when(pl.col("in_gap"))
+        .then(
+            pl.format(
+                "{} does not exist in {}: the clocks went forward then (daylight saving)",
+                pl.col("stamp_text"),
+                pl.lit(options.timezone),
+            )
+        )
+        .otherwise(pl.format("cannot read {} as a time", pl.col("stamp_text")))
+        .alias("reason"),
+    )
+
+
+def attribute_names(columns: Sequence[str], *, taken: Sequence[str] = ()) -> dict[str, str]:
+    """The attribute name of each source column: its own, except where it is a name of the
+    store's vocabulary (a column called ``activity`` beside the one chosen as the activity),
+    which becomes ``source_<name>`` (``source_<name>_2`` and so on if that is taken too).
+
+    >>> attribute_names(["amount", "activity", "source_activity"])
+    {'amount': 'amount', 'activity': 'source_activity_2', 'source_activity': 'source_activity'}
+    """
+    used = set(columns) | set(taken) | set(VOCABULARY)
+    names: dict[str, str] = {}
+    for column in columns:
+        if column not in VOCABULARY:
+            names[column] = column
+            continue
+        candidate, number = f"source_{column}", 1
+        while candidate in used:
+            number += 1
+            candidate = f"source_{column}_{number}"
+        used.add(candidate)
+        names[column] = candidate
+    return names
 
 
 def _zoned(values: pl.Series, timezone: str) -> pl.Series:
@@ -224,8 +284,14 @@ def from_frames(
     consumed = 0
     for raw in frames:
         if resolved is None:
-            columns = [c for c in raw.columns if c not in (LINE, PLACE, PROBLEM)]
-            resolved = detect(columns, raw.head(1_000), mapping or ColumnMapping(), str(source))
+            columns = [c for c in raw.columns if c not in INTERNAL]
+            resolved = detect(
+                columns,
+                raw.head(1_000),
+                mapping or ColumnMapping(),
+                str(source),
+                timed=options.timed,
+            )
         batch = to_batch(raw, resolved, options, occurrences, infer_types=infer_types)
         consumed += raw.height
         if consumed > skip_rows:

@@ -1,24 +1,28 @@
-"""CSV event logs (plain or gzipped), read in batches."""
+"""CSV event logs (plain or gzipped, UTF-8 or a declared encoding), read in batches.
+
+Polars reads the file; where it cannot (a row with more fields than the header, bytes that
+are not UTF-8), the rest of the file is read by Python's csv module, which names the row
+and refuses only it. Nothing is changed silently: a row that cannot be read as it is
+becomes a reject with its line and the reason.
+"""
 
 from __future__ import annotations
 
 import csv
-import gzip
-import os
-import shutil
-import tempfile
-import zlib
+import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
 from ingest import batch as batching
-from ingest.batch import LINE, Batch, from_frames
-from ingest.formats import sniff
+from ingest.batch import LINE, PROBLEM, Batch, from_frames
+from ingest.formats import plain_file, sniff
 from ingest.mapping import ColumnMapping, EmptySource, IngestError, ParseOptions, first_line
 
 _SEPARATORS = (",", ";", "\t", "|")
+_NOT_UTF8 = re.compile("[\udc80-\udcff]+")
 
 
 def read(
@@ -36,23 +40,13 @@ def read(
     """
     options = options or ParseOptions()
     source = Path(source)
-    head = sniff(source)
-    separator = _separator(source, head)
-    with _plain(source) as plain:
-        columns = _header(source, plain, separator)
-        lazy = pl.scan_csv(
-            plain,
-            separator=separator,
-            infer_schema=False,
-            row_index_name=LINE,
-            row_index_offset=2,
-            missing_columns="insert",
-            truncate_ragged_lines=False,
-            encoding="utf8-lossy",
-        )
-        frames = (
-            _drop_index_column(raw) for raw in lazy.collect_batches(chunk_size=batching.BATCH_ROWS)
-        )
+    sniff(source)
+    with plain_file(source, encoding=options.encoding) as plain:
+        with plain.open("rb") as handle:
+            head = handle.read(65_536)
+        separator = _separator(source, head)
+        columns = _header(source, plain, separator, timed=options.timed)
+        frames = (_drop_index_column(raw) for raw in _tables(plain, separator))
         try:
             yield from from_frames(
                 frames, source, mapping=mapping, options=options, skip_rows=skip_rows
@@ -63,6 +57,101 @@ def read(
             raise EmptySource(
                 f"{source}: has a header ({', '.join(columns)}) but no rows"
             ) from None
+
+
+def _tables(plain: Path, separator: str) -> Iterator[pl.DataFrame]:
+    """The rows as string tables with their `LINE`: Polars first; from the first row it
+    cannot read, Python's csv module."""
+    lazy = pl.scan_csv(
+        plain,
+        separator=separator,
+        infer_schema=False,
+        row_index_name=LINE,
+        row_index_offset=2,
+        missing_columns="insert",
+        truncate_ragged_lines=False,
+        encoding="utf8",
+    )
+    done = 0
+    try:
+        for raw in lazy.collect_batches(chunk_size=batching.BATCH_ROWS):
+            done += raw.height
+            yield raw
+    except pl.exceptions.ComputeError as error:
+        if not _python_can_read(error):
+            raise
+        columns = [name for name in lazy.collect_schema().names() if name != LINE]
+        yield from _python_tables(plain, separator, columns, skip=done)
+
+
+def _python_can_read(error: Exception) -> bool:
+    text = str(error).lower()
+    return "utf-8" in text or "utf8" in text or "fields" in text
+
+
+def _python_tables(
+    plain: Path, separator: str, columns: list[str], *, skip: int
+) -> Iterator[pl.DataFrame]:
+    """Rows after the first ``skip``, read by Python's csv module: a row with more fields
+    than the header, or with bytes that are not UTF-8, is refused with its reason (`PROBLEM`)
+    instead of failing the file; a row with fewer fields has the missing ones empty."""
+    width = len(columns)
+    with plain.open("rb") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+        reader = csv.reader(text, delimiter=separator)
+        next(reader, None)
+        values: list[list[str | None]] = [[] for _ in range(width)]
+        lines: list[int] = []
+        problems: list[str | None] = []
+        for number, row in enumerate(reader, start=2):
+            if number - 2 < skip:
+                continue
+            problem = _problem(row, columns)
+            fields: list[str | None] = (
+                [None] * width if problem else [*row, *([None] * (width - len(row)))]
+            )
+            for column, value in zip(values, fields, strict=True):
+                column.append(value or None)
+            lines.append(number)
+            problems.append(problem)
+            if len(lines) >= batching.BATCH_ROWS:
+                yield _table(columns, values, lines, problems)
+                values, lines, problems = [[] for _ in range(width)], [], []
+        if lines:
+            yield _table(columns, values, lines, problems)
+
+
+def _problem(row: list[str], columns: list[str]) -> str | None:
+    """Why a row cannot be imported as it is, or None."""
+    if len(row) > len(columns):
+        return (
+            f"{len(row)} fields where the header has {len(columns)}: a separator or quote"
+            " out of place"
+        )
+    for name, value in zip(columns, row, strict=False):
+        bad = _NOT_UTF8.search(value)
+        if bad:
+            raw = bad.group().encode("utf-8", errors="surrogateescape")
+            return (
+                f"column {name!r} holds bytes that are not UTF-8 ({raw.hex(' ')}); give the"
+                " file's encoding with --encoding (e.g. latin-1 or cp1252)"
+            )
+    return None
+
+
+def _table(
+    columns: list[str],
+    values: list[list[str | None]],
+    lines: list[int],
+    problems: list[str | None],
+) -> pl.DataFrame:
+    data: dict[str, pl.Series] = {
+        name: pl.Series(name, column, dtype=pl.String)
+        for name, column in zip(columns, values, strict=True)
+    }
+    data[LINE] = pl.Series(LINE, lines, dtype=pl.Int64)
+    data[PROBLEM] = pl.Series(PROBLEM, problems, dtype=pl.String)
+    return pl.DataFrame(data)
 
 
 def _separator(source: Path, head: bytes) -> str:
@@ -76,13 +165,25 @@ def _separator(source: Path, head: bytes) -> str:
     return best
 
 
-def _header(source: Path, plain: Path, separator: str) -> list[str]:
+def header(source: Path, *, encoding: str = "utf-8") -> list[str]:
+    """The columns of a CSV file, as its first line names them."""
+    with plain_file(source, encoding=encoding) as plain:
+        with plain.open("rb") as handle:
+            head = handle.read(65_536)
+        return _header(source, plain, _separator(source, head))
+
+
+def _header(source: Path, plain: Path, separator: str, *, timed: bool = True) -> list[str]:
     with plain.open(encoding="utf-8", errors="replace", newline="") as handle:
         row = next(csv.reader(handle, delimiter=separator), [])
-    if len(row) < 3:
+    if len(row) < (3 if timed else 2):
         raise IngestError(
             f"{source}: line 1 has {len(row)} column(s); an event log needs at least a case, "
-            "an activity and a timestamp"
+            + (
+                "an activity and a timestamp (a log without times imports with --no-times)"
+                if timed
+                else "and an activity"
+            )
         )
     return row
 
@@ -97,32 +198,3 @@ def _drop_index_column(raw: pl.DataFrame) -> pl.DataFrame:
         else:
             raw = raw.rename({column: f"column_{raw.columns.index(column)}"})
     return raw
-
-
-class _plain:
-    """The path of a plain-text copy of a gzipped file (the file itself when not gzipped)."""
-
-    def __init__(self, source: Path) -> None:
-        self.source = source
-        self.copy: Path | None = None
-
-    def __enter__(self) -> Path:
-        with self.source.open("rb") as handle:
-            gzipped = handle.read(2) == b"\x1f\x8b"
-        if not gzipped:
-            return self.source
-        descriptor, name = tempfile.mkstemp(suffix=".csv")
-        self.copy = Path(name)
-        try:
-            with gzip.open(self.source, "rb") as compressed, os.fdopen(descriptor, "wb") as plain:
-                shutil.copyfileobj(compressed, plain, 1 << 20)
-        except (OSError, EOFError, zlib.error) as error:
-            self.copy.unlink()
-            raise IngestError(
-                f"{self.source}: the gzip data is corrupt or truncated ({error})"
-            ) from error
-        return self.copy
-
-    def __exit__(self, *exc: object) -> None:
-        if self.copy is not None:
-            self.copy.unlink(missing_ok=True)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
+import os
+import shutil
 import sqlite3
+import tempfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
 from ingest.mapping import IngestError
 
@@ -23,6 +29,110 @@ FORMATS: Final = {
     "ocel2-sqlite": "OCEL 2.0 SQLite",
     "ocel1-json": "OCEL 1.0 JSON",
 }
+
+
+#: A gzipped file may not decompress to more than this many times its own size (and at
+#: least `MIN_EXPANDED` bytes are always allowed): a bound on what a decompression bomb
+#: costs. Real logs expand 5 to 30 times; WORKBENCH_MAX_EXPANSION raises the bound.
+MAX_EXPANSION: Final = int(os.environ.get("WORKBENCH_MAX_EXPANSION", "100"))
+MIN_EXPANDED: Final = 256 * 1024 * 1024
+
+
+def expansion_limit(path: Path) -> int:
+    """How many bytes a gzipped file may decompress to."""
+    return max(MIN_EXPANDED, MAX_EXPANSION * path.stat().st_size)
+
+
+def is_gzipped(path: Path) -> bool:
+    """Whether a file starts with gzip's magic bytes."""
+    with path.open("rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+class TooLarge(IngestError):
+    """A compressed file that expands beyond the bound (`expansion_limit`)."""
+
+
+class Bounded:
+    """A binary stream that refuses to give more than ``limit`` bytes (a decompression
+    bound): reading past it raises `IngestError` naming the file."""
+
+    def __init__(self, stream: IO[bytes] | gzip.GzipFile, limit: int, source: Path) -> None:
+        self.stream, self.limit, self.source, self.count = stream, limit, source, 0
+
+    def _counted(self, data: bytes) -> bytes:
+        self.count += len(data)
+        if self.count > self.limit:
+            raise TooLarge(
+                f"{self.source}: decompresses to more than {self.limit:,} bytes"
+                f" ({MAX_EXPANSION} times its size); refused as a possible decompression"
+                " bomb (set WORKBENCH_MAX_EXPANSION to allow more)"
+            )
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        return self._counted(self.stream.read(size))
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._counted(self.stream.readline(size))
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.readline():
+            yield line
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+@contextmanager
+def open_binary(path: Path) -> Iterator[IO[bytes] | Bounded]:
+    """The file's bytes, decompressed (within `expansion_limit`) if it is gzipped."""
+    if not is_gzipped(path):
+        with path.open("rb") as plain:
+            yield plain
+        return
+    with gzip.open(path, "rb") as compressed:
+        yield Bounded(compressed, expansion_limit(path), path)
+
+
+@contextmanager
+def plain_file(path: Path, *, encoding: str = "utf-8") -> Iterator[Path]:
+    """A plain UTF-8 copy of a file that is gzipped (decompressed within the bound) or in
+    another encoding; the file itself when it is neither. The copy is removed afterwards."""
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8") and not is_gzipped(path):
+        yield path
+        return
+    descriptor, name = tempfile.mkstemp(suffix=path.suffix.removesuffix(".gz") or ".txt")
+    copy = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as target, open_binary(path) as source:
+            if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+                shutil.copyfileobj(source, target, 1 << 20)
+            else:
+                _transcode(source, target, encoding, path)
+        yield copy
+    except (OSError, EOFError, zlib.error) as error:
+        raise IngestError(f"{path}: the gzip data is corrupt or truncated ({error})") from error
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _transcode(source: IO[bytes] | Bounded, target: IO[bytes], encoding: str, path: Path) -> None:
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    except LookupError:
+        raise IngestError(f"unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)") from None
+    offset = 0
+    while block := source.read(1 << 20):
+        try:
+            target.write(decoder.decode(block).encode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise IngestError(
+                f"{path}: byte {offset + error.start:,} is not {encoding} ({error.reason});"
+                " give the file's encoding with --encoding"
+            ) from None
+        offset += len(block)
+    target.write(decoder.decode(b"", final=True).encode("utf-8"))
 
 
 def sniff(path: Path) -> bytes:
@@ -109,6 +219,8 @@ def _json_kind(path: Path, text: bytes) -> str:
     first = text.split(b"\n", 1)[0].strip()
     try:
         json.loads(first)
+    except RecursionError:  # nested too deeply: JSON lines, whose reader refuses the line
+        return "jsonl"
     except ValueError:
         # A broken first line is still JSON lines when the name or the next lines say so:
         # the reader then names the broken lines.

@@ -123,6 +123,7 @@ def ingest(
     log = log or log_name(path)
     mapping = mapping or ColumnMapping()
     options = options or ParseOptions()
+    _check_times(store, log, options, path)
     digest = sha256_of(path)
     done = store.ledger.completed(log, digest)
     if done is not None:
@@ -161,9 +162,12 @@ def ingest(
         fault: IngestError | None = (
             error if isinstance(error, IngestError) else IngestError(f"{path}: {error}")
         )
-    except BaseException:
+    except BaseException:  # Ctrl-C, or a bug: what was committed stays, and can resume
         store.ledger.finish(
-            job_id, status="failed", seconds=time.perf_counter() - started, message="interrupted"
+            job_id,
+            status="interrupted",
+            seconds=time.perf_counter() - started,
+            message="interrupted after the last committed batch; import the file again to resume",
         )
         raise
     else:
@@ -204,6 +208,23 @@ def ingest(
         seconds=record.seconds or 0.0,
         message=record.message,
     )
+
+
+def _check_times(store: EventStore, log: str, options: ParseOptions, path: Path) -> None:
+    """A log has times or has none: refuse to mix events with and without times."""
+    if not store.has_log(log):
+        return
+    timed = store.summary(log).timed
+    if timed and not options.timed:
+        raise IngestError(
+            f"{path}: the log {log!r} has times; import this file without --no-times, or into"
+            " another log"
+        )
+    if not timed and options.timed:
+        raise IngestError(
+            f"{path}: the log {log!r} was imported without times; import this file with"
+            " --no-times too, or into another log"
+        )
 
 
 def read_ahead(batches: Iterable[Batch], depth: int = 1) -> Iterator[tuple[Batch, Prepared]]:

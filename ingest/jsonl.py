@@ -10,20 +10,23 @@ flattened to dotted names.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
 
 import polars as pl
 
 from ingest import batch as batching
 from ingest.batch import LINE, PLACE, PROBLEM, Batch, from_frames
+from ingest.formats import open_binary
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions, parse_times
 
+#: Deeper JSON is refused line by line: no event log nests like that, and parsers do not
+#: survive much deeper nesting.
+MAX_DEPTH = 64
 _ISO_START = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
 CLOUDEVENTS = ColumnMapping(
     case_id="subject",
@@ -55,7 +58,16 @@ def read(
     cloudevents = _is_cloudevents(first)
     chosen = mapping or ColumnMapping()
     if cloudevents:
-        chosen = ColumnMapping(**{**CLOUDEVENTS.as_dict(), **chosen.as_dict()})
+        # The optional extensions are mapped where the log has them.
+        present = set(_cloudevent_columns(first).columns)
+        standard = {
+            role: column
+            for role, column in CLOUDEVENTS.as_dict().items()
+            if column in present or role in ("case_id", "activity", "timestamp")
+        }
+        chosen = ColumnMapping(**{**standard, **chosen.as_dict()})
+        if not options.timed:
+            chosen = replace(chosen, timestamp=None)
     frames = (
         _cloudevent_columns(frame) if cloudevents else frame for frame in _chain(first, chunks)
     )
@@ -72,7 +84,7 @@ def _chain(first: pl.DataFrame, rest: Iterator[pl.DataFrame]) -> Iterator[pl.Dat
 
 def _chunks(source: Path) -> Iterator[pl.DataFrame]:
     """Tables of `BATCH_ROWS` lines each; a broken line is a row with only its `PROBLEM`."""
-    with _open(source) as handle:
+    with open_binary(source) as handle:
         lines: list[bytes] = []
         numbers: list[int] = []
         for number, raw in enumerate(handle, start=1):
@@ -84,14 +96,6 @@ def _chunks(source: Path) -> Iterator[pl.DataFrame]:
                 lines, numbers = [], []
         if lines:
             yield _table(source, lines, numbers)
-
-
-def _open(source: Path) -> BinaryIO:
-    with source.open("rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    if gzipped:
-        return gzip.open(source, "rb")  # type: ignore[return-value]
-    return source.open("rb")
 
 
 def _table(source: Path, lines: list[bytes], numbers: list[int]) -> pl.DataFrame:
@@ -106,8 +110,14 @@ def _table(source: Path, lines: list[bytes], numbers: list[int]) -> pl.DataFrame
             except ValueError as error:
                 broken.append((number, f"not valid JSON ({error})"))
                 continue
+            except RecursionError:
+                broken.append((number, f"nested more than {MAX_DEPTH} levels deep"))
+                continue
             if not isinstance(value, dict):
                 broken.append((number, f"not a JSON object but {type(value).__name__}"))
+                continue
+            if _depth(value) > MAX_DEPTH:
+                broken.append((number, f"nested more than {MAX_DEPTH} levels deep"))
                 continue
             kept.append(line)
             good.append(number)
@@ -116,6 +126,19 @@ def _table(source: Path, lines: list[bytes], numbers: list[int]) -> pl.DataFrame
         parsed = _with_lines(_parse(kept), good) if kept else problems.clear()
         frame = pl.concat([parsed, problems], how="diagonal_relaxed").sort(LINE)
     return frame
+
+
+def _depth(value: object) -> int:
+    """How deeply objects and lists nest in a JSON value (without recursion)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                children = item.values() if isinstance(item, dict) else item
+                pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _with_lines(frame: pl.DataFrame, numbers: list[int]) -> pl.DataFrame:

@@ -26,6 +26,25 @@ class EmptySource(IngestError):
     """A source that is readable but holds no events."""
 
 
+class MappingNeeded(IngestError):
+    """No column can be told to serve a required role; the user has to name it."""
+
+    FLAGS: Final = {"case_id": "--case", "activity": "--activity", "timestamp": "--timestamp"}
+
+    def __init__(self, source: str, missing: Sequence[str], columns: Sequence[str]) -> None:
+        self.source = source
+        self.missing = tuple(missing)
+        self.columns = tuple(columns)
+        what = ", ".join(f"{role} ({self.FLAGS[role]} COLUMN)" for role in self.missing)
+        hint = (
+            "; a log without times imports with --no-times" if "timestamp" in self.missing else ""
+        )
+        super().__init__(
+            f"{source}: cannot tell which column holds the {what}; "
+            f"columns: {', '.join(repr(c) for c in columns)}{hint}"
+        )
+
+
 ROLES: Final = (
     "case_id",
     "activity",
@@ -111,6 +130,8 @@ class ParseOptions:
 
     timezone: str = "UTC"
     dayfirst: bool = False
+    encoding: str = "utf-8"  # of text formats (CSV, JSON lines); XML declares its own
+    timed: bool = True  # False: the log has no times; events keep the order of the file
 
 
 _FIXED_OFFSET: Final = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
@@ -167,13 +188,22 @@ def localize(values: pl.Series, timezone: str) -> pl.Series:
 
 
 def detect(
-    columns: Sequence[str], sample: pl.DataFrame, chosen: ColumnMapping, source: str
+    columns: Sequence[str],
+    sample: pl.DataFrame,
+    chosen: ColumnMapping,
+    source: str,
+    *,
+    timed: bool = True,
 ) -> ColumnMapping:
     """Complete a mapping from column names and a sample of string values.
 
-    Raises `IngestError` when a chosen column does not exist, or when no column can serve as
-    the case id, the activity or the timestamp.
+    Raises `IngestError` when a chosen column does not exist, and `MappingNeeded` when no
+    column can serve as the case id, the activity or (unless not ``timed``) the timestamp.
     """
+    if not timed and chosen.timestamp is not None:
+        raise IngestError(
+            f"{source}: --timestamp {chosen.timestamp!r} and --no-times contradict each other"
+        )
     for role, column in chosen.as_dict().items():
         if column not in columns:
             raise IngestError(
@@ -186,7 +216,7 @@ def detect(
     for column in columns:
         by_key.setdefault(_key(column), column)
     for role, names in _NAMES.items():
-        if getattr(chosen, role) is not None:
+        if getattr(chosen, role) is not None or (role == "timestamp" and not timed):
             continue
         for name in names:
             match = by_key.get(_key(name))
@@ -195,7 +225,7 @@ def detect(
                 taken.add(match)
                 break
     mapping = replace(chosen, **found)
-    if mapping.timestamp is None:
+    if mapping.timestamp is None and timed:
         for column in columns:
             if column in taken or column not in sample.columns:
                 continue
@@ -210,16 +240,10 @@ def detect(
             ]
             if named:
                 mapping = replace(mapping, **{role: named[0]})
-    missing = [
-        role for role in ("case_id", "activity", "timestamp") if getattr(mapping, role) is None
-    ]
+    required = ("case_id", "activity", "timestamp") if timed else ("case_id", "activity")
+    missing = [role for role in required if getattr(mapping, role) is None]
     if missing:
-        flags = {"case_id": "--case", "activity": "--activity", "timestamp": "--timestamp"}
-        what = ", ".join(f"{role} ({flags[role]} COLUMN)" for role in missing)
-        raise IngestError(
-            f"{source}: cannot tell which column holds the {what}; "
-            f"columns: {', '.join(repr(c) for c in columns)}"
-        )
+        raise MappingNeeded(source, missing, columns)
     return mapping
 
 

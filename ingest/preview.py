@@ -70,11 +70,9 @@ def columns(path: Path) -> tuple[str, list[str]]:
 
 def _columns(path: Path, kind: str) -> list[str]:
     if kind == "csv":
-        from ingest.csv import _header, _plain, _separator
+        from ingest.csv import header
 
-        separator = _separator(path, sniff(path))
-        with _plain(path) as plain:
-            return _header(path, plain, separator)
+        return header(path)
     if kind == "parquet":
         return list(pq.ParquetFile(path).schema_arrow.names)
     if kind == "arrow":

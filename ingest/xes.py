@@ -7,7 +7,6 @@ the file again, yields every complete trace before the fault, and names the line
 
 from __future__ import annotations
 
-import gzip
 import os
 import tempfile
 import zlib
@@ -15,12 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import polars as pl
 
 from ingest import batch as batching
 from ingest.batch import LINE, PLACE, Batch, from_frames
+from ingest.formats import TooLarge, open_binary, plain_file
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions, parse_times, typed_value
 
 XES_MAPPING = ColumnMapping(
@@ -44,11 +44,20 @@ def read(
     trace attributes keep their ``case:`` prefix, and every attribute keeps its XES type.
     """
     source = Path(source)
-    frame = _rustxes(source)
+    try:
+        with plain_file(source) as plain:  # a gzipped file is decompressed within a bound
+            frame = _rustxes(plain)
+    except TooLarge:
+        raise
+    except IngestError:  # a truncated download: the streaming parser keeps what it can
+        frame = None
     rows = _rows_of(frame) if frame is not None else _stream(source)
+    options = options or ParseOptions()
     chosen = _chosen(mapping)
+    if not options.timed:
+        chosen = replace(chosen, timestamp=None)
     # XES dates carry their offsets and both parsers return UTC: --timezone does not apply.
-    utc = replace(options or ParseOptions(), timezone="UTC")
+    utc = replace(options, timezone="UTC")
     yield from from_frames(
         _with_activity(rows, chosen, source),
         source,
@@ -147,8 +156,16 @@ def _stream(source: Path) -> Iterator[pl.DataFrame]:
 
     rows: list[dict[str, Any]] = []
     traces = 0
-    with _open(source) as handle:
-        context = etree.iterparse(handle, events=("start", "end"), huge_tree=True)
+    with open_binary(source) as handle:
+        # No entity expansion and no network: an XML bomb stays a small file.
+        context = etree.iterparse(
+            handle,
+            events=("start", "end"),
+            huge_tree=True,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+        )
         trace_attributes: dict[str, Any] = {}
         trace_rows: list[dict[str, Any]] = []
         event: dict[str, Any] | None = None
@@ -210,18 +227,6 @@ def _stream(source: Path) -> Iterator[pl.DataFrame]:
         raise IngestError(f"{source}: not an XES log (no <trace> element)")
     if rows:
         yield _frame(rows)
-
-
-@contextmanager
-def _open(source: Path) -> Iterator[BinaryIO]:
-    with source.open("rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    if gzipped:
-        with gzip.open(source, "rb") as compressed:
-            yield compressed  # type: ignore[misc]  # GzipFile is a binary stream
-    else:
-        with source.open("rb") as plain:
-            yield plain
 
 
 class _Date(str):

@@ -46,6 +46,16 @@ def ingest(
         ),
     ] = "UTC",
     dayfirst: Annotated[bool, typer.Option(help="Read 01/02/2024 as 1 February.")] = False,
+    encoding: Annotated[
+        str, typer.Option(help="Encoding of a CSV or JSON lines file (latin-1, cp1252, ...).")
+    ] = "utf-8",
+    no_times: Annotated[
+        bool,
+        typer.Option(
+            "--no-times",
+            help="The file has no timestamps: keep the events in the order of the file.",
+        ),
+    ] = False,
     strict: Annotated[bool, typer.Option(help="Refuse the whole file if any row is bad.")] = False,
     format: Annotated[
         str | None,
@@ -70,7 +80,12 @@ def ingest(
     from ingest.mapping import ColumnMapping, ParseOptions, check_timezone
 
     mapping = ColumnMapping(case_id=case, activity=activity, timestamp=timestamp, resource=resource)
-    options = ParseOptions(timezone=check_timezone(timezone), dayfirst=dayfirst)
+    options = ParseOptions(
+        timezone=check_timezone(timezone),
+        dayfirst=dayfirst,
+        encoding=encoding,
+        timed=not no_times,
+    )
     with _progress(path, quiet=as_json) as progress:
         summary = run_job(
             store(),

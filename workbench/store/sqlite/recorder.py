@@ -208,6 +208,11 @@ class SQLiteRecorder:
             try:
                 yield
             except adbc_driver_manager.Error as error:
+                if _interrupted(error):
+                    # Ctrl-C during a statement: the driver cannot cancel it and reports
+                    # that instead; the user asked to stop, so stop (the transaction rolls
+                    # back, or has committed if the statement was the commit).
+                    raise KeyboardInterrupt from None
                 raise self._translate(error) from error
 
     def _check_writable(self) -> None:
@@ -616,6 +621,16 @@ def _run(connection: Any, sql: str, parameters: Sequence[Any] = ()) -> list[Any]
             return []
     finally:
         cursor.close()
+
+
+def _interrupted(error: BaseException) -> bool:
+    """Whether a driver's error stands for an interrupt (SIGINT) during a blocking call."""
+    seen: BaseException | type[BaseException] | None = error
+    while seen is not None:
+        if seen is KeyboardInterrupt or isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ if isinstance(seen, BaseException) else None
+    return False
 
 
 def _is_read_only(error: BaseException) -> bool:

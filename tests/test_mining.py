@@ -22,11 +22,10 @@ KEYS = {"activity_key": mining.ACTIVITY, "timestamp_key": mining.TIME, "case_id_
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory) -> EventStore:
     db = tmp_path_factory.mktemp("mining") / "m.db"
-    store = EventStore(db)
-    ingest(store, real_log("running-example.xes"), log="running")
-    ingest(store, real_log("receipt.csv"), log="receipt")
-    yield store
-    store.close()
+    with EventStore(db) as store:
+        ingest(store, real_log("running-example.xes"), log="running")
+        ingest(store, real_log("receipt.csv"), log="receipt")
+        yield store
 
 
 @pytest.mark.parametrize("log", ["running", "receipt"])
@@ -68,7 +67,7 @@ def test_alignments_per_variant_equal_alignments_per_case(logs, log, top) -> Non
 def test_alignments_say_when_the_budget_stopped_them(logs) -> None:
     events = logs.scan("receipt")
     model = mining.discover(Filters((Variants(top=3),)).apply(events))
-    result = mining.alignments(events, model, budget=0.0)
+    result = mining.alignments(events, model, budget=1e-9)
     assert result.stopped
     assert result.variants_checked < result.variants
     assert "stopped after" in result.notes[0]
@@ -129,10 +128,9 @@ def test_an_invalid_model_file_is_a_clear_error(tmp_path, logs) -> None:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> EventStore:
-    store = EventStore(tmp_path_factory.mktemp("export") / "demo.db")
-    load_demo(store)
-    yield store
-    store.close()
+    with EventStore(tmp_path_factory.mktemp("export") / "demo.db") as store:
+        load_demo(store)
+        yield store
 
 
 @pytest.mark.parametrize("format", ["xes", "csv", "parquet"])
@@ -190,3 +188,16 @@ def test_cli_discover_conformance_export(demo, tmp_path) -> None:
     assert {"fitness", "deviations"} <= set(aligned)
     run("export", DEMO_LOG, "--format", "csv", "--output", str(tmp_path / "o2c.csv"))
     assert (tmp_path / "o2c.csv").stat().st_size > 1000
+
+
+def test_no_case_to_check_is_not_a_fitness_of_zero_11(logs) -> None:
+    events = logs.scan("running")
+    model = mining.discover(events)
+    nothing = events.filter(pl.col("activity") == "no such activity")
+    for result in (mining.token_replay(nothing, model), mining.alignments(nothing, model)):
+        assert (result.fitness, result.fitting_cases, result.variants) == (None, None, 0)
+        assert "nothing to check" in result.notes[0]
+    with pytest.raises(mining.ModelError, match="positive"):
+        mining.alignments(events, model, budget=0)
+    with pytest.raises(mining.ModelError, match="positive"):
+        mining.alignments(events, model, budget=-5)

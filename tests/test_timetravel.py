@@ -58,6 +58,7 @@ def brute_force(events: pl.DataFrame, at: datetime, completed: set[str]) -> dict
             {"start": row["timestamp"], "events": 0, "seen": [], "amount": None},
         )
         case["events"] += 1
+        case["last"] = row["timestamp"]
         case["seen"].append(row["activity"])
         case["last_activity"] = row["activity"]
         case["last_resource"] = row["resource"]
@@ -69,7 +70,8 @@ def brute_force(events: pl.DataFrame, at: datetime, completed: set[str]) -> dict
             "last_activity": case["last_activity"],
             "last_resource": case["last_resource"],
             "events": case["events"],
-            "elapsed": at - case["start"],
+            # A completed case's elapsed time is its duration; an open one's runs to `at`.
+            "elapsed": (case["last"] if case["last_activity"] in completed else at) - case["start"],
             "rework": len(case["seen"]) - len(set(case["seen"])),
             "amount": case["amount"],
         }

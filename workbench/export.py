@@ -16,7 +16,7 @@ import polars as pl
 
 from workbench.events import WorkbenchError
 from workbench.projections import ordered
-from workbench.store import EventStore
+from workbench.store import EventStore, LogName
 
 Format = Literal["xes", "csv", "parquet", "ocel"]
 FORMATS: tuple[Format, ...] = ("xes", "csv", "parquet", "ocel")
@@ -218,6 +218,6 @@ def export(store: EventStore, log: str, events: pl.LazyFrame, path: Path, *, for
     if format not in FORMATS:
         raise ExportError(f"unknown format {format!r}; choose {', '.join(FORMATS)}")
     if format == "ocel":
-        return to_ocel(store, log.split("/")[0], events, path)
+        return to_ocel(store, LogName.parse(log).log, events, path)
     writers = {"xes": to_xes, "csv": to_csv, "parquet": to_parquet}
     return writers[format](events, path)

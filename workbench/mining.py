@@ -222,9 +222,9 @@ class Conformance:
     """How well a log fits a model."""
 
     method: Literal["tokens", "alignments"]
-    fitness: float  # log fitness as pm4py computes it
-    average_trace_fitness: float
-    fitting_cases: float  # share of cases that fit
+    fitness: float | None  # log fitness as pm4py computes it; None when no case was checked
+    average_trace_fitness: float | None
+    fitting_cases: float | None  # share of cases that fit
     precision: float | None  # token replay only
     cases: pl.DataFrame  # case_id, variant, fitness, fitting
     deviations: pl.DataFrame  # activity, moves_on_log, moves_on_model (alignments)
@@ -276,6 +276,8 @@ def token_replay(events: pl.LazyFrame, model: Model) -> Conformance:
     started = time.perf_counter()
     pm = pm4py()
     ranked, per_case = _variants(events)
+    if ranked.is_empty():
+        return _nothing_to_check("tokens", started)
     sequences = [tuple(v) for v in ranked["variant"].to_list()]
     keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
     results = pm.conformance_diagnostics_token_based_replay(
@@ -325,9 +327,13 @@ def alignments(
     When the budget runs out, the variants checked so far are reported (``stopped``) and the
     fitness covers the cases of those variants only, which the notes say.
     """
+    if budget is not None and budget <= 0:
+        raise ModelError(f"a time budget of {budget:g} s leaves no time: give a positive number")
     started = time.perf_counter()
     pm = pm4py()
     ranked, per_case = _variants(events)
+    if ranked.is_empty():
+        return _nothing_to_check("alignments", started)
     keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
     results: list[dict[str, Any]] = []
     stopped = False
@@ -390,6 +396,30 @@ def alignments(
             f" covering {covered:,} of {per_case.height:,} cases; fitness is theirs"
         )
     return outcome
+
+
+def _nothing_to_check(method: Literal["tokens", "alignments"], started: float) -> Conformance:
+    """The result over a log (or filter) without cases: no figures, and a note saying why."""
+    return Conformance(
+        method,
+        None,
+        None,
+        None,
+        None,
+        pl.DataFrame(
+            schema={
+                "case_id": pl.String,
+                "variant": pl.UInt32,
+                "fitness": pl.Float64,
+                "fitting": pl.Boolean,
+            }
+        ),
+        _empty_deviations(),
+        0,
+        0,
+        time.perf_counter() - started,
+        notes=["no case passes the filters: there is nothing to check"],
+    )
 
 
 def _empty_deviations() -> pl.DataFrame:

@@ -126,7 +126,9 @@ def finish(
     """The state of each case at ``at`` from its folded events.
 
     ``completed`` is the set of activities that complete a case, or a Polars expression over
-    the state's columns that is true for completed cases.
+    the state's columns that is true for completed cases. An open case's ``elapsed`` and
+    ``idle`` run to ``at``; a completed case's ``elapsed`` is its duration, from its first to
+    its last event, and it has no ``idle`` time.
     """
     rule = (
         completed
@@ -142,6 +144,12 @@ def finish(
             rework=(pl.col("occurrences") - pl.col("seen").list.len()).cast(pl.UInt32),
         )
         .with_columns(status=pl.when(rule).then(pl.lit("completed")).otherwise(pl.lit("open")))
+        .with_columns(
+            elapsed=pl.when(pl.col("status") == "completed")
+            .then(pl.col("last_timestamp") - pl.col("start"))
+            .otherwise(pl.col("elapsed")),
+            idle=pl.when(pl.col("status") == "open").then(pl.col("idle")),
+        )
         .select(
             "case_id",
             "status",

@@ -104,9 +104,11 @@ def outcome() -> None:
 def show(analysis: mining.Analysis, seconds: float) -> None:
     result = analysis.conformance
     columns = st.columns(4)
-    columns[0].metric("Fitness", f"{result.fitness:.3f}")
+    columns[0].metric("Fitness", "n/a" if result.fitness is None else f"{result.fitness:.3f}")
     columns[1].metric("Precision", "n/a" if result.precision is None else f"{result.precision:.3f}")
-    columns[2].metric("Cases that fit", f"{result.fitting_cases:.1%}")
+    columns[2].metric(
+        "Cases that fit", "n/a" if result.fitting_cases is None else f"{result.fitting_cases:.1%}"
+    )
     columns[3].metric("Variants checked", f"{result.variants_checked:,} of {result.variants:,}")
     st.caption(f"Computed in {seconds:.1f} s.")
     for note in result.notes:

@@ -4,6 +4,7 @@ then; what late events changed; what changed between two moments."""
 from __future__ import annotations
 
 from datetime import UTC
+from pathlib import Path
 
 import polars as pl
 import streamlit as st
@@ -11,6 +12,7 @@ import streamlit as st
 from dashboards import charts, state
 from dashboards.pages._common import filtered_note, require_log
 from workbench import processmap, timetravel
+from workbench.store import LogName
 
 summary = require_log()
 st.title(f"Time travel · {summary.log}")
@@ -20,14 +22,14 @@ if first is None or last is None:
     st.stop()
 low, high = first.replace(tzinfo=None), last.replace(tzinfo=None)
 step = max((high - low) / 200, (high - low) / 10_000)
-base = summary.log.split("/")[0]
+base = LogName.parse(summary.log).log
 jobs = sorted(
     (job for job in state.store().ledger.jobs(log=base) if job.last_position),
     key=lambda job: job.job_id,
 )
 knowledge: dict[str, int | None] = {"now: everything recorded": None}
 for job in jobs[:-1]:
-    name = str(job.source).rsplit("/", 1)[-1]
+    name = Path(job.source).name
     knowledge[f"after import #{job.job_id} ({name})"] = job.last_position
 
 st.toggle("▶ Play", key="playing", help="Step through time, one step a second.")

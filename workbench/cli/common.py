@@ -80,8 +80,19 @@ DbOption = Annotated[
     str,
     typer.Option(
         "--db",
+        metavar="STORE",
         envvar="WORKBENCH_DB",
         help="The store: a file (SQLite, created if missing) or a postgresql:// URL.",
+        show_default=True,
+    ),
+]
+TimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        envvar="WORKBENCH_TIMEOUT",
+        help="Seconds to wait for another process that is writing to the store.",
         show_default=True,
     ),
 ]
@@ -93,6 +104,7 @@ class _Session:
     """The store of one invocation, opened on first use and closed when the command ends."""
 
     location: str = DEFAULT_DB
+    timeout: float = 60.0
     opened: EventStore | None = None
 
     def close(self) -> None:
@@ -107,7 +119,7 @@ session = _Session()
 def store() -> EventStore:
     """The store named by ``--db``."""
     if session.opened is None:
-        session.opened = EventStore(session.location)
+        session.opened = EventStore(session.location, timeout=session.timeout)
     return session.opened
 
 

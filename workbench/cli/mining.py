@@ -12,6 +12,7 @@ from workbench.cli.common import (
     FilterFlags,
     JsonOption,
     LogArgument,
+    check_output,
     command,
     emit_json,
     fail,
@@ -21,6 +22,7 @@ from workbench.cli.common import (
     store,
     with_filters,
 )
+from workbench.store import LogName
 
 OutputOption = Annotated[Path, typer.Option("--output", help="The file to write.")]
 
@@ -44,6 +46,7 @@ def discover(
 
     if output.suffix.lower() not in (".pnml", ".bpmn"):
         fail(f"--output {output}: give a file ending in .pnml or .bpmn")
+    check_output(output)
     events, _ = filtered(log, flags)
     model = mining.discover(events, algorithm=algorithm, noise=noise)  # type: ignore[arg-type]
     mining.write_model(model, output)
@@ -76,6 +79,8 @@ def conformance(
 
     if method not in ("tokens", "alignments"):
         fail(f"--method {method!r}: choose tokens or alignments")
+    if budget is not None and budget <= 0:
+        fail(f"--budget {budget:g}: give a positive number of seconds")
     net = mining.read_model(model)
     events, _ = filtered(log, flags)
     if method == "tokens":
@@ -87,12 +92,13 @@ def conformance(
         return
     heading(log, f" against {model.name} ({method})")
     out.print(
-        f"fitness {result.fitness:.4f}, average trace fitness {result.average_trace_fitness:.4f}"
+        f"fitness {_share(result.fitness, '.4f')}, average trace fitness"
+        f" {_share(result.average_trace_fitness, '.4f')}"
     )
     if result.precision is not None:
         out.print(f"precision {result.precision:.4f}")
     out.print(
-        f"{result.fitting_cases:.1%} of cases fit; {result.variants_checked:,} of"
+        f"{_share(result.fitting_cases, '.1%')} of cases fit; {result.variants_checked:,} of"
         f" {result.variants:,} variants checked in {result.seconds:.1f} s"
     )
     for note in result.notes:
@@ -102,6 +108,11 @@ def conformance(
         for name, on_log, on_model in result.deviations.head(20).iter_rows():
             table.add_row(name, f"{on_log:,}", f"{on_model:,}")
         out.print(table)
+
+
+def _share(value: float | None, spec: str) -> str:
+    """A figure, or n/a when there was nothing to compute it from."""
+    return "n/a" if value is None else format(value, spec)
 
 
 @command
@@ -122,7 +133,8 @@ def export(
 
     if format not in exporting.FORMATS:
         fail(f"--format {format!r}: choose {', '.join(exporting.FORMATS)}")
-    source = log.split("/")[0] if format == "ocel" else log
+    check_output(output)
+    source = LogName.parse(log).log if format == "ocel" else log
     events, _ = filtered(source, flags)
     count = exporting.export(store(), source, events, output, format=format)
     out.print(f"{count:,} events of {source} written to {output}")

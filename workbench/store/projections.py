@@ -16,7 +16,7 @@ from dataclasses import replace
 import polars as pl
 import pyarrow as pa
 
-from workbench.events import UnknownLog
+from workbench.events import StoreReadOnly, UnknownLog
 from workbench.store.names import LogName
 from workbench.store.recorder import Recorder, now_micros
 from workbench.store.records import StoredProjection
@@ -67,9 +67,12 @@ class StoredProjections:
     ) -> None:
         """Store a result under ``name`` (and ``at``), covering events to ``position``."""
         log_id, view = self._key(log)
-        self.recorder.save_projection(
-            log_id, view, name, at, position, now_micros(), seconds, _ipc(frame)
-        )
+        try:
+            self.recorder.save_projection(
+                log_id, view, name, at, position, now_micros(), seconds, _ipc(frame)
+            )
+        except StoreReadOnly:  # a store that can only be read computes, but keeps nothing
+            return
         self._memory[(log, name, at)] = (frame, position)
 
     def change(
@@ -95,18 +98,21 @@ class StoredProjections:
         if (pending + rows.height) * 5 > frame.height:
             self.save(log, name, frame, position=position, at=at, seconds=seconds)
             return frame
-        self.recorder.add_projection_change(
-            log_id,
-            view,
-            name,
-            at,
-            position,
-            now_micros(),
-            seconds,
-            json.dumps(list(replaced)),
-            rows.height,
-            _ipc(rows),
-        )
+        try:
+            self.recorder.add_projection_change(
+                log_id,
+                view,
+                name,
+                at,
+                position,
+                now_micros(),
+                seconds,
+                json.dumps(list(replaced)),
+                rows.height,
+                _ipc(rows),
+            )
+        except StoreReadOnly:
+            return frame
         self._memory[(log, name, at)] = (frame, position)
         return frame
 

@@ -10,6 +10,7 @@ row per committed write) to bound the rowid range they scan.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -97,6 +98,11 @@ class SQLiteRecorder:
             self._fail("it is a folder; give the path of a store file inside it")
         if not self.path.parent.is_dir():
             self._fail(f"the folder {self.path.parent} does not exist")
+        if self.path.exists() and not (
+            os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
+        ):
+            # A read-only file, or a folder where SQLite cannot keep its write-ahead files.
+            return self._open_read_only()
         try:
             connection = self._connect(self._uri)
             try:
@@ -121,7 +127,6 @@ class SQLiteRecorder:
         for uri in uris:
             try:
                 connection = self._connect(uri)
-                _run(connection, "SELECT count(*) FROM sqlite_master")
             except adbc_driver_manager.Error:
                 continue
             if schema.needs_changes(partial(_run, connection)):
@@ -142,8 +147,13 @@ class SQLiteRecorder:
 
     def _connect(self, uri: str) -> Any:
         connection = adbc.connect(uri, autocommit=True)
-        # The busy timeout first: every later statement may have to wait for a writer.
-        _run(connection, f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+        try:
+            # The busy timeout first: every later statement may have to wait for a writer.
+            _run(connection, f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            _run(connection, "SELECT count(*) FROM sqlite_master")
+        except BaseException:
+            connection.close()
+            raise
         return connection
 
     def _prepare(self, connection: Any) -> None:

@@ -11,8 +11,6 @@ from datetime import timedelta
 import plotly.graph_objects as go
 import polars as pl
 
-from workbench.processmap import human_duration
-
 HOUR = 3_600.0
 DAY = 86_400.0
 
@@ -78,16 +76,32 @@ def ranked_durations(
     head = frame.drop_nulls(value).sort(value, descending=True).head(top).reverse()
     seconds = _seconds(head[value])
     size, unit = _unit(seconds) if seconds.len() else (HOUR, "hours")
+    values = seconds / size
     figure = go.Figure(
         go.Bar(
-            x=seconds / size,
+            x=values,
             y=head[label].cast(pl.String),
             orientation="h",
-            text=[human_duration(s) for s in seconds],
+            text=[f"{v:,.1f}" for v in values],  # in the axis's unit, which the axis names
             textposition="auto",
         )
     )
     return _layout(figure, title, f"{value.replace('_', ' ')} ({unit})", "")
+
+
+def duration_table(frame: pl.DataFrame) -> pl.DataFrame:
+    """A table for display: each duration column as a number of hours or days (whichever
+    suits its values), the unit in its name, so that a column never mixes units."""
+    converted = []
+    for name, dtype in frame.schema.items():
+        if not isinstance(dtype, pl.Duration):
+            converted.append(pl.col(name))
+            continue
+        size, unit = _unit(_seconds(frame[name]).drop_nulls())
+        converted.append(
+            (pl.col(name).dt.total_microseconds() / 1e6 / size).round(2).alias(f"{name} ({unit})")
+        )
+    return frame.select(converted)
 
 
 def ranked_counts(

@@ -1,4 +1,5 @@
-"""The sidebar: which log, which filters, which time zone; all kept in the URL query."""
+"""The sidebar: the pages, which log, which filters, which time zone; all kept in the URL
+query, and carried by every page link."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ from typing import Any
 
 import streamlit as st
 
-from dashboards import state
+from dashboards import navigation, state
+from dashboards.markdown import escape
 from workbench.events import VOCABULARY
-from workbench.filters import Attribute, CaseDuration, Contains, Filters, TimeRange, Variants
+from workbench.filters import (
+    Attribute,
+    CaseDuration,
+    Contains,
+    Filters,
+    Lifecycle,
+    TimeRange,
+    Variants,
+)
 
 ZONES = ["UTC", "Europe/Amsterdam", "Europe/London", "America/New_York", "Asia/Tokyo"]
 MODES = {
@@ -20,29 +30,28 @@ MODES = {
     "trim": "only the events in the range",
 }
 # Filters the sidebar form edits; any others (chosen variants, endpoints) are kept as they are.
-_EDITED = (TimeRange, Attribute, Contains, CaseDuration)
+_EDITED = (TimeRange, Attribute, Contains, CaseDuration, Lifecycle)
 
 
 def render() -> None:
     """Draw the sidebar; changes go to the URL and rerun the page."""
-    _ensure_navigation()
+    state.keep_query()
     summary = state.selected_log()
     with st.sidebar:
+        _links()
         if summary is None:
             st.caption("No logs yet: load the demo or upload a file.")
             return
         options = [s.log for s in state.logs() if s.kind != "object"]
-        chosen = st.selectbox(
+        # The URL names the log (a link, an import may change it); the picker follows it.
+        st.session_state[_PICKER] = summary.log
+        st.selectbox(
             "Log",
             options,
-            index=options.index(summary.log),
             help="Object-centric logs appear as one view per object type (LOG/TYPE).",
-            key="log",
+            key=_PICKER,
+            on_change=_choose_log,
         )
-        if chosen != summary.log:
-            st.query_params.clear()
-            st.query_params[state.LOG_KEY] = chosen
-            st.rerun()
         st.query_params[state.LOG_KEY] = summary.log
         zone = st.selectbox(
             "Show times in",
@@ -52,7 +61,30 @@ def render() -> None:
         if zone != str(state.timezone()):
             st.query_params[state.TIMEZONE_KEY] = zone
             st.rerun()
+        if summary.warning:
+            st.warning(escape(summary.warning), icon=":material/warning:")
+        if not summary.timed:
+            st.caption("This log has no times: events are in the order of its file.")
         _filters(summary.log, summary.first_timestamp, summary.last_timestamp)
+
+
+_PICKER = "log"
+
+
+def _choose_log() -> None:
+    """Another log was picked: it replaces the query (its filters belong to the old log)."""
+    st.query_params.clear()
+    st.query_params[state.LOG_KEY] = st.session_state[_PICKER]
+
+
+def _links() -> None:
+    """A link per page, each carrying the current query (log, time zone, filters)."""
+    query = state.query()
+    for section, entries in navigation.SECTIONS.items():
+        st.caption(section)
+        for entry in entries:
+            st.page_link(entry.path, label=entry.title, icon=entry.icon, query_params=query)
+    st.divider()
 
 
 def _filters(log: str, first: datetime | None, last: datetime | None) -> None:
@@ -60,7 +92,7 @@ def _filters(log: str, first: datetime | None, last: datetime | None) -> None:
     if current:
         st.markdown("**Active filters**")
         for line in current.describe():
-            st.caption(f"• {line}")
+            st.caption(f"• {escape(line)}")
         if st.button("Clear filters", icon=":material/close:"):
             state.set_filters(Filters())
             st.rerun()
@@ -97,9 +129,20 @@ def _filters(log: str, first: datetime | None, last: datetime | None) -> None:
         if name != "(none)":
             known = state.distinct(log, name)
             values = st.multiselect(
-                f"{name} is one of",
+                f"{escape(name)} is one of",
                 known,
                 default=[v for v in (attribute.values if attribute else ()) if v in known],
+            )
+        transitions = state.distinct(log, "lifecycle")
+        phases: list[str] = []
+        if transitions:  # start/complete logs: one event per transition, or only some
+            lifecycle = next((f for f in current.items if isinstance(f, Lifecycle)), None)
+            phases = st.multiselect(
+                "Lifecycle transitions (none chosen: all)",
+                transitions,
+                default=[v for v in (lifecycle.values if lifecycle else ()) if v in transitions],
+                help="With start and complete events, keep only complete to see one event per"
+                " activity (and no start-to-complete loops in the process map).",
             )
         contains = next((f for f in current.items if isinstance(f, Contains)), None)
         activities = st.multiselect(
@@ -132,6 +175,8 @@ def _filters(log: str, first: datetime | None, last: datetime | None) -> None:
                     items.append(TimeRange(start, end, mode))  # type: ignore[arg-type]
             if values:
                 items.append(Attribute(name, tuple(values)))
+            if phases:
+                items.append(Lifecycle(tuple(phases)))
             if activities:
                 items.append(Contains(tuple(activities)))
             chosen_variants = variants.chosen if variants else ()
@@ -145,24 +190,6 @@ def _filters(log: str, first: datetime | None, last: datetime | None) -> None:
                     )
                 )
             state.set_filters(Filters(tuple(items)))
-            st.rerun()
-
-
-def _ensure_navigation() -> None:
-    """Run the page through the entry point's `st.navigation`.
-
-    Until the entry point has called `st.navigation` once in the server process, Streamlit
-    treats a `pages/` folder as an old-style multipage app and runs a linked page's file on
-    its own: a shared link opened first on a fresh server would lose the app's navigation.
-    Every page draws the sidebar first, so this is the one place to notice and rerun.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    first_load = "navigation_checked" not in st.session_state
-    st.session_state["navigation_checked"] = True
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        if first_load:  # a page load: rerunning loses no click
             st.rerun()
 
 

@@ -73,6 +73,24 @@ def selected_log() -> LogSummary | None:
     return next((s for s in summaries if s.log == wanted), summaries[0])
 
 
+def query() -> dict[str, list[str]]:
+    """The page's URL query (log, time zone, filters), as page links carry it on."""
+    return {key: st.query_params.get_all(key) for key in st.query_params}
+
+
+_QUERY_KEY = "workbench-query"
+
+
+def keep_query() -> None:
+    """Keep the query across pages: remember it, and bring it back when a navigation
+    arrived without one (the browser's back button, a bare page address)."""
+    current = query()
+    if current:
+        st.session_state[_QUERY_KEY] = current
+    elif st.session_state.get(_QUERY_KEY):
+        st.query_params.from_dict(st.session_state[_QUERY_KEY])
+
+
 def filters() -> Filters:
     """The global filters, read from the URL query."""
     query = {

@@ -77,6 +77,17 @@ def read(
     )
 
 
+def columns(source: Path) -> list[str]:
+    """The columns of a JSON lines file as its first lines show them (for CloudEvents, as the
+    mapping sees them: ``data`` fields by their own names, ids scoped by source)."""
+    first = next(_chunks(Path(source)), None)
+    if first is None:
+        raise IngestError(f"{source}: the file holds no JSON objects")
+    if _is_cloudevents(first):
+        first = _cloudevent_columns(first)
+    return [name for name in first.columns if name not in (LINE, PLACE, PROBLEM)]
+
+
 def _chain(first: pl.DataFrame, rest: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
     yield first
     yield from rest

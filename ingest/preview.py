@@ -17,8 +17,13 @@ from ingest.formats import detect_format, sniff
 from ingest.jobs import READERS
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions
 
-# Formats whose columns the user maps; the others carry their own keys (XES, OCEL, events).
-MAPPABLE = ("csv", "parquet", "arrow")
+#: Formats whose columns the user maps (OCEL logs name their events' parts themselves).
+MAPPABLE = ("csv", "parquet", "arrow", "xes", "jsonl")
+#: Formats with times that may lack an offset (read in a chosen time zone); XES and OCEL XML
+#: dates carry their offsets.
+ZONED = ("csv", "parquet", "arrow", "jsonl", "ocel2-json", "ocel2-sqlite", "ocel1-json")
+#: Formats in a text encoding the user may have to name.
+TEXT = ("csv", "jsonl")
 
 
 @dataclass(frozen=True)
@@ -59,22 +64,33 @@ def preview(
         if close is not None:
             close()
     events = first.events.drop(LINE, PLACE, strict=False)
-    return Preview(kind, _columns(path, kind), first.mapping, events.head(rows), first.rejects)
+    encoding = options.encoding if options is not None else "utf-8"
+    return Preview(
+        kind, _columns(path, kind, encoding), first.mapping, events.head(rows), first.rejects
+    )
 
 
-def columns(path: Path) -> tuple[str, list[str]]:
+def columns(path: Path, *, encoding: str = "utf-8") -> tuple[str, list[str]]:
     """The file's format and, for formats whose columns the user maps, its columns."""
     kind = detect_format(path, sniff(path))
-    return kind, _columns(path, kind)
+    return kind, _columns(path, kind, encoding)
 
 
-def _columns(path: Path, kind: str) -> list[str]:
+def _columns(path: Path, kind: str, encoding: str = "utf-8") -> list[str]:
     if kind == "csv":
         from ingest.csv import header
 
-        return header(path)
+        return header(path, encoding=encoding)
     if kind == "parquet":
         return list(pq.ParquetFile(path).schema_arrow.names)
     if kind == "arrow":
         return list(pl.read_ipc_schema(path))
+    if kind == "xes":
+        from ingest.xes import keys
+
+        return keys(path)
+    if kind == "jsonl":
+        from ingest.jsonl import columns as json_columns
+
+        return json_columns(path)
     return []

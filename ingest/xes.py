@@ -146,6 +146,37 @@ def _rows_of(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
 _TYPES = {"string", "date", "int", "float", "boolean", "id"}
 
 
+def keys(source: Path, *, events: int = 1_000) -> list[str]:
+    """The attribute keys of the first ``events`` events, as columns for a mapping (trace
+    attributes with their ``case:`` prefix), in order of appearance."""
+    from lxml import etree
+
+    found: dict[str, None] = {}
+    seen = 0
+    with open_binary(Path(source)) as handle:
+        parser = etree.iterparse(
+            handle, events=("end",), huge_tree=True, resolve_entities=False, no_network=True
+        )
+        try:
+            for _, element in parser:
+                tag = etree.QName(element).localname
+                key = element.get("key")
+                parent = element.getparent()
+                if tag in _TYPES and key is not None and parent is not None:
+                    scope = etree.QName(parent).localname
+                    if scope == "trace":
+                        found.setdefault(f"case:{key}")
+                    elif scope == "event":
+                        found.setdefault(key)
+                elif tag == "event":
+                    seen += 1
+                    if seen >= events:
+                        break
+        except etree.XMLSyntaxError:
+            pass  # the keys before the fault are what the file offers
+    return list(found)
+
+
 def _stream(source: Path) -> Iterator[pl.DataFrame]:
     """Parse the file with lxml's iterparse, one complete trace at a time.
 

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboards.markdown import escape
 from ingest.jobs import ingest
 from sample_data.demo import DEMO_LOG, load_demo
 from tests.conftest import real_log
@@ -55,7 +56,7 @@ def app_on(loaded, monkeypatch):  # type: ignore[no-untyped-def]
             app.query_params[key] = value
         app.run()
         if page != "logs":
-            app.switch_page(f"pages/{page}.py").run()
+            app.switch_page(f"views/{page}.py").run()
         assert not app.exception, [e.value for e in app.exception]
         return app
 
@@ -108,7 +109,7 @@ def test_every_page_opens_on_each_log(app_on, page, log) -> None:
     app = app_on(page, log)
     assert app.title[0].value.startswith(PAGES[page])
     if page not in ("logs", "upload"):
-        assert log in app.title[0].value
+        assert escape(log) in app.title[0].value
     assert not app.error
 
 
@@ -144,7 +145,7 @@ def test_choosing_a_variant_filters_the_whole_app(app_on, loaded) -> None:
     assert not app.exception
     assert "variant" in app.query_params
     ranked = projections.variants(scan(loaded, DEMO_LOG)).collect()
-    app.switch_page("pages/overview.py").run()
+    app.switch_page("views/overview.py").run()
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Cases"] == f"{ranked['cases'][1]:,}"
     assert metrics["Variants"] == "1"
@@ -161,7 +162,7 @@ def test_a_time_filter_from_the_sidebar_applies_to_every_page(app_on, loaded) ->
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Cases"] == f"{expected:,}"
     assert any("2024-02-01" in caption.value for caption in app.caption)
-    app.switch_page("pages/variants.py").run()  # the filter survives the page switch
+    app.switch_page("views/variants.py").run()  # the filter survives the page switch
     assert app.query_params["from"]
 
 
@@ -195,16 +196,26 @@ def test_upload_a_small_csv_and_find_it_in_the_log_picker(app_on) -> None:
     )
     app.file_uploader[0].set_value(("tiny.csv", content, "text/csv")).run()
     assert not app.exception
-    # "when" holds one bad time, so it is not detected: the page asks for the column.
-    assert any("timestamp" in error.value for error in app.error)
-    next(s for s in app.selectbox if s.label == "timestamp").set_value("when").run()
+    # "when" holds one bad time, so it is not detected: the page asks for the column, in its
+    # own words (no command-line flag, no server path).
+    (problem,) = [error.value for error in app.error]
+    assert "timestamp" in problem
+    assert "--" not in problem
+    assert "workbench-uploads" not in problem
+    picker = next(s for s in app.selectbox if s.label == "Timestamp")
+    assert picker.value is None
+    assert "(detect)" not in picker.options
+    picker.set_value("when").run()
     assert not app.error
     assert app.dataframe[0].value.shape[0] == 4  # the preview: the bad row is not among them
     app.text_input[0].set_value("tiny-upload").run()
     next(b for b in app.button if b.label == "Import").click().run()
     assert not app.exception
     assert any("4 events added" in s.value and "1 row(s) refused" in s.value for s in app.warning)
-    app.switch_page("pages/overview.py").run()  # following the link to explore it
+    # The sidebar knows the new log at once, without a reload.
+    assert app.selectbox(key="log").value == "tiny-upload"
+    assert not any("No logs yet" in caption.value for caption in app.caption)
+    app.switch_page("views/overview.py").run()  # following the link to explore it
     assert app.selectbox(key="log").value == "tiny-upload"
     assert {m.label: m.value for m in app.metric}["Cases"] == "2"
 

@@ -8,9 +8,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from dashboards import navigation
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -51,64 +58,116 @@ PAGES = [
 ]
 
 
-@pytest.mark.browser
-@pytest.mark.slow
-def test_every_page_opens_without_an_exception(tmp_path) -> None:
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on the demo log, served on a free port: its address."""
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    db = tmp_path / "browser.db"
+    db = tmp_path_factory.mktemp("browser") / "browser.db"
     workbench = [sys.executable, "-m", "workbench", "--db", str(db)]
     subprocess.run([*workbench, "demo"], check=True, capture_output=True)
     port = _free_port()
-    server = subprocess.Popen(
+    process = subprocess.Popen(
         [*workbench, "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_healthy(port, server)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM),
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
-            )
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            # A shared link opened first on a fresh server gets the app's own navigation.
-            page.goto(f"http://127.0.0.1:{port}/variants?log=order-to-cash")
-            page.get_by_role("heading", name="Variants").first.wait_for(timeout=90_000)
-            sidebar = page.locator("[data-testid='stSidebarNav']")
-            sidebar.get_by_text("Discovery and conformance").wait_for(timeout=30_000)
-            assert sidebar.get_by_text("common").count() == 0
-            for path, title, shot in PAGES:
-                page.goto(f"http://127.0.0.1:{port}/{path}")
-                page.get_by_role("heading", name=title).first.wait_for(timeout=90_000)
-                # Let the page finish: Streamlit shows a running indicator while it computes.
-                page.wait_for_function(
-                    "!document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                    timeout=90_000,
-                )
-                if path == "mining":  # the background job runs and reports on the page
-                    page.get_by_role("button", name="Run").click()
-                    page.get_by_text("Fitness").first.wait_for(timeout=120_000)
-                page.wait_for_timeout(1_500)  # let charts and graphs paint
-                assert page.locator("[data-testid='stException']").count() == 0, path
-                image = tmp_path / f"{shot}.png"
-                page.screenshot(path=str(image), full_page=True)
-                assert image.stat().st_size > 10_000
-                if os.environ.get("WORKBENCH_UPDATE_SCREENSHOTS") and f"docs/{shot}.png" in README:
-                    DOCS.mkdir(exist_ok=True)
-                    page.screenshot(path=str(DOCS / f"{shot}.png"))
-            browser.close()
+        _wait_healthy(port, process)
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _settled(page: Page) -> None:
+    """Wait until Streamlit has finished running the page."""
+    page.wait_for_function(
+        "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=90_000
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_every_page_opens_without_an_exception(server, tmp_path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # A shared link opened first on a fresh server gets the app's own navigation.
+        page.goto(f"{server}/variants?log=order-to-cash")
+        page.get_by_role("heading", name="Variants").first.wait_for(timeout=90_000)
+        sidebar = page.locator("[data-testid='stSidebar']")
+        sidebar.get_by_text("Discovery and conformance").wait_for(timeout=30_000)
+        for path, title, shot in PAGES:
+            page.goto(f"{server}/{path}")
+            page.get_by_role("heading", name=title).first.wait_for(timeout=90_000)
+            _settled(page)
+            if path == "mining":  # the background job runs and reports on the page
+                page.get_by_role("button", name="Run").click()
+                page.get_by_text("Fitness").first.wait_for(timeout=120_000)
+            page.wait_for_timeout(1_500)  # let charts and graphs paint
+            assert page.locator("[data-testid='stException']").count() == 0, path
+            image = tmp_path / f"{shot}.png"
+            page.screenshot(path=str(image), full_page=True)
+            assert image.stat().st_size > 10_000
+            if os.environ.get("WORKBENCH_UPDATE_SCREENSHOTS") and f"docs/{shot}.png" in README:
+                DOCS.mkdir(exist_ok=True)
+                page.screenshot(path=str(DOCS / f"{shot}.png"))
+        browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_sidebar_filter_survives_clicking_through_the_sidebar_11(server) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{server}/overview?log=order-to-cash")
+        page.get_by_role("heading", name="Overview").first.wait_for(timeout=90_000)
+        _settled(page)
+        sidebar = page.locator("[data-testid='stSidebar']")
+        sidebar.get_by_text("Filter the log").click()
+        page.wait_for_timeout(1_000)  # the expander opens; its widgets move until it has
+        chooser = sidebar.locator("[data-testid='stMultiSelect']").filter(
+            has_text="Cases that contain"
+        )
+        chooser.click()
+        page.keyboard.type("Request Approval")
+        page.get_by_role("option", name="Request Approval").first.click()
+        page.keyboard.press("Escape")
+        # Leave the chooser first: it shrinks when it loses focus, and the button moves up.
+        sidebar.get_by_text("Time range (UTC days)").click()
+        page.wait_for_timeout(500)
+        sidebar.locator("button", has_text="Apply").click()
+        # Streamlit puts the query in the address without loading a page.
+        page.wait_for_function("location.search.includes('activity=')", timeout=60_000)
+        _settled(page)
+        headings = {"Upload": "Upload an event log"}
+        for entries in navigation.SECTIONS.values():
+            for entry in entries:
+                sidebar.get_by_role("link", name=entry.title, exact=True).click()
+                title = headings.get(entry.title, entry.title)
+                page.get_by_role("heading", name=title).first.wait_for(timeout=90_000)
+                _settled(page)
+                assert "activity=Request" in page.url, (title, page.url)
+                assert page.locator("[data-testid='stException']").count() == 0, title
+                if title not in ("Event logs", "Upload an event log", "Projections"):
+                    page.get_by_text("Filtered: cases with Request Approval").first.wait_for(
+                        timeout=30_000
+                    )
+        browser.close()

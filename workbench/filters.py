@@ -4,15 +4,18 @@ Every filter is a frozen dataclass with ``apply(events) -> LazyFrame`` (lazy, co
 and a query form. Case-level filters keep or drop whole cases; event-level filters keep or
 drop events. `Filters` composes them in order and round-trips through a URL query string.
 
->>> f = Filters((CaseSize(min=2), Attribute("region", ("north",))))
+>>> f = Filters((CaseSize(min=2), Attribute("customer", ("Smith, Ann", "Lee, Bo"))))
 >>> f.to_query()
-'size_min=2&attr=region%3Dnorth'
+'size_min=2&attr=%5B%22customer%22%2C+%5B%22Smith%2C+Ann%22%2C+%22Lee%2C+Bo%22%5D%5D'
 >>> Filters.from_query(f.to_query()) == f
 True
+>>> Filters.from_query("attr=region=north,south").items
+(Attribute(name='region', values=('north', 'south'), level='case', keep=True),)
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -130,7 +133,8 @@ class Attribute:
             ("event", True): "event_attr",
             ("event", False): "event_attr_not",
         }[(self.level, self.keep)]
-        return [(key, f"{self.name}={','.join(self.values)}")]
+        # JSON keeps names and values with any character (commas, '=') as they are.
+        return [(key, json.dumps([self.name, list(self.values)], ensure_ascii=False))]
 
     def describe(self) -> str:
         verb = "with" if self.keep else "without"
@@ -181,7 +185,9 @@ class Variants:
             pairs.append(("variants_top", str(self.top)))
         if self.coverage is not None:
             pairs.append(("variants_coverage", f"{self.coverage:g}"))
-        pairs.extend(("variant", "\u2192".join(variant)) for variant in self.chosen)
+        pairs.extend(
+            ("variant", json.dumps(list(variant), ensure_ascii=False)) for variant in self.chosen
+        )
         return pairs
 
     def describe(self) -> str:
@@ -389,6 +395,26 @@ def _pairs(query: str | Mapping[str, str | list[str]]) -> Iterable[tuple[str, st
             yield key, one
 
 
+def _attribute_values(text: str) -> tuple[str, tuple[str, ...]]:
+    """An attribute filter's name and values: JSON ``[name, [values]]``, or the short form
+    ``name=a,b`` a person may type into a URL."""
+    try:
+        name, listed = json.loads(text)
+        return str(name), tuple(str(value) for value in listed)
+    except (ValueError, TypeError):
+        name, _, listed = text.partition("=")
+        return name, tuple(listed.split(","))
+
+
+def _sequence(text: str) -> tuple[str, ...]:
+    """A variant: JSON ``[activities]``, or activities joined by an arrow."""
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return tuple(text.split("\u2192"))
+    return tuple(str(a) for a in found) if isinstance(found, list) else (str(found),)
+
+
 def _parse(key: str, values: dict[str, list[str]], seen: set[str]) -> list[Filter]:
     """The filter(s) a query key starts; related keys are marked as seen."""
     first = values[key][0]
@@ -403,21 +429,16 @@ def _parse(key: str, values: dict[str, list[str]], seen: set[str]) -> list[Filte
         level = "event" if key.startswith("event") else "case"
         result: list[Filter] = []
         for item in values[key]:
-            name, _, listed = item.partition("=")
+            name, listed = _attribute_values(item)
             result.append(
-                Attribute(
-                    name,
-                    tuple(listed.split(",")),
-                    level,  # type: ignore[arg-type]
-                    keep=not key.endswith("_not"),
-                )
+                Attribute(name, listed, level, keep=not key.endswith("_not"))  # type: ignore[arg-type]
             )
         return result
     if key in ("variants_top", "variants_coverage", "variant"):
         seen.update(("variants_top", "variants_coverage", "variant"))
         top = values.get("variants_top", [None])[0]
         coverage = values.get("variants_coverage", [None])[0]
-        chosen = tuple(tuple(v.split("\u2192")) for v in values.get("variant", []))
+        chosen = tuple(_sequence(v) for v in values.get("variant", []))
         return [Variants(int(top) if top else None, float(coverage) if coverage else None, chosen)]
     if key in ("start", "end"):
         return [Endpoints(tuple(values[key]), key)]  # type: ignore[arg-type]

@@ -199,7 +199,9 @@ def read_model(path: Path) -> Model:
 
 @_quietly
 def to_dot(model: Model, *, view: Literal["petri", "bpmn", "tree"] = "petri") -> str:
-    """The model as Graphviz DOT, for the browser to draw."""
+    """The model as Graphviz DOT, for the browser to draw: top to bottom, so that a model of
+    a long process is drawn tall, at a size where its labels can be read, rather than
+    squeezed into the width of the page."""
     if view == "tree":
         if model.tree is None:
             raise ModelError("only the inductive miner gives a process tree")
@@ -211,10 +213,14 @@ def to_dot(model: Model, *, view: Literal["petri", "bpmn", "tree"] = "petri") ->
             raise ModelError("this model has no BPMN form")
         from pm4py.visualization.bpmn import visualizer as bpmn_visualizer
 
-        return str(bpmn_visualizer.apply(model.bpmn).source)
+        return str(bpmn_visualizer.apply(model.bpmn, parameters={"rankdir": "TB"}).source)
     from pm4py.visualization.petri_net import visualizer as net_visualizer
 
-    return str(net_visualizer.apply(model.net, model.initial, model.final).source)
+    return str(
+        net_visualizer.apply(
+            model.net, model.initial, model.final, parameters={"set_rankdir": "TB"}
+        ).source
+    )
 
 
 @dataclass

@@ -5,32 +5,29 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboards import state
-from dashboards.pages._common import filtered_note, require_log
+from dashboards import charts, state
+from dashboards.layout import filtered_note, require_log, title
 from workbench import projections
 from workbench.filters import Filters, Variants
-from workbench.processmap import human_duration
 
 summary = require_log()
-st.title(f"Variants · {summary.log}")
+title("Variants", summary)
 filtered_note()
 ranked = state.cached(projections.variants, summary.log)
 st.caption(f"{ranked.height:,} variants. Select rows and press the button to keep only them.")
-shown = ranked.head(500).select(
-    pl.int_range(1, pl.len() + 1).alias("#"),
-    "cases",
-    pl.col("share") * 100,
-    pl.col("variant").list.len().alias("events"),
-    pl.col("mean_duration")
-    .dt.total_seconds()
-    .map_elements(human_duration, pl.String)
-    .alias("mean duration"),
-    pl.col("median_duration")
-    .dt.total_seconds()
-    .map_elements(human_duration, pl.String)
-    .alias("median duration"),
-    pl.col("variant").list.join(" → ").alias("activities"),
+shown = charts.duration_table(
+    ranked.head(500).select(
+        pl.int_range(1, pl.len() + 1).alias("#"),
+        "cases",
+        pl.col("share") * 100,
+        pl.col("variant").list.len().alias("events"),
+        pl.col("mean_duration").alias("mean duration"),
+        pl.col("median_duration").alias("median duration"),
+        pl.col("variant").list.join(" → ").alias("activities"),
+    )
 )
+if not summary.timed:  # no times: no durations
+    shown = shown.select(pl.exclude("^(mean|median) duration.*$"))
 picked = st.dataframe(
     shown,
     hide_index=True,

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 import streamlit as st
 
 from dashboards import charts, state
-from dashboards.pages._common import filtered_note, require_log
+from dashboards.layout import filtered_note, require_log, title
+from dashboards.markdown import escape
 from workbench import causality, projections
 from workbench.processmap import human_duration
 
 summary = require_log()
-st.title(f"Cases · {summary.log}")
+title("Cases", summary)
 filtered_note()
 table = state.cached(projections.cases, summary.log)
 search = st.text_input("Search case ids", placeholder="part of a case id")
 found = table.filter(pl.col("case_id").str.contains(search, literal=True)) if search else table
 st.caption(f"{found.height:,} of {table.height:,} cases")
-shown = state.local(found.head(2_000)).with_columns(
-    pl.col("duration").dt.total_seconds().map_elements(human_duration, pl.String),
-    pl.col("variant").list.join(" → "),
+shown = charts.duration_table(
+    state.local(found.head(2_000)).with_columns(pl.col("variant").list.join(" → "))
 )
 picked = st.dataframe(
     shown, hide_index=True, on_select="rerun", selection_mode="single-row", key="cases"
@@ -28,14 +30,24 @@ rows = picked.selection.rows if picked is not None else []
 if not found.height:
     st.stop()
 case_id = found["case_id"][rows[0]] if rows else found["case_id"][0]
-st.subheader(f"Case {case_id}")
+# A case id often names itself ("Case 12"): no second "Case" before it.
+heading = case_id if case_id.lower().startswith("case") else f"Case {case_id}"
+st.subheader(escape(heading))
 events = state.events(summary.log)
 line = causality.timeline(events, case_id)
 left, right = st.columns([3, 2])
 left.plotly_chart(charts.timeline(line))
 attributes = table.filter(pl.col("case_id") == case_id).drop("variant").row(0, named=True)
 right.dataframe(
-    pl.DataFrame({"attribute": list(attributes), "value": [str(v) for v in attributes.values()]}),
+    pl.DataFrame(
+        {
+            "attribute": list(attributes),
+            "value": [
+                human_duration(v.total_seconds()) if isinstance(v, timedelta) else str(v)
+                for v in attributes.values()
+            ],
+        }
+    ),
     hide_index=True,
 )
 st.dataframe(state.local(line), hide_index=True)

@@ -11,11 +11,12 @@ import polars as pl
 import streamlit as st
 
 from dashboards import state
-from dashboards.pages._common import filtered_note, require_log
+from dashboards.layout import filtered_note, require_log, title
+from dashboards.markdown import escape
 from workbench import mining
 
 summary = require_log()
-st.title(f"Discovery and conformance · {summary.log}")
+title("Discovery and conformance", summary)
 filtered_note()
 left, middle, right = st.columns(3)
 source = left.radio("Model", ["Discover from the log", "Upload a model"], horizontal=True)
@@ -112,7 +113,7 @@ def show(analysis: mining.Analysis, seconds: float) -> None:
     columns[3].metric("Variants checked", f"{result.variants_checked:,} of {result.variants:,}")
     st.caption(f"Computed in {seconds:.1f} s.")
     for note in result.notes:
-        st.warning(note)
+        st.warning(escape(note))
     views = (
         ["petri"]
         + (["bpmn"] if analysis.model.bpmn is not None else [])
@@ -127,7 +128,9 @@ def show(analysis: mining.Analysis, seconds: float) -> None:
         )
         or "petri"
     )
-    st.graphviz_chart(mining.to_dot(analysis.model, view=view), width="stretch")  # type: ignore[arg-type]
+    # At its own size (drawn top to bottom, it fits the page's width), so labels stay
+    # readable; the element's full-screen button shows it alone.
+    st.graphviz_chart(mining.to_dot(analysis.model, view=view))  # type: ignore[arg-type]
     folder = Path(tempfile.mkdtemp(prefix="workbench-model-"))
     downloads = st.columns(4)
     for place, suffix in zip(downloads, (".pnml", ".bpmn"), strict=False):

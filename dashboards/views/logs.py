@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import sidebar, state
+from dashboards.markdown import escape
 
 sidebar.render()
 st.title("Event logs")
@@ -34,13 +35,22 @@ else:
             "kind": [kinds[s.kind] for s in summaries],
             "cases": [s.cases for s in summaries],
             "events": [s.events for s in summaries],
-            "first event (UTC)": [s.first_timestamp for s in summaries],
-            "last event (UTC)": [s.last_timestamp for s in summaries],
+            "first event (UTC)": [s.first_timestamp if s.timed else None for s in summaries],
+            "last event (UTC)": [s.last_timestamp if s.timed else None for s in summaries],
+            "note": [
+                s.warning or ("" if s.timed else "no times: in the order of its file")
+                for s in summaries
+            ],
         }
     )
     total_events = sum(s.events for s in summaries if s.kind != "view")
     left, right = st.columns(2)
     left.metric("Logs", sum(s.kind != "view" for s in summaries))
     right.metric("Events", f"{total_events:,}")
+    for summary in summaries:
+        if summary.warning and summary.kind != "view":
+            st.warning(
+                f"{escape(summary.log)}: {escape(summary.warning)}", icon=":material/warning:"
+            )
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption(f"Store: {state.store_name()}. Import more with `workbench ingest FILE`.")

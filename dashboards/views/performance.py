@@ -7,12 +7,14 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, state
-from dashboards.pages._common import filtered_note, require_log
+from dashboards.layout import filtered_note, require_log, title, untimed_note
 from workbench import projections
 
 summary = require_log()
-st.title(f"Performance · {summary.log}")
+title("Performance", summary)
 filtered_note()
+if untimed_note(summary):
+    st.stop()
 tabs = st.tabs(["Bottlenecks", "Activities", "Rework", "Resources", "Dotted chart", "Throughput"])
 with tabs[0]:
     ranked = state.cached(projections.bottlenecks, summary.log)
@@ -24,7 +26,7 @@ with tabs[0]:
     right.plotly_chart(
         charts.ranked_durations(edges, "name", "mean_waiting", "Paths by mean waiting time")
     )
-    st.dataframe(ranked, hide_index=True)
+    st.dataframe(charts.duration_table(ranked), hide_index=True)
 with tabs[1]:
     table = state.cached(projections.activities, summary.log)
     left, right = st.columns(2)
@@ -41,7 +43,7 @@ with tabs[1]:
         )
     else:
         right.caption("No start/complete lifecycle pairs: service times need them.")
-    st.dataframe(table, hide_index=True)
+    st.dataframe(charts.duration_table(table), hide_index=True)
 with tabs[2]:
     repeated = state.cached(projections.rework, summary.log)
     if repeated.height:

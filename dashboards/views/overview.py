@@ -5,12 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import charts, state
-from dashboards.pages._common import filtered_note, require_log
+from dashboards.layout import filtered_note, require_log, title, untimed_note
 from workbench import projections
 from workbench.processmap import human_duration
 
 summary = require_log()
-st.title(f"Overview · {summary.log}")
+title("Overview", summary)
 filtered_note()
 table = state.cached(projections.cases, summary.log)
 if table.height == 0:
@@ -23,6 +23,8 @@ columns[0].metric("Cases", f"{table.height:,}")
 columns[1].metric("Events", f"{int(table['events'].sum()):,}")
 columns[2].metric("Activities", f"{table['variant'].explode().n_unique():,}")
 columns[3].metric("Variants", f"{variants.height:,}")
+if untimed_note(summary):  # counts only: no durations, no dates
+    st.stop()
 columns[4].metric("Median case duration", human_duration(seconds.median()))  # type: ignore[arg-type]
 columns[5].metric("P90 case duration", human_duration(seconds.quantile(0.9)))
 first, last = table["start"].min(), table["end"].max()

@@ -8,11 +8,11 @@ import subprocess
 import streamlit as st
 
 from dashboards import state
-from dashboards.pages._common import filtered_note, require_log
+from dashboards.layout import filtered_note, require_log, title
 from workbench import processmap
 
 summary = require_log()
-st.title(f"Process map · {summary.log}")
+title("Process map", summary)
 filtered_note()
 labels = {
     "frequency": "Frequency",
@@ -21,6 +21,8 @@ labels = {
     "p90": "P90 waiting time",
     "total": "Total waiting time",
 }
+if not summary.timed:  # without times there are no waiting times to show
+    labels = {"frequency": labels["frequency"]}
 left, middle, right = st.columns([2, 3, 3])
 measure = left.selectbox("Label edges with", list(labels), format_func=labels.__getitem__)
 activities = middle.slider("Activities (% of events covered)", 0, 100, 100, step=5)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import state
-from dashboards.pages._common import require_log
+from dashboards.layout import require_log, title
 from workbench import checkpoints
 
 summary = require_log()
-st.title(f"Projections · {summary.log}")
+title("Projections", summary)
 store = state.store()
 listed = checkpoints.checkpoints(store, summary.log)
 st.dataframe(

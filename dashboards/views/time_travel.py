@@ -10,15 +10,16 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, state
-from dashboards.pages._common import filtered_note, require_log
+from dashboards.layout import filtered_note, require_log, title, untimed_note
+from dashboards.markdown import escape
 from workbench import processmap, timetravel
 from workbench.store import LogName
 
 summary = require_log()
-st.title(f"Time travel · {summary.log}")
+title("Time travel", summary)
 filtered_note()
 first, last = summary.first_timestamp, summary.last_timestamp
-if first is None or last is None:
+if untimed_note(summary) or first is None or last is None:
     st.stop()
 low, high = first.replace(tzinfo=None), last.replace(tzinfo=None)
 step = max((high - low) / 200, (high - low) / 10_000)
@@ -68,7 +69,7 @@ def travel() -> None:
         )
         st.info(
             f"Late events: {changed.height:,} case(s) look different at this moment now than"
-            f" they did {known_label.replace('after', 'after')}."
+            f" they did {escape(known_label)}."
         )
         if changed.height:
             st.dataframe(
@@ -95,7 +96,7 @@ def travel() -> None:
         st.markdown(f"**Process map as of {state.shown(at)}**")
         if pmap.nodes.height:
             st.graphviz_chart(processmap.to_dot(pmap), width="stretch")
-    st.dataframe(state.local(now), hide_index=True)
+    st.dataframe(charts.duration_table(state.local(now)), hide_index=True)
     fixed = state.cached(timetravel.corrections, summary.log, as_of=at, known_at=known_at)
     if fixed.height:
         with st.expander(f"Corrections by then ({fixed.height:,})"):

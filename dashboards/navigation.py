@@ -1,0 +1,53 @@
+"""The app's pages in their sections: what the entry point navigates and the sidebar links.
+
+The sidebar draws the links itself (Streamlit's own page menu is hidden) so that every link
+carries the query of the page it is on: the chosen log, the time zone and the global
+filters follow the user from page to page, and a link copied from the menu shares them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One page: its script (relative to the entry point), title and icon."""
+
+    path: str
+    title: str
+    icon: str
+
+
+SECTIONS: dict[str, tuple[Entry, ...]] = {
+    "Data": (
+        Entry("views/logs.py", "Event logs", ":material/folder_open:"),
+        Entry("views/upload.py", "Upload", ":material/upload:"),
+    ),
+    "Explore": (
+        Entry("views/overview.py", "Overview", ":material/monitoring:"),
+        Entry("views/process_map.py", "Process map", ":material/account_tree:"),
+        Entry("views/variants.py", "Variants", ":material/alt_route:"),
+        Entry("views/cases.py", "Cases", ":material/description:"),
+        Entry("views/performance.py", "Performance", ":material/timer:"),
+        Entry("views/mining.py", "Discovery and conformance", ":material/schema:"),
+    ),
+    "Time": (
+        Entry("views/time_travel.py", "Time travel", ":material/history:"),
+        Entry("views/projections.py", "Projections", ":material/table_view:"),
+    ),
+}
+DEFAULT = SECTIONS["Data"][0]
+
+
+def pages() -> dict[str, list[st.Page]]:
+    """The pages for `st.navigation`, by section."""
+    return {
+        section: [
+            st.Page(entry.path, title=entry.title, icon=entry.icon, default=entry == DEFAULT)
+            for entry in entries
+        ]
+        for section, entries in SECTIONS.items()
+    }

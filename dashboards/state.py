@@ -43,7 +43,7 @@ def db_location() -> str:
     return str(Path(location).resolve())
 
 
-@st.cache_resource
+@st.cache_resource(validate=lambda store: not store.closed)
 def _open(location: str) -> EventStore:
     return EventStore(location)
 

@@ -228,14 +228,23 @@ def _time_problems(failed: pl.DataFrame, field: str, options: ParseOptions) -> p
 def attribute_names(columns: Sequence[str], *, taken: Sequence[str] = ()) -> dict[str, str]:
     """The attribute name of each source column: its own, except where it is a name of the
     store's vocabulary (a column called ``activity`` beside the one chosen as the activity),
-    which becomes ``source_<name>`` (``source_<name>_2`` and so on if that is taken too).
+    which becomes ``source_<name>`` (``source_<name>_2`` and so on if that is taken too), or
+    where it has no name, which becomes ``column_<n>`` after its place among the columns.
 
     >>> attribute_names(["amount", "activity", "source_activity"])
     {'amount': 'amount', 'activity': 'source_activity_2', 'source_activity': 'source_activity'}
     """
     used = set(columns) | set(taken) | set(VOCABULARY)
     names: dict[str, str] = {}
-    for column in columns:
+    for index, column in enumerate(columns, start=1):
+        if not column.strip():  # a column without a name is called by its place
+            candidate, number = f"column_{index}", 1
+            while candidate in used:
+                number += 1
+                candidate = f"column_{index}_{number}"
+            used.add(candidate)
+            names[column] = candidate
+            continue
         if column not in VOCABULARY:
             names[column] = column
             continue

@@ -46,7 +46,11 @@ def read(
             head = handle.read(65_536)
         separator = _separator(source, head)
         columns = _header(source, plain, separator, timed=options.timed)
-        frames = (_drop_index_column(raw) for raw in _tables(plain, separator))
+        names = _column_names(columns)
+        frames = (
+            _drop_index_column(raw, names[0]) if columns[0] == "" else raw
+            for raw in _tables(plain, separator, names)
+        )
         try:
             yield from from_frames(
                 frames, source, mapping=mapping, options=options, skip_rows=skip_rows
@@ -59,11 +63,31 @@ def read(
             ) from None
 
 
-def _tables(plain: Path, separator: str) -> Iterator[pl.DataFrame]:
+def _column_names(header: list[str]) -> list[str]:
+    """Names for the header's columns: a column without one is called by its place
+    (``column_3``), a repeated name gets its place too (``amount_5``).
+
+    >>> _column_names(["", "case", "amount", "amount", " "])
+    ['column_1', 'case', 'amount', 'amount_4', 'column_5']
+    """
+    names: list[str] = []
+    for index, name in enumerate(header, start=1):
+        if not name.strip():
+            name = f"column_{index}"
+        elif name in names:
+            name = f"{name}_{index}"
+        while name in names:
+            name = f"{name}_"
+        names.append(name)
+    return names
+
+
+def _tables(plain: Path, separator: str, names: list[str]) -> Iterator[pl.DataFrame]:
     """The rows as string tables with their `LINE`: Polars first; from the first row it
     cannot read, Python's csv module."""
     lazy = pl.scan_csv(
         plain,
+        new_columns=names,
         separator=separator,
         infer_schema=False,
         row_index_name=LINE,
@@ -80,8 +104,7 @@ def _tables(plain: Path, separator: str) -> Iterator[pl.DataFrame]:
     except pl.exceptions.ComputeError as error:
         if not _python_can_read(error):
             raise
-        columns = [name for name in lazy.collect_schema().names() if name != LINE]
-        yield from _python_tables(plain, separator, columns, skip=done)
+        yield from _python_tables(plain, separator, names, skip=done)
 
 
 def _python_can_read(error: Exception) -> bool:
@@ -188,13 +211,10 @@ def _header(source: Path, plain: Path, separator: str, *, timed: bool = True) ->
     return row
 
 
-def _drop_index_column(raw: pl.DataFrame) -> pl.DataFrame:
-    """Drop an unnamed leading column that only counts rows (a pandas index written to CSV)."""
-    unnamed = [c for c in raw.columns if c == "" or c.startswith("__UNNAMED__")]
-    for column in unnamed:
-        values = raw[column].cast(pl.Int64, strict=False)
-        if values.null_count() == 0 and (values.diff().drop_nulls() == 1).all():
-            raw = raw.drop(column)
-        else:
-            raw = raw.rename({column: f"column_{raw.columns.index(column)}"})
+def _drop_index_column(raw: pl.DataFrame, first: str) -> pl.DataFrame:
+    """Drop the unnamed leading column if it only counts rows (a pandas index written to
+    CSV); otherwise it is an attribute like any other."""
+    values = raw[first].cast(pl.Int64, strict=False)
+    if values.null_count() == 0 and (values.diff().drop_nulls() == 1).all():
+        return raw.drop(first)
     return raw

@@ -70,11 +70,16 @@ class Bounded:
             )
         return data
 
+    def _capped(self, size: int) -> int:
+        """Never read more than one byte past the bound, whatever was asked."""
+        room = self.limit - self.count + 1
+        return room if size < 0 or size > room else size
+
     def read(self, size: int = -1) -> bytes:
-        return self._counted(self.stream.read(size))
+        return self._counted(self.stream.read(self._capped(size)))
 
     def readline(self, size: int = -1) -> bytes:
-        return self._counted(self.stream.readline(size))
+        return self._counted(self.stream.readline(self._capped(size)))
 
     def __iter__(self) -> Iterator[bytes]:
         while line := self.readline():

@@ -215,8 +215,17 @@ def detect(
     by_key: dict[str, str] = {}
     for column in columns:
         by_key.setdefault(_key(column), column)
+    # A table in Workbench's own vocabulary (its export) maps by those names first, whatever
+    # other columns (XES keys among them) it carries as attributes.
+    own = {"case_id", "activity", "timestamp"} <= set(columns) or (
+        not timed and {"case_id", "activity"} <= set(columns)
+    )
     for role, names in _NAMES.items():
         if getattr(chosen, role) is not None or (role == "timestamp" and not timed):
+            continue
+        if own and role in columns and role not in taken:
+            found[role] = role
+            taken.add(role)
             continue
         for name in names:
             match = by_key.get(_key(name))

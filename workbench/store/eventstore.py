@@ -88,6 +88,7 @@ class EventStore:
     def __init__(self, location: str | Path, *, timeout: float = 60.0) -> None:
         self.recorder = open_recorder(location, timeout=timeout)
         self.location = self.recorder.location
+        self.closed = False
         self.ledger = Ledger(self.recorder)
         self.projections = StoredProjections(self.recorder)
         self.queries = UserQueries(self.recorder)
@@ -101,6 +102,7 @@ class EventStore:
     def close(self) -> None:
         """Close the connections."""
         self.recorder.close()
+        self.closed = True
 
     def __enter__(self) -> EventStore:
         return self

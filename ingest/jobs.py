@@ -104,6 +104,7 @@ def ingest(
     strict: bool = False,
     format: str | None = None,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> Summary:
     """Import a file into a log as one job; the same content imported again is a no-op.
 
@@ -111,7 +112,9 @@ def ingest(
     imported are recorded as rejects, unless ``strict``, which refuses the whole file and
     stores nothing when any row is bad. A fault part-way through the file (broken XML, a
     truncated download) keeps the whole batches before it: the job is ``partial`` and its
-    message names the place. Raises `IngestError` when nothing can be imported.
+    message names the place. Raises `IngestError` when nothing can be imported. When
+    ``stop`` is set (Ctrl-C), the job ends after the batch it is writing, as interrupted,
+    and raises KeyboardInterrupt; importing the file again resumes it.
     """
     started = time.perf_counter()
     path = Path(path)
@@ -147,6 +150,8 @@ def ingest(
     try:
         batches = read(path, mapping=mapping, options=options, skip_rows=committed)
         for batch, events in read_ahead(batches):
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt
             if seen == 0:
                 store.ledger.set_mapping(job_id, batch.mapping.as_dict())
             seen += batch.rows

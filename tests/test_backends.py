@@ -163,3 +163,23 @@ def test_copy_from_the_command_line(tmp_path: Path) -> None:
     assert "Copied" in out
     with EventStore(first) as one, EventStore(second) as other:
         assert_frame_equal(one.read(DEMO_LOG), other.read(DEMO_LOG))
+
+
+def test_the_app_serves_a_postgresql_store(tmp_path, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from dashboards import state
+
+    with fresh_location("postgres", tmp_path) as server:
+        with EventStore(server) as store:
+            load_demo(store)
+        monkeypatch.setenv("WORKBENCH_DB", server)
+        app_path = str(Path(__file__).resolve().parent.parent / "dashboards" / "app.py")
+        app = AppTest.from_file(app_path, default_timeout=120)
+        app.run()
+        app.switch_page("views/overview.py").run()
+        assert not app.exception, [e.value for e in app.exception]
+        assert {m.label: m.value for m in app.metric}["Cases"] == "3,688"
+        assert "secret" not in state.store_name()
+        state.clear()
+        state.store().close()

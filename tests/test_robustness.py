@@ -519,12 +519,13 @@ def test_ctrl_c_during_an_import_ends_cleanly_and_resumes_11(tmp_path) -> None:
 
     db = tmp_path / "s.db"
     source = tmp_path / "orders.csv"
-    rows = write(source, events=150_000, seed=6)
-    env = {**os.environ, "WORKBENCH_BATCH_ROWS": "5000"}
+    rows = write(source, events=400_000, seed=6)
+    env = {**os.environ, "WORKBENCH_BATCH_ROWS": "2000"}
     command = [sys.executable, "-m", "workbench", "--db", str(db), "ingest", str(source)]
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     while committed_rows(db) < 20_000 and child.poll() is None:
         time.sleep(0.01)
+    assert child.poll() is None, "the import finished before it could be interrupted"
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=120)
     assert child.returncode == 130, err

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ from workbench.cli.common import (
     is_url,
     out,
     session,
+    stop_requested,
     store,
     warn,
 )
@@ -30,7 +32,7 @@ from workbench.cli.common import (
 PROGRESS_BYTES = 4_000_000  # files larger than this get a progress bar
 
 
-@command
+@partial(command, stoppable=True)
 def ingest(
     path: Annotated[Path, typer.Argument(help="The file to import.")],
     log: Annotated[str | None, typer.Option(help="Log name (default: the file name).")] = None,
@@ -96,6 +98,7 @@ def ingest(
             strict=strict,
             format=format,
             progress=progress,
+            stop=stop_requested,
         )
     if as_json:
         fields = (

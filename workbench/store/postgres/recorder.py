@@ -28,9 +28,7 @@ from workbench.store.recorder import (
     DICTIONARIES,
     OBJECT_TABLES,
     RANGE_COLUMNS,
-    REJECT_COLUMNS,
     Cut,
-    LogRow,
     now_micros,
     object_frames,
     reject_rows,
@@ -42,16 +40,10 @@ from workbench.store.records import (
     Job,
     JobProgress,
     Objects,
-    Query,
-    StoredProjection,
 )
+from workbench.store.sql import JOB_COLUMNS, PortableQueries, job_of
 
 SQL_TYPES: Final = {"INTEGER": "bigint", "REAL": "double precision", "TEXT": "text"}
-_JOB_COLUMNS: Final = (
-    "job_id, log, source, sha256, format, mapping, status, events_read, events_added,"
-    " duplicates, rejected, rows_committed, last_position, started_at, finished_at, seconds,"
-    " message, pid, host"
-)
 _SCHEMA_LOCK: Final = 7_406_211  # an advisory lock while the schema is created
 
 
@@ -76,12 +68,6 @@ def _stored(column: str) -> str:
     return '"timestamp"' if column == "timestamp" else column
 
 
-def _job(row: Sequence[Any]) -> Job:
-    values = list(row)
-    values[5] = json.loads(values[5] or "{}")
-    return Job(*values)
-
-
 #: A list of texts passed as one JSON parameter: far cheaper than an array parameter of
 #: 100,000 elements, which the driver quotes one by one.
 _TEXTS: Final = "ARRAY(SELECT jsonb_array_elements_text(%s::jsonb))"
@@ -96,7 +82,7 @@ def _csv(frame: pl.DataFrame) -> bytes:
     return frame.write_csv(include_header=False, quote_style="non_numeric").encode()
 
 
-class PostgresRecorder:
+class PostgresRecorder(PortableQueries):
     """An event store in a PostgreSQL database (see `workbench.store.recorder.Recorder`)."""
 
     def __init__(self, url: str, *, timeout: float = 60.0) -> None:
@@ -186,11 +172,11 @@ class PostgresRecorder:
 
     def _rows(self, query: str, parameters: Sequence[Any] = ()) -> list[Any]:
         with self._use():
-            return self._sql.execute(query, parameters).fetchall()
+            return self._sql.execute(_placeholders(query), parameters).fetchall()
 
     def _execute(self, query: str, parameters: Sequence[Any] = ()) -> int:
         with self._use():
-            return self._sql.execute(query, parameters).rowcount
+            return self._sql.execute(_placeholders(query), parameters).rowcount
 
     def _arrow_frame(self, query: str, parameters: Sequence[Any] = ()) -> pl.DataFrame:
         with self._use():
@@ -202,70 +188,6 @@ class PostgresRecorder:
                 cursor.close()
         assert isinstance(frame, pl.DataFrame)
         return frame
-
-    # ------------------------------------------------------------------ logs
-
-    def log_id(self, name: str) -> int | None:
-        found = self._rows("SELECT log_id FROM logs WHERE name = %s", (name,))
-        return int(found[0][0]) if found else None
-
-    def log_rows(self) -> list[LogRow]:
-        rows = self._rows(
-            "SELECT l.log_id, l.name, l.kind,"
-            " (SELECT count(*) FROM cases c WHERE c.log_id = l.log_id),"
-            " coalesce(sum(r.last_position - r.first_position + 1), 0),"
-            " min(r.min_timestamp), max(r.max_timestamp)"
-            " FROM logs l LEFT JOIN event_ranges r ON r.log_id = l.log_id"
-            " GROUP BY l.log_id ORDER BY l.log_id"
-        )
-        return [LogRow(int(a), b, c, int(d), int(e), f, g) for a, b, c, d, e, f, g in rows]
-
-    def object_types(self, log_id: int) -> list[tuple[str, int, int]]:
-        rows = self._rows(
-            "SELECT object_type, count(*), sum(events) FROM ("
-            " SELECT o.object_type, o.object_id, count(DISTINCT l.event_id) AS events"
-            " FROM objects o LEFT JOIN event_objects l"
-            " ON l.log_id = o.log_id AND l.object_id = o.object_id"
-            " WHERE o.log_id = %s GROUP BY o.object_type, o.object_id"
-            ") AS per_object GROUP BY object_type ORDER BY object_type",
-            (log_id,),
-        )
-        return [(str(kind), int(objects), int(links)) for kind, objects, links in rows]
-
-    def has_object_type(self, log_id: int, object_type: str) -> bool:
-        return bool(
-            self._rows(
-                "SELECT 1 FROM logs l JOIN objects o ON o.log_id = l.log_id"
-                " WHERE l.log_id = %s AND l.kind = 'object' AND o.object_type = %s LIMIT 1",
-                (log_id, object_type),
-            )
-        )
-
-    def head(self, log_id: int) -> int:
-        found = self._rows(
-            "SELECT max(last_position) FROM event_ranges WHERE log_id = %s", (log_id,)
-        )
-        return int(found[0][0] or 0)
-
-    def cases_after(self, log_id: int, position: int, until: int) -> list[str]:
-        rows = self._rows(
-            "SELECT DISTINCT c.case_id FROM events e JOIN cases c ON c.case_key = e.case_key"
-            ' WHERE e.position > %s AND e."timestamp" <= %s AND e.log_id = %s',
-            (position, until, log_id),
-        )
-        return sorted(row[0] for row in rows)
-
-    def attributes(self, log_id: int) -> Attributes:
-        found = self._rows("SELECT attribute_types FROM logs WHERE log_id = %s", (log_id,))
-        return attrs.loads(found[0][0]) if found else {}
-
-    def ranges(self, log_id: int) -> pl.DataFrame:
-        rows = self._rows(
-            f"SELECT {', '.join(RANGE_COLUMNS)} FROM event_ranges WHERE log_id = %s"
-            " ORDER BY first_position",
-            (log_id,),
-        )
-        return pl.DataFrame(rows, schema=dict(RANGE_COLUMNS), orient="row")
 
     # ------------------------------------------------------------------ events
 
@@ -353,46 +275,6 @@ class PostgresRecorder:
             rows, schema={"event_id": pl.String, "object_id": pl.String}, orient="row"
         )
 
-    def object_table(self, log_id: int, table: str) -> pl.DataFrame:
-        columns = OBJECT_TABLES[table]
-        order = ", ".join(name for name in columns if name not in ("kind", "value"))
-        rows = self._rows(
-            f"SELECT {', '.join(columns)} FROM {table} WHERE log_id = %s ORDER BY {order}",
-            (log_id,),
-        )
-        return pl.DataFrame(rows, schema=dict(columns), orient="row")
-
-    # ------------------------------------------------------------------ ledger
-
-    def set_job(self, job_id: int, **values: object) -> None:
-        allowed = {"mapping", "status", "finished_at", "seconds", "message"}
-        assert set(values) <= allowed, values
-        assignments = ", ".join(f"{name} = %s" for name in values)
-        parameters = [
-            json.dumps(dict(value)) if name == "mapping" else value  # type: ignore[call-overload]
-            for name, value in values.items()
-        ]
-        self._execute(
-            f"UPDATE ingest_jobs SET {assignments} WHERE job_id = %s", (*parameters, job_id)
-        )
-
-    def jobs(self, log: str | None, job_id: int | None) -> list[Job]:
-        rows = self._rows(
-            f"SELECT {_JOB_COLUMNS} FROM ingest_jobs"
-            " WHERE (%(log)s::text IS NULL OR log = %(log)s)"
-            " AND (%(job)s::bigint IS NULL OR job_id = %(job)s) ORDER BY job_id DESC",
-            {"log": log, "job": job_id},  # type: ignore[arg-type]
-        )
-        return [_job(row) for row in rows]
-
-    def rejects(self, log: str) -> pl.DataFrame:
-        rows = self._rows(
-            "SELECT job_id, source, line, place, field, value, reason FROM rejects"
-            " WHERE log = %s ORDER BY job_id, line NULLS FIRST, reject_id",
-            (log,),
-        )
-        return pl.DataFrame(rows, schema=dict(REJECT_COLUMNS), orient="row")
-
     # ------------------------------------------------------------------ projections
 
     def save_projection(
@@ -452,53 +334,6 @@ class PostgresRecorder:
                 (position, refreshed_at, seconds, *key),
             )
 
-    def projection_position(self, log_id: int, view: str, name: str, at: int) -> int | None:
-        found = self._rows(
-            "SELECT position FROM projections"
-            " WHERE log_id = %s AND view = %s AND name = %s AND at = %s",
-            (log_id, view, name, at),
-        )
-        return int(found[0][0]) if found else None
-
-    def pending_change_rows(self, log_id: int, view: str, name: str, at: int) -> int:
-        found = self._rows(
-            "SELECT coalesce(sum(rows), 0) FROM projection_changes"
-            " WHERE log_id = %s AND view = %s AND name = %s AND at = %s",
-            (log_id, view, name, at),
-        )
-        return int(found[0][0])
-
-    def load_projection(
-        self, log_id: int, view: str, name: str, at: int
-    ) -> tuple[bytes, int, list[tuple[str, bytes]]] | None:
-        key = (log_id, view, name, at)
-        found = self._rows(
-            "SELECT data, position FROM projections"
-            " WHERE log_id = %s AND view = %s AND name = %s AND at = %s",
-            key,
-        )
-        if not found:
-            return None
-        changes = self._rows(
-            "SELECT replaced, data FROM projection_changes"
-            " WHERE log_id = %s AND view = %s AND name = %s AND at = %s ORDER BY seq",
-            key,
-        )
-        data, position = found[0]
-        return bytes(data), int(position), [(str(r), bytes(d)) for r, d in changes]
-
-    def projection_rows(self, log_id: int | None, view: str | None) -> list[StoredProjection]:
-        rows = self._rows(
-            "SELECT CASE p.view WHEN '' THEN l.name ELSE l.name || '/' || p.view END,"
-            " p.name, p.at, p.position, p.refreshed_at, p.seconds, length(p.data)"
-            " FROM projections p JOIN logs l ON l.log_id = p.log_id"
-            " WHERE (%(log)s::bigint IS NULL OR l.log_id = %(log)s)"
-            " AND (%(view)s::text IS NULL OR p.view = %(view)s)"
-            " ORDER BY l.log_id, p.view, p.name, p.at",
-            {"log": log_id, "view": view},  # type: ignore[arg-type]
-        )
-        return [StoredProjection(*row) for row in rows]
-
     def forget_projections(self, log_id: int, view: str, name: str | None) -> None:
         with self._use(), self._sql.transaction():
             for table in ("projection_changes", "projections"):
@@ -508,23 +343,6 @@ class PostgresRecorder:
                     {"log": log_id, "view": view, "name": name},
                 )
 
-    # ------------------------------------------------------------------ user queries
-
-    def define_query(self, query: Query) -> None:
-        self._execute(
-            "INSERT INTO user_projections (name, query, description) VALUES (%s, %s, %s)"
-            " ON CONFLICT (name) DO UPDATE SET query = excluded.query,"
-            " description = excluded.description",
-            (query.name, query.query, query.description),
-        )
-
-    def remove_query(self, name: str) -> bool:
-        return self._execute("DELETE FROM user_projections WHERE name = %s", (name,)) > 0
-
-    def queries(self) -> list[Query]:
-        rows = self._rows("SELECT name, query, description FROM user_projections ORDER BY name")
-        return [Query(str(n), str(q), str(d)) for n, q, d in rows]
-
 
 def _in_position_order(frame: pl.DataFrame) -> pl.DataFrame:
     """Rows by position: a scan returns them in the order of the table's pages, which for an
@@ -532,6 +350,11 @@ def _in_position_order(frame: pl.DataFrame) -> pl.DataFrame:
     the server)."""
     positions = frame["position"]
     return frame if positions.is_sorted() else frame.sort("position")
+
+
+def _placeholders(query: str) -> str:
+    """A query written with ``?`` placeholders (`PortableQueries`) in psycopg's style."""
+    return query.replace("?", "%s")
 
 
 def _first_line(error: BaseException) -> str:
@@ -800,11 +623,11 @@ class _Transaction:
 
     def resumable_job(self, log: str, sha256: str) -> Job | None:
         row = self._one(
-            f"SELECT {_JOB_COLUMNS} FROM ingest_jobs WHERE log = %s AND sha256 = %s"
+            f"SELECT {JOB_COLUMNS} FROM ingest_jobs WHERE log = %s AND sha256 = %s"
             " AND status IN ('running', 'failed', 'interrupted') ORDER BY job_id DESC LIMIT 1",
             (log, sha256),
         )
-        return None if row is None else _job(row)
+        return None if row is None else job_of(row)
 
     def resume_job(self, job_id: int, pid: int, host: str) -> None:
         self.cursor.execute(

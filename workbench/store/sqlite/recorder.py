@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import Any, NoReturn
 
 import adbc_driver_manager
 import polars as pl
@@ -30,9 +30,7 @@ from workbench.store.recorder import (
     DICTIONARIES,
     OBJECT_TABLES,
     RANGE_COLUMNS,
-    REJECT_COLUMNS,
     Cut,
-    LogRow,
     now_micros,
     object_frames,
     reject_rows,
@@ -44,16 +42,9 @@ from workbench.store.records import (
     Job,
     JobProgress,
     Objects,
-    Query,
-    StoredProjection,
 )
+from workbench.store.sql import JOB_COLUMNS, PortableQueries, job_of
 from workbench.store.sqlite import schema
-
-_JOB_COLUMNS: Final = (
-    "job_id, log, source, sha256, format, mapping, status, events_read, events_added,"
-    " duplicates, rejected, rows_committed, last_position, started_at, finished_at, seconds,"
-    " message, pid, host"
-)
 
 
 def _frame(cursor: Any) -> pl.DataFrame:
@@ -62,13 +53,7 @@ def _frame(cursor: Any) -> pl.DataFrame:
     return frame
 
 
-def _job(row: Sequence[Any]) -> Job:
-    values = list(row)
-    values[5] = json.loads(values[5] or "{}")
-    return Job(*values)
-
-
-class SQLiteRecorder:
+class SQLiteRecorder(PortableQueries):
     """An event store in one SQLite file (see `workbench.store.recorder.Recorder`)."""
 
     def __init__(self, path: str | Path, *, timeout: float = 60.0) -> None:
@@ -282,72 +267,6 @@ class SQLiteRecorder:
         """The rows of a read-only query on the file (for tests and tools that inspect it)."""
         return self._rows(sql, parameters)
 
-    # ------------------------------------------------------------------ logs
-
-    def log_id(self, name: str) -> int | None:
-        found = self._rows("SELECT log_id FROM logs WHERE name = ?", (name,))
-        return int(found[0][0]) if found else None
-
-    def log_rows(self) -> list[LogRow]:
-        rows = self._rows(
-            "SELECT l.log_id, l.name, l.kind,"
-            " (SELECT count(*) FROM cases c WHERE c.log_id = l.log_id),"
-            " coalesce(sum(r.last_position - r.first_position + 1), 0),"
-            " min(r.min_timestamp), max(r.max_timestamp)"
-            " FROM logs l LEFT JOIN event_ranges r ON r.log_id = l.log_id"
-            " GROUP BY l.log_id ORDER BY l.log_id"
-        )
-        return [LogRow(*row) for row in rows]
-
-    def object_types(self, log_id: int) -> list[tuple[str, int, int]]:
-        # Events per type count each (event, object) pair once, as the view does.
-        rows = self._rows(
-            "SELECT object_type, count(*), sum(events) FROM ("
-            " SELECT o.object_type, o.object_id, count(DISTINCT l.event_id) AS events"
-            " FROM objects o LEFT JOIN event_objects l"
-            " ON l.log_id = o.log_id AND l.object_id = o.object_id"
-            " WHERE o.log_id = ? GROUP BY o.object_type, o.object_id"
-            ") GROUP BY object_type ORDER BY object_type",
-            (log_id,),
-        )
-        return [(str(kind), int(objects), int(links)) for kind, objects, links in rows]
-
-    def has_object_type(self, log_id: int, object_type: str) -> bool:
-        return bool(
-            self._rows(
-                "SELECT 1 FROM logs l JOIN objects o ON o.log_id = l.log_id"
-                " WHERE l.log_id = ? AND l.kind = 'object' AND o.object_type = ? LIMIT 1",
-                (log_id, object_type),
-            )
-        )
-
-    def head(self, log_id: int) -> int:
-        found = self._rows(
-            "SELECT max(last_position) FROM event_ranges WHERE log_id = ?", (log_id,)
-        )
-        return int(found[0][0] or 0)
-
-    def cases_after(self, log_id: int, position: int, until: int) -> list[str]:
-        # `+e.log_id` keeps SQLite on the rowid range after the position.
-        rows = self._rows(
-            "SELECT DISTINCT c.case_id FROM events e JOIN cases c ON c.case_key = e.case_key"
-            " WHERE e.position > ? AND e.timestamp <= ? AND +e.log_id = ?",
-            (position, until, log_id),
-        )
-        return sorted(row[0] for row in rows)
-
-    def attributes(self, log_id: int) -> Attributes:
-        found = self._rows("SELECT attribute_types FROM logs WHERE log_id = ?", (log_id,))
-        return attrs.loads(found[0][0]) if found else {}
-
-    def ranges(self, log_id: int) -> pl.DataFrame:
-        rows = self._rows(
-            f"SELECT {', '.join(RANGE_COLUMNS)} FROM event_ranges WHERE log_id = ?"
-            " ORDER BY first_position",
-            (log_id,),
-        )
-        return pl.DataFrame(rows, schema=dict(RANGE_COLUMNS), orient="row")
-
     # ------------------------------------------------------------------ events
 
     def read_events(self, log_id: int, cut: Cut) -> pl.DataFrame | None:
@@ -454,46 +373,6 @@ class SQLiteRecorder:
             rows, schema={"event_id": pl.String, "object_id": pl.String}, orient="row"
         )
 
-    def object_table(self, log_id: int, table: str) -> pl.DataFrame:
-        columns = OBJECT_TABLES[table]
-        selected = ", ".join("CAST(value AS TEXT)" if name == "value" else name for name in columns)
-        order = ", ".join(name for name in columns if name not in ("kind", "value"))
-        rows = self._rows(
-            f"SELECT {selected} FROM {table} WHERE log_id = ? ORDER BY {order}", (log_id,)
-        )
-        return pl.DataFrame(rows, schema=dict(columns), orient="row")
-
-    # ------------------------------------------------------------------ ledger
-
-    def set_job(self, job_id: int, **values: object) -> None:
-        allowed = {"mapping", "status", "finished_at", "seconds", "message"}
-        assert set(values) <= allowed, values
-        assignments = ", ".join(f"{name} = ?" for name in values)
-        parameters = [
-            json.dumps(dict(value)) if name == "mapping" else value  # type: ignore[call-overload]
-            for name, value in values.items()
-        ]
-        self._execute(
-            f"UPDATE ingest_jobs SET {assignments} WHERE job_id = ?", (*parameters, job_id)
-        )
-
-    def jobs(self, log: str | None, job_id: int | None) -> list[Job]:
-        rows = self._rows(
-            f"SELECT {_JOB_COLUMNS} FROM ingest_jobs"
-            " WHERE (?1 IS NULL OR log = ?1) AND (?2 IS NULL OR job_id = ?2)"
-            " ORDER BY job_id DESC",
-            (log, job_id),
-        )
-        return [_job(row) for row in rows]
-
-    def rejects(self, log: str) -> pl.DataFrame:
-        rows = self._rows(
-            "SELECT job_id, source, line, place, field, value, reason FROM rejects"
-            " WHERE log = ? ORDER BY job_id, line, reject_id",
-            (log,),
-        )
-        return pl.DataFrame(rows, schema=dict(REJECT_COLUMNS), orient="row")
-
     # ------------------------------------------------------------------ projections
 
     def save_projection(
@@ -549,52 +428,6 @@ class SQLiteRecorder:
                 (position, refreshed_at, seconds, log_id, view, name, at),
             )
 
-    def projection_position(self, log_id: int, view: str, name: str, at: int) -> int | None:
-        found = self._rows(
-            "SELECT position FROM projections"
-            " WHERE log_id = ? AND view = ? AND name = ? AND at = ?",
-            (log_id, view, name, at),
-        )
-        return int(found[0][0]) if found else None
-
-    def pending_change_rows(self, log_id: int, view: str, name: str, at: int) -> int:
-        found = self._rows(
-            "SELECT coalesce(sum(rows), 0) FROM projection_changes"
-            " WHERE log_id = ? AND view = ? AND name = ? AND at = ?",
-            (log_id, view, name, at),
-        )
-        return int(found[0][0])
-
-    def load_projection(
-        self, log_id: int, view: str, name: str, at: int
-    ) -> tuple[bytes, int, list[tuple[str, bytes]]] | None:
-        key = (log_id, view, name, at)
-        found = self._rows(
-            "SELECT data, position FROM projections"
-            " WHERE log_id = ? AND view = ? AND name = ? AND at = ?",
-            key,
-        )
-        if not found:
-            return None
-        changes = self._rows(
-            "SELECT replaced, data FROM projection_changes"
-            " WHERE log_id = ? AND view = ? AND name = ? AND at = ? ORDER BY seq",
-            key,
-        )
-        data, position = found[0]
-        return bytes(data), int(position), [(str(r), bytes(d)) for r, d in changes]
-
-    def projection_rows(self, log_id: int | None, view: str | None) -> list[StoredProjection]:
-        rows = self._rows(
-            "SELECT CASE p.view WHEN '' THEN l.name ELSE l.name || '/' || p.view END,"
-            " p.name, p.at, p.position, p.refreshed_at, p.seconds, length(p.data)"
-            " FROM projections p JOIN logs l ON l.log_id = p.log_id"
-            " WHERE (?1 IS NULL OR l.log_id = ?1) AND (?2 IS NULL OR p.view = ?2)"
-            " ORDER BY l.log_id, p.view, p.name, p.at",
-            (log_id, view),
-        )
-        return [StoredProjection(*row) for row in rows]
-
     def forget_projections(self, log_id: int, view: str, name: str | None) -> None:
         with self.transaction() as tx:
             for table in ("projection_changes", "projections"):
@@ -603,21 +436,6 @@ class SQLiteRecorder:
                     " AND (?3 IS NULL OR name = ?3)",
                     (log_id, view, name),
                 )
-
-    # ------------------------------------------------------------------ user queries
-
-    def define_query(self, query: Query) -> None:
-        self._execute(
-            "INSERT OR REPLACE INTO user_projections (name, query, description) VALUES (?, ?, ?)",
-            (query.name, query.query, query.description),
-        )
-
-    def remove_query(self, name: str) -> bool:
-        return self._execute("DELETE FROM user_projections WHERE name = ?", (name,)) > 0
-
-    def queries(self) -> list[Query]:
-        rows = self._rows("SELECT name, query, description FROM user_projections ORDER BY name")
-        return [Query(str(n), str(q), str(d)) for n, q, d in rows]
 
 
 def _run(connection: Any, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
@@ -901,12 +719,12 @@ class _Transaction:
 
     def resumable_job(self, log: str, sha256: str) -> Job | None:
         self.cursor.execute(
-            f"SELECT {_JOB_COLUMNS} FROM ingest_jobs WHERE log = ? AND sha256 = ?"
+            f"SELECT {JOB_COLUMNS} FROM ingest_jobs WHERE log = ? AND sha256 = ?"
             " AND status IN ('running', 'failed', 'interrupted') ORDER BY job_id DESC LIMIT 1",
             (log, sha256),
         )
         row = self.cursor.fetchone()
-        return None if row is None else _job(row)
+        return None if row is None else job_of(row)
 
     def resume_job(self, job_id: int, pid: int, host: str) -> None:
         self.cursor.execute(

@@ -8,7 +8,7 @@ from a file path (SQLite) or a ``postgresql://`` URL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -89,6 +89,7 @@ class EventStore:
         self.recorder = open_recorder(location, timeout=timeout)
         self.location = self.recorder.location
         self.closed = False
+        self._listeners: list[Callable[[str, pl.DataFrame], None]] = []
         self.ledger = Ledger(self.recorder)
         self.projections = StoredProjections(self.recorder)
         self.queries = UserQueries(self.recorder)
@@ -143,9 +144,11 @@ class EventStore:
                 return _retried(log, case_id, frame["event_id"], stored)
             actual = tx.case_revisions(log_id, [case_id]).get(case_id)
             _check_expected(log, case_id, expected_revision, actual)
-            position = write_frame(tx, log_id, frame)
+            written = write_frame(tx, log_id, frame)
+        self._committed(log, written)
         return AppendResult(
-            position=position, revision=(-1 if actual is None else actual) + len(events)
+            position=int(written["position"].max()),  # type: ignore[arg-type]
+            revision=(-1 if actual is None else actual) + len(events),
         )
 
     def import_frame(
@@ -177,7 +180,8 @@ class EventStore:
                 frame = frame.join(
                     stored.select("event_id"), on="event_id", how="anti", maintain_order="left"
                 )
-            position = write_frame(tx, log_id, frame) if frame.height else None
+            written = write_frame(tx, log_id, frame) if frame.height else None
+            position = None if written is None else int(written["position"].max())  # type: ignore[arg-type]
             result = ImportResult(
                 events_read=events_read,
                 events_added=frame.height,
@@ -186,7 +190,19 @@ class EventStore:
             )
             if job is not None:
                 tx.record_progress(log, job, result)
+        if written is not None:
+            self._committed(log, written)
         return result
+
+    def on_commit(self, listener: Callable[[str, pl.DataFrame], None]) -> None:
+        """Call ``listener(log, events)`` after each append or import commits, with the
+        events as written (positions, revisions and ``recorded_at`` included): how derived
+        data such as the read model keeps up without reading the events back."""
+        self._listeners.append(listener)
+
+    def _committed(self, log: str, written: pl.DataFrame) -> None:
+        for listener in self._listeners:
+            listener(log, written)
 
     def _ensure_log(self, tx: Transaction, log: str) -> int:
         found = tx.find_log(log)
@@ -304,6 +320,14 @@ class EventStore:
         if found is None:
             raise UnknownLog(log)
         return found
+
+    def identity(self, log: str) -> str:
+        """What tells this stored log from any other that had (or will have) its name: data
+        derived from it (the read model) is kept under this."""
+        found = self.recorder.log_identity(log)
+        if found is None:
+            raise UnknownLog(log)
+        return f"{found[0]}-{found[1]}"
 
     def has_log(self, log: str) -> bool:
         """Whether ``log`` names a stored log or a view of an object-centric one."""
@@ -492,8 +516,11 @@ class EventStore:
         return frame.with_columns(missing).select(list(schema.names()))
 
 
-def write_frame(tx: Transaction, log_id: int, frame: pl.DataFrame, *, copied: bool = False) -> int:
-    """Write a prepared frame (see `prepare`); returns the position of its last event.
+def write_frame(
+    tx: Transaction, log_id: int, frame: pl.DataFrame, *, copied: bool = False
+) -> pl.DataFrame:
+    """Write a prepared frame (see `prepare`); returns the events as written: the frame with
+    its ``position``, ``revision`` and ``recorded_at``.
 
     The frame is grouped by case, so new positions, new case keys and (derived) event ids
     all grow in the order the indexes keep them. A ``copied`` frame (from another store)
@@ -544,17 +571,18 @@ def write_frame(tx: Transaction, log_id: int, frame: pl.DataFrame, *, copied: bo
     for table, columns in plan.tables().items():
         values = rows.select("position", *(plan.values[column] for column in columns))
         tx.write_attributes(log_id, table, values)
-    last = int(stored["position"].max())  # type: ignore[arg-type]
     if not copied:
         tx.write_range(
             log_id,
             first,
-            last,
+            int(stored["position"].max()),  # type: ignore[arg-type]
             int(stored["timestamp"].min()),  # type: ignore[arg-type]
             int(stored["timestamp"].max()),  # type: ignore[arg-type]
             recorded_at,
         )
-    return last
+    return rows.select(
+        *(c for c in VOCABULARY if c != "log"), *(c for c in frame.columns if c not in VOCABULARY)
+    )
 
 
 #: What a copied frame brings besides the writable vocabulary and the attributes.

@@ -272,6 +272,11 @@ class Recorder(Protocol):
         """The id of a log, if it exists."""
         ...
 
+    def log_identity(self, name: str) -> tuple[int, int] | None:
+        """A log's id and the moment it was created (microseconds): together they tell a
+        log from an earlier one of the same name."""
+        ...
+
     def log_rows(self) -> list[LogRow]:
         """Every log with its counts and time range, in order of creation."""
         ...

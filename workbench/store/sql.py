@@ -53,6 +53,10 @@ class PortableQueries(ABC):
         found = self._rows("SELECT log_id FROM logs WHERE name = ?", (name,))
         return int(found[0][0]) if found else None
 
+    def log_identity(self, name: str) -> tuple[int, int] | None:
+        found = self._rows("SELECT log_id, created_at FROM logs WHERE name = ?", (name,))
+        return (int(found[0][0]), int(found[0][1])) if found else None
+
     def log_rows(self) -> list[LogRow]:
         rows = self._rows(
             "SELECT l.log_id, l.name, l.kind,"

@@ -152,7 +152,9 @@ class Variants:
     chosen: tuple[tuple[str, ...], ...] = ()
 
     def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
-        per_case = ordered(events).group_by("case_id").agg(variant=pl.col("activity"))
+        per_case = (
+            ordered(events).group_by("case_id").agg(variant=pl.col("activity").cast(pl.String))
+        )
         ranked = (
             per_case.group_by("variant")
             .agg(cases=pl.len())

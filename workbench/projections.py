@@ -214,7 +214,7 @@ def variants_of(per_case: pl.LazyFrame) -> pl.LazyFrame:
         .with_columns(
             share=pl.col("cases") / pl.col("cases").sum(),
             length=pl.col("variant").list.len(),
-            key=pl.col("variant").list.join("\u0000"),
+            key=pl.col("variant").cast(pl.List(pl.String)).list.join("\u0000"),
         )
         .sort(["cases", "length", "key"], descending=[True, False, False])
         .select("variant", "cases", "share", "mean_duration", "median_duration")
@@ -266,6 +266,7 @@ def service_times(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFr
         starts.join(ends, on=["case_id", "activity", "nth"], how="inner")
         .group_by("activity")
         .agg(mean_service=service.mean(), median_service=service.median())
+        .sort("activity")
     )
 
 
@@ -432,7 +433,7 @@ def bottlenecks(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFram
         )
         .select(
             pl.lit("activity").alias("kind"),
-            pl.col("activity").alias("name"),
+            pl.col("activity").cast(pl.String).alias("name"),
             "frequency",
             "total_waiting",
             "mean_waiting",
@@ -455,8 +456,8 @@ def dotted_chart(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFra
     return (
         ordered(events, presorted=presorted)
         .select("case_id", "timestamp", "activity", "resource")
-        .join(spans.select("case_id", "start", "case_rank"), on="case_id")
+        .join(spans.select("case_id", "start", "case_rank"), on="case_id", maintain_order="left")
         .with_columns(relative=pl.col("timestamp") - pl.col("start"))
         .drop("start")
-        .sort("case_rank", "timestamp")
+        .sort("case_rank", "timestamp", maintain_order=True)
     )

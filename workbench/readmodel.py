@@ -1,0 +1,492 @@
+"""The read model: each log as columnar segments, derived from the store and never the truth.
+
+A segment is a Parquet file holding the events of one log from a run of its committed
+writes (positions ``first`` to ``last``), sorted by case, time and position: the order every
+projection wants, so a read that needs no other segment is ready to compute on. Case ids,
+activities and resources are kept as integer codes with their dictionary (Polars
+categoricals): projections sort, group and join on the codes, and names come back once, at
+the end (`decoded`). Row groups carry statistics on time and position, so cuts by time and
+by position skip what they exclude.
+
+A read takes the segments and the tail of the log not yet in one, from the store, so it
+always equals a scan of the store. Segments are written when a batch commits (from the
+events in memory, not read back) and caught up by position on the next read when the tail
+has grown; several segments are merged into one. Each segment is checked against the
+store's record of its writes before it is used: a file that is missing, truncated, of an
+older shape or unreadable is dropped and rebuilt, and a read that fails on one is answered
+by the store. Deleting the folder loses nothing.
+
+Segments live beside a SQLite store (``STORE.segments``), or under the folder named by
+``WORKBENCH_SEGMENTS`` (one subfolder per store): the way to give a PostgreSQL store a read
+model. Without either, reads go to the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import re
+import shutil
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from workbench.events import StoreError, UnknownLog
+from workbench.store import EventStore
+
+COMPACT_AT: Final = 1  # more segments than this are merged into one on the next read
+MIN_TAIL: Final = 10_000  # a tail of this many events is written as a segment on the next read
+MIN_BATCH: Final = 1_000  # a committed batch this large is written as a segment at once
+ORDER: Final = ("case_id", "timestamp", "position")
+CODED: Final = ("case_id", "activity", "resource")
+ROW_GROUP: Final = 262_144
+_NAME: Final = re.compile(r"^segment-(\d{12})-(\d{12})\.parquet$")
+# `after` of a store read that keeps the positions after a point, whatever their time.
+_END_OF_TIME: Final = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment file: the positions of the first and last write it covers, its rows."""
+
+    path: Path
+    first: int
+    last: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where a log's read model stands."""
+
+    log: str
+    folder: Path | None  # where its segments are (None: no read model for this store)
+    position: int  # the last position the segments cover (0: none)
+    head: int  # the log's last position
+    events: int  # events in the log
+    covered: int  # of which in segments
+    segments: int
+    bytes: int
+
+    @property
+    def lag(self) -> int:
+        """Events of the log not (yet) in a segment; a read takes them from the store."""
+        return self.events - self.covered
+
+
+def default_folder(store: EventStore) -> Path | None:
+    """Where a store's segments go: a subfolder of ``WORKBENCH_SEGMENTS`` named after the
+    store, else beside a SQLite file, else nowhere."""
+    configured = os.environ.get("WORKBENCH_SEGMENTS")
+    if configured:
+        where = str(store.path.resolve()) if store.path is not None else store.location
+        return Path(configured) / hashlib.sha256(where.encode()).hexdigest()[:16]
+    return None if store.path is None else Path(f"{store.path}.segments")
+
+
+class ReadModel:
+    """The segments of every log of a store (see the module's documentation).
+
+    >>> import tempfile
+    >>> from datetime import datetime
+    >>> from workbench import Event
+    >>> store = EventStore(Path(tempfile.mkdtemp()) / "demo.db")
+    >>> model = ReadModel(store)
+    >>> _ = store.append("demo", "c2", [Event("b", datetime(2024, 1, 2))])
+    >>> _ = store.append("demo", "c1", [Event("a", datetime(2024, 1, 3))])
+    >>> model.read("demo")["case_id"].to_list()  # in case order
+    ['c1', 'c2']
+    >>> store.close()
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        folder: Path | str | None = None,
+        *,
+        min_tail: int = MIN_TAIL,
+        min_batch: int = MIN_BATCH,
+    ) -> None:
+        self.store = store
+        self.folder = Path(folder) if folder is not None else default_folder(store)
+        self.min_tail = min_tail  # a tail this long is written as a segment on the next read
+        self.min_batch = min_batch  # a committed batch this large becomes a segment at once
+        self._lock = threading.RLock()
+        # Per log: its identity and the events its segments hold, as this process last saw.
+        self._known: dict[str, tuple[str, int]] = {}
+        # Committed batches wait here for the writer thread, which turns them into segments
+        # while the import writes the next batch; two at most, so memory stays bounded.
+        self._pending: queue.Queue[_Pending] = queue.Queue(maxsize=2)
+        self._writer: threading.Thread | None = None
+        self.problem: str | None = None  # why the writer thread last failed, if it did
+        store.on_commit(self._committed)
+
+    # ------------------------------------------------------------------ reads
+
+    def scan(
+        self,
+        log: str,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | int | None = None,
+        coded: bool = False,
+    ) -> pl.LazyFrame:
+        """The events of a log as `EventStore.scan` gives them, with the same cuts, in case
+        order (case, time, position): segments first, then the tail from the store. With
+        ``coded``, case ids, activities and resources are categoricals (see `decoded`)."""
+        if self.store.recorder.log_id(log) is None:  # a view LOG/TYPE (or no such log)
+            events = self.store.scan(log, as_of=as_of, known_at=known_at).sort(ORDER)
+            return _coded(events) if coded else events
+        schema = self.store.schema(log)
+        segments = self._segments(log, schema)
+        if isinstance(known_at, int):  # whole segments after the cut are not read at all
+            segments = [segment for segment in segments if segment.first <= known_at]
+        parts = [_conform(pl.scan_parquet(segment.path), schema) for segment in segments]
+        covered = max((segment.last for segment in segments), default=0)
+        in_order = len(parts) == 1
+        if self.store.head(log) > covered and not (
+            isinstance(known_at, int) and known_at <= covered
+        ):
+            tail = self.store.scan(log, known_at=known_at, after=(_END_OF_TIME, covered))
+            parts.append(_coded(tail.drop("log")))
+            in_order = False
+        if not parts:
+            empty = pl.LazyFrame(schema=schema)
+            return _coded(empty) if coded else empty
+        events = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical")
+        if as_of is not None:
+            events = events.filter(pl.col("timestamp") <= as_of)
+        if isinstance(known_at, datetime):
+            events = events.filter(pl.col("recorded_at") <= known_at)
+        elif known_at is not None:
+            events = events.filter(pl.col("position") <= known_at)
+        if not in_order:
+            events = events.sort(ORDER)
+        events = events.with_columns(pl.lit(log, dtype=pl.String).alias("log"))
+        events = events.select(schema.names())
+        return events if coded else decoded_lazy(events)
+
+    def read(
+        self,
+        log: str,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | int | None = None,
+        coded: bool = False,
+        then: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+    ) -> pl.DataFrame:
+        """`scan` with ``then`` applied (filters, a column selection), collected. A segment
+        that another process replaced or that broke while it was read is checked again, and
+        if reading still fails the store answers: never a wrong or partial result."""
+        finish = then or (lambda events: events)
+        for _attempt in range(2):
+            try:
+                return finish(self.scan(log, as_of=as_of, known_at=known_at, coded=coded)).collect()
+            except (OSError, pl.exceptions.ComputeError) as error:
+                if not self._segment_error(error):
+                    raise
+                with self._lock:
+                    self._known.pop(log, None)
+        events = self.store.scan(log, as_of=as_of, known_at=known_at).sort(ORDER)
+        return finish(_coded(events) if coded else events).collect()
+
+    def _segment_error(self, error: BaseException) -> bool:
+        return self.folder is not None and (
+            isinstance(error, OSError) or str(self.folder) in str(error) or "parquet" in str(error)
+        )
+
+    def flush(self) -> None:
+        """Wait until the committed batches handed to the writer are segments."""
+        if self._writer is not None:
+            self._pending.join()
+
+    def refresh(self, log: str) -> Status:
+        """Bring the log's segments up to date now (after an import): write the tail, merge
+        the segments. Returns where they stand."""
+        self.flush()
+        self._segments(log, self.store.schema(log), min_tail=1)
+        return self.status(log)
+
+    def status(self, log: str) -> Status:
+        """Where the log's segments stand (checking them as a read would)."""
+        segments = self._segments(log, self.store.schema(log), catch_up=False)
+        return Status(
+            log,
+            self.folder,
+            max((segment.last for segment in segments), default=0),
+            self.store.head(log),
+            sum(_lengths(self.store.ranges(log))),
+            sum(segment.rows for segment in segments),
+            len(segments),
+            sum(segment.path.stat().st_size for segment in segments if segment.path.exists()),
+        )
+
+    def drop(self, log: str | None = None) -> None:
+        """Delete a log's segments (they are rebuilt from the store on the next read), or
+        with no log those of every log; segments of logs that no longer exist go too."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        with self._lock:
+            kept = {
+                self.store.identity(summary.log)
+                for summary in self.store.logs()
+                if self.store.recorder.log_id(summary.log) is not None
+                and summary.log != log
+                and log is not None
+            }
+            for directory in self.folder.iterdir():
+                if directory.is_dir() and directory.name not in kept:
+                    shutil.rmtree(directory, ignore_errors=True)
+            self._known.clear()
+
+    # ------------------------------------------------------------------ segments
+
+    def _segments(
+        self,
+        log: str,
+        schema: pl.Schema,
+        *,
+        catch_up: bool = True,
+        min_tail: int | None = None,
+    ) -> list[Segment]:
+        """The log's valid segments in position order; with ``catch_up``, a tail of at least
+        ``min_tail`` events is written as a new segment and several segments are merged
+        first."""
+        if self.folder is None:
+            return []
+        with self._lock:
+            identity = self.store.identity(log)
+            directory = self.folder / identity
+            ranges = self.store.ranges(log)
+            chain = _chain(directory, ranges, schema)
+            if catch_up:
+                try:
+                    wanted = self.min_tail if min_tail is None else min_tail
+                    if self._catch_up(log, directory, chain, ranges, wanted):
+                        chain = _chain(directory, ranges, schema)
+                except (OSError, StoreError, pl.exceptions.ComputeError):
+                    pass  # a read-only folder, a full disk: read as things are
+            self._known[log] = (identity, sum(segment.rows for segment in chain))
+            return chain
+
+    def _catch_up(
+        self, log: str, directory: Path, chain: list[Segment], ranges: pl.DataFrame, min_tail: int
+    ) -> bool:
+        """Write the tail as a segment when it has grown, and merge several segments into
+        one; True when anything was written."""
+        covered = chain[-1].last if chain else 0
+        tail = ranges.filter(pl.col("first_position") > covered)
+        changed = False
+        if tail.height and sum(_lengths(tail)) >= min_tail:
+            first = int(tail["first_position"].min())  # type: ignore[arg-type]
+            last = int(tail["last_position"].max())  # type: ignore[arg-type]
+            events = self.store.scan(log, known_at=last, after=(_END_OF_TIME, covered))
+            chain.append(_write(directory, _coded(events.drop("log")), first, last))
+            changed = True
+        if len(chain) > COMPACT_AT:
+            _compact(directory, chain)
+            changed = True
+        return changed
+
+    def _committed(self, log: str, events: pl.DataFrame) -> None:
+        """An import or append committed: a batch large enough, of the log's shape, goes to
+        the writer thread, with what it needs to know of the store (asked here, not on the
+        thread: the store is busy with the next batch). Small appends wait in the tail."""
+        if self.folder is None or events.height < self.min_batch:
+            return
+        try:
+            schema = self.store.schema(log)
+            if any(schema.get(name) != dtype for name, dtype in events.schema.items()):
+                return  # an attribute the store widened: the next read catches up
+            work = _Pending(log, self.store.identity(log), schema, self.store.ranges(log), events)
+        except (StoreError, UnknownLog):
+            return
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_pending, name="read model writer", daemon=True
+                )
+                self._writer.start()
+        self._pending.put(work)
+
+    def _write_pending(self) -> None:
+        while True:
+            work = self._pending.get()
+            try:
+                self._segment_of(work)
+            except BaseException as error:  # derived data: the next read catches up, or reads
+                self.problem = f"{type(error).__name__}: {error}"  # the store, as it must
+            finally:
+                self._pending.task_done()
+
+    def _segment_of(self, work: _Pending) -> None:
+        """Committed events become a segment if they continue the log's segments."""
+        assert self.folder is not None
+        first = int(work.events["position"].min())  # type: ignore[arg-type]
+        last = int(work.events["position"].max())  # type: ignore[arg-type]
+        earlier = sum(_lengths(work.ranges.filter(pl.col("last_position") < first)))
+        with self._lock:
+            directory = self.folder / work.identity
+            known = self._known.get(work.log)
+            if known is None or known[0] != work.identity:
+                chain = _chain(directory, work.ranges, work.schema)
+                known = (work.identity, sum(segment.rows for segment in chain))
+            if known[1] != earlier:
+                return  # a gap (events from a writer without a read model): caught up later
+            segment = _write(directory, _coded(work.events.lazy()), first, last)
+            self._known[work.log] = (work.identity, earlier + segment.rows)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A committed batch on its way to becoming a segment."""
+
+    log: str
+    identity: str
+    schema: pl.Schema
+    ranges: pl.DataFrame
+    events: pl.DataFrame
+
+
+def _lengths(ranges: pl.DataFrame) -> list[int]:
+    return (ranges["last_position"] - ranges["first_position"] + 1).to_list()
+
+
+def _chain(directory: Path, ranges: pl.DataFrame, schema: pl.Schema) -> list[Segment]:
+    """The segments that cover the log's writes from its first one on, each exactly (the
+    same first and last position as a run of writes, as many rows as they hold, the log's
+    column types, a readable file). Files that do not fit are deleted: the store is the
+    truth."""
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in directory.iterdir():
+        match = _NAME.match(path.name)
+        if match:
+            found.append((int(match.group(1)), int(match.group(2)), path))
+        elif path.name.startswith(".writing-"):
+            _stale(path)
+    found.sort(key=lambda item: (item[0], -item[1]))  # from each start, the longest first
+    firsts = ranges["first_position"].to_list()
+    lasts = ranges["last_position"].to_list()
+    lengths = _lengths(ranges)
+    ends = {last: index for index, last in enumerate(lasts)}
+    chain: list[Segment] = []
+    index = 0  # the write the chain continues with
+    for first, last, path in found:
+        end = ends.get(last, -1)
+        rows = sum(lengths[index : end + 1])
+        fits = index < len(firsts) and first == firsts[index] and end >= index
+        if not (fits and _fits(path, rows, schema)):
+            path.unlink(missing_ok=True)  # superseded by a merge, or not (any more) this log's
+            continue
+        chain.append(Segment(path, first, last, rows))
+        index = end + 1
+    return chain
+
+
+def _fits(path: Path, rows: int, schema: pl.Schema) -> bool:
+    """Whether a segment file is whole and has the log's current column types."""
+    try:
+        if pq.read_metadata(path).num_rows != rows:
+            return False
+        stored = pl.read_parquet_schema(path)
+    except (OSError, ValueError, RuntimeError, pl.exceptions.PolarsError):
+        return False
+    for name, dtype in stored.items():
+        wanted = schema.get(name)
+        if wanted is None:
+            return False
+        if name in CODED and dtype == pl.Categorical:
+            continue
+        if dtype != wanted:
+            return False
+    return True
+
+
+def _stale(path: Path) -> None:
+    """Delete an unfinished write left by a process that stopped (not one being written:
+    those are younger than a minute)."""
+    try:
+        if datetime.now(UTC).timestamp() - path.stat().st_mtime > 60:
+            path.unlink(missing_ok=True)
+    except OSError:
+        return
+
+
+def _write(directory: Path, events: pl.LazyFrame, first: int, last: int) -> Segment:
+    """A segment of the events of the writes from position ``first`` to ``last``, sorted by
+    case, time and position, written whole or not at all."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"segment-{first:012d}-{last:012d}.parquet"
+    partial = directory / f".writing-{uuid.uuid4().hex}"
+    try:
+        events.sort(ORDER).sink_parquet(
+            partial, compression="lz4", statistics=True, row_group_size=ROW_GROUP
+        )
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return Segment(path, first, last, pq.read_metadata(path).num_rows)
+
+
+def _compact(directory: Path, chain: list[Segment]) -> None:
+    """Merge the segments into one (the chain becomes that one)."""
+    merged = pl.concat([pl.scan_parquet(segment.path) for segment in chain], how="diagonal")
+    written = _write(directory, merged, chain[0].first, chain[-1].last)
+    for segment in chain:
+        if segment.path != written.path:
+            segment.path.unlink(missing_ok=True)
+    chain[:] = [written]
+
+
+def _conform(frame: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
+    """A segment's columns as the log has them now: attributes that came later are null
+    (the events before them never had one)."""
+    present = frame.collect_schema()
+    return frame.select(
+        pl.col(name) if name in present else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in schema.items()
+        if name != "log"
+    ).with_columns(
+        pl.col(name).cast(pl.Categorical)
+        for name in CODED
+        if name in schema and present.get(name) != pl.Categorical
+    )
+
+
+def _coded(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Case ids, activities and resources as categoricals."""
+    schema = events.collect_schema()
+    return events.with_columns(
+        pl.col(name).cast(pl.Categorical) for name in CODED if schema.get(name) == pl.String
+    )
+
+
+def decoded_lazy(events: pl.LazyFrame) -> pl.LazyFrame:
+    """`decoded` of a lazy frame."""
+    schema = events.collect_schema()
+    return events.with_columns(
+        pl.col(name).cast(pl.String)
+        for name, dtype in schema.items()
+        if isinstance(dtype, pl.Categorical | pl.Enum)
+    )
+
+
+def decoded(frame: pl.DataFrame) -> pl.DataFrame:
+    """A projection's result with categorical columns (and lists of them) back as text."""
+    casts = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Enum | pl.Categorical):
+            casts.append(pl.col(name).cast(pl.String))
+        elif isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Enum | pl.Categorical):
+            casts.append(pl.col(name).cast(pl.List(pl.String)))
+    return frame.with_columns(casts) if casts else frame

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ import streamlit as st
 
 from workbench.events import WorkbenchError
 from workbench.filters import Filters
+from workbench.readmodel import ReadModel, decoded, decoded_lazy
 from workbench.store import EventStore, LogSummary
 
 T = TypeVar("T")
@@ -43,13 +44,19 @@ def db_location() -> str:
     return str(Path(location).resolve())
 
 
-@st.cache_resource(validate=lambda store: not store.closed)
-def _open(location: str) -> EventStore:
-    return EventStore(location)
+@st.cache_resource(validate=lambda model: not model.store.closed)
+def _open(location: str) -> ReadModel:
+    return ReadModel(EventStore(location))
 
 
 def store() -> EventStore:
     """The store, opened once per server process."""
+    return _open(db_location()).store
+
+
+def read_model() -> ReadModel:
+    """The store's read model: events imported through the app become segments as their
+    batches commit, and every page reads the log through it."""
     return _open(db_location())
 
 
@@ -146,14 +153,20 @@ def shown(moment: datetime) -> str:
 def _events(db: str, log: str, head: int, query: str) -> pl.DataFrame:
     # `head` is part of the key: new events make a new entry.
     del db, head
-    events = Filters.from_query(query).apply(store().scan(log))
-    return events.sort("case_id", "timestamp", "position").collect()
+    # Coded: case ids, activities and resources as categoricals, which every metric sorts,
+    # groups and joins on as integers (`_metric` turns results back into text).
+    return read_model().read(log, coded=True, then=Filters.from_query(query).apply)
 
 
 def events(log: str, chosen: Filters | None = None) -> pl.LazyFrame:
     """The log's events after the filters, in case order, read once and kept in memory."""
     chosen = filters() if chosen is None else chosen
-    return _events(db_location(), log, store().head(log), chosen.to_query()).lazy()
+    coded = _events(db_location(), log, store().head(log), chosen.to_query()).lazy()
+    return decoded_lazy(coded)
+
+
+# The modules whose metrics compute on categorical codes as they are; others get text.
+_ON_CODES = frozenset({"workbench.projections", "workbench.processmap"})
 
 
 @st.cache_data(max_entries=256, show_spinner="Computing...")
@@ -162,15 +175,35 @@ def _metric(
 ) -> Any:
     function = getattr(importlib.import_module(module), name)
     keywords = dict(options)
+    events = _events(db, log, head, query).lazy()
     frame = travel(
-        _events(db, log, head, query).lazy(),
+        events if module in _ON_CODES else decoded_lazy(events),
         as_of=keywords.pop("as_of", None),
         known_at=keywords.pop("known_at", None),
     )
     if "presorted" in inspect.signature(function).parameters:
         keywords["presorted"] = True
     result = function(frame, **keywords)
-    return result.collect() if isinstance(result, pl.LazyFrame) else result
+    return _decoded(result.collect() if isinstance(result, pl.LazyFrame) else result)
+
+
+def _decoded(result: Any) -> Any:
+    """A metric's result with any categorical columns back as text (in a frame, or in the
+    frames of a result object such as a process map)."""
+    if isinstance(result, pl.DataFrame):
+        return decoded(result)
+    if is_dataclass(result) and not isinstance(result, type):
+        changed = {
+            name: decoded(value)
+            for name, value in vars(result).items()
+            if isinstance(value, pl.DataFrame)
+        }
+        return replace(result, **changed) if changed else result
+    if isinstance(result, tuple | list):
+        return type(result)(_decoded(item) for item in result)
+    if isinstance(result, dict):
+        return {key: _decoded(value) for key, value in result.items()}
+    return result
 
 
 def travel(

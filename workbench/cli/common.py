@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import polars as pl
 import typer
@@ -28,6 +28,9 @@ from rich.text import Text
 
 from workbench.events import WorkbenchError, parse_time
 from workbench.store import EventStore
+
+if TYPE_CHECKING:
+    from workbench.readmodel import ReadModel
 
 app = typer.Typer(
     help="Workbench: import event logs, explore them, rebuild any moment.",
@@ -154,8 +157,12 @@ class _Session:
     location: str = DEFAULT_DB
     timeout: float = 60.0
     opened: EventStore | None = None
+    model: ReadModel | None = None
 
     def close(self) -> None:
+        if self.model is not None:
+            self.model.flush()
+            self.model = None
         if self.opened is not None:
             self.opened.close()
             self.opened = None
@@ -169,6 +176,16 @@ def store() -> EventStore:
     if session.opened is None:
         session.opened = EventStore(session.location, timeout=session.timeout)
     return session.opened
+
+
+def read_model() -> ReadModel:
+    """The store's read model (columnar segments beside it); events written while it is open
+    become segments as they commit."""
+    if session.model is None:
+        from workbench.readmodel import ReadModel
+
+        session.model = ReadModel(store())
+    return session.model
 
 
 def is_url(location: str) -> bool:
@@ -349,15 +366,13 @@ def with_filters(function: F) -> F:
 
 
 def filtered(log: str, flags: FilterFlags) -> tuple[pl.LazyFrame, Any]:
-    """The log's events after the flags' time cuts and filters, and the filters."""
+    """The log's events after the flags' time cuts and filters, in case order (case, time,
+    position), read once from the read model; and the filters."""
     from workbench.filters import Attribute, Contains, Filters, Lifecycle, TimeRange
 
     existing_log(log)
-    events = store().scan(
-        log,
-        as_of=moment(flags.as_of, "--as-of") if flags.as_of else None,
-        known_at=known(flags.known_at),
-    )
+    as_of = moment(flags.as_of, "--as-of") if flags.as_of else None
+    known_at = known(flags.known_at)
     items: list[Any] = []
     if flags.start or flags.end:
         low = moment(flags.start, "--from") if flags.start else None
@@ -373,11 +388,12 @@ def filtered(log: str, flags: FilterFlags) -> tuple[pl.LazyFrame, Any]:
         key, sep, values = pair.partition("=")
         if not sep or not key:
             fail(f"--attribute {pair!r}: write KEY=VALUE")
-        if key not in events.collect_schema():
+        if key not in store().schema(log):
             fail(f"--attribute {pair!r}: the log has no attribute {key!r}")
         items.append(Attribute(key, tuple(values.split(","))))
     filters = Filters(tuple(items))
-    return filters.apply(events), filters
+    events = read_model().read(log, as_of=as_of, known_at=known_at, then=filters.apply)
+    return events.lazy(), filters
 
 
 def untimed_note(log: str) -> str | None:

@@ -23,6 +23,7 @@ from workbench.cli.common import (
     heading,
     is_url,
     out,
+    read_model,
     session,
     stop_requested,
     store,
@@ -88,9 +89,10 @@ def ingest(
         encoding=encoding,
         timed=not no_times,
     )
+    model = read_model()  # committed batches become segments as the import goes
     with _progress(path, quiet=as_json) as progress:
         summary = run_job(
-            store(),
+            model.store,
             path,
             log=log,
             mapping=mapping,
@@ -100,6 +102,8 @@ def ingest(
             progress=progress,
             stop=stop_requested,
         )
+    if summary.events_added:
+        model.refresh(summary.log)
     if as_json:
         fields = (
             "log",
@@ -265,6 +269,7 @@ def drop(
     if not yes:
         fail(f"dropping {log!r} removes its events for good; repeat with --yes to confirm")
     removed = store().drop(log)
+    read_model().drop(log)
     out.print(f"Dropped {log!r}: {removed:,} events removed.")
 
 

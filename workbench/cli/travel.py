@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
@@ -27,10 +27,14 @@ from workbench.cli.common import (
     known,
     moment,
     out,
+    read_model,
     records,
     store,
     write_text,
 )
+
+if TYPE_CHECKING:
+    from workbench.readmodel import Status
 
 AtOption = Annotated[str, typer.Option("--at", help="The moment (ISO 8601, UTC if no offset).")]
 
@@ -280,6 +284,7 @@ def projections(
     from workbench import checkpoints
 
     found = checkpoints.checkpoints(store(), None if log is None else existing_log(log))
+    models = _read_model_status(log)
     if as_json:
         rows = [
             {
@@ -296,7 +301,7 @@ def projections(
             }
             for c in found
         ]
-        emit_json(rows)
+        emit_json(rows + [_segments_row(status) for status in models])
         return
     table = Table("log", "projection", "position", "lag", "catch-up", "description")
     for c in found:
@@ -308,7 +313,44 @@ def projections(
             "by case" if c.incremental else "full",
             c.description,
         )
+    for status in models:
+        row = _segments_row(status)
+        table.add_row(
+            status.log,
+            row["name"],
+            f"{status.position:,}",
+            f"{status.lag:,}",
+            "by position",
+            row["description"],
+        )
     out.print(table)
+
+
+def _read_model_status(log: str | None) -> list[Status]:
+    """Where the read model of each stored log (or of one) stands."""
+    found = store()
+    names = [log] if log is not None else [s.log for s in found.logs()]
+    return [read_model().status(name) for name in names if found.recorder.log_id(name) is not None]
+
+
+def _segments_row(status: Status) -> dict[str, Any]:
+    """The read model of one log as a row of `workbench projections`."""
+    if status.folder is None:
+        where = "none: set WORKBENCH_SEGMENTS to keep segments for this store"
+    else:
+        where = f"{status.segments} file(s), {status.bytes / 1e6:,.1f} MB"
+    return {
+        "log": status.log,
+        "name": "segments",
+        "position": status.position,
+        "head": status.head,
+        "lag": status.lag,
+        "refreshed_at": None,
+        "seconds": None,
+        "incremental": True,
+        "description": f"columnar read model, events in case order ({where})",
+        "origin": "read model",
+    }
 
 
 @partial(command, on=projections_app, name="refresh")
@@ -323,6 +365,9 @@ def projections_refresh(
 
     for c in checkpoints.refresh_all(store(), None if log is None else existing_log(log)):
         out.print(f"{c.log} {c.name}: at position {c.position:,}")
+    for status in _read_model_status(log):
+        status = read_model().refresh(status.log)
+        out.print(f"{status.log} segments: at position {status.position:,}")
 
 
 @partial(command, on=projections_app, name="add")

@@ -13,6 +13,7 @@ from polars.testing import assert_frame_equal
 
 from workbench import EventStore, checkpoints, timetravel
 from workbench import projections as p
+from workbench.readmodel import ReadModel, decoded
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 ACTIVITIES = ["register", "check", "approve", "ship", "pay"]
@@ -335,6 +336,10 @@ def test_corrections_supersede_what_they_correct_and_are_listed(store) -> None:
     before = timetravel.state_at(store.scan("log", known_at=known), at).collect()
     assert before.select("events", "amount").row(0) == (2, 8)
     assert_frame_equal(checkpoints.state_at(store, "log", at), now)
+    # On codes in case order, as the app computes it from the read model: the same.
+    coded = ReadModel(store).read("log", coded=True).lazy()
+    assert_frame_equal(decoded(timetravel.state_at(coded, at, presorted=True).collect()), now)
+    assert_frame_equal(decoded(timetravel.corrections(coded)), found)
 
 
 def test_a_re_recorded_event_is_a_correction_but_a_repeat_is_not() -> None:

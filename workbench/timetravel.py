@@ -286,6 +286,7 @@ def state_at(
     at: datetime,
     *,
     completed: Collection[str] | pl.Expr | None = None,
+    presorted: bool = False,
 ) -> pl.LazyFrame:
     """One row per case that had started by ``at``: its status, last activity and resource,
     events, elapsed time, idle time since its last event, rework, and every attribute at
@@ -296,14 +297,19 @@ def state_at(
     activities or a Polars expression over these columns. An event superseded by a
     correction (one naming it in a ``corrects`` attribute) that happened by ``at`` does not
     count; `corrections` lists them, re-recordings by causation id included.
+
+    With ``presorted``, the events of each case are already in ``(timestamp, position)``
+    order (as in case order, which the read model keeps): nothing is sorted.
     """
     if "corrects" in events.collect_schema():
         happened = events.filter(pl.col("timestamp") <= at)
+        # Each part keeps its order, and within a case every event by ``at`` comes first.
         events = pl.concat([without_superseded(happened), events.filter(pl.col("timestamp") > at)])
     if completed is not None:
-        return finish(fold(events.filter(pl.col("timestamp") <= at)), at, completed=completed)
+        happened = events.filter(pl.col("timestamp") <= at)
+        return finish(fold(happened, presorted=presorted), at, completed=completed)
     # The rule needs every event: read and order the log once for both passes.
-    frame = events.collect().sort("timestamp", "position").lazy()
+    frame = events if presorted else events.collect().sort("timestamp", "position").lazy()
     rule = completing_activities(frame, presorted=True)
     happened = frame.filter(pl.col("timestamp") <= at)
     return finish(fold(happened, presorted=True), at, completed=rule)
@@ -355,12 +361,17 @@ def diff(
     t2: datetime,
     *,
     completed: Collection[str] | pl.Expr | None = None,
+    presorted: bool = False,
 ) -> Diff:
     """What changed from ``t1`` to ``t2``: cases started and completed, cases that moved to
-    another activity, new directly-follows edges, and the KPIs at both moments."""
-    rule = completing_activities(events) if completed is None else completed
-    before = state_at(events, t1, completed=rule).collect()
-    after = state_at(events, t2, completed=rule).collect()
+    another activity, new directly-follows edges, and the KPIs at both moments.
+
+    With ``presorted``, the events are in case order (case, time, position)."""
+    if not presorted:  # one sort for every pass below
+        events = events.collect().sort("case_id", "timestamp", "position").lazy()
+    rule = completing_activities(events, presorted=True) if completed is None else completed
+    before = state_at(events, t1, completed=rule, presorted=True).collect()
+    after = state_at(events, t2, completed=rule, presorted=True).collect()
     started = after.join(before, on="case_id", how="anti")
     done_before = before.filter(pl.col("status") == "completed").select("case_id")
     completed_now = after.filter(pl.col("status") == "completed").join(
@@ -372,8 +383,12 @@ def diff(
         .filter(pl.col("after_events") > pl.col("before_events"))
         .select("case_id", "before", "after")
     )
-    edges_before = directly_follows(events.filter(pl.col("timestamp") <= t1)).collect()
-    edges_after = directly_follows(events.filter(pl.col("timestamp") <= t2)).collect()
+    edges_before = directly_follows(
+        events.filter(pl.col("timestamp") <= t1), presorted=True
+    ).collect()
+    edges_after = directly_follows(
+        events.filter(pl.col("timestamp") <= t2), presorted=True
+    ).collect()
     new_edges = edges_after.join(edges_before, on=["source", "target"], how="anti")
     kpis = pl.DataFrame(
         [_kpis(before, edges_before), _kpis(after, edges_after)],

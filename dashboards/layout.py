@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from dashboards import sidebar, state
@@ -42,3 +43,15 @@ def untimed_note(summary: LogSummary) -> bool:
         icon=":material/schedule:",
     )
     return True
+
+
+ROWS = 2_000  # rows a table sends to the browser; a million-row table helps nobody
+
+
+def table(frame: pl.DataFrame, *, what: str = "rows", export: str | None = None) -> None:
+    """A table of at most `ROWS` rows (the first, in the frame's order), saying how many
+    there are in all and, with ``export``, the command that writes every row."""
+    st.dataframe(frame.head(ROWS), hide_index=True)
+    if frame.height > ROWS:
+        more = f"; {escape(export)} writes them all" if export else ""
+        st.caption(f"The first {ROWS:,} of {frame.height:,} {what}{more}.")

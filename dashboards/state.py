@@ -13,6 +13,7 @@ import inspect
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, is_dataclass, replace
 from datetime import datetime
@@ -149,13 +150,61 @@ def shown(moment: datetime) -> str:
     return moment.astimezone(timezone()).strftime("%Y-%m-%d %H:%M %Z")
 
 
-@st.cache_resource(max_entries=6, show_spinner="Reading the log...")
+class _Frames:
+    """The filtered logs read so far, least recently used first, within a memory budget
+    (``WORKBENCH_CACHE_MB``, by default an eighth of the machine's memory): a large log
+    is held once, with the few filtered copies that fit beside it, never one per filter
+    tried. A log's frames at an older head position go as soon as a newer one is read."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.frames: OrderedDict[tuple[str, str, int, str], pl.DataFrame] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, int, str], read: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        with self.lock:
+            if key in self.frames:
+                self.frames.move_to_end(key)
+                return self.frames[key]
+        frame = read()
+        with self.lock:
+            db, log, head, _ = key
+            for old in [k for k in self.frames if k[:2] == (db, log) and k[2] != head]:
+                del self.frames[old]
+            self.frames[key] = frame
+            while len(self.frames) > 1 and self.size() > self.budget:
+                self.frames.popitem(last=False)
+        return frame
+
+    def size(self) -> int:
+        return sum(frame.estimated_size() for frame in self.frames.values())
+
+
+def _budget() -> int:
+    """Bytes the app may keep read logs in (WORKBENCH_CACHE_MB, else an eighth of memory)."""
+    given = os.environ.get("WORKBENCH_CACHE_MB")
+    if given and given.isdigit():
+        return int(given) << 20
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 8
+    except (ValueError, OSError, AttributeError):
+        return 2 << 30
+
+
+@st.cache_resource
+def _frames() -> _Frames:
+    return _Frames(_budget())
+
+
 def _events(db: str, log: str, head: int, query: str) -> pl.DataFrame:
-    # `head` is part of the key: new events make a new entry.
-    del db, head
-    # Coded: case ids, activities and resources as categoricals, which every metric sorts,
-    # groups and joins on as integers (`_metric` turns results back into text).
-    return read_model().read(log, coded=True, then=Filters.from_query(query).apply)
+    """The log after the filters, at head position ``head`` (new events: a new entry).
+
+    Coded: case ids, activities and resources as categoricals, which every metric sorts,
+    groups and joins on as integers (`_metric` turns results back into text)."""
+    return _frames().get(
+        (db, log, head, query),
+        lambda: read_model().read(log, coded=True, then=Filters.from_query(query).apply),
+    )
 
 
 def events(log: str, chosen: Filters | None = None) -> pl.LazyFrame:
@@ -166,7 +215,14 @@ def events(log: str, chosen: Filters | None = None) -> pl.LazyFrame:
 
 
 # The modules whose metrics compute on categorical codes as they are; others get text.
-_ON_CODES = frozenset({"workbench.projections", "workbench.processmap"})
+_ON_CODES = frozenset(
+    {
+        "workbench.causality",
+        "workbench.processmap",
+        "workbench.projections",
+        "workbench.timetravel",
+    }
+)
 
 
 @st.cache_data(max_entries=256, show_spinner="Computing...")
@@ -305,6 +361,7 @@ def start_job(key: str, work: Callable[[Callable[[str, float], None]], Any]) -> 
 
 def clear() -> None:
     """Forget every cached read and metric (after an import)."""
-    _events.clear()
+    with _frames().lock:
+        _frames().frames.clear()
     _metric.clear()
     _distinct.clear()

@@ -33,8 +33,7 @@ case_id = found["case_id"][rows[0]] if rows else found["case_id"][0]
 # A case id often names itself ("Case 12"): no second "Case" before it.
 heading = case_id if case_id.lower().startswith("case") else f"Case {case_id}"
 st.subheader(escape(heading))
-events = state.events(summary.log)
-line = causality.timeline(events, case_id)
+line = state.cached(causality.timeline, summary.log, case_id=case_id)
 left, right = st.columns([3, 2])
 left.plotly_chart(charts.timeline(line))
 attributes = table.filter(pl.col("case_id") == case_id).drop("variant").row(0, named=True)

@@ -3,6 +3,7 @@ then; what late events changed; what changed between two moments."""
 
 from __future__ import annotations
 
+import shlex
 from datetime import UTC
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, state
-from dashboards.layout import filtered_note, require_log, title, untimed_note
+from dashboards.layout import filtered_note, require_log, table, title, untimed_note
 from dashboards.markdown import escape
 from workbench import processmap, timetravel
 from workbench.store import LogName
@@ -72,7 +73,7 @@ def travel() -> None:
             f" they did {escape(known_label)}."
         )
         if changed.height:
-            st.dataframe(
+            table(
                 changed.select(
                     "case_id",
                     known_last="last_activity_known",
@@ -80,7 +81,7 @@ def travel() -> None:
                     known_events="events_known",
                     now_events="events",
                 ),
-                hide_index=True,
+                what="cases",
             )
     left, right = st.columns([2, 3])
     left.plotly_chart(charts.wip_by_activity(timetravel.summary(now)))
@@ -96,12 +97,21 @@ def travel() -> None:
         st.markdown(f"**Process map as of {state.shown(at)}**")
         if pmap.nodes.height:
             st.graphviz_chart(processmap.to_dot(pmap), width="stretch")
-    st.dataframe(charts.duration_table(state.local(now)), hide_index=True)
+    # Open cases first, those that have waited longest at the top.
+    ranked = now.sort(
+        ["status", "idle", "case_id"], descending=[True, True, False], nulls_last=True
+    )
+    table(
+        charts.duration_table(state.local(ranked)),
+        what="cases (open cases first, longest idle at the top)",
+        export=f"workbench state {shlex.quote(summary.log)} --at {at.isoformat()}"
+        " --format csv --output state.csv",
+    )
     fixed = state.cached(timetravel.corrections, summary.log, as_of=at, known_at=known_at)
     if fixed.height:
         with st.expander(f"Corrections by then ({fixed.height:,})"):
             st.caption("Events that supersede an earlier one; the state uses the correction.")
-            st.dataframe(state.local(fixed), hide_index=True)
+            table(state.local(fixed), what="corrections")
 
 
 travel()

@@ -8,9 +8,11 @@ the file again, yields every complete trace before the fault, and names the line
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -44,14 +46,6 @@ def read(
     trace attributes keep their ``case:`` prefix, and every attribute keeps its XES type.
     """
     source = Path(source)
-    try:
-        with plain_file(source) as plain:  # a gzipped file is decompressed within a bound
-            frame = _rustxes(plain)
-    except TooLarge:
-        raise
-    except IngestError:  # a truncated download: the streaming parser keeps what it can
-        frame = None
-    rows = _rows_of(frame) if frame is not None else _stream(source)
     options = options or ParseOptions()
     chosen = _chosen(mapping)
     if not options.timed:
@@ -59,7 +53,7 @@ def read(
     # XES dates carry their offsets and both parsers return UTC: --timezone does not apply.
     utc = replace(options, timezone="UTC")
     yield from from_frames(
-        _with_activity(rows, chosen, source),
+        _with_activity(_tables(source), chosen, source),
         source,
         mapping=chosen,
         options=utc,
@@ -69,24 +63,178 @@ def read(
 
 
 def _with_activity(
-    rows: Iterator[pl.DataFrame], chosen: ColumnMapping, source: Path
+    rows: Generator[pl.DataFrame, None, None], chosen: ColumnMapping, source: Path
 ) -> Iterator[pl.DataFrame]:
     """The tables, after checking the first one has the activity attribute at all."""
     first = True
-    for raw in rows:
-        if first and chosen.activity not in raw.columns:
-            raise IngestError(
-                f"{source}: no event has a {chosen.activity} (the activity); "
-                "name another attribute with --activity"
-            )
-        first = False
-        yield raw
+    try:
+        for raw in rows:
+            if first and chosen.activity not in raw.columns:
+                raise IngestError(
+                    f"{source}: no event has a {chosen.activity} (the activity); "
+                    "name another attribute with --activity"
+                )
+            first = False
+            yield raw
+    finally:
+        rows.close()  # its parser thread and files go now, not when collected
 
 
 def _chosen(mapping: ColumnMapping | None) -> ColumnMapping:
     """XES's standard keys, where the user chose nothing else."""
     given = (mapping or ColumnMapping()).as_dict()
     return ColumnMapping(**{**XES_MAPPING.as_dict(), **given})
+
+
+# The first piece is small so that writing starts at once; the next hold about a batch.
+FIRST_PIECE = 2 << 20
+LARGEST_PIECE = 256 << 20
+_TRACE = re.compile(rb"<trace[\s>]")
+
+
+def _tables(source: Path) -> Generator[pl.DataFrame, None, None]:
+    """The log's events as tables in file order, each with its event number (`LINE`) and
+    place ("trace 3, event 2").
+
+    rustxes parses a whole file at once, and single-threaded; a large log is cut at trace
+    boundaries into pieces, each parsed as a small XES file of its own (the log's header,
+    some traces, the closing tag) on a thread of its own (rustxes releases the GIL), so
+    that parsing the next piece overlaps converting and writing this one. A piece rustxes
+    cannot read (a ``<trace`` inside a comment, a broken file) hands over to the
+    whole-file parsers, which skip the events already given.
+    """
+    given = traces = 0
+    frame: pl.DataFrame | None = None
+    try:
+        with plain_file(source) as plain:  # a gzipped file is decompressed within a bound
+            pieces = _pieces(plain)
+            pool = ThreadPoolExecutor(1, thread_name_prefix="xes-parse")
+            try:
+                upcoming = pool.submit(_next_parsed, pieces)
+                while True:
+                    finished, frame = upcoming.result()
+                    if finished or frame is None:
+                        break
+                    upcoming = pool.submit(_next_parsed, pieces)
+                    yield from _rows_of(frame, first_event=given, first_trace=traces)
+                    given += frame.height
+                    traces += _trace_count(frame)
+            finally:
+                pool.shutdown(wait=True)
+                pieces.close()
+            if finished and given:
+                return
+            frame = _rustxes(plain)  # one piece could not be read alone: the whole file
+    except TooLarge:
+        raise
+    except IngestError:  # a truncated download: the streaming parser keeps what it can
+        frame = None
+    if frame is not None and frame.height > given:
+        yield from _rows_of(frame.slice(given), first_event=given, first_trace=traces)
+    elif frame is None:
+        yield from _skipped(_stream(source), given)
+
+
+def _next_parsed(pieces: Iterator[Path | None]) -> tuple[bool, pl.DataFrame | None]:
+    """(True, None) after the last piece; else the next piece parsed, None when it could
+    not be (or could not be cut)."""
+    piece = next(pieces, _END)
+    if piece is _END:
+        return True, None
+    if piece is None:
+        return False, None
+    try:
+        return False, _rustxes(piece)
+    finally:
+        piece.unlink(missing_ok=True)
+
+
+_END = Path()
+
+
+def _skipped(tables: Iterator[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame]:
+    """The tables without their first ``rows`` rows."""
+    for table in tables:
+        if rows >= table.height:
+            rows -= table.height
+            continue
+        yield table.slice(rows)
+        rows = 0
+
+
+def _pieces(plain: Path) -> Generator[Path | None, None, None]:
+    """The file as small XES files of whole traces (temporary files: the caller removes
+    each when it has read it); nothing when it has no trace, and None where it cannot be
+    cut safely (a comment among the traces may hold anything)."""
+    size = FIRST_PIECE
+    header: bytes | None = None
+    pending = b""
+    with plain.open("rb") as handle:
+        while True:
+            block = handle.read(size)
+            pending += block
+            if header is None:
+                found = _TRACE.search(pending)
+                if found is None:
+                    if not block:
+                        return
+                    continue
+                header = _lean(pending[: found.start()])
+                pending = pending[found.start() :]
+            if block:
+                cut = _last_trace(pending)
+                if cut <= 0:
+                    continue
+                body, pending = pending[:cut], pending[cut:]
+            else:
+                end = pending.rfind(b"</log>")
+                body, pending = (pending[:end] if end >= 0 else pending), b""
+            if b"<!--" in body:
+                yield None
+                return
+            descriptor, name = tempfile.mkstemp(suffix=".xes")
+            with os.fdopen(descriptor, "wb") as target:
+                target.write(header + body + b"</log>\n")
+            yield Path(name)
+            if not block:
+                return
+            # Pieces of about a batch of events from here on.
+            events = max(body.count(b"<event"), 1)
+            size = min(max(len(body) * batching.BATCH_ROWS // events, FIRST_PIECE), LARGEST_PIECE)
+
+
+_OPENING = re.compile(rb"<log\b[^>]*>")
+_DECLARATIONS = re.compile(
+    rb"<(?:extension|classifier)\b[^>]*>|<global\b[^>]*/>|<global\b.*?</global>", re.DOTALL
+)
+
+
+def _lean(header: bytes) -> bytes:
+    """What every piece needs of the log's header: the ``<log>`` tag with its namespace,
+    the extensions, the classifiers and the global defaults; not the log's own attributes
+    (some logs carry megabytes of metadata there, which no event needs)."""
+    opening = _OPENING.search(header)
+    if opening is None:  # no <log> tag we recognise: keep the header whole
+        return header
+    kept = b"\n".join(match.group() for match in _DECLARATIONS.finditer(header, opening.end()))
+    return header[: opening.end()] + b"\n" + kept + b"\n"
+
+
+def _last_trace(data: bytes) -> int:
+    """Where the last ``<trace`` element of ``data`` starts (-1: none)."""
+    end = len(data)
+    while (start := data.rfind(b"<trace", 0, end)) >= 0:
+        if _TRACE.match(data, start):
+            return start
+        end = start
+    return -1
+
+
+def _trace_count(frame: pl.DataFrame) -> int:
+    case = "case:concept:name"
+    if case not in frame.columns:
+        return 1
+    return int((frame[case] != frame[case].shift(1)).fill_null(True).sum())
 
 
 def _rustxes(source: Path) -> pl.DataFrame | None:
@@ -116,16 +264,19 @@ def _quiet_stderr() -> Iterator[None]:
             os.close(saved)
 
 
-def _rows_of(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
-    """rustxes's frame in batches, with each event's trace and position for messages."""
+def _rows_of(
+    frame: pl.DataFrame, *, first_event: int = 0, first_trace: int = 0
+) -> Iterator[pl.DataFrame]:
+    """rustxes's frame in batches, with each event's number and place for messages
+    (counting on from ``first_event`` events in ``first_trace`` traces before it)."""
     case = "case:concept:name"
     if case in frame.columns:
-        trace = (pl.col(case) != pl.col(case).shift(1)).fill_null(True).cum_sum()
+        trace = (pl.col(case) != pl.col(case).shift(1)).fill_null(True).cum_sum() + first_trace
     else:
         trace = pl.lit(1, dtype=pl.UInt32)
     frame = (
         frame.with_columns(
-            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(LINE),
+            pl.int_range(first_event + 1, first_event + pl.len() + 1, dtype=pl.Int64).alias(LINE),
             trace.alias("_trace"),
         )
         .with_columns(

@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from ingest.formats import plain_file as plain_xes
 from ingest.jobs import READERS, ingest
 from ingest.mapping import IngestError, ParseOptions
 from sample_data.generator import write
@@ -364,3 +365,68 @@ def test_gzipped_json_lines(store, tmp_path) -> None:
         gzip.compress(b'{"case": "c1", "activity": "a", "timestamp": "2024-01-01T10:00:00Z"}\n')
     )
     assert ingest(store, path).events_added == 1
+
+
+# ---------------------------------------------------------------- XES in pieces
+
+
+def _events(store: EventStore, log: str) -> pl.DataFrame:
+    return store.read(log).drop("position", "recorded_at", "log").sort("event_id")
+
+
+@pytest.fixture
+def small_pieces(monkeypatch):
+    """XES cut into pieces of a few traces, so that every path between pieces is taken."""
+    from ingest import batch, xes
+
+    monkeypatch.setattr(xes, "FIRST_PIECE", 20_000)
+    monkeypatch.setattr(batch, "BATCH_ROWS", 700)
+
+
+def test_xes_in_pieces_equals_the_whole_file(tmp_path, small_pieces, monkeypatch) -> None:
+    from ingest import xes
+
+    with EventStore(tmp_path / "pieces.db") as pieces:
+        ingest(pieces, real_log("sepsis.xes.gz"), log="sepsis")
+        cut = _events(pieces, "sepsis")
+    with plain_xes(real_log("sepsis.xes.gz")) as plain:
+        pieces = list(xes._pieces(plain))
+    assert len(pieces) > 10
+    for piece in pieces:
+        assert piece is not None
+        piece.unlink()
+    with EventStore(tmp_path / "whole.db") as whole:
+        monkeypatch.setattr(xes, "FIRST_PIECE", 1 << 30)
+        ingest(whole, real_log("sepsis.xes.gz"), log="sepsis")
+        assert_frame_equal(cut, _events(whole, "sepsis"), check_column_order=False)
+    assert cut.height == 15_214
+
+
+def test_a_comment_among_the_traces_is_never_cut(store, tmp_path, small_pieces) -> None:
+    text = real_log("running-example.xes").read_text()
+    ingest(store, _xes(tmp_path, "plain.xes", text), log="plain")
+    marker = text.index("<trace", text.index("<trace") + 1)
+    commented = text[:marker] + "<!-- <trace> is not here </trace> -->\n" + text[marker:]
+    ingest(store, _xes(tmp_path, "commented.xes", commented), log="commented")
+    assert_frame_equal(
+        _events(store, "commented").drop("event_id"),
+        _events(store, "plain").drop("event_id"),
+        check_column_order=False,
+    )
+
+
+def test_a_fault_in_a_later_piece_keeps_every_trace_before_it(
+    store, tmp_path, small_pieces
+) -> None:
+    with gzip.open(real_log("sepsis.xes.gz"), "rt") as handle:
+        text = handle.read()
+    # Break the 900th trace: the 899 before it are imported, in pieces, and the message
+    # names the line of the fault.
+    start = 0
+    for _ in range(900):
+        start = text.index("<trace>", start) + 1
+    broken = text[:start] + text[start:].replace("</event>", "</evnt>", 1)
+    summary = ingest(store, _xes(tmp_path, "broken.xes", broken), log="broken")
+    assert summary.status == "partial"
+    assert "malformed XML" in (summary.message or "")
+    assert store.read("broken")["case_id"].n_unique() == 899

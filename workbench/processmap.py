@@ -42,15 +42,27 @@ def process_map(events: pl.LazyFrame, *, activities: float = 100, paths: float =
         .sort(["frequency", "activity"], descending=[True, False])
         .collect()
     )
-    edges = directly_follows(events).collect()
+    return assemble(
+        nodes,
+        directly_follows(events).collect(),
+        start_activities(events).collect(),
+        end_activities(events).collect(),
+        paths=paths,
+    )
+
+
+def assemble(
+    nodes: pl.DataFrame,
+    edges: pl.DataFrame,
+    starts: pl.DataFrame,
+    ends: pl.DataFrame,
+    *,
+    paths: float = 100,
+) -> ProcessMap:
+    """A map from its computed parts (by any engine), keeping the strongest ``paths`` %."""
     if paths < 100 and edges.height:
         edges = _strongest_paths(edges, paths)
-    return ProcessMap(
-        nodes=nodes,
-        edges=edges,
-        starts=start_activities(events).collect(),
-        ends=end_activities(events).collect(),
-    )
+    return ProcessMap(nodes=nodes, edges=edges, starts=starts, ends=ends)
 
 
 def _strongest_paths(edges: pl.DataFrame, percent: float) -> pl.DataFrame:

@@ -215,6 +215,10 @@ class ReadModel:
         self._segments(log, self.store.schema(log), min_tail=1)
         return self.status(log)
 
+    def segments(self, log: str) -> list[Segment]:
+        """The log's valid segments in position order, as they are (nothing written)."""
+        return self._segments(log, self.store.schema(log), catch_up=False)
+
     def status(self, log: str) -> Status:
         """Where the log's segments stand (checking them as a read would)."""
         segments = self._segments(log, self.store.schema(log), catch_up=False)

@@ -368,6 +368,13 @@ def with_filters(function: F) -> F:
 def filtered(log: str, flags: FilterFlags) -> tuple[pl.LazyFrame, Any]:
     """The log's events after the flags' time cuts and filters, in case order (case, time,
     position), read once from the read model; and the filters."""
+    as_of, known_at, filters = cuts_and_filters(log, flags)
+    events = read_model().read(log, as_of=as_of, known_at=known_at, then=filters.apply)
+    return events.lazy(), filters
+
+
+def cuts_and_filters(log: str, flags: FilterFlags) -> tuple[datetime | None, Any, Any]:
+    """The flags as ``as_of``, ``known_at`` and `Filters`, checked against the log."""
     from workbench.filters import Attribute, Contains, Filters, Lifecycle, TimeRange
 
     existing_log(log)
@@ -391,9 +398,40 @@ def filtered(log: str, flags: FilterFlags) -> tuple[pl.LazyFrame, Any]:
         if key not in store().schema(log):
             fail(f"--attribute {pair!r}: the log has no attribute {key!r}")
         items.append(Attribute(key, tuple(values.split(","))))
-    filters = Filters(tuple(items))
-    events = read_model().read(log, as_of=as_of, known_at=known_at, then=filters.apply)
-    return events.lazy(), filters
+    return as_of, known_at, Filters(tuple(items))
+
+
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="polars (on this machine) or spark (Apache Spark: see --spark-master).",
+    ),
+]
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="Where Spark runs: local[*] (default), spark://host:7077, yarn, sc://host.",
+    ),
+]
+
+
+def spark_events(log: str, flags: FilterFlags, master: str | None) -> tuple[Any, Any]:
+    """The log's events on Spark after the flags' cuts and filters (pushed into Spark's
+    read), and the filters."""
+    from workbench.engines import spark
+
+    as_of, known_at, filters = cuts_and_filters(log, flags)
+    engine = spark.session(master)
+    events = spark.read_log(engine, store(), log, as_of=as_of, known_at=known_at)
+    return spark.filtered(events, filters), filters
+
+
+def check_engine(engine: str) -> None:
+    """Refuse an engine that does not exist."""
+    if engine not in ("polars", "spark"):
+        fail(f"--engine {engine!r}: choose polars or spark")
 
 
 def untimed_note(log: str) -> str | None:

@@ -8,9 +8,12 @@ import typer
 from rich.table import Table
 
 from workbench.cli.common import (
+    EngineOption,
     FilterFlags,
     JsonOption,
     LogArgument,
+    SparkMasterOption,
+    check_engine,
     command,
     emit_json,
     fail,
@@ -18,6 +21,8 @@ from workbench.cli.common import (
     heading,
     out,
     seconds,
+    spark_events,
+    store,
     untimed_note,
     warn,
     with_filters,
@@ -30,6 +35,8 @@ def stats(
     log: LogArgument,
     top: Annotated[int, typer.Option(help="How many variants to show.")] = 5,
     as_json: JsonOption = False,
+    engine: EngineOption = "polars",
+    spark_master: SparkMasterOption = None,
     *,
     flags: FilterFlags,
 ) -> None:
@@ -39,11 +46,24 @@ def stats(
     """
     import polars as pl
 
-    from workbench.projections import cases, end_activities, start_activities, variants
+    from workbench import projections
 
-    events, filters = filtered(log, flags)
-    table = cases(events).collect()
-    kinds = variants(events).collect()
+    check_engine(engine)
+    if engine == "spark":
+        from workbench.engines import spark
+
+        on_spark, filters = spark_events(log, flags, spark_master)
+        table = spark.cases(on_spark, store().schema(log))
+        kinds = spark.variants(on_spark)
+        activities = spark.distinct_activities(on_spark)
+        starts, ends = spark.start_activities(on_spark), spark.end_activities(on_spark)
+    else:
+        events, filters = filtered(log, flags)
+        table = projections.cases(events).collect()
+        kinds = projections.variants(events).collect()
+        activities = events.select(pl.col("activity").n_unique()).collect().item()
+        starts = projections.start_activities(events).collect()
+        ends = projections.end_activities(events).collect()
     durations = table["duration"]
     timed = untimed_note(log) is None
     summary: dict[str, Any] = {
@@ -51,7 +71,7 @@ def stats(
         "filters": filters.describe(),
         "cases": table.height,
         "events": int(table["events"].sum()) if table.height else 0,
-        "activities": events.select(pl.col("activity").n_unique()).collect().item(),
+        "activities": activities,
         "variants": kinds.height,
         "timed": timed,
         "case_duration_seconds": {
@@ -67,8 +87,8 @@ def stats(
             {"variant": row["variant"], "cases": row["cases"], "share": row["share"]}
             for row in kinds.head(top).iter_rows(named=True)
         ],
-        "start_activities": dict(start_activities(events).collect().iter_rows()),
-        "end_activities": dict(end_activities(events).collect().iter_rows()),
+        "start_activities": dict(starts.iter_rows()),
+        "end_activities": dict(ends.iter_rows()),
     }
     if as_json:
         emit_json(summary)
@@ -115,6 +135,8 @@ def dfg(
         float, typer.Option(help="Edges kept: the most frequent covering PCT % of transitions.")
     ] = 100.0,
     as_json: JsonOption = False,
+    engine: EngineOption = "polars",
+    spark_master: SparkMasterOption = None,
     *,
     flags: FilterFlags,
 ) -> None:
@@ -129,10 +151,28 @@ def dfg(
     for name, value in (("--detail", detail), ("--paths", paths)):
         if not 0 <= value <= 100:
             fail(f"{name} {value:g}: give a percentage from 0 to 100")
-    events, filters = filtered(log, flags)
+    check_engine(engine)
     if measure != "frequency" and untimed_note(log):
         fail(f"--measure {measure}: {untimed_note(log)}")
-    pmap = process_map(events, activities=detail, paths=paths)
+    if engine == "spark":
+        from pyspark.sql import functions as F
+
+        from workbench.engines import spark
+        from workbench.processmap import assemble
+
+        on_spark, filters = spark_events(log, flags, spark_master)
+        if detail < 100:
+            on_spark = on_spark.where(F.col("activity").isin(spark.covering(on_spark, detail)))
+        pmap = assemble(
+            spark.activity_counts(on_spark),
+            spark.directly_follows(on_spark),
+            spark.start_activities(on_spark),
+            spark.end_activities(on_spark),
+            paths=paths,
+        )
+    else:
+        events, filters = filtered(log, flags)
+        pmap = process_map(events, activities=detail, paths=paths)
     if as_dot:
         title = f"{log} ({'; '.join(filters.describe())})" if filters else log
         print(to_dot(pmap, measure=measure, title=title))

@@ -121,6 +121,14 @@ def export(
     log: LogArgument,
     format: Annotated[str, typer.Option(help="xes, csv, parquet or ocel (OCEL 2.0 JSON).")],
     output: OutputOption,
+    partition_by: Annotated[
+        str | None,
+        typer.Option(
+            "--partition-by",
+            help="Parquet only: a dataset folder per year, month or day (for Spark or a"
+            " cluster), keeping the store's positions.",
+        ),
+    ] = None,
     *,
     flags: FilterFlags,
 ) -> None:
@@ -133,6 +141,19 @@ def export(
 
     if format not in exporting.FORMATS:
         fail(f"--format {format!r}: choose {', '.join(exporting.FORMATS)}")
+    if partition_by is not None:
+        if format != "parquet":
+            fail("--partition-by writes a Parquet dataset: give --format parquet")
+        if partition_by not in exporting.PARTITIONS:
+            fail(f"--partition-by {partition_by!r}: choose {', '.join(exporting.PARTITIONS)}")
+        if output.exists() and (not output.is_dir() or any(output.iterdir())):
+            fail(f"--output {output}: give a new or empty folder for the dataset")
+        if not output.parent.is_dir():
+            fail(f"--output {output}: the folder {output.parent} does not exist")
+        events, _ = filtered(log, flags)
+        count = exporting.to_partitioned_parquet(events, output, partition_by)
+        out.print(f"{count:,} events of {log} written to {output}, one folder per {partition_by}")
+        return
     check_output(output)
     source = LogName.parse(log).log if format == "ocel" else log
     events, _ = filtered(source, flags)

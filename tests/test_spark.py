@@ -1,0 +1,258 @@
+"""The Spark engine gives the Polars projections' numbers: on generated logs with ties, late
+events and unicode names (with and without filters), on the real logs through the CLI, and
+it says in one line when it cannot run.
+
+Spark runs in ``local[2]`` with few shuffle partitions and the UI off; one session serves
+the whole module (starting the JVM takes seconds)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from ingest.jobs import ingest
+from tests.conftest import real_log
+from workbench import Event, EventStore, projections
+from workbench.cli import app
+from workbench.filters import Attribute, Contains, Filters, Lifecycle, TimeRange
+
+pytest.importorskip("pyspark", reason="the Spark extra is not installed")
+
+from workbench.engines import spark
+
+START = datetime(2024, 3, 1, tzinfo=UTC)
+NAMES = ("Prüfung", "審査", "a", "b", "ünd [x]", "Zahlung")
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory) -> object:
+    import os
+
+    os.environ["WORKBENCH_SPARK_PARTITIONS"] = "2"
+    spark.CONFIG["spark.sql.shuffle.partitions"] = "2"
+    return spark.session("local[2]")
+
+
+def _compare(
+    events: pl.LazyFrame, on_spark: object, schema: pl.Schema, what: str, *, every: bool = True
+) -> None:
+    """Spark's projections equal Polars'; with ``every`` False, the dashboard set only."""
+    ordered = projections.ordered(events).collect().lazy()
+    pairs = {
+        "directly_follows": (spark.directly_follows, projections.directly_follows),
+        "variants": (spark.variants, projections.variants),
+    }
+    if every:
+        pairs |= {
+            "start_activities": (spark.start_activities, projections.start_activities),
+            "end_activities": (spark.end_activities, projections.end_activities),
+            "activities": (spark.activities, projections.activities),
+        }
+    for name, (ours, theirs) in pairs.items():
+        _same(ours(on_spark), theirs(ordered).collect(), f"{name} {what}")  # type: ignore[operator]
+    _same(
+        spark.cases(on_spark, schema),  # type: ignore[arg-type]
+        projections.cases(ordered).collect(),
+        f"cases {what}",
+    )
+    for period in ("1d", "1w", "1mo") if every else ():
+        _same(
+            spark.throughput(on_spark, every=period),  # type: ignore[arg-type]
+            projections.throughput(ordered, every=period).collect(),
+            f"throughput {period} {what}",
+        )
+
+
+def _same(ours: pl.DataFrame, theirs: pl.DataFrame, what: str) -> None:
+    try:
+        assert_frame_equal(ours, theirs)
+    except AssertionError as error:
+        raise AssertionError(f"{what}: {error}") from None
+
+
+# ------------------------------------------------------------------ generated logs
+
+_event = st.tuples(
+    st.integers(0, 7),  # case
+    st.sampled_from(NAMES),  # activity
+    st.integers(0, 40),  # hour: few values, many ties
+    st.sampled_from(["complete", "start", None]),  # lifecycle
+    st.sampled_from(["north", "süd", None]),  # an attribute
+)
+
+
+@settings(
+    max_examples=6,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # shrinking Spark runs takes minutes
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(first=st.lists(_event, min_size=1, max_size=40), late=st.lists(_event, max_size=10))
+def test_every_projection_on_spark_equals_polars(engine, tmp_path_factory, first, late) -> None:
+    folder = tmp_path_factory.mktemp("generated")
+    with EventStore(folder / "s.db") as store:
+        store.import_frame("log", _frame(first))
+        for case, activity, hour, lifecycle, region in late:  # late: earlier than stored
+            event = Event(activity, START - timedelta(hours=hour), lifecycle=lifecycle)
+            store.append("log", f"case {case} ✓", [event])
+            del region
+        schema = store.schema("log")
+        on_spark = spark.read_log(engine, store, "log")  # type: ignore[arg-type]
+        _compare(store.scan("log"), on_spark, schema, "whole log")
+        cut = store.head("log") - len(late)
+        _compare(
+            store.scan("log", known_at=cut),
+            spark.read_log(engine, store, "log", known_at=cut),  # type: ignore[arg-type]
+            schema,
+            f"known at {cut}",
+        )
+        chosen = Filters(
+            (
+                TimeRange(START + timedelta(hours=5), START + timedelta(hours=30)),
+                Contains((NAMES[0],)),
+            )
+        )
+        _compare(
+            chosen.apply(store.scan("log")),
+            spark.filtered(on_spark, chosen),
+            schema,
+            "filtered by time and activity",
+            every=False,
+        )
+        for item in (
+            Attribute("region", ("süd",)),
+            Attribute("region", ("north",), level="event", keep=False),
+            Lifecycle(("COMPLETE",)),
+            TimeRange(START, START + timedelta(hours=20), mode="trim"),
+        ):
+            _compare(
+                Filters((item,)).apply(store.scan("log")),
+                spark.filtered(on_spark, Filters((item,))),
+                schema,
+                item.describe(),
+                every=False,
+            )
+
+
+def _frame(rows: list[tuple[int, str, int, str | None, str | None]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "case_id": [f"case {case} ✓" for case, *_ in rows],
+            "activity": [activity for _, activity, *_ in rows],
+            "timestamp": [START + timedelta(hours=hour) for _, _, hour, *_ in rows],
+            "lifecycle": [lifecycle for *_, lifecycle, _ in rows],
+            "region": [region for *_, region in rows],
+        },
+        schema_overrides={"lifecycle": pl.String, "region": pl.String},
+    )
+
+
+# ------------------------------------------------------------------ real logs, by the CLI
+
+
+@pytest.fixture(scope="module")
+def real_store(tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("real") / "real.db"
+    with EventStore(db) as store:
+        for name, log in (
+            ("running-example.xes", "running"),
+            ("receipt.csv", "receipt"),
+            ("sepsis.xes.gz", "sepsis"),
+            ("bpic2012.xes.gz", "bpic2012"),
+        ):
+            ingest(store, real_log(name), log=log)
+    return db
+
+
+def _cli(db: Path, *args: str) -> str:
+    result = CliRunner().invoke(app, ["--db", str(db), *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("log", ["running", "receipt", "sepsis", "bpic2012"])
+def test_stats_and_dfg_on_spark_equal_the_default_engine(engine, real_store, log) -> None:
+    for command in (["stats", log, "--json", "--top", "20"], ["dfg", log, "--json"]):
+        polars_output = json.loads(_cli(real_store, *command))
+        spark_output = json.loads(_cli(real_store, *command, "--engine", "spark"))
+        assert spark_output == polars_output, command
+    detail = ["dfg", log, "--json", "--detail", "80", "--paths", "60", "--lifecycle", "complete"]
+    assert json.loads(_cli(real_store, *detail, "--engine", "spark")) == json.loads(
+        _cli(real_store, *detail)
+    )
+
+
+# ------------------------------------------------------------------ when Spark cannot run
+
+
+def test_without_java_the_engine_says_so_in_one_line(monkeypatch, real_store) -> None:
+    monkeypatch.setattr(spark.shutil, "which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(spark.SparkUnavailable, match="needs Java"):
+        spark.session("local[1]")
+    result = CliRunner().invoke(
+        app, ["--db", str(real_store), "stats", "running", "--engine", "spark"]
+    )
+    assert result.exit_code == 2
+    assert "needs Java" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unknown_engine_is_refused(real_store) -> None:
+    result = CliRunner().invoke(app, ["--db", str(real_store), "dfg", "running", "--engine", "x"])
+    assert result.exit_code == 2
+    assert "choose polars or spark" in result.output
+
+
+# ------------------------------------------------------------------ a dataset for a cluster
+
+
+def test_a_dataset_partitioned_by_month_gives_spark_the_same_answers(
+    engine, real_store, tmp_path
+) -> None:
+    dataset = tmp_path / "receipt"
+    output = _cli(
+        real_store,
+        "export",
+        "receipt",
+        "--format",
+        "parquet",
+        "--output",
+        str(dataset),
+        "--partition-by",
+        "month",
+    )
+    assert "folder per month" in " ".join(output.split())
+    months = sorted(path.name for path in dataset.iterdir())
+    assert len(months) > 3
+    assert all(name.startswith("month=20") for name in months)
+    on_spark = spark.read_parquet(engine, str(dataset), partition="month")  # type: ignore[arg-type]
+    with EventStore(real_store) as store:
+        events = projections.ordered(store.scan("receipt")).collect().lazy()
+    _same(spark.directly_follows(on_spark), projections.directly_follows(events).collect(), "dfg")
+    _same(spark.variants(on_spark), projections.variants(events).collect(), "variants")
+    refused = CliRunner().invoke(
+        app,
+        [
+            "--db",
+            str(real_store),
+            "export",
+            "receipt",
+            "--format",
+            "csv",
+            "--output",
+            str(tmp_path / "x"),
+            "--partition-by",
+            "month",
+        ],
+    )
+    assert refused.exit_code == 2
+    assert "give --format parquet" in refused.output

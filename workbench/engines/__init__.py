@@ -1,0 +1,1 @@
+"""Engines other than Polars for the projections (see `workbench.engines.spark`)."""

@@ -1,0 +1,644 @@
+"""The projections of `workbench.projections` on Apache Spark, with the same numbers.
+
+For logs that outgrow one machine: Spark reads a log's Parquet segments (the read model's,
+or any Parquet dataset of events in the store's vocabulary, on a local path or any URL
+Spark reads such as ``s3a://`` or ``hdfs://``) and computes the projections; results come
+back as Polars frames (through Arrow) with the column names and types the Polars
+projections have, so the CLI uses them unchanged.
+
+Within a case, events are ordered by ``(timestamp, position)`` exactly as in Polars:
+windows order by both, and sequences come from a sorted array of structs (the order of
+``collect_list`` is not defined after a shuffle). Medians and the 90th percentile are
+exact, interpolated linearly in Polars' own floating-point steps; durations are whole
+microseconds, means and percentiles truncated towards zero as Polars truncates them.
+
+Spark starts with the session time zone UTC, the UI off and few shuffle partitions;
+``pyspark`` is an optional extra (``pip install 'workbench[spark]'``) and needs Java.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from workbench.events import WorkbenchError, as_utc
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+    from workbench.store import EventStore
+
+CONFIG = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": os.environ.get("WORKBENCH_SPARK_PARTITIONS", "8"),
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    "spark.sql.caseSensitive": "true",  # a log may have both "Activity" and "activity"
+}
+PERIODS = {"1h": "hour", "1d": "day", "1w": "week", "1mo": "month", "1q": "quarter", "1y": "year"}
+
+
+class SparkUnavailable(WorkbenchError):
+    """Spark cannot run here: pyspark or Java is missing, or the master did not answer."""
+
+
+def session(master: str | None = None) -> SparkSession:
+    """A Spark session on ``master`` (``local[*]`` by default; ``sc://host`` for Spark
+    Connect, ``spark://host:7077`` or ``yarn`` for a cluster)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise SparkUnavailable(
+            "the Spark engine needs pyspark: pip install 'workbench[spark]'"
+        ) from None
+    remote = master is not None and master.startswith("sc://")
+    if not remote and shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise SparkUnavailable(
+            "the Spark engine needs Java: install a Java runtime (Debian: apt-get install"
+            " default-jre-headless) or set JAVA_HOME"
+        )
+    builder: Any = SparkSession.builder.appName("workbench")
+    builder = builder.remote(master) if remote else builder.master(master or "local[*]")
+    for key, value in CONFIG.items():
+        builder = builder.config(key, value)
+    if (master or "local").startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no search for a network
+    try:
+        with _quiet_jvm():
+            spark = builder.getOrCreate()
+    except Exception as error:  # the JVM's or the server's own words, on one line
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SparkUnavailable(
+            f"Spark did not start on {master or 'local[*]'}: {first}"
+            " (WORKBENCH_SPARK_LOG=1 shows Spark's own log)"
+        ) from None
+    if not remote:
+        spark.sparkContext.setLogLevel("ERROR")
+    return spark  # type: ignore[no-any-return]
+
+
+@contextmanager
+def _quiet_jvm() -> Iterator[None]:
+    """Start the JVM with its standard error on /dev/null: Spark's start-up log (log4j
+    warnings, host names) is not the user's business; its errors come back as exceptions.
+    WORKBENCH_SPARK_LOG=1 keeps it."""
+    if os.environ.get("WORKBENCH_SPARK_LOG"):
+        yield
+        return
+    saved = os.dup(2)
+    sink = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(sink, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(sink)
+
+
+# ------------------------------------------------------------------ where the events are
+
+
+def read_parquet(spark: SparkSession, *paths: str, partition: str | None = None) -> DataFrame:
+    """Events from Parquet: the read model's segments, or a dataset `workbench export
+    --format parquet --partition-by month` wrote (then name its ``partition`` column,
+    which is not an attribute of the events), on any path or URL Spark reads."""
+    # Partition names such as 2024-03 stay text (not dates) if a caller keeps them.
+    spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
+    events = spark.read.parquet(*paths)
+    return events.drop(partition) if partition else events
+
+
+def read_log(
+    spark: SparkSession,
+    store: EventStore,
+    log: str,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | int | None = None,
+) -> DataFrame:
+    """A stored log's events: its segments brought up to date and read by Spark, cut as
+    `EventStore.scan` cuts (``as_of`` on valid time, ``known_at`` on transaction time or
+    position). A PostgreSQL store needs its segments folder (``WORKBENCH_SEGMENTS``, a
+    path every Spark worker sees, such as a shared file system)."""
+    from workbench.readmodel import ReadModel
+
+    model = ReadModel(store)
+    if model.folder is None:
+        raise SparkUnavailable(
+            f"{store}: Spark reads a log's Parquet segments; set WORKBENCH_SEGMENTS to a"
+            " folder for them (one Spark's workers can read)"
+        )
+    model.refresh(log)
+    paths = [str(segment.path) for segment in model.segments(log)]
+    if not paths:
+        return spark.createDataFrame([], _spark_schema(store.schema(log)))
+    return cut(read_parquet(spark, *paths), as_of=as_of, known_at=known_at)
+
+
+def cut(
+    events: DataFrame, *, as_of: datetime | None = None, known_at: datetime | int | None = None
+) -> DataFrame:
+    """The events as of a moment and as known at another, as `EventStore.scan` cuts."""
+    from pyspark.sql import functions as F
+
+    if as_of is not None:
+        events = events.where(F.col("timestamp") <= F.lit(as_of))
+    if isinstance(known_at, datetime):
+        events = events.where(F.col("recorded_at") <= F.lit(known_at))
+    elif known_at is not None:
+        events = events.where(F.col("position") <= F.lit(known_at))
+    return events
+
+
+def _spark_schema(schema: pl.Schema) -> Any:
+    from pyspark.sql import types as T
+
+    kinds = {
+        pl.Int64: T.LongType(),
+        pl.Int32: T.IntegerType(),
+        pl.Float64: T.DoubleType(),
+        pl.Boolean: T.BooleanType(),
+    }
+    fields = []
+    for name, dtype in schema.items():
+        if isinstance(dtype, pl.Datetime):
+            kind: Any = T.TimestampType()
+        else:
+            kind = next((k for d, k in kinds.items() if dtype == d), T.StringType())
+        fields.append(T.StructField(name, kind, True))
+    return T.StructType(fields)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _micros(column: str | Column) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.unix_micros(F.col(column) if isinstance(column, str) else column)
+
+
+def _quantile(column: str, quantile: float) -> Column:
+    """The exact ``quantile`` of a column in a group, linearly interpolated with the very
+    floating-point steps Polars takes (``Percentile`` interpolates in another order, which
+    can differ by a microsecond after truncation)."""
+    from pyspark.sql import functions as F
+
+    values = F.array_sort(F.collect_list(F.col(column)))
+    position = (F.size(values) - 1).cast("double") * F.lit(quantile)
+    low = F.floor(position).cast("int")
+    high = F.ceil(position).cast("int")
+    lower = F.element_at(values, low + 1).cast("double")
+    upper = F.element_at(values, high + 1).cast("double")
+    return F.when(F.size(values) == 0, F.lit(None)).otherwise(
+        F.when(low == high, lower).otherwise((position - low) * (upper - lower) + lower)
+    )
+
+
+def _order() -> Column:
+    from pyspark.sql import functions as F
+
+    return F.struct(F.col("timestamp"), F.col("position"))
+
+
+def _in_case() -> Any:
+    from pyspark.sql import Window
+
+    return Window.partitionBy("case_id").orderBy("timestamp", "position")
+
+
+def _occurrence(events: DataFrame) -> Column:
+    """An activity occurrence: a completion, or an event without a lifecycle."""
+    from pyspark.sql import functions as F
+
+    if "lifecycle" not in events.columns:
+        return F.lit(True)
+    phase = F.lower(F.col("lifecycle"))
+    return phase.isNull() | (phase == "complete")
+
+
+def _polars(frame: DataFrame) -> pl.DataFrame:
+    """A (small) Spark result as a Polars frame, through Arrow."""
+    table = frame.toArrow()
+    result = pl.from_arrow(table)
+    assert isinstance(result, pl.DataFrame)
+    return result.with_columns(
+        pl.col(name).dt.replace_time_zone("UTC")
+        for name, dtype in result.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None
+    ).with_columns(
+        pl.col(name).dt.convert_time_zone("UTC")
+        for name, dtype in result.schema.items()
+        if isinstance(dtype, pl.Datetime)
+    )
+
+
+def _durations(frame: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
+    """Microsecond counts (whole, or means and percentiles as doubles, truncated towards
+    zero as Polars truncates them) as Polars durations."""
+    return frame.with_columns(
+        pl.col(name).cast(pl.Int64, strict=False).cast(pl.Duration("us")) for name in names
+    )
+
+
+def _counts(frame: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
+    return frame.with_columns(pl.col(name).cast(pl.UInt32) for name in names)
+
+
+# ------------------------------------------------------------------ projections
+
+
+def directly_follows(events: DataFrame) -> pl.DataFrame:
+    """`workbench.projections.directly_follows` on Spark."""
+    from pyspark.sql import functions as F
+
+    window = _in_case()
+    steps = events.select(
+        "case_id",
+        F.col("activity").alias("source"),
+        F.lead("activity").over(window).alias("target"),
+        (_micros(F.lead("timestamp").over(window)) - _micros("timestamp")).alias("wait"),
+    ).where(F.col("target").isNotNull())
+    edges = steps.groupBy("source", "target").agg(
+        F.count(F.lit(1)).alias("frequency"),
+        F.countDistinct("case_id").alias("cases"),
+        F.avg("wait").alias("mean_duration"),
+        _quantile("wait", 0.5).alias("median_duration"),
+        F.min("wait").alias("min_duration"),
+        F.max("wait").alias("max_duration"),
+        _quantile("wait", 0.9).alias("p90_duration"),
+        F.sum("wait").alias("total_duration"),
+    )
+    frame = _polars(edges)
+    if frame.is_empty():
+        frame = pl.DataFrame(schema={name: pl.String for name in edges.columns})
+    frame = _durations(
+        frame.with_columns(pl.col("source", "target").cast(pl.String)),
+        [name for name in frame.columns if name.endswith("_duration")],
+    )
+    return _counts(frame, ["frequency", "cases"]).sort(
+        ["frequency", "source", "target"], descending=[True, False, False]
+    )
+
+
+def _case_ends(events: DataFrame) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    return events.groupBy("case_id").agg(
+        F.min_by("activity", _order()).alias("first"),
+        F.max_by("activity", _order()).alias("last"),
+    )
+
+
+def _ends(events: DataFrame, *, first: bool) -> pl.DataFrame:
+    from pyspark.sql import functions as F
+
+    ends = _case_ends(events).groupBy(F.col("first" if first else "last").alias("activity"))
+    frame = _polars(ends.agg(F.count(F.lit(1)).alias("cases")))
+    if frame.is_empty():
+        return pl.DataFrame(schema={"activity": pl.String, "cases": pl.UInt32})
+    return _counts(frame.with_columns(pl.col("activity").cast(pl.String)), ["cases"]).sort(
+        ["cases", "activity"], descending=[True, False]
+    )
+
+
+def start_activities(events: DataFrame) -> pl.DataFrame:
+    """`workbench.projections.start_activities` on Spark."""
+    return _ends(events, first=True)
+
+
+def end_activities(events: DataFrame) -> pl.DataFrame:
+    """`workbench.projections.end_activities` on Spark."""
+    return _ends(events, first=False)
+
+
+def _sequence() -> Column:
+    """A case's activities in (timestamp, position) order."""
+    from pyspark.sql import functions as F
+
+    ordered = F.array_sort(F.collect_list(F.struct("timestamp", "position", "activity")))
+    return F.transform(ordered, lambda event: event["activity"])
+
+
+def variants(events: DataFrame) -> pl.DataFrame:
+    """`workbench.projections.variants` on Spark."""
+    from pyspark.sql import functions as F
+
+    per_case = events.groupBy("case_id").agg(
+        _sequence().alias("variant"),
+        (_micros(F.max("timestamp")) - _micros(F.min("timestamp"))).alias("duration"),
+    )
+    grouped = per_case.groupBy("variant").agg(
+        F.count(F.lit(1)).alias("cases"),
+        F.avg("duration").alias("mean_duration"),
+        _quantile("duration", 0.5).alias("median_duration"),
+    )
+    frame = _polars(grouped)
+    schema: dict[str, pl.DataType] = {
+        "variant": pl.List(pl.String),
+        "cases": pl.UInt32(),
+        "share": pl.Float64(),
+        "mean_duration": pl.Duration("us"),
+        "median_duration": pl.Duration("us"),
+    }
+    if frame.is_empty():
+        return pl.DataFrame(schema=schema)
+    frame = _durations(
+        _counts(frame.with_columns(pl.col("variant").cast(pl.List(pl.String))), ["cases"]),
+        ["mean_duration", "median_duration"],
+    )
+    return (
+        frame.with_columns(
+            share=pl.col("cases") / pl.col("cases").sum(),
+            length=pl.col("variant").list.len(),
+            key=pl.col("variant").list.join("\u0000"),
+        )
+        .sort(["cases", "length", "key"], descending=[True, False, False])
+        .select(*schema)
+    )
+
+
+def cases(events: DataFrame, schema: pl.Schema | None = None) -> pl.DataFrame:
+    """`workbench.projections.cases` on Spark. ``schema`` (the log's, from the store) gives
+    attributes the Polars types they have there."""
+    from pyspark.sql import functions as F
+
+    from workbench.events import VOCABULARY
+
+    attributes = [name for name in events.columns if name not in VOCABULARY]
+    occurrence = _occurrence(events)
+    per_case = events.groupBy("case_id").agg(
+        F.min("timestamp").alias("start"),
+        F.max("timestamp").alias("end"),
+        F.count(F.lit(1)).alias("events"),
+        _sequence().alias("variant"),
+        (
+            F.sum(F.when(occurrence, 1).otherwise(0))
+            - F.countDistinct(F.when(occurrence, F.col("activity")))
+        ).alias("rework"),
+        F.max_by("activity", _order()).alias("last_activity"),
+        *(
+            F.min_by(F.col(name), F.when(F.col(name).isNotNull(), _order())).alias(name)
+            for name in attributes
+        ),
+        *(F.countDistinct(name).alias(f"__distinct_{name}") for name in attributes),
+    )
+    frame = _polars(per_case.withColumn("duration", _micros("end") - _micros("start")))
+    base = ["case_id", "start", "end", "duration", "events", "variant", "rework", "last_activity"]
+    if frame.is_empty():
+        return pl.DataFrame(
+            schema={
+                "case_id": pl.String,
+                "start": pl.Datetime("us", "UTC"),
+                "end": pl.Datetime("us", "UTC"),
+                "duration": pl.Duration("us"),
+                "events": pl.UInt32,
+                "variant": pl.List(pl.String),
+                "rework": pl.UInt32,
+                "last_activity": pl.String,
+                # No case differs: every attribute is the case's, as in Polars.
+                **{
+                    name: schema[name] if schema is not None and name in schema else pl.String()
+                    for name in attributes
+                },
+            }
+        )
+    constant = [
+        name
+        for name in attributes
+        if name.startswith("case:") or not (frame[f"__distinct_{name}"] > 1).any()
+    ]
+    frame = _durations(_counts(frame, ["events", "rework"]), ["duration"]).with_columns(
+        pl.col("case_id", "last_activity").cast(pl.String),
+        pl.col("variant").cast(pl.List(pl.String)),
+    )
+    if schema is not None:
+        frame = frame.with_columns(
+            pl.col(name).cast(schema[name]) for name in constant if name in schema
+        )
+    return frame.select(*base, *constant).sort("case_id")
+
+
+def activities(events: DataFrame) -> pl.DataFrame:
+    """`workbench.projections.activities` on Spark."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    window = _in_case()
+    waited = events.withColumn(
+        "waiting", _micros("timestamp") - _micros(F.lag("timestamp").over(window))
+    )
+    counts = waited.groupBy("activity").agg(
+        F.count(F.lit(1)).alias("frequency"),
+        F.countDistinct("case_id").alias("cases"),
+        F.countDistinct("resource").alias("resources"),
+        F.avg("waiting").alias("mean_waiting"),
+    )
+    phase = F.lower(F.col("lifecycle"))
+    paired = Window.partitionBy("case_id", "activity", "phase").orderBy("timestamp", "position")
+    lifecycle = (
+        events.where(phase.isin("start", "complete"))
+        .withColumn("phase", phase)
+        .withColumn("nth", F.row_number().over(paired))
+    )
+    starts = lifecycle.where(F.col("phase") == "start").select(
+        "case_id", "activity", "nth", F.col("timestamp").alias("started")
+    )
+    ends = lifecycle.where(F.col("phase") == "complete").select(
+        "case_id", "activity", "nth", F.col("timestamp").alias("ended")
+    )
+    service = (
+        starts.join(ends, ["case_id", "activity", "nth"])
+        .withColumn("service", _micros("ended") - _micros("started"))
+        .groupBy("activity")
+        .agg(
+            F.avg("service").alias("mean_service"),
+            _quantile("service", 0.5).alias("median_service"),
+        )
+    )
+    frame = _polars(counts.join(service, "activity", "left"))
+    frame = _durations(
+        _counts(
+            frame.with_columns(pl.col("activity").cast(pl.String)),
+            ["frequency", "cases", "resources"],
+        ),
+        ["mean_waiting", "mean_service", "median_service"],
+    )
+    return frame.select(
+        "activity",
+        "frequency",
+        "cases",
+        "resources",
+        "mean_waiting",
+        "mean_service",
+        "median_service",
+    ).sort(["frequency", "activity"], descending=[True, False])
+
+
+def throughput(events: DataFrame, *, every: str = "1d") -> pl.DataFrame:
+    """`workbench.projections.throughput` on Spark, for calendar periods (``every``: 1h,
+    1d, 1w, 1mo, 1q, 1y)."""
+    from pyspark.sql import functions as F
+
+    if every not in PERIODS:
+        raise WorkbenchError(f"the Spark engine counts per {', '.join(PERIODS)}; not {every!r}")
+    unit = PERIODS[every]
+    spans = events.groupBy("case_id").agg(
+        F.min("timestamp").alias("start"), F.max("timestamp").alias("end")
+    )
+    started = spans.groupBy(F.date_trunc(unit, "start").alias("period")).agg(
+        F.count(F.lit(1)).alias("cases_started")
+    )
+    completed = spans.groupBy(F.date_trunc(unit, "end").alias("period")).agg(
+        F.count(F.lit(1)).alias("cases_completed")
+    )
+    counted = events.groupBy(F.date_trunc(unit, "timestamp").alias("period")).agg(
+        F.count(F.lit(1)).alias("events")
+    )
+    joined = counted.join(started, "period", "full").join(completed, "period", "full")
+    frame = _polars(joined)
+    columns = ["cases_started", "cases_completed", "events"]
+    if frame.is_empty():
+        return pl.DataFrame(
+            schema={"period": pl.Datetime("us", "UTC"), **dict.fromkeys(columns, pl.UInt32)}
+        )
+    return (
+        _counts(frame.with_columns(pl.col(columns).fill_null(0)), columns)
+        .sort("period")
+        .select("period", *columns)
+    )
+
+
+def distinct_activities(events: DataFrame) -> int:
+    """How many distinct activities the events have."""
+    from pyspark.sql import functions as F
+
+    return int(events.select(F.countDistinct("activity")).first()[0])  # type: ignore[index]
+
+
+def activity_counts(events: DataFrame) -> pl.DataFrame:
+    """Per activity: events (``frequency``) and ``cases``, as a process map's nodes."""
+    from pyspark.sql import functions as F
+
+    frame = _polars(
+        events.groupBy("activity").agg(
+            F.count(F.lit(1)).alias("frequency"), F.countDistinct("case_id").alias("cases")
+        )
+    )
+    if frame.is_empty():
+        return pl.DataFrame(
+            schema={"activity": pl.String, "frequency": pl.UInt32, "cases": pl.UInt32}
+        )
+    return _counts(
+        frame.with_columns(pl.col("activity").cast(pl.String)), ["frequency", "cases"]
+    ).sort(["frequency", "activity"], descending=[True, False])
+
+
+# ------------------------------------------------------------------ filters
+
+
+def filtered(events: DataFrame, filters: Any) -> DataFrame:
+    """The events after `workbench.filters.Filters`, each filter as Spark computes it (the
+    per-case conditions as windows over the case); a filter Spark does not have here is
+    refused by name."""
+    for item in filters.items:
+        events = _filter(events, item)
+    return events
+
+
+def _filter(events: DataFrame, item: Any) -> DataFrame:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from workbench.filters import (
+        ActivityCoverage,
+        Attribute,
+        CaseDuration,
+        Contains,
+        Lifecycle,
+        TimeRange,
+    )
+
+    case = Window.partitionBy("case_id")
+    time = F.col("timestamp")
+
+    def where(condition: Column) -> DataFrame:
+        # Spark refuses windows inside WHERE: the condition becomes a column first.
+        return events.withColumn("__keep", condition).where("__keep").drop("__keep")
+
+    if isinstance(item, TimeRange):
+        low = F.lit(as_utc(item.start)) if item.start else None
+        high = F.lit(as_utc(item.end)) if item.end else None
+
+        def within(value: Column) -> Column:
+            condition = F.lit(True)
+            if low is not None:
+                condition = condition & (value >= low)
+            if high is not None:
+                condition = condition & (value <= high)
+            return condition
+
+        first, last = F.min(time).over(case), F.max(time).over(case)
+        if item.mode == "trim":
+            return events.where(within(time))
+        if item.mode == "started":
+            return where(within(first))
+        if item.mode == "completed":
+            return where(within(last))
+        if item.mode == "contained":
+            return where(within(first) & within(last))
+        condition = F.lit(True)
+        if low is not None:
+            condition = condition & (last >= low)
+        if high is not None:
+            condition = condition & (first <= high)
+        return where(condition)
+    if isinstance(item, Attribute):
+        matches = F.coalesce(F.col(item.name).cast("string").isin(list(item.values)), F.lit(False))
+        if item.level == "event":
+            return events.where(matches if item.keep else ~matches)
+        hit = F.max(matches.cast("int")).over(case) == 1
+        return where(hit if item.keep else ~hit)
+    if isinstance(item, Contains):
+        for activity in item.activities:
+            events = where(F.max((F.col("activity") == activity).cast("int")).over(case) == 1)
+        return events
+    if isinstance(item, Lifecycle):
+        wanted = [value.lower() for value in item.values]
+        return events.where(F.lower(F.col("lifecycle")).isin(wanted))
+    if isinstance(item, CaseDuration):
+        duration = _micros(F.max(time).over(case)) - _micros(F.min(time).over(case))
+        condition = F.lit(True)
+        if item.min is not None:
+            condition = condition & (duration >= int(item.min / _MICROSECOND))
+        if item.max is not None:
+            condition = condition & (duration <= int(item.max / _MICROSECOND))
+        return where(condition)
+    if isinstance(item, ActivityCoverage):
+        return events.where(F.col("activity").isin(covering(events, item.percent)))
+    raise WorkbenchError(f"the Spark engine does not have this filter: {item.describe()}")
+
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def covering(events: DataFrame, percent: float) -> list[str]:
+    """The most frequent activities covering ``percent`` % of the events (at least one), as
+    `workbench.filters.kept_activities` chooses them."""
+    counted = activity_counts(events).with_columns(
+        before=pl.col("frequency").cum_sum() - pl.col("frequency")
+    )
+    total = pl.col("frequency").sum()
+    kept = counted.filter(
+        (pl.col("before") < total * percent / 100) | (pl.int_range(pl.len()) == 0)
+    )
+    return kept["activity"].to_list()

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from ingest.jobs import ingest
 from tests.conftest import real_log
-from workbench import Event, EventStore, projections
+from workbench import Event, EventStore, projections, timetravel
 from workbench.cli import app
 from workbench.filters import Attribute, Contains, Filters, Lifecycle, TimeRange
 
@@ -107,6 +107,12 @@ def test_every_projection_on_spark_equals_polars(engine, tmp_path_factory, first
         schema = store.schema("log")
         on_spark = spark.read_log(engine, store, "log")  # type: ignore[arg-type]
         _compare(store.scan("log"), on_spark, schema, "whole log")
+        for at in (START + timedelta(hours=12), START + timedelta(hours=41)):
+            _same(
+                spark.state_at(on_spark, at, schema=schema),  # type: ignore[arg-type]
+                timetravel.state_at(store.scan("log"), at).collect(),
+                f"state at {at}",
+            )
         cut = store.head("log") - len(late)
         _compare(
             store.scan("log", known_at=cut),
@@ -184,6 +190,13 @@ def test_stats_and_dfg_on_spark_equal_the_default_engine(engine, real_store, log
         polars_output = json.loads(_cli(real_store, *command))
         spark_output = json.loads(_cli(real_store, *command, "--engine", "spark"))
         assert spark_output == polars_output, command
+    with EventStore(real_store) as store:
+        stamps = store.scan(log).select("timestamp").collect()["timestamp"].sort()
+    at = stamps[stamps.len() // 2].isoformat()
+    state = ["state", log, "--at", at, "--format", "json"]
+    assert json.loads(_cli(real_store, *state, "--engine", "spark")) == json.loads(
+        _cli(real_store, *state)
+    )
     detail = ["dfg", log, "--json", "--detail", "80", "--paths", "60", "--lifecycle", "complete"]
     assert json.loads(_cli(real_store, *detail, "--engine", "spark")) == json.loads(
         _cli(real_store, *detail)

@@ -13,10 +13,13 @@ import typer
 from rich.table import Table
 
 from workbench.cli.common import (
+    EngineOption,
     JsonOption,
     KnownAtOption,
     LogArgument,
+    SparkMasterOption,
     app,
+    check_engine,
     check_output,
     command,
     emit_json,
@@ -57,6 +60,8 @@ def state(
         ),
     ] = None,
     limit: Annotated[int, typer.Option(help="Cases shown in the table format.")] = 20,
+    engine: EngineOption = "polars",
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """The state of every case at a moment: status, last activity, events, elapsed time,
     rework and attributes, rebuilt from the log (as known at --known-at, if given).
@@ -69,10 +74,19 @@ def state(
         fail(f"--format {format!r}: choose table, csv, json or parquet")
     if format == "parquet" and output is None:
         fail("--format parquet writes a file: give --output FILE")
+    check_engine(engine)
     at_moment = moment(at, "--at")
-    frame = checkpoints.state_at(
-        store(), existing_log(log), at_moment, known_at=known(known_at), completed=completed
-    )
+    if engine == "spark":
+        from workbench.engines import spark
+
+        on_spark = spark.read_log(
+            spark.session(spark_master), store(), existing_log(log), known_at=known(known_at)
+        )
+        frame = spark.state_at(on_spark, at_moment, completed=completed, schema=store().schema(log))
+    else:
+        frame = checkpoints.state_at(
+            store(), existing_log(log), at_moment, known_at=known(known_at), completed=completed
+        )
     if format == "parquet":
         assert output is not None
         check_output(output)

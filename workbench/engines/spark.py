@@ -642,3 +642,113 @@ def covering(events: DataFrame, percent: float) -> list[str]:
         (pl.col("before") < total * percent / 100) | (pl.int_range(pl.len()) == 0)
     )
     return kept["activity"].to_list()
+
+
+# ------------------------------------------------------------------ state at a moment
+
+
+def completing_activities(events: DataFrame) -> list[str]:
+    """`workbench.timetravel.completing_activities` on Spark: the end activities that end
+    at least half of their occurrences' cases."""
+    from pyspark.sql import functions as F
+
+    ends = (
+        _case_ends(events)
+        .groupBy(F.col("last").alias("activity"))
+        .agg(F.count(F.lit(1)).alias("ends"))
+    )
+    counts = events.groupBy("activity").agg(F.count(F.lit(1)).alias("occurrences"))
+    rows = _polars(ends.join(counts, "activity"))
+    if rows.is_empty():
+        return []
+    kept = rows.filter((pl.col("ends") > 0) & (pl.col("ends") * 2 >= pl.col("occurrences")))
+    return sorted(kept["activity"].cast(pl.String).to_list())
+
+
+def state_at(
+    events: DataFrame,
+    at: datetime,
+    *,
+    completed: Iterable[str] | None = None,
+    schema: pl.Schema | None = None,
+) -> pl.DataFrame:
+    """`workbench.timetravel.state_at` on Spark: one row per case started by ``at``, with
+    its status, last activity and resource, events, elapsed and idle time, rework and every
+    attribute at its latest value by then. A log with corrections (a ``corrects``
+    attribute) is refused: replacing superseded events is not done on Spark yet."""
+    from pyspark.sql import functions as F
+
+    from workbench.events import VOCABULARY
+
+    if "corrects" in events.columns:
+        raise WorkbenchError(
+            "this log has corrections (a 'corrects' attribute): its state is computed by the"
+            " default engine only"
+        )
+    rule = sorted(completed) if completed is not None else completing_activities(events)
+    happened = events.where(F.col("timestamp") <= F.lit(as_utc(at)))
+    attributes = [name for name in events.columns if name not in VOCABULARY]
+    occurrence = _occurrence(happened)
+    resource = F.col("resource") if "resource" in events.columns else F.lit(None).cast("string")
+    folded = happened.groupBy("case_id").agg(
+        F.min("timestamp").alias("start"),
+        F.max_by("timestamp", _order()).alias("last_timestamp"),
+        F.max_by("activity", _order()).alias("last_activity"),
+        F.max_by(resource, _order()).alias("last_resource"),
+        F.count(F.lit(1)).alias("events"),
+        (
+            F.sum(F.when(occurrence, 1).otherwise(0))
+            - F.countDistinct(F.when(occurrence, F.col("activity")))
+        ).alias("rework"),
+        *(
+            F.max_by(F.col(name), F.when(F.col(name).isNotNull(), _order())).alias(name)
+            for name in attributes
+        ),
+    )
+    frame = _polars(folded)
+    moment = pl.lit(as_utc(at)).cast(pl.Datetime("us", "UTC"))
+    if frame.is_empty():
+        frame = pl.DataFrame(
+            schema={
+                "case_id": pl.String,
+                "start": pl.Datetime("us", "UTC"),
+                "last_timestamp": pl.Datetime("us", "UTC"),
+                "last_activity": pl.String,
+                "last_resource": pl.String,
+                "events": pl.UInt32,
+                "rework": pl.UInt32,
+                **{name: pl.String() for name in attributes},
+            }
+        )
+    frame = _counts(frame, ["events", "rework"]).with_columns(
+        pl.col("case_id", "last_activity", "last_resource").cast(pl.String),
+        *(
+            pl.col(name).cast(schema[name])
+            for name in attributes
+            if schema is not None and name in schema
+        ),
+    )
+    done = pl.col("last_activity").is_in(rule)
+    return (
+        frame.with_columns(status=pl.when(done).then(pl.lit("completed")).otherwise(pl.lit("open")))
+        .with_columns(
+            elapsed=pl.when(pl.col("status") == "completed")
+            .then(pl.col("last_timestamp") - pl.col("start"))
+            .otherwise(moment - pl.col("start")),
+            idle=pl.when(pl.col("status") == "open").then(moment - pl.col("last_timestamp")),
+        )
+        .select(
+            "case_id",
+            "status",
+            "last_activity",
+            "last_resource",
+            "last_timestamp",
+            "start",
+            "events",
+            "elapsed",
+            "idle",
+            "rework",
+            *attributes,
+        )
+        .sort("case_id")
+    )

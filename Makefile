@@ -40,6 +40,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/projections.py
 	$(BIN)/python benchmarks/timetravel.py
 	$(BIN)/python benchmarks/pages.py
+	$(BIN)/python benchmarks/spark.py
 	$(BIN)/python benchmarks/mining.py
 
 clean:

@@ -31,6 +31,40 @@ st.caption(
     "Python function registered with `@workbench.checkpoints.projection` in a module named by "
     "WORKBENCH_PROJECTIONS. Each is checkpointed in the store and shown here."
 )
+st.subheader("Read model")
+if store.recorder.log_id(summary.log) is None:
+    st.caption("A view of an object-centric log: its pages read the log's own segments.")
+else:
+    status = state.read_model().status(summary.log)
+    if status.folder is None:
+        st.caption(
+            "This store has no folder for segments: every page reads the store itself (set"
+            " WORKBENCH_SEGMENTS to a folder to keep columnar copies there)."
+        )
+    else:
+        st.dataframe(
+            [
+                {
+                    "segments": status.segments,
+                    "position": status.position,
+                    "head": status.head,
+                    "lag (events)": status.lag,
+                    "size (MB)": round(status.bytes / 1e6, 1),
+                    "folder": str(status.folder),
+                }
+            ],
+            hide_index=True,
+        )
+        st.caption(
+            "Columnar copies of the log (Parquet, sorted by case) that every page reads, with"
+            " the events after them taken from the store. Derived, never the truth: deleted,"
+            " they are rebuilt."
+        )
+        if status.lag and st.button("Bring up to date", icon=":material/sync:"):
+            state.read_model().refresh(summary.log)
+            st.rerun()
+
+st.subheader("Contents")
 name = st.selectbox("Show", [c.name for c in listed])
 if name:
     try:

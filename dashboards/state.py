@@ -26,7 +26,7 @@ import streamlit as st
 
 from workbench.events import WorkbenchError
 from workbench.filters import Filters
-from workbench.readmodel import ReadModel, decoded, decoded_lazy
+from workbench.readmodel import ReadModel, cut, decoded, decoded_lazy
 from workbench.store import EventStore, LogSummary
 
 T = TypeVar("T")
@@ -232,7 +232,7 @@ def _metric(
     function = getattr(importlib.import_module(module), name)
     keywords = dict(options)
     events = _events(db, log, head, query).lazy()
-    frame = travel(
+    frame = cut(
         events if module in _ON_CODES else decoded_lazy(events),
         as_of=keywords.pop("as_of", None),
         known_at=keywords.pop("known_at", None),
@@ -260,20 +260,6 @@ def _decoded(result: Any) -> Any:
     if isinstance(result, dict):
         return {key: _decoded(value) for key, value in result.items()}
     return result
-
-
-def travel(
-    events: pl.LazyFrame, *, as_of: datetime | None = None, known_at: datetime | int | None = None
-) -> pl.LazyFrame:
-    """The events as of a moment (valid time) and as known at another (transaction time: a
-    datetime compares with ``recorded_at``, an int with ``position``), like `EventStore.scan`."""
-    if as_of is not None:
-        events = events.filter(pl.col("timestamp") <= as_of)
-    if isinstance(known_at, datetime):
-        events = events.filter(pl.col("recorded_at") <= known_at)
-    elif known_at is not None:
-        events = events.filter(pl.col("position") <= known_at)
-    return events
 
 
 def cached(function: Callable[..., Any], log: str, **options: Any) -> Any:

@@ -162,12 +162,7 @@ class ReadModel:
             empty = pl.LazyFrame(schema=schema)
             return _coded(empty) if coded else empty
         events = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical")
-        if as_of is not None:
-            events = events.filter(pl.col("timestamp") <= as_of)
-        if isinstance(known_at, datetime):
-            events = events.filter(pl.col("recorded_at") <= known_at)
-        elif known_at is not None:
-            events = events.filter(pl.col("position") <= known_at)
+        events = cut(events, as_of=as_of, known_at=known_at)
         if not in_order:
             events = events.sort(ORDER)
         events = events.with_columns(pl.lit(log, dtype=pl.String).alias("log"))
@@ -473,6 +468,21 @@ def _coded(events: pl.LazyFrame) -> pl.LazyFrame:
     return events.with_columns(
         pl.col(name).cast(pl.Categorical) for name in CODED if schema.get(name) == pl.String
     )
+
+
+def cut(
+    events: pl.LazyFrame, *, as_of: datetime | None = None, known_at: datetime | int | None = None
+) -> pl.LazyFrame:
+    """The events as of a moment (valid time) and as known at another (transaction time: a
+    datetime compares with ``recorded_at``, an int with ``position``), as `EventStore.scan`
+    cuts them."""
+    if as_of is not None:
+        events = events.filter(pl.col("timestamp") <= as_of)
+    if isinstance(known_at, datetime):
+        events = events.filter(pl.col("recorded_at") <= known_at)
+    elif known_at is not None:
+        events = events.filter(pl.col("position") <= known_at)
+    return events
 
 
 def decoded_lazy(events: pl.LazyFrame) -> pl.LazyFrame:

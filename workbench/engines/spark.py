@@ -679,6 +679,7 @@ def state_at(
     from pyspark.sql import functions as F
 
     from workbench.events import VOCABULARY
+    from workbench.timetravel import finish
 
     if "corrects" in events.columns:
         raise WorkbenchError(
@@ -690,65 +691,44 @@ def state_at(
     attributes = [name for name in events.columns if name not in VOCABULARY]
     occurrence = _occurrence(happened)
     resource = F.col("resource") if "resource" in events.columns else F.lit(None).cast("string")
+    # The fold of `workbench.timetravel.fold`, on Spark; `timetravel.finish` does the rest.
     folded = happened.groupBy("case_id").agg(
         F.min("timestamp").alias("start"),
         F.max_by("timestamp", _order()).alias("last_timestamp"),
+        F.max_by("position", _order()).alias("last_position"),
         F.max_by("activity", _order()).alias("last_activity"),
         F.max_by(resource, _order()).alias("last_resource"),
         F.count(F.lit(1)).alias("events"),
-        (
-            F.sum(F.when(occurrence, 1).otherwise(0))
-            - F.countDistinct(F.when(occurrence, F.col("activity")))
-        ).alias("rework"),
+        F.sum(F.when(occurrence, 1).otherwise(0)).alias("occurrences"),
+        F.array_sort(F.collect_set(F.when(occurrence, F.col("activity")))).alias("seen"),
         *(
             F.max_by(F.col(name), F.when(F.col(name).isNotNull(), _order())).alias(name)
             for name in attributes
         ),
     )
     frame = _polars(folded)
-    moment = pl.lit(as_utc(at)).cast(pl.Datetime("us", "UTC"))
     if frame.is_empty():
         frame = pl.DataFrame(
             schema={
                 "case_id": pl.String,
                 "start": pl.Datetime("us", "UTC"),
                 "last_timestamp": pl.Datetime("us", "UTC"),
+                "last_position": pl.Int64,
                 "last_activity": pl.String,
                 "last_resource": pl.String,
                 "events": pl.UInt32,
-                "rework": pl.UInt32,
+                "occurrences": pl.UInt32,
+                "seen": pl.List(pl.String),
                 **{name: pl.String() for name in attributes},
             }
         )
-    frame = _counts(frame, ["events", "rework"]).with_columns(
+    frame = _counts(frame, ["events", "occurrences"]).with_columns(
         pl.col("case_id", "last_activity", "last_resource").cast(pl.String),
+        pl.col("seen").cast(pl.List(pl.String)),
         *(
             pl.col(name).cast(schema[name])
             for name in attributes
             if schema is not None and name in schema
         ),
     )
-    done = pl.col("last_activity").is_in(rule)
-    return (
-        frame.with_columns(status=pl.when(done).then(pl.lit("completed")).otherwise(pl.lit("open")))
-        .with_columns(
-            elapsed=pl.when(pl.col("status") == "completed")
-            .then(pl.col("last_timestamp") - pl.col("start"))
-            .otherwise(moment - pl.col("start")),
-            idle=pl.when(pl.col("status") == "open").then(moment - pl.col("last_timestamp")),
-        )
-        .select(
-            "case_id",
-            "status",
-            "last_activity",
-            "last_resource",
-            "last_timestamp",
-            "start",
-            "events",
-            "elapsed",
-            "idle",
-            "rework",
-            *attributes,
-        )
-        .sort("case_id")
-    )
+    return finish(frame.lazy(), as_utc(at), completed=rule).collect()

@@ -96,6 +96,10 @@ def to_batch(
     if PLACE not in raw.columns:
         raw = raw.with_columns(pl.format("line {}", pl.col(LINE)).alias(PLACE))
     roles = mapping.as_dict()
+    # A table of a file read in parts may lack a column a later or earlier part has (an XES
+    # log whose later traces have no event ids): its rows have none.
+    absent = {column for column in roles.values() if column not in raw.columns}
+    raw = raw.with_columns(pl.lit(None, pl.String).alias(column) for column in absent)
     text = {role: _text(raw[column]) for role, column in roles.items() if role != "timestamp"}
     stamp_source = (
         raw[roles["timestamp"]]

@@ -430,3 +430,27 @@ def test_a_fault_in_a_later_piece_keeps_every_trace_before_it(
     assert summary.status == "partial"
     assert "malformed XML" in (summary.message or "")
     assert store.read("broken")["case_id"].n_unique() == 899
+
+
+def test_a_later_piece_without_a_column_the_first_has_imports_whole(store, tmp_path) -> None:
+    # Found by the fuzz suite: the last trace is a piece of its own and has no event ids.
+    events = "".join(
+        f'<event><string key="concept:name" value="a"/>'
+        f'<date key="time:timestamp" value="2024-01-01T{hour:02d}:00:00"/>'
+        f'<string key="event_id" value="e{hour}"/></event>'
+        for hour in range(5)
+    )
+    text = (
+        '<?xml version="1.0" encoding="UTF-8"?><log xes.version="1.0">'
+        f'<trace><string key="concept:name" value="c1"/>{events}</trace>'
+        '<trace><string key="concept:name" value="c2"/><event><string key="concept:name"'
+        ' value="b"/><date key="time:timestamp" value="2024-01-02T10:00:00"/></event></trace>'
+        "</log>"
+    )
+    summary = ingest(store, _xes(tmp_path, "ids.xes", text), log="ids")
+    assert summary.status == "completed"
+    frame = store.read("ids")
+    assert frame.height == 6
+    assert frame.filter(pl.col("case_id") == "c1")["event_id"].to_list() == [
+        f"e{hour}" for hour in range(5)
+    ]

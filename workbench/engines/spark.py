@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -71,6 +72,10 @@ def session(master: str | None = None) -> SparkSession:
         builder = builder.config(key, value)
     if (master or "local").startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no search for a network
+    if not remote:
+        import pyspark.java_gateway
+
+        pyspark.java_gateway.Popen = _without_fork  # type: ignore[assignment,attr-defined]
     try:
         with _quiet_jvm():
             spark = builder.getOrCreate()
@@ -83,6 +88,16 @@ def session(master: str | None = None) -> SparkSession:
     if not remote:
         spark.sparkContext.setLogLevel("ERROR")
     return spark  # type: ignore[no-any-return]
+
+
+def _without_fork(command: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    """Start the JVM as pyspark does, but without a ``preexec_fn``, so that the child is
+    spawned (vfork and exec) instead of forked: a process that has run Polars reserves
+    terabytes of address space, and forking it can fail with "Cannot allocate memory". A
+    process group of its own keeps Ctrl-C away from the JVM, which is what pyspark's
+    ``preexec_fn`` was for."""
+    options.pop("preexec_fn", None)
+    return subprocess.Popen(command, process_group=0, **options)
 
 
 @contextmanager

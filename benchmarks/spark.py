@@ -111,6 +111,7 @@ def main() -> None:
     theirs: list[Measurement] = []
     for _ in range(options.runs):
         ours.append(measure("import polars", POLARS.format(path=path)))
+        print(f"  Polars run: {ours[-1].seconds:.1f} s, {ours[-1].peak_mb:,.0f} MB", flush=True)
         # The JVM is a child of the measured process: its peak is read while it lives.
         theirs.append(
             measure("import pyspark", SPARK.format(path=path, memory=options.driver_memory))

@@ -43,6 +43,8 @@ CONFIG = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.legacy.timeParserPolicy": "CORRECTED",
     "spark.sql.caseSensitive": "true",  # a log may have both "Activity" and "activity"
+    # Results come back whole (a case table of millions of rows): past Spark's 1 GB default.
+    "spark.driver.maxResultSize": os.environ.get("WORKBENCH_SPARK_MAX_RESULT", "8g"),
 }
 PERIODS = {"1h": "hour", "1d": "day", "1w": "week", "1mo": "month", "1q": "quarter", "1y": "year"}
 

@@ -424,7 +424,9 @@ def spark_events(log: str, flags: FilterFlags, master: str | None) -> tuple[Any,
 
     as_of, known_at, filters = cuts_and_filters(log, flags)
     engine = spark.session(master)
-    events = spark.read_log(engine, store(), log, as_of=as_of, known_at=known_at)
+    events = spark.read_log(
+        engine, store(), log, as_of=as_of, known_at=known_at, model=read_model()
+    )
     return spark.filtered(events, filters), filters
 
 

@@ -80,7 +80,11 @@ def state(
         from workbench.engines import spark
 
         on_spark = spark.read_log(
-            spark.session(spark_master), store(), existing_log(log), known_at=known(known_at)
+            spark.session(spark_master),
+            store(),
+            existing_log(log),
+            known_at=known(known_at),
+            model=read_model(),
         )
         frame = spark.state_at(on_spark, at_moment, completed=completed, schema=store().schema(log))
     else:

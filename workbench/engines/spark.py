@@ -33,6 +33,7 @@ from workbench.events import WorkbenchError, as_utc
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
+    from workbench.readmodel import ReadModel
     from workbench.store import EventStore
 
 CONFIG = {
@@ -141,14 +142,16 @@ def read_log(
     *,
     as_of: datetime | None = None,
     known_at: datetime | int | None = None,
+    model: ReadModel | None = None,
 ) -> DataFrame:
     """A stored log's events: its segments brought up to date and read by Spark, cut as
     `EventStore.scan` cuts (``as_of`` on valid time, ``known_at`` on transaction time or
     position). A PostgreSQL store needs its segments folder (``WORKBENCH_SEGMENTS``, a
-    path every Spark worker sees, such as a shared file system)."""
+    path every Spark worker sees, such as a shared file system). ``model`` is the store's
+    read model when the caller has one open (a second would follow the same commits)."""
     from workbench.readmodel import ReadModel
 
-    model = ReadModel(store)
+    model = model or ReadModel(store)
     if model.folder is None:
         raise SparkUnavailable(
             f"{store}: Spark reads a log's Parquet segments; set WORKBENCH_SEGMENTS to a"

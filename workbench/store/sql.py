@@ -141,15 +141,7 @@ class PortableQueries(ABC):
         )
 
     def jobs(self, log: str | None, job_id: int | None) -> list[Job]:
-        conditions: list[str] = []
-        parameters: list[object] = []
-        if log is not None:
-            conditions.append("log = ?")
-            parameters.append(log)
-        if job_id is not None:
-            conditions.append("job_id = ?")
-            parameters.append(job_id)
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        where, parameters = _where(("log = ?", log), ("job_id = ?", job_id))
         rows = self._rows(
             f"SELECT {JOB_COLUMNS} FROM ingest_jobs{where} ORDER BY job_id DESC", parameters
         )
@@ -191,15 +183,7 @@ class PortableQueries(ABC):
         return bytes(data), int(position), [(str(r), bytes(d)) for r, d in changes]
 
     def projection_rows(self, log_id: int | None, view: str | None) -> list[StoredProjection]:
-        conditions: list[str] = []
-        parameters: list[object] = []
-        if log_id is not None:
-            conditions.append("l.log_id = ?")
-            parameters.append(log_id)
-        if view is not None:
-            conditions.append("p.view = ?")
-            parameters.append(view)
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        where, parameters = _where(("l.log_id = ?", log_id), ("p.view = ?", view))
         rows = self._rows(
             "SELECT CASE p.view WHEN '' THEN l.name ELSE l.name || '/' || p.view END,"
             " p.name, p.at, p.position, p.refreshed_at, p.seconds, length(p.data)"
@@ -224,3 +208,10 @@ class PortableQueries(ABC):
     def queries(self) -> list[Query]:
         rows = self._rows("SELECT name, query, description FROM user_projections ORDER BY name")
         return [Query(str(n), str(q), str(d)) for n, q, d in rows]
+
+
+def _where(*conditions: tuple[str, object | None]) -> tuple[str, list[object]]:
+    """A WHERE clause of the conditions whose value is given, and their parameters."""
+    given = [(condition, value) for condition, value in conditions if value is not None]
+    clause = " AND ".join(condition for condition, _ in given)
+    return (f" WHERE {clause}" if given else "", [value for _, value in given])

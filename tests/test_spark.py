@@ -269,3 +269,116 @@ def test_a_dataset_partitioned_by_month_gives_spark_the_same_answers(
     )
     assert refused.exit_code == 2
     assert "give --format parquet" in refused.output
+
+
+# ------------------------------------------------------------------ a PostgreSQL store by JDBC
+
+
+def _kinds_frame(rows: int, offset: int = 0) -> pl.DataFrame:
+    """Events with an attribute of every kind, ties and unicode."""
+    from datetime import date, time
+
+    return pl.DataFrame(
+        {
+            "case_id": [f"fall {(i + offset) % 5} ✓" for i in range(rows)],
+            "activity": [NAMES[(i * 7) % len(NAMES)] for i in range(rows)],
+            "timestamp": [START + timedelta(hours=(i * 5) % 11) for i in range(rows)],
+            "resource": [None if i % 4 == 0 else f"r{i % 3}" for i in range(rows)],
+            "amount": [i * 3 for i in range(rows)],
+            "share": [None if i % 3 == 0 else i / 8 for i in range(rows)],
+            "region": ["süd" if i % 2 else "北" for i in range(rows)],
+            "urgent": [i % 5 == 0 for i in range(rows)],
+            "due": [date(2024, 4, 1 + i % 20) for i in range(rows)],
+            "waited": [timedelta(seconds=i * 61) for i in range(rows)],
+            "opened": [time(i % 24, 30) for i in range(rows)],
+            "promised": [START + timedelta(days=i % 9, microseconds=7) for i in range(rows)],
+        }
+    )
+
+
+def test_a_postgresql_store_read_by_jdbc_equals_its_segments(engine, tmp_path) -> None:
+    from tests.conftest import fresh_location
+    from workbench.readmodel import ReadModel
+
+    with fresh_location("postgres", tmp_path) as url, EventStore(url) as store:
+        store.import_frame("log", _kinds_frame(60))
+        # Widened kinds: an integer attribute that now has text, a date that has reals.
+        later = _kinds_frame(12, offset=2).with_columns(
+            pl.format("n{}", pl.col("amount")).alias("amount"),
+            (pl.col("share") * 2).alias("due"),
+        )
+        store.import_frame("log", later)
+        for hour in (3, 30):  # late events, and a tie with stored ones
+            store.append("log", "fall 1 ✓", [Event("Zahlung", START + timedelta(hours=hour))])
+        model = ReadModel(store, folder=tmp_path / "segments")
+        schema = store.schema("log")
+        cuts: list[dict[str, object]] = [
+            {},
+            {"known_at": store.head("log") - 1},
+            {"as_of": START + timedelta(hours=6)},
+        ]
+        for cut in cuts:
+            by_jdbc = spark.read_log(engine, store, "log", source="jdbc", **cut)  # type: ignore[arg-type]
+            by_segments = spark.read_log(
+                engine,  # type: ignore[arg-type]
+                store,
+                "log",
+                source="segments",
+                model=model,
+                **cut,  # type: ignore[arg-type]
+            )
+            assert by_jdbc.schema.simpleString() == by_segments.schema.simpleString()
+            _same(
+                spark._polars(by_jdbc).sort("position"),
+                spark._polars(by_segments).sort("position"),
+                f"events {cut}",
+            )
+            _same(spark.directly_follows(by_jdbc), spark.directly_follows(by_segments), "dfg")
+            _same(spark.variants(by_jdbc), spark.variants(by_segments), "variants")
+            _same(spark.cases(by_jdbc, schema), spark.cases(by_segments, schema), "cases")
+            ordered = projections.ordered(store.scan("log", **cut)).collect().lazy()  # type: ignore[arg-type]
+            _same(spark.cases(by_jdbc, schema), projections.cases(ordered).collect(), "polars")
+        at = START + timedelta(hours=5)
+        _same(
+            spark.state_at(spark.read_log(engine, store, "log", source="jdbc"), at, schema=schema),  # type: ignore[arg-type]
+            timetravel.state_at(store.scan("log"), at).collect(),
+            "state",
+        )
+
+
+def test_a_jdbc_read_in_partitions_sees_one_prefix_of_the_log(engine, tmp_path) -> None:
+    from tests.conftest import fresh_location
+
+    with fresh_location("postgres", tmp_path) as url, EventStore(url) as store:
+        for part in range(4):
+            moved = pl.col("timestamp") + timedelta(days=part)
+            store.import_frame("log", _kinds_frame(25).with_columns(moved))
+        source = store.sql_source("log")
+        head = store.head("log")
+        appended = _kinds_frame(30).with_columns(pl.col("timestamp") - timedelta(days=9))
+        store.import_frame("log", appended)  # while Spark reads
+        assert store.head("log") > head
+        whole = spark._polars(spark.read_jdbc(engine, source, partitions=1))  # type: ignore[arg-type]
+        parts = spark._polars(spark.read_jdbc(engine, source, partitions=3))  # type: ignore[arg-type]
+        assert whole["position"].max() == head == source.last
+        _same(parts.sort("position"), whole.sort("position"), "three partitions")
+        assert whole.height == store.scan("log", known_at=head).collect().height == 100
+
+
+def test_the_cli_reads_a_postgresql_store_by_jdbc(engine, tmp_path, monkeypatch) -> None:
+    from tests.conftest import fresh_location
+
+    monkeypatch.delenv("WORKBENCH_SEGMENTS", raising=False)
+    with fresh_location("postgres", tmp_path) as url:
+        with EventStore(url) as store:
+            ingest(store, real_log("running-example.xes"), log="running")
+        for command in (["stats", "running", "--json"], ["dfg", "running", "--json"]):
+            polars_output = json.loads(_cli(url, *command))  # type: ignore[arg-type]
+            spark_output = json.loads(_cli(url, *command, "--engine", "spark"))  # type: ignore[arg-type]
+            assert spark_output == polars_output, command
+        monkeypatch.setattr(spark, "DEBIAN_JDBC", str(tmp_path / "absent.jar"))
+        monkeypatch.setenv("WORKBENCH_SPARK_SOURCE", "segments")
+        refused = CliRunner().invoke(app, ["--db", url, "dfg", "running", "--engine", "spark"])
+        assert refused.exit_code == 2
+        assert "WORKBENCH_SEGMENTS" in refused.output
+        assert "Traceback" not in refused.output

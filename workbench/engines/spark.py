@@ -24,6 +24,7 @@ import subprocess
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
     from workbench.readmodel import ReadModel
     from workbench.store import EventStore
+    from workbench.store.records import SqlSource
 
 CONFIG = {
     "spark.sql.session.timeZone": "UTC",
@@ -47,6 +49,8 @@ CONFIG = {
     # Results come back whole (a case table of millions of rows): past Spark's 1 GB default.
     "spark.driver.maxResultSize": os.environ.get("WORKBENCH_SPARK_MAX_RESULT", "8g"),
 }
+#: Where Debian's libpostgresql-jdbc-java puts PostgreSQL's JDBC driver.
+DEBIAN_JDBC = "/usr/share/java/postgresql.jar"
 PERIODS = {"1h": "hour", "1d": "day", "1w": "week", "1mo": "month", "1q": "quarter", "1y": "year"}
 
 
@@ -73,6 +77,11 @@ def session(master: str | None = None) -> SparkSession:
     builder = builder.remote(master) if remote else builder.master(master or "local[*]")
     for key, value in CONFIG.items():
         builder = builder.config(key, value)
+    jars = os.environ.get("WORKBENCH_SPARK_JARS") or (
+        DEBIAN_JDBC if Path(DEBIAN_JDBC).exists() else None
+    )
+    if jars and not remote:  # for reading a PostgreSQL store (`read_jdbc`)
+        builder = builder.config("spark.jars", jars)
     if (master or "local").startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no search for a network
     if not remote:
@@ -143,25 +152,183 @@ def read_log(
     as_of: datetime | None = None,
     known_at: datetime | int | None = None,
     model: ReadModel | None = None,
+    source: str | None = None,
 ) -> DataFrame:
-    """A stored log's events: its segments brought up to date and read by Spark, cut as
-    `EventStore.scan` cuts (``as_of`` on valid time, ``known_at`` on transaction time or
-    position). A PostgreSQL store needs its segments folder (``WORKBENCH_SEGMENTS``, a
-    path every Spark worker sees, such as a shared file system). ``model`` is the store's
-    read model when the caller has one open (a second would follow the same commits)."""
-    from workbench.readmodel import ReadModel
+    """A stored log's events, cut as `EventStore.scan` cuts (``as_of`` on valid time,
+    ``known_at`` on transaction time or position).
 
+    ``source`` says where Spark reads them: ``segments`` (the read model's Parquet files,
+    brought up to date first) or ``jdbc`` (a PostgreSQL store's tables, in parallel ranges
+    of positions). By default: the segments when the store has a folder for them (always for
+    SQLite; ``WORKBENCH_SEGMENTS`` for PostgreSQL, a path every Spark worker sees), else
+    JDBC; ``WORKBENCH_SPARK_SOURCE`` chooses for the CLI. ``model`` is the store's read
+    model when the caller has one open (a second would follow the same commits)."""
+    from workbench.readmodel import ReadModel
+    from workbench.store.postgres.recorder import PostgresRecorder
+
+    source = source or os.environ.get("WORKBENCH_SPARK_SOURCE") or None
+    if source not in (None, "segments", "jdbc"):
+        raise SparkUnavailable(f"Spark reads a log's segments or reads it by jdbc, not {source!r}")
+    on_server = isinstance(store.recorder, PostgresRecorder)
+    if source is None:
+        model = model or ReadModel(store)
+        source = "segments" if model.folder is not None or not on_server else "jdbc"
+    if source == "jdbc":
+        if not on_server:
+            raise SparkUnavailable(f"{store.location}: only a PostgreSQL store is read by JDBC")
+        return read_jdbc(spark, store.sql_source(log, as_of=as_of, known_at=known_at))
     model = model or ReadModel(store)
     if model.folder is None:
         raise SparkUnavailable(
-            f"{store}: Spark reads a log's Parquet segments; set WORKBENCH_SEGMENTS to a"
-            " folder for them (one Spark's workers can read)"
+            f"{store.location}: the log has no Parquet segments; set WORKBENCH_SEGMENTS to a"
+            " folder for them (one Spark's workers can read), or read it by JDBC"
         )
     model.refresh(log)
     paths = [str(segment.path) for segment in model.segments(log)]
+    schema = _spark_schema(events_schema(store.schema(log)))
     if not paths:
-        return spark.createDataFrame([], _spark_schema(store.schema(log)))
-    return cut(read_parquet(spark, *paths), as_of=as_of, known_at=known_at)
+        return spark.createDataFrame([], schema)
+    # The log's schema, not one file's: attributes that came later are null before them.
+    return cut(spark.read.schema(schema).parquet(*paths), as_of=as_of, known_at=known_at)
+
+
+def events_schema(schema: pl.Schema) -> pl.Schema:
+    """The columns Spark reads of a log with this (`EventStore.schema`) schema: all but the
+    log's name."""
+    return pl.Schema({name: dtype for name, dtype in schema.items() if name != "log"})
+
+
+def read_jdbc(
+    spark: SparkSession, source: SqlSource, *, partitions: int | None = None
+) -> DataFrame:
+    """A log's events read by Spark from a PostgreSQL store through JDBC: ``partitions``
+    ranges of positions read in parallel, all below the source's fixed last position, so
+    that every partition sees the same prefix of the log however much is appended
+    meanwhile. Columns and types are those of a read of the segments.
+
+    Spark needs PostgreSQL's JDBC driver: Debian's ``libpostgresql-jdbc-java`` is found by
+    itself; elsewhere, name its jar in ``WORKBENCH_SPARK_JARS``."""
+    from pyspark.sql import functions as F
+
+    from workbench.store import attributes as attrs
+
+    url, credentials = jdbc_url(source.url)
+    span = max(source.last - source.first + 1, 1)
+    count = partitions or int(
+        os.environ.get("WORKBENCH_SPARK_JDBC_PARTITIONS", min(64, span // 250_000 + 1))
+    )
+    reader = (
+        spark.read.format("jdbc")
+        .option("url", url)
+        .option("driver", "org.postgresql.Driver")
+        .option("dbtable", f"({source.query}) AS events")
+        .option("fetchsize", "10000")
+    )
+    for key, value in credentials.items():
+        reader = reader.option(key, value)
+    if count > 1 and source.last > source.first:
+        reader = (
+            reader.option("partitionColumn", "position")
+            .option("lowerBound", str(source.first))
+            .option("upperBound", str(source.last + 1))
+            .option("numPartitions", str(count))
+        )
+    from workbench.store.postgres.recorder import public_location
+
+    try:
+        raw = reader.load()
+    except Exception as error:
+        text = str(error)
+        if "ClassNotFoundException" in text or "No suitable driver" in text:
+            raise SparkUnavailable(
+                "Spark needs PostgreSQL's JDBC driver to read the store: install it (Debian:"
+                " apt-get install libpostgresql-jdbc-java) or name its jar in"
+                " WORKBENCH_SPARK_JARS"
+            ) from None
+        first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+        raise SparkUnavailable(
+            f"Spark could not read {public_location(source.url)}: {first}"
+        ) from None
+    from workbench.events import VOCABULARY
+
+    converted = {
+        "timestamp": F.timestamp_micros(F.col("timestamp")),
+        "recorded_at": F.timestamp_micros(F.col("recorded_at")),
+    }
+    # The columns of a read of the segments, in the same order.
+    events = [converted.get(name, F.col(name)).alias(name) for name in VOCABULARY if name != "log"]
+    for name, spec in source.attributes.items():
+        parts = [
+            _widened(_stored_value(F.col(attrs.read_label(c)), c.kind), c.kind, spec.kind)
+            for c in spec.columns
+        ]
+        if not parts:
+            column = F.lit(None).cast(_KIND_TYPES.get(spec.kind, "string"))
+        else:
+            column = parts[0] if len(parts) == 1 else F.coalesce(*parts)
+        events.append(column.alias(name))
+    return raw.select(*events)
+
+
+#: The Spark type of each attribute kind (see `workbench.store.attributes.KINDS`): durations
+#: are microseconds and times of day nanoseconds, as Spark reads them from Parquet.
+_KIND_TYPES = {
+    "Boolean": "boolean",
+    "Int64": "bigint",
+    "Float64": "double",
+    "String": "string",
+    "Datetime": "timestamp",
+    "Date": "date",
+    "Duration": "bigint",
+    "Time": "bigint",
+    "Null": "string",
+}
+
+
+def _stored_value(column: Column, kind: str) -> Column:
+    """A stored attribute column's values (integers, reals or text) as values of its kind."""
+    from pyspark.sql import functions as F
+
+    if kind == "Datetime":
+        return F.timestamp_micros(column)
+    if kind == "Date":
+        return F.date_from_unix_date(column.cast("int"))
+    return column.cast(_KIND_TYPES[kind])
+
+
+def _widened(column: Column, kind: str, target: str) -> Column:
+    """Values of ``kind`` in the attribute's wider kind ``target``, written as Polars'
+    cast writes them."""
+    from pyspark.sql import functions as F
+
+    if kind == target:
+        return column
+    if target == "String" and kind == "Datetime":
+        return F.date_format(column, "yyyy-MM-dd HH:mm:ss.SSSSSSxxx")
+    return column.cast(_KIND_TYPES[target])
+
+
+def jdbc_url(url: str) -> tuple[str, dict[str, str]]:
+    """A ``postgresql://`` URL as JDBC has it: the URL without credentials (its query
+    parameters, such as ``options`` or ``sslmode``, kept) and the user and password.
+
+    >>> jdbc_url("postgresql://ana:s%40cret@db:5433/logs?sslmode=require")
+    ('jdbc:postgresql://db:5433/logs?sslmode=require', {'user': 'ana', 'password': 's@cret'})
+    """
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    if ":" in host:
+        host = f"[{host}]"
+    address = f"{host}:{parts.port}" if parts.port else host
+    query = f"?{parts.query}" if parts.query else ""
+    credentials = {}
+    if parts.username:
+        credentials["user"] = unquote(parts.username)
+    if parts.password is not None:
+        credentials["password"] = unquote(parts.password)
+    return f"jdbc:postgresql://{address}{parts.path or '/'}{query}", credentials
 
 
 def cut(
@@ -192,6 +359,10 @@ def _spark_schema(schema: pl.Schema) -> Any:
     for name, dtype in schema.items():
         if isinstance(dtype, pl.Datetime):
             kind: Any = T.TimestampType()
+        elif dtype == pl.Date:
+            kind = T.DateType()
+        elif isinstance(dtype, pl.Duration) or dtype == pl.Time:
+            kind = T.LongType()  # microseconds; nanoseconds of the day
         else:
             kind = next((k for d, k in kinds.items() if dtype == d), T.StringType())
         fields.append(T.StructField(name, kind, True))

@@ -28,6 +28,7 @@ from workbench.events import (
     Event,
     ExpectedRevision,
     InvalidEvents,
+    StoreError,
     UnknownLog,
     WrongExpectedRevision,
 )
@@ -52,7 +53,7 @@ from workbench.store.recorder import (
     Recorder,
     Transaction,
 )
-from workbench.store.records import ImportResult, JobProgress, LogSummary, Objects
+from workbench.store.records import ImportResult, JobProgress, LogSummary, Objects, SqlSource
 
 #: The timestamp of every event of a log imported without times (ordered by position).
 UNTIMED = 0
@@ -454,6 +455,46 @@ class EventStore:
         order: how a reader catches up from where it stopped."""
         schema = pl.Schema({**VOCABULARY, **self.attribute_types(log)})
         return self._read(log, schema, Cut(position=last, after=(NEVER, first - 1)))
+
+    def sql_source(
+        self,
+        log: str,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | int | None = None,
+    ) -> SqlSource:
+        """The events of a log in a PostgreSQL store as one SQL query, cut as `scan` cuts,
+        up to a fixed last position (the head now): for engines that read the database
+        themselves, in parallel ranges of positions that all see the same prefix of the log.
+        The query gives names for keys, times as microseconds and each attribute column
+        under its read label; `SqlSource.attributes` says how to read them."""
+        from workbench.store.postgres.recorder import PostgresRecorder
+
+        if not isinstance(self.recorder, PostgresRecorder):
+            raise StoreError(
+                self.location, "only a PostgreSQL store is read through SQL by another engine"
+            )
+        if self.recorder.log_id(log) is None and self.has_log(log):
+            raise StoreError(
+                self.location, f"{log}: a view of an object-centric log is not read through SQL"
+            )
+        log_id = self._log_id(log)
+        cut = Cut(timestamp=NEVER if as_of is None else to_micros(as_of))
+        if isinstance(known_at, datetime):
+            cut = replace(cut, recorded=to_micros(known_at))
+        elif known_at is not None:
+            cut = replace(cut, position=int(known_at))
+        ranges = self.recorder.ranges(log_id)
+        first = int(ranges["first_position"].min() or 0)  # type: ignore[arg-type]
+        last = min(int(ranges["last_position"].max() or 0), cut.position)  # type: ignore[arg-type]
+        cut = replace(cut, position=last)
+        return SqlSource(
+            self.recorder.url,
+            self.recorder.events_query(log_id, cut),
+            self.recorder.attributes(log_id),
+            first,
+            last,
+        )
 
     def ranges(self, log: str) -> pl.DataFrame:
         """A stored log's committed writes: first and last position, the valid times and the

@@ -113,3 +113,15 @@ class Query:
     name: str
     query: str
     description: str = ""
+
+
+@dataclass(frozen=True)
+class SqlSource:
+    """A stored log's events as one SQL query over a server store, for engines that read
+    the database themselves (Spark's JDBC source): see `EventStore.sql_source`."""
+
+    url: str  # the server's URL, credentials included
+    query: str
+    attributes: Any  # workbench.store.attributes.Attributes: how to read the attribute columns
+    first: int  # the log's first position
+    last: int  # the last position read: a fixed upper bound, so every reader sees one prefix

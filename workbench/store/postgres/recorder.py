@@ -229,6 +229,50 @@ class PostgresRecorder(PortableQueries):
             )
         )
 
+    def events_query(self, log_id: int, cut: Cut) -> str:
+        """One query that gives a log's events for a reader outside Workbench (Spark's
+        JDBC source): names instead of keys, times as microseconds, and every attribute
+        column under its read label (`attributes.read_label`), as its physical type. Only
+        integers built here go into the text."""
+        columns = [
+            "e.position",
+            "c.case_id",
+            "e.revision",
+            "e.event_id",
+            "a.name AS activity",
+            'e."timestamp"',
+            "e.recorded_at",
+            "r.name AS resource",
+            "e.lifecycle",
+            "e.correlation_id",
+            "e.causation_id",
+        ]
+        joins = [
+            "JOIN cases c ON c.case_key = e.case_key",
+            "JOIN activities a ON a.activity_key = e.activity_key",
+            "LEFT JOIN resources r ON r.resource_key = e.resource_key",
+        ]
+        tables: dict[int, list[Column]] = {}
+        for spec in self.attributes(log_id).values():
+            for column in spec.columns:
+                tables.setdefault(column.table, []).append(column)
+        for table, stored in sorted(tables.items()):
+            alias = f"t{int(table)}"
+            joins.append(
+                f"LEFT JOIN {attrs.table_name(log_id, table)} {alias}"
+                f" ON {alias}.position = e.position"
+            )
+            columns.extend(
+                f"CAST({alias}.{c.name} AS {SQL_TYPES[attrs.PHYSICAL[c.kind]]})"
+                f" AS {attrs.read_label(c)}"
+                for c in stored
+            )
+        return (
+            f"SELECT {', '.join(columns)} FROM events e {' '.join(joins)}"
+            f" WHERE e.log_id = {int(log_id)} AND e.position <= {int(cut.position)}"
+            f' AND e."timestamp" <= {int(cut.timestamp)} AND e.recorded_at <= {int(cut.recorded)}'
+        )
+
     def read_attributes(
         self, log_id: int, table: int, columns: Sequence[Column], positions: pl.Series
     ) -> pl.DataFrame:

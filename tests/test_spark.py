@@ -161,6 +161,44 @@ def _frame(rows: list[tuple[int, str, int, str | None, str | None]]) -> pl.DataF
     )
 
 
+def test_state_with_corrections_on_spark_equals_polars(engine, tmp_path) -> None:
+    with EventStore(tmp_path / "s.db") as store:
+        first = pl.DataFrame(
+            {
+                "case_id": ["c1", "c1", "c2", "c2", "c3"],
+                "activity": ["a", "b", "a", "Zahlung", "a"],
+                "timestamp": [START + timedelta(hours=h) for h in (0, 2, 1, 5, 3)],
+                "event_id": ["e1", "e2", "e3", "e4", "e5"],
+                "amount": [5, 8, 1, 2, 3],
+                "corrects": pl.Series([None] * 5, dtype=pl.String),
+            }
+        )
+        store.import_frame("log", first)
+        later = pl.DataFrame(
+            {
+                "case_id": ["c1", "c2", "c3", "c3"],
+                "activity": ["b", "Zahlung", "b", "a"],
+                # e2 corrected before the moments below, e4 after some, a correction of
+                # an event that is not there, and e5 recorded again (caused by it).
+                "timestamp": [START + timedelta(hours=h) for h in (2, 9, 4, 3)],
+                "event_id": ["e2-fixed", "e4-fixed", "x", "e5-again"],
+                "amount": [9, 4, 7, 6],
+                "corrects": ["e2", "e4", "nowhere", None],
+                "causation_id": [None, None, None, "e5"],
+            }
+        )
+        store.import_frame("log", later)
+        schema = store.schema("log")
+        on_spark = spark.read_log(engine, store, "log")  # type: ignore[arg-type]
+        for hours in (1, 3, 6, 12):
+            at = START + timedelta(hours=hours)
+            _same(
+                spark.state_at(on_spark, at, schema=schema),  # type: ignore[arg-type]
+                timetravel.state_at(store.scan("log"), at).collect(),
+                f"state at {hours} h",
+            )
+
+
 # ------------------------------------------------------------------ real logs, by the CLI
 
 

@@ -856,6 +856,39 @@ def completing_activities(events: DataFrame) -> list[str]:
     return sorted(kept["activity"].cast(pl.String).to_list())
 
 
+def _without_superseded(events: DataFrame) -> DataFrame:
+    """`workbench.timetravel.without_superseded` on Spark: the events minus those that a
+    correction among them names in ``corrects``, or re-records (caused by it, with its
+    case, activity and time)."""
+    from pyspark.sql import functions as F
+
+    originals = events.select(
+        F.col("event_id").alias("corrected"),
+        F.col("case_id").alias("original_case"),
+        F.col("activity").alias("original_activity"),
+        F.col("timestamp").alias("original_timestamp"),
+    )
+    named = events.where(F.col("corrects").isNotNull()).select(
+        F.col("corrects").cast("string").alias("corrected")
+    )
+    superseded = named.join(originals.select("corrected"), on="corrected", how="inner")
+    if "causation_id" in events.columns:
+        rerecorded = (
+            events.where(F.col("causation_id").isNotNull())
+            .join(originals, F.col("causation_id") == F.col("corrected"), how="inner")
+            .where(
+                (F.col("original_case") == F.col("case_id"))
+                & (F.col("original_activity") == F.col("activity"))
+                & (F.col("original_timestamp") == F.col("timestamp"))
+            )
+            .select("corrected")
+        )
+        superseded = superseded.unionByName(rerecorded)
+    return events.join(
+        superseded.distinct(), F.col("event_id") == F.col("corrected"), how="left_anti"
+    )
+
+
 def state_at(
     events: DataFrame,
     at: datetime,
@@ -865,18 +898,17 @@ def state_at(
 ) -> pl.DataFrame:
     """`workbench.timetravel.state_at` on Spark: one row per case started by ``at``, with
     its status, last activity and resource, events, elapsed and idle time, rework and every
-    attribute at its latest value by then. A log with corrections (a ``corrects``
-    attribute) is refused: replacing superseded events is not done on Spark yet."""
+    attribute at its latest value by then. An event superseded by a correction that
+    happened by ``at`` does not count, as in `workbench.timetravel.state_at`."""
     from pyspark.sql import functions as F
 
     from workbench.events import VOCABULARY
     from workbench.timetravel import finish
 
     if "corrects" in events.columns:
-        raise WorkbenchError(
-            "this log has corrections (a 'corrects' attribute): its state is computed by the"
-            " default engine only"
-        )
+        happened = events.where(F.col("timestamp") <= F.lit(as_utc(at)))
+        later = events.where(F.col("timestamp") > F.lit(as_utc(at)))
+        events = _without_superseded(happened).unionByName(later)
     rule = sorted(completed) if completed is not None else completing_activities(events)
     happened = events.where(F.col("timestamp") <= F.lit(as_utc(at)))
     attributes = [name for name in events.columns if name not in VOCABULARY]

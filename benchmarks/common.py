@@ -13,17 +13,47 @@ OUT = Path(__file__).resolve().parent / "out"
 
 # Runs in the child: import what the step needs (not timed), time the step, report peak RSS.
 _HARNESS = """
-import json, resource, sys, time
+import json, os, resource, sys, threading, time
+
+def _family_rss():
+    # Resident memory of this process and every process it started (helper processes, such
+    # as Workbench's XES parsers, count too), in MB.
+    total, pending = 0, [os.getpid()]
+    while pending:
+        pid = pending.pop()
+        try:
+            with open(f"/proc/{{pid}}/statm") as statm:
+                total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in os.listdir(f"/proc/{{pid}}/task"):
+                with open(f"/proc/{{pid}}/task/{{task}}/children") as children:
+                    pending.extend(int(child) for child in children.read().split())
+        except (OSError, ValueError):
+            continue
+    return total / 2**20
+
+_family_peak = [0.0]
+_sampling = threading.Event()
+
+def _sample():
+    while not _sampling.wait(0.01):
+        _family_peak[0] = max(_family_peak[0], _family_rss())
+
 {setup}
+_sampler = threading.Thread(target=_sample, daemon=True)
+_sampler.start()
 started = time.perf_counter()
 {step}
 seconds = time.perf_counter() - started
+_sampling.set()
+_sampler.join()
 # VmHWM belongs to this process image; ru_maxrss would carry the parent's peak over a fork.
 try:
     with open("/proc/self/status") as status:
         peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
 except (OSError, StopIteration):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# With helper processes, the sampled peak of the whole family when it is the larger.
+peak = max(peak, _family_peak[0])
 print(json.dumps({{"seconds": seconds, "peak_mb": peak, "result": result}}))
 """
 

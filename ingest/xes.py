@@ -7,12 +7,17 @@ the file again, yields every complete trace before the fault, and names the line
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
 import re
+import subprocess
+import sys
 import tempfile
+import threading
 import zlib
-from collections.abc import Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -86,7 +91,14 @@ def _chosen(mapping: ColumnMapping | None) -> ColumnMapping:
     return ColumnMapping(**{**XES_MAPPING.as_dict(), **given})
 
 
-# The first piece is small so that writing starts at once; the next hold about a batch.
+# Parser processes: one keeps the writer busy on two cores (writing, not parsing, is the
+# slower half) at the memory of one parsed piece; more only add memory there.
+PARSERS = int(os.environ.get("WORKBENCH_XES_PARSERS", "1"))
+# Pieces handed over ahead of the one being read: a parser starts on the next piece as soon
+# as it has written one (a parsed piece waits on disk, not in memory).
+AHEAD = PARSERS + 1
+# The first piece is small so that writing starts at once; the next hold half a batch each,
+# so that the writer never waits long for the next one.
 FIRST_PIECE = 2 << 20
 LARGEST_PIECE = 256 << 20
 _TRACE = re.compile(rb"<trace[\s>]")
@@ -98,29 +110,44 @@ def _tables(source: Path) -> Generator[pl.DataFrame, None, None]:
 
     rustxes parses a whole file at once, and single-threaded; a large log is cut at trace
     boundaries into pieces, each parsed as a small XES file of its own (the log's header,
-    some traces, the closing tag) on a thread of its own (rustxes releases the GIL), so
-    that parsing the next piece overlaps converting and writing this one. A piece rustxes
-    cannot read (a ``<trace`` inside a comment, a broken file) hands over to the
-    whole-file parsers, which skip the events already given.
+    some traces, the closing tag) in `PARSERS` processes of their own (rustxes holds the
+    GIL), so that pieces are parsed side by side while this one is converted and written.
+    A piece rustxes cannot read (a broken file), or a file that cannot be cut, hands over
+    to the whole-file parsers, which skip the events already given.
     """
     given = traces = 0
     frame: pl.DataFrame | None = None
+    finished = False
     try:
         with plain_file(source) as plain:  # a gzipped file is decompressed within a bound
             pieces = _pieces(plain)
-            pool = ThreadPoolExecutor(1, thread_name_prefix="xes-parse")
+            # Processes pay off from a few pieces on; a small file is parsed right here.
+            pool = _Parsers() if plain.stat().st_size > 3 * FIRST_PIECE else _HereParser()
+            parsing: deque[Callable[[], pl.DataFrame | None]] = deque()
+
+            def parse_next() -> bool:
+                piece = next(pieces, _END)
+                if piece is _END:
+                    return False
+                parsing.append(pool.submit(piece))
+                return True
+
             try:
-                upcoming = pool.submit(_next_parsed, pieces)
-                while True:
-                    finished, frame = upcoming.result()
-                    if finished or frame is None:
+                more = all(parse_next() for _ in range(AHEAD))
+                while parsing:
+                    frame = parsing.popleft()()
+                    if frame is None:
                         break
-                    upcoming = pool.submit(_next_parsed, pieces)
+                    more = more and parse_next()
                     yield from _rows_of(frame, first_event=given, first_trace=traces)
                     given += frame.height
                     traces += _trace_count(frame)
+                else:
+                    finished = True
             finally:
-                pool.shutdown(wait=True)
+                for waiting in parsing:  # parsed, but not needed: its files go
+                    waiting()
+                pool.close()
                 pieces.close()
             if finished and given:
                 return
@@ -135,18 +162,91 @@ def _tables(source: Path) -> Generator[pl.DataFrame, None, None]:
         yield from _skipped(_stream(source), given)
 
 
-def _next_parsed(pieces: Iterator[Path | None]) -> tuple[bool, pl.DataFrame | None]:
-    """(True, None) after the last piece; else the next piece parsed, None when it could
-    not be (or could not be cut)."""
-    piece = next(pieces, _END)
-    if piece is _END:
-        return True, None
+class _HereParser:
+    """Pieces parsed in this process, one by one when their events are asked for."""
+
+    def submit(self, piece: Path | None) -> Callable[[], pl.DataFrame | None]:
+        return lambda: _parsed(piece)
+
+    def close(self) -> None:
+        pass
+
+
+def _parsed(piece: Path | None) -> pl.DataFrame | None:
+    """A piece parsed (and then removed); None when it could not be read or cut."""
     if piece is None:
-        return False, None
+        return None
     try:
-        return False, _rustxes(piece)
+        return _rustxes(piece)
     finally:
         piece.unlink(missing_ok=True)
+
+
+class _Parsers:
+    """`PARSERS` parser processes (`ingest.xes_worker`), each with at most one piece at a
+    time: pieces go round, and come back in the order they were given."""
+
+    def __init__(self) -> None:
+        root = str(Path(__file__).resolve().parent.parent)
+        path = os.environ.get("PYTHONPATH")
+        environment = {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "ingest.xes_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=environment,
+                text=True,
+                process_group=0,  # Ctrl-C is for the importer, which stops them
+            )
+            for _ in range(PARSERS)
+        ]
+        self.given = 0
+
+    def submit(self, piece: Path | None) -> Callable[[], pl.DataFrame | None]:
+        """Hand a piece to the next process; the call returned waits for its events (None:
+        the piece could not be read or cut, or the process is gone). The piece and its
+        parsed copy are removed when it is read."""
+        if piece is None:
+            return lambda: None
+        process = self.processes[self.given % len(self.processes)]
+        self.given += 1
+        target = piece.with_suffix(".arrow")
+        assert process.stdin is not None
+        assert process.stdout is not None
+        try:
+            process.stdin.write(f"{piece}\t{target}\n")
+            process.stdin.flush()
+        except OSError:
+            piece.unlink(missing_ok=True)
+            return lambda: None
+        answer = process.stdout
+
+        def result() -> pl.DataFrame | None:
+            try:
+                rows = answer.readline().strip()
+                if not rows.isdigit():
+                    return None
+                return pl.read_ipc(target)
+            finally:
+                piece.unlink(missing_ok=True)
+                target.unlink(missing_ok=True)
+
+        return result
+
+    def close(self) -> None:
+        for process in self.processes:
+            with contextlib.suppress(OSError):
+                assert process.stdin is not None
+                process.stdin.close()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
 
 
 _END = Path()
@@ -164,43 +264,67 @@ def _skipped(tables: Iterator[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame
 
 def _pieces(plain: Path) -> Generator[Path | None, None, None]:
     """The file as small XES files of whole traces (temporary files: the caller removes
-    each when it has read it); nothing when it has no trace, and None where it cannot be
-    cut safely (a comment among the traces may hold anything)."""
-    size = FIRST_PIECE
-    header: bytes | None = None
-    pending = b""
-    with plain.open("rb") as handle:
-        while True:
-            block = handle.read(size)
-            pending += block
-            if header is None:
-                found = _TRACE.search(pending)
-                if found is None:
-                    if not block:
-                        return
-                    continue
-                header = _lean(pending[: found.start()])
-                pending = pending[found.start() :]
-            if block:
-                cut = _last_trace(pending)
-                if cut <= 0:
-                    continue
-                body, pending = pending[:cut], pending[cut:]
-            else:
-                end = pending.rfind(b"</log>")
-                body, pending = (pending[:end] if end >= 0 else pending), b""
-            if b"<!--" in body:
-                yield None
-                return
+    each when it has read it); nothing when it has no trace, and None when it cannot be cut
+    safely (a comment or CDATA among the traces may hold anything).
+
+    The file is mapped, not read: cuts are found by searching backwards from where a piece
+    should end, and each piece's traces are copied by the kernel (``copy_file_range``)."""
+    if plain.stat().st_size == 0:
+        return
+    with plain.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        found = _TRACE.search(data)
+        if found is None:
+            return
+        header = _lean(data[: found.start()]) + b"\n"
+        start = found.start()
+        end = data.rfind(b"</log>")
+        end = len(data) if end < start else end
+        if data.find(b"<!--", start, end) >= 0 or data.find(b"<![CDATA[", start, end) >= 0:
+            yield None
+            return
+        size = FIRST_PIECE
+        while start < end:
+            cut = end if start + size >= end else _trace_before(data, start, start + size)
+            if cut <= start:  # one trace longer than a piece: it ends at the next trace
+                after = _TRACE.search(data, start + 1)
+                cut = end if after is None or after.start() >= end else after.start()
             descriptor, name = tempfile.mkstemp(suffix=".xes")
             with os.fdopen(descriptor, "wb") as target:
-                target.write(header + body + b"</log>\n")
+                target.write(header)
+                target.flush()
+                _copy(handle.fileno(), target.fileno(), start, cut - start)
+                target.write(b"</log>\n")
             yield Path(name)
-            if not block:
-                return
-            # Pieces of about a batch of events from here on.
-            events = max(body.count(b"<event"), 1)
-            size = min(max(len(body) * batching.BATCH_ROWS // events, FIRST_PIECE), LARGEST_PIECE)
+            if size == FIRST_PIECE:  # pieces of about half a batch of events from here on
+                events = max(data[start:cut].count(b"<event"), 1)
+                size = min(
+                    max((cut - start) * batching.BATCH_ROWS // 2 // events, FIRST_PIECE),
+                    LARGEST_PIECE,
+                )
+            start = cut
+
+
+def _trace_before(data: mmap.mmap, low: int, high: int) -> int:
+    """Where the last ``<trace`` element starting after ``low`` and before ``high`` starts
+    (``low`` when there is none)."""
+    while (found := data.rfind(b"<trace", low + 1, high)) > low:
+        if _TRACE.match(data, found):
+            return found
+        high = found
+    return low
+
+
+def _copy(source: int, target: int, offset: int, count: int) -> None:
+    """``count`` bytes of the file ``source`` from ``offset`` appended to ``target``."""
+    while count > 0:
+        try:
+            done = os.copy_file_range(source, target, count, offset)
+        except OSError:  # a file system without it: through memory
+            done = os.write(target, os.pread(source, min(count, 1 << 24), offset))
+        if done <= 0:
+            raise OSError(f"could not copy {count} bytes")
+        offset += done
+        count -= done
 
 
 _OPENING = re.compile(rb"<log\b[^>]*>")
@@ -218,16 +342,6 @@ def _lean(header: bytes) -> bytes:
         return header
     kept = b"\n".join(match.group() for match in _DECLARATIONS.finditer(header, opening.end()))
     return header[: opening.end()] + b"\n" + kept + b"\n"
-
-
-def _last_trace(data: bytes) -> int:
-    """Where the last ``<trace`` element of ``data`` starts (-1: none)."""
-    end = len(data)
-    while (start := data.rfind(b"<trace", 0, end)) >= 0:
-        if _TRACE.match(data, start):
-            return start
-        end = start
-    return -1
 
 
 def _trace_count(frame: pl.DataFrame) -> int:
@@ -251,17 +365,32 @@ def _rustxes(source: Path) -> pl.DataFrame | None:
     return frame if frame.height else None
 
 
+_QUIET = threading.Lock()
+_quiet: list[int] = []  # while parsers run: the standard error they replaced, and how many
+
+
 @contextmanager
 def _quiet_stderr() -> Iterator[None]:
-    """Keep a native library's panic message and backtrace off the user's terminal."""
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    """Keep a native library's panic message and backtrace off the user's terminal. Parsers
+    on several threads share one redirection: the first replaces standard error and the
+    last puts it back."""
+    with _QUIET:
+        if not _quiet:
+            saved = os.dup(2)
+            sink = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(sink, 2)
+            os.close(sink)
+            _quiet[:] = [saved, 0]
+        _quiet[1] += 1
+    try:
+        yield
+    finally:
+        with _QUIET:
+            _quiet[1] -= 1
+            if _quiet[1] == 0:
+                os.dup2(_quiet[0], 2)
+                os.close(_quiet[0])
+                _quiet.clear()
 
 
 def _rows_of(

@@ -402,6 +402,48 @@ def test_xes_in_pieces_equals_the_whole_file(tmp_path, small_pieces, monkeypatch
     assert cut.height == 15_214
 
 
+def test_pieces_parsed_elsewhere_leave_no_file_and_no_process(
+    tmp_path, small_pieces, monkeypatch
+) -> None:
+    import tempfile
+
+    from ingest import xes
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    started: list[subprocess.Popen[str]] = []
+    spawn = subprocess.Popen
+
+    def recorded(*args, **options):  # type: ignore[no-untyped-def]
+        process = spawn(*args, **options)
+        started.append(process)
+        return process
+
+    monkeypatch.setattr(xes.subprocess, "Popen", recorded)
+    with EventStore(tmp_path / "s.db") as store:
+        summary = ingest(store, real_log("sepsis.xes.gz"), log="sepsis")
+    assert summary.events_added == 15_214
+    assert started, "a file of many pieces is parsed in parser processes"
+    assert all(process.poll() is not None for process in started)
+    assert list(scratch.iterdir()) == []
+
+
+def test_when_the_parser_process_cannot_run_the_file_is_parsed_here(
+    tmp_path, small_pieces, monkeypatch
+) -> None:
+    from ingest import xes
+
+    with EventStore(tmp_path / "here.db") as here:
+        ingest(here, real_log("sepsis.xes.gz"), log="sepsis")
+        expected = _events(here, "sepsis")
+    monkeypatch.setattr(xes.sys, "executable", "/bin/false")  # exits at once
+    with EventStore(tmp_path / "s.db") as store:
+        summary = ingest(store, real_log("sepsis.xes.gz"), log="sepsis")
+        assert summary.status == "completed"
+        assert_frame_equal(_events(store, "sepsis"), expected, check_column_order=False)
+
+
 def test_a_comment_among_the_traces_is_never_cut(store, tmp_path, small_pieces) -> None:
     text = real_log("running-example.xes").read_text()
     ingest(store, _xes(tmp_path, "plain.xes", text), log="plain")

@@ -278,35 +278,34 @@ def _variants(events: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 @_quietly
 def token_replay(events: pl.LazyFrame, model: Model) -> Conformance:
-    """Token-based replay: fitness per variant, weighted by cases, and precision."""
+    """Token-based replay: fitness per variant, weighted by cases, and precision, with
+    pm4py's numbers (`workbench.replay` runs pm4py's replay once per distinct step)."""
     started = time.perf_counter()
-    pm = pm4py()
     ranked, per_case = _variants(events)
     if ranked.is_empty():
         return _nothing_to_check("tokens", started)
     sequences = [tuple(v) for v in ranked["variant"].to_list()]
-    keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
-    results = pm.conformance_diagnostics_token_based_replay(
-        _variant_frame(sequences), model.net, model.initial, model.final, **keys
-    )
     counts = ranked["cases"].to_list()
+    # pm4py's replay, one step per distinct prefix and marking (`workbench.replay`).
+    from workbench import replay
+
+    steps = replay.Steps(model)
+    results = replay.fitness(sequences, model, steps=steps)
     totals = {name: 0.0 for name in ("missing", "consumed", "remaining", "produced")}
     for result, count in zip(results, counts, strict=True):
         for name in totals:
-            totals[name] += result[f"{name}_tokens"] * count
+            totals[name] += getattr(result, name) * count
     fitness = 0.5 * (1 - totals["missing"] / totals["consumed"]) + 0.5 * (
         1 - totals["remaining"] / totals["produced"]
     )
     per_variant = pl.DataFrame(
         {
             "index": ranked["index"],
-            "fitness": [float(r["trace_fitness"]) for r in results],
-            "fitting": [bool(r["trace_is_fit"]) for r in results],
+            "fitness": [r.fitness for r in results],
+            "fitting": [r.fits for r in results],
         }
     )
-    precision = pm.precision_token_based_replay(
-        to_pandas(events), model.net, model.initial, model.final, **keys
-    )
+    precision = replay.precision(list(zip(sequences, counts, strict=True)), model, steps=steps)
     return _result(
         "tokens",
         fitness,

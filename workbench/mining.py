@@ -239,6 +239,12 @@ class Conformance:
     seconds: float
     stopped: bool = False  # the time budget ran out before every variant was checked
     notes: list[str] = field(default_factory=list)
+    engine: str = "pm4py"  # what computed it: pm4py's algorithm, r4pm, or both
+    # Alignments: per visible transition, cases that passed it in step with the log and
+    # cases that skipped it (moves on model); and each move on log with the visible
+    # transition the alignment had passed last (None: none yet), in cases.
+    transitions: pl.DataFrame | None = None
+    log_moves: pl.DataFrame | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (without the per-case table)."""
@@ -251,6 +257,7 @@ class Conformance:
             "variants": self.variants,
             "variants_checked": self.variants_checked,
             "stopped": self.stopped,
+            "engine": self.engine,
             "seconds": self.seconds,
             "deviations": self.deviations.to_dicts(),
             "notes": self.notes,
@@ -326,36 +333,58 @@ def alignments(
     *,
     budget: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    engine: Literal["auto", "r4pm", "pm4py"] = "auto",
 ) -> Conformance:
     """Alignments, once per variant, most frequent first, within ``budget`` seconds.
+
+    ``engine``: r4pm (Rust, the default when installed) or pm4py. Both find an optimal
+    alignment under pm4py's standard costs, so costs and fitness are equal; where several
+    alignments are optimal they may choose different ones, so moves per activity can differ
+    (their number per case cannot), which the notes say. A variant r4pm cannot align (more
+    than 255 tokens in a place) is aligned by pm4py.
 
     When the budget runs out, the variants checked so far are reported (``stopped``) and the
     fitness covers the cases of those variants only, which the notes say.
     """
     if budget is not None and budget <= 0:
         raise ModelError(f"a time budget of {budget:g} s leaves no time: give a positive number")
+    if engine not in ("auto", "r4pm", "pm4py"):
+        raise ModelError(f"unknown alignment engine {engine!r}; choose r4pm or pm4py")
     started = time.perf_counter()
     pm = pm4py()
     ranked, per_case = _variants(events)
     if ranked.is_empty():
         return _nothing_to_check("alignments", started)
     keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
+    rust = _RustAligner.open(model) if engine != "pm4py" else None
+    if engine == "r4pm" and rust is None:
+        raise ModelError("the r4pm engine is not installed: pip install r4pm")
+
+    def by_pm4py(chunk: list[tuple[str, ...]]) -> list[dict[str, Any]]:
+        try:
+            return list(
+                pm.conformance_diagnostics_alignments(
+                    _variant_frame(chunk), model.net, model.initial, model.final, **keys
+                )
+            )
+        except Exception as error:  # pm4py refuses nets it cannot align on
+            raise ModelError(f"alignments cannot run on this model: {error}") from error
+
     results: list[dict[str, Any]] = []
     stopped = False
+    by_rust = 0
     sequences = [tuple(v) for v in ranked["variant"].to_list()]
-    # Variants go to pm4py in chunks: few calls, yet the budget and progress are checked often.
+    # Variants go in chunks: few calls, yet the budget and progress are checked often.
     for first in range(0, len(sequences), CHUNK):
         if budget is not None and time.perf_counter() - started > budget:
             stopped = True
             break
         chunk = sequences[first : first + CHUNK]
-        try:
-            aligned = pm.conformance_diagnostics_alignments(
-                _variant_frame(chunk), model.net, model.initial, model.final, **keys
-            )
-        except Exception as error:  # pm4py refuses nets it cannot align on
-            raise ModelError(f"alignments cannot run on this model: {error}") from error
-        results.extend(aligned)
+        aligned = [rust.align(variant) for variant in chunk] if rust else [None] * len(chunk)
+        missing = [variant for variant, found in zip(chunk, aligned, strict=True) if not found]
+        fallback = iter(by_pm4py(missing) if missing else [])
+        by_rust += len(chunk) - len(missing)
+        results.extend(found or next(fallback) for found in aligned)
         if progress is not None:
             progress(len(results), len(sequences))
     checked = ranked.head(len(results))
@@ -372,17 +401,39 @@ def alignments(
         schema={"index": pl.UInt32, "fitness": pl.Float64, "fitting": pl.Boolean},
     )
     moves: dict[str, list[int]] = {}
+    synchronous: dict[str, int] = {}
+    placed: dict[tuple[str, str | None], int] = {}
     for result, count in zip(results, counts, strict=True):
+        after: str | None = None  # the last visible transition the alignment passed
         for log_move, model_move in result["alignment"]:  # (log label, model label) steps
             if model_move == ">>" and log_move != ">>":
                 moves.setdefault(log_move, [0, 0])[0] += count
+                placed[(log_move, after)] = placed.get((log_move, after), 0) + count
             elif log_move == ">>" and model_move is not None:
                 moves.setdefault(model_move, [0, 0])[1] += count
+                after = model_move
+            elif log_move != ">>" and model_move is not None:
+                synchronous[model_move] = synchronous.get(model_move, 0) + count
+                after = model_move
     deviations = pl.DataFrame(
         [(a, on_log, on_model) for a, (on_log, on_model) in moves.items()],
         schema={"activity": pl.String, "moves_on_log": pl.Int64, "moves_on_model": pl.Int64},
         orient="row",
     ).sort(["moves_on_log", "moves_on_model", "activity"], descending=[True, True, False])
+    labels = sorted({t.label for t in model.net.transitions if t.label is not None})
+    transitions = pl.DataFrame(
+        {
+            "activity": labels,
+            "synchronous": [synchronous.get(label, 0) for label in labels],
+            "skipped": [moves.get(label, [0, 0])[1] for label in labels],
+        },
+        schema={"activity": pl.String, "synchronous": pl.Int64, "skipped": pl.Int64},
+    )
+    log_moves = pl.DataFrame(
+        [(activity, where, n) for (activity, where), n in placed.items()],
+        schema={"activity": pl.String, "after": pl.String, "moves": pl.Int64},
+        orient="row",
+    ).sort(["moves", "activity"], descending=[True, False])
     outcome = _result(
         "alignments",
         fitness,
@@ -394,6 +445,18 @@ def alignments(
         started,
         stopped=stopped,
     )
+    engines = (["r4pm"] if by_rust else []) + (["pm4py"] if by_rust < len(results) else [])
+    outcome.notes.append(
+        f"aligned by {' and '.join(engines)}"
+        + (
+            ": fitness as pm4py computes it; where several alignments are optimal, moves per"
+            " activity may differ from pm4py's choice (never their number per case)"
+            if by_rust
+            else ""
+        )
+    )
+    outcome.engine = " and ".join(engines)
+    outcome.transitions, outcome.log_moves = transitions, log_moves
     if stopped:
         covered = int(checked["cases"].sum())
         outcome.notes.append(
@@ -401,6 +464,66 @@ def alignments(
             f" covering {covered:,} of {per_case.height:,} cases; fitness is theirs"
         )
     return outcome
+
+
+class _RustAligner:
+    """Alignments by r4pm under pm4py's standard costs, in pm4py's result shape."""
+
+    MOVE = 10_000  # pm4py's cost of a log or model move; a silent step costs 1
+
+    def __init__(self, net: Any, module: Any) -> None:
+        self.net = net
+        self.module = module
+        self.labels = {tid: t.get("label") for tid, t in net["transitions"].items()}
+        self.options = {
+            "cost_fn": {
+                "log_move_cost": self.MOVE,
+                "model_move_cost": self.MOVE,
+                "silent_move_cost": 1,
+                "sync_move_cost": 0,
+            }
+        }
+        empty = module.align_empty_trace(net, self.options)
+        self.empty = int(empty["cost"]) if isinstance(empty, dict) and "cost" in empty else None
+
+    @classmethod
+    def open(cls, model: Model) -> _RustAligner | None:
+        """An aligner for the model, or None without r4pm (or a net it cannot take)."""
+        try:
+            from r4pm import petri_net
+            from r4pm.bindings.conformance.case_centric import alignments as module
+        except ImportError:
+            return None
+        try:
+            aligner = cls(petri_net.from_pm4py(model.net, model.initial, model.final), module)
+        except Exception:  # a net r4pm cannot take: pm4py aligns
+            return None
+        return aligner if aligner.empty is not None else None
+
+    def align(self, variant: tuple[str, ...]) -> dict[str, Any] | None:
+        """The variant's alignment as pm4py gives it (cost, bwc, fitness, alignment), or
+        None when r4pm cannot align it."""
+        try:
+            found = self.module.align_trace(self.net, list(variant), self.options)
+        except Exception:
+            return None
+        if not isinstance(found, dict) or "cost" not in found:
+            return None
+        assert self.empty is not None
+        steps: list[tuple[str | None, str | None]] = []
+        for move in found["moves"]:
+            (kind, detail), *_ = move.items()
+            if kind == "SyncMove":
+                activity = variant[detail["trace_event_index"]]
+                steps.append((activity, activity))
+            elif kind == "LogMove":
+                steps.append((variant[detail["trace_event_index"]], ">>"))
+            else:
+                steps.append((">>", self.labels.get(detail["transition"])))
+        cost = int(found["cost"])
+        worst = self.empty + len(variant) * self.MOVE
+        fitness = 1 - (cost // self.MOVE) / (worst // self.MOVE) if worst // self.MOVE else 0
+        return {"cost": cost, "bwc": worst, "fitness": fitness, "alignment": steps}
 
 
 def _nothing_to_check(method: Literal["tokens", "alignments"], started: float) -> Conformance:
@@ -461,6 +584,35 @@ def _result(
         per_variant.height,
         time.perf_counter() - started,
         stopped,
+    )
+
+
+PERIODS: dict[str, str] = {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}
+
+
+def over_time(result: Conformance, events: pl.LazyFrame, every: str = "month") -> pl.DataFrame:
+    """Conformance per period (``day``, ``week`` from Monday, ``month``, ``quarter``,
+    ``year``) in which the cases started: the cases checked, the share of them that fit and
+    their average trace fitness; the first step towards monitoring conformance."""
+    if every not in PERIODS:
+        raise ModelError(f"--every {every!r}: choose {', '.join(PERIODS)}")
+    starts = (
+        events.group_by(pl.col("case_id").cast(pl.String))
+        .agg(start=pl.col("timestamp").min())
+        .collect()
+    )
+    checked = result.cases.filter(pl.col("fitness").is_not_null()).with_columns(
+        pl.col("case_id").cast(pl.String)
+    )
+    return (
+        checked.join(starts, on="case_id")
+        .group_by(period=pl.col("start").dt.truncate(PERIODS[every]))
+        .agg(
+            cases=pl.len(),
+            fitting_cases=pl.col("fitting").cast(pl.Float64).mean(),
+            fitness=pl.col("fitness").mean(),
+        )
+        .sort("period")
     )
 
 

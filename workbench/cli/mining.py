@@ -66,6 +66,19 @@ def conformance(
     budget: Annotated[
         float | None, typer.Option(help="Seconds alignments may take (they stop and say so).")
     ] = None,
+    aligner: Annotated[
+        str,
+        typer.Option(
+            help="Alignments by r4pm (Rust; the default when installed) or pm4py: the same"
+            " fitness; where several alignments are optimal, moves may differ."
+        ),
+    ] = "auto",
+    every: Annotated[
+        str | None,
+        typer.Option(
+            help="Also fitness per day, week, month, quarter or year in which cases started."
+        ),
+    ] = None,
     *,
     flags: FilterFlags,
     as_json: JsonOption = False,
@@ -73,12 +86,16 @@ def conformance(
     """Check how well the (filtered) log fits a model: fitness and precision by token replay,
     or fitness and the deviations per activity by alignments (computed once per variant).
 
-    Example: workbench conformance orders --model orders.pnml --json
+    Example: workbench conformance orders --model orders.pnml --every month --json
     """
     from workbench import mining
 
     if method not in ("tokens", "alignments"):
         fail(f"--method {method!r}: choose tokens or alignments")
+    if aligner not in ("auto", "r4pm", "pm4py"):
+        fail(f"--aligner {aligner!r}: choose r4pm or pm4py")
+    if every is not None and every not in mining.PERIODS:
+        fail(f"--every {every!r}: choose {', '.join(mining.PERIODS)}")
     if budget is not None and budget <= 0:
         fail(f"--budget {budget:g}: give a positive number of seconds")
     net = mining.read_model(model)
@@ -86,9 +103,15 @@ def conformance(
     if method == "tokens":
         result = mining.token_replay(events, net)
     else:
-        result = mining.alignments(events, net, budget=budget)
+        result = mining.alignments(events, net, budget=budget, engine=aligner)  # type: ignore[arg-type]
+    periods = None if every is None else mining.over_time(result, events, every)
     if as_json:
-        emit_json(result.to_dict())
+        found = result.to_dict()
+        if periods is not None:
+            found["over_time"] = [
+                {**row, "period": row["period"].isoformat()} for row in periods.to_dicts()
+            ]
+        emit_json(found)
         return
     heading(log, f" against {model.name} ({method})")
     out.print(
@@ -107,6 +130,13 @@ def conformance(
         table = Table("activity", "moves on log", "moves on model")
         for name, on_log, on_model in result.deviations.head(20).iter_rows():
             table.add_row(name, f"{on_log:,}", f"{on_model:,}")
+        out.print(table)
+    if periods is not None:
+        table = Table(every or "period", "cases", "fit", "average trace fitness")
+        for period, cases, fitting, fitness in periods.iter_rows():
+            table.add_row(
+                period.date().isoformat(), f"{cases:,}", f"{fitting:.1%}", f"{fitness:.4f}"
+            )
         out.print(table)
 
 

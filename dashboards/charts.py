@@ -182,3 +182,26 @@ def handover_dot(edges: pl.DataFrame, *, top: int = 40) -> str:
 
 def _escape(text: str) -> str:
     return str(text).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def conformance_over_time(periods: pl.DataFrame, period: str) -> go.Figure:
+    """Average trace fitness and the share of cases that fit, per period of the cases'
+    start (from `mining.over_time`), with the cases checked as bars behind."""
+    figure = go.Figure(
+        [
+            go.Bar(
+                x=periods["period"],
+                y=periods["cases"],
+                name="cases checked",
+                yaxis="y2",
+                marker_color="#dfe7f1",
+            ),
+            go.Scatter(x=periods["period"], y=periods["fitness"], name="average trace fitness"),
+            go.Scatter(x=periods["period"], y=periods["fitting_cases"], name="share of cases fit"),
+        ]
+    )
+    figure.update_layout(
+        yaxis={"range": [0, 1.02], "tickformat": ".0%"},
+        yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "title": "cases"},
+    )
+    return _layout(figure, f"Conformance per {period} of the cases' start", "period", "fitness")

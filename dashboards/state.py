@@ -25,7 +25,7 @@ import polars as pl
 import streamlit as st
 
 from workbench.events import WorkbenchError
-from workbench.filters import Filters
+from workbench.filters import Cases, Filters, case_list_name
 from workbench.readmodel import ReadModel, cut, decoded, decoded_lazy
 from workbench.store import EventStore, LogSummary
 
@@ -107,9 +107,32 @@ def filters() -> Filters:
         if key not in (LOG_KEY, TIMEZONE_KEY)
     }
     try:
-        return Filters.from_query(query)
+        return Filters.from_query(query, case_lists(st.query_params.get(LOG_KEY)))
     except (ValueError, TypeError):
         return Filters()
+
+
+def case_lists(log: str | None) -> Callable[[str], list[str] | None]:
+    """How a long case list in a link is found: stored with the log (`keep_cases`)."""
+
+    def find(ref: str) -> list[str] | None:
+        if not log or not store().has_log(log):
+            return None
+        found = store().projections.load(log, case_list_name(ref))
+        return None if found is None else found[0]["case_id"].to_list()
+
+    return find
+
+
+def keep_cases(log: str, chosen: Cases) -> None:
+    """Store a long case list with its log, so that a link can name it (`case_lists`)."""
+    if chosen.ref is not None:
+        store().projections.save(
+            log,
+            case_list_name(chosen.ref),
+            pl.DataFrame({"case_id": list(chosen.ids)}, schema={"case_id": pl.String}),
+            position=store().head(log),
+        )
 
 
 def set_filters(chosen: Filters) -> None:
@@ -203,7 +226,9 @@ def _events(db: str, log: str, head: int, query: str) -> pl.DataFrame:
     groups and joins on as integers (`_metric` turns results back into text)."""
     return _frames().get(
         (db, log, head, query),
-        lambda: read_model().read(log, coded=True, then=Filters.from_query(query).apply),
+        lambda: read_model().read(
+            log, coded=True, then=Filters.from_query(query, case_lists(log)).apply
+        ),
     )
 
 

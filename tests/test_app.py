@@ -261,3 +261,42 @@ def test_the_projections_page_shows_the_read_model_and_brings_it_up_to_date(app_
     assert not app.exception
     status = app.dataframe[1].value
     assert (status["lag (events)"].iloc[0], status["segments"].iloc[0]) == (0, 1)
+
+
+def _finished(app: AppTest) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        app.run()
+        if any(metric.label == "Fitness" for metric in app.metric):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the conformance job did not finish")
+
+
+def test_deviations_on_the_model_and_a_filter_to_the_cases_that_do_not_fit(app_on, loaded) -> None:
+    app = app_on("mining", "sepsis")
+    next(r for r in app.radio if r.label == "Conformance").set_value("alignments").run()
+    next(b for b in app.button if b.label == "Run").click().run()
+    _finished(app)
+    assert not app.exception
+    drawn = graph(app)
+    assert "skipped" in drawn
+    assert "not allowed here" in drawn
+    model = mining.discover(scan(loaded, "sepsis"), noise=0.2)
+    expected = mining.alignments(scan(loaded, "sepsis"), model)
+    unfit = set(expected.cases.filter(pl.col("fitness") < 1)["case_id"].to_list())
+    assert len(unfit) > 50  # long: the link names a stored list
+    next(b for b in app.button if b.label.startswith("Show only these")).click().run()
+    assert not app.exception
+    query = {key: app.query_params[key] for key in app.query_params}
+    assert "cases_ref" in query
+    assert "case" not in query
+    for page in ("overview", "variants"):  # the filter follows every page
+        app.switch_page(f"views/{page}.py").run()
+        assert not app.exception
+    app.switch_page("views/overview.py").run()
+    assert {m.label: m.value for m in app.metric}["Cases"] == f"{len(unfit):,}"
+    # A shared link: a new session with the same query shows the same cases.
+    shared = app_on("overview", **{k: v[0] if isinstance(v, list) else v for k, v in query.items()})
+    assert {m.label: m.value for m in shared.metric}["Cases"] == f"{len(unfit):,}"
+    assert any("do not fit" in caption.value for caption in shared.caption)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -16,6 +17,7 @@ from workbench import EventStore, export, mining
 from workbench.cli import app
 from workbench.filters import Contains, Filters, Variants
 
+START = datetime(2024, 1, 1, tzinfo=UTC)
 KEYS = {"activity_key": mining.ACTIVITY, "timestamp_key": mining.TIME, "case_id_key": mining.CASE}
 
 
@@ -99,14 +101,20 @@ def test_precision_counts_escaping_edges_after_each_fitting_prefix() -> None:
     assert replay.precision([(("a", "b"), 2)], wide) == pytest.approx(1 - 2 / (2 + 4))
 
 
+@pytest.mark.parametrize("engine", ["r4pm", "pm4py"])
 @pytest.mark.parametrize(("log", "top"), [("running", None), ("receipt", 15)])
-def test_alignments_per_variant_equal_alignments_per_case(logs, log, top) -> None:
+def test_alignments_per_variant_equal_alignments_per_case(logs, log, top, engine) -> None:
     events = logs.scan(log)
     if top:  # receipt's rare variants take pm4py a minute: its 15 most frequent
         events = Filters((Variants(top=top),)).apply(events)
     model = mining.discover(logs.scan(log), noise=0.2)
     seen: list[tuple[int, int]] = []
-    ours = mining.alignments(events, model, progress=lambda done, total: seen.append((done, total)))
+    ours = mining.alignments(
+        events,
+        model,
+        progress=lambda done, total: seen.append((done, total)),
+        engine=engine,
+    )
     pm = mining.pm4py()
     with mining.quiet():  # pm4py's soundness check fails on warnings turned into errors
         theirs = pm.fitness_alignments(
@@ -240,6 +248,25 @@ def test_cli_discover_conformance_export(demo, tmp_path) -> None:
         run("conformance", DEMO_LOG, "--model", str(model), "--method", "alignments", "--json")
     )
     assert {"fitness", "deviations"} <= set(aligned)
+    assert aligned["engine"] == "r4pm"
+    monthly = json.loads(
+        run(
+            "conformance", DEMO_LOG, "--model", str(model), "--method", "alignments",
+            "--aligner", "pm4py", "--every", "month", "--json",
+        )
+    )  # fmt: skip
+    assert monthly["engine"] == "pm4py"
+    assert monthly["fitness"] == pytest.approx(aligned["fitness"], abs=1e-12)
+    starts = demo.scan(DEMO_LOG).group_by("case_id").agg(pl.col("timestamp").min()).collect()
+    months = starts.select(pl.col("timestamp").dt.truncate("1mo").n_unique()).item()
+    assert len(monthly["over_time"]) == months
+    assert sum(row["cases"] for row in monthly["over_time"]) == starts.height
+    refused = runner.invoke(
+        app,
+        ["--db", str(demo.path), "conformance", DEMO_LOG, "--model", str(model), "--every", "x"],
+    )
+    assert refused.exit_code == 2
+    assert "choose day, week, month" in refused.output
     run("export", DEMO_LOG, "--format", "csv", "--output", str(tmp_path / "o2c.csv"))
     assert (tmp_path / "o2c.csv").stat().st_size > 1000
 
@@ -255,3 +282,76 @@ def test_no_case_to_check_is_not_a_fitness_of_zero_11(logs) -> None:
         mining.alignments(events, model, budget=0)
     with pytest.raises(mining.ModelError, match="positive"):
         mining.alignments(events, model, budget=-5)
+
+
+def _known_model() -> mining.Model:
+    pm = mining.pm4py()
+    tree = pm.parse_process_tree("->( 'a', X( 'b', 'c' ), +( 'd', 'e' ), 'f' )")
+    net, initial, final = pm.convert_to_petri_net(tree)
+    return mining.Model(net, initial, final, "tree", tree=tree)
+
+
+def _log_of(traces: list[list[str]]) -> pl.LazyFrame:
+    rows = [
+        (f"case {n}", activity, step)
+        for n, trace in enumerate(traces)
+        for step, activity in enumerate(trace)
+    ]
+    return pl.LazyFrame(
+        {
+            "case_id": [case for case, _, _ in rows],
+            "activity": [activity for _, activity, _ in rows],
+            "timestamp": [START + timedelta(hours=step) for *_, step in rows],
+            "position": list(range(1, len(rows) + 1)),
+        }
+    )
+
+
+# Every run of the known model, several cases each.
+RUNS = [
+    [first, choice, *middle, "f"]
+    for first in ["a"]
+    for choice in ["b", "c"]
+    for middle in (["d", "e"], ["e", "d"])
+] * 3
+
+
+@pytest.mark.parametrize("engine", ["r4pm", "pm4py"])
+def test_a_log_of_the_model_fits_and_a_missing_activity_is_skipped_in_every_case(engine) -> None:
+    model = _known_model()
+    fitting = mining.alignments(_log_of(RUNS), model, engine=engine)  # type: ignore[arg-type]
+    assert fitting.average_trace_fitness == 1.0
+    assert fitting.fitting_cases == 1.0
+    # pm4py's log fitness counts the model's silent steps (a cost of 1 in 10,000 each).
+    assert fitting.fitness == pytest.approx(1.0, abs=1e-4)
+    assert fitting.deviations.is_empty()
+    assert fitting.log_moves is not None
+    assert fitting.log_moves.is_empty()
+    assert mining.token_replay(_log_of(RUNS), model).fitness == 1.0
+    without = [[a for a in run if a != "d"] for run in RUNS]
+    skipping = mining.alignments(_log_of(without), model, engine=engine)  # type: ignore[arg-type]
+    assert skipping.deviations.rows() == [("d", 0, len(RUNS))]
+    assert skipping.transitions is not None
+    skipped = dict(
+        zip(skipping.transitions["activity"], skipping.transitions["skipped"], strict=True)
+    )
+    assert skipped == {"a": 0, "b": 0, "c": 0, "d": len(RUNS), "e": 0, "f": 0}
+    assert (skipping.cases["fitness"] < 1).all()
+    drawn = mining.deviations_dot(model, skipping)
+    assert f"0 in step, {len(RUNS)} skipped (0% fit)" in drawn
+
+
+def test_conformance_per_month_counts_each_case_in_the_month_it_started() -> None:
+    model = _known_model()
+    events = _log_of([*RUNS, ["a", "b", "f"]]).with_columns(
+        pl.when(pl.col("case_id") == f"case {len(RUNS)}")
+        .then(pl.col("timestamp").dt.offset_by("40d"))
+        .otherwise(pl.col("timestamp"))
+        .alias("timestamp")
+    )
+    result = mining.alignments(events, model)
+    months = mining.over_time(result, events, "month")
+    assert months["cases"].to_list() == [len(RUNS), 1]
+    assert months["fitting_cases"].to_list() == [1.0, 0.0]
+    assert months["fitness"][0] == 1.0
+    assert months["fitness"][1] < 1

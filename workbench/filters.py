@@ -15,8 +15,9 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -334,6 +335,56 @@ class ActivityCoverage:
         return f"activities covering {self.percent:g}% of events"
 
 
+#: A case list longer than this goes into a URL by reference (see `Cases`).
+LISTED_CASES = 50
+
+
+@dataclass(frozen=True)
+class Cases:
+    """The cases with the given ids (for example the cases that do not fit a model).
+
+    A short list goes into the URL as it is; a long one by ``ref``, the name under which
+    it was stored with the log (`case_list_name`), so that a link stays short and still
+    opens the same cases. ``label`` says what the list is."""
+
+    ids: tuple[str, ...]
+    ref: str | None = None
+    label: str = ""
+
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        wanted = pl.LazyFrame({"_case": list(self.ids)}, schema={"_case": pl.String})
+        return events.join(
+            wanted, left_on=pl.col("case_id").cast(pl.String), right_on="_case", how="semi"
+        )
+
+    def query(self) -> list[tuple[str, str]]:
+        pairs = [("cases_label", self.label)] if self.label else []
+        if self.ref is not None:
+            return [*pairs, ("cases_ref", self.ref)]
+        return [*pairs, *(("case", case) for case in self.ids)]
+
+    def describe(self) -> str:
+        what = self.label or "chosen cases"
+        if self.ref is not None and not self.ids:
+            return f"{what} (a stored list this store does not have: no case)"
+        return f"{what} ({len(self.ids):,} case{'s' if len(self.ids) != 1 else ''})"
+
+    @classmethod
+    def of(cls, ids: Iterable[str], label: str = "") -> Cases:
+        """The filter for these cases; a long list gets its reference (store the list
+        under `case_list_name` of it)."""
+        chosen = tuple(sorted(set(ids)))
+        if len(chosen) <= LISTED_CASES:
+            return cls(chosen, None, label)
+        digest = hashlib.sha256("\x00".join(chosen).encode()).hexdigest()[:16]
+        return cls(chosen, digest, label)
+
+
+def case_list_name(ref: str) -> str:
+    """The name a long case list is stored under with its log (`StoredProjections`)."""
+    return f"case-list/{ref}"
+
+
 def kept_activities(events: pl.LazyFrame, percent: float) -> pl.LazyFrame:
     """The most frequent activities covering ``percent`` % of events (at least one)."""
     counted = (
@@ -372,8 +423,13 @@ class Filters:
         return urlencode([pair for item in self.items for pair in item.query()])
 
     @classmethod
-    def from_query(cls, query: str | Mapping[str, str | list[str]]) -> Filters:
-        """Filters from a URL query (a string or a mapping of names to values)."""
+    def from_query(
+        cls,
+        query: str | Mapping[str, str | list[str]],
+        lists: Callable[[str], Sequence[str] | None] | None = None,
+    ) -> Filters:
+        """Filters from a URL query (a string or a mapping of names to values); ``lists``
+        finds a stored case list by its reference (`Cases`)."""
         pairs = list(_pairs(query))
         values: dict[str, list[str]] = {}
         for key, value in pairs:
@@ -384,7 +440,7 @@ class Filters:
             if key in seen:
                 continue
             seen.add(key)
-            items.extend(_parse(key, values, seen))
+            items.extend(_parse(key, values, seen, lists))
         return cls(tuple(items))
 
 
@@ -417,9 +473,22 @@ def _sequence(text: str) -> tuple[str, ...]:
     return tuple(str(a) for a in found) if isinstance(found, list) else (str(found),)
 
 
-def _parse(key: str, values: dict[str, list[str]], seen: set[str]) -> list[Filter]:
+def _parse(
+    key: str,
+    values: dict[str, list[str]],
+    seen: set[str],
+    lists: Callable[[str], Sequence[str] | None] | None = None,
+) -> list[Filter]:
     """The filter(s) a query key starts; related keys are marked as seen."""
     first = values[key][0]
+    if key in ("case", "cases_ref", "cases_label"):
+        seen.update(("case", "cases_ref", "cases_label"))
+        label = values.get("cases_label", [""])[0]
+        ref = values.get("cases_ref", [None])[0]
+        if ref is None:
+            return [Cases(tuple(values.get("case", [])), None, label)]
+        found = lists(ref) if lists is not None else None
+        return [Cases(tuple(found or ()), ref, label)]
     if key in ("from", "to", "time_mode"):
         seen.update(("from", "to", "time_mode"))
         start, end = values.get("from", [None])[0], values.get("to", [None])[0]

@@ -223,6 +223,91 @@ def to_dot(model: Model, *, view: Literal["petri", "bpmn", "tree"] = "petri") ->
     )
 
 
+NOTES = 8  # moves on log listed beside one place of the model
+
+
+def deviations_dot(model: Model, result: Conformance) -> str:
+    """The Petri net with the alignments' deviations drawn on it, as Graphviz DOT.
+
+    Each visible transition is coloured by the share of the cases reaching it that skipped
+    it (moves on model: white when none did, dark red when all did) and labelled with the
+    cases that passed it in step with the log, the cases that skipped it and the share
+    that fit there. Each activity done where the model does not allow it (a move on log)
+    is listed in a red note beside the transition the alignment had passed last, with its
+    count (the `NOTES` most frequent there; the deviations table has them all).
+    """
+    from workbench.processmap import _quote
+
+    passed: dict[str, tuple[int, int]] = {}
+    if result.transitions is not None:
+        for activity, synchronous, skipped in result.transitions.iter_rows():
+            passed[activity] = (synchronous, skipped)
+    lines = [
+        "digraph model {",
+        '  graph [rankdir=TB, fontname="Helvetica", nodesep=0.3, ranksep=0.35];',
+        '  node [fontname="Helvetica", fontsize=10];',
+        '  edge [color="#5b6b7f", arrowsize=0.6];',
+    ]
+    names: dict[Any, str] = {}
+    for index, place in enumerate(sorted(model.net.places, key=lambda p: str(p.name))):
+        names[place] = f"p{index}"
+        if place in model.initial:
+            look = 'style=filled, fillcolor="#2e9d5b", color="#2e9d5b"'
+        elif place in model.final:
+            look = 'shape=doublecircle, style=filled, fillcolor="#c0392b", color="#c0392b"'
+        else:
+            look = 'color="#5b6b7f"'
+        lines.append(f'  p{index} [shape=circle, label="", width=0.22, {look}];')
+    for index, transition in enumerate(sorted(model.net.transitions, key=lambda t: str(t.name))):
+        names[transition] = f"t{index}"
+        if transition.label is None:
+            lines.append(
+                f'  t{index} [shape=box, label="", width=0.12, height=0.35, style=filled,'
+                ' fillcolor="#3a3a3a"];'
+            )
+            continue
+        synchronous, skipped = passed.get(transition.label, (0, 0))
+        reached = synchronous + skipped
+        share = skipped / reached if reached else 0.0
+        light, dark = (0xFF, 0xFF, 0xFF), (0xB0, 0x1E, 0x1E)
+        fill = "#{:02x}{:02x}{:02x}".format(
+            *(round(a + (b - a) * share) for a, b in zip(light, dark, strict=True))
+        )
+        font = "#ffffff" if share > 0.5 else "#1a1a1a"
+        label = transition.label
+        if reached:
+            label += f"\n{synchronous:,} in step, {skipped:,} skipped ({1 - share:.0%} fit)"
+        lines.append(
+            f"  t{index} [shape=box, style=filled, label={_quote(label)},"
+            f' fillcolor="{fill}", fontcolor="{font}", color="#5b6b7f"];'
+        )
+    for arc in model.net.arcs:
+        lines.append(f"  {names[arc.source]} -> {names[arc.target]};")
+    anchors = {t.label: names[t] for t in model.net.transitions if t.label is not None}
+    start = next((names[p] for p in model.initial), None)
+    if result.log_moves is not None:
+        # One note per place in the model: the activities done there, most frequent first.
+        by_place: dict[str | None, list[tuple[str, int]]] = {}
+        for activity, after, moves in result.log_moves.iter_rows():
+            where = anchors.get(after, start) if after is not None else start
+            by_place.setdefault(where, []).append((activity, moves))
+        for index, (where, done) in enumerate(by_place.items()):
+            shown = [f"{activity} ({moves:,})" for activity, moves in done[:NOTES]]
+            if len(done) > NOTES:
+                shown.append(f"and {len(done) - NOTES} more (see the table)")
+            text = "not allowed here:\n" + "\n".join(shown)
+            lines.append(
+                f'  m{index} [shape=note, style=filled, fillcolor="#fdecea", color="#c0392b",'
+                f' fontcolor="#c0392b", fontsize=9, label={_quote(text)}];'
+            )
+            if where is not None:
+                lines.append(
+                    f'  {where} -> m{index} [style=dashed, color="#c0392b", arrowhead=none];'
+                )
+    lines.append("}")
+    return "\n".join(lines)
+
+
 @dataclass
 class Conformance:
     """How well a log fits a model."""
@@ -445,17 +530,6 @@ def alignments(
         started,
         stopped=stopped,
     )
-    engines = (["r4pm"] if by_rust else []) + (["pm4py"] if by_rust < len(results) else [])
-    outcome.notes.append(
-        f"aligned by {' and '.join(engines)}"
-        + (
-            ": fitness as pm4py computes it; where several alignments are optimal, moves per"
-            " activity may differ from pm4py's choice (never their number per case)"
-            if by_rust
-            else ""
-        )
-    )
-    outcome.engine = " and ".join(engines)
     outcome.transitions, outcome.log_moves = transitions, log_moves
     if stopped:
         covered = int(checked["cases"].sum())
@@ -463,6 +537,18 @@ def alignments(
             f"stopped after {budget:g} s: {len(results)} of {ranked.height} variants aligned,"
             f" covering {covered:,} of {per_case.height:,} cases; fitness is theirs"
         )
+    engines = (["r4pm"] if by_rust else []) + (["pm4py"] if by_rust < len(results) else [])
+    if results:
+        outcome.notes.append(
+            f"aligned by {' and '.join(engines)}"
+            + (
+                ": fitness as pm4py computes it; where several alignments are optimal, moves"
+                " per activity may differ from pm4py's choice (never their number per case)"
+                if by_rust
+                else ""
+            )
+        )
+    outcome.engine = " and ".join(engines)
     return outcome
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from dashboards import state
+from dashboards import charts, state
 from dashboards.layout import filtered_note, require_log, title
 from dashboards.markdown import escape
 from workbench import mining
+from workbench.filters import Cases, Filters
 
 summary = require_log()
 title("Discovery and conformance", summary)
@@ -128,9 +129,22 @@ def show(analysis: mining.Analysis, seconds: float) -> None:
         )
         or "petri"
     )
+    on_model = result.transitions is not None and view == "petri"
+    if on_model:
+        st.caption(
+            "Deviations on the model: transitions darker red the more cases skipped them"
+            " (moves on model); red notes list activities done where the model does not"
+            " allow them (moves on log), beside the transition passed last."
+        )
+    elif result.method == "tokens":
+        st.caption("Choose alignments to see the deviations drawn on the model.")
     # At its own size (drawn top to bottom, it fits the page's width), so labels stay
     # readable; the element's full-screen button shows it alone.
-    st.graphviz_chart(mining.to_dot(analysis.model, view=view))  # type: ignore[arg-type]
+    st.graphviz_chart(
+        mining.deviations_dot(analysis.model, result)
+        if on_model
+        else mining.to_dot(analysis.model, view=view)  # type: ignore[arg-type]
+    )
     folder = Path(tempfile.mkdtemp(prefix="workbench-model-"))
     downloads = st.columns(4)
     for place, suffix in zip(downloads, (".pnml", ".bpmn"), strict=False):
@@ -149,7 +163,26 @@ def show(analysis: mining.Analysis, seconds: float) -> None:
         st.dataframe(result.deviations, hide_index=True)
     unfit = result.cases.filter(~pl.col("fitting"))
     st.markdown(f"**Cases that do not fit** ({unfit.height:,})")
+    if unfit.height and st.button(
+        f"Show only these {unfit.height:,} cases on every page",
+        icon=":material/filter_alt:",
+        help="Adds a filter to the whole app (kept in the link); clear it in the sidebar.",
+    ):
+        chosen = Cases.of(
+            unfit["case_id"].cast(pl.String).to_list(), label="cases that do not fit the model"
+        )
+        state.keep_cases(summary.log, chosen)
+        kept = [f for f in state.filters().items if not isinstance(f, Cases)]
+        state.set_filters(Filters((*kept, chosen)))
+        st.rerun()
     st.dataframe(unfit.sort("fitness").head(2_000), hide_index=True)
+    every = st.segmented_control(
+        "Conformance over time", ["week", "month", "quarter"], default="month"
+    )
+    if every:
+        periods = mining.over_time(result, events, every)
+        if periods.height:
+            st.plotly_chart(charts.conformance_over_time(periods, every))
     st.download_button(
         "Download per-case results (CSV)", result.cases.write_csv(), file_name="conformance.csv"
     )

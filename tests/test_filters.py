@@ -175,3 +175,25 @@ def test_top_variants_filter_keeps_the_top_of_the_variant_table(log, top) -> Non
     table = variants(log).collect()
     filtered = variants(Variants(top=top).apply(log)).collect()
     assert filtered["cases"].sum() == table.head(top)["cases"].sum()
+
+
+def test_a_case_list_round_trips_through_a_link_short_by_ids_and_long_by_reference() -> None:
+    from workbench.filters import LISTED_CASES, Cases
+
+    events = pl.LazyFrame({"case_id": [f"c{n}" for n in range(200)] * 2, "activity": ["a"] * 400})
+    few = Cases.of(["c3", "c1", "c1"], label="chosen")
+    assert few.query() == [("cases_label", "chosen"), ("case", "c1"), ("case", "c3")]
+    assert Filters.from_query(Filters((few,)).to_query()) == Filters((few,))
+    assert few.apply(events).collect()["case_id"].unique().sort().to_list() == ["c1", "c3"]
+    many = Cases.of([f"c{n}" for n in range(LISTED_CASES + 10)], label="do not fit")
+    query = Filters((many,)).to_query()
+    assert "cases_ref" in query
+    assert "case=" not in query
+    stored = {many.ref: list(many.ids)}
+    again = Filters.from_query(query, stored.get)
+    assert again == Filters((many,))
+    assert again.apply(events).collect().height == 2 * (LISTED_CASES + 10)
+    # A link to a list this store does not have keeps no case, and says so.
+    unknown = Filters.from_query(query)
+    assert unknown.apply(events).collect().is_empty()
+    assert "does not have" in unknown.describe()[0]

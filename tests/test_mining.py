@@ -355,3 +355,28 @@ def test_conformance_per_month_counts_each_case_in_the_month_it_started() -> Non
     assert months["fitting_cases"].to_list() == [1.0, 0.0]
     assert months["fitness"][0] == 1.0
     assert months["fitness"][1] < 1
+
+
+@pytest.mark.parametrize("log", ["running", "receipt", "sepsis"])
+def test_discovery_from_the_variants_gives_pm4pys_model_of_the_log(logs, log) -> None:
+    events = logs.scan(log)
+    frame = mining.to_pandas(events)
+    pm = mining.pm4py()
+    for noise in (0.0, 0.2):
+        ours = mining.discover(events, noise=noise)
+        with mining.quiet():
+            theirs = pm.discover_process_tree_inductive(frame, noise_threshold=noise, **KEYS)
+        assert str(ours.tree) == str(theirs), noise
+    alpha = mining.discover(events, algorithm="alpha")
+    with mining.quiet():
+        net, _, _ = pm.discover_petri_net_alpha(frame, **KEYS)
+
+    def shape(net: object) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+        return (
+            sorted(str(p) for p in net.places),  # type: ignore[attr-defined]
+            sorted(str(t) for t in net.transitions),  # type: ignore[attr-defined]
+            sorted((str(a.source), str(a.target)) for a in net.arcs),  # type: ignore[attr-defined]
+        )
+
+    assert shape(alpha.net) == shape(net)
+    assert sum(mining.variant_log(events).values()) == frame["case:concept:name"].nunique()

@@ -14,6 +14,7 @@ import os
 import sys
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -126,25 +127,65 @@ def discover(
     events: pl.LazyFrame, *, algorithm: Algorithm = "inductive", noise: float = 0.0
 ) -> Model:
     """A model of the events: inductive miner (with a noise threshold from 0 to 1), heuristics
-    miner or alpha miner."""
+    miner or alpha miner. Inductive and alpha work on the variants (`variant_log`), never
+    on the events one by one, and give the model pm4py gives for the log."""
     if algorithm not in ALGORITHMS:
         raise ModelError(f"unknown algorithm {algorithm!r}; choose {', '.join(ALGORITHMS)}")
     if not 0 <= noise <= 1:
         raise ModelError(f"noise {noise:g}: give a threshold from 0 to 1")
-    frame = to_pandas(events)
-    if frame.empty:
-        raise ModelError("no events to discover a model from")
     pm = pm4py()
-    keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
+    if algorithm == "heuristics":
+        # Heuristics weighs pairs, pairs two apart and triples as pm4py counts them in a frame.
+        frame = to_pandas(events)
+        if frame.empty:
+            raise ModelError("no events to discover a model from")
+        keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
+        net, initial, final = pm.discover_petri_net_heuristics(frame, **keys)
+        return Model(net, initial, final, algorithm, bpmn=_bpmn_of(pm, net, initial, final))
+    variants = variant_log(events)
+    if not variants:
+        raise ModelError("no events to discover a model from")
     if algorithm == "inductive":
-        tree = pm.discover_process_tree_inductive(frame, noise_threshold=noise, **keys)
+        tree = _inductive(variants, noise)
         net, initial, final = pm.convert_to_petri_net(tree)
         return Model(net, initial, final, algorithm, tree=tree, bpmn=pm.convert_to_bpmn(tree))
-    if algorithm == "heuristics":
-        net, initial, final = pm.discover_petri_net_heuristics(frame, **keys)
-    else:
-        net, initial, final = pm.discover_petri_net_alpha(frame, **keys)
+    # Alpha looks only at which activities follow which: one case per variant says it all.
+    keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
+    net, initial, final = pm.discover_petri_net_alpha(_variant_frame(list(variants)), **keys)
     return Model(net, initial, final, algorithm, bpmn=_bpmn_of(pm, net, initial, final))
+
+
+def variant_log(events: pl.LazyFrame) -> Counter[tuple[str, ...]]:
+    """The variants and their cases, in the order pm4py meets them (cases by id): what the
+    inductive miner works on, far smaller than the events."""
+    per_case = (
+        ordered(events)
+        .group_by(pl.col("case_id").cast(pl.String), maintain_order=True)
+        .agg(pl.col("activity").cast(pl.String))
+        .sort("case_id")
+        .collect()
+    )
+    return Counter(tuple(variant) for variant in per_case["activity"].to_list())
+
+
+def _inductive(variants: Counter[tuple[str, ...]], noise: float) -> Any:
+    """pm4py's inductive miner (IMf with a noise threshold, else IM) on the variants, as
+    `pm4py.discover_process_tree_inductive` runs it on a log of those cases."""
+    from pm4py.algo.discovery.inductive.dtypes.im_ds import IMDataStructureUVCL
+    from pm4py.algo.discovery.inductive.variants.im import IMUVCL
+    from pm4py.algo.discovery.inductive.variants.imf import IMFUVCL
+    from pm4py.objects.process_tree.utils import generic
+
+    parameters = {
+        "activity_key": ACTIVITY,
+        "noise_threshold": noise,
+        "multiprocessing": False,
+        "disable_fallthroughs": False,
+    }
+    miner = IMFUVCL(parameters) if noise > 0 else IMUVCL(parameters)
+    tree = generic.fold(miner.apply(IMDataStructureUVCL(variants), parameters))
+    generic.tree_sort(tree)
+    return tree
 
 
 def _bpmn_of(pm: Any, net: Any, initial: Any, final: Any) -> Any:

@@ -1,7 +1,8 @@
 """Discovery and conformance against pm4py's plain path, in fresh processes, same run.
 
 BPI Challenge 2012: inductive miner (noise 0.2) plus token replay (fitness and precision).
-Receipt: the same model, then alignments. pm4py reads its log beforehand (not timed);
+Receipt: the same model, then alignments (Workbench: r4pm; pm4py: its own A*). The
+numbers must be equal (fitness, and precision, to 9 decimals). pm4py reads its log beforehand (not timed);
 Workbench reads from the store (timed). Medians of --runs.
 
     python benchmarks/mining.py [--runs 3]
@@ -25,17 +26,20 @@ keys = dict(activity_key="concept:name", timestamp_key="time:timestamp",
 net, im, fm = pm4py.discover_petri_net_inductive(frame, noise_threshold=0.2, **keys)
 if {method!r} == "tokens":
     fitness = pm4py.fitness_token_based_replay(frame, net, im, fm, **keys)["log_fitness"]
-    pm4py.precision_token_based_replay(frame, net, im, fm, **keys)
+    precision = pm4py.precision_token_based_replay(frame, net, im, fm, **keys)
+    result = [round(fitness, 9), round(precision, 9)]
 else:
     fitness = pm4py.fitness_alignments(frame, net, im, fm, **keys)["log_fitness"]
-result = round(fitness, 9)
+    result = [round(fitness, 9)]
 """
 
 OURS = """
 from workbench import EventStore, mining
 store = EventStore({db!r})
 analysis = mining.analyse(store.scan({log!r}), noise=0.2, method={method!r})
-result = round(analysis.conformance.fitness, 9)
+result = [round(analysis.conformance.fitness, 9)]
+if {method!r} == "tokens":
+    result.append(round(analysis.conformance.precision, 9))
 """
 
 
@@ -50,8 +54,9 @@ def compare(title: str, db: Path, log: str, load: str, method: str, runs: int) -
     for _ in range(runs):
         theirs.append(measure(quiet + load, THEIRS.format(method=method)))
         ours.append(measure("", OURS.format(db=str(db), log=log, method=method)))
-    assert {run.result for run in ours} == {run.result for run in theirs}, (ours, theirs)
-    report(title, ours, theirs, goal=1.0)
+    same = {tuple(run.result) for run in ours} == {tuple(run.result) for run in theirs}
+    assert same, (ours, theirs)
+    report(title, ours, theirs, goal=0.2)
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 BPI Challenge 2012: inductive miner (noise 0.2) plus token replay (fitness and precision).
 Receipt: the same model, then alignments (Workbench: r4pm; pm4py: its own A*). The
-numbers must be equal (fitness, and precision, to 9 decimals). pm4py reads its log beforehand (not timed);
-Workbench reads from the store (timed). Medians of --runs.
+numbers must be equal (fitness, and precision, to 9 decimals). pm4py reads its log
+beforehand (not timed); Workbench reads from the store (timed). Medians of --runs.
 
     python benchmarks/mining.py [--runs 3]
 """

@@ -32,6 +32,7 @@ SECTIONS: dict[str, tuple[Entry, ...]] = {
         Entry("views/variants.py", "Variants", ":material/alt_route:"),
         Entry("views/cases.py", "Cases", ":material/description:"),
         Entry("views/performance.py", "Performance", ":material/timer:"),
+        Entry("views/compare.py", "Compare", ":material/compare_arrows:"),
         Entry("views/mining.py", "Discovery and conformance", ":material/schema:"),
     ),
     "Time": (

@@ -376,3 +376,18 @@ def clear() -> None:
         _frames().frames.clear()
     _metric.clear()
     _distinct.clear()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _comparison(db: str, log: str, head: int, a: str, b: str) -> Any:
+    from workbench.compare import compare
+
+    lists = case_lists(log)
+    return compare(
+        events(log, Filters.from_query(a, lists)), events(log, Filters.from_query(b, lists))
+    )
+
+
+def comparison(log: str, a: Filters, b: Filters) -> Any:
+    """`workbench.compare.compare` of two filter sets of the log, cached like the metrics."""
+    return _comparison(db_location(), log, store().head(log), a.to_query(), b.to_query())

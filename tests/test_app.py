@@ -28,6 +28,7 @@ PAGES = {
     "variants": "Variants",
     "cases": "Cases",
     "performance": "Performance",
+    "compare": "Compare",
     "time_travel": "Time travel",
     "projections": "Projections",
     "mining": "Discovery and conformance",
@@ -300,3 +301,29 @@ def test_deviations_on_the_model_and_a_filter_to_the_cases_that_do_not_fit(app_o
     shared = app_on("overview", **{k: v[0] if isinstance(v, list) else v for k, v in query.items()})
     assert {m.label: m.value for m in shared.metric}["Cases"] == f"{len(unfit):,}"
     assert any("do not fit" in caption.value for caption in shared.caption)
+
+
+def test_compare_shows_two_groups_as_the_compare_module_does(app_on, loaded) -> None:
+    from workbench.compare import compare
+    from workbench.filters import Attribute
+
+    app = app_on("compare", DEMO_LOG)
+    assert app.get("graphviz_chart")
+    metrics = {m.label: m.value for m in app.metric}
+    assert "Cases (B)" in metrics
+    app.radio(key="compare-mode").set_value("attribute").run()
+    app.selectbox(key="compare-attribute").set_value("region").run()
+    next(m for m in app.multiselect if m.label.startswith("A:")).set_value(["north"]).run()
+    chosen = ["south", "east"]
+    next(m for m in app.multiselect if m.label.startswith("B:")).set_value(chosen).run()
+    assert not app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    expected = compare(
+        scan(loaded, DEMO_LOG, Filters((Attribute("region", ("north",)),))),
+        scan(loaded, DEMO_LOG, Filters((Attribute("region", ("south", "east")),))),
+    )
+    assert metrics["Cases (B)"] == f"{expected.b['cases']:,}"
+    assert (
+        f"({expected.a['cases']:,})"
+        in next(m for m in app.metric if m.label == "Cases (B)").proto.delta
+    )

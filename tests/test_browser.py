@@ -52,6 +52,7 @@ PAGES = [
     ("variants", "Variants", "variants-page"),
     ("cases", "Cases", "cases-page"),
     ("performance", "Performance", "performance-page"),
+    ("compare", "Compare", "compare-page"),
     ("time_travel", "Time travel", "time-travel-page"),
     ("projections", "Projections", "projections-page"),
     ("mining", "Discovery and conformance", "mining-page"),

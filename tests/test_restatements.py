@@ -1,0 +1,88 @@
+"""Restatements: a period's figures as known after each import equal a scan as known then;
+the late events explain the difference; lateness and provisional periods follow from the
+history of when events arrived."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from sample_data.demo import DEMO_FILES, DEMO_LOG, load_demo
+from workbench import Event, EventStore, projections
+from workbench import restatements as audit
+from workbench.cli import app
+from workbench.filters import Filters, TimeRange
+
+MARCH, APRIL = datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("restatements") / "demo.db"
+    with EventStore(db) as store:
+        load_demo(store)
+    return db
+
+
+@pytest.mark.parametrize(("start", "end"), [(None, None), (MARCH, APRIL)])
+def test_each_import_view_equals_a_scan_as_known_then(demo, start, end) -> None:
+    period = Filters((TimeRange(start, end),)) if start else Filters()
+    with EventStore(demo) as store:
+        history = audit.restatements(store, DEMO_LOG, start=start, end=end)
+        assert history.height == 2  # the export, then the late events
+        for row in history.iter_rows(named=True):
+            view = period.apply(store.scan(DEMO_LOG, known_at=row["known_at"])).collect()
+            cases = projections.cases(projections.ordered(view.lazy())).collect()
+            assert (row["cases"], row["events"]) == (cases.height, view.height)
+            median = cases["duration"].median()
+            assert row["median_duration_s"] == pytest.approx(median.total_seconds())  # type: ignore[union-attr]
+        first, final = history.row(0, named=True), history.row(-1, named=True)
+        assert first["events_added_late"] == 0
+        # Exactly the late events make the difference.
+        assert final["events"] - first["events"] == final["events_added_late"]
+        late_file = pl.read_csv(DEMO_FILES[1])
+        if start is None:
+            assert final["events_added_late"] == late_file.height
+        sources = [i.source for i in audit.imports(store, DEMO_LOG)]
+        assert [Path(s or "").name for s in sources] == [f.name for f in DEMO_FILES]
+
+
+def test_lateness_and_provisional_periods_of_a_stream(tmp_path) -> None:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    with EventStore(tmp_path / "s.db") as store:
+        # Daily events; every fifth arrives three days late (appended after later ones).
+        for day in range(60):
+            store.append("log", f"c{day}", [Event("work", start + timedelta(days=day))])
+            if day >= 3 and (day - 3) % 5 == 0:
+                checked = start + timedelta(days=day - 3, hours=1)
+                store.append("log", f"c{day - 3}", [Event("check", checked)])
+        late = audit.lateness(store, "log")
+        rows = {row["activity"]: row for row in late.iter_rows(named=True)}
+        assert rows["work"]["late_share"] == 0
+        assert rows["check"]["late_share"] == 1
+        assert rows["check"]["median_lateness"] == timedelta(days=2, hours=23)
+        periods = audit.provisional(store, "log", every="1w")
+        # Only the last days still wait for their late checks.
+        assert periods["provisional"].to_list()[-1]
+        assert not periods["provisional"].to_list()[0]
+        history = audit.restatements(store, "log", start=start, end=start + timedelta(days=7))
+        assert history["events_added_late"].sum() >= 1
+
+
+def test_the_cli_prints_the_documented_json(demo) -> None:
+    result = CliRunner().invoke(
+        app, ["--db", str(demo), "restatements", DEMO_LOG, "--from", "2024-03-01", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [set(row) >= {"known_at", "recorded_at", "cases", "events", "median_duration_s",
+                         "events_added_late"} for row in rows] == [True, True]  # fmt: skip
+    assert rows[0]["known_at"] < rows[1]["known_at"]
+    table = CliRunner().invoke(app, ["--db", str(demo), "restatements", DEMO_LOG, "--by", "source"])
+    assert table.exit_code == 0, table.output
+    assert "order-to-cash-late.csv.gz" in table.output

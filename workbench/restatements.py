@@ -1,0 +1,217 @@
+"""What we reported against what was true: a period's figures as known at each import, and
+how late each source reports.
+
+The store keeps when it learned each event (`position`, `recorded_at`), so a period's KPIs
+can be restated as they stood after every import, with the late events that changed them.
+An event is late when it happened before the latest time the store already knew of when it
+arrived (the log's frontier): its lateness is how far behind that frontier it came. By the
+history of lateness, a recent period whose events usually still arrive later is marked
+provisional.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+from workbench import projections
+from workbench.filters import Filters, TimeRange
+from workbench.store import EventStore, from_micros
+
+#: A period is provisional when more than this share of its events usually arrives later.
+PROVISIONAL = 0.05
+
+
+@dataclass(frozen=True)
+class Import:
+    """One import as the store learned it: its positions and when it was recorded. The
+    batches of one ingest job make one import; every other write is one of its own."""
+
+    first: int
+    known_at: int  # the last position: the log as known after this import
+    recorded_at: datetime
+    source: str | None  # the file of an ingest job
+
+
+def imports(store: EventStore, log: str) -> list[Import]:
+    """The log's imports in the order the store learned them."""
+    ranges = store.ranges(log).sort("first_position")
+    jobs = sorted(
+        (j for j in store.ledger.jobs() if j.log == log and j.last_position is not None),
+        key=lambda j: j.last_position or 0,
+    )
+    found: list[Import] = []
+    keys: list[object] = []
+    for first, last, _, _, recorded in ranges.iter_rows():
+        # The job whose batches reach this write: the first to end at or after it, if it
+        # had started by then (a write before a job started is not one of its batches).
+        job = next((j for j in jobs if last <= (j.last_position or 0)), None)
+        started = _micros(job.started_at) if job is not None else None
+        if job is not None and started is not None and recorded >= started:
+            key: object = ("job", job.job_id)
+            source: str | None = job.source
+        else:
+            key, source = ("write", first), None
+        if keys and keys[-1] == key:
+            found[-1] = Import(found[-1].first, last, from_micros(recorded), source)
+            continue
+        keys.append(key)
+        found.append(Import(first, last, from_micros(recorded), source))
+    return found
+
+
+def _micros(text: str) -> int | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return int(moment.timestamp() * 1_000_000)
+
+
+def with_lateness(events: pl.LazyFrame, found: list[Import]) -> pl.LazyFrame:
+    """The events with the import that brought each (``import``, from 0) and its
+    ``lateness``: how far behind the log's frontier (the latest time known before that
+    import) it happened; zero when it was not behind."""
+    bounds = pl.LazyFrame(
+        {"first": [i.first for i in found], "import": list(range(len(found)))},
+        schema={"first": pl.Int64, "import": pl.Int64},
+    )
+    tagged = events.sort("position").join_asof(
+        bounds.sort("first"), left_on="position", right_on="first", strategy="backward"
+    )
+    frontier = (
+        tagged.group_by("import")
+        .agg(latest=pl.col("timestamp").max())
+        .sort("import")
+        .with_columns(frontier=pl.col("latest").cum_max().shift(1))
+        .select("import", "frontier")
+    )
+    return (
+        tagged.join(frontier, on="import", how="left")
+        .with_columns(
+            lateness=pl.when(pl.col("frontier") > pl.col("timestamp"))
+            .then(pl.col("frontier") - pl.col("timestamp"))
+            .otherwise(pl.duration(microseconds=0))
+        )
+        .drop("first", "frontier")
+    )
+
+
+def restatements(
+    store: EventStore, log: str, *, start: datetime | None = None, end: datetime | None = None
+) -> pl.DataFrame:
+    """A period's KPIs (cases active in it, as `dfg --from --to` selects them) as known
+    after each import that changed them, in order: ``known_at`` (the position),
+    ``recorded_at``, ``source``, ``cases``, ``events``, ``median_duration_s`` and
+    ``events_added_late`` (events of that import in the period that were late)."""
+    found = imports(store, log)
+    events = with_lateness(
+        store.scan(log).select("position", "case_id", "activity", "timestamp"), found
+    ).collect()
+    period = Filters((TimeRange(start, end),)) if start or end else Filters()
+    rows = []
+    before: tuple[int, int] | None = None
+    for index, known in enumerate(found):
+        view = period.apply(events.lazy().filter(pl.col("position") <= known.known_at))
+        cases = projections.cases(projections.ordered(view)).select("duration").collect()
+        counted = view.select(pl.len()).collect().item()
+        figures = (cases.height, counted)
+        if figures == before or (before is None and counted == 0):
+            continue
+        late = (
+            view.filter((pl.col("import") == index) & (pl.col("lateness") > pl.duration()))
+            .select(pl.len())
+            .collect()
+            .item()
+        )
+        median = cases["duration"].median() if cases.height else None
+        rows.append(
+            {
+                "known_at": known.known_at,
+                "recorded_at": known.recorded_at,
+                "source": known.source,
+                "cases": cases.height,
+                "events": counted,
+                "median_duration_s": None if median is None else median.total_seconds(),  # type: ignore[union-attr]
+                "events_added_late": late,
+            }
+        )
+        before = figures
+    return pl.DataFrame(
+        rows,
+        schema={
+            "known_at": pl.Int64,
+            "recorded_at": pl.Datetime("us", "UTC"),
+            "source": pl.String,
+            "cases": pl.Int64,
+            "events": pl.Int64,
+            "median_duration_s": pl.Float64,
+            "events_added_late": pl.Int64,
+        },
+    )
+
+
+def lateness(store: EventStore, log: str, *, by: str = "activity") -> pl.DataFrame:
+    """How late each ``activity``, ``resource`` or ``source`` (the file of its import)
+    reports: events, the share that came late, and the median, 90th percentile and
+    largest lateness of those that did."""
+    found = imports(store, log)
+    wanted = ["position", "timestamp"] + ([by] if by != "source" else [])
+    events = with_lateness(store.scan(log).select(wanted), found)
+    if by == "source":
+        sources = pl.LazyFrame(
+            {"import": list(range(len(found))), "source": [i.source or "appends" for i in found]},
+            schema={"import": pl.Int64, "source": pl.String},
+        )
+        events = events.join(sources, on="import", how="left")
+    late = pl.col("lateness").filter(pl.col("lateness") > pl.duration())
+    return (
+        events.group_by(pl.col(by).cast(pl.String))
+        .agg(
+            events=pl.len(),
+            late_share=(pl.col("lateness") > pl.duration()).mean(),
+            median_lateness=late.median(),
+            p90_lateness=late.quantile(0.9, interpolation="linear"),
+            max_lateness=late.max(),
+        )
+        .sort(["late_share", "events", by], descending=[True, True, False], nulls_last=True)
+        .collect()
+    )
+
+
+def provisional(
+    store: EventStore, log: str, *, every: str = "1mo", threshold: float = PROVISIONAL
+) -> pl.DataFrame:
+    """Per period: events known, the share of its events that usually still arrives later
+    (by the log's history of lateness, given how far the period lies behind the latest
+    time known now), and whether that makes its figures provisional."""
+    found = imports(store, log)
+    events = with_lateness(store.scan(log).select("position", "timestamp"), found).collect()
+    if events.is_empty():
+        return pl.DataFrame(
+            schema={
+                "period": pl.Datetime("us", "UTC"),
+                "events": pl.Int64,
+                "still_to_arrive": pl.Float64,
+                "provisional": pl.Boolean,
+            }
+        )
+    frontier = events["timestamp"].max()
+    history = events["lateness"].dt.total_microseconds().sort()
+    total = history.len()
+    # For each event, the share of all events that came later behind the frontier than it
+    # now lies behind: the chance that events like it are still on their way.
+    behind = events.select(
+        pl.col("timestamp").dt.truncate(every).alias("period"),
+        (pl.lit(frontier) - pl.col("timestamp")).dt.total_microseconds().alias("behind"),
+    )
+    still = 1 - history.search_sorted(behind["behind"], side="right").cast(pl.Float64) / total
+    return (
+        behind.with_columns(still=still)
+        .group_by("period")
+        .agg(events=pl.len().cast(pl.Int64), still_to_arrive=pl.col("still").mean())
+        .with_columns(provisional=pl.col("still_to_arrive") > threshold)
+        .sort("period")
+    )

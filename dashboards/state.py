@@ -391,3 +391,16 @@ def _comparison(db: str, log: str, head: int, a: str, b: str) -> Any:
 def comparison(log: str, a: Filters, b: Filters) -> Any:
     """`workbench.compare.compare` of two filter sets of the log, cached like the metrics."""
     return _comparison(db_location(), log, store().head(log), a.to_query(), b.to_query())
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _audit(db: str, log: str, head: int, what: str, options: tuple[tuple[str, Any], ...]) -> Any:
+    from workbench import restatements
+
+    return getattr(restatements, what)(store(), log, **dict(options))
+
+
+def audit(what: str, log: str, **options: Any) -> Any:
+    """`workbench.restatements` ``restatements``, ``lateness`` or ``provisional`` of the
+    whole log (the history of imports is the log's, not a filter's), cached per head."""
+    return _audit(db_location(), log, store().head(log), what, tuple(sorted(options.items())))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -327,3 +327,43 @@ def test_compare_shows_two_groups_as_the_compare_module_does(app_on, loaded) -> 
         f"({expected.a['cases']:,})"
         in next(m for m in app.metric if m.label == "Cases (B)").proto.delta
     )
+
+
+def test_time_travel_restates_a_month_and_overview_marks_provisional_periods(
+    app_on, loaded, tmp_path, monkeypatch
+) -> None:
+    from workbench import restatements as audit
+
+    app = app_on("time_travel", DEMO_LOG)
+    months = app.selectbox(key="restated")
+    months.set_value(next(m for m in months.options if m.startswith("March"))).run()
+    assert not app.exception
+    with EventStore(loaded) as store:
+        expected = audit.restatements(
+            store,
+            DEMO_LOG,
+            start=datetime(2024, 3, 1, tzinfo=UTC),
+            end=datetime(2024, 4, 1, tzinfo=UTC),
+        )
+    shown = next(
+        frame.value for frame in app.dataframe if "events_added_late" in frame.value.columns
+    )
+    assert shown["events"].tolist() == expected["events"].to_list()
+    assert shown["events_added_late"].tolist() == expected["events_added_late"].to_list()
+    _close_app_store()
+    # A stream whose recent days still wait for late events: the Overview says so.
+    db = tmp_path / "stream.db"
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    with EventStore(db) as store:
+        for day in range(40):
+            store.append("stream", f"c{day}", [Event("work", start + timedelta(days=day))])
+            if day >= 10:
+                late = start + timedelta(days=day - 10, hours=1)
+                store.append("stream", f"c{day - 10}", [Event("check", late)])
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    overview = AppTest.from_file(APP, default_timeout=120)
+    overview.query_params["log"] = "stream"
+    overview.run()
+    overview.switch_page("views/overview.py").run()
+    assert not overview.exception
+    assert any("Provisional" in warning.value for warning in overview.warning)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from dashboards import charts, state
@@ -29,6 +30,18 @@ columns[4].metric("Median case duration", human_duration(seconds.median()))  # t
 columns[5].metric("P90 case duration", human_duration(seconds.quantile(0.9)))
 first, last = table["start"].min(), table["end"].max()
 st.caption(f"From {state.shown(first)} to {state.shown(last)}")  # type: ignore[arg-type]
+pending = state.audit("provisional", summary.log).filter(pl.col("provisional"))
+if pending.height:
+    st.warning(
+        "Provisional: "
+        + "; ".join(
+            f"{row['period']:%B %Y} (about {row['still_to_arrive']:.0%} of its events usually"
+            " arrive later)"
+            for row in pending.iter_rows(named=True)
+        )
+        + ". By the log's history of late events, its figures will still change.",
+        icon=":material/hourglass_top:",
+    )
 period = st.segmented_control("Per", ["day", "week", "month"], default="week") or "week"
 every = {"day": "1d", "week": "1w", "month": "1mo"}[period]
 flow = state.local(state.cached(projections.throughput, summary.log, every=every))

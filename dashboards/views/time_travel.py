@@ -4,7 +4,7 @@ then; what late events changed; what changed between two moments."""
 from __future__ import annotations
 
 import shlex
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -136,3 +136,41 @@ middle.metric("Completed", f"{change.completed.height:,}")
 right.metric("New paths", f"{change.new_edges.height:,}")
 moves = change.moved.group_by("before", "after").len().sort("len", descending=True)
 st.dataframe(moves.rename({"len": "cases"}), hide_index=True)
+
+st.subheader("What we reported against what was true")
+st.caption(
+    "A month's figures as known after each import that changed them, and the late events"
+    " (arrived behind the latest time already known) that caused each change."
+)
+months = pl.datetime_range(
+    datetime(low.year, low.month, 1, tzinfo=UTC),
+    datetime(high.year, high.month, 1, tzinfo=UTC),
+    "1mo",
+    eager=True,
+).to_list()
+month = st.selectbox(
+    "Month", months, index=len(months) - 1, format_func=lambda m: f"{m:%B %Y}", key="restated"
+)
+following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+history = state.audit("restatements", summary.log, start=month, end=following)
+pending = state.audit("provisional", summary.log).filter(pl.col("period") == month)
+if pending.height and pending["provisional"][0]:
+    st.warning(
+        f"{month:%B %Y} is provisional: about {pending['still_to_arrive'][0]:.0%} of its events"
+        " usually arrive later.",
+        icon=":material/hourglass_top:",
+    )
+table(
+    state.local(
+        history.with_columns(
+            pl.col("source").map_elements(lambda s: s.rsplit("/", 1)[-1], return_dtype=pl.String)
+        )
+    ),
+    what="imports",
+)
+by = st.segmented_control(
+    "How late each reports", ["activity", "resource", "source"], default="activity"
+)
+if by:
+    late = state.audit("lateness", summary.log, by=by)
+    table(charts.duration_table(late), what=f"{by} values")

@@ -404,3 +404,22 @@ def audit(what: str, log: str, **options: Any) -> Any:
     """`workbench.restatements` ``restatements``, ``lateness`` or ``provisional`` of the
     whole log (the history of imports is the log's, not a filter's), cached per head."""
     return _audit(db_location(), log, store().head(log), what, tuple(sorted(options.items())))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _animation(
+    db: str, log: str, head: int, query: str, start: datetime, end: datetime, known: int | None
+) -> str:
+    from workbench.animation import animate, to_html
+
+    found = animate(
+        events(log, Filters.from_query(query, case_lists(log))), start, end, known_at=known
+    )
+    return to_html(found, title=f"{log}: {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
+
+
+def animation(log: str, start: datetime, end: datetime, known: int | None) -> str:
+    """The animation page (`workbench.animation.to_html`) of the filtered log's window."""
+    return _animation(
+        db_location(), log, store().head(log), filters().to_query(), start, end, known
+    )

@@ -367,3 +367,15 @@ def test_time_travel_restates_a_month_and_overview_marks_provisional_periods(
     overview.switch_page("views/overview.py").run()
     assert not overview.exception
     assert any("Provisional" in warning.value for warning in overview.warning)
+
+
+def test_time_travel_animates_the_process_with_ghosts(app_on, loaded) -> None:
+    app = app_on("time_travel", DEMO_LOG)
+    app.selectbox(key="animation-known").set_value(
+        next(o for o in app.selectbox(key="animation-known").options if o.startswith("after"))
+    ).run()
+    next(b for b in app.button if b.label == "Animate").click().run()
+    assert not app.exception
+    assert not app.error
+    downloads = app.get("download_button")
+    assert any("animation" in str(d.proto.label) for d in downloads)

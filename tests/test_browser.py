@@ -119,6 +119,11 @@ def test_every_page_opens_without_an_exception(server, tmp_path) -> None:
             if path == "mining":  # the background job runs and reports on the page
                 page.get_by_role("button", name="Run").click()
                 page.get_by_text("Fitness").first.wait_for(timeout=120_000)
+            if path == "time_travel":  # the animation plays in its frame
+                page.get_by_role("button", name="Animate").click()
+                player = page.frame_locator("iframe").first
+                player.locator("#wb-map svg").wait_for(timeout=120_000)
+                player.locator("#wb-clock").wait_for(timeout=30_000)
             page.wait_for_timeout(1_500)  # let charts and graphs paint
             assert page.locator("[data-testid='stException']").count() == 0, path
             image = tmp_path / f"{shot}.png"

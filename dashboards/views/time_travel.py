@@ -9,11 +9,13 @@ from pathlib import Path
 
 import polars as pl
 import streamlit as st
+import streamlit.components.v1 as components
 
 from dashboards import charts, state
 from dashboards.layout import filtered_note, require_log, table, title, untimed_note
 from dashboards.markdown import escape
 from workbench import processmap, timetravel
+from workbench.events import WorkbenchError
 from workbench.store import LogName
 
 summary = require_log()
@@ -115,6 +117,43 @@ def travel() -> None:
 
 
 travel()
+
+st.subheader("Watch the process move")
+st.caption(
+    "Cases move as tokens along the map's edges between their events, sized by how many."
+    " As known at an earlier import, the moves the store did not know yet are dashed ghosts"
+    " until the clock reaches the moment they were recorded."
+)
+window = st.slider(
+    "Window (UTC)",
+    min_value=low,
+    max_value=high,
+    value=(low + (high - low) / 2, min(high, low + (high - low) / 2 + timedelta(days=30))),
+    step=step,
+    format="YYYY-MM-DD HH:mm",
+    key="window",
+)
+known_label = st.selectbox("Ghosts: as known", list(knowledge), key="animation-known")
+if st.button("Animate", icon=":material/play_circle:"):
+    st.session_state["animate"] = True
+if st.session_state.get("animate"):
+    try:
+        page = state.animation(
+            summary.log,
+            window[0].replace(tzinfo=UTC),
+            window[1].replace(tzinfo=UTC),
+            knowledge[known_label],
+        )
+    except WorkbenchError as error:
+        st.error(escape(str(error)))
+    else:
+        components.html(page, height=900, scrolling=True)
+        st.download_button(
+            "Download the animation (HTML)",
+            page,
+            file_name=f"{summary.log.replace('/', '-')}-animation.html",
+            mime="text/html",
+        )
 
 st.subheader("What changed between two moments")
 start, end = st.slider(

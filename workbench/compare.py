@@ -101,6 +101,10 @@ def compare(a: pl.LazyFrame, b: pl.LazyFrame) -> Comparison:
         .with_columns(
             frequency_change_pct=_change(pl.col("a_frequency"), pl.col("b_frequency")),
             wait_change_pct=_change(pl.col("a_median_wait_s"), pl.col("b_median_wait_s")),
+            # The share of each group's cases that take the edge: comparable across groups
+            # of different sizes.
+            a_share=pl.col("a_cases") / max(cases_a.height, 1),
+            b_share=pl.col("b_cases") / max(cases_b.height, 1),
         )
         .sort(
             pl.max_horizontal("a_frequency", "b_frequency"),
@@ -175,8 +179,10 @@ def _waits(a: pl.LazyFrame, b: pl.LazyFrame) -> pl.DataFrame:
 
 def to_dot(comparison: Comparison, *, top: int = 60) -> str:
     """The map of A and B as Graphviz DOT: each edge labelled with its frequency in A and in
-    B and the change; blue where B has more, orange where it has fewer, dashed when only A
-    has it, bold when only B does; width by the larger frequency (the `top` strongest)."""
+    B and the change, and the share of each group's cases that take it; blue where a larger
+    share of B's cases take it, orange where a smaller share does (so groups of different
+    sizes compare), dashed when only A has it, bold when only B does; width by the larger
+    frequency (the `top` strongest)."""
     edges = comparison.edges.head(top)
     lines = [
         "digraph compare {",
@@ -201,11 +207,13 @@ def to_dot(comparison: Comparison, *, top: int = 60) -> str:
             style, colour = "dashed", "#c05a1e"
         else:
             style = "solid"
-            colour = "#1f4e8c" if b > a else "#c05a1e" if b < a else "#7f8c9b"
+            points = (row["b_share"] - row["a_share"]) * 100
+            colour = "#1f4e8c" if points >= 1 else "#c05a1e" if points <= -1 else "#7f8c9b"
         change = row["frequency_change_pct"]
         label = f"{a:,} → {b:,}" + (
             "" if change is None or math.isnan(change) else f" ({change:+.0f}%)"
         )
+        label += f"\ncases {row['a_share']:.0%} → {row['b_share']:.0%}"
         wait_a, wait_b = row["a_median_wait_s"], row["b_median_wait_s"]
         if wait_a is not None and wait_b is not None:
             label += f"\nwait {human_duration(wait_a)} → {human_duration(wait_b)}"

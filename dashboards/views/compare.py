@@ -110,8 +110,8 @@ for column, (key, label) in zip(
     column.metric(f"{label} (B)", shown, delta, delta_color="off")
 if found.edges.height:
     st.markdown(
-        "**Process map, A → B**: blue where B has more, orange where it has fewer; dashed:"
-        " only in A; bold: only in B."
+        "**Process map, A → B**: blue where a larger share of B's cases take an edge,"
+        " orange where a smaller share does; dashed: only in A; bold: only in B."
     )
     st.graphviz_chart(to_dot(found))
 st.markdown("**Activities whose waiting time changed most**")

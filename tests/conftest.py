@@ -120,3 +120,14 @@ def events() -> list[Event]:
         )
         for index, name in enumerate(names)
     ]
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with the demo log (its export and its late events), for tests that only read."""
+    from sample_data.demo import load_demo
+
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    with EventStore(db) as store:
+        load_demo(store)
+    return db

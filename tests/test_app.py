@@ -95,6 +95,16 @@ def graph(app: AppTest) -> str:
     return str(charts[0].proto.spec)
 
 
+def _finished(app: AppTest) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        app.run()
+        if any(metric.label == "Fitness" for metric in app.metric):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the conformance job did not finish")
+
+
 def test_an_empty_store_offers_the_demo_log(empty_app) -> None:
     db, app = empty_app
     assert "has no logs yet" in app.markdown[0].value
@@ -226,12 +236,7 @@ def test_discovery_and_conformance_run_as_a_background_job(app_on, loaded) -> No
     assert app.title[0].value.startswith("Discovery and conformance")
     next(b for b in app.button if b.label == "Run").click().run()
     assert not app.exception
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        app.run()
-        if any(metric.label == "Fitness" for metric in app.metric):
-            break
-        time.sleep(0.5)
+    _finished(app)
     assert not app.exception
     assert not app.error
     metrics = {metric.label: metric.value for metric in app.metric}
@@ -262,16 +267,6 @@ def test_the_projections_page_shows_the_read_model_and_brings_it_up_to_date(app_
     assert not app.exception
     status = app.dataframe[1].value
     assert (status["lag (events)"].iloc[0], status["segments"].iloc[0]) == (0, 1)
-
-
-def _finished(app: AppTest) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        app.run()
-        if any(metric.label == "Fitness" for metric in app.metric):
-            return
-        time.sleep(0.5)
-    raise AssertionError("the conformance job did not finish")
 
 
 def test_deviations_on_the_model_and_a_filter_to_the_cases_that_do_not_fit(app_on, loaded) -> None:

@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
-import pytest
 from typer.testing import CliRunner
 
-from sample_data.demo import DEMO_LOG, load_demo
+from sample_data.demo import DEMO_LOG
 from workbench import EventStore, projections
 from workbench.cli import app
 from workbench.compare import compare, to_dot
@@ -20,21 +19,13 @@ from workbench.filters import Filters, TimeRange
 MARCH = datetime(2024, 3, 1, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("compare") / "demo.db"
-    with EventStore(db) as store:
-        load_demo(store)
-    return db
-
-
 def _events(db: Path, filters: Filters | None = None) -> pl.LazyFrame:
     with EventStore(db) as store:
         return (filters or Filters()).apply(store.read(DEMO_LOG).lazy()).collect().lazy()
 
 
-def test_a_log_against_itself_changes_nothing(demo) -> None:
-    events = _events(demo)
+def test_a_log_against_itself_changes_nothing(demo_db) -> None:
+    events = _events(demo_db)
     same = compare(events, events)
     assert same.a == same.b
     assert same.a["cases"] > 1000
@@ -48,13 +39,13 @@ def test_a_log_against_itself_changes_nothing(demo) -> None:
     assert "(+0%)" in to_dot(same)
 
 
-def test_two_periods_have_the_maps_of_the_two_filtered_logs(demo) -> None:
+def test_two_periods_have_the_maps_of_the_two_filtered_logs(demo_db) -> None:
     first = Filters((TimeRange(None, MARCH),))
     second = Filters((TimeRange(MARCH, None),))
-    found = compare(_events(demo, first), _events(demo, second))
+    found = compare(_events(demo_db, first), _events(demo_db, second))
     for side, filters in (("a", first), ("b", second)):
         alone = (
-            projections.directly_follows(projections.ordered(_events(demo, filters)))
+            projections.directly_follows(projections.ordered(_events(demo_db, filters)))
             .select("source", "target", pl.col("frequency").cast(pl.Int64))
             .collect()
         )
@@ -62,20 +53,20 @@ def test_two_periods_have_the_maps_of_the_two_filtered_logs(demo) -> None:
             "source", "target", pl.col(f"{side}_frequency").alias("frequency")
         )
         assert sorted(mine.rows()) == sorted(alone.rows())
-        cases = _events(demo, filters).select(pl.col("case_id").n_unique()).collect().item()
+        cases = _events(demo_db, filters).select(pl.col("case_id").n_unique()).collect().item()
         assert getattr(found, side)["cases"] == cases
     # Variants only in one group really are absent from the other.
     b_variants = {
-        tuple(v) for v in projections.variants(_events(demo, second)).collect()["variant"]
+        tuple(v) for v in projections.variants(_events(demo_db, second)).collect()["variant"]
     }
     assert all(tuple(v) not in b_variants for v in found.only_in_a["variant"])
 
 
-def test_compare_prints_the_documented_json(demo) -> None:
+def test_compare_prints_the_documented_json(demo_db) -> None:
     result = CliRunner().invoke(
         app,
         [
-            "--db", str(demo), "compare", DEMO_LOG,
+            "--db", str(demo_db), "compare", DEMO_LOG,
             "--a-to", "2024-03-01", "--b-from", "2024-03-01", "--json",
         ],
     )  # fmt: skip
@@ -92,14 +83,14 @@ def test_compare_prints_the_documented_json(demo) -> None:
     attributes = CliRunner().invoke(
         app,
         [
-            "--db", str(demo), "compare", DEMO_LOG,
+            "--db", str(demo_db), "compare", DEMO_LOG,
             "--a-attribute", "region=north", "--b-attribute", "region=south",
         ],
     )  # fmt: skip
     assert attributes.exit_code == 0, attributes.output
     assert "A against B" in attributes.output
     missing = CliRunner().invoke(
-        app, ["--db", str(demo), "compare", DEMO_LOG, "--a-to", "2024-03-01"]
+        app, ["--db", str(demo_db), "compare", DEMO_LOG, "--a-to", "2024-03-01"]
     )
     assert missing.exit_code == 2
     assert "give group B" in missing.output

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from sample_data.demo import DEMO_FILES, DEMO_LOG, load_demo
+from sample_data.demo import DEMO_FILES, DEMO_LOG
 from workbench import Event, EventStore, projections
 from workbench import restatements as audit
 from workbench.cli import app
@@ -21,18 +21,10 @@ from workbench.filters import Filters, TimeRange
 MARCH, APRIL = datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("restatements") / "demo.db"
-    with EventStore(db) as store:
-        load_demo(store)
-    return db
-
-
 @pytest.mark.parametrize(("start", "end"), [(None, None), (MARCH, APRIL)])
-def test_each_import_view_equals_a_scan_as_known_then(demo, start, end) -> None:
+def test_each_import_view_equals_a_scan_as_known_then(demo_db, start, end) -> None:
     period = Filters((TimeRange(start, end),)) if start else Filters()
-    with EventStore(demo) as store:
+    with EventStore(demo_db) as store:
         history = audit.restatements(store, DEMO_LOG, start=start, end=end)
         assert history.height == 2  # the export, then the late events
         for row in history.iter_rows(named=True):
@@ -74,15 +66,17 @@ def test_lateness_and_provisional_periods_of_a_stream(tmp_path) -> None:
         assert history["events_added_late"].sum() >= 1
 
 
-def test_the_cli_prints_the_documented_json(demo) -> None:
+def test_the_cli_prints_the_documented_json(demo_db) -> None:
     result = CliRunner().invoke(
-        app, ["--db", str(demo), "restatements", DEMO_LOG, "--from", "2024-03-01", "--json"]
+        app, ["--db", str(demo_db), "restatements", DEMO_LOG, "--from", "2024-03-01", "--json"]
     )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [set(row) >= {"known_at", "recorded_at", "cases", "events", "median_duration_s",
                          "events_added_late"} for row in rows] == [True, True]  # fmt: skip
     assert rows[0]["known_at"] < rows[1]["known_at"]
-    table = CliRunner().invoke(app, ["--db", str(demo), "restatements", DEMO_LOG, "--by", "source"])
+    table = CliRunner().invoke(
+        app, ["--db", str(demo_db), "restatements", DEMO_LOG, "--by", "source"]
+    )
     assert table.exit_code == 0, table.output
     assert "order-to-cash-late.csv.gz" in table.output

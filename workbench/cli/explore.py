@@ -238,8 +238,7 @@ def compare(
     median waiting time in each, variants found in only one, and the activities whose
     waiting times changed most, with case counts.
 
-    Example: workbench compare orders --a-from 2024-01-01 --a-to 2024-04-01
-    --b-from 2024-04-01 --b-to 2024-07-01 --json
+    Example: workbench compare orders --a-to 2024-04-01 --b-from 2024-04-01
     """
     from dataclasses import replace
 
@@ -317,3 +316,68 @@ def _delta(value: float | None) -> Any:
     from datetime import timedelta
 
     return None if value is None else timedelta(seconds=value)
+
+
+@command
+def ocdfg(
+    log: LogArgument,
+    types: Annotated[
+        str | None, typer.Option("--types", help="Object types to show, comma-separated.")
+    ] = None,
+    as_dot: Annotated[bool, typer.Option("--dot", help="Print Graphviz DOT.")] = False,
+    measure: Annotated[
+        str, typer.Option(help="Edge labels in --dot: frequency or median (waiting time).")
+    ] = "frequency",
+    as_json: JsonOption = False,
+) -> None:
+    """The object-centric directly-follows graph of an OCEL log: per object type, the
+    directly-follows relation of each object's events (as `dfg LOG/TYPE`), on one map.
+
+    Example: workbench ocdfg orders --types order,item --dot > ocdfg.dot
+    """
+    from workbench import objectcentric
+
+    if store().summary(log).kind != "object":
+        fail(f"{log}: not an object-centric log (import an OCEL file to get one)")
+    known = objectcentric.object_types(store(), log)
+    chosen = [t.strip() for t in types.split(",") if t.strip()] if types else None
+    unknown = [t for t in chosen or [] if t not in known]
+    if unknown:
+        fail(f"--types: {', '.join(unknown)} not in {log} (it has {', '.join(known)})")
+    if measure not in ("frequency", "median"):
+        fail(f"--measure {measure!r}: choose frequency or median")
+    found = objectcentric.ocdfg(store(), log, chosen)
+    if as_dot:
+        print(objectcentric.to_dot(found, measure=measure))
+        return
+    if as_json:
+        edges = [
+            {
+                "object_type": row["object_type"],
+                "source": row["source"],
+                "target": row["target"],
+                "frequency": row["frequency"],
+                "event_pairs": row["event_pairs"],
+                "objects": row["objects"],
+                **{
+                    f"{name}_seconds": seconds(row[f"{name}_duration"])
+                    for name in ("mean", "median", "p90", "min", "max")
+                },
+            }
+            for row in found.edges.iter_rows(named=True)
+        ]
+        emit_json({"log": log, "object_types": found.types, "nodes": found.nodes.to_dicts(),
+                   "edges": edges})  # fmt: skip
+        return
+    table = Table("object type", "from", "to", "frequency", "objects", "median wait")
+    for row in found.edges.iter_rows(named=True):
+        wait = row["median_duration"]
+        table.add_row(
+            row["object_type"],
+            row["source"],
+            row["target"],
+            f"{row['frequency']:,}",
+            f"{row['objects']:,}",
+            human(wait),
+        )
+    out.print(table)

@@ -86,7 +86,7 @@ def conformance(
     """Check how well the (filtered) log fits a model: fitness and precision by token replay,
     or fitness and the deviations per activity by alignments (computed once per variant).
 
-    Example: workbench conformance orders --model orders.pnml --every month --json
+    Example: workbench conformance orders --model orders.pnml --every month
     """
     from workbench import mining
 

@@ -449,7 +449,7 @@ def restatements(
     median throughput time, late events that caused the change), how late each source
     reports, and the recent periods whose figures are still provisional.
 
-    Example: workbench restatements orders --from 2024-03-01 --to 2024-04-01 --json
+    Example: workbench restatements orders --from 2024-03-01 --json
     """
     from workbench import restatements as audit
 
@@ -514,7 +514,7 @@ def animate(
     window (play, pause, speed, clock; it needs no server). With --known-at, moves the
     store did not know then are ghosts until the clock reaches their recording.
 
-    Example: workbench animate orders --from 2024-03-01 --to 2024-04-01 --output map.html
+    Example: workbench animate orders --from 2024-03-01 --output map.html
     """
     from workbench.animation import animate as animating
     from workbench.animation import to_html

@@ -33,6 +33,7 @@ SECTIONS: dict[str, tuple[Entry, ...]] = {
         Entry("views/cases.py", "Cases", ":material/description:"),
         Entry("views/performance.py", "Performance", ":material/timer:"),
         Entry("views/compare.py", "Compare", ":material/compare_arrows:"),
+        Entry("views/objects.py", "Object-centric", ":material/hub:"),
         Entry("views/mining.py", "Discovery and conformance", ":material/schema:"),
     ),
     "Time": (

@@ -423,3 +423,16 @@ def animation(log: str, start: datetime, end: datetime, known: int | None) -> st
     return _animation(
         db_location(), log, store().head(log), filters().to_query(), start, end, known
     )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _objects(db: str, log: str, head: int, what: str, options: tuple[tuple[str, Any], ...]) -> Any:
+    from workbench import objectcentric
+
+    return getattr(objectcentric, what)(store(), log, **dict(options))
+
+
+def objects(what: str, log: str, **options: Any) -> Any:
+    """`workbench.objectcentric` ``ocdfg``, ``convergence`` or ``lifecycle`` of an OCEL log,
+    cached per head."""
+    return _objects(db_location(), log, store().head(log), what, tuple(sorted(options.items())))

@@ -29,6 +29,7 @@ PAGES = {
     "cases": "Cases",
     "performance": "Performance",
     "compare": "Compare",
+    "objects": "Object-centric",
     "time_travel": "Time travel",
     "projections": "Projections",
     "mining": "Discovery and conformance",
@@ -374,3 +375,35 @@ def test_time_travel_animates_the_process_with_ghosts(app_on, loaded) -> None:
     assert not app.error
     downloads = app.get("download_button")
     assert any("animation" in str(d.proto.label) for d in downloads)
+
+
+def test_the_object_centric_page_draws_the_map_and_an_objects_lifecycle(
+    tmp_path, monkeypatch
+) -> None:
+    from workbench import objectcentric
+
+    db = tmp_path / "ocel.db"
+    with EventStore(db) as store:
+        ingest(store, real_log("ocel_ocel20_example.sqlite"), log="procurement")
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params["log"] = "procurement"
+    app.run()
+    app.switch_page("views/objects.py").run()
+    assert not app.exception
+    drawn = graph(app)
+    assert "Insert Payment" in drawn
+    assert "Purchase Requisition" in drawn
+    app.multiselect(key="object-types").set_value(["Invoice"]).run()
+    assert "Purchase Requisition" not in graph(app).split("__legend")[1]
+    app.selectbox(key="object-type").set_value("Purchase Order").run()
+    app.selectbox(key="object-id").set_value("PO1").run()
+    assert not app.exception
+    with EventStore(db) as store:
+        expected = objectcentric.lifecycle(store, "procurement", "PO1")
+    shown = [frame.value for frame in app.dataframe]
+    assert any(
+        list(frame.get("event_id", [])) == expected["events"]["event_id"].to_list()
+        for frame in shown
+    )
+    _close_app_store()

@@ -53,6 +53,7 @@ PAGES = [
     ("cases", "Cases", "cases-page"),
     ("performance", "Performance", "performance-page"),
     ("compare", "Compare", "compare-page"),
+    ("objects", "Object-centric", "objects-page"),
     ("time_travel", "Time travel", "time-travel-page"),
     ("projections", "Projections", "projections-page"),
     ("mining", "Discovery and conformance", "mining-page"),

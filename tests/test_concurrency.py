@@ -180,3 +180,40 @@ def test_opening_under_load_waits_instead_of_failing(tmp_path: Path, attempt) ->
     assert found == []
     with EventStore(location) as store:
         assert store.read("ticks").height == WRITERS * 10
+
+
+def test_a_subscriber_sees_every_event_once_in_position_order_while_4_writers_append(
+    backend, location
+) -> None:
+    import threading
+
+    writers, count = 4, 60
+    with EventStore(location) as store:
+        store.append("ticks", "seed", [Event("seed", datetime(2024, 1, 1, tzinfo=UTC))])
+    context = multiprocessing.get_context("spawn")
+    errors = context.Queue()
+    processes = [
+        context.Process(target=_appender, args=(location, name, count, errors))
+        for name in range(writers)
+    ]
+    seen: list[tuple[int, str]] = []
+    stop = threading.Event()
+    with EventStore(location) as reader:
+        subscription = reader.subscribe("ticks", poll=0.05, stop=stop, idle=60)
+        first = next(subscription)  # caught up with what was there
+        seen.extend(first.select("position", "event_id").rows())
+        for process in processes:
+            process.start()
+        for batch in subscription:
+            seen.extend(batch.select("position", "event_id").rows())
+            if len(seen) >= 1 + writers * count:
+                stop.set()
+        for process in processes:
+            process.join(timeout=120)
+            assert process.exitcode == 0
+    assert errors.empty()
+    positions = [position for position, _ in seen]
+    assert positions == sorted(positions)
+    ids = [event_id for _, event_id in seen]
+    assert len(ids) == len(set(ids)) == 1 + writers * count
+    assert {f"w{w}-{i}" for w in range(writers) for i in range(count)} <= set(ids)

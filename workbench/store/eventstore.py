@@ -8,6 +8,8 @@ from a file path (SQLite) or a ``postgresql://`` URL.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -495,6 +497,37 @@ class EventStore:
             first,
             last,
         )
+
+    def subscribe(
+        self,
+        log: str,
+        *,
+        after: int = 0,
+        poll: float = 0.5,
+        stop: threading.Event | None = None,
+        idle: float | None = None,
+    ) -> Iterator[pl.DataFrame]:
+        """A catch-up subscription: the log's events after position ``after`` in position
+        order, in batches, and then each new batch as it commits, until ``stop`` is set (or
+        nothing new came for ``idle`` seconds).
+
+        Appends commit in position order on every backend, so reading on from the last
+        position seen never skips an event that committed late. SQLite is polled every
+        ``poll`` seconds; PostgreSQL wakes the reader with ``LISTEN``/``NOTIFY``.
+        """
+        position = after
+        quiet_since = time.monotonic()
+        with self.recorder.waiter() as wait:
+            while stop is None or not stop.is_set():
+                batch = self.read_positions(log, position + 1, NEVER) if self.has_log(log) else None
+                if batch is not None and batch.height:
+                    position = int(batch["position"].max())  # type: ignore[arg-type]
+                    quiet_since = time.monotonic()
+                    yield batch
+                    continue
+                if idle is not None and time.monotonic() - quiet_since > idle:
+                    return
+                wait(poll)
 
     def ranges(self, log: str) -> pl.DataFrame:
         """A stored log's committed writes: first and last position, the valid times and the

@@ -13,7 +13,7 @@ change before it writes. Positions are allocated inside it and commit in order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -258,6 +258,10 @@ class Recorder(Protocol):
     """One database holding event logs (see the module's documentation)."""
 
     location: str  # how the store is named to users: a path, or a URL without password
+
+    def waiter(self) -> AbstractContextManager[Callable[[float], None]]:
+        """A wait for new events (at most the timeout given, in seconds)."""
+        ...
 
     def transaction(self) -> AbstractContextManager[Transaction]:
         """A write transaction holding the write lock; committed when the block ends."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -43,6 +43,7 @@ from workbench.store.records import (
 )
 from workbench.store.sql import JOB_COLUMNS, PortableQueries, job_of
 
+CHANNEL: Final = "workbench_events"  # NOTIFY'd with the last position of each commit
 SQL_TYPES: Final = {"INTEGER": "bigint", "REAL": "double precision", "TEXT": "text"}
 _SCHEMA_LOCK: Final = 7_406_211  # an advisory lock while the schema is created
 
@@ -154,6 +155,22 @@ class PostgresRecorder(PortableQueries):
 
             self._arrow = adbc.connect(self.url, autocommit=True)
         return self._arrow.cursor()
+
+    @contextmanager
+    def waiter(self) -> Iterator[Callable[[float], None]]:
+        """A wait for new events: returns when an append commits (``LISTEN`` on a connection
+        of its own) or after the timeout, whichever comes first."""
+        listener = self._psycopg.connect(self.url, autocommit=True)
+        try:
+            listener.execute(f"LISTEN {CHANNEL}")
+
+            def wait(timeout: float) -> None:
+                for _ in listener.notifies(timeout=timeout, stop_after=1):
+                    pass
+
+            yield wait
+        finally:
+            listener.close()
 
     def close(self) -> None:
         """Close both connections."""
@@ -539,6 +556,8 @@ class _Transaction:
             " WHERE id = 1 RETURNING position - %s + 1, recorded_at",
             (count, count),
         )
+        # Subscribers listening (`PostgresRecorder.waiter`) hear of it when this commits.
+        self.cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(first + count - 1)))
         return int(first), int(recorded_at)
 
     def write_events(self, rows: pl.DataFrame) -> None:

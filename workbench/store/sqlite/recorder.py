@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -224,6 +225,11 @@ class SQLiteRecorder(PortableQueries):
         cursor = self._connection.cursor()
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1 << 30)})
         return cursor
+
+    @contextmanager
+    def waiter(self) -> Iterator[Callable[[float], None]]:
+        """A wait for new events: SQLite has no notifications, so a reader polls."""
+        yield time.sleep
 
     def close(self) -> None:
         """Close the connection."""

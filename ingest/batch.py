@@ -288,7 +288,7 @@ def from_frames(
 ) -> Iterator[Batch]:
     """Batches from a reader's tables: the mapping is settled on the first one.
 
-    Tables before ``skip_rows`` are converted (their derived ids count) but not yielded,
+    The first ``skip_rows`` rows are converted (their derived ids count) but not yielded,
     so that a resumed job numbers repeated events as the first run did.
     """
     options = options or ParseOptions()
@@ -305,9 +305,14 @@ def from_frames(
                 str(source),
                 timed=options.timed,
             )
-        batch = to_batch(raw, resolved, options, occurrences, infer_types=infer_types)
-        consumed += raw.height
-        if consumed > skip_rows:
-            yield batch
+        start, consumed = consumed, consumed + raw.height
+        if consumed <= skip_rows:
+            to_batch(raw, resolved, options, occurrences, infer_types=infer_types)
+            continue
+        if start < skip_rows:  # the rows taken before are counted, not yielded
+            taken = skip_rows - start
+            to_batch(raw.head(taken), resolved, options, occurrences, infer_types=infer_types)
+            raw = raw.slice(taken)
+        yield to_batch(raw, resolved, options, occurrences, infer_types=infer_types)
     if resolved is None:
         raise EmptySource(f"{source}: the log has no events")

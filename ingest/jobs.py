@@ -105,6 +105,8 @@ def ingest(
     format: str | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    source: str | None = None,
+    start_row: int = 0,
 ) -> Summary:
     """Import a file into a log as one job; the same content imported again is a no-op.
 
@@ -115,6 +117,10 @@ def ingest(
     message names the place. Raises `IngestError` when nothing can be imported. When
     ``stop`` is set (Ctrl-C), the job ends after the batch it is writing, as interrupted,
     and raises KeyboardInterrupt; importing the file again resumes it.
+
+    ``source`` names the file in the job's record when ``path`` is a copy of it (a file
+    being followed); ``start_row`` skips the source rows an earlier job already took (they
+    are still read, so derived ids number repeats across the whole file).
     """
     started = time.perf_counter()
     path = Path(path)
@@ -139,13 +145,16 @@ def ingest(
             job_id=done.job_id,
             status="unchanged",
             format=kind,
-            source=str(path),
+            source=source or str(path),
             seconds=round(time.perf_counter() - started, 3),
             message=f"this content was imported into {log!r} by job {done.job_id}; nothing to do",
         )
     if strict:
         _refuse_bad_rows(read, path, mapping, options)
-    job_id, committed = store.ledger.start(log, str(path), digest, kind, mapping.as_dict())
+    job_id, committed = store.ledger.start(
+        log, source or str(path), digest, kind, mapping.as_dict()
+    )
+    committed = max(committed, start_row)
     seen = 0
     try:
         batches = read(path, mapping=mapping, options=options, skip_rows=committed)
@@ -209,7 +218,7 @@ def ingest(
         job_id=job_id,
         status=status,
         format=kind,
-        source=str(path),
+        source=source or str(path),
         seconds=record.seconds or 0.0,
         message=record.message,
     )

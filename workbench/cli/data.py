@@ -67,6 +67,15 @@ def ingest(
             " ocel2-xml, ocel2-sqlite, ocel1-json."
         ),
     ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="Keep importing what is appended to a CSV or JSON lines file, or the files"
+            " dropped into a folder, until Ctrl-C.",
+        ),
+    ] = False,
+    poll: Annotated[float, typer.Option(help="With --follow: seconds between looks.")] = 1.0,
     as_json: JsonOption = False,
 ) -> None:
     """Import an event log file into the store, as a recorded job.
@@ -76,6 +85,11 @@ def ingest(
     Rows that cannot be imported are kept aside: see `workbench rejects LOG`.
     Importing the same content again adds nothing. Exit code 0: all imported;
     1: imported up to a fault in the file (named); 2: nothing imported.
+
+    With --follow, a growing CSV or JSON lines file is imported up to its last complete
+    line, round after round (a line still being written waits for its end), and a folder's
+    files are imported once they stop growing; stopped and started again, it resumes, and
+    nothing is stored twice.
 
     Example: workbench ingest orders.csv --log orders --timezone Europe/Amsterdam
     """
@@ -90,6 +104,9 @@ def ingest(
         timed=not no_times,
     )
     model = read_model()  # committed batches become segments as the import goes
+    if follow:
+        _follow(model, path, log, mapping, options, poll, as_json)
+        return
     with _progress(path, quiet=as_json) as progress:
         summary = run_job(
             model.store,
@@ -386,4 +403,43 @@ def copy(
         f" ({report.events_present:,} were there already), {report.jobs} job(s),"
         f" {report.projections} stored projection(s) and {report.queries} user query(ies)"
         f" into {destination.location}."
+    )
+
+
+def _follow(
+    model: Any, path: Path, log: str | None, mapping: Any, options: Any, poll: float, quiet: bool
+) -> None:
+    """`workbench ingest --follow`: rounds until Ctrl-C, a line (or JSON object) each."""
+    from ingest.follow import follow_file, follow_folder
+    from ingest.jobs import Summary
+
+    if poll <= 0:
+        fail(f"--poll {poll:g}: give a positive number of seconds")
+    if not path.exists():
+        fail(f"{path}: no such file or folder")
+
+    def report(summary: Summary) -> None:
+        if summary.events_added:
+            model.refresh(summary.log)
+        if quiet:
+            emit_json(summary.as_dict())
+            return
+        out.print(
+            f"{summary.log}: {summary.events_added:,} added, {summary.duplicates:,} already"
+            f" there, {summary.rejected:,} rejected ({summary.status})"
+            + (f": {summary.message}" if summary.message and summary.status != "completed" else "")
+        )
+
+    if not quiet:
+        out.print(f"following {path} (Ctrl-C stops)")
+    follower = follow_folder if path.is_dir() else follow_file
+    follower(
+        model.store,
+        path,
+        log=log,
+        mapping=mapping,
+        options=options,
+        poll=poll,
+        stop=stop_requested,
+        report=report,
     )

@@ -1,0 +1,174 @@
+"""Following a source: a CSV or JSON lines file that grows, or a folder that files are
+dropped into, imported as they arrive until stopped.
+
+A growing file is imported up to its last complete line (a line still being written waits
+for its end) by the same jobs as any import: batches, rejects, progress. Each round imports
+a copy of that prefix, skipping the rows earlier rounds took, so derived ids number repeats
+across the whole file; where the rounds stopped is read back from the job ledger, so a
+follower killed and started again resumes, and the store's event ids keep anything from
+being stored twice. A file dropped into a folder is imported once it has stopped growing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ingest.formats import detect_format, sniff
+from ingest.jobs import Summary, ingest, log_name
+from ingest.mapping import ColumnMapping, IngestError, ParseOptions
+from workbench.store import EventStore
+
+#: The formats whose files grow by lines.
+GROWING = ("csv", "jsonl")
+
+
+def _taken(store: EventStore, log: str, source: str) -> int:
+    """Source rows that earlier rounds of following ``source`` took (committed)."""
+    rows = [
+        job.rows_committed
+        for job in store.ledger.jobs(log=log)
+        if job.source == source and job.status != "unchanged"
+    ]
+    return max(rows, default=0)
+
+
+def _complete(path: Path) -> int:
+    """The size of the file up to and including its last line break."""
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        step = 1 << 16
+        end = size
+        while end > 0:
+            start = max(0, end - step)
+            handle.seek(start)
+            block = handle.read(end - start)
+            found = block.rfind(b"\n")
+            if found >= 0:
+                return start + found + 1
+            end = start
+    return 0
+
+
+def follow_file(
+    store: EventStore,
+    path: Path,
+    *,
+    log: str | None = None,
+    mapping: ColumnMapping | None = None,
+    options: ParseOptions | None = None,
+    once: bool = False,
+    poll: float = 1.0,
+    stop: threading.Event | None = None,
+    report: Callable[[Summary], None] | None = None,
+) -> None:
+    """Import what is appended to a CSV or JSON lines file, round after round, until
+    ``stop`` is set (or after one round, with ``once``)."""
+    log = log or log_name(path)
+    source = str(path.resolve())
+    kind: str | None = None
+    imported = -1
+    while True:
+        if path.exists():
+            size = _complete(path)
+            if size and size != imported:
+                kind = kind or detect_format(path, sniff(path))
+                if kind not in GROWING:
+                    raise IngestError(
+                        f"{path}: only CSV and JSON lines files are followed as they grow,"
+                        f" not {kind}; drop whole files into a folder and follow the folder"
+                    )
+                with tempfile.TemporaryDirectory(prefix="workbench-follow-") as folder:
+                    copy = Path(folder) / path.name
+                    with path.open("rb") as reading, copy.open("wb") as writing:
+                        shutil.copyfileobj(_Prefix(reading, size), writing)
+                    try:
+                        summary = ingest(
+                            store,
+                            copy,
+                            log=log,
+                            mapping=mapping,
+                            options=options,
+                            format=kind,
+                            source=source,
+                            start_row=_taken(store, log, source),
+                            stop=stop,
+                        )
+                    except IngestError as error:
+                        # Nothing new could be stored (only rejects): say so and go on.
+                        summary = Summary(
+                            log=log, events_read=0, events_added=0, duplicates=0,
+                            rejected=0, job_id=0, status="failed", format=kind,
+                            source=source, seconds=0.0, message=str(error),
+                        )  # fmt: skip
+                imported = size
+                if report is not None:
+                    report(summary)
+        if once or (stop is not None and stop.wait(poll)):
+            return
+        if stop is None:
+            time.sleep(poll)
+
+
+class _Prefix:
+    """The first ``size`` bytes of a file, as a readable object."""
+
+    def __init__(self, handle: object, size: int) -> None:
+        self.handle = handle
+        self.left = size
+
+    def read(self, amount: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        amount = self.left if amount < 0 else min(amount, self.left)
+        data: bytes = self.handle.read(amount)  # type: ignore[attr-defined]
+        self.left -= len(data)
+        return data
+
+
+def follow_folder(
+    store: EventStore,
+    folder: Path,
+    *,
+    log: str | None = None,
+    mapping: ColumnMapping | None = None,
+    options: ParseOptions | None = None,
+    once: bool = False,
+    poll: float = 1.0,
+    stop: threading.Event | None = None,
+    report: Callable[[Summary], None] | None = None,
+) -> None:
+    """Import each file dropped into ``folder`` once it has stopped growing (its size the
+    same at two looks), until ``stop`` is set (or after one look, with ``once``). A file
+    imported before is a no-op (the ledger knows its content)."""
+    sizes: dict[Path, int] = {}
+    done: set[tuple[Path, int]] = set()
+    while True:
+        for path in sorted(
+            p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+        ):
+            size = path.stat().st_size
+            steady = sizes.get(path) == size or once
+            sizes[path] = size
+            if not steady or (path, size) in done or size == 0:
+                continue
+            done.add((path, size))
+            try:
+                summary = ingest(store, path, log=log, mapping=mapping, options=options, stop=stop)
+            except IngestError as error:
+                summary = Summary(
+                    log=log or log_name(path), events_read=0, events_added=0, duplicates=0,
+                    rejected=0, job_id=0, status="failed", format="", source=str(path),
+                    seconds=0.0, message=str(error),
+                )  # fmt: skip
+            if report is not None:
+                report(summary)
+        if once or (stop is not None and stop.wait(poll)):
+            return
+        if stop is None:
+            time.sleep(poll)

@@ -1,0 +1,120 @@
+"""Following a growing source: every complete line once, a broken line rejected, a line
+still being written imported when it is complete, and nothing twice after a kill."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+from ingest.follow import follow_file, follow_folder
+from workbench import EventStore
+
+HEADER = "case,activity,time\n"
+
+
+def _line(case: int, step: int) -> str:
+    return f"c{case},step {step},2024-01-0{1 + step % 9}T{10 + case % 10}:00:00\n"
+
+
+def _events(db: Path, log: str) -> pl.DataFrame:
+    with EventStore(db) as store:
+        return store.read(log) if store.has_log(log) else pl.DataFrame()
+
+
+def test_a_growing_csv_is_imported_line_by_line_once(tmp_path) -> None:
+    source = tmp_path / "live.csv"
+    db = tmp_path / "s.db"
+    source.write_text(HEADER + "".join(_line(c, 0) for c in range(5)))
+    reports = []
+    with EventStore(db) as store:
+
+        def round_() -> None:
+            follow_file(store, source, log="live", once=True, report=reports.append)
+
+        round_()
+        assert store.read("live").height == 5
+        with source.open("a") as handle:  # two good lines, a broken one, half a line
+            handle.write(_line(5, 1) + "c6,,2024-01-02T10:00:00\n" + _line(7, 1))
+            handle.write("c8,step 2,2024-01-03T1")
+        round_()
+        assert store.read("live").height == 7
+        rejects = store.ledger.rejects("live")
+        assert rejects.height == 1
+        assert rejects["line"].to_list() == [8]  # the file's own line number
+        with source.open("a") as handle:  # the half line completed, and one more
+            handle.write("1:00:00\n" + _line(9, 2))
+        round_()
+        round_()  # nothing new: nothing happens
+        events = store.read("live")
+    assert events.height == 9
+    assert sorted(events["case_id"].to_list()) == sorted(
+        [f"c{c}" for c in (0, 1, 2, 3, 4, 5, 7, 8, 9)]
+    )
+    assert events["event_id"].n_unique() == 9
+    assert [r.events_added for r in reports] == [5, 2, 2, 0]
+    assert reports[-1].status == "unchanged"
+
+
+def test_a_folder_imports_each_file_once_it_stops_growing(tmp_path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "a.csv").write_text(HEADER + _line(1, 0) + _line(2, 0))
+    with EventStore(tmp_path / "s.db") as store:
+        follow_folder(store, folder, log="drops", once=True)
+        (folder / "b.csv").write_text(HEADER + _line(3, 0))
+        follow_folder(store, folder, log="drops", once=True)
+        follow_folder(store, folder, log="drops", once=True)  # again: nothing twice
+        assert store.read("drops").height == 3
+
+
+def _wait_for(db: Path, log: str, count: int) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if _events(db, log).height >= count:
+                return
+        except Exception:  # the store is being written: look again
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{log} did not reach {count} events")
+
+
+def test_killed_and_started_again_the_follower_stores_nothing_twice(tmp_path) -> None:
+    source = tmp_path / "live.jsonl"
+    db = tmp_path / "s.db"
+
+    def append(cases: range) -> None:
+        with source.open("a") as handle:
+            for case in cases:
+                moment = f"2024-01-01T{case % 24:02d}:00:00"
+                handle.write(f'{{"case": "c{case}", "activity": "step", "time": "{moment}"}}\n')
+
+    append(range(0, 40))
+    command = [
+        sys.executable, "-m", "workbench", "--db", str(db), "ingest", str(source),
+        "--log", "live", "--follow", "--poll", "0.2",
+    ]  # fmt: skip
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(db, "live", 40)
+        append(range(40, 80))
+        time.sleep(0.3)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    append(range(80, 100))
+    second = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(db, "live", 100)
+    finally:
+        second.send_signal(signal.SIGINT)
+        second.wait(timeout=60)
+    events = _events(db, "live")
+    assert events.height == 100
+    assert sorted(events["case_id"].to_list()) == sorted(f"c{n}" for n in range(100))
+    assert db.exists()

@@ -20,6 +20,7 @@ from workbench.filters import (
     TimeRange,
     Variants,
 )
+from workbench.store import LogName
 
 ZONES = ["UTC", "Europe/Amsterdam", "Europe/London", "America/New_York", "Asia/Tokyo"]
 MODES = {
@@ -61,6 +62,13 @@ def render() -> None:
         if zone != str(state.timezone()):
             st.query_params[state.TIMEZONE_KEY] = zone
             st.rerun()
+        if st.toggle(
+            "Live",
+            key="live",
+            help="Follow new events (say, from `workbench ingest --follow`): the page"
+            " refreshes when the log's head moves; what was read before is not read again.",
+        ):
+            _live(summary.log)
         if summary.warning:
             st.warning(escape(summary.warning), icon=":material/warning:")
         if not summary.timed:
@@ -69,6 +77,44 @@ def render() -> None:
 
 
 _PICKER = "log"
+_HEAD = "live-head"
+
+
+@st.fragment(run_every=2.0)
+def _live(log: str) -> None:
+    """Every two seconds: when the log's head has moved, the whole page runs again (its
+    caches key on the head, and the read model reads only the new tail); and the latest
+    event, the last write and the read model's lag."""
+    store = state.store()
+    log = LogName.parse(log).log  # a view follows its object-centric log
+    head = store.head(log)
+    seen = st.session_state.setdefault(_HEAD, head)
+    if head != seen:
+        st.session_state[_HEAD] = head
+        st.rerun(scope="app")
+    summary = store.summary(log)
+    ranges = store.ranges(log)
+    written = (
+        datetime.fromtimestamp(int(ranges["recorded_at"].max()) / 1e6, UTC)  # type: ignore[arg-type]
+        if ranges.height
+        else None
+    )
+    lag = state.read_model().status(log).lag
+    parts = [f"head {head:,}"]
+    if summary.last_timestamp is not None:
+        parts.append(f"latest event {state.shown(summary.last_timestamp)}")
+    if written is not None:
+        parts.append(f"last write {_ago(datetime.now(UTC) - written)} ago")
+    parts.append(f"read model {lag:,} event(s) behind" if lag else "read model up to date")
+    st.caption("Live · " + " · ".join(parts))
+
+
+def _ago(span: timedelta) -> str:
+    seconds = max(span.total_seconds(), 0)
+    for size, unit in ((86_400, "d"), (3_600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 def _choose_log() -> None:

@@ -407,3 +407,27 @@ def test_the_object_centric_page_draws_the_map_and_an_objects_lifecycle(
         for frame in shown
     )
     _close_app_store()
+
+
+def test_live_the_page_follows_new_events(tmp_path, monkeypatch) -> None:
+    db = tmp_path / "live.db"
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    with EventStore(db) as store:
+        store.append("live", "c1", [Event("a", start), Event("b", start + timedelta(hours=1))])
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params["log"] = "live"
+    app.run()
+    app.switch_page("views/overview.py").run()
+    assert {m.label: m.value for m in app.metric}["Cases"] == "1"
+    app.toggle(key="live").set_value(True).run()
+    assert not app.exception
+    assert any(c.value.startswith("Live · head 2") for c in app.sidebar.caption)
+    with EventStore(db) as store:
+        store.append("live", "c2", [Event("a", start + timedelta(hours=2))])
+    app.run()  # the live check sees the head move and runs the page again
+    app.run()
+    assert not app.exception
+    assert {m.label: m.value for m in app.metric}["Cases"] == "2"
+    assert any("head 3" in c.value for c in app.sidebar.caption)
+    _close_app_store()

@@ -121,6 +121,7 @@ def ingest(
         )
     if summary.events_added:
         model.refresh(summary.log)
+    fired = _check_alerts(model.store, summary.log) if summary.events_added else []
     if as_json:
         fields = (
             "log",
@@ -146,6 +147,8 @@ def ingest(
     )
     if summary.rejected:
         out.print(f"See the rejected rows with: workbench rejects {_quoted(summary.log)}")
+    for row in fired:
+        out.print(f"alert {row['rule']} fired: {row['message']}")
     if summary.status == "partial":
         warn(f"stopped early: {summary.message}")
         raise typer.Exit(1)
@@ -421,6 +424,9 @@ def _follow(
     def report(summary: Summary) -> None:
         if summary.events_added:
             model.refresh(summary.log)
+            for row in _check_alerts(model.store, summary.log):
+                if not quiet:
+                    out.print(f"alert {row['rule']} fired: {row['message']}")
         if quiet:
             emit_json(summary.as_dict())
             return
@@ -443,3 +449,10 @@ def _follow(
         stop=stop_requested,
         report=report,
     )
+
+
+def _check_alerts(store: Any, log: str) -> list[dict[str, Any]]:
+    """The alert rules on the log checked after an import (a catch-up)."""
+    from workbench.alerts import Alerts
+
+    return Alerts(store).check(log)

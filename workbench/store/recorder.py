@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import polars as pl
 
@@ -258,6 +258,18 @@ class Recorder(Protocol):
     """One database holding event logs (see the module's documentation)."""
 
     location: str  # how the store is named to users: a path, or a URL without password
+
+    def save_rule(self, name: str, log: str, definition: str, created_at: int) -> None: ...
+
+    def remove_rule(self, name: str) -> bool: ...
+
+    def rules(self) -> list[tuple[str, str, str, int | None, bool]]: ...
+
+    def check_rule(self, name: str, position: int, holding: bool) -> None: ...
+
+    def add_firing(self, row: tuple[str, str, int, int, int, float | None, str]) -> None: ...
+
+    def firings(self) -> list[tuple[Any, ...]]: ...
 
     def waiter(self) -> AbstractContextManager[Callable[[float], None]]:
         """A wait for new events (at most the timeout given, in seconds)."""

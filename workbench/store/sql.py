@@ -209,6 +209,45 @@ class PortableQueries(ABC):
         rows = self._rows("SELECT name, query, description FROM user_projections ORDER BY name")
         return [Query(str(n), str(q), str(d)) for n, q, d in rows]
 
+    # ------------------------------------------------------------------ alert rules
+
+    def save_rule(self, name: str, log: str, definition: str, created_at: int) -> None:
+        self._execute(
+            "INSERT INTO alert_rules (name, log, definition, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET log = excluded.log,"
+            " definition = excluded.definition, created_at = excluded.created_at,"
+            " checked_position = NULL, holding = 0",
+            (name, log, definition, created_at),
+        )
+
+    def remove_rule(self, name: str) -> bool:
+        return self._execute("DELETE FROM alert_rules WHERE name = ?", (name,)) > 0
+
+    def rules(self) -> list[tuple[str, str, str, int | None, bool]]:
+        rows = self._rows(
+            "SELECT name, log, definition, checked_position, holding FROM alert_rules ORDER BY name"
+        )
+        return [(str(n), str(g), str(d), p, bool(h)) for n, g, d, p, h in rows]
+
+    def check_rule(self, name: str, position: int, holding: bool) -> None:
+        self._execute(
+            "UPDATE alert_rules SET checked_position = ?, holding = ? WHERE name = ?",
+            (position, int(holding), name),
+        )
+
+    def add_firing(self, row: tuple[str, str, int, int, int, float | None, str]) -> None:
+        self._execute(
+            "INSERT INTO alert_firings (rule, log, position, moment, recorded_at, value,"
+            " message) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rule, position) DO NOTHING",
+            row,
+        )
+
+    def firings(self) -> list[tuple[Any, ...]]:
+        return self._rows(
+            "SELECT rule, log, position, moment, recorded_at, value, message FROM alert_firings"
+            " ORDER BY position, rule"
+        )
+
 
 def _where(*conditions: tuple[str, object | None]) -> tuple[str, list[object]]:
     """A WHERE clause of the conditions whose value is given, and their parameters."""

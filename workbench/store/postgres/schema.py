@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 #: Bump when the schema changes; `create` brings older databases up to date.
-VERSION: Final = 1
+VERSION: Final = 2
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS workbench_schema (version integer NOT NULL);
@@ -166,6 +166,24 @@ CREATE TABLE IF NOT EXISTS user_projections (
     name text COLLATE "C" PRIMARY KEY,
     query text NOT NULL,
     description text NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS alert_rules (
+    name text COLLATE "C" PRIMARY KEY,
+    log text COLLATE "C" NOT NULL,
+    definition text NOT NULL,
+    created_at bigint NOT NULL,
+    checked_position bigint,
+    holding integer NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS alert_firings (
+    rule text COLLATE "C" NOT NULL,
+    log text COLLATE "C" NOT NULL,
+    position bigint NOT NULL,
+    moment bigint NOT NULL,
+    recorded_at bigint NOT NULL,
+    value double precision,
+    message text NOT NULL,
+    PRIMARY KEY (rule, position)
 );
 CREATE OR REPLACE FUNCTION workbench_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -202,6 +202,26 @@ CREATE TABLE IF NOT EXISTS user_projections (
     query TEXT NOT NULL,
     description TEXT NOT NULL DEFAULT ''
 );
+-- Alert rules (a condition over a projection, as JSON), the state of their last check,
+-- and their firings with the position that triggered each.
+CREATE TABLE IF NOT EXISTS alert_rules (
+    name TEXT PRIMARY KEY,
+    log TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    checked_position INTEGER,
+    holding INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS alert_firings (
+    rule TEXT NOT NULL,
+    log TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    moment INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    value REAL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (rule, position)
+);
 """
 
 
@@ -271,7 +291,16 @@ def _migrate(run: Run, tables: set[str]) -> None:
 def needs_changes(run: Run) -> bool:
     """Whether `create` would change the file (a read-only store must not need to)."""
     tables = _tables(run)
-    expected = {"logs", "events", "ingest_jobs", "rejects", "projections", "user_projections"}
+    expected = {
+        "logs",
+        "events",
+        "ingest_jobs",
+        "rejects",
+        "projections",
+        "user_projections",
+        "alert_rules",
+        "alert_firings",
+    }
     if not expected <= tables:
         return True
     if any(column not in _columns(run, table) for table, column in _ADDED_COLUMNS):

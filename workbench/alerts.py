@@ -1,0 +1,253 @@
+"""Alert rules: named conditions over the state of a log, checked on every catch-up, with a
+backtest that replays history using only what was known at each moment.
+
+A rule is one of:
+
+- ``waiting``: open cases whose last activity is ``activity`` and that have waited there
+  longer than ``longer_than`` exceed ``more_than`` (for example: cases waiting at "Approve
+  Order" longer than 2 days exceed 20);
+- ``open``: open cases exceed ``more_than``;
+- ``throughput``: the median throughput time of the cases completed in the last ``period``
+  (``1d``, ``1w``, ``1mo``) is above ``median_above``.
+
+Each is evaluated on the log's state at its latest event (`workbench.timetravel`). A check
+records a firing when the condition holds and did not at the previous check, with the
+position that triggered it. A backtest evaluates the rule at every step of the log's
+history on the events known by then: an event counts from the moment it was recorded, or,
+for a log recorded in bulk long after it happened, from the moment the log's frontier had
+reached it when its import came (`workbench.restatements`: the time plus its lateness).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import polars as pl
+
+from workbench import timetravel
+from workbench.events import WorkbenchError
+from workbench.processmap import human_duration
+from workbench.store import EventStore
+
+Kind = Literal["waiting", "open", "throughput"]
+KINDS: tuple[Kind, ...] = ("waiting", "open", "throughput")
+
+
+class RuleError(WorkbenchError):
+    """A rule that cannot be kept or evaluated as given."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named condition over a log's state (see the module)."""
+
+    name: str
+    log: str
+    kind: Kind
+    activity: str | None = None
+    longer_than_s: float = 0.0
+    more_than: float = 0.0
+    period: str = "1w"
+    median_above_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise RuleError("a rule needs a name")
+        if self.kind not in KINDS:
+            raise RuleError(f"unknown rule kind {self.kind!r}; choose {', '.join(KINDS)}")
+        if self.kind == "waiting" and not self.activity:
+            raise RuleError("a waiting rule needs the activity cases wait at")
+        if self.kind == "throughput" and self.period not in ("1d", "1w", "1mo"):
+            raise RuleError(f"period {self.period!r}: choose 1d, 1w or 1mo")
+
+    def describe(self) -> str:
+        """The rule in words."""
+        if self.kind == "waiting":
+            return (
+                f"open cases waiting at {self.activity} longer than"
+                f" {human_duration(self.longer_than_s)} exceed {self.more_than:g}"
+            )
+        if self.kind == "open":
+            return f"open cases exceed {self.more_than:g}"
+        span = {"1d": "daily", "1w": "weekly", "1mo": "monthly"}[self.period]
+        return f"{span} median throughput time above {human_duration(self.median_above_s)}"
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if k not in ("name", "log")})
+
+    @classmethod
+    def from_json(cls, name: str, log: str, text: str) -> Rule:
+        return cls(name=name, log=log, **json.loads(text))
+
+
+def value(
+    rule: Rule, events: pl.LazyFrame, at: datetime, *, completed: list[str] | None = None
+) -> float | None:
+    """What the rule measures on the events (as known) at the moment ``at``. A case is
+    complete when it ended with one of ``completed`` (by default the activities that end
+    the events' cases, `timetravel.completing_activities`)."""
+    happened = events.filter(pl.col("timestamp") <= at)
+    state = timetravel.state_at(happened, at, completed=completed).collect()
+    if rule.kind in ("waiting", "open"):
+        open_cases = state.filter(pl.col("status") == "open")
+        if rule.kind == "waiting":
+            open_cases = open_cases.filter(
+                (pl.col("last_activity").cast(pl.String) == rule.activity)
+                & (pl.col("idle") > timedelta(seconds=rule.longer_than_s))
+            )
+        return float(open_cases.height)
+    span = {"1d": timedelta(days=1), "1w": timedelta(weeks=1), "1mo": timedelta(days=30)}
+    done = state.filter(
+        (pl.col("status") == "completed") & (pl.col("last_timestamp") > at - span[rule.period])
+    )
+    if done.is_empty():
+        return None
+    median = done["elapsed"].median()
+    return None if median is None else median.total_seconds()  # type: ignore[union-attr]
+
+
+def holds(rule: Rule, measured: float | None) -> bool:
+    """Whether the condition holds for this measurement."""
+    if measured is None:
+        return False
+    if rule.kind == "throughput":
+        return measured > rule.median_above_s
+    return measured > rule.more_than
+
+
+def message(rule: Rule, measured: float | None) -> str:
+    """A firing's text."""
+    if rule.kind == "throughput":
+        return f"{rule.describe()}: {human_duration(measured)}"
+    return f"{rule.describe()}: {measured or 0:g}"
+
+
+class Alerts:
+    """The alert rules of a store and their firings."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def add(self, rule: Rule) -> None:
+        """Keep a rule (replacing one of the same name), if its log exists."""
+        if not self.store.has_log(rule.log):
+            raise RuleError(f"no log {rule.log!r} to watch")
+        created = int(datetime.now(UTC).timestamp() * 1e6)
+        self.store.recorder.save_rule(rule.name, rule.log, rule.to_json(), created)
+
+    def remove(self, name: str) -> bool:
+        """Forget a rule (its firings stay); False when there was none of that name."""
+        return self.store.recorder.remove_rule(name)
+
+    def rules(self, log: str | None = None) -> list[Rule]:
+        """The rules, by name (of one log, if given)."""
+        return [
+            Rule.from_json(name, watched, definition)
+            for name, watched, definition, _, _ in self.store.recorder.rules()
+            if log is None or watched == log
+        ]
+
+    def check(self, log: str | None = None) -> list[dict[str, Any]]:
+        """Evaluate every rule (of one log) on its log as it stands, if the log moved since
+        the last check; record a firing where a condition now holds that did not. Returns
+        the firings recorded."""
+        fired = []
+        for name, watched, definition, checked, holding in self.store.recorder.rules():
+            if (log is not None and watched != log) or not self.store.has_log(watched):
+                continue
+            position = self.store.head(watched)
+            if checked == position:
+                continue
+            rule = Rule.from_json(name, watched, definition)
+            events = self.store.scan(watched)
+            latest = self.store.summary(watched).last_timestamp
+            if latest is None:
+                continue
+            measured = value(rule, events, latest)
+            now_holds = holds(rule, measured)
+            if now_holds and not holding:
+                recorded = int(datetime.now(UTC).timestamp() * 1e6)
+                row = (
+                    name, watched, position, int(latest.timestamp() * 1e6), recorded,
+                    measured, message(rule, measured),
+                )  # fmt: skip
+                self.store.recorder.add_firing(row)
+                fired.append(dict(zip(FIRING_COLUMNS, row, strict=True)))
+            self.store.recorder.check_rule(name, position, now_holds)
+        return fired
+
+    def firings(self, log: str | None = None) -> pl.DataFrame:
+        """Every firing recorded, in position order."""
+        frame = pl.DataFrame(
+            self.store.recorder.firings(),
+            schema={
+                "rule": pl.String,
+                "log": pl.String,
+                "position": pl.Int64,
+                "moment": pl.Int64,
+                "recorded_at": pl.Int64,
+                "value": pl.Float64,
+                "message": pl.String,
+            },
+            orient="row",
+        ).with_columns(pl.col("moment", "recorded_at").cast(pl.Datetime("us", "UTC")))
+        return frame if log is None else frame.filter(pl.col("log") == log)
+
+
+FIRING_COLUMNS = ("rule", "log", "position", "moment", "recorded_at", "value", "message")
+
+
+def backtest(store: EventStore, rule: Rule, *, step: timedelta = timedelta(days=1)) -> pl.DataFrame:
+    """The rule evaluated at every ``step`` of the log's history on what was known then:
+    ``moment``, ``events_known``, ``value``, ``holds`` and ``fires`` (it holds, and did not
+    at the step before)."""
+    from workbench.restatements import imports, with_lateness
+
+    if step <= timedelta(0):
+        raise RuleError("the backtest's step must be positive")
+    found = imports(store, rule.log)
+    events = (
+        with_lateness(store.scan(rule.log), found)
+        .with_columns(
+            known=pl.min_horizontal(pl.col("recorded_at"), pl.col("timestamp") + pl.col("lateness"))
+        )
+        .drop("import", "lateness")
+        .collect()
+    )
+    if events.is_empty():
+        raise RuleError(f"{rule.log}: no events to backtest on")
+    # Which activities end a case is the log's rule, learned from all of it: what was not
+    # known yet at a moment leaves cases open, not complete.
+    ending = timetravel.completing_activities(events.lazy())
+    first, last = events["timestamp"].min(), events["timestamp"].max()
+    assert isinstance(first, datetime)
+    assert isinstance(last, datetime)
+    if (last - first) / step > 5_000:
+        raise RuleError(
+            f"a step of {human_duration(step.total_seconds())} makes more than 5,000 moments;"
+            " give a longer one"
+        )
+    rows = []
+    before = False
+    moment = first + step
+    while moment <= last + step:
+        known = events.filter(pl.col("known") <= moment).drop("known")
+        measured = value(rule, known.lazy(), moment, completed=ending) if known.height else None
+        now = holds(rule, measured)
+        rows.append((moment, known.height, measured, now, now and not before))
+        before = now
+        moment += step
+    return pl.DataFrame(
+        rows,
+        schema={
+            "moment": pl.Datetime("us", "UTC"),
+            "events_known": pl.Int64,
+            "value": pl.Float64,
+            "holds": pl.Boolean,
+            "fires": pl.Boolean,
+        },
+        orient="row",
+    )

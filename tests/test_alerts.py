@@ -88,6 +88,19 @@ def test_rules_are_checked_by_name_and_refuse_bad_definitions() -> None:
     rule = Rule("slow", "log", "throughput", period="1w", median_above_s=86_400 * 10)
     assert rule.describe() == "weekly median throughput time above 1.4 wk"
     assert Rule.from_json("slow", "log", rule.to_json()) == rule
+    ending = Rule("w", "log", "waiting", activity="a", more_than=1, completed_by=("done",))
+    assert Rule.from_json("w", "log", ending.to_json()) == ending
+
+
+def test_a_rule_can_say_which_activities_complete_a_case(tmp_path) -> None:
+    with EventStore(tmp_path / "s.db") as store:
+        for case in range(4):  # nothing has finished yet: "review" looks like an end
+            store.append("log", f"c{case}", [Event("review", START + timedelta(hours=case))])
+        usual = Rule("u", "log", "waiting", activity="review", more_than=2)
+        told = Rule("t", "log", "waiting", activity="review", more_than=2, completed_by=("done",))
+        moment = START + timedelta(hours=5)
+        assert value(usual, store.scan("log"), moment) == 0
+        assert value(told, store.scan("log"), moment) == 4
 
 
 def test_the_cli_keeps_checks_and_backtests_rules(tmp_path) -> None:

@@ -10,6 +10,9 @@ A rule is one of:
 - ``throughput``: the median throughput time of the cases completed in the last ``period``
   (``1d``, ``1w``, ``1mo``) is above ``median_above``.
 
+A case is complete when its last event is one of ``completed_by``, or, when the rule names
+none, one of the activities that usually end the log's cases.
+
 Each is evaluated on the log's state at its latest event (`workbench.timetravel`). A check
 records a firing when the condition holds and did not at the previous check, with the
 position that triggered it. A backtest evaluates the rule at every step of the log's
@@ -52,6 +55,8 @@ class Rule:
     more_than: float = 0.0
     period: str = "1w"
     median_above_s: float = 0.0
+    # The activities that complete a case (none: those that usually end the log's cases).
+    completed_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -80,7 +85,9 @@ class Rule:
 
     @classmethod
     def from_json(cls, name: str, log: str, text: str) -> Rule:
-        return cls(name=name, log=log, **json.loads(text))
+        fields = json.loads(text)
+        fields["completed_by"] = tuple(fields.get("completed_by", ()))
+        return cls(name=name, log=log, **fields)
 
 
 def value(
@@ -90,6 +97,8 @@ def value(
     complete when it ended with one of ``completed`` (by default the activities that end
     the events' cases, `timetravel.completing_activities`)."""
     happened = events.filter(pl.col("timestamp") <= at)
+    if rule.completed_by:
+        completed = list(rule.completed_by)
     state = timetravel.state_at(happened, at, completed=completed).collect()
     if rule.kind in ("waiting", "open"):
         open_cases = state.filter(pl.col("status") == "open")
@@ -219,9 +228,9 @@ def backtest(store: EventStore, rule: Rule, *, step: timedelta = timedelta(days=
     )
     if events.is_empty():
         raise RuleError(f"{rule.log}: no events to backtest on")
-    # Which activities end a case is the log's rule, learned from all of it: what was not
-    # known yet at a moment leaves cases open, not complete.
-    ending = timetravel.completing_activities(events.lazy())
+    # Which activities end a case is the log's rule (or the rule's own), learned from all of
+    # it: what was not known yet at a moment leaves cases open, not complete.
+    ending = list(rule.completed_by) or timetravel.completing_activities(events.lazy())
     first, last = events["timestamp"].min(), events["timestamp"].max()
     assert isinstance(first, datetime)
     assert isinstance(last, datetime)

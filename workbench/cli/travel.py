@@ -616,6 +616,14 @@ def alerts_add(
     period: Annotated[
         str, typer.Option(help="With --median-above: of cases completed per day, week, month.")
     ] = "week",
+    completed_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--completed-by",
+            help="A case is complete after this activity (repeatable; default: the"
+            " activities that usually end the log's cases).",
+        ),
+    ] = None,
 ) -> None:
     """Keep an alert rule; it is checked on every import and `workbench alerts check`.
 
@@ -644,6 +652,10 @@ def alerts_add(
         rule = Rule(name, log, "open", more_than=more_than)
     else:
         fail("give --waiting-at with --more-than, --more-than alone, or --median-above")
+    if completed_by:
+        from dataclasses import replace
+
+        rule = replace(rule, completed_by=tuple(completed_by))
     from workbench.alerts import Alerts
 
     Alerts(store()).add(rule)

@@ -368,8 +368,10 @@ def test_discovery_from_the_variants_gives_pm4pys_model_of_the_log(logs, log) ->
             theirs = pm.discover_process_tree_inductive(frame, noise_threshold=noise, **KEYS)
         assert str(ours.tree) == str(theirs), noise
     alpha = mining.discover(events, algorithm="alpha")
+    heuristics = mining.discover(events, algorithm="heuristics")
     with mining.quiet():
         net, _, _ = pm.discover_petri_net_alpha(frame, **KEYS)
+        heuristic_net, _, _ = pm.discover_petri_net_heuristics(frame, **KEYS)
 
     def shape(net: object) -> tuple[list[str], list[str], list[tuple[str, str]]]:
         return (
@@ -379,4 +381,5 @@ def test_discovery_from_the_variants_gives_pm4pys_model_of_the_log(logs, log) ->
         )
 
     assert shape(alpha.net) == shape(net)
+    assert shape(heuristics.net) == shape(heuristic_net)
     assert sum(mining.variant_log(events).values()) == frame["case:concept:name"].nunique()

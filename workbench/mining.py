@@ -127,21 +127,13 @@ def discover(
     events: pl.LazyFrame, *, algorithm: Algorithm = "inductive", noise: float = 0.0
 ) -> Model:
     """A model of the events: inductive miner (with a noise threshold from 0 to 1), heuristics
-    miner or alpha miner. Inductive and alpha work on the variants (`variant_log`), never
-    on the events one by one, and give the model pm4py gives for the log."""
+    miner or alpha miner. All three work on the variants (`variant_log`), never on the
+    events one by one, and give the model pm4py gives for the log."""
     if algorithm not in ALGORITHMS:
         raise ModelError(f"unknown algorithm {algorithm!r}; choose {', '.join(ALGORITHMS)}")
     if not 0 <= noise <= 1:
         raise ModelError(f"noise {noise:g}: give a threshold from 0 to 1")
     pm = pm4py()
-    if algorithm == "heuristics":
-        # Heuristics weighs pairs, pairs two apart and triples as pm4py counts them in a frame.
-        frame = to_pandas(events)
-        if frame.empty:
-            raise ModelError("no events to discover a model from")
-        keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
-        net, initial, final = pm.discover_petri_net_heuristics(frame, **keys)
-        return Model(net, initial, final, algorithm, bpmn=_bpmn_of(pm, net, initial, final))
     variants = variant_log(events)
     if not variants:
         raise ModelError("no events to discover a model from")
@@ -149,6 +141,9 @@ def discover(
         tree = _inductive(variants, noise)
         net, initial, final = pm.convert_to_petri_net(tree)
         return Model(net, initial, final, algorithm, tree=tree, bpmn=pm.convert_to_bpmn(tree))
+    if algorithm == "heuristics":
+        net, initial, final = _heuristics(variants)
+        return Model(net, initial, final, algorithm, bpmn=_bpmn_of(pm, net, initial, final))
     # Alpha looks only at which activities follow which: one case per variant says it all.
     keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
     net, initial, final = pm.discover_petri_net_alpha(_variant_frame(list(variants)), **keys)
@@ -166,6 +161,49 @@ def variant_log(events: pl.LazyFrame) -> Counter[tuple[str, ...]]:
         .collect()
     )
     return Counter(tuple(variant) for variant in per_case["activity"].to_list())
+
+
+def _heuristics(variants: Counter[tuple[str, ...]]) -> tuple[Any, Any, Any]:
+    """pm4py's heuristics miner (its default thresholds) from the variants: the counts it
+    takes from a frame (activities, start and end activities, directly-follows pairs, pairs
+    two apart and triples), each weighted by the variant's cases."""
+    from pm4py.algo.discovery.heuristics.variants import classic
+    from pm4py.objects.conversion.heuristics_net import converter
+
+    starts: Counter[str] = Counter()
+    ends: Counter[str] = Counter()
+    occurrences: Counter[str] = Counter()
+    pairs: Counter[tuple[str, str]] = Counter()
+    apart: Counter[tuple[str, str]] = Counter()
+    triples: Counter[tuple[str, str, str]] = Counter()
+    for variant, cases in variants.items():
+        starts[variant[0]] += cases
+        ends[variant[-1]] += cases
+        for index, activity in enumerate(variant):
+            occurrences[activity] += cases
+            if index + 1 < len(variant):
+                pairs[(activity, variant[index + 1])] += cases
+            if index + 2 < len(variant):
+                apart[(activity, variant[index + 2])] += cases
+                triples[(activity, variant[index + 1], variant[index + 2])] += cases
+    ranked = dict(sorted(occurrences.items(), key=lambda item: (-item[1], item[0])))
+    parameters = {
+        classic.Parameters.DEPENDENCY_THRESH: 0.5,
+        classic.Parameters.AND_MEASURE_THRESH: 0.65,
+        classic.Parameters.LOOP_LENGTH_TWO_THRESH: 0.5,
+        classic.Parameters.ACTIVITY_KEY: ACTIVITY,
+    }
+    net = classic.apply_heu_dfg(
+        dict(sorted(pairs.items())),
+        activities=list(ranked),
+        activities_occurrences=ranked,
+        start_activities=dict(starts),
+        end_activities=dict(ends),
+        dfg_window_2=dict(sorted(apart.items())),
+        freq_triples=dict(sorted(triples.items())),
+        parameters=parameters,
+    )
+    return converter.apply(net, parameters=parameters)  # type: ignore[no-any-return]
 
 
 def _inductive(variants: Counter[tuple[str, ...]], noise: float) -> Any:

@@ -101,18 +101,30 @@ def follow_file(
                         )
                     except IngestError as error:
                         # Nothing new could be stored (only rejects): say so and go on.
-                        summary = Summary(
-                            log=log, events_read=0, events_added=0, duplicates=0,
-                            rejected=0, job_id=0, status="failed", format=kind,
-                            source=source, seconds=0.0, message=str(error),
-                        )  # fmt: skip
+                        summary = _failed(log, source, kind, error)
                 imported = size
                 if report is not None:
                     report(summary)
-        if once or (stop is not None and stop.wait(poll)):
+        if _done(once, poll, stop):
             return
-        if stop is None:
-            time.sleep(poll)
+
+
+def _failed(log: str, source: str, kind: str, error: IngestError) -> Summary:
+    """A round that stored nothing (only rejects, or a file that cannot be read)."""
+    return Summary(
+        log=log, events_read=0, events_added=0, duplicates=0, rejected=0, job_id=0,
+        status="failed", format=kind, source=source, seconds=0.0, message=str(error),
+    )  # fmt: skip
+
+
+def _done(once: bool, poll: float, stop: threading.Event | None) -> bool:
+    """Wait ``poll`` seconds for the next round; True when there is to be none."""
+    if once:
+        return True
+    if stop is not None:
+        return stop.wait(poll)
+    time.sleep(poll)
+    return False
 
 
 class _Prefix:
@@ -161,14 +173,8 @@ def follow_folder(
             try:
                 summary = ingest(store, path, log=log, mapping=mapping, options=options, stop=stop)
             except IngestError as error:
-                summary = Summary(
-                    log=log or log_name(path), events_read=0, events_added=0, duplicates=0,
-                    rejected=0, job_id=0, status="failed", format="", source=str(path),
-                    seconds=0.0, message=str(error),
-                )  # fmt: skip
+                summary = _failed(log or log_name(path), str(path), "", error)
             if report is not None:
                 report(summary)
-        if once or (stop is not None and stop.wait(poll)):
+        if _done(once, poll, stop):
             return
-        if stop is None:
-            time.sleep(poll)

@@ -13,9 +13,9 @@ from workbench import objectcentric
 from workbench.store import LogName
 
 summary = require_log()
-title("Object-centric", summary)
-log = LogName.parse(summary.log).log
+log = LogName.parse(summary.log).log  # a view's page is its object-centric log's
 found = next((s for s in state.store().logs() if s.log == log), None)
+title("Object-centric", found or summary)
 if found is None or found.kind != "object":
     st.info(
         "This page is for object-centric logs: import an OCEL 2.0 file (SQLite, XML or JSON)"

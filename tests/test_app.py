@@ -406,6 +406,14 @@ def test_the_object_centric_page_draws_the_map_and_an_objects_lifecycle(
         list(frame.get("event_id", [])) == expected["events"]["event_id"].to_list()
         for frame in shown
     )
+    # A view of the log (one object type) opens on every page, the new ones included.
+    for page in ("overview", "time_travel", "compare", "objects", "process_map"):
+        view = AppTest.from_file(APP, default_timeout=120)
+        view.query_params["log"] = "procurement/Invoice"
+        view.run()
+        view.switch_page(f"views/{page}.py").run()
+        assert not view.exception, page
+        assert not view.error, (page, [e.value for e in view.error])
     _close_app_store()
 
 

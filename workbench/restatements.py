@@ -217,3 +217,49 @@ def provisional(
         .with_columns(provisional=pl.col("still_to_arrive") > threshold)
         .sort("period")
     )
+
+
+def changes(
+    store: EventStore,
+    log: str,
+    known_at: int,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> dict[str, pl.DataFrame]:
+    """What the import that ends at position ``known_at`` changed in a period: the events it
+    brought there (``events``: case, activity, time and lateness; late ones first), and the
+    variants whose number of cases it changed (``variants``: cases before and after)."""
+    found = imports(store, log)
+    index = next((i for i, known in enumerate(found) if known.known_at == known_at), None)
+    if index is None:
+        raise KeyError(known_at)
+    before = found[index - 1].known_at if index else 0
+    period = Filters((TimeRange(start, end),)) if start or end else Filters()
+    tagged = with_lateness(
+        store.scan(log).select("position", "case_id", "activity", "timestamp"), found
+    ).collect()
+    after_view = period.apply(tagged.lazy().filter(pl.col("position") <= known_at)).collect()
+    before_view = period.apply(tagged.lazy().filter(pl.col("position") <= before)).collect()
+    brought = (
+        after_view.filter(pl.col("import") == index)
+        .select("case_id", "activity", "timestamp", "lateness", "position")
+        .sort(["lateness", "timestamp"], descending=[True, False])
+    )
+
+    def variants(view: pl.DataFrame, name: str) -> pl.DataFrame:
+        return (
+            projections.variants(projections.ordered(view.lazy()))
+            .select(pl.col("variant").cast(pl.List(pl.String)), pl.col("cases").alias(name))
+            .collect()
+        )
+
+    moved = (
+        variants(before_view, "cases_before")
+        .join(variants(after_view, "cases_after"), on="variant", how="full", coalesce=True)
+        .with_columns(pl.col("cases_before", "cases_after").fill_null(0).cast(pl.Int64))
+        .filter(pl.col("cases_before") != pl.col("cases_after"))
+        .with_columns(change=pl.col("cases_after") - pl.col("cases_before"))
+        .sort(pl.col("change").abs(), descending=True)
+    )
+    return {"events": brought, "variants": moved}

@@ -207,6 +207,25 @@ table(
     ),
     what="imports",
 )
+if history.height:
+    chosen = st.selectbox(
+        "What changed with the import",
+        history["known_at"].to_list(),
+        index=history.height - 1,
+        format_func=lambda p: f"up to position {p:,}",
+        key="restated-import",
+    )
+    changed = state.audit("changes", summary.log, known_at=chosen, start=month, end=following)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Events it brought to the month** (late ones first)")
+        table(charts.duration_table(state.local(changed["events"])), what="events")
+    with right:
+        st.markdown("**Variants whose cases it changed**")
+        table(
+            changed["variants"].with_columns(pl.col("variant").list.join(" → ")),
+            what="variants",
+        )
 by = st.segmented_control(
     "How late each reports", ["activity", "resource", "source"], default="activity"
 )

@@ -213,7 +213,7 @@ if history.height:
         history["known_at"].to_list(),
         index=history.height - 1,
         format_func=lambda p: f"up to position {p:,}",
-        key="restated-import",
+        key=f"restated-import-{month:%Y-%m}",  # a new month starts at its last import
     )
     changed = state.audit("changes", summary.log, known_at=chosen, start=month, end=following)
     left, right = st.columns(2)

@@ -20,7 +20,7 @@ from workbench.filters import (
     TimeRange,
     Variants,
 )
-from workbench.store import LogName
+from workbench.store import LogName, from_micros
 
 ZONES = ["UTC", "Europe/Amsterdam", "Europe/London", "America/New_York", "Asia/Tokyo"]
 MODES = {
@@ -96,18 +96,13 @@ def _live(log: str) -> None:
         for row in Alerts(store).check(log):  # a catch-up: the rules are checked
             st.toast(f"Alert {row['rule']}: {row['message']}", icon=":material/notifications:")
         st.rerun(scope="app")
-    summary = store.summary(log)
-    ranges = store.ranges(log)
-    written = (
-        datetime.fromtimestamp(int(ranges["recorded_at"].max()) / 1e6, UTC)  # type: ignore[arg-type]
-        if ranges.height
-        else None
-    )
+    ranges = store.ranges(log)  # one row per committed write: cheap to read every time
     lag = state.read_model().status(log).lag
     parts = [f"head {head:,}"]
-    if summary.last_timestamp is not None:
-        parts.append(f"latest event {state.shown(summary.last_timestamp)}")
-    if written is not None:
+    if ranges.height:
+        latest = from_micros(int(ranges["max_timestamp"].max()))  # type: ignore[arg-type]
+        written = from_micros(int(ranges["recorded_at"].max()))  # type: ignore[arg-type]
+        parts.append(f"latest event {state.shown(latest)}")
         parts.append(f"last write {_ago(datetime.now(UTC) - written)} ago")
     parts.append(f"read model {lag:,} event(s) behind" if lag else "read model up to date")
     st.caption("Live · " + " · ".join(parts))

@@ -393,17 +393,19 @@ def comparison(log: str, a: Filters, b: Filters) -> Any:
     return _comparison(db_location(), log, store().head(log), a.to_query(), b.to_query())
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _audit(db: str, log: str, head: int, what: str, options: tuple[tuple[str, Any], ...]) -> Any:
-    from workbench import restatements
-
-    return getattr(restatements, what)(store(), log, **dict(options))
+@st.cache_data(max_entries=48, show_spinner=False)
+def _of_log(
+    db: str, log: str, head: int, module: str, what: str, options: tuple[tuple[str, Any], ...]
+) -> Any:
+    return getattr(importlib.import_module(module), what)(store(), log, **dict(options))
 
 
 def audit(what: str, log: str, **options: Any) -> Any:
-    """`workbench.restatements` ``restatements``, ``lateness`` or ``provisional`` of the
-    whole log (the history of imports is the log's, not a filter's), cached per head."""
-    return _audit(db_location(), log, store().head(log), what, tuple(sorted(options.items())))
+    """`workbench.restatements` ``restatements``, ``changes``, ``lateness`` or
+    ``provisional`` of the whole log (the history of imports is the log's, not a
+    filter's), cached per head."""
+    key = tuple(sorted(options.items()))
+    return _of_log(db_location(), log, store().head(log), "workbench.restatements", what, key)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -425,14 +427,8 @@ def animation(log: str, start: datetime, end: datetime, known: int | None) -> st
     )
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _objects(db: str, log: str, head: int, what: str, options: tuple[tuple[str, Any], ...]) -> Any:
-    from workbench import objectcentric
-
-    return getattr(objectcentric, what)(store(), log, **dict(options))
-
-
 def objects(what: str, log: str, **options: Any) -> Any:
     """`workbench.objectcentric` ``ocdfg``, ``convergence`` or ``lifecycle`` of an OCEL log,
     cached per head."""
-    return _objects(db_location(), log, store().head(log), what, tuple(sorted(options.items())))
+    key = tuple(sorted(options.items()))
+    return _of_log(db_location(), log, store().head(log), "workbench.objectcentric", what, key)

@@ -14,7 +14,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import zlib
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
@@ -365,32 +364,18 @@ def _rustxes(source: Path) -> pl.DataFrame | None:
     return frame if frame.height else None
 
 
-_QUIET = threading.Lock()
-_quiet: list[int] = []  # while parsers run: the standard error they replaced, and how many
-
-
 @contextmanager
 def _quiet_stderr() -> Iterator[None]:
-    """Keep a native library's panic message and backtrace off the user's terminal. Parsers
-    on several threads share one redirection: the first replaces standard error and the
-    last puts it back."""
-    with _QUIET:
-        if not _quiet:
-            saved = os.dup(2)
-            sink = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(sink, 2)
-            os.close(sink)
-            _quiet[:] = [saved, 0]
-        _quiet[1] += 1
+    """Keep a native library's panic message and backtrace off the user's terminal."""
+    saved = os.dup(2)
+    sink = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(sink, 2)
+    os.close(sink)
     try:
         yield
     finally:
-        with _QUIET:
-            _quiet[1] -= 1
-            if _quiet[1] == 0:
-                os.dup2(_quiet[0], 2)
-                os.close(_quiet[0])
-                _quiet.clear()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _rows_of(

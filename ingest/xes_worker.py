@@ -23,9 +23,7 @@ def parse(piece: str, target: str) -> int | None:
 
     try:
         frame, _ = rustxes.import_xes(piece)
-    except Exception:  # rustxes panics (PanicException derives BaseException)
-        return None
-    except BaseException as error:
+    except BaseException as error:  # rustxes panics (PanicException derives BaseException)
         if isinstance(error, KeyboardInterrupt | SystemExit):
             raise
         return None

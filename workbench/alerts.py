@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import polars as pl
@@ -33,7 +33,8 @@ import polars as pl
 from workbench import timetravel
 from workbench.events import WorkbenchError
 from workbench.processmap import human_duration
-from workbench.store import EventStore
+from workbench.store import EventStore, to_micros
+from workbench.store.recorder import now_micros
 
 Kind = Literal["waiting", "open", "throughput"]
 KINDS: tuple[Kind, ...] = ("waiting", "open", "throughput")
@@ -144,8 +145,7 @@ class Alerts:
         """Keep a rule (replacing one of the same name), if its log exists."""
         if not self.store.has_log(rule.log):
             raise RuleError(f"no log {rule.log!r} to watch")
-        created = int(datetime.now(UTC).timestamp() * 1e6)
-        self.store.recorder.save_rule(rule.name, rule.log, rule.to_json(), created)
+        self.store.recorder.save_rule(rule.name, rule.log, rule.to_json(), now_micros())
 
     def remove(self, name: str) -> bool:
         """Forget a rule (its firings stay); False when there was none of that name."""
@@ -178,9 +178,8 @@ class Alerts:
             measured = value(rule, events, latest)
             now_holds = holds(rule, measured)
             if now_holds and not holding:
-                recorded = int(datetime.now(UTC).timestamp() * 1e6)
                 row = (
-                    name, watched, position, int(latest.timestamp() * 1e6), recorded,
+                    name, watched, position, to_micros(latest), now_micros(),
                     measured, message(rule, measured),
                 )  # fmt: skip
                 self.store.recorder.add_firing(row)

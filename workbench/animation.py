@@ -170,6 +170,11 @@ def _unknown(known_at: datetime | int | None) -> pl.Expr:
     return pl.col("learned") > (known_at or 0)
 
 
+def _activities(animation: Animation) -> list[str]:
+    """The activities on the animation's edges, in the order nodes are numbered."""
+    return sorted(set(animation.edges["source"]) | set(animation.edges["target"]))
+
+
 def to_dot(animation: Animation) -> str:
     """The map the tokens move on: every edge the events take, labelled with its moves, and
     with the id the player finds it by (``edge<N>``)."""
@@ -180,9 +185,7 @@ def to_dot(animation: Animation) -> str:
         ' fontname="Helvetica", fontsize=11];',
         '  edge [color="#9aa7b5", fontname="Helvetica", fontsize=9, arrowsize=0.7];',
     ]
-    names = sorted(
-        set(animation.edges["source"].to_list()) | set(animation.edges["target"].to_list())
-    )
+    names = _activities(animation)
     for index, name in enumerate(names):
         lines.append(f'  {_quote(name)} [id="node{index}"];')
     biggest = max(int(animation.edges["cases"].max() or 1), 1)  # type: ignore[arg-type]
@@ -216,9 +219,7 @@ def layout(dot: str) -> str:
 def to_html(animation: Animation, *, title: str = "Workbench animation") -> str:
     """One self-contained HTML page that plays the animation (play, pause, speed, a clock
     and a slider to scrub), with the map drawn by Graphviz."""
-    names = sorted(
-        set(animation.edges["source"].to_list()) | set(animation.edges["target"].to_list())
-    )
+    names = _activities(animation)
     frames: list[list[list[int]]] = [[] for _ in range(animation.frames)]
     for frame, edge, stretch, solid, ghost in animation.tokens.iter_rows():
         frames[frame].append([edge, stretch, solid, ghost])

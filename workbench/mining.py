@@ -152,15 +152,20 @@ def discover(
 
 def variant_log(events: pl.LazyFrame) -> Counter[tuple[str, ...]]:
     """The variants and their cases, in the order pm4py meets them (cases by id): what the
-    inductive miner works on, far smaller than the events."""
-    per_case = (
+    miners work on, far smaller than the events."""
+    per_case = _per_case(events).sort("case_id")
+    return Counter(tuple(variant) for variant in per_case["variant"].to_list())
+
+
+def _per_case(events: pl.LazyFrame) -> pl.DataFrame:
+    """Each case (as text) with its activities in the store's order (``variant``), in the
+    order the cases first appear."""
+    return (
         ordered(events)
         .group_by(pl.col("case_id").cast(pl.String), maintain_order=True)
-        .agg(pl.col("activity").cast(pl.String))
-        .sort("case_id")
+        .agg(variant=pl.col("activity").cast(pl.String))
         .collect()
     )
-    return Counter(tuple(variant) for variant in per_case["activity"].to_list())
 
 
 def _heuristics(variants: Counter[tuple[str, ...]]) -> tuple[Any, Any, Any]:
@@ -430,12 +435,7 @@ class Conformance:
 
 def _variants(events: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(variants with their case counts, most first; each case with its variant's index)."""
-    per_case = (
-        ordered(events)
-        .group_by("case_id", maintain_order=True)
-        .agg(variant=pl.col("activity"))
-        .collect()
-    )
+    per_case = _per_case(events)
     ranked = (
         per_case.group_by("variant")
         .agg(cases=pl.len())

@@ -18,7 +18,7 @@ import polars as pl
 
 from workbench import projections
 from workbench.filters import Filters, TimeRange
-from workbench.store import EventStore, LogName, from_micros
+from workbench.store import EventStore, LogName, from_micros, to_micros
 
 #: A period is provisional when more than this share of its events usually arrives later.
 PROVISIONAL = 0.05
@@ -66,10 +66,9 @@ def imports(store: EventStore, log: str) -> list[Import]:
 
 def _micros(text: str) -> int | None:
     try:
-        moment = datetime.fromisoformat(text)
+        return to_micros(datetime.fromisoformat(text))
     except ValueError:
         return None
-    return int(moment.timestamp() * 1_000_000)
 
 
 def with_lateness(events: pl.LazyFrame, found: list[Import]) -> pl.LazyFrame:

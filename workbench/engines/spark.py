@@ -173,9 +173,7 @@ def read_log(
     if source is None:
         model = model or ReadModel(store)
         source = "segments" if model.folder is not None or not on_server else "jdbc"
-    if source == "jdbc":
-        if not on_server:
-            raise SparkUnavailable(f"{store.location}: only a PostgreSQL store is read by JDBC")
+    if source == "jdbc":  # `sql_source` refuses a store that is not PostgreSQL
         return read_jdbc(spark, store.sql_source(log, as_of=as_of, known_at=known_at))
     model = model or ReadModel(store)
     if model.folder is None:

@@ -237,6 +237,15 @@ def read_expression(name: str, attribute: Attribute) -> pl.Expr:
     return (parts[0] if len(parts) == 1 else pl.coalesce(parts)).alias(name)
 
 
+def by_table(attributes: Iterable[Attribute]) -> dict[int, list[Column]]:
+    """The stored columns of these attributes, by attribute table."""
+    found: dict[int, list[Column]] = {}
+    for attribute in attributes:
+        for column in attribute.columns:
+            found.setdefault(column.table, []).append(column)
+    return found
+
+
 def read_label(column: Column) -> str:
     """The name a column is read under (unique across a log's tables)."""
     return column.name if column.table == 0 else f"{column.name}_{column.table}"

@@ -394,11 +394,7 @@ class EventStore:
             return flat.filter((pl.col("timestamp") > after[0]) | (pl.col("position") > after[1]))
         schema = pl.Schema({**VOCABULARY, **self.attribute_types(log)})
         cases = None if case_id is None else _case_ids(case_id)
-        cut = Cut(timestamp=NEVER if as_of is None else to_micros(as_of), cases=cases)
-        if isinstance(known_at, datetime):
-            cut = replace(cut, recorded=to_micros(known_at))
-        elif known_at is not None:
-            cut = replace(cut, position=int(known_at))
+        cut = replace(_cut(as_of, known_at), cases=cases)
         if after is not None:
             cut = replace(cut, after=(to_micros(after[0]), int(after[1])))
 
@@ -481,11 +477,7 @@ class EventStore:
                 self.location, f"{log}: a view of an object-centric log is not read through SQL"
             )
         log_id = self._log_id(log)
-        cut = Cut(timestamp=NEVER if as_of is None else to_micros(as_of))
-        if isinstance(known_at, datetime):
-            cut = replace(cut, recorded=to_micros(known_at))
-        elif known_at is not None:
-            cut = replace(cut, position=int(known_at))
+        cut = _cut(as_of, known_at)
         ranges = self.recorder.ranges(log_id)
         first = int(ranges["first_position"].min() or 0)  # type: ignore[arg-type]
         last = min(int(ranges["last_position"].max() or 0), cut.position)  # type: ignore[arg-type]
@@ -550,10 +542,7 @@ class EventStore:
         chosen = attrs.wanted(self.recorder.attributes(log_id), cut.columns)
         if not chosen or raw.is_empty():
             return raw
-        by_table: dict[int, list[attrs.Column]] = {}
-        for spec in chosen.values():
-            for column in spec.columns:
-                by_table.setdefault(column.table, []).append(column)
+        by_table = attrs.by_table(chosen.values())
         for table, columns in sorted(by_table.items()):
             values = self.recorder.read_attributes(log_id, table, columns, raw["position"])
             values = values.cast({"position": pl.Int64})
@@ -661,6 +650,17 @@ def write_frame(
 
 #: What a copied frame brings besides the writable vocabulary and the attributes.
 _COPIED = ("position", "revision", "recorded_at")
+
+
+def _cut(as_of: datetime | None, known_at: datetime | int | None) -> Cut:
+    """The cut of a read as of a valid time and as known at a transaction time (a datetime)
+    or a position (an int)."""
+    cut = Cut(timestamp=NEVER if as_of is None else to_micros(as_of))
+    if isinstance(known_at, datetime):
+        return replace(cut, recorded=to_micros(known_at))
+    if known_at is not None:
+        return replace(cut, position=int(known_at))
+    return cut
 
 
 def _case_ids(case_id: str | Sequence[str]) -> tuple[str, ...]:

@@ -269,11 +269,7 @@ class PostgresRecorder(PortableQueries):
             "JOIN activities a ON a.activity_key = e.activity_key",
             "LEFT JOIN resources r ON r.resource_key = e.resource_key",
         ]
-        tables: dict[int, list[Column]] = {}
-        for spec in self.attributes(log_id).values():
-            for column in spec.columns:
-                tables.setdefault(column.table, []).append(column)
-        for table, stored in sorted(tables.items()):
+        for table, stored in sorted(attrs.by_table(self.attributes(log_id).values()).items()):
             alias = f"t{int(table)}"
             joins.append(
                 f"LEFT JOIN {attrs.table_name(log_id, table)} {alias}"

@@ -69,13 +69,30 @@ class Occurrences:
         self.seen = pl.DataFrame(schema={"_key": pl.UInt64, "_seen": pl.UInt32})
 
     def number(self, events: pl.DataFrame) -> pl.Series:
-        keyed = events.select(
+        """Each event's number among the events with its case, time and activity so far."""
+        keys = events.select(
             pl.struct("case_id", "timestamp", "activity").hash().alias("_key")
-        ).with_columns(_n=pl.int_range(pl.len(), dtype=pl.UInt32).over("_key"))
-        numbered = keyed.join(self.seen, on="_key", how="left", maintain_order="left")
-        counts = keyed.group_by("_key").agg(_seen=pl.len().cast(pl.UInt32))
-        self.seen = pl.concat([self.seen, counts]).group_by("_key").agg(pl.col("_seen").sum())
-        return numbered.select(pl.col("_n") + pl.col("_seen").fill_null(0)).to_series()
+        ).to_series()
+        numbers = pl.zeros(keys.len(), dtype=pl.UInt32, eager=True)
+        counts = pl.DataFrame({"_key": keys, "_seen": pl.ones(keys.len(), pl.UInt32, eager=True)})
+        repeated = keys.is_duplicated()
+        if repeated.any():  # most keys are unique: only the repeated ones are counted
+            rows = repeated.arg_true()
+            within = pl.DataFrame({"_key": keys.gather(rows)}).select(
+                pl.int_range(pl.len(), dtype=pl.UInt32).over("_key")
+            )
+            numbers = numbers.scatter(rows, within.to_series())
+            counts = counts.group_by("_key").agg(pl.col("_seen").sum())
+        again = keys.is_in(self.seen["_key"])
+        if again.any():  # events seen in earlier batches count on from there
+            before = pl.DataFrame({"_key": keys}).join(
+                self.seen, on="_key", how="left", maintain_order="left"
+            )
+            numbers = numbers + before["_seen"].fill_null(0)
+            self.seen = pl.concat([self.seen, counts]).group_by("_key").agg(pl.col("_seen").sum())
+        else:
+            self.seen = pl.concat([self.seen, counts])
+        return numbers
 
 
 def to_batch(

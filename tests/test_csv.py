@@ -111,15 +111,19 @@ def test_a_longer_export_adds_only_the_new_events(store, tmp_path) -> None:
 def test_derived_ids_do_not_depend_on_batch_size(store, tmp_path, monkeypatch) -> None:
     twins = "c1,create,2024-01-01 10:00,ana,1\n" * 3 + "c2,create,2024-01-01 10:00,ana,1\n"
     source = write(tmp_path / "twins.csv", HEADER + twins)
-    monkeypatch.setattr(ingest.batch, "BATCH_ROWS", 1)
-    first = run_job(store, source, log="a")
-    monkeypatch.setattr(ingest.batch, "BATCH_ROWS", 1000)
-    second = run_job(store, source, log="b")
-    assert first.events_added == second.events_added == 4  # identical rows are all kept
-    assert_frame_equal(
-        store.read("a").select("event_id").sort("event_id"),
-        store.read("b").select("event_id").sort("event_id"),
-    )
+    ids = {}
+    # One row per batch (repeats across batches), two (within and across), all in one.
+    for rows in (1, 2, 1000):
+        monkeypatch.setattr(ingest.batch, "BATCH_ROWS", rows)
+        summary = run_job(store, source, log=f"rows{rows}")
+        assert summary.events_added == 4  # identical rows are all kept
+        ids[rows] = sorted(
+            store.read(f"rows{rows}")
+            .select(pl.col("event_id").str.replace(r"@.*#", "#"))
+            .to_series()
+            .to_list()
+        )
+    assert ids[1] == ids[2] == ids[1000] == ["c1#0", "c1#1", "c1#2", "c2#0"]
 
 
 @pytest.mark.parametrize(

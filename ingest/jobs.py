@@ -156,6 +156,9 @@ def ingest(
     )
     committed = max(committed, start_row)
     seen = 0
+    # A job filling an empty log writes without looking its ids up first, while it meets
+    # none that is stored (`EventStore.import_frame`).
+    new = committed == 0 and (not store.has_log(log) or store.head(log) == 0)
     try:
         batches = read(path, mapping=mapping, options=options, skip_rows=committed)
         for batch, events in read_ahead(batches):
@@ -164,12 +167,14 @@ def ingest(
             if seen == 0:
                 store.ledger.set_mapping(job_id, batch.mapping.as_dict())
             seen += batch.rows
-            store.import_frame(
+            result = store.import_frame(
                 log,
                 events,
                 job=JobProgress(job_id=job_id, rows=committed + seen, rejects=batch.rejects),
                 objects=batch.objects,
+                new=new,
             )
+            new = new and result.duplicates == 0
             if progress is not None:
                 progress(committed + seen)
     except (IngestError, WorkbenchError, pl.exceptions.PolarsError, OSError) as error:

@@ -198,6 +198,33 @@ def test_import_frame_keeps_invariants_and_skips_stored_ids(any_store) -> None:
     assert stored.filter(pl.col("case_id") == "b")["activity"].to_list() == ["x", "y"]
 
 
+def test_an_import_guessed_new_still_skips_the_stored_ids(any_store) -> None:
+    # The guess is wrong: the write without a look-up is undone (with the new case, the new
+    # attribute and its table) and done again with it.
+    frame = pl.DataFrame(
+        {
+            "case_id": ["a", "a", "b", "c"],
+            "activity": ["x", "y", "x", "x"],
+            "timestamp": [datetime(2024, 1, 1, hour, tzinfo=UTC) for hour in (1, 2, 3, 4)],
+        }
+    )
+    any_store.import_frame("bulk", frame.head(2))
+    richer = frame.with_columns(cost=pl.Series([1.5, 2.0, None, 4.0]))
+    result = any_store.import_frame("bulk", richer, new=True)
+    assert (result.events_added, result.duplicates, result.position) == (2, 2, 4)
+    stored = any_store.read("bulk")
+    assert stored["position"].to_list() == [1, 2, 3, 4]
+    assert stored["case_id"].to_list() == ["a", "a", "b", "c"]
+    assert stored["revision"].to_list() == [0, 1, 0, 0]
+    assert stored["cost"].to_list() == [None, None, None, 4.0]
+    # A right guess writes the same as no guess.
+    assert any_store.import_frame("other", frame, new=True).events_added == 4
+    assert_frame_equal(
+        any_store.read("other").drop("log", "recorded_at", "position"),
+        stored.drop("log", "recorded_at", "position", "cost"),
+    )
+
+
 def test_import_frame_refuses_events_without_case_or_time(any_store) -> None:
     frame = pl.DataFrame(
         {"case_id": ["a", None], "activity": ["x", "y"], "timestamp": [datetime(2024, 1, 1)] * 2}

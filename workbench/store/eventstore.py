@@ -161,6 +161,7 @@ class EventStore:
         *,
         job: JobProgress | None = None,
         objects: Objects | None = None,
+        new: bool = False,
     ) -> ImportResult:
         """Append a whole frame of events (many cases) in one transaction.
 
@@ -171,6 +172,11 @@ class EventStore:
         a job's record out of step with the events it stored. ``objects`` (object-centric
         logs) are written in the same transaction; objects and links already stored are
         skipped, so a resumed job can send them again.
+
+        ``new`` is a hint that none of the ids is stored yet (a job filling a log that was
+        empty): the frame is written without looking its ids up first, and only if the
+        store's unique index refuses one is the write undone and done with the look-up.
+        The result is the same either way.
         """
         prepared = frame if isinstance(frame, Prepared) else prepare(frame)
         events_read, frame = prepared.events_read, prepared.events
@@ -178,12 +184,16 @@ class EventStore:
             log_id = self._ensure_log(tx, log)
             if objects is not None:
                 tx.write_objects(log_id, objects)
-            if frame.height and tx.has_events(log_id):
+            written = None
+            if frame.height and new:
+                written = tx.unless_stored(lambda: write_frame(tx, log_id, prepared.events))
+            if written is None and frame.height and tx.has_events(log_id):
                 stored = tx.stored_ids(log_id, frame["event_id"])
                 frame = frame.join(
                     stored.select("event_id"), on="event_id", how="anti", maintain_order="left"
                 )
-            written = write_frame(tx, log_id, frame) if frame.height else None
+            if written is None and frame.height:
+                written = write_frame(tx, log_id, frame)
             position = None if written is None else int(written["position"].max())  # type: ignore[arg-type]
             result = ImportResult(
                 events_read=events_read,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 import polars as pl
 
@@ -30,6 +30,8 @@ from workbench.store.records import (
     Query,
     StoredProjection,
 )
+
+T = TypeVar("T")
 
 NEVER: Final = 2**62  # an upper bound for positions and microsecond times
 
@@ -165,6 +167,12 @@ class Transaction(Protocol):
 
     def case_revisions(self, log_id: int, case_ids: Sequence[str]) -> dict[str, int]:
         """The current revision of each of these cases that exists."""
+        ...
+
+    def unless_stored(self, write: Callable[[], T]) -> T | None:
+        """``write()``, on the guess that none of the event ids it writes is stored yet:
+        its result, or None, with nothing of it kept, when the log's unique index on
+        event ids refuses one (the caller then checks the ids first)."""
         ...
 
     def keys(self, table: str, log_id: int, names: pl.Series) -> pl.DataFrame:

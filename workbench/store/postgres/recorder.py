@@ -29,6 +29,7 @@ from workbench.store.recorder import (
     OBJECT_TABLES,
     RANGE_COLUMNS,
     Cut,
+    T,
     now_micros,
     object_frames,
     reject_rows,
@@ -452,6 +453,17 @@ class _Transaction:
         return (
             self._one("SELECT 1 FROM event_ranges WHERE log_id = %s LIMIT 1", (log_id,)) is not None
         )
+
+    def unless_stored(self, write: Callable[[], T]) -> T | None:
+        import psycopg
+
+        try:
+            with self.cursor.connection.transaction():  # a savepoint
+                return write()
+        except psycopg.errors.UniqueViolation as error:
+            if error.diag.constraint_name != "events_by_id":
+                raise
+            return None
 
     def stored_ids(self, log_id: int, event_ids: pl.Series) -> pl.DataFrame:
         self.cursor.execute(

@@ -32,6 +32,7 @@ from workbench.store.recorder import (
     OBJECT_TABLES,
     RANGE_COLUMNS,
     Cut,
+    T,
     now_micros,
     object_frames,
     reject_rows,
@@ -515,6 +516,19 @@ class _Transaction:
                 "position": pl.Int64,
             }
         )
+
+    def unless_stored(self, write: Callable[[], T]) -> T | None:
+        self.cursor.execute("SAVEPOINT unless_stored")
+        try:
+            result = write()
+        except adbc_driver_manager.Error as error:
+            if "UNIQUE constraint failed: events.log_id, events.event_id" not in str(error):
+                raise
+            self.cursor.execute("ROLLBACK TO unless_stored")
+            self.cursor.execute("RELEASE unless_stored")
+            return None
+        self.cursor.execute("RELEASE unless_stored")
+        return result
 
     def case_revisions(self, log_id: int, case_ids: Sequence[str]) -> dict[str, int]:
         revision = "(SELECT max(revision) FROM events e WHERE e.case_key = c.case_key)"

@@ -26,7 +26,7 @@ import polars as pl
 
 from ingest import batch as batching
 from ingest.batch import LINE, PLACE, Batch, from_frames
-from ingest.formats import TooLarge, open_binary, plain_file
+from ingest.formats import TooLarge, is_gzipped, open_binary, plain_file
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions, parse_times, typed_value
 
 XES_MAPPING = ColumnMapping(
@@ -96,8 +96,9 @@ PARSERS = int(os.environ.get("WORKBENCH_XES_PARSERS", "1"))
 # Pieces handed over ahead of the one being read: a parser starts on the next piece as soon
 # as it has written one (a parsed piece waits on disk, not in memory).
 AHEAD = PARSERS + 1
-# The first piece is small so that writing starts at once; the next hold half a batch each,
-# so that the writer never waits long for the next one.
+# The first piece is small and parsed right here, so that writing starts at once while the
+# parser processes start; the next pieces double in size up to half a batch each, so that
+# the writer never waits long for the next one.
 FIRST_PIECE = 2 << 20
 LARGEST_PIECE = 256 << 20
 _TRACE = re.compile(rb"<trace[\s>]")
@@ -111,24 +112,29 @@ def _tables(source: Path) -> Generator[pl.DataFrame, None, None]:
     boundaries into pieces, each parsed as a small XES file of its own (the log's header,
     some traces, the closing tag) in `PARSERS` processes of their own (rustxes holds the
     GIL), so that pieces are parsed side by side while this one is converted and written.
-    A piece rustxes cannot read (a broken file), or a file that cannot be cut, hands over
-    to the whole-file parsers, which skip the events already given.
+    The first piece, a small one, is parsed here while those processes start. A piece
+    rustxes cannot read (a broken file), or a file that cannot be cut, hands over to the
+    whole-file parsers, which skip the events already given.
     """
     given = traces = 0
     frame: pl.DataFrame | None = None
     finished = False
+    here = _HereParser()
+    # Processes pay off from a few pieces on (a gzipped file is several times larger
+    # unpacked), and start while a gzipped file is unpacked.
+    size = source.stat().st_size
+    large = size > 3 * FIRST_PIECE or (size > 3 * FIRST_PIECE // 8 and is_gzipped(source))
+    pool = _Parsers() if large else here
     try:
         with plain_file(source) as plain:  # a gzipped file is decompressed within a bound
             pieces = _pieces(plain)
-            # Processes pay off from a few pieces on; a small file is parsed right here.
-            pool = _Parsers() if plain.stat().st_size > 3 * FIRST_PIECE else _HereParser()
             parsing: deque[Callable[[], pl.DataFrame | None]] = deque()
 
             def parse_next() -> bool:
                 piece = next(pieces, _END)
                 if piece is _END:
                     return False
-                parsing.append(pool.submit(piece))
+                parsing.append((pool if parsing or given else here).submit(piece))
                 return True
 
             try:
@@ -146,7 +152,6 @@ def _tables(source: Path) -> Generator[pl.DataFrame, None, None]:
             finally:
                 for waiting in parsing:  # parsed, but not needed: its files go
                     waiting()
-                pool.close()
                 pieces.close()
             if finished and given:
                 return
@@ -155,6 +160,8 @@ def _tables(source: Path) -> Generator[pl.DataFrame, None, None]:
         raise
     except IngestError:  # a truncated download: the streaming parser keeps what it can
         frame = None
+    finally:
+        pool.close()
     if frame is not None and frame.height > given:
         yield from _rows_of(frame.slice(given), first_event=given, first_trace=traces)
     elif frame is None:
@@ -281,7 +288,7 @@ def _pieces(plain: Path) -> Generator[Path | None, None, None]:
         if data.find(b"<!--", start, end) >= 0 or data.find(b"<![CDATA[", start, end) >= 0:
             yield None
             return
-        size = FIRST_PIECE
+        size = largest = FIRST_PIECE
         while start < end:
             cut = end if start + size >= end else _trace_before(data, start, start + size)
             if cut <= start:  # one trace longer than a piece: it ends at the next trace
@@ -294,12 +301,13 @@ def _pieces(plain: Path) -> Generator[Path | None, None, None]:
                 _copy(handle.fileno(), target.fileno(), start, cut - start)
                 target.write(b"</log>\n")
             yield Path(name)
-            if size == FIRST_PIECE:  # pieces of about half a batch of events from here on
+            if size == FIRST_PIECE:  # at most about half a batch of events from here on
                 events = max(data[start:cut].count(b"<event"), 1)
-                size = min(
+                largest = min(
                     max((cut - start) * batching.BATCH_ROWS // 2 // events, FIRST_PIECE),
                     LARGEST_PIECE,
                 )
+            size = min(2 * size, largest)
             start = cut
 
 

@@ -121,6 +121,20 @@ def test_drop_removes_one_log_only(any_store, events) -> None:
         any_store.drop("gone")
 
 
+def test_a_position_is_never_used_again_after_its_log_is_dropped(any_store, events) -> None:
+    any_store.append("keep", "c1", events[:2])
+    any_store.append("gone", "c1", events[2:4])  # positions 3 and 4
+    any_store.drop("gone")
+    assert any_store.append("keep", "c2", events[4:5]).position == 5
+    imported = any_store.import_frame(
+        "other",
+        pl.DataFrame(
+            {"case_id": ["x"], "activity": ["a"], "timestamp": [datetime(2024, 1, 1, tzinfo=UTC)]}
+        ),
+    )
+    assert imported.position == 6
+
+
 def test_scan_returns_the_vocabulary_then_attributes(any_store, events) -> None:
     any_store.append("demo", "c1", events)
     frame = any_store.read("demo")

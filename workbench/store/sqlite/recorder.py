@@ -612,10 +612,16 @@ class _Transaction:
         )
 
     def allocate(self, count: int) -> tuple[int, int]:
-        top = self.fetch("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'events'")
+        # The events' own maximum too: a file written meanwhile by a version before `head`.
+        top = self.fetch(
+            "SELECT max((SELECT position FROM head),"
+            " coalesce((SELECT max(position) FROM events), 0))"
+        )
+        first = int(top.item(0, 0)) + 1
+        self.cursor.execute("UPDATE head SET position = ?", (first + count - 1,))
         last = self.fetch("SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1")
         recorded_at = max(now_micros(), int(last.item(0, 0)) if last.height else 0)
-        return int(top.item(0, 0)) + 1, recorded_at
+        return first, recorded_at
 
     def write_events(self, rows: pl.DataFrame) -> None:
         self.cursor.adbc_ingest("events", rows.to_arrow(), mode="append")
@@ -662,9 +668,9 @@ class _Transaction:
             )
 
     def advance(self, position: int, recorded_at: int) -> None:
-        # AUTOINCREMENT keeps the largest position ever written; recorded_at follows the
-        # last event's, which `allocate` reads.
-        del position, recorded_at
+        # recorded_at follows the last event's, which `allocate` reads.
+        del recorded_at
+        self.cursor.execute("UPDATE head SET position = max(position, ?)", (position,))
 
     def insert_job(self, job: Job, rejects: pl.DataFrame) -> int:
         values = job.as_dict()

@@ -5,7 +5,8 @@ Layout of the file (an ordinary SQLite database that sqlite-utils and Datasette 
 - ``logs``: one row per log, with its attributes (see `workbench.store.attributes`).
 - ``cases``, ``activities``, ``resources``: integer keys for the repeated strings.
 - ``events``: the append-only log. ``position`` is the rowid; triggers refuse UPDATE and
-  DELETE unless the log is being dropped on purpose.
+  DELETE unless the log is being dropped on purpose. ``head`` holds the largest position
+  ever allocated.
 - ``attributes_<log>`` (and ``attributes_<log>_<n>``): the attribute values, by position.
 - ``event_ranges``: one row per committed write, for reads cut by time.
 - the object-centric tables, ``ingest_jobs`` and ``rejects``, ``projections`` and
@@ -44,8 +45,15 @@ CREATE TABLE IF NOT EXISTS resources (
     name TEXT NOT NULL,
     UNIQUE (log_id, name)
 );
+-- The largest position ever allocated, so that a position is never used again, even after
+-- the log that held the last ones is dropped (cheaper than AUTOINCREMENT, which updates
+-- its counter for every row; files from before it keep their AUTOINCREMENT, and both hold).
+CREATE TABLE IF NOT EXISTS head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
-    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    position INTEGER PRIMARY KEY,
     log_id INTEGER NOT NULL,
     case_key INTEGER NOT NULL,
     revision INTEGER NOT NULL,
@@ -258,10 +266,24 @@ def create(run: Run) -> None:
             _migrate(run, tables)
         for statement in _statements(SCHEMA):
             run(statement)
+        _start_head(run)
     except BaseException:
         run("ROLLBACK")
         raise
     run("COMMIT")
+
+
+def _start_head(run: Run) -> None:
+    """The head of a new file, or of one from before the table: the largest position its
+    AUTOINCREMENT counter or its events ever reached."""
+    if run("SELECT 1 FROM head"):
+        return
+    counted = run("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
+    sequence = "(SELECT max(seq) FROM sqlite_sequence WHERE name = 'events')" if counted else "NULL"
+    run(
+        "INSERT INTO head (id, position) SELECT 1, max(coalesce("
+        f"{sequence}, 0), coalesce((SELECT max(position) FROM events), 0))"
+    )
 
 
 def _statements(script: str) -> list[str]:
@@ -293,6 +315,7 @@ def needs_changes(run: Run) -> bool:
     tables = _tables(run)
     expected = {
         "logs",
+        "head",
         "events",
         "ingest_jobs",
         "rejects",

@@ -212,6 +212,29 @@ def test_import_frame_keeps_invariants_and_skips_stored_ids(any_store) -> None:
     assert stored.filter(pl.col("case_id") == "b")["activity"].to_list() == ["x", "y"]
 
 
+def test_revisions_continue_across_imports(any_store) -> None:
+    def frame(cases: list[str], hours: list[int]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "case_id": cases,
+                "activity": ["x"] * len(cases),
+                "timestamp": [datetime(2024, 1, 1, hour, tzinfo=UTC) for hour in hours],
+            }
+        )
+
+    any_store.import_frame("bulk", frame(["b", "a", "b"], [1, 2, 3]), new=True)
+    any_store.import_frame("bulk", frame(["c", "b", "a", "b", "c"], [4, 5, 6, 7, 8]))
+    stored = any_store.read("bulk").sort("position")
+    revisions = stored.group_by("case_id", maintain_order=True).agg("revision", "timestamp")
+    assert dict(zip(revisions["case_id"], revisions["revision"].to_list(), strict=True)) == {
+        "a": [0, 1],
+        "b": [0, 1, 2, 3],
+        "c": [0, 1],
+    }
+    # A case's revisions follow its events' order in the files.
+    assert all(times == sorted(times) for times in revisions["timestamp"].to_list())
+
+
 def test_an_import_guessed_new_still_skips_the_stored_ids(any_store) -> None:
     # The guess is wrong: the write without a look-up is undone (with the new case, the new
     # attribute and its table) and done again with it.

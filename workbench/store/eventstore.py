@@ -607,23 +607,25 @@ def write_frame(
     cases = tx.keys("cases", log_id, frame["case_id"])
     activities = tx.keys("activities", log_id, frame["activity"])
     resources = tx.keys("resources", log_id, frame["resource"])
-    rows = (
-        frame.join(cases, left_on="case_id", right_on="_name", how="left", maintain_order="left")
-        .join(activities, left_on="activity", right_on="_name", how="left", maintain_order="left")
-        .join(resources, left_on="resource", right_on="_name", how="left", maintain_order="left")
-    )
+    rows = frame
+    for column, keys in (("case_id", cases), ("activity", activities), ("resource", resources)):
+        rows = rows.join(
+            keys.drop("_new"), left_on=column, right_on="_name", how="left", maintain_order="left"
+        )
     if copied:
         first, recorded_at = 0, 0
     else:
+        # Only cases stored before have a revision to continue from.
+        earlier = cases.filter(~pl.col("_new"))["_name"].to_list()
         base = pl.DataFrame(
-            list(tx.case_revisions(log_id, frame["case_id"].unique().to_list()).items()),
+            list(tx.case_revisions(log_id, earlier).items()) if earlier else [],
             schema={"case_id": pl.String, "_base": pl.Int64},
             orient="row",
         )
         first, recorded_at = tx.allocate(frame.height)
         rows = rows.join(base, on="case_id", how="left", maintain_order="left").with_columns(
             position=pl.int_range(pl.len(), dtype=pl.Int64) + first,
-            revision=pl.col("_base").fill_null(-1) + 1 + pl.int_range(pl.len()).over("case_id"),
+            revision=pl.col("_base").fill_null(-1) + 1 + _within_case(rows),
             recorded_at=pl.lit(recorded_at, dtype=UTC_MICROS),
         )
     stored = rows.select(
@@ -656,6 +658,16 @@ def write_frame(
     return rows.select(
         *(c for c in VOCABULARY if c != "log"), *(c for c in frame.columns if c not in VOCABULARY)
     )
+
+
+def _within_case(frame: pl.DataFrame) -> pl.Expr:
+    """Each event's place among its case's events in the frame (0, 1, ...). A frame grouped
+    by case (`prepare` sorts it) is counted in runs, with no hashing of the case ids."""
+    if not frame["case_id"].is_sorted():
+        return pl.int_range(pl.len()).over("case_id")
+    row = pl.int_range(pl.len())
+    starts = (pl.col("case_id") != pl.col("case_id").shift(1)).fill_null(True)
+    return row - pl.when(starts).then(row).forward_fill()
 
 
 #: What a copied frame brings besides the writable vocabulary and the attributes.

@@ -177,7 +177,7 @@ class Transaction(Protocol):
 
     def keys(self, table: str, log_id: int, names: pl.Series) -> pl.DataFrame:
         """Integer keys (column of `DICTIONARIES`) for these names (column ``_name``),
-        creating the missing ones."""
+        creating the missing ones (``_new`` is true for those)."""
         ...
 
     def attributes(self, log_id: int) -> Attributes:

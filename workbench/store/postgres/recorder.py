@@ -509,6 +509,7 @@ class _Transaction:
             self.cursor.fetchall(), schema={key: pl.Int64, column: pl.String}, orient="row"
         )
         new = wanted.join(known, on=column, how="anti")
+        known = known.with_columns(pl.lit(False).alias("_new"))
         if new.height:
             top = self._one(f"SELECT coalesce(max({key}), 0) FROM {table}")[0]
             new = new.select(
@@ -517,7 +518,7 @@ class _Transaction:
                 pl.col(column),
             )
             self._copy(table, new)
-            known = pl.concat([known, new.select(key, column)])
+            known = pl.concat([known, new.select(key, column, pl.lit(True).alias("_new"))])
         return known.rename({column: "_name"})
 
     def attributes(self, log_id: int) -> Attributes:

@@ -557,6 +557,9 @@ class _Transaction:
             else pl.DataFrame(schema={key: pl.Int64, column: pl.String})
         )
         new = wanted.join(known, on=column, how="anti")
+        found = wanted.join(known, on=column, how="inner").select(
+            key, column, pl.lit(False).alias("_new")
+        )
         if new.height:
             top = self.fetch(f"SELECT coalesce(max({key}), 0) FROM {table}").item(0, 0)
             new = new.select(
@@ -565,8 +568,8 @@ class _Transaction:
                 pl.col(column),
             )
             self.cursor.adbc_ingest(table, new.to_arrow(), mode="append")
-            known = pl.concat([known, new.select(key, column)])
-        return known.rename({column: "_name"})
+            found = pl.concat([found, new.select(key, column, pl.lit(True).alias("_new"))])
+        return found.rename({column: "_name"})
 
     def attributes(self, log_id: int) -> Attributes:
         found = self.fetch("SELECT attribute_types FROM logs WHERE log_id = ?", (log_id,))

@@ -550,7 +550,13 @@ class _Transaction:
     def keys(self, table: str, log_id: int, names: pl.Series) -> pl.DataFrame:
         key, column = DICTIONARIES[table]
         wanted = pl.DataFrame({column: names.drop_nulls().unique().sort()})
-        known = self.fetch(f"SELECT {key}, {column} FROM {table} WHERE log_id = ?", (log_id,))
+        # Only the names wanted, looked up in the (log_id, name) index: a log's whole
+        # dictionary (a million cases) would be read again for every batch.
+        known = self.fetch(
+            f"SELECT {key}, {column} FROM {table} WHERE log_id = ?"
+            f" AND {column} IN (SELECT value FROM json_each(?))",
+            (log_id, json.dumps(wanted[column].to_list(), ensure_ascii=False)),
+        )
         known = (
             known.cast({key: pl.Int64, column: pl.String})
             if known.height

@@ -158,3 +158,24 @@ def test_logs_show_object_types_and_views(tmp_path) -> None:
     assert entries["orders/orders"]["cases"] == 2_000
     _, out, _ = run(db, "logs")
     assert "orders/customers" in out
+
+
+def test_an_attribute_value_with_a_comma_can_be_named(tmp_path) -> None:
+    source = tmp_path / "names.csv"
+    source.write_text(
+        "case,activity,timestamp,owner\n"
+        'c1,a,2024-01-01 10:00,"Smith, J."\n'
+        "c2,a,2024-01-01 11:00,Lee\n"
+        "c3,a,2024-01-01 12:00,Smith\n"
+    )
+    db = tmp_path / "s.db"
+    assert run(db, "ingest", str(source), "--log", "names")[0] == 0
+
+    def cases(*values: str) -> int:
+        code, out, _ = run(db, "stats", "names", "--json", *values)
+        assert code == 0, out
+        return int(json.loads(out)["cases"])
+
+    assert cases("--attribute", r"owner=Smith\, J.") == 1
+    assert cases("--attribute", r"owner=Smith\, J.,Lee") == 2
+    assert cases("--attribute", "owner=Smith,Lee") == 2  # the plain names, not "Smith, J."

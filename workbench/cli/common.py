@@ -328,7 +328,11 @@ _FILTER_FLAGS: dict[str, Any] = {
     ],
     "attribute": Annotated[
         list[str] | None,
-        typer.Option("--attribute", help="Cases with KEY=VALUE (VALUE may be a,b,c; repeatable)."),
+        typer.Option(
+            "--attribute",
+            help=r"Cases with KEY=VALUE (VALUE may be a,b,c; \, is a comma within a value;"
+            " repeatable).",
+        ),
     ],
     "as_of": Annotated[
         str | None, typer.Option("--as-of", help="The log as it happened up to this time.")
@@ -397,8 +401,35 @@ def cuts_and_filters(log: str, flags: FilterFlags) -> tuple[datetime | None, Any
             fail(f"--attribute {pair!r}: write KEY=VALUE")
         if key not in store().schema(log):
             fail(f"--attribute {pair!r}: the log has no attribute {key!r}")
-        items.append(Attribute(key, tuple(values.split(","))))
+        items.append(Attribute(key, attribute_values(values)))
     return as_of, known_at, Filters(tuple(items))
+
+
+def attribute_values(text: str) -> tuple[str, ...]:
+    """The values of ``--attribute KEY=VALUES``: split at commas, where ``\\,`` is a comma
+    within a value and ``\\\\`` a backslash.
+
+    >>> attribute_values(r"north,south")
+    ('north', 'south')
+    >>> attribute_values(r"Smith\\, J.,Lee")
+    ('Smith, J.', 'Lee')
+    """
+    values, current, escaped = [], [], False
+    for character in text:
+        if escaped:
+            current.append(character if character in ",\\" else "\\" + character)
+            escaped = False
+        elif character == "\\":
+            escaped = True
+        elif character == ",":
+            values.append("".join(current))
+            current = []
+        else:
+            current.append(character)
+    if escaped:
+        current.append("\\")
+    values.append("".join(current))
+    return tuple(values)
 
 
 EngineOption = Annotated[

@@ -11,14 +11,13 @@ being stored twice. A file dropped into a folder is imported once it has stopped
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ingest.formats import detect_format, sniff
+from ingest.formats import copy_range, detect_format, sniff
 from ingest.jobs import Summary, ingest, log_name
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions
 from workbench.store import EventStore
@@ -70,7 +69,6 @@ def follow_file(
     """Import what is appended to a CSV or JSON lines file, round after round, until
     ``stop`` is set (or after one round, with ``once``)."""
     log = log or log_name(path)
-    source = str(path.resolve())
     kind: str | None = None
     imported = -1
     while True:
@@ -85,28 +83,47 @@ def follow_file(
                     )
                 with tempfile.TemporaryDirectory(prefix="workbench-follow-") as folder:
                     copy = Path(folder) / path.name
-                    with path.open("rb") as reading, copy.open("wb") as writing:
-                        shutil.copyfileobj(_Prefix(reading, size), writing)
-                    try:
-                        summary = ingest(
-                            store,
-                            copy,
-                            log=log,
-                            mapping=mapping,
-                            options=options,
-                            format=kind,
-                            source=source,
-                            start_row=_taken(store, log, source),
-                            stop=stop,
-                        )
-                    except IngestError as error:
-                        # Nothing new could be stored (only rejects): say so and go on.
-                        summary = _failed(log, source, kind, error)
+                    summary = _round(store, path, copy, size, log, mapping, options, kind, stop)
                 imported = size
                 if report is not None:
                     report(summary)
         if _done(once, poll, stop):
             return
+
+
+def _round(
+    store: EventStore,
+    path: Path,
+    copy: Path,
+    size: int,
+    log: str,
+    mapping: ColumnMapping | None,
+    options: ParseOptions | None,
+    kind: str,
+    stop: threading.Event | None,
+) -> Summary:
+    """One round: the file's first ``size`` bytes, copied, imported after the rows that
+    earlier rounds took."""
+    source = str(path.resolve())
+    try:
+        with path.open("rb") as reading, copy.open("wb") as writing:
+            copy_range(reading.fileno(), writing.fileno(), 0, size)
+    except OSError as error:  # the file shrank while it was copied (rotated, truncated)
+        return _failed(log, source, kind, IngestError(f"{path}: {error}"))
+    try:
+        return ingest(
+            store,
+            copy,
+            log=log,
+            mapping=mapping,
+            options=options,
+            format=kind,
+            source=source,
+            start_row=_taken(store, log, source),
+            stop=stop,
+        )
+    except IngestError as error:  # nothing new could be stored (only rejects): go on
+        return _failed(log, source, kind, error)
 
 
 def _failed(log: str, source: str, kind: str, error: IngestError) -> Summary:
@@ -125,22 +142,6 @@ def _done(once: bool, poll: float, stop: threading.Event | None) -> bool:
         return stop.wait(poll)
     time.sleep(poll)
     return False
-
-
-class _Prefix:
-    """The first ``size`` bytes of a file, as a readable object."""
-
-    def __init__(self, handle: object, size: int) -> None:
-        self.handle = handle
-        self.left = size
-
-    def read(self, amount: int = -1) -> bytes:
-        if self.left <= 0:
-            return b""
-        amount = self.left if amount < 0 else min(amount, self.left)
-        data: bytes = self.handle.read(amount)  # type: ignore[attr-defined]
-        self.left -= len(data)
-        return data
 
 
 def follow_folder(

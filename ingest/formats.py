@@ -43,6 +43,19 @@ def expansion_limit(path: Path) -> int:
     return max(MIN_EXPANDED, MAX_EXPANSION * path.stat().st_size)
 
 
+def copy_range(source: int, target: int, offset: int, count: int) -> None:
+    """``count`` bytes of the file ``source`` from ``offset`` appended to ``target``."""
+    while count > 0:
+        try:
+            done = os.copy_file_range(source, target, count, offset)
+        except OSError:  # a file system without it: through memory
+            done = os.write(target, os.pread(source, min(count, 1 << 24), offset))
+        if done <= 0:
+            raise OSError(f"could not copy {count} bytes")
+        offset += done
+        count -= done
+
+
 def is_gzipped(path: Path) -> bool:
     """Whether a file starts with gzip's magic bytes."""
     with path.open("rb") as handle:

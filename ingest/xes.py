@@ -26,7 +26,7 @@ import polars as pl
 
 from ingest import batch as batching
 from ingest.batch import LINE, PLACE, Batch, from_frames
-from ingest.formats import TooLarge, is_gzipped, open_binary, plain_file
+from ingest.formats import TooLarge, copy_range, is_gzipped, open_binary, plain_file
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions, parse_times, typed_value
 
 XES_MAPPING = ColumnMapping(
@@ -298,7 +298,7 @@ def _pieces(plain: Path) -> Generator[Path | None, None, None]:
             with os.fdopen(descriptor, "wb") as target:
                 target.write(header)
                 target.flush()
-                _copy(handle.fileno(), target.fileno(), start, cut - start)
+                copy_range(handle.fileno(), target.fileno(), start, cut - start)
                 target.write(b"</log>\n")
             yield Path(name)
             if size == FIRST_PIECE:  # at most about half a batch of events from here on
@@ -319,19 +319,6 @@ def _trace_before(data: mmap.mmap, low: int, high: int) -> int:
             return found
         high = found
     return low
-
-
-def _copy(source: int, target: int, offset: int, count: int) -> None:
-    """``count`` bytes of the file ``source`` from ``offset`` appended to ``target``."""
-    while count > 0:
-        try:
-            done = os.copy_file_range(source, target, count, offset)
-        except OSError:  # a file system without it: through memory
-            done = os.write(target, os.pread(source, min(count, 1 << 24), offset))
-        if done <= 0:
-            raise OSError(f"could not copy {count} bytes")
-        offset += done
-        count -= done
 
 
 _OPENING = re.compile(rb"<log\b[^>]*>")

@@ -563,9 +563,7 @@ class _Transaction:
             else pl.DataFrame(schema={key: pl.Int64, column: pl.String})
         )
         new = wanted.join(known, on=column, how="anti")
-        found = wanted.join(known, on=column, how="inner").select(
-            key, column, pl.lit(False).alias("_new")
-        )
+        found = known.with_columns(pl.lit(False).alias("_new"))
         if new.height:
             top = self.fetch(f"SELECT coalesce(max({key}), 0) FROM {table}").item(0, 0)
             new = new.select(

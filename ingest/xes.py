@@ -28,6 +28,7 @@ from ingest import batch as batching
 from ingest.batch import LINE, PLACE, Batch, from_frames
 from ingest.formats import TooLarge, copy_range, is_gzipped, open_binary, plain_file
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions, parse_times, typed_value
+from ingest.xes_lines import Reader, lean_header
 
 XES_MAPPING = ColumnMapping(
     case_id="case:concept:name",
@@ -101,12 +102,63 @@ AHEAD = PARSERS + 1
 # the writer never waits long for the next one.
 FIRST_PIECE = 2 << 20
 LARGEST_PIECE = 256 << 20
+# The line parser (`ingest.xes_lines`) reads logs written one element per line; its first
+# piece of text is small, so that writing starts at once.
+LINE_PARSER = True
+FIRST_LINES = 1 << 20
 _TRACE = re.compile(rb"<trace[\s>]")
 
 
 def _tables(source: Path) -> Generator[pl.DataFrame, None, None]:
     """The log's events as tables in file order, each with its event number (`LINE`) and
     place ("trace 3, event 2").
+
+    A log written one element per line, as most are, is parsed by `ingest.xes_lines` on a
+    thread while the tables before are written. What that parser leaves (a log of another
+    shape from its start, or the rest of one where it had to stop) is read by rustxes.
+    """
+    if not LINE_PARSER:
+        yield from _pieces_parsed(source)
+        return
+    reader = Reader(
+        source, _rustxes_text, first_piece=FIRST_LINES, piece_events=batching.BATCH_ROWS // 2
+    )
+    given = traces = 0
+    try:
+        for frame in reader:
+            yield from _rows_of(frame, first_event=given, first_trace=traces)
+            given += frame.height
+            traces += _trace_count(frame)
+    finally:
+        reader.close()
+    if reader.complete and given:
+        return
+    if not given:
+        yield from _pieces_parsed(source)
+        return
+    try:
+        with plain_file(source) as plain:
+            whole = _rustxes(plain)
+    except TooLarge:
+        raise
+    except IngestError:  # a truncated download: the streaming parser keeps what it can
+        whole = None
+    if whole is not None and whole.height > given:
+        yield from _rows_of(whole.slice(given), first_event=given, first_trace=traces)
+    elif whole is None:
+        yield from _skipped(_stream(source), given)
+
+
+def _rustxes_text(text: bytes) -> pl.DataFrame | None:
+    """A small XES document through rustxes (None when it cannot read it)."""
+    descriptor, name = tempfile.mkstemp(suffix=".xes")
+    with os.fdopen(descriptor, "wb") as target:
+        target.write(text)
+    return _parsed(Path(name))
+
+
+def _pieces_parsed(source: Path) -> Generator[pl.DataFrame, None, None]:
+    """The log's events as tables, parsed by rustxes.
 
     rustxes parses a whole file at once, and single-threaded; a large log is cut at trace
     boundaries into pieces, each parsed as a small XES file of its own (the log's header,
@@ -281,7 +333,7 @@ def _pieces(plain: Path) -> Generator[Path | None, None, None]:
         found = _TRACE.search(data)
         if found is None:
             return
-        header = _lean(data[: found.start()]) + b"\n"
+        header = lean_header(data[: found.start()]) + b"\n"
         start = found.start()
         end = data.rfind(b"</log>")
         end = len(data) if end < start else end
@@ -319,23 +371,6 @@ def _trace_before(data: mmap.mmap, low: int, high: int) -> int:
             return found
         high = found
     return low
-
-
-_OPENING = re.compile(rb"<log\b[^>]*>")
-_DECLARATIONS = re.compile(
-    rb"<(?:extension|classifier)\b[^>]*>|<global\b[^>]*/>|<global\b.*?</global>", re.DOTALL
-)
-
-
-def _lean(header: bytes) -> bytes:
-    """What every piece needs of the log's header: the ``<log>`` tag with its namespace,
-    the extensions, the classifiers and the global defaults; not the log's own attributes
-    (some logs carry megabytes of metadata there, which no event needs)."""
-    opening = _OPENING.search(header)
-    if opening is None:  # no <log> tag we recognise: keep the header whole
-        return header
-    kept = b"\n".join(match.group() for match in _DECLARATIONS.finditer(header, opening.end()))
-    return header[: opening.end()] + b"\n" + kept + b"\n"
 
 
 def _trace_count(frame: pl.DataFrame) -> int:

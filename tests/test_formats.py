@@ -374,12 +374,25 @@ def _events(store: EventStore, log: str) -> pl.DataFrame:
     return store.read(log).drop("position", "recorded_at", "log").sort("event_id")
 
 
-@pytest.fixture
-def small_pieces(monkeypatch):
-    """XES cut into pieces of a few traces, so that every path between pieces is taken."""
+@pytest.fixture(params=["lines", "rustxes"])
+def small_pieces(request, monkeypatch):
+    """XES cut into pieces of a few traces, so that every path between pieces is taken, by
+    each parser: the line parser (with rustxes for what it declines) and rustxes alone."""
     from ingest import batch, xes
 
     monkeypatch.setattr(xes, "FIRST_PIECE", 20_000)
+    monkeypatch.setattr(xes, "FIRST_LINES", 20_000)
+    monkeypatch.setattr(xes, "LINE_PARSER", request.param == "lines")
+    monkeypatch.setattr(batch, "BATCH_ROWS", 700)
+
+
+@pytest.fixture
+def rustxes_pieces(monkeypatch):
+    """XES cut into pieces of a few traces and parsed by rustxes in parser processes."""
+    from ingest import batch, xes
+
+    monkeypatch.setattr(xes, "FIRST_PIECE", 20_000)
+    monkeypatch.setattr(xes, "LINE_PARSER", False)
     monkeypatch.setattr(batch, "BATCH_ROWS", 700)
 
 
@@ -403,7 +416,7 @@ def test_xes_in_pieces_equals_the_whole_file(tmp_path, small_pieces, monkeypatch
 
 
 def test_pieces_parsed_elsewhere_leave_no_file_and_no_process(
-    tmp_path, small_pieces, monkeypatch
+    tmp_path, rustxes_pieces, monkeypatch
 ) -> None:
     import tempfile
 
@@ -430,7 +443,7 @@ def test_pieces_parsed_elsewhere_leave_no_file_and_no_process(
 
 
 def test_when_the_parser_process_cannot_run_the_file_is_parsed_here(
-    tmp_path, small_pieces, monkeypatch
+    tmp_path, rustxes_pieces, monkeypatch
 ) -> None:
     from ingest import xes
 

@@ -1,0 +1,477 @@
+"""A vectorized parser for XES written one element per line, as most tools write it.
+
+Each line of such a file is an opening or closing ``<trace>`` or ``<event>`` tag or one
+attribute, ``<string key="..." value="..."/>``. Polars' CSV reader takes the lines apart at
+their quotes, and running sums place every attribute in its trace and event: a piece is
+parsed on Polars' threads, without the GIL, so that parsing overlaps with writing, and in
+less time than rustxes takes.
+
+It returns exactly the frame rustxes returns for the same piece (column order aside), and
+None for anything outside the plain, regular case: an element it does not know, nested or
+list attributes, a key given twice, a key with two types, a value rustxes reads in a way of
+its own (a boolean other than ``true`` or ``false``, a malformed number or date), a numeric
+character reference. Then rustxes parses that piece, so the result never depends on which
+parser read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import queue
+import re
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from ingest.formats import TooLarge, open_binary
+from ingest.mapping import IngestError
+
+_TYPES = ("string", "date", "int", "float", "boolean", "id")
+_ATTRIBUTE = re.compile(
+    rb'<(string|date|int|float|boolean|id)\s+key="([^"<]*)"\s+value="([^"<]*)"\s*/>'
+)
+_COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
+_GLOBAL = re.compile(rb'<global\s+scope="(trace|event)"\s*>(.*?)</global>', re.DOTALL)
+_INTEGER = r"^[+-]?\d+$"
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_FLOAT = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+_DATE = r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)?$"
+_ENTITY = r"&(?:lt|gt|quot|apos|amp);"
+_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&"))
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The log's global defaults: per scope, each key's type and value (as written)."""
+
+    trace: dict[str, tuple[str, str]] = field(default_factory=dict)
+    event: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def defaults(header: bytes) -> Defaults | None:
+    """The global defaults declared in a log's header; None when they are not plain
+    attributes this parser reads (then rustxes reads the log)."""
+    found = Defaults()
+    header = _COMMENT.sub(b"", header)
+    if b"<!--" in header or b"<![CDATA[" in header:
+        return None
+    for scope, body in _GLOBAL.findall(header):
+        target = found.trace if scope == b"trace" else found.event
+        if _ATTRIBUTE.sub(b"", body).strip():
+            return None
+        for kind, key, value in _ATTRIBUTE.findall(body):
+            try:
+                name, text = _name(key.decode()), _unescaped_text(value.decode())
+            except UnicodeDecodeError:
+                return None
+            if name is None or text is None or name in target:
+                return None  # not well-formed, or given twice
+            target[name] = (kind.decode(), text)
+    if b"<global" in _GLOBAL.sub(b"", header):
+        return None
+    return found
+
+
+def parse(piece: bytes | memoryview, known: Defaults) -> pl.DataFrame | None:
+    """The events of ``piece`` (whole traces, one element per line) as rustxes gives them;
+    None when the piece is not that plain (rustxes then reads it).
+
+    The lines are read as CSV separated by quotes, which no XML attribute value holds:
+    ``<string key=|concept:name| value=|A_SUBMITTED|/>``. The parts around the key and
+    value repeat from line to line, so they are read as categories and judged once each.
+    """
+    try:
+        fields = pl.read_csv(
+            io.BytesIO(b"".join((_FIVE_FIELDS, piece))),  # its first line: how many fields
+            has_header=False,
+            separator='"',
+            quote_char=None,
+            comment_prefix=None,
+            truncate_ragged_lines=True,  # a sixth field is left in the fifth: judged below
+            schema=_FIELDS,
+            empty_string_is_null=False,  # value="" is an empty string
+        ).slice(1)
+    except pl.exceptions.PolarsError:  # not UTF-8, for one
+        return None
+    return _parsed(fields, known)
+
+
+_FIVE_FIELDS = b'""""\n'
+_FIELDS = {
+    "opening": pl.Categorical,
+    "key": pl.Categorical,
+    "between": pl.Categorical,
+    "value": pl.String,
+    "closing": pl.Categorical,
+}
+# What a line holds before its first quote, and what that makes it.
+_OPENINGS = {
+    "<trace>": 1,
+    "</trace>": 2,
+    "<event>": 3,
+    "</event>": 4,
+    **{f"<{kind} key=": 10 + number for number, kind in enumerate(_TYPES)},
+}
+
+
+def _codes(column: pl.Series) -> pl.Series | None:
+    """What each line is (`_OPENINGS`; 0 for a blank line), judged once per category;
+    None when a line starts with anything else."""
+    categories = column.unique().drop_nulls()
+    found = [_OPENINGS.get(text.strip(), 0 if not text.strip() else None) for text in categories]
+    codes = [code for code in found if code is not None]
+    if len(codes) < len(found):
+        return None
+    physical = column.to_physical()
+    numbers = categories.to_physical().to_list()
+    top = max(numbers, default=0)
+    if top >= 1 << 16:  # categories are numbered process-wide: a table would be large
+        return physical.replace_strict(numbers, codes, return_dtype=pl.UInt8).fill_null(0)
+    lookup = [0] * (top + 1)
+    for number, code in zip(numbers, codes, strict=True):
+        lookup[number] = code
+    return pl.Series(lookup, dtype=pl.UInt8).gather(physical).fill_null(0)
+
+
+def _all(column: pl.Series, accept: Callable[[str], bool]) -> bool:
+    """Whether every category a line has in ``column`` is acceptable."""
+    return all(accept(text) for text in column.unique().drop_nulls().to_list())
+
+
+def _parsed(fields: pl.DataFrame, known: Defaults) -> pl.DataFrame | None:
+    codes = _codes(fields["opening"])
+    if (
+        codes is None
+        or not _all(fields["key"], lambda key: bool(key) and _name(key) is not None)
+        or not _all(fields["between"], lambda text: text[:1].isspace() and text.strip() == "value=")
+        or not _all(fields["closing"], lambda text: text.strip() == "/>")
+    ):
+        return None
+    fields = fields.with_columns(code=codes)
+    code = pl.col("code")
+    steps = fields.select(
+        "code",
+        "key",
+        "value",
+        shaped=(code >= 10)
+        == (
+            pl.col("key").is_not_null()
+            & pl.col("between").is_not_null()
+            & pl.col("closing").is_not_null()
+        ),
+        trace_no=(code == 1).cum_sum(),
+        event_no=(code == 3).cum_sum(),
+        in_trace=pl.when(code == 1).then(1).when(code == 2).then(-1).otherwise(0).cum_sum(),
+        in_event=pl.when(code == 3).then(1).when(code == 4).then(-1).otherwise(0).cum_sum(),
+    )
+    checks = steps.select(
+        shaped=pl.col("shaped").all(),
+        nesting=pl.col("in_trace").is_between(0, 1).all()
+        & pl.col("in_event").is_between(0, 1).all(),
+        events_in_traces=((pl.col("in_event") == 0) | (pl.col("in_trace") == 1)).all(),
+        attributes_in_traces=((code < 10) | (pl.col("in_trace") == 1)).all(),
+        traces_outside_events=(((code != 1) & (code != 2)) | (pl.col("in_event") == 0)).all(),
+        closed=(pl.col("in_trace").last() == 0) & (pl.col("in_event").last() == 0),
+    ).row(0)
+    if not all(check is True for check in checks):
+        return None
+    events = steps.filter(code == 3).select("event_no", "trace_no")
+    if events.height == 0:
+        return None
+    attributes = steps.filter(code >= 10).select(
+        "code",
+        pl.col("key").to_physical().alias("category"),
+        "key",
+        "value",
+        "trace_no",
+        "event_no",
+        in_event=pl.col("in_event") == 1,
+    )
+    if attributes["value"].str.contains(r"[&<\r]").any():
+        value = attributes["value"]
+        if (
+            value.str.contains(r"[<\r]").any()
+            or value.str.replace_all(_ENTITY, "").str.contains("&", literal=True).any()
+        ):
+            return None  # a character reference, a stray "&": rustxes' own reading
+        attributes = attributes.with_columns(_unescaped(pl.col("value")))
+    traces = int(steps["trace_no"][-1])
+    scopes = {True: ("event_no", "", known.event), False: ("trace_no", "case:", known.trace)}
+    columns: list[pl.Series] = []
+    parts = attributes.partition_by("in_event", "category", as_dict=True, include_key=False)
+    for (in_event, _), rows in parts.items():
+        index, prefix, declared = scopes[bool(in_event)]
+        name = _name(str(rows["key"][0])) or ""
+        if rows["code"].n_unique() != 1:
+            return None  # a key with two types
+        kind = _TYPES[rows["code"][0] - 10]
+        default = declared.get(name)
+        if default is not None and default[0] != kind:
+            return None
+        if not rows[index].diff().drop_nulls().gt(0).all():
+            return None  # a key given twice in one trace or event
+        values = _typed(rows["value"], kind)
+        fill = None if default is None else _typed(pl.Series([default[1]]), kind)
+        if values is None or (fill is not None and fill.null_count()):
+            return None
+        if in_event and rows.height == events.height:
+            column = values  # every event has it
+        elif not in_event and rows.height == traces:
+            column = values.gather(events["trace_no"] - 1)  # every trace has it
+        else:
+            column = events.select(index).join(
+                rows.select(index).with_columns(values.alias("value")),
+                on=index,
+                how="left",
+                maintain_order="left",
+            )["value"]
+            if fill is not None:
+                column = column.zip_with(column.is_not_null(), fill.new_from_index(0, column.len()))
+        if column.null_count() == column.len():  # seen, but only in traces without events
+            column = pl.Series(values=[None] * column.len(), dtype=pl.Null)
+        columns.append(column.alias(prefix + name))
+    names = [column.name for column in columns]
+    if len(set(names)) != len(names):
+        return None  # an event attribute "case:x" beside a trace attribute "x"
+    return pl.DataFrame(columns)
+
+
+def _name(key: str) -> str | None:
+    """A key's column name: as written, entities and all, as rustxes names it; None for a
+    key that is not well-formed XML."""
+    if "<" in key or "&" in re.sub(_ENTITY, "", key):
+        return None
+    return key
+
+
+def _unescaped_text(value: str) -> str | None:
+    """An attribute value with its entities replaced; None for a character reference or a
+    stray "&"."""
+    if "&" in re.sub(_ENTITY, "", value):
+        return None
+    for entity, character in _ENTITIES:
+        value = value.replace(entity, character)
+    return value
+
+
+def _unescaped(value: pl.Expr) -> pl.Expr:
+    for entity, character in _ENTITIES:
+        value = value.str.replace_all(entity, character, literal=True)
+    return value
+
+
+def _typed(text: pl.Series, kind: str) -> pl.Series | None:
+    """A key's values as rustxes types them; None when one is written in a way rustxes
+    reads differently from the XES standard."""
+    if kind == "string":
+        return text
+    if kind == "id":  # rustxes writes UUIDs its own way, and any other id as the nil UUID
+        return text if text.str.contains(_UUID).all() else None
+    if kind == "int":
+        if not text.str.contains(_INTEGER).all():
+            return None
+        try:
+            return text.str.strip_prefix("+").cast(pl.Int64, strict=True)
+        except pl.exceptions.PolarsError:
+            return None
+    if kind == "float":
+        if not text.str.contains(_FLOAT).all():
+            return None
+        try:
+            return text.cast(pl.Float64, strict=True)
+        except pl.exceptions.PolarsError:
+            return None
+    if kind == "boolean":
+        if not text.is_in(["true", "false"]).all():
+            return None
+        return text == "true"
+    if kind == "date":
+        return _dates(text)
+    return None
+
+
+def _dates(text: pl.Series) -> pl.Series | None:
+    """Dates as rustxes reads them: RFC 3339 with ``T``, or without an offset (then UTC),
+    to nanoseconds; None for anything else (rustxes reads those as nothing)."""
+    if not text.str.contains(_DATE).all():
+        return None
+    try:
+        moment = text.str.slice(0, 19).str.strptime(
+            pl.Datetime("ns"), "%Y-%m-%dT%H:%M:%S", strict=True
+        )
+    except pl.exceptions.PolarsError:
+        return None  # a month 13, a 24th hour
+    # After the 19 characters of the moment: an optional fraction, then an optional zone
+    # ("Z" or six characters, "+01:00"); the expression has vouched for the shape.
+    value = pl.col("text")
+    offset = value.str.slice(-6, 1).is_in(["+", "-"]) & (value.str.len_bytes() >= 25)
+    zone = pl.when(offset).then(6).when(value.str.ends_with("Z")).then(1).otherwise(0)
+    digits = value.str.len_bytes().cast(pl.Int64) - 20 - zone
+    nanoseconds = value.str.slice(20, digits.clip(0)).str.pad_end(9, "0").cast(pl.Int64)
+    minutes = (
+        value.str.slice(-5, 2).cast(pl.Int64, strict=False) * 60
+        + value.str.slice(-2, 2).cast(pl.Int64, strict=False)
+    ) * pl.when(value.str.slice(-6, 1) == "-").then(-1).otherwise(1)
+    return (
+        pl.DataFrame({"text": text, "moment": moment})
+        .select(
+            pl.col("moment")
+            + pl.duration(nanoseconds=nanoseconds, time_unit="ns")
+            - pl.duration(minutes=pl.when(offset).then(minutes).otherwise(0), time_unit="ns")
+        )
+        .to_series()
+        .cast(pl.Datetime("ns"))
+    )
+
+
+class Reader:
+    """The events of an XES file as frames, read, cut into pieces of whole traces and parsed
+    (`parse`) on a thread of their own while the caller converts and writes the frames
+    before.
+
+    A piece `parse` declines is parsed by rustxes (``fallback``: the piece as XES text,
+    its events or None). The reader stops early, with `complete` false, where it cannot go
+    on safely: a header it does not read, a first piece it declines, a comment or CDATA
+    section among the traces, a piece rustxes cannot read either, or a broken or
+    truncated file; the caller reads the rest another way. A decompression bomb
+    (`TooLarge`) is raised to the caller.
+    """
+
+    def __init__(
+        self,
+        source: Path,
+        fallback: Callable[[bytes], pl.DataFrame | None],
+        *,
+        first_piece: int = 1 << 20,
+        largest_piece: int = 64 << 20,
+        piece_events: int = 50_000,
+    ) -> None:
+        self.source = source
+        self.fallback = fallback
+        self.first_piece, self.largest_piece = first_piece, largest_piece
+        self.piece_events = piece_events
+        self.complete = False
+        self._queue: queue.Queue[pl.DataFrame | BaseException | None] = queue.Queue(maxsize=2)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="xes-reader", daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+        self._thread.join()
+
+    def close(self) -> None:
+        """Stop reading (the caller needs no more); returns when the thread has ended."""
+        self._stopped.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+    def _put(self, item: pl.DataFrame | BaseException | None) -> bool:
+        """Hand an item over, unless the caller has stopped; whether it was handed."""
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        try:
+            self.complete = self._read()
+        except TooLarge as error:
+            self._put(error)
+            return
+        except (OSError, EOFError, zlib.error, IngestError, pl.exceptions.PolarsError):
+            self.complete = False  # a broken file: the caller reads again, and says where
+        except BaseException as error:  # a fault of the reader's own: the caller raises it
+            self._put(error)
+            return
+        self._put(None)
+
+    def _read(self) -> bool:
+        with open_binary(self.source) as stream:
+            buffer = b""
+            while (found := _TRACE.search(buffer)) is None:
+                block = stream.read(self.first_piece)
+                if not block:
+                    return False  # no trace: the caller says what the file is
+                buffer += block
+            header, buffer = buffer[: found.start()], buffer[found.start() :]
+            known = defaults(header)
+            if known is None:
+                return False
+            lean = lean_header(header)
+            size, largest, first, ended = self.first_piece, self.largest_piece, True, False
+            while not self._stopped.is_set():
+                if not ended:
+                    block = stream.read(size)
+                    ended = not block
+                    buffer += block
+                cut = _after_last_trace(buffer)
+                if cut == 0 and not ended:
+                    size = min(2 * size, largest)
+                    continue  # one trace longer than the piece: read on
+                piece = memoryview(buffer)[:cut]
+                if ended and not _TAIL.fullmatch(buffer, cut):
+                    return False  # something after the last trace besides </log>
+                if buffer.find(b"<!--", 0, cut) >= 0 or buffer.find(b"<![CDATA[", 0, cut) >= 0:
+                    return False  # a comment may hide anything, even a cut
+                if cut:
+                    frame = parse(piece, known)
+                    if frame is None and first:
+                        return False  # not the plain case: the caller's parsers read it
+                    if frame is None:
+                        frame = self.fallback(b"".join((lean, piece, b"</log>\n")))
+                    if frame is None:
+                        return False
+                    if not self._put(frame):
+                        return False
+                    if first:  # pieces of at most about `piece_events` events from here on
+                        largest = max(min(cut // frame.height * self.piece_events, largest), size)
+                    first = False
+                buffer = buffer[cut:]
+                if ended:
+                    return True
+                size = min(2 * size, largest)
+        return False
+
+
+_TRACE = re.compile(rb"<trace[\s>]")
+_TAIL = re.compile(rb"\s*(?:</log>\s*)?")
+
+
+def _after_last_trace(data: bytes) -> int:
+    """Where the line ending the last complete trace in ``data`` ends (0 if none does)."""
+    found = data.rfind(b"</trace>")
+    if found < 0:
+        return 0
+    end = data.find(b"\n", found)
+    return len(data) if end < 0 else end + 1
+
+
+_OPENING = re.compile(rb"<log\b[^>]*>")
+_DECLARATIONS = re.compile(
+    rb"<(?:extension|classifier)\b[^>]*>|<global\b[^>]*/>|<global\b.*?</global>", re.DOTALL
+)
+
+
+def lean_header(header: bytes) -> bytes:
+    """What every piece needs of the log's header: the ``<log>`` tag with its namespace,
+    the extensions, the classifiers and the global defaults; not the log's own attributes
+    (some logs carry megabytes of metadata there, which no event needs)."""
+    opening = _OPENING.search(header)
+    if opening is None:  # no <log> tag we recognise: keep the header whole
+        return header
+    kept = b"\n".join(match.group() for match in _DECLARATIONS.finditer(header, opening.end()))
+    return header[: opening.end()] + b"\n" + kept + b"\n"

@@ -35,7 +35,6 @@ _TYPES = ("string", "date", "int", "float", "boolean", "id")
 _ATTRIBUTE = re.compile(
     rb'<(string|date|int|float|boolean|id)\s+key="([^"<]*)"\s+value="([^"<]*)"\s*/>'
 )
-_COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
 _GLOBAL = re.compile(rb'<global\s+scope="(trace|event)"\s*>(.*?)</global>', re.DOTALL)
 _INTEGER = r"^[+-]?\d+$"
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -57,10 +56,21 @@ def defaults(header: bytes) -> Defaults | None:
     """The global defaults declared in a log's header; None when they are not plain
     attributes this parser reads (then rustxes reads the log)."""
     found = Defaults()
-    header = _COMMENT.sub(b"", header)
-    if b"<!--" in header or b"<![CDATA[" in header:
-        return None
-    for scope, body in _GLOBAL.findall(header):
+    if b"<![CDATA[" in header or header.rfind(b"<!--") > header.rfind(b"-->"):
+        return None  # an unclosed comment, or text that may hide anything
+    blocks = []
+    start = header.find(b"<global")
+    while start >= 0:  # found by plain search: a header can be megabytes of log attributes
+        comment = header.rfind(b"<!--", 0, start)
+        if comment >= 0 and header.find(b"-->", comment, start) < 0:
+            return None  # a declaration within a comment
+        end = header.find(b"</global>", start)
+        declared = _GLOBAL.fullmatch(header, start, end + len(b"</global>")) if end > 0 else None
+        if declared is None:
+            return None  # a declaration of another form
+        blocks.append((declared.group(1), declared.group(2)))
+        start = header.find(b"<global", end)
+    for scope, body in blocks:
         target = found.trace if scope == b"trace" else found.event
         if _ATTRIBUTE.sub(b"", body).strip():
             return None
@@ -72,8 +82,6 @@ def defaults(header: bytes) -> Defaults | None:
             if name is None or text is None or name in target:
                 return None  # not well-formed, or given twice
             target[name] = (kind.decode(), text)
-    if b"<global" in _GLOBAL.sub(b"", header):
-        return None
     return found
 
 
@@ -401,13 +409,20 @@ class Reader:
 
     def _read(self) -> bool:
         with open_binary(self.source) as stream:
-            buffer = b""
-            while (found := _TRACE.search(buffer)) is None:
+            blocks: list[bytes] = []
+            read = 0
+            while True:  # the header: everything before the first trace (megabytes, in some)
                 block = stream.read(self.first_piece)
                 if not block:
                     return False  # no trace: the caller says what the file is
-                buffer += block
-            header, buffer = buffer[: found.start()], buffer[found.start() :]
+                blocks.append(block)
+                found = _TRACE.search(b"".join(blocks[-2:]))
+                if found is not None:
+                    break
+                read += len(block)
+            data = b"".join(blocks)
+            start = read - (len(blocks[-2]) if len(blocks) > 1 else 0) + found.start()
+            header, buffer = data[:start], data[start:]
             known = defaults(header)
             if known is None:
                 return False

@@ -238,6 +238,11 @@ def test_a_key_with_two_types_a_clash_with_a_trace_key_and_odd_globals_are_decli
     typed = '<global scope="event">\n<int key="concept:name" value="1"/>\n</global>\n'
     assert _ours((_HEAD + typed + plain + "</log>").encode()) is None
     commented = '<!-- <global scope="event"><string key="x" value="1"/></global> -->\n'
-    ours = _ours((_HEAD + commented + plain + "</log>").encode())
+    assert _ours((_HEAD + commented + plain + "</log>").encode()) is None
+    before = (
+        '<!-- written by hand -->\n<global scope="event">\n<string key="x" value="1"/>\n</global>\n'
+    )
+    seen = _PLAIN_TRACE.format(n=2, extra='<string key="x" value="2"/>\n')
+    ours = _ours((_HEAD + before + seen + plain + "</log>").encode())
     assert ours is not None
-    assert "x" not in ours.columns
+    assert ours["x"].to_list() == ["2", "1"]  # the default where the key is missing

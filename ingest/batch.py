@@ -22,6 +22,7 @@ from ingest.mapping import (
 )
 from workbench.events import UTC_MICROS, VOCABULARY
 from workbench.store import UNTIMED, Objects, derive_event_ids, from_micros
+from workbench.store.frames import DERIVED
 
 #: The time of every event of a log imported without times (``--no-times``), the store's
 #: `UNTIMED`: events then keep the order of the file (positions), which is how a case is
@@ -56,6 +57,16 @@ class Batch:
     rows: int
     mapping: ColumnMapping
     objects: Objects | None = None  # object-centric logs: objects and links (see OCEL)
+    # Which events' ids were derived as the first of their case, time and activity (see
+    # `workbench.store.frames.DERIVED`); None when no id was derived.
+    derived: pl.Series | None = None
+
+    def frame(self) -> pl.DataFrame:
+        """The events, with `DERIVED` when ids were derived: what `EventStore.import_frame`
+        takes."""
+        if self.derived is None:
+            return self.events
+        return self.events.with_columns(self.derived.alias(DERIVED))
 
 
 class Occurrences:
@@ -203,8 +214,11 @@ def to_batch(
     events = pl.DataFrame(columns)
     if "event_id" not in events.columns:
         events = events.with_columns(pl.lit(None, dtype=pl.String).alias("event_id"))
+    first: pl.Series | None = None
     if events.height and events["event_id"].null_count():
-        derived = derive_event_ids(events, occurrences.number(events))
+        occurrence = occurrences.number(events)
+        first = events["event_id"].is_null() & (occurrence == 0)
+        derived = derive_event_ids(events, occurrence)
         events = events.with_columns(pl.col("event_id").fill_null(derived))
     ordered = [role for role in ROLES if role in events.columns]
     attributes = [names[name] for name in sources]
@@ -213,6 +227,7 @@ def to_batch(
         rejects=rejects,
         rows=raw.height,
         mapping=mapping,
+        derived=first,
     )
 
 

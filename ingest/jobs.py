@@ -156,9 +156,9 @@ def ingest(
     )
     committed = max(committed, start_row)
     seen = 0
-    # A job filling an empty log writes without looking its ids up first, while it meets
-    # none that is stored (`EventStore.import_frame`).
-    new = committed == 0 and (not store.has_log(log) or store.head(log) == 0)
+    # A job filling an empty log writes without looking its ids up first, while the log
+    # holds only its own events (`EventStore.import_frame`).
+    own_head = 0 if committed == 0 and (not store.has_log(log) or store.head(log) == 0) else None
     try:
         batches = read(path, mapping=mapping, options=options, skip_rows=committed)
         for batch, events in read_ahead(batches):
@@ -172,9 +172,10 @@ def ingest(
                 events,
                 job=JobProgress(job_id=job_id, rows=committed + seen, rejects=batch.rejects),
                 objects=batch.objects,
-                new=new,
+                head=own_head,
             )
-            new = new and result.duplicates == 0
+            if own_head is not None and result.position is not None:
+                own_head = result.position
             if progress is not None:
                 progress(committed + seen)
     except (IngestError, WorkbenchError, pl.exceptions.PolarsError, OSError) as error:
@@ -260,7 +261,7 @@ def read_ahead(batches: Iterable[Batch], depth: int = 1) -> Iterator[tuple[Batch
             for batch in batches:
                 if stop.is_set():
                     return
-                slots.put(("batch", (batch, prepare(batch.events))))
+                slots.put(("batch", (batch, prepare(batch.frame()))))
         except BaseException as error:  # handed to the consumer, which re-raises it
             slots.put(("error", error))
         else:

@@ -222,7 +222,7 @@ def test_revisions_continue_across_imports(any_store) -> None:
             }
         )
 
-    any_store.import_frame("bulk", frame(["b", "a", "b"], [1, 2, 3]), new=True)
+    any_store.import_frame("bulk", frame(["b", "a", "b"], [1, 2, 3]), head=0)
     any_store.import_frame("bulk", frame(["c", "b", "a", "b", "c"], [4, 5, 6, 7, 8]))
     stored = any_store.read("bulk").sort("position")
     revisions = stored.group_by("case_id", maintain_order=True).agg("revision", "timestamp")
@@ -236,8 +236,7 @@ def test_revisions_continue_across_imports(any_store) -> None:
 
 
 def test_an_import_guessed_new_still_skips_the_stored_ids(any_store) -> None:
-    # The guess is wrong: the write without a look-up is undone (with the new case, the new
-    # attribute and its table) and done again with it.
+    # The guess is wrong: another writer came first, so the ids are looked up.
     frame = pl.DataFrame(
         {
             "case_id": ["a", "a", "b", "c"],
@@ -247,19 +246,74 @@ def test_an_import_guessed_new_still_skips_the_stored_ids(any_store) -> None:
     )
     any_store.import_frame("bulk", frame.head(2))
     richer = frame.with_columns(cost=pl.Series([1.5, 2.0, None, 4.0]))
-    result = any_store.import_frame("bulk", richer, new=True)
+    result = any_store.import_frame("bulk", richer, head=0)
     assert (result.events_added, result.duplicates, result.position) == (2, 2, 4)
     stored = any_store.read("bulk")
     assert stored["position"].to_list() == [1, 2, 3, 4]
     assert stored["case_id"].to_list() == ["a", "a", "b", "c"]
     assert stored["revision"].to_list() == [0, 1, 0, 0]
     assert stored["cost"].to_list() == [None, None, None, 4.0]
+    # The same content written before by another writer: all of it is found.
+    again = any_store.import_frame("bulk", frame, head=2)
+    assert (again.events_added, again.duplicates) == (0, 4)
     # A right guess writes the same as no guess.
-    assert any_store.import_frame("other", frame, new=True).events_added == 4
+    assert any_store.import_frame("other", frame, head=0).events_added == 4
     assert_frame_equal(
         any_store.read("other").drop("log", "recorded_at", "position"),
         stored.drop("log", "recorded_at", "position", "cost"),
     )
+
+
+def test_a_given_id_repeated_across_guessed_imports_is_stored_once(any_store) -> None:
+    # The unique index refuses the write without a look-up; it is undone (with the new
+    # case, the new attribute and its table) and done again with it.
+    given = pl.DataFrame(
+        {
+            "event_id": ["e1", "e2"],
+            "case_id": ["a", "z"],
+            "activity": ["x", "x"],
+            "timestamp": [datetime(2024, 1, 1, hour, tzinfo=UTC) for hour in (1, 2)],
+        }
+    )
+    first = any_store.import_frame("given", given.head(1), head=0)
+    richer = given.with_columns(cost=pl.Series([None, 2.5]))
+    again = any_store.import_frame("given", richer, head=first.position)
+    assert (again.events_added, again.duplicates, again.position) == (1, 1, 2)
+    stored = any_store.read("given")
+    assert stored["event_id"].to_list() == ["e1", "e2"]
+    assert stored["cost"].to_list() == [None, 2.5]
+
+
+def test_derived_ids_read_back_and_are_found_when_given(any_store) -> None:
+    frame = pl.DataFrame(
+        {
+            "case_id": ["a", "a", "a", "b"],
+            "activity": ["x", "x", "y", "x"],
+            "timestamp": [datetime(2024, 1, 1, 1, tzinfo=UTC)] * 3
+            + [datetime(2024, 1, 1, 2, 30, 0, 123_456, tzinfo=UTC)],
+        }
+    )
+    any_store.import_frame("derived", frame, head=0)
+    stored = any_store.read("derived")
+    assert stored["event_id"].to_list() == [
+        "a@2024-01-01T01:00:00.000000Z/x#0",
+        "a@2024-01-01T01:00:00.000000Z/x#1",
+        "a@2024-01-01T01:00:00.000000Z/y#0",
+        "b@2024-01-01T02:30:00.123456Z/x#0",
+    ]
+    only = any_store.scan("derived").select("event_id").collect()
+    assert only.columns == ["event_id"]
+    assert only["event_id"].to_list() == stored["event_id"].to_list()
+    # An export with its ids, imported again: every event is found, given or derived.
+    exported = stored.select("event_id", "case_id", "activity", "timestamp")
+    result = any_store.import_frame("derived", exported)
+    assert (result.events_added, result.duplicates) == (0, 4)
+    found = any_store.append(
+        "derived",
+        "b",
+        [Event("x", datetime(2024, 1, 1, 2, 30, 0, 123_456), event_id=stored["event_id"][3])],
+    )
+    assert (found.position, found.revision) == (4, 0)  # a retry of what is stored
 
 
 def test_import_frame_refuses_events_without_case_or_time(any_store) -> None:

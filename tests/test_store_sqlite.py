@@ -4,7 +4,9 @@ tools open; and opening a file that is not a store, or one that cannot be writte
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 
+import polars as pl
 import pytest
 
 from workbench import EventStore
@@ -65,3 +67,62 @@ def test_a_file_from_before_the_head_table_keeps_its_positions_unused(tmp_path, 
         assert connection.execute("SELECT seq FROM sqlite_sequence").fetchone() == (4,)
     with EventStore(path) as store:
         assert store.append("keep", "c2", events[4:5]).position == 5
+
+
+def _derived_frame() -> pl.DataFrame:
+    moment = datetime(2024, 1, 1, 9, tzinfo=UTC)
+    return pl.DataFrame(
+        {
+            "case_id": ["a", "a", "b"],
+            "activity": ["x", "x", "y"],
+            "timestamp": [moment, moment, moment + timedelta(seconds=1.5)],
+            "event_id": [None, None, "given-1"],
+        }
+    )
+
+
+_IDS = ["a@2024-01-01T09:00:00.000000Z/x#0", "a@2024-01-01T09:00:00.000000Z/x#1", "given-1"]
+
+
+def test_an_id_derived_as_the_first_of_its_kind_is_not_stored(tmp_path) -> None:
+    # No text and no index entry: it is derived again on read. Given ids and repeats
+    # (``#1``) are stored.
+    path = tmp_path / "implicit.db"
+    with EventStore(path) as store:
+        store.import_frame("log", _derived_frame())
+        assert store.read("log")["event_id"].to_list() == _IDS
+        again = store.import_frame("log", _derived_frame())
+        assert (again.events_added, again.duplicates) == (0, 3)
+    with sqlite3.connect(path) as connection:
+        stored = [row[0] for row in connection.execute("SELECT event_id FROM events")]
+    assert stored == [None, _IDS[1], "given-1"]
+
+
+def test_a_file_that_stores_every_id_goes_on_storing_every_id(tmp_path, events) -> None:
+    # Files from before implicit ids: event_id NOT NULL, every id in the unique index.
+    from workbench.store.sqlite import schema
+
+    path = tmp_path / "older.db"
+    with EventStore(path) as store:
+        store.append("keep", "c1", events[:2])
+    with sqlite3.connect(path) as connection:  # as the older version made it
+        connection.execute("DROP INDEX events_by_id")
+        connection.execute("ALTER TABLE events RENAME TO newer_events")
+        connection.execute(
+            schema.SCHEMA[schema.SCHEMA.index("CREATE TABLE IF NOT EXISTS events") :]
+            .split(") STRICT;")[0]
+            .replace("event_id TEXT,", "event_id TEXT NOT NULL,")
+            + ") STRICT"
+        )
+        connection.execute("INSERT INTO events SELECT * FROM newer_events")
+        connection.execute("DROP TABLE newer_events")
+        connection.execute("CREATE UNIQUE INDEX events_by_id ON events (log_id, event_id)")
+    with EventStore(path) as store:
+        store.import_frame("log", _derived_frame(), head=0)
+        assert store.read("log")["event_id"].to_list() == _IDS
+        again = store.import_frame("log", _derived_frame())
+        assert (again.events_added, again.duplicates) == (0, 3)
+        assert store.read("keep").height == 2
+    with sqlite3.connect(path) as connection:
+        stored = connection.execute("SELECT count(*), count(event_id) FROM events").fetchone()
+    assert stored == (5, 5)

@@ -117,7 +117,7 @@ def _events_in_place(
     events = source.read_positions(log, first, last).drop("log")
     log_id = tx.find_log(log)
     present = (
-        tx.stored_ids(log_id, events["event_id"])
+        tx.stored_ids(log_id, events.select("event_id", "case_id"))
         if log_id is not None
         else pl.DataFrame(schema={"event_id": pl.String, "position": pl.Int64})
     )

@@ -36,7 +36,9 @@ from workbench.events import (
 )
 from workbench.store import attributes as attrs
 from workbench.store.frames import (
+    DERIVED,
     Prepared,
+    derived_id,
     frame_of_events,
     from_micros,
     normalize,
@@ -142,7 +144,7 @@ class EventStore:
             )
         with self.recorder.transaction() as tx:
             log_id = self._ensure_log(tx, log)
-            stored = tx.stored_ids(log_id, frame["event_id"])
+            stored = tx.stored_ids(log_id, frame.select("event_id", "case_id"))
             if stored.height:
                 return _retried(log, case_id, frame["event_id"], stored)
             actual = tx.case_revisions(log_id, [case_id]).get(case_id)
@@ -161,7 +163,7 @@ class EventStore:
         *,
         job: JobProgress | None = None,
         objects: Objects | None = None,
-        new: bool = False,
+        head: int | None = None,
     ) -> ImportResult:
         """Append a whole frame of events (many cases) in one transaction.
 
@@ -173,10 +175,12 @@ class EventStore:
         logs) are written in the same transaction; objects and links already stored are
         skipped, so a resumed job can send them again.
 
-        ``new`` is a hint that none of the ids is stored yet (a job filling a log that was
-        empty): the frame is written without looking its ids up first, and only if the
-        store's unique index refuses one is the write undone and done with the look-up.
-        The result is the same either way.
+        ``head`` is the last position of the log as a job filling an empty log left it (0
+        before its first frame): while the log is still there, it holds only that job's
+        events, whose derived ids the job numbers across its frames, so the frame is written
+        without looking its ids up first. If another writer came in between, or the unique
+        index on given ids refuses one (an id repeated across the file), the write is done
+        with the look-up. The result is the same either way.
         """
         prepared = frame if isinstance(frame, Prepared) else prepare(frame)
         events_read, frame = prepared.events_read, prepared.events
@@ -185,10 +189,10 @@ class EventStore:
             if objects is not None:
                 tx.write_objects(log_id, objects)
             written = None
-            if frame.height and new:
+            if frame.height and head is not None and tx.head(log_id) == head:
                 written = tx.unless_stored(lambda: write_frame(tx, log_id, prepared.events))
             if written is None and frame.height and tx.has_events(log_id):
-                stored = tx.stored_ids(log_id, frame["event_id"])
+                stored = tx.stored_ids(log_id, frame.select("event_id", "case_id"))
                 frame = frame.join(
                     stored.select("event_id"), on="event_id", how="anti", maintain_order="left"
                 )
@@ -581,6 +585,13 @@ class EventStore:
             for name in ("timestamp", "recorded_at")
             if name in raw.columns
         ).with_columns(pl.lit(log, dtype=pl.String).alias("log"))
+        if "event_id" in frame.columns and frame["event_id"].null_count():
+            # Ids kept implicitly: the first event of its case, time and activity (`DERIVED`).
+            frame = frame.with_columns(
+                pl.col("event_id").fill_null(
+                    derived_id(pl.col("case_id"), pl.col("timestamp"), pl.col("activity"), 0)
+                )
+            )
         missing = [
             pl.lit(None, dtype=dtype).alias(name)
             for name, dtype in schema.items()
@@ -601,7 +612,7 @@ def write_frame(
     ranges.
     """
     known = tx.attributes(log_id)
-    plan = attrs.plan(known, frame.drop(_COPIED, strict=False).schema)
+    plan = attrs.plan(known, frame.drop(*_COPIED, DERIVED, strict=False).schema)
     if plan.attributes != known:
         tx.add_attributes(log_id, plan.attributes, plan.new_columns)
     cases = tx.keys("cases", log_id, frame["case_id"])
@@ -641,6 +652,7 @@ def write_frame(
         "lifecycle",
         "correlation_id",
         "causation_id",
+        (pl.col(DERIVED) if DERIVED in rows.columns else pl.lit(False)).alias("derived"),
     ).cast(STORED_TYPES)  # type: ignore[arg-type]
     tx.write_events(stored)
     for table, columns in plan.tables().items():
@@ -656,7 +668,8 @@ def write_frame(
             recorded_at,
         )
     return rows.select(
-        *(c for c in VOCABULARY if c != "log"), *(c for c in frame.columns if c not in VOCABULARY)
+        *(c for c in VOCABULARY if c != "log"),
+        *(c for c in frame.columns if c not in VOCABULARY and c != DERIVED),
     )
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
 import polars as pl
 
@@ -30,6 +31,20 @@ def from_micros(micros: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
+#: A column of a frame on its way into the store, never an attribute: whether the event's id
+#: is the one derived from its content as the first event of its case, time and activity
+#: (``...#0``). A store may keep such an id implicitly: SQLite stores none (no index entry,
+#: no text) and derives it again on read (`derived_id`).
+DERIVED: Final = "\x00derived"
+
+
+def derived_id(case_id: pl.Expr, timestamp: pl.Expr, activity: pl.Expr, occurrence: Any) -> pl.Expr:
+    """The derived id of an event: ``case@time/activity#occurrence``, time in UTC to the
+    microsecond (``timestamp`` is a UTC datetime)."""
+    moment = timestamp.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+    return pl.format("{}@{}/{}#{}", case_id, moment, activity, occurrence)
+
+
 def derive_event_ids(frame: pl.DataFrame, occurrence: pl.Series | None = None) -> pl.Series:
     """Deterministic event ids from each event's content: case, UTC time, activity, occurrence.
 
@@ -44,14 +59,13 @@ def derive_event_ids(frame: pl.DataFrame, occurrence: pl.Series | None = None) -
     ``occurrence`` numbers repeats of the same case, time and activity; by default they are
     counted within the frame (an importer reading in batches counts across batches).
     """
-    moment = pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
     repeat = (
         pl.int_range(pl.len()).over("case_id", "timestamp", "activity")
         if occurrence is None
         else pl.lit(occurrence)
     )
     return frame.select(
-        pl.format("{}@{}/{}#{}", pl.col("case_id"), moment, pl.col("activity"), repeat).alias(
+        derived_id(pl.col("case_id"), pl.col("timestamp"), pl.col("activity"), repeat).alias(
             "event_id"
         )
     ).to_series()
@@ -116,7 +130,8 @@ def _refuse_nul(frame: pl.DataFrame) -> None:
 
 
 def normalize(frame: pl.DataFrame) -> pl.DataFrame:
-    """Check and coerce a frame of events to the writable vocabulary; attributes follow.
+    """Check and coerce a frame of events to the writable vocabulary; attributes follow,
+    and `DERIVED` last (events without an id get the derived one).
 
     Raises `InvalidEvents` naming the problem: a missing required column, empty case ids or
     activities, timestamps that are not datetimes, or attributes named like vocabulary columns.
@@ -150,11 +165,24 @@ def normalize(frame: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(
         pl.col(name).cast(pl.String) for name in WRITABLE if name != "timestamp"
     )
+    first = (
+        pl.col(DERIVED).cast(pl.Boolean).fill_null(False)
+        if DERIVED in frame.columns
+        else pl.lit(False)
+    )
     if frame["event_id"].null_count():
-        derived = derive_event_ids(frame)
-        frame = frame.with_columns(pl.col("event_id").fill_null(derived))
-    attributes = [name for name in frame.columns if name not in WRITABLE]
-    return frame.select(*WRITABLE, *attributes)
+        occurrence = frame.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).over("case_id", "timestamp", "activity")
+        ).to_series()
+        first = first | (pl.col("event_id").is_null() & pl.lit(occurrence == 0))
+        frame = frame.with_columns(
+            pl.col("event_id").fill_null(derive_event_ids(frame, occurrence)),
+            first.alias(DERIVED),
+        )
+    else:
+        frame = frame.with_columns(first.alias(DERIVED))
+    attributes = [name for name in frame.columns if name not in WRITABLE and name != DERIVED]
+    return frame.select(*WRITABLE, *attributes, DERIVED)
 
 
 @dataclass(frozen=True)

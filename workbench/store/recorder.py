@@ -111,11 +111,15 @@ def now_micros() -> int:
 
 
 def select_list(columns: frozenset[str] | None) -> list[str]:
-    """The stored columns a read needs (position always), in a fixed order."""
+    """The stored columns a read needs (position always), in a fixed order; an event id
+    kept implicitly is derived again from the case, time and activity."""
+    needed = columns
+    if columns is not None and "event_id" in columns:
+        needed = columns | {"case_id", "timestamp", "activity"}
     return [
         stored
         for name, stored in STORED_COLUMN.items()
-        if name == "position" or columns is None or name in columns
+        if name == "position" or needed is None or name in needed
     ]
 
 
@@ -160,9 +164,13 @@ class Transaction(Protocol):
         """Whether the log holds any event yet."""
         ...
 
-    def stored_ids(self, log_id: int, event_ids: pl.Series) -> pl.DataFrame:
-        """The stored events among these ids: event_id, case_id, revision, position, in
-        position order."""
+    def head(self, log_id: int) -> int:
+        """The last position written to the log (0 when it has no event)."""
+        ...
+
+    def stored_ids(self, log_id: int, events: pl.DataFrame) -> pl.DataFrame:
+        """The stored events among these (columns ``event_id`` and ``case_id``): event_id,
+        case_id, revision, position, in position order."""
         ...
 
     def case_revisions(self, log_id: int, case_ids: Sequence[str]) -> dict[str, int]:
@@ -196,7 +204,10 @@ class Transaction(Protocol):
         ...
 
     def write_events(self, rows: pl.DataFrame) -> None:
-        """Append rows with the columns of `STORED_TYPES`, in that order."""
+        """Append rows with the columns of `STORED_TYPES`, in that order, and ``derived``:
+        whether the row's event id is the one derived from its content as the first of its
+        case, time and activity (`workbench.store.frames.DERIVED`), which a backend may keep
+        implicitly."""
         ...
 
     def write_attributes(self, log_id: int, table: int, rows: pl.DataFrame) -> None:

@@ -465,7 +465,15 @@ class _Transaction:
                 raise
             return None
 
-    def stored_ids(self, log_id: int, event_ids: pl.Series) -> pl.DataFrame:
+    def head(self, log_id: int) -> int:
+        found = self._one(
+            "SELECT coalesce(max(last_position), 0) FROM event_ranges WHERE log_id = %s",
+            (log_id,),
+        )
+        return int(found[0])
+
+    def stored_ids(self, log_id: int, events: pl.DataFrame) -> pl.DataFrame:
+        event_ids = events["event_id"]
         self.cursor.execute(
             "SELECT e.event_id, c.case_id, e.revision, e.position FROM events e"
             " JOIN cases c ON c.case_key = e.case_key"
@@ -570,7 +578,7 @@ class _Transaction:
         return int(first), int(recorded_at)
 
     def write_events(self, rows: pl.DataFrame) -> None:
-        self._copy("events", rows)
+        self._copy("events", rows.drop("derived"))  # every id is kept
 
     def write_attributes(self, log_id: int, table: int, rows: pl.DataFrame) -> None:
         self._copy(attrs.table_name(log_id, table), rows)

@@ -24,9 +24,10 @@ import polars as pl
 import pyarrow as pa
 from adbc_driver_sqlite import dbapi as adbc
 
-from workbench.events import StoreBusy, StoreError, StoreReadOnly
+from workbench.events import UTC_MICROS, StoreBusy, StoreError, StoreReadOnly
 from workbench.store import attributes as attrs
 from workbench.store.attributes import Attributes, Column
+from workbench.store.frames import derived_id
 from workbench.store.recorder import (
     DICTIONARIES,
     OBJECT_TABLES,
@@ -47,6 +48,10 @@ from workbench.store.records import (
 )
 from workbench.store.sql import JOB_COLUMNS, PortableQueries, job_of
 from workbench.store.sqlite import schema
+
+_STORED_IDS = pl.Schema(
+    {"event_id": pl.String, "case_id": pl.String, "revision": pl.Int64, "position": pl.Int64}
+)
 
 
 def _frame(cursor: Any) -> pl.DataFrame:
@@ -70,6 +75,11 @@ class SQLiteRecorder(PortableQueries):
         self.read_only = False
         self._uri = f"file:{self.path}"
         self._connection: Any = self._open()
+        # Files from before derived ids were kept implicitly store every id as text.
+        self.implicit_ids = not _run(
+            self._connection,
+            "SELECT \"notnull\" FROM pragma_table_info('events') WHERE name = 'event_id'",
+        )[0][0]
 
     # ------------------------------------------------------------------ opening
 
@@ -246,7 +256,7 @@ class SQLiteRecorder(PortableQueries):
             try:
                 cursor.execute("BEGIN IMMEDIATE")
                 try:
-                    yield _Transaction(cursor)
+                    yield _Transaction(cursor, implicit_ids=self.implicit_ids)
                 except BaseException:
                     cursor.execute("ROLLBACK")
                     raise
@@ -476,8 +486,9 @@ def _is_read_only(error: BaseException) -> bool:
 class _Transaction:
     """The statements of one write transaction, on an ADBC cursor holding the write lock."""
 
-    def __init__(self, cursor: Any) -> None:
+    def __init__(self, cursor: Any, *, implicit_ids: bool) -> None:
         self.cursor = cursor
+        self.implicit_ids = implicit_ids
 
     def fetch(self, query: str, parameters: Sequence[Any] = ()) -> pl.DataFrame:
         self.cursor.execute(query, parameters)
@@ -500,22 +511,53 @@ class _Transaction:
         found = self.fetch("SELECT 1 FROM event_ranges WHERE log_id = ? LIMIT 1", (log_id,))
         return found.height > 0
 
-    def stored_ids(self, log_id: int, event_ids: pl.Series) -> pl.DataFrame:
-        ids = pa.table({"event_id": event_ids.cast(pl.String).to_arrow()})
+    def head(self, log_id: int) -> int:
+        found = self.fetch(
+            "SELECT coalesce(max(last_position), 0) FROM event_ranges WHERE log_id = ?",
+            (log_id,),
+        )
+        return int(found.item(0, 0))
+
+    def stored_ids(self, log_id: int, events: pl.DataFrame) -> pl.DataFrame:
+        ids = pa.table({"event_id": events["event_id"].cast(pl.String).to_arrow()})
         self.cursor.adbc_ingest("offered_ids", ids, mode="replace", temporary=True)
-        return self.fetch(
+        given = self.fetch(
             "SELECT e.event_id, c.case_id, e.revision, e.position"
-            " FROM temp.offered_ids o JOIN events e ON e.log_id = ? AND e.event_id = o.event_id"
+            # CROSS JOIN keeps the offered ids outermost, each found through the index.
+            " FROM temp.offered_ids o CROSS JOIN events e"
+            " ON e.log_id = ? AND e.event_id = o.event_id"
             " JOIN cases c ON c.case_key = e.case_key ORDER BY e.position",
             (log_id,),
-        ).cast(
-            {
-                "event_id": pl.String,
-                "case_id": pl.String,
-                "revision": pl.Int64,
-                "position": pl.Int64,
-            }
+        ).cast(_STORED_IDS)
+        derived = events.filter(pl.col("event_id").str.ends_with("#0"))
+        if not self.implicit_ids or not derived.height:
+            return given
+        # Ids kept implicitly, derived again for the offered cases' events that have none.
+        cases = pa.table({"case_id": derived["case_id"].unique().cast(pl.String).to_arrow()})
+        self.cursor.adbc_ingest("offered_cases", cases, mode="replace", temporary=True)
+        implicit = self.fetch(
+            "SELECT c.case_id, e.revision, e.position, e.timestamp, a.name AS activity"
+            " FROM temp.offered_cases o CROSS JOIN cases c"
+            " ON c.log_id = ? AND c.case_id = o.case_id"
+            " JOIN events e ON e.case_key = c.case_key AND e.event_id IS NULL"
+            " JOIN activities a ON a.activity_key = e.activity_key",
+            (log_id,),
         )
+        if not implicit.height:
+            return given
+        found = implicit.select(
+            derived_id(
+                pl.col("case_id").cast(pl.String),
+                pl.col("timestamp").cast(pl.Int64).cast(UTC_MICROS),
+                pl.col("activity").cast(pl.String),
+                0,
+            ).alias("event_id"),
+            "case_id",
+            "revision",
+            "position",
+        ).cast(_STORED_IDS)
+        found = found.join(derived.select("event_id"), on="event_id", how="semi")
+        return pl.concat([given, found]).sort("position")
 
     def unless_stored(self, write: Callable[[], T]) -> T | None:
         self.cursor.execute("SAVEPOINT unless_stored")
@@ -631,7 +673,11 @@ class _Transaction:
         return first, recorded_at
 
     def write_events(self, rows: pl.DataFrame) -> None:
-        self.cursor.adbc_ingest("events", rows.to_arrow(), mode="append")
+        if self.implicit_ids:
+            rows = rows.with_columns(
+                pl.when(~pl.col("derived")).then(pl.col("event_id")).alias("event_id")
+            )
+        self.cursor.adbc_ingest("events", rows.drop("derived").to_arrow(), mode="append")
 
     def write_attributes(self, log_id: int, table: int, rows: pl.DataFrame) -> None:
         self.cursor.adbc_ingest(attrs.table_name(log_id, table), rows.to_arrow(), mode="append")

@@ -6,7 +6,7 @@ Layout of the file (an ordinary SQLite database that sqlite-utils and Datasette 
 - ``cases``, ``activities``, ``resources``: integer keys for the repeated strings.
 - ``events``: the append-only log. ``position`` is the rowid; triggers refuse UPDATE and
   DELETE unless the log is being dropped on purpose. ``head`` holds the largest position
-  ever allocated.
+  ever allocated. An event id derived from the event's content is not stored (NULL).
 - ``attributes_<log>`` (and ``attributes_<log>_<n>``): the attribute values, by position.
 - ``event_ranges``: one row per committed write, for reads cut by time.
 - the object-centric tables, ``ingest_jobs`` and ``rejects``, ``projections`` and
@@ -57,7 +57,10 @@ CREATE TABLE IF NOT EXISTS events (
     log_id INTEGER NOT NULL,
     case_key INTEGER NOT NULL,
     revision INTEGER NOT NULL,
-    event_id TEXT NOT NULL,
+    -- NULL for the id derived from the event's content as the first of its case, time and
+    -- activity (case@time/activity#0): derived again on read, it needs no text and no
+    -- entry in events_by_id. Files from before this keep every id (NOT NULL).
+    event_id TEXT,
     activity_key INTEGER NOT NULL,
     timestamp INTEGER NOT NULL,
     recorded_at INTEGER NOT NULL,
@@ -67,7 +70,8 @@ CREATE TABLE IF NOT EXISTS events (
     causation_id TEXT
 ) STRICT;
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_case ON events (case_key, revision);
-CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events (log_id, event_id);
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events (log_id, event_id)
+    WHERE event_id IS NOT NULL;
 -- A block-range index: one row per committed write, with the positions it filled and the
 -- valid and transaction times it covers. Reads cut by time skip whole ranges; no per-event
 -- time index has to be kept up during imports (random-order index inserts are what make

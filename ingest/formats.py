@@ -13,9 +13,22 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Any, Final, cast
 
 from ingest.mapping import IngestError
+
+
+def _gzip() -> tuple[Any, type[Exception]]:
+    """ISA-L's gzip, which decompresses three to four times faster than zlib, and its error
+    for corrupt data; the standard library's on a platform without its wheels."""
+    try:
+        from isal import igzip, isal_zlib
+    except ImportError:
+        return gzip, zlib.error
+    return igzip, cast(type[Exception], isal_zlib.error)
+
+
+_GZIP, _GZIP_ERROR = _gzip()
 
 #: Every format `workbench ingest` reads, with the name it is shown under.
 FORMATS: Final = {
@@ -89,10 +102,16 @@ class Bounded:
         return room if size < 0 or size > room else size
 
     def read(self, size: int = -1) -> bytes:
-        return self._counted(self.stream.read(self._capped(size)))
+        try:
+            return self._counted(self.stream.read(self._capped(size)))
+        except _GZIP_ERROR as error:  # corrupt data, said as zlib says it
+            raise zlib.error(str(error)) from error
 
     def readline(self, size: int = -1) -> bytes:
-        return self._counted(self.stream.readline(self._capped(size)))
+        try:
+            return self._counted(self.stream.readline(self._capped(size)))
+        except _GZIP_ERROR as error:
+            raise zlib.error(str(error)) from error
 
     def __iter__(self) -> Iterator[bytes]:
         while line := self.readline():
@@ -109,7 +128,7 @@ def open_binary(path: Path) -> Iterator[IO[bytes] | Bounded]:
         with path.open("rb") as plain:
             yield plain
         return
-    with gzip.open(path, "rb") as compressed:
+    with _GZIP.open(path, "rb") as compressed:
         yield Bounded(compressed, expansion_limit(path), path)
 
 

@@ -135,12 +135,17 @@ def to_batch(
         else pl.repeat(UNTIMED_MOMENT, raw.height, dtype=UTC_MICROS, eager=True)
     )
     stamp_type = stamp_source.dtype
-    if stamp_type == pl.Date:
-        stamps = _zoned(stamp_source.cast(pl.Datetime("us")), options.timezone)
-        stamp_text = stamp_source.cast(pl.String)
-    elif isinstance(stamp_type, pl.Datetime):
-        stamps = _zoned(stamp_source, options.timezone)
-        stamp_text = stamp_source.cast(pl.String)
+    if stamp_type == pl.Date or isinstance(stamp_type, pl.Datetime):
+        typed = stamp_source.cast(pl.Datetime("us")) if stamp_type == pl.Date else stamp_source
+        stamps = _zoned(typed, options.timezone)
+        # Shown only for the times that could not be placed in the zone (the hour the
+        # clocks go forward); those missing in the source have no text either.
+        lost = (stamps.is_null() & stamp_source.is_not_null()).any()
+        stamp_text = (
+            stamp_source.cast(pl.String)
+            if lost
+            else pl.repeat(None, raw.height, dtype=pl.String, eager=True)
+        )
     else:
         stamp_text = _text(stamp_source)
         stamps = parse_times(stamp_text, options)

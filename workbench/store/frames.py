@@ -201,6 +201,11 @@ def prepare(frame: pl.DataFrame) -> Prepared:
     """Normalize a frame, drop repeated event ids, and sort it by case (stable)."""
     events_read = frame.height
     if frame.height:
-        frame = normalize(frame).unique("event_id", keep="first", maintain_order=True)
+        frame = normalize(frame)
+        # Ids derived as the first of their kind (`DERIVED`, ``...#0``) differ from each
+        # other by construction: only the others can repeat, or equal one of them.
+        others = frame.filter(~pl.col(DERIVED))["event_id"]
+        if others.len() and (others.is_duplicated().any() or others.str.ends_with("#0").any()):
+            frame = frame.unique("event_id", keep="first", maintain_order=True)
         frame = frame.sort("case_id", maintain_order=True)
     return Prepared(events=frame, events_read=events_read)

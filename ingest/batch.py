@@ -37,7 +37,11 @@ BATCH_ROWS = int(os.environ.get("WORKBENCH_BATCH_ROWS", "100000"))
 LINE = "\x00line"  # the source line (or record number) of each row
 PLACE = "\x00place"  # optional: where a row is, in the source's own terms ("trace 3, event 2")
 PROBLEM = "\x00problem"  # optional: why a reader could not read a row at all (it is refused)
-INTERNAL = (LINE, PLACE, PROBLEM)
+# Optional, instead of PLACE: the trace of each row and its number within it, so that the
+# words ("trace 3, event 2") are made only for the rows refused.
+TRACE = "\x00trace"
+IN_TRACE = "\x00in_trace"
+INTERNAL = (LINE, PLACE, PROBLEM, TRACE, IN_TRACE)
 
 REJECT_SCHEMA = {
     "line": pl.Int64,
@@ -121,8 +125,6 @@ def to_batch(
     ``infer_types``, text attributes are typed by their content (for text formats); typed
     sources keep the types they declare.
     """
-    if PLACE not in raw.columns:
-        raw = raw.with_columns(pl.format("line {}", pl.col(LINE)).alias(PLACE))
     roles = mapping.as_dict()
     # A table of a file read in parts may lack a column a later or earlier part has (an XES
     # log whose later traces have no event ids): its rows have none.
@@ -150,27 +152,27 @@ def to_batch(
         stamp_text = _text(stamp_source)
         stamps = parse_times(stamp_text, options)
     lines = raw[LINE].cast(pl.Int64)
+    located = [name for name in (PLACE, TRACE, IN_TRACE) if name in raw.columns]
     checks = pl.DataFrame(
         {
             "line": lines,
-            "place": raw[PLACE],
             "case": text["case_id"],
             "activity": text["activity"],
             "stamp_text": stamp_text,
             "stamp": stamps,
         }
-    )
+    ).with_columns(raw.select(located))
     problems = [
         checks.filter(pl.col("case").is_null()).select(
             "line",
-            "place",
+            _place(checks.columns),
             pl.lit(roles["case_id"]).alias("field"),
             pl.lit(None, dtype=pl.String).alias("value"),
             pl.lit("the case id is empty").alias("reason"),
         ),
         checks.filter(pl.col("activity").is_null()).select(
             "line",
-            "place",
+            _place(checks.columns),
             pl.lit(roles["activity"]).alias("field"),
             pl.lit(None, dtype=pl.String).alias("value"),
             pl.lit("the activity is empty").alias("reason"),
@@ -188,7 +190,7 @@ def to_batch(
     if unreadable.any():
         unread = raw.filter(unreadable).select(
             pl.col(LINE).cast(pl.Int64).alias("line"),
-            pl.col(PLACE).alias("place"),
+            _place(raw.columns, line=LINE),
             pl.lit(None, dtype=pl.String).alias("field"),
             pl.lit(None, dtype=pl.String).alias("value"),
             pl.col(PROBLEM).cast(pl.String).alias("reason"),
@@ -236,6 +238,15 @@ def to_batch(
     )
 
 
+def _place(columns: Sequence[str], *, line: str = "line") -> pl.Expr:
+    """Where rows are, in the source's own terms (`PLACE`, `TRACE`) or by line."""
+    if PLACE in columns:
+        return pl.col(PLACE).cast(pl.String).alias("place")
+    if TRACE in columns:
+        return pl.format("trace {}, event {}", pl.col(TRACE), pl.col(IN_TRACE)).alias("place")
+    return pl.format("line {}", pl.col(line)).alias("place")
+
+
 def _time_problems(failed: pl.DataFrame, field: str, options: ParseOptions) -> pl.DataFrame:
     """Rejects for the times that could not be read, each with its reason: empty, not a
     time, or a local time that does not exist in the zone (the hour the clocks go forward).
@@ -248,7 +259,7 @@ def _time_problems(failed: pl.DataFrame, field: str, options: ParseOptions) -> p
     )
     return failed.with_columns(in_gap.alias("in_gap")).select(
         "line",
-        "place",
+        _place(failed.columns),
         pl.lit(field).alias("field"),
         pl.col("stamp_text").alias("value"),
         pl.when(pl.col("stamp_text").is_null())

@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 
 from ingest import batch as batching
-from ingest.batch import LINE, PLACE, Batch, from_frames
+from ingest.batch import IN_TRACE, LINE, PLACE, TRACE, Batch, from_frames
 from ingest.formats import TooLarge, copy_range, is_gzipped, open_binary, plain_file
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions, parse_times, typed_value
 from ingest.xes_lines import Reader, lean_header
@@ -414,23 +414,16 @@ def _rows_of(
     """rustxes's frame in batches, with each event's number and place for messages
     (counting on from ``first_event`` events in ``first_trace`` traces before it)."""
     case = "case:concept:name"
-    if case in frame.columns:
-        trace = (pl.col(case) != pl.col(case).shift(1)).fill_null(True).cum_sum() + first_trace
-    else:
-        trace = pl.lit(1, dtype=pl.UInt32)
-    frame = (
-        frame.with_columns(
-            pl.int_range(first_event + 1, first_event + pl.len() + 1, dtype=pl.Int64).alias(LINE),
-            trace.alias("_trace"),
-        )
-        .with_columns(
-            pl.format(
-                "trace {}, event {}",
-                pl.col("_trace"),
-                pl.int_range(1, pl.len() + 1).over("_trace"),
-            ).alias(PLACE)
-        )
-        .drop("_trace")
+    starts = (
+        (pl.col(case) != pl.col(case).shift(1)).fill_null(True)
+        if case in frame.columns
+        else pl.int_range(pl.len()) == 0
+    )
+    row = pl.int_range(pl.len(), dtype=pl.UInt32)
+    frame = frame.with_columns(
+        pl.int_range(first_event + 1, first_event + pl.len() + 1, dtype=pl.Int64).alias(LINE),
+        (starts.cum_sum().cast(pl.UInt32) + first_trace).alias(TRACE),
+        (row - pl.when(starts).then(row).forward_fill() + 1).alias(IN_TRACE),
     )
     for offset in range(0, frame.height, batching.BATCH_ROWS):
         yield frame.slice(offset, batching.BATCH_ROWS)

@@ -17,7 +17,6 @@ parser read it.
 from __future__ import annotations
 
 import contextlib
-import io
 import queue
 import re
 import threading
@@ -93,9 +92,15 @@ def parse(piece: bytes | memoryview, known: Defaults) -> pl.DataFrame | None:
     ``<string key=|concept:name| value=|A_SUBMITTED|/>``. The parts around the key and
     value repeat from line to line, so they are read as categories and judged once each.
     """
+    return parse_lines(b"".join((FIVE_FIELDS, piece)), known)
+
+
+def parse_lines(lines: bytes, known: Defaults) -> pl.DataFrame | None:
+    """`parse` of a piece that starts with the line `FIVE_FIELDS` (which tells the reader how
+    many fields a line has), handed over without a copy."""
     try:
         fields = pl.read_csv(
-            io.BytesIO(b"".join((_FIVE_FIELDS, piece))),  # its first line: how many fields
+            lines,
             has_header=False,
             separator='"',
             quote_char=None,
@@ -109,7 +114,7 @@ def parse(piece: bytes | memoryview, known: Defaults) -> pl.DataFrame | None:
     return _parsed(fields, known)
 
 
-_FIVE_FIELDS = b'""""\n'
+FIVE_FIELDS = b'""""\n'
 _FIELDS = {
     "opening": pl.Categorical,
     "key": pl.Categorical,
@@ -193,7 +198,8 @@ def _parsed(fields: pl.DataFrame, known: Defaults) -> pl.DataFrame | None:
         return None
     attributes = steps.filter(code >= 10).select(
         "code",
-        pl.col("key").to_physical().alias("category"),
+        # A number for each key in each scope: few, and compared as integers.
+        (pl.col("key").to_physical().cast(pl.Int64) * 2 + pl.col("in_event")).alias("part"),
         "key",
         "value",
         "trace_no",
@@ -211,9 +217,10 @@ def _parsed(fields: pl.DataFrame, known: Defaults) -> pl.DataFrame | None:
     traces = int(steps["trace_no"][-1])
     scopes = {True: ("event_no", "", known.event), False: ("trace_no", "case:", known.trace)}
     columns: list[pl.Series] = []
-    parts = attributes.partition_by("in_event", "category", as_dict=True, include_key=False)
-    for (in_event, _), rows in parts.items():
-        index, prefix, declared = scopes[bool(in_event)]
+    for part in attributes["part"].unique().sort().to_list():
+        rows = attributes.filter(pl.col("part") == part)
+        in_event = part % 2 == 1
+        index, prefix, declared = scopes[in_event]
         name = _name(str(rows["key"][0])) or ""
         if rows["code"].n_unique() != 1:
             return None  # a key with two types
@@ -428,34 +435,42 @@ class Reader:
                 return False
             lean = lean_header(header)
             size, largest, first, ended = self.first_piece, self.largest_piece, True, False
+            # The text not yet parsed: the start of a trace, then whole blocks read since.
+            pending: list[bytes] = [buffer]
             while not self._stopped.is_set():
-                if not ended:
-                    block = stream.read(size)
-                    ended = not block
-                    buffer += block
-                cut = _after_last_trace(buffer)
+                block = b"" if ended else stream.read(size)
+                ended = not block
+                cut = _after_last_trace(block)
                 if cut == 0 and not ended:
+                    pending.append(block)  # one trace longer than the piece: read on
                     size = min(2 * size, largest)
-                    continue  # one trace longer than the piece: read on
-                piece = memoryview(buffer)[:cut]
-                if ended and not _TAIL.fullmatch(buffer, cut):
-                    return False  # something after the last trace besides </log>
-                if buffer.find(b"<!--", 0, cut) >= 0 or buffer.find(b"<![CDATA[", 0, cut) >= 0:
+                    continue
+                if ended:  # what is pending ends the file
+                    block = b"".join(pending)
+                    pending = []
+                    cut = _after_last_trace(block)
+                    if not _TAIL.fullmatch(block, cut):
+                        return False  # something after the last trace besides </log>
+                # One copy: the piece, after the line that tells the reader its fields.
+                lines = b"".join((FIVE_FIELDS, *pending, memoryview(block)[:cut]))
+                pending = [block[cut:]]
+                if b"<!--" in lines or b"<![CDATA[" in lines:
                     return False  # a comment may hide anything, even a cut
-                if cut:
-                    frame = parse(piece, known)
+                if len(lines) > len(FIVE_FIELDS):
+                    frame = parse_lines(lines, known)
                     if frame is None and first:
                         return False  # not the plain case: the caller's parsers read it
                     if frame is None:
+                        piece = memoryview(lines)[len(FIVE_FIELDS) :]
                         frame = self.fallback(b"".join((lean, piece, b"</log>\n")))
                     if frame is None:
                         return False
                     if not self._put(frame):
                         return False
                     if first:  # pieces of at most about `piece_events` events from here on
-                        largest = max(min(cut // frame.height * self.piece_events, largest), size)
+                        per_event = len(lines) // frame.height
+                        largest = max(min(per_event * self.piece_events, largest), size)
                     first = False
-                buffer = buffer[cut:]
                 if ended:
                     return True
                 size = min(2 * size, largest)

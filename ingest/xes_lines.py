@@ -238,13 +238,12 @@ def _parsed(fields: pl.DataFrame, known: Defaults) -> pl.DataFrame | None:
             column = values  # every event has it
         elif not in_event and rows.height == traces:
             column = values.gather(events["trace_no"] - 1)  # every trace has it
-        else:
-            column = events.select(index).join(
-                rows.select(index).with_columns(values.alias("value")),
-                on=index,
-                how="left",
-                maintain_order="left",
-            )["value"]
+        else:  # each value in its place (events and traces are numbered from 1 in a piece)
+            width = events.height if in_event else traces
+            column = pl.repeat(None, width, dtype=values.dtype, eager=True)
+            column = column.scatter(rows[index] - 1, values)
+            if not in_event:
+                column = column.gather(events["trace_no"] - 1)
             if fill is not None:
                 column = column.zip_with(column.is_not_null(), fill.new_from_index(0, column.len()))
         if column.null_count() == column.len():  # seen, but only in traces without events

@@ -7,8 +7,10 @@ default importer (`variant="iterparse"`, what pm4py uses without rustxes). Workb
 processes, alternating, in the same run; the medians of --runs are reported.
 
 Then where the time goes, in fresh processes too: rustxes' parse of the whole file alone
-(most of `pm4py.read_xes`), and the store's durable, indexed write alone of the same events
-already parsed and converted in memory (what no parser, however fast, takes off an import).
+(most of `pm4py.read_xes`); Workbench's own parse alone (`ingest.xes_lines`: unpacking,
+cutting into pieces and parsing, on its thread); and the store's durable, indexed write
+alone of the same events already parsed and converted in memory (what no parser, however
+fast, takes off an import). An import runs the last two side by side.
 
     python benchmarks/import_xes.py [--runs 3]
 """
@@ -60,20 +62,30 @@ def main() -> None:
         report(f"XES import, {options.log.name}, pm4py {name}", ours, runs, goal=1.0)
     parse_setup = "import rustxes"
     parse_step = f"result = rustxes.import_xes({str(options.log)!r})[0].height"
+    lines_setup = "from pathlib import Path\nfrom ingest.xes_lines import Reader"
+    lines_step = (
+        f"reader = Reader(Path({str(options.log)!r}), lambda text: None)\n"
+        "result = sum(frame.height for frame in reader)\n"
+        "assert reader.complete"
+    )
     write_setup = (
         "from pathlib import Path\nfrom ingest import xes\nfrom workbench import EventStore\n"
         "from workbench.store.eventstore import prepare\n"
-        f"batches = [prepare(batch.events) for batch in xes.read(Path({str(options.log)!r}))]\n"
+        f"batches = [prepare(batch.frame()) for batch in xes.read(Path({str(options.log)!r}))]\n"
         f"store = EventStore({str(db)!r})"
     )
     write_step = (
-        "result = sum(store.import_frame('bpic', batch, new=True).events_added"
-        " for batch in batches)"
+        "result = head = 0\n"
+        "for batch in batches:\n"
+        "    written = store.import_frame('bpic', batch, head=head)\n"
+        "    head, result = written.position, result + written.events_added"
     )
     parses: list[Measurement] = []
+    lines: list[Measurement] = []
     writes: list[Measurement] = []
     for _ in range(options.runs):
         parses.append(measure(parse_setup, parse_step))
+        lines.append(measure(lines_setup, lines_step))
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         writes.append(measure(write_setup, write_step))
@@ -81,6 +93,7 @@ def main() -> None:
     print(f"\nWhere the time goes, {options.log.name} (medians; pm4py.read_xes: {pm4py:.2f} s)")
     for title, runs in (
         ("rustxes' parse alone", parses),
+        ("Workbench's parse alone (ingest.xes_lines)", lines),
         ("the store's write alone, of the parsed events", writes),
     ):
         taken = median(runs).seconds

@@ -24,10 +24,11 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import polars as pl
 
-from ingest.formats import TooLarge, open_binary
+from ingest.formats import Bounded, TooLarge, open_binary
 from ingest.mapping import IngestError
 
 _TYPES = ("string", "date", "int", "float", "boolean", "id")
@@ -415,65 +416,130 @@ class Reader:
 
     def _read(self) -> bool:
         with open_binary(self.source) as stream:
-            blocks: list[bytes] = []
-            read = 0
-            while True:  # the header: everything before the first trace (megabytes, in some)
-                block = stream.read(self.first_piece)
-                if not block:
-                    return False  # no trace: the caller says what the file is
-                blocks.append(block)
-                found = _TRACE.search(b"".join(blocks[-2:]))
-                if found is not None:
-                    break
-                read += len(block)
-            data = b"".join(blocks)
-            start = read - (len(blocks[-2]) if len(blocks) > 1 else 0) + found.start()
-            header, buffer = data[:start], data[start:]
-            known = defaults(header)
-            if known is None:
-                return False
-            lean = lean_header(header)
-            size, largest, first, ended = self.first_piece, self.largest_piece, True, False
-            # The text not yet parsed: the start of a trace, then whole blocks read since.
-            pending: list[bytes] = [buffer]
-            while not self._stopped.is_set():
-                block = b"" if ended else stream.read(size)
-                ended = not block
+            ahead = _Ahead(stream)  # unpacked on a thread of its own, while pieces are parsed
+            try:
+                return self._pieces(ahead)
+            finally:
+                ahead.close()
+
+    def _pieces(self, ahead: _Ahead) -> bool:
+        chunks: list[bytes] = []
+        while (found := _TRACE.search(b"".join(chunks[-2:]))) is None:
+            more = ahead.take(1)  # the header: all before the first trace (megabytes, in some)
+            if not more:
+                return False  # no trace: the caller says what the file is
+            chunks.extend(more)
+        data = b"".join(chunks)
+        start = len(data) - len(b"".join(chunks[-2:])) + found.start()
+        header = data[:start]
+        known = defaults(header)
+        if known is None:
+            return False
+        lean = lean_header(header)
+        size, largest, first = self.first_piece, self.largest_piece, True
+        # The text not yet parsed: the start of a trace, then whole chunks unpacked since.
+        pending: list[bytes] = [data[start:]]
+        while not self._stopped.is_set():
+            more = ahead.take(size)
+            ended = not more
+            if ended:  # what is pending ends the file
+                block = b"".join(pending)
                 cut = _after_last_trace(block)
-                if cut == 0 and not ended:
-                    pending.append(block)  # one trace longer than the piece: read on
-                    size = min(2 * size, largest)
-                    continue
-                if ended:  # what is pending ends the file
-                    block = b"".join(pending)
-                    pending = []
-                    cut = _after_last_trace(block)
-                    if not _TAIL.fullmatch(block, cut):
-                        return False  # something after the last trace besides </log>
-                # One copy: the piece, after the line that tells the reader its fields.
-                lines = b"".join((FIVE_FIELDS, *pending, memoryview(block)[:cut]))
-                pending = [block[cut:]]
-                if b"<!--" in lines or b"<![CDATA[" in lines:
-                    return False  # a comment may hide anything, even a cut
-                if len(lines) > len(FIVE_FIELDS):
-                    frame = parse_lines(lines, known)
-                    if frame is None and first:
-                        return False  # not the plain case: the caller's parsers read it
-                    if frame is None:
-                        piece = memoryview(lines)[len(FIVE_FIELDS) :]
-                        frame = self.fallback(b"".join((lean, piece, b"</log>\n")))
-                    if frame is None:
-                        return False
-                    if not self._put(frame):
-                        return False
-                    if first:  # pieces of at most about `piece_events` events from here on
-                        per_event = len(lines) // frame.height
-                        largest = max(min(per_event * self.piece_events, largest), size)
-                    first = False
-                if ended:
+                if not _TAIL.fullmatch(block, cut):
+                    return False  # something after the last trace besides </log>
+                if not cut:
                     return True
+                more, pending = [block], []
+            last = len(more) - 1  # the chunk where the last complete trace ends
+            while last >= 0 and not (cut := _after_last_trace(more[last])):
+                last -= 1
+            if last < 0:
+                pending.extend(more)  # one trace longer than the piece: read on
                 size = min(2 * size, largest)
+                continue
+            # One copy: the piece, after the line that tells the reader its fields.
+            before = memoryview(more[last])[:cut]
+            lines = b"".join((FIVE_FIELDS, *pending, *more[:last], before))
+            pending = [more[last][cut:], *more[last + 1 :]]
+            if b"<!--" in lines or b"<![CDATA[" in lines:
+                return False  # a comment may hide anything, even a cut
+            if len(lines) > len(FIVE_FIELDS):
+                frame = parse_lines(lines, known)
+                if frame is None and first:
+                    return False  # not the plain case: the caller's parsers read it
+                if frame is None:
+                    piece = memoryview(lines)[len(FIVE_FIELDS) :]
+                    frame = self.fallback(b"".join((lean, piece, b"</log>\n")))
+                if frame is None:
+                    return False
+                if not self._put(frame):
+                    return False
+                if first:  # pieces of at most about `piece_events` events from here on
+                    per_event = len(lines) // frame.height
+                    largest = max(min(per_event * self.piece_events, largest), size)
+                first = False
+            if ended:
+                return True
+            size = min(2 * size, largest)
         return False
+
+
+class _Ahead:
+    """A stream read on a thread of its own, a few chunks ahead of the caller (unpacking a
+    gzipped file releases the GIL, so it overlaps with parsing)."""
+
+    CHUNK = 2 << 20
+    DEPTH = 4
+
+    def __init__(self, stream: IO[bytes] | Bounded) -> None:
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=self.DEPTH)
+        self._stopped = threading.Event()
+        self._ended = False
+        self._thread = threading.Thread(
+            target=self._run, args=(stream,), name="xes-unpack", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, stream: IO[bytes] | Bounded) -> None:
+        try:
+            while not self._stopped.is_set():
+                data = stream.read(self.CHUNK)
+                self._put(data)
+                if not data:
+                    return
+        except BaseException as error:  # raised to the caller, in its turn
+            self._put(error)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def take(self, size: int) -> list[bytes]:
+        """Chunks of at least ``size`` bytes in all, fewer at the end; none after it."""
+        taken: list[bytes] = []
+        count = 0
+        while count < size and not self._ended:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            if not item:
+                self._ended = True
+                break
+            taken.append(item)
+            count += len(item)
+        return taken
+
+    def close(self) -> None:
+        """Stop reading; returns when the thread has ended."""
+        self._stopped.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
 
 
 _TRACE = re.compile(rb"<trace[\s>]")

@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Generic, TypeVar
 
 import polars as pl
 
@@ -344,7 +344,41 @@ def _dates(text: pl.Series) -> pl.Series | None:
     )
 
 
-class Reader:
+T = TypeVar("T")
+
+
+class _Handoff(Generic[T]):
+    """A thread of its own that hands items over through a bounded queue, and stops (its
+    queue drained) when the caller needs no more."""
+
+    def __init__(self, name: str, depth: int) -> None:
+        self._queue: queue.Queue[T | BaseException] = queue.Queue(maxsize=depth)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _put(self, item: T | BaseException) -> bool:
+        """Hand an item over, unless the caller has stopped; whether it was handed."""
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def close(self) -> None:
+        """Stop (the caller needs no more); returns when the thread has ended."""
+        self._stopped.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+
+class Reader(_Handoff[pl.DataFrame | None]):
     """The events of an XES file as frames, read, cut into pieces of whole traces and parsed
     (`parse`) on a thread of their own while the caller converts and writes the frames
     before.
@@ -371,9 +405,7 @@ class Reader:
         self.first_piece, self.largest_piece = first_piece, largest_piece
         self.piece_events = piece_events
         self.complete = False
-        self._queue: queue.Queue[pl.DataFrame | BaseException | None] = queue.Queue(maxsize=2)
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._produce, name="xes-reader", daemon=True)
+        super().__init__("xes-reader", depth=2)
         self._thread.start()
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
@@ -383,25 +415,7 @@ class Reader:
             yield item
         self._thread.join()
 
-    def close(self) -> None:
-        """Stop reading (the caller needs no more); returns when the thread has ended."""
-        self._stopped.set()
-        while self._thread.is_alive():
-            with contextlib.suppress(queue.Empty):
-                self._queue.get(timeout=0.05)
-        self._thread.join()
-
-    def _put(self, item: pl.DataFrame | BaseException | None) -> bool:
-        """Hand an item over, unless the caller has stopped; whether it was handed."""
-        while not self._stopped.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _produce(self) -> None:
+    def _run(self) -> None:
         try:
             self.complete = self._read()
         except TooLarge as error:
@@ -484,39 +498,27 @@ class Reader:
         return False
 
 
-class _Ahead:
+class _Ahead(_Handoff[bytes]):
     """A stream read on a thread of its own, a few chunks ahead of the caller (unpacking a
     gzipped file releases the GIL, so it overlaps with parsing)."""
 
     CHUNK = 2 << 20
-    DEPTH = 4
 
     def __init__(self, stream: IO[bytes] | Bounded) -> None:
-        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=self.DEPTH)
-        self._stopped = threading.Event()
+        super().__init__("xes-unpack", depth=4)
+        self._stream = stream
         self._ended = False
-        self._thread = threading.Thread(
-            target=self._run, args=(stream,), name="xes-unpack", daemon=True
-        )
         self._thread.start()
 
-    def _run(self, stream: IO[bytes] | Bounded) -> None:
+    def _run(self) -> None:
         try:
             while not self._stopped.is_set():
-                data = stream.read(self.CHUNK)
+                data = self._stream.read(self.CHUNK)
                 self._put(data)
                 if not data:
                     return
         except BaseException as error:  # raised to the caller, in its turn
             self._put(error)
-
-    def _put(self, item: bytes | BaseException) -> None:
-        while not self._stopped.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return
-            except queue.Full:
-                continue
 
     def take(self, size: int) -> list[bytes]:
         """Chunks of at least ``size`` bytes in all, fewer at the end; none after it."""
@@ -532,14 +534,6 @@ class _Ahead:
             taken.append(item)
             count += len(item)
         return taken
-
-    def close(self) -> None:
-        """Stop reading; returns when the thread has ended."""
-        self._stopped.set()
-        while self._thread.is_alive():
-            with contextlib.suppress(queue.Empty):
-                self._queue.get(timeout=0.05)
-        self._thread.join()
 
 
 _TRACE = re.compile(rb"<trace[\s>]")

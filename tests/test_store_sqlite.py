@@ -43,25 +43,31 @@ def test_reading_one_case_uses_the_case_index(store, events) -> None:
     assert "events_by_case" in str(plan)
 
 
-def test_a_file_from_before_the_head_table_keeps_its_positions_unused(tmp_path, events) -> None:
-    # Such a file counted positions with AUTOINCREMENT: its counter is where `head` starts.
+def _rebuild_events(connection: sqlite3.Connection, old: str, new: str) -> None:
+    """The events table made again as an older version made it: its definition today with
+    ``old`` replaced by ``new``, holding the same rows."""
     from workbench.store.sqlite import schema
 
+    definition = schema.SCHEMA[schema.SCHEMA.index("CREATE TABLE IF NOT EXISTS events") :]
+    connection.execute("ALTER TABLE events RENAME TO newer_events")
+    connection.execute(definition.split(") STRICT;")[0].replace(old, new) + ") STRICT")
+    connection.execute("INSERT INTO events SELECT * FROM newer_events")
+    connection.execute("DROP TABLE newer_events")
+
+
+def test_a_file_from_before_the_head_table_keeps_its_positions_unused(tmp_path, events) -> None:
+    # Such a file counted positions with AUTOINCREMENT: its counter is where `head` starts.
     path = tmp_path / "older.db"
     with EventStore(path) as store:
         store.append("keep", "c1", events[:2])
         store.append("gone", "c1", events[2:4])
     with sqlite3.connect(path) as connection:  # as the older version made it
         connection.execute("DROP TABLE head")
-        connection.execute("ALTER TABLE events RENAME TO newer_events")
-        connection.execute(
-            schema.SCHEMA[schema.SCHEMA.index("CREATE TABLE IF NOT EXISTS events") :]
-            .split(") STRICT;")[0]
-            .replace("position INTEGER PRIMARY KEY,", "position INTEGER PRIMARY KEY AUTOINCREMENT,")
-            + ") STRICT"
+        _rebuild_events(
+            connection,
+            "position INTEGER PRIMARY KEY,",
+            "position INTEGER PRIMARY KEY AUTOINCREMENT,",
         )
-        connection.execute("INSERT INTO events SELECT * FROM newer_events")
-        connection.execute("DROP TABLE newer_events")
         connection.execute("INSERT INTO dropping_logs SELECT log_id FROM logs WHERE name = 'gone'")
         connection.execute("DELETE FROM events WHERE position > 2")
         assert connection.execute("SELECT seq FROM sqlite_sequence").fetchone() == (4,)
@@ -100,22 +106,12 @@ def test_an_id_derived_as_the_first_of_its_kind_is_not_stored(tmp_path) -> None:
 
 def test_a_file_that_stores_every_id_goes_on_storing_every_id(tmp_path, events) -> None:
     # Files from before implicit ids: event_id NOT NULL, every id in the unique index.
-    from workbench.store.sqlite import schema
-
     path = tmp_path / "older.db"
     with EventStore(path) as store:
         store.append("keep", "c1", events[:2])
     with sqlite3.connect(path) as connection:  # as the older version made it
         connection.execute("DROP INDEX events_by_id")
-        connection.execute("ALTER TABLE events RENAME TO newer_events")
-        connection.execute(
-            schema.SCHEMA[schema.SCHEMA.index("CREATE TABLE IF NOT EXISTS events") :]
-            .split(") STRICT;")[0]
-            .replace("event_id TEXT,", "event_id TEXT NOT NULL,")
-            + ") STRICT"
-        )
-        connection.execute("INSERT INTO events SELECT * FROM newer_events")
-        connection.execute("DROP TABLE newer_events")
+        _rebuild_events(connection, "event_id TEXT,", "event_id TEXT NOT NULL,")
         connection.execute("CREATE UNIQUE INDEX events_by_id ON events (log_id, event_id)")
     with EventStore(path) as store:
         store.import_frame("log", _derived_frame(), head=0)

@@ -122,3 +122,20 @@ def test_a_file_that_stores_every_id_goes_on_storing_every_id(tmp_path, events) 
     with sqlite3.connect(path) as connection:
         stored = connection.execute("SELECT count(*), count(event_id) FROM events").fetchone()
     assert stored == (5, 5)
+
+
+def test_case_attributes_are_kept_once_per_run_of_equal_values(tmp_path) -> None:
+    from tests.test_store_contract import _case_attribute_frames
+    from workbench.store import attributes
+
+    path = tmp_path / "runs.db"
+    first, later = _case_attribute_frames()
+    with EventStore(path) as store:
+        store.import_frame("cases", first)
+        store.import_frame("cases", later)
+    table = attributes.table_name(1, attributes.CASE_TABLES)
+    with sqlite3.connect(path) as connection:
+        runs = connection.execute(f"SELECT position, case_key FROM {table} ORDER BY 1").fetchall()
+    # a: north, then south; b (the same values as a's last): its first event; and in the
+    # later import, each case's first event again.
+    assert runs == [(1, 1), (3, 1), (4, 2), (5, 1), (6, 2)]

@@ -10,7 +10,10 @@ values: the casts happen in Polars, not in SQL.
 
 A log's columns are spread over attribute tables of at most `TABLE_COLUMNS` columns each
 (table 0, 1, 2, ...), keyed by position: SQLite allows 2,000 columns a table and
-PostgreSQL 1,600, and logs with thousands of attributes exist.
+PostgreSQL 1,600, and logs with thousands of attributes exist. Case attributes
+(``case:...``, as XES trace attributes and pm4py's case columns are named) get tables of
+their own (`CASE_TABLES` on): their values usually stay the same along a case, so a
+backend may keep them once per run of equal values in a case (SQLite does).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import polars as pl
 from workbench.events import UTC_MICROS, WRITABLE
 
 TABLE_COLUMNS: Final = 1_000
+#: The first attribute table of case attributes (see the module's documentation).
+CASE_TABLES: Final = 10_000
 
 #: The kinds of attribute, with the Polars type a scan returns for each.
 KINDS: Final[dict[str, pl.DataType]] = {
@@ -146,6 +151,40 @@ def dumps(attributes: Attributes) -> str:
     )
 
 
+def is_case_table(table: int) -> bool:
+    """Whether an attribute table holds case attributes (see `CASE_TABLES`)."""
+    return table >= CASE_TABLES
+
+
+def runs(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows of a case table (``position``, ``case_key`` and its columns) reduced to where a
+    run of equal values in a case starts: each event has the values of its case's last
+    run starting at or before it (`spread`)."""
+    rows = rows.sort("case_key", "position")
+    values = [name for name in rows.columns if name not in ("position", "case_key")]
+    changed = pl.col("case_key") != pl.col("case_key").shift(1)
+    for name in values:
+        changed = changed | pl.col(name).ne_missing(pl.col(name).shift(1))
+    return rows.filter(changed.fill_null(True))
+
+
+def spread(runs: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """The values of the runs (`runs`) at each event (``position``, ``case_key``), with
+    the events' positions."""
+    found = (
+        events.select("position", "case_key")
+        .sort("position")
+        .join_asof(
+            runs.sort("position"),
+            on="position",
+            by="case_key",
+            strategy="backward",
+            check_sortedness=False,  # both sorted by position just now
+        )
+    )
+    return found.drop("case_key")
+
+
 def table_name(log_id: int, table: int) -> str:
     """The attribute table ``table`` of a log; built from integers only, never user text."""
     return f"attributes_{int(log_id)}" if table == 0 else f"attributes_{int(log_id)}_{int(table)}"
@@ -190,7 +229,7 @@ def plan(known: Attributes, schema: pl.Schema) -> Plan:
             continue
         column = current.column_for(kind)
         if column is None:
-            column = _next_column(used, kind)
+            column = _next_column(used, kind, case=name.startswith("case:"))
             new_columns.append(column)
             current = Attribute(kind, (*current.columns, column))
         merged[name] = Attribute(kind, current.columns)
@@ -206,8 +245,9 @@ def _columns_per_table(attributes: Iterable[Attribute]) -> dict[int, int]:
     return used
 
 
-def _next_column(used: dict[int, int], kind: str) -> Column:
-    table = max(used, default=0)
+def _next_column(used: dict[int, int], kind: str, *, case: bool) -> Column:
+    first = CASE_TABLES if case else 0
+    table = max((t for t in used if (t >= CASE_TABLES) == case), default=first)
     if used.get(table, 0) >= TABLE_COLUMNS:
         table += 1
     used[table] = used.get(table, 0) + 1

@@ -558,7 +558,9 @@ class EventStore:
             return raw
         by_table = attrs.by_table(chosen.values())
         for table, columns in sorted(by_table.items()):
-            values = self.recorder.read_attributes(log_id, table, columns, raw["position"])
+            values = self.recorder.read_attributes(
+                log_id, table, columns, raw.select("position", "case_key")
+            )
             values = values.cast({"position": pl.Int64})
             raw = raw.join(values, on="position", how="left", maintain_order="left")
         return raw.with_columns(
@@ -656,7 +658,7 @@ def write_frame(
     ).cast(STORED_TYPES)  # type: ignore[arg-type]
     tx.write_events(stored)
     for table, columns in plan.tables().items():
-        values = rows.select("position", *(plan.values[column] for column in columns))
+        values = rows.select("position", "case_key", *(plan.values[column] for column in columns))
         tx.write_attributes(log_id, table, values)
     if not copied:
         tx.write_range(

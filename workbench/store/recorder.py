@@ -21,6 +21,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 import polars as pl
 
+from workbench.events import VOCABULARY
 from workbench.store.attributes import Attributes, Column
 from workbench.store.records import (
     ImportResult,
@@ -116,6 +117,8 @@ def select_list(columns: frozenset[str] | None) -> list[str]:
     needed = columns
     if columns is not None and "event_id" in columns:
         needed = columns | {"case_id", "timestamp", "activity"}
+    if needed is not None and not needed <= VOCABULARY.keys():
+        needed = needed | {"case_id"}  # case attributes are kept by case
     return [
         stored
         for name, stored in STORED_COLUMN.items()
@@ -211,7 +214,8 @@ class Transaction(Protocol):
         ...
 
     def write_attributes(self, log_id: int, table: int, rows: pl.DataFrame) -> None:
-        """Append rows (``position`` and columns) to one of the log's attribute tables."""
+        """Append rows (``position``, ``case_key`` and columns) to one of the log's
+        attribute tables."""
         ...
 
     def write_range(
@@ -347,10 +351,11 @@ class Recorder(Protocol):
         ...
 
     def read_attributes(
-        self, log_id: int, table: int, columns: Sequence[Column], positions: pl.Series
+        self, log_id: int, table: int, columns: Sequence[Column], events: pl.DataFrame
     ) -> pl.DataFrame:
         """``position`` and the columns (named by `attributes.read_label`, cast to their
-        physical type) of the rows at these positions of one attribute table."""
+        physical type) of one attribute table at these events (``position`` and
+        ``case_key``)."""
         ...
 
     def dictionary(self, table: str, log_id: int, keys: pl.Series | None) -> pl.DataFrame:

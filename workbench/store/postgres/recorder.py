@@ -288,8 +288,9 @@ class PostgresRecorder(PortableQueries):
         )
 
     def read_attributes(
-        self, log_id: int, table: int, columns: Sequence[Column], positions: pl.Series
+        self, log_id: int, table: int, columns: Sequence[Column], events: pl.DataFrame
     ) -> pl.DataFrame:
+        positions = events["position"]  # every table is kept by position
         selected = ", ".join(
             f"CAST({c.name} AS {SQL_TYPES[attrs.PHYSICAL[c.kind]]}) AS {attrs.read_label(c)}"
             for c in columns
@@ -581,7 +582,7 @@ class _Transaction:
         self._copy("events", rows.drop("derived"))  # every id is kept
 
     def write_attributes(self, log_id: int, table: int, rows: pl.DataFrame) -> None:
-        self._copy(attrs.table_name(log_id, table), rows)
+        self._copy(attrs.table_name(log_id, table), rows.drop("case_key"))  # every event
 
     def write_range(
         self, log_id: int, first: int, last: int, low: int, high: int, recorded_at: int

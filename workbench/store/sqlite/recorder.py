@@ -337,16 +337,28 @@ class SQLiteRecorder(PortableQueries):
         return None if frame.is_empty() else frame
 
     def read_attributes(
-        self, log_id: int, table: int, columns: Sequence[Column], positions: pl.Series
+        self, log_id: int, table: int, columns: Sequence[Column], events: pl.DataFrame
     ) -> pl.DataFrame:
         selected = ", ".join(
             f"CAST({c.name} AS {attrs.PHYSICAL[c.kind]}) AS {attrs.read_label(c)}" for c in columns
         )
         name = attrs.table_name(log_id, table)
+        positions = events["position"]
         low, high = int(positions.min()), int(positions.max())  # type: ignore[arg-type]
         with self._use():
             cursor = self._cursor()
             try:
+                if attrs.is_case_table(table):
+                    # Runs of equal values in a case: those of the events' cases (of all,
+                    # when they are many).
+                    cases = events["case_key"].unique()
+                    few = cases.len() <= 10_000
+                    cursor.execute(
+                        f"SELECT position, case_key, {selected} FROM {name} WHERE position <= ?"
+                        + (" AND case_key IN (SELECT value FROM json_each(?))" if few else ""),
+                        (high, json.dumps(cases.to_list())) if few else (high,),
+                    )
+                    return attrs.spread(_frame(cursor).cast({"case_key": pl.Int64}), events)
                 if positions.len() * 8 < high - low:
                     # A sparse selection: look the rows up by position instead of the range.
                     cursor.execute(
@@ -648,7 +660,9 @@ class _Transaction:
 
     def _create_attribute_table(self, log_id: int, name: str, columns: Sequence[Column]) -> None:
         listed = "".join(f", {column.name}" for column in columns)
-        self.cursor.execute(f"CREATE TABLE {name} (position INTEGER PRIMARY KEY{listed})")
+        # A case table holds a row where a run of equal values in a case starts.
+        case = ", case_key INTEGER NOT NULL" if attrs.is_case_table(columns[0].table) else ""
+        self.cursor.execute(f"CREATE TABLE {name} (position INTEGER PRIMARY KEY{case}{listed})")
         self.cursor.execute(
             f"CREATE TRIGGER {name}_refuse_update BEFORE UPDATE ON {name}"
             " BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE is refused'); END"
@@ -680,6 +694,8 @@ class _Transaction:
         self.cursor.adbc_ingest("events", rows.drop("derived").to_arrow(), mode="append")
 
     def write_attributes(self, log_id: int, table: int, rows: pl.DataFrame) -> None:
+        # A case table: a row where a run of equal values in a case starts.
+        rows = attrs.runs(rows) if attrs.is_case_table(table) else rows.drop("case_key")
         self.cursor.adbc_ingest(attrs.table_name(log_id, table), rows.to_arrow(), mode="append")
 
     def write_range(

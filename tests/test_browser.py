@@ -17,7 +17,7 @@ import pytest
 from dashboards import navigation
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Locator, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -100,6 +100,21 @@ def _settled(page: Page) -> None:
     )
 
 
+def _open(page: Page, link: Locator, heading: str) -> None:
+    """Follow a link to a page and wait for its heading. A click that lands while
+    Streamlit is still running the page before can be lost: it is made again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
+        link.click()
+        try:
+            page.get_by_role("heading", name=heading).first.wait_for(timeout=30_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_every_page_opens_without_an_exception(server, tmp_path) -> None:
@@ -167,9 +182,8 @@ def test_a_sidebar_filter_survives_clicking_through_the_sidebar_11(server) -> No
         headings = {"Upload": "Upload an event log"}
         for entries in navigation.SECTIONS.values():
             for entry in entries:
-                sidebar.get_by_role("link", name=entry.title, exact=True).click()
                 title = headings.get(entry.title, entry.title)
-                page.get_by_role("heading", name=title).first.wait_for(timeout=90_000)
+                _open(page, sidebar.get_by_role("link", name=entry.title, exact=True), title)
                 _settled(page)
                 assert "activity=Request" in page.url, (title, page.url)
                 assert page.locator("[data-testid='stException']").count() == 0, title

@@ -21,6 +21,7 @@ import queue
 import re
 import threading
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -347,7 +348,7 @@ def _dates(text: pl.Series) -> pl.Series | None:
 T = TypeVar("T")
 
 
-class _Handoff(Generic[T]):
+class _Handoff(ABC, Generic[T]):
     """A thread of its own that hands items over through a bounded queue, and stops (its
     queue drained) when the caller needs no more."""
 
@@ -356,8 +357,9 @@ class _Handoff(Generic[T]):
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
+    @abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """The thread's work: hand items over (`_put`) until done or stopped."""
 
     def _put(self, item: T | BaseException) -> bool:
         """Hand an item over, unless the caller has stopped; whether it was handed."""
@@ -438,13 +440,15 @@ class Reader(_Handoff[pl.DataFrame | None]):
 
     def _pieces(self, ahead: _Ahead) -> bool:
         chunks: list[bytes] = []
-        while (found := _TRACE.search(b"".join(chunks[-2:]))) is None:
-            more = ahead.take(1)  # the header: all before the first trace (megabytes, in some)
+        # The header: all before the first trace (megabytes, in some), searched for it in
+        # the last two chunks each time, so that a tag split between them is found.
+        while (found := _TRACE.search(tail := b"".join(chunks[-2:]))) is None:
+            more = ahead.take(1)
             if not more:
                 return False  # no trace: the caller says what the file is
             chunks.extend(more)
         data = b"".join(chunks)
-        start = len(data) - len(b"".join(chunks[-2:])) + found.start()
+        start = len(data) - len(tail) + found.start()
         header = data[:start]
         known = defaults(header)
         if known is None:

@@ -572,13 +572,17 @@ class EventStore:
 
     def _decode(self, log: str, log_id: int, raw: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
         """Stored columns to the vocabulary: keys to names, integers to UTC times."""
+        # Ids kept implicitly (`DERIVED`) are derived again from the case, time and activity.
+        implicit = "event_id" in raw.columns and raw["event_id"].null_count() > 0
         for table, name in (
             ("cases", "case_id"),
             ("activities", "activity"),
             ("resources", "resource"),
         ):
             key, column = DICTIONARIES[table]
-            if key in raw.columns:
+            # A key read only for another purpose (case attributes are kept by case) is
+            # not turned into a name.
+            if key in raw.columns and (name in schema or (implicit and name != "resource")):
                 few = raw[key] if table == "cases" and raw.height < 50_000 else None
                 names = self.recorder.dictionary(table, log_id, few).rename({column: name})
                 raw = raw.join(names, on=key, how="left", maintain_order="left")
@@ -587,8 +591,7 @@ class EventStore:
             for name in ("timestamp", "recorded_at")
             if name in raw.columns
         ).with_columns(pl.lit(log, dtype=pl.String).alias("log"))
-        if "event_id" in frame.columns and frame["event_id"].null_count():
-            # Ids kept implicitly: the first event of its case, time and activity (`DERIVED`).
+        if implicit:
             frame = frame.with_columns(
                 pl.col("event_id").fill_null(
                     derived_id(pl.col("case_id"), pl.col("timestamp"), pl.col("activity"), 0)

@@ -94,11 +94,11 @@ def parse(piece: bytes | memoryview, known: Defaults) -> pl.DataFrame | None:
     ``<string key=|concept:name| value=|A_SUBMITTED|/>``. The parts around the key and
     value repeat from line to line, so they are read as categories and judged once each.
     """
-    return parse_lines(b"".join((FIVE_FIELDS, piece)), known)
+    return parse_lines(b"".join((SIX_FIELDS, piece)), known)
 
 
 def parse_lines(lines: bytes, known: Defaults) -> pl.DataFrame | None:
-    """`parse` of a piece that starts with the line `FIVE_FIELDS` (which tells the reader how
+    """`parse` of a piece that starts with the line `SIX_FIELDS` (which tells the reader how
     many fields a line has), handed over without a copy."""
     try:
         fields = pl.read_csv(
@@ -107,7 +107,8 @@ def parse_lines(lines: bytes, known: Defaults) -> pl.DataFrame | None:
             separator='"',
             quote_char=None,
             comment_prefix=None,
-            truncate_ragged_lines=True,  # a sixth field is left in the fifth: judged below
+            # Fields after the sixth are dropped: a line with a sixth at all is declined.
+            truncate_ragged_lines=True,
             schema=_FIELDS,
             empty_string_is_null=False,  # value="" is an empty string
         ).slice(1)
@@ -116,13 +117,15 @@ def parse_lines(lines: bytes, known: Defaults) -> pl.DataFrame | None:
     return _parsed(fields, known)
 
 
-FIVE_FIELDS = b'""""\n'
+SIX_FIELDS = b'"""""\n'
 _FIELDS = {
     "opening": pl.Categorical,
     "key": pl.Categorical,
     "between": pl.Categorical,
     "value": pl.String,
     "closing": pl.Categorical,
+    # A fifth quote: more on the line after an attribute (another attribute, say).
+    "more": pl.Categorical,
 }
 # What a line holds before its first quote, and what that makes it.
 _OPENINGS = {
@@ -165,6 +168,7 @@ def _parsed(fields: pl.DataFrame, known: Defaults) -> pl.DataFrame | None:
         or not _all(fields["key"], lambda key: bool(key) and _name(key) is not None)
         or not _all(fields["between"], lambda text: text[:1].isspace() and text.strip() == "value=")
         or not _all(fields["closing"], lambda text: text.strip() == "/>")
+        or fields["more"].is_not_null().any()
     ):
         return None
     fields = fields.with_columns(code=codes)
@@ -477,16 +481,18 @@ class Reader(_Handoff[pl.DataFrame | None]):
                 continue
             # One copy: the piece, after the line that tells the reader its fields.
             before = memoryview(more[last])[:cut]
-            lines = b"".join((FIVE_FIELDS, *pending, *more[:last], before))
+            lines = b"".join((SIX_FIELDS, *pending, *more[:last], before))
             pending = [more[last][cut:], *more[last + 1 :]]
-            if b"<!--" in lines or b"<![CDATA[" in lines:
-                return False  # a comment may hide anything, even a cut
-            if len(lines) > len(FIVE_FIELDS):
+            if len(lines) > len(SIX_FIELDS):
                 frame = parse_lines(lines, known)
-                if frame is None and first:
-                    return False  # not the plain case: the caller's parsers read it
+                # A piece `parse_lines` takes has no "<" but in its tags, so no comment or
+                # CDATA section: only a piece it declines is searched for them.
+                if frame is None and (first or b"<!--" in lines or b"<![CDATA[" in lines):
+                    # Not the plain case from the start, or a comment, which may hide
+                    # anything, even a cut: the caller's parsers read it.
+                    return False
                 if frame is None:
-                    piece = memoryview(lines)[len(FIVE_FIELDS) :]
+                    piece = memoryview(lines)[len(SIX_FIELDS) :]
                     frame = self.fallback(b"".join((lean, piece, b"</log>\n")))
                 if frame is None:
                     return False

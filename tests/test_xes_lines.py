@@ -183,6 +183,10 @@ _PLAIN_TRACE = (
     "extra",
     [
         '<string key="x" value="1"/><string key="y" value="2"/>\n',  # two on a line
+        '<string key="x" value="1"/>"<string key="y" value="2"/>\n',  # a quote between
+        '<!--\n<string key="x" value="1"/>\n-->\n',  # a comment over lines
+        '<!-- <string key="x" value="1"/> -->\n',
+        '<![CDATA[\n<string key="x" value="1"/>\n]]>\n',
         '<string key="x" value="1">\n<string key="y" value="2"/>\n</string>\n',  # nested
         '<list key="x">\n</list>\n',
         '<boolean key="b" value="TRUE"/>\n',

@@ -51,6 +51,15 @@ class Defaults:
 
     trace: dict[str, tuple[str, str]] = field(default_factory=dict)
     event: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _typed: dict[tuple[bool, str], pl.Series | None] = field(default_factory=dict)
+
+    def typed(self, in_event: bool, name: str) -> pl.Series | None:
+        """A declared default as rustxes types it (None where it does not), typed once for
+        every piece of the log."""
+        if (in_event, name) not in self._typed:
+            kind, value = (self.event if in_event else self.trace)[name]
+            self._typed[in_event, name] = _typed(pl.Series([value]), kind)
+        return self._typed[in_event, name]
 
 
 def defaults(header: bytes) -> Defaults | None:
@@ -237,8 +246,8 @@ def _parsed(fields: pl.DataFrame, known: Defaults) -> pl.DataFrame | None:
         if not rows[index].diff().drop_nulls().gt(0).all():
             return None  # a key given twice in one trace or event
         values = _typed(rows["value"], kind)
-        fill = None if default is None else _typed(pl.Series([default[1]]), kind)
-        if values is None or (fill is not None and fill.null_count()):
+        fill = None if default is None else known.typed(in_event, name)
+        if values is None or (default is not None and (fill is None or fill.null_count())):
             return None
         if in_event and rows.height == events.height:
             column = values  # every event has it

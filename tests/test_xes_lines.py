@@ -241,6 +241,10 @@ def test_a_key_with_two_types_a_clash_with_a_trace_key_and_odd_globals_are_decli
     assert _ours((_HEAD + nested + plain + "</log>").encode()) is None
     typed = '<global scope="event">\n<int key="concept:name" value="1"/>\n</global>\n'
     assert _ours((_HEAD + typed + plain + "</log>").encode()) is None
+    # A default rustxes reads its own way (as false), for a key some events lack.
+    odd = '<global scope="event">\n<boolean key="b" value="YES"/>\n</global>\n'
+    with_b = _PLAIN_TRACE.format(n=2, extra='<boolean key="b" value="true"/>\n')
+    assert _ours((_HEAD + odd + with_b + plain + "</log>").encode()) is None
     commented = '<!-- <global scope="event"><string key="x" value="1"/></global> -->\n'
     assert _ours((_HEAD + commented + plain + "</log>").encode()) is None
     before = (

@@ -21,8 +21,8 @@ from ingest.mapping import (
     type_attribute,
 )
 from workbench.events import UTC_MICROS, VOCABULARY
-from workbench.store import UNTIMED, Objects, derive_event_ids, from_micros
-from workbench.store.frames import DERIVED
+from workbench.store import UNTIMED, Objects, from_micros
+from workbench.store.frames import DERIVED, repeated_ids
 
 #: The time of every event of a log imported without times (``--no-times``), the store's
 #: `UNTIMED`: events then keep the order of the file (positions), which is how a case is
@@ -62,7 +62,8 @@ class Batch:
     mapping: ColumnMapping
     objects: Objects | None = None  # object-centric logs: objects and links (see OCEL)
     # Which events' ids were derived as the first of their case, time and activity (see
-    # `workbench.store.frames.DERIVED`); None when no id was derived.
+    # `workbench.store.frames.DERIVED`); None when no id was derived. Those ids are left
+    # out of ``events`` (null) until a store needs their text (`with_derived_ids`).
     derived: pl.Series | None = None
 
     def frame(self) -> pl.DataFrame:
@@ -225,8 +226,8 @@ def to_batch(
     if events.height and events["event_id"].null_count():
         occurrence = occurrences.number(events)
         first = events["event_id"].is_null() & (occurrence == 0)
-        derived = derive_event_ids(events, occurrence)
-        events = events.with_columns(pl.col("event_id").fill_null(derived))
+        # The first of their kind are left out until a store needs their text.
+        events = events.with_columns(repeated_ids(events, occurrence))
     ordered = [role for role in ROLES if role in events.columns]
     attributes = [names[name] for name in sources]
     return Batch(

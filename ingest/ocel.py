@@ -29,6 +29,7 @@ from ingest.mapping import (
     typed_value,
 )
 from workbench.store import Objects
+from workbench.store.frames import with_derived_ids
 
 MAPPING = ColumnMapping(
     case_id="case_id", activity="activity", timestamp="timestamp", event_id="event_id"
@@ -88,12 +89,14 @@ def reader(parse: Callable[[Path], Ocel]) -> Callable[..., Iterator[Batch]]:
             rejects = batch.rejects
             if not sent and skip_rows == 0:  # a resumed job recorded these already
                 rejects = pl.concat([rejects, link_rejects])
+            ids = with_derived_ids(batch.events)["event_id"]
             yield Batch(
                 events=batch.events,
                 rejects=rejects,
                 rows=batch.rows,
                 mapping=batch.mapping,
-                objects=_links_of(objects, batch.events["event_id"], first=not sent),
+                objects=_links_of(objects, ids, first=not sent),
+                derived=batch.derived,
             )
             sent = True
 

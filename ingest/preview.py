@@ -16,6 +16,7 @@ from ingest.batch import LINE, PLACE
 from ingest.formats import detect_format, sniff
 from ingest.jobs import READERS
 from ingest.mapping import ColumnMapping, IngestError, ParseOptions
+from workbench.store.frames import with_derived_ids
 
 #: Formats whose columns the user maps (OCEL logs name their events' parts themselves).
 MAPPABLE = ("csv", "parquet", "arrow", "xes", "jsonl")
@@ -63,7 +64,7 @@ def preview(
         close = getattr(batches, "close", None)
         if close is not None:
             close()
-    events = first.events.drop(LINE, PLACE, strict=False)
+    events = with_derived_ids(first.events).drop(LINE, PLACE, strict=False)
     encoding = options.encoding if options is not None else "utf-8"
     return Preview(
         kind, _columns(path, kind, encoding), first.mapping, events.head(rows), first.rejects

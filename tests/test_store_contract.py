@@ -293,6 +293,8 @@ def test_derived_ids_read_back_and_are_found_when_given(any_store) -> None:
             + [datetime(2024, 1, 1, 2, 30, 0, 123_456, tzinfo=UTC)],
         }
     )
+    seen: list[str] = []
+    any_store.on_commit(lambda log, written: seen.extend(written["event_id"].to_list()))
     any_store.import_frame("derived", frame, head=0)
     stored = any_store.read("derived")
     assert stored["event_id"].to_list() == [
@@ -301,6 +303,20 @@ def test_derived_ids_read_back_and_are_found_when_given(any_store) -> None:
         "a@2024-01-01T01:00:00.000000Z/y#0",
         "b@2024-01-01T02:30:00.123456Z/x#0",
     ]
+    assert seen == stored["event_id"].to_list()  # what derived data keeps up with
+    # The same events again, without ids: found by their derived ids.
+    result = any_store.import_frame("derived", frame)
+    assert (result.events_added, result.duplicates) == (0, 4)
+    # A given id equal to one derived in the same frame is the same event.
+    clash = pl.concat(
+        [
+            frame.head(1).with_columns(pl.lit(None, dtype=pl.String).alias("event_id")),
+            frame.head(1).with_columns(pl.lit(stored["event_id"][0]).alias("event_id")),
+        ]
+    )
+    result = any_store.import_frame("clash", clash, head=0)
+    assert (result.events_added, result.duplicates) == (1, 1)
+    assert any_store.read("clash")["event_id"].to_list() == stored["event_id"].head(1).to_list()
     only = any_store.scan("derived").select("event_id").collect()
     assert only.columns == ["event_id"]
     assert only["event_id"].to_list() == stored["event_id"].to_list()

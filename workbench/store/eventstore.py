@@ -44,6 +44,7 @@ from workbench.store.frames import (
     normalize,
     prepare,
     to_micros,
+    with_derived_ids,
 )
 from workbench.store.jobs import Ledger
 from workbench.store.names import LogName, check_log_name
@@ -192,6 +193,7 @@ class EventStore:
             if frame.height and head is not None and tx.head(log_id) == head:
                 written = tx.unless_stored(lambda: write_frame(tx, log_id, prepared.events))
             if written is None and frame.height and tx.has_events(log_id):
+                frame = with_derived_ids(frame)  # looked up by their text
                 stored = tx.stored_ids(log_id, frame.select("event_id", "case_id"))
                 frame = frame.join(
                     stored.select("event_id"), on="event_id", how="anti", maintain_order="left"
@@ -218,6 +220,8 @@ class EventStore:
         self._listeners.append(listener)
 
     def _committed(self, log: str, written: pl.DataFrame) -> None:
+        if self._listeners:
+            written = with_derived_ids(written)
         for listener in self._listeners:
             listener(log, written)
 
@@ -609,13 +613,16 @@ def write_frame(
     tx: Transaction, log_id: int, frame: pl.DataFrame, *, copied: bool = False
 ) -> pl.DataFrame:
     """Write a prepared frame (see `prepare`); returns the events as written: the frame with
-    its ``position``, ``revision`` and ``recorded_at``.
+    its ``position``, ``revision`` and ``recorded_at`` (ids left out of it, as `DERIVED`, are
+    still left out: `with_derived_ids`).
 
     The frame is grouped by case, so new positions, new case keys and (derived) event ids
     all grow in the order the indexes keep them. A ``copied`` frame (from another store)
     brings its own ``position``, ``revision`` and ``recorded_at``; the caller records its
     ranges.
     """
+    if not tx.implicit_ids:
+        frame = with_derived_ids(frame)  # a store that keeps the text of every id
     known = tx.attributes(log_id)
     plan = attrs.plan(known, frame.drop(*_COPIED, DERIVED, strict=False).schema)
     if plan.attributes != known:

@@ -34,7 +34,8 @@ def from_micros(micros: int) -> datetime:
 #: A column of a frame on its way into the store, never an attribute: whether the event's id
 #: is the one derived from its content as the first event of its case, time and activity
 #: (``...#0``). A store may keep such an id implicitly: SQLite stores none (no index entry,
-#: no text) and derives it again on read (`derived_id`).
+#: no text) and derives it again on read (`derived_id`). Until a store needs its text, such
+#: an id is left out (null) of the frame: `with_derived_ids` fills it in.
 DERIVED: Final = "\x00derived"
 
 
@@ -69,6 +70,29 @@ def derive_event_ids(frame: pl.DataFrame, occurrence: pl.Series | None = None) -
             "event_id"
         )
     ).to_series()
+
+
+def with_derived_ids(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with the ids left out of it filled in: in a normalized frame, only ids
+    derived as the first of their case, time and activity (`DERIVED`) are left out."""
+    if not frame["event_id"].null_count():
+        return frame
+    return frame.with_columns(
+        pl.col("event_id").fill_null(
+            derived_id(pl.col("case_id"), pl.col("timestamp"), pl.col("activity"), 0)
+        )
+    )
+
+
+def repeated_ids(frame: pl.DataFrame, occurrence: pl.Series) -> pl.Series:
+    """The frame's event ids, with those missing derived where ``occurrence`` (the number
+    of the event among those of its case, time and activity) is not the first: the first
+    are left out, as `DERIVED` events (`with_derived_ids`)."""
+    ids = frame["event_id"]
+    repeats = (ids.is_null() & (occurrence > 0)).arg_true()
+    if not repeats.len():
+        return ids
+    return ids.scatter(repeats, derive_event_ids(frame[repeats], occurrence.gather(repeats)))
 
 
 def generated_ids(count: int) -> list[str]:
@@ -131,7 +155,9 @@ def _refuse_nul(frame: pl.DataFrame) -> None:
 
 def normalize(frame: pl.DataFrame) -> pl.DataFrame:
     """Check and coerce a frame of events to the writable vocabulary; attributes follow,
-    and `DERIVED` last (events without an id get the derived one).
+    and `DERIVED` last. An event without an id gets the one derived from its content; as
+    the first of its case, time and activity, it is `DERIVED` and its id is left out until
+    a store needs its text (`with_derived_ids`).
 
     Raises `InvalidEvents` naming the problem: a missing required column, empty case ids or
     activities, timestamps that are not datetimes, or attributes named like vocabulary columns.
@@ -170,17 +196,15 @@ def normalize(frame: pl.DataFrame) -> pl.DataFrame:
         if DERIVED in frame.columns
         else pl.lit(False)
     )
-    if frame["event_id"].null_count():
+    frame = frame.with_columns(first.alias(DERIVED))
+    if (frame["event_id"].is_null() & ~frame[DERIVED]).any():  # ids to derive
         occurrence = frame.select(
             pl.int_range(pl.len(), dtype=pl.UInt32).over("case_id", "timestamp", "activity")
         ).to_series()
-        first = first | (pl.col("event_id").is_null() & pl.lit(occurrence == 0))
         frame = frame.with_columns(
-            pl.col("event_id").fill_null(derive_event_ids(frame, occurrence)),
-            first.alias(DERIVED),
+            (pl.col(DERIVED) | (pl.col("event_id").is_null() & pl.lit(occurrence == 0))),
+            repeated_ids(frame, occurrence),
         )
-    else:
-        frame = frame.with_columns(first.alias(DERIVED))
     attributes = [name for name in frame.columns if name not in WRITABLE and name != DERIVED]
     return frame.select(*WRITABLE, *attributes, DERIVED)
 
@@ -206,6 +230,6 @@ def prepare(frame: pl.DataFrame) -> Prepared:
         # other by construction: only the others can repeat, or equal one of them.
         others = frame.filter(~pl.col(DERIVED))["event_id"]
         if others.len() and (others.is_duplicated().any() or others.str.ends_with("#0").any()):
-            frame = frame.unique("event_id", keep="first", maintain_order=True)
+            frame = with_derived_ids(frame).unique("event_id", keep="first", maintain_order=True)
         frame = frame.sort("case_id", maintain_order=True)
     return Prepared(events=frame, events_read=events_read)

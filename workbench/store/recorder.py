@@ -155,6 +155,10 @@ class LogRow:
 class Transaction(Protocol):
     """The statements of one write, under the store's write lock."""
 
+    #: Whether an id derived as the first of its case, time and activity is kept implicitly
+    #: (no text stored): `write_events` then needs no text for it.
+    implicit_ids: bool
+
     def find_log(self, name: str) -> int | None:
         """The id of a log, if it exists."""
         ...
@@ -210,7 +214,7 @@ class Transaction(Protocol):
         """Append rows with the columns of `STORED_TYPES`, in that order, and ``derived``:
         whether the row's event id is the one derived from its content as the first of its
         case, time and activity (`workbench.store.frames.DERIVED`), which a backend may keep
-        implicitly."""
+        implicitly (`implicit_ids`; otherwise every id comes with its text)."""
         ...
 
     def write_attributes(self, log_id: int, table: int, rows: pl.DataFrame) -> None:

@@ -424,6 +424,8 @@ def _first_line(error: BaseException) -> str:
 class _Transaction:
     """The statements of one write transaction, on a psycopg cursor holding the lock."""
 
+    implicit_ids = False  # every id is stored with its text
+
     def __init__(self, cursor: Any) -> None:
         self.cursor = cursor
 

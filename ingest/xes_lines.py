@@ -230,37 +230,61 @@ def _parsed(fields: pl.DataFrame, known: Defaults) -> pl.DataFrame | None:
             return None  # a character reference, a stray "&": rustxes' own reading
         attributes = attributes.with_columns(_unescaped(pl.col("value")))
     traces = int(steps["trace_no"][-1])
-    scopes = {True: ("event_no", "", known.event), False: ("trace_no", "case:", known.trace)}
+    attributes = attributes.with_columns(
+        at=pl.when(pl.col("in_event")).then(pl.col("event_no")).otherwise(pl.col("trace_no"))
+    )
+    # Each key in each scope: its type, and whether its places only grow (in file order),
+    # that is, whether it is given at most once in a trace or event.
+    parts = (
+        attributes.group_by("part")
+        .agg(
+            pl.col("key").first(),
+            pl.col("code").first(),
+            types=pl.col("code").n_unique(),
+            once=(pl.col("at").diff().drop_nulls() > 0).all(),
+        )
+        .sort("part")
+    )
+    if not (parts["types"] == 1).all() or not parts["once"].all():
+        return None  # a key with two types, or a key given twice in one trace or event
+    groups = attributes.select("part", "value", "at").partition_by(
+        "part", as_dict=True, maintain_order=True
+    )
+    # The values of all keys of a type are typed at once (a date parse has its cost).
+    typed: dict[int, pl.Series] = {}
+    for code in parts["code"].unique().to_list():
+        chosen = parts.filter(pl.col("code") == code)["part"].to_list()
+        values = _typed(pl.concat([groups[(part,)]["value"] for part in chosen]), _TYPES[code - 10])
+        if values is None:
+            return None
+        offset = 0
+        for part in chosen:
+            size = groups[(part,)].height
+            typed[part] = values.slice(offset, size)
+            offset += size
+    scopes = {True: (events.height, "", known.event), False: (traces, "case:", known.trace)}
     columns: list[pl.Series] = []
-    for part in attributes["part"].unique().sort().to_list():
-        rows = attributes.filter(pl.col("part") == part)
+    for part, key, code in parts.select("part", "key", "code").iter_rows():
         in_event = part % 2 == 1
-        index, prefix, declared = scopes[in_event]
-        name = _name(str(rows["key"][0])) or ""
-        if rows["code"].n_unique() != 1:
-            return None  # a key with two types
-        kind = _TYPES[rows["code"][0] - 10]
+        width, prefix, declared = scopes[in_event]
+        name = _name(str(key)) or ""
+        kind = _TYPES[code - 10]
         default = declared.get(name)
         if default is not None and default[0] != kind:
             return None
-        if not rows[index].diff().drop_nulls().gt(0).all():
-            return None  # a key given twice in one trace or event
-        values = _typed(rows["value"], kind)
         fill = None if default is None else known.typed(in_event, name)
-        if values is None or (default is not None and (fill is None or fill.null_count())):
+        if default is not None and (fill is None or fill.null_count()):
             return None
-        if in_event and rows.height == events.height:
-            column = values  # every event has it
-        elif not in_event and rows.height == traces:
-            column = values.gather(events["trace_no"] - 1)  # every trace has it
+        values = typed[part]
+        if values.len() == width:
+            column = values  # every event (or trace) has it
         else:  # each value in its place (events and traces are numbered from 1 in a piece)
-            width = events.height if in_event else traces
             column = pl.repeat(None, width, dtype=values.dtype, eager=True)
-            column = column.scatter(rows[index] - 1, values)
-            if not in_event:
-                column = column.gather(events["trace_no"] - 1)
-            if fill is not None:
-                column = column.zip_with(column.is_not_null(), fill.new_from_index(0, column.len()))
+            column = column.scatter(groups[(part,)]["at"] - 1, values)
+        if not in_event:
+            column = column.gather(events["trace_no"] - 1)
+        if fill is not None and column.null_count():
+            column = column.zip_with(column.is_not_null(), fill.new_from_index(0, column.len()))
         if column.null_count() == column.len():  # seen, but only in traces without events
             column = pl.Series(values=[None] * column.len(), dtype=pl.Null)
         columns.append(column.alias(prefix + name))

@@ -83,28 +83,85 @@ def _column_names(header: list[str]) -> list[str]:
 
 
 def _tables(plain: Path, separator: str, names: list[str]) -> Iterator[pl.DataFrame]:
-    """The rows as string tables with their `LINE`: Polars first; from the first row it
-    cannot read, Python's csv module."""
-    lazy = pl.scan_csv(
-        plain,
-        new_columns=names,
-        separator=separator,
-        infer_schema=False,
-        row_index_name=LINE,
-        row_index_offset=2,
-        missing_columns="insert",
-        truncate_ragged_lines=False,
-        encoding="utf8",
-    )
+    """The rows as string tables of `BATCH_ROWS` rows with their `LINE`: Polars first; from
+    the first row it cannot read, Python's csv module.
+
+    The file is read a few megabytes of whole records at a time, each parsed as it is
+    needed: the whole file is never in memory (Polars' own batched reader runs ahead of
+    its reader to the end of the file)."""
+    schema = dict.fromkeys(names, pl.String)
     done = 0
+    waiting: list[pl.DataFrame] = []
+    count = 0
     try:
-        for raw in lazy.collect_batches(chunk_size=batching.BATCH_ROWS):
-            done += raw.height
-            yield raw
+        for chunk in _records(plain):
+            raw = pl.read_csv(
+                chunk,
+                has_header=False,
+                schema=schema,
+                separator=separator,
+                row_index_name=LINE,
+                row_index_offset=2 + done + count,
+                truncate_ragged_lines=False,
+                encoding="utf8",
+            )
+            waiting.append(raw)
+            count += raw.height
+            while count >= batching.BATCH_ROWS:
+                rows = pl.concat(waiting) if len(waiting) > 1 else waiting[0]
+                table, rest = rows.head(batching.BATCH_ROWS), rows.slice(batching.BATCH_ROWS)
+                waiting, count = [rest], rest.height
+                done += table.height
+                yield table
+        if count:
+            table = pl.concat(waiting) if len(waiting) > 1 else waiting[0]
+            done += table.height
+            yield table
     except pl.exceptions.ComputeError as error:
         if not _python_can_read(error):
             raise
         yield from _python_tables(plain, separator, names, skip=done)
+
+
+#: How much of a CSV file is read and parsed at a time (whole records, about).
+RECORD_BYTES = 8 << 20
+
+
+def _records(plain: Path) -> Iterator[bytes]:
+    """The file after its header record, in pieces of whole records: a record ends at a
+    newline outside quotes (a quote inside a quoted field is doubled, so the quotes before
+    a record's end are even)."""
+    with plain.open("rb") as handle:
+        carry = b""
+        header = True
+        while True:
+            data = handle.read(RECORD_BYTES)
+            block = carry + data if carry else data
+            if not data:
+                if block and not header:
+                    yield block
+                return
+            end = _records_end(block, first=header)
+            if not end:
+                carry = block  # no whole record yet: read on
+                continue
+            if header:
+                block, end, header = block[end:], _records_end(block[end:]), False
+            if end:
+                yield block[:end]
+            carry = block[end:]
+
+
+def _records_end(block: bytes, *, first: bool = False) -> int:
+    """Where the last (or, ``first``, the first) whole record in ``block`` ends; 0 if none
+    does."""
+    quoted = b'"' in block
+    end = block.find(b"\n") if first else block.rfind(b"\n")
+    while end >= 0:
+        if not quoted or block.count(b'"', 0, end) % 2 == 0:
+            return end + 1
+        end = block.find(b"\n", end + 1) if first else block.rfind(b"\n", 0, end)
+    return 0
 
 
 def _python_can_read(error: Exception) -> bool:

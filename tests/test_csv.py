@@ -126,6 +126,45 @@ def test_derived_ids_do_not_depend_on_batch_size(store, tmp_path, monkeypatch) -
     assert ids[1] == ids[2] == ids[1000] == ["c1#0", "c1#1", "c1#2", "c2#0"]
 
 
+def test_records_read_a_little_at_a_time_import_the_same(tmp_path, monkeypatch) -> None:
+    """The file is read in pieces of whole records: quoted newlines, quotes and separators,
+    CRLF, a header spanning lines and a bad row land wherever a piece ends."""
+    import ingest.csv
+
+    rows = [
+        'c1,create,2024-01-01 10:00,"ana\nbob",1',
+        'c1,"say ""hi""\r\nthere",2024-01-01 11:00,,2',
+        'c2,"a,b",2024-01-01 12:00,"x ""y"", z",3',
+        "c2,,2024-01-01 13:00,eve,4",  # no activity: a reject with its line
+        'c3,"multi\n\nline",2024-01-01 14:00,"",5',
+        "c3,close,2024-01-01 15:00,ana,6",
+    ]
+    header = 'case_id,activity,timestamp,"resource\n(who)",amount\n'
+    source = write(tmp_path / "quoted.csv", header + "\r\n".join(rows) + "\r\n")
+    stored = {}
+    for size in (7, 64, 1 << 20):
+        monkeypatch.setattr(ingest.csv, "RECORD_BYTES", size)
+        with EventStore(tmp_path / f"{size}.db") as store:
+            summary = run_job(
+                store, source, log="q", mapping=ColumnMapping(resource="resource\n(who)")
+            )
+            assert (summary.events_added, summary.rejected) == (5, 1)
+            (reject,) = store.ledger.rejects("q").iter_rows(named=True)
+            stored[size] = (reject["line"], store.read("q").drop("recorded_at"))
+    assert stored[7][0] == stored[64][0] == stored[1 << 20][0] == 5
+    assert_frame_equal(stored[7][1], stored[1 << 20][1])
+    assert_frame_equal(stored[64][1], stored[1 << 20][1])
+    frame = stored[7][1].sort("position")
+    assert frame["activity"].to_list() == [
+        "create",
+        'say "hi"\r\nthere',
+        "a,b",
+        "multi\n\nline",
+        "close",
+    ]
+    assert frame["resource"].to_list() == ["ana\nbob", None, 'x "y", z', None, "ana"]
+
+
 @pytest.mark.parametrize(
     ("text", "options", "expected"),
     [

@@ -149,7 +149,7 @@ _OPENINGS = {
 def _codes(column: pl.Series) -> pl.Series | None:
     """What each line is (`_OPENINGS`; 0 for a blank line), judged once per category;
     None when a line starts with anything else."""
-    categories = column.unique().drop_nulls()
+    categories = column.drop_nulls().unique()
     found = [_OPENINGS.get(text.strip(), 0 if not text.strip() else None) for text in categories]
     codes = [code for code in found if code is not None]
     if len(codes) < len(found):
@@ -167,7 +167,7 @@ def _codes(column: pl.Series) -> pl.Series | None:
 
 def _all(column: pl.Series, accept: Callable[[str], bool]) -> bool:
     """Whether every category a line has in ``column`` is acceptable."""
-    return all(accept(text) for text in column.unique().drop_nulls().to_list())
+    return all(accept(text) for text in column.drop_nulls().unique().to_list())
 
 
 def _parsed(fields: pl.DataFrame, known: Defaults) -> pl.DataFrame | None:

@@ -359,26 +359,36 @@ def _dates(text: pl.Series) -> pl.Series | None:
         )
     except pl.exceptions.PolarsError:
         return None  # a month 13, a 24th hour
-    # After the 19 characters of the moment: an optional fraction, then an optional zone
-    # ("Z" or six characters, "+01:00"); the expression has vouched for the shape.
-    value = pl.col("text")
-    offset = value.str.slice(-6, 1).is_in(["+", "-"]) & (value.str.len_bytes() >= 25)
+    # What follows the 19 characters of the moment (a fraction, a zone) is read once for
+    # each way it is written where those are few (at most milliseconds: a thousand
+    # fractions, and a zone or two, most often), and row by row otherwise.
+    tail = text.str.slice(19)
+    longest = tail.str.len_bytes().max()
+    if tail.len() >= 4_096 and isinstance(longest, int) and longest <= len(".123+01:00"):
+        tails = tail.unique()
+        shift = tail.replace_strict(tails, _shift(tails), return_dtype=pl.Int64)
+    else:
+        shift = _shift(tail)
+    return (moment + shift.cast(pl.Duration("ns"))).cast(pl.Datetime("ns"))
+
+
+def _shift(tail: pl.Series) -> pl.Series:
+    """Nanoseconds to add to a moment for what follows it: an optional fraction, then an
+    optional zone ("Z" or six characters, "+01:00"); the expression has vouched for the
+    shape."""
+    value = pl.col("tail")
+    size = value.str.len_bytes().cast(pl.Int64)
+    offset = (size >= 6) & value.str.slice(-6, 1).is_in(["+", "-"])
     zone = pl.when(offset).then(6).when(value.str.ends_with("Z")).then(1).otherwise(0)
-    digits = value.str.len_bytes().cast(pl.Int64) - 20 - zone
-    nanoseconds = value.str.slice(20, digits.clip(0)).str.pad_end(9, "0").cast(pl.Int64)
+    nanoseconds = value.str.slice(1, (size - 1 - zone).clip(0)).str.pad_end(9, "0").cast(pl.Int64)
     minutes = (
         value.str.slice(-5, 2).cast(pl.Int64, strict=False) * 60
         + value.str.slice(-2, 2).cast(pl.Int64, strict=False)
     ) * pl.when(value.str.slice(-6, 1) == "-").then(-1).otherwise(1)
     return (
-        pl.DataFrame({"text": text, "moment": moment})
-        .select(
-            pl.col("moment")
-            + pl.duration(nanoseconds=nanoseconds, time_unit="ns")
-            - pl.duration(minutes=pl.when(offset).then(minutes).otherwise(0), time_unit="ns")
-        )
+        pl.DataFrame({"tail": tail})
+        .select(nanoseconds - pl.when(offset).then(minutes).otherwise(0) * 60_000_000_000)
         .to_series()
-        .cast(pl.Datetime("ns"))
     )
 
 

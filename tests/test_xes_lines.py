@@ -170,6 +170,32 @@ def test_generated_plain_logs_parse_as_rustxes_reads_them(text: str, tmp_path: P
     _same(ours, theirs)
 
 
+def test_many_dates_written_a_few_ways_parse_as_rustxes_reads_them(tmp_path: Path) -> None:
+    """Past a few thousand dates with at most milliseconds, each way a date ends (fraction,
+    zone) is read once: the result must not change."""
+    zones = ["", "Z", "+00:00", "+01:00", "-05:30", "+14:00", "-12:00"]
+    fractions = ["", ".5", ".25", ".125", ".0", ".999"]
+    start = datetime(2020, 2, 28, 22, 59, 58, tzinfo=UTC)
+    traces = []
+    for n in range(700):
+        events = "".join(
+            "<event>\n"
+            f'<string key="concept:name" value="a{k}"/>\n'
+            '<date key="time:timestamp" value="'
+            + (start + timedelta(seconds=97 * n + k)).strftime("%Y-%m-%dT%H:%M:%S")
+            + fractions[(n + k) % len(fractions)]
+            + zones[(n * 3 + k) % len(zones)]
+            + '"/>\n</event>\n'
+            for k in range(7)
+        )
+        traces.append(f'<trace>\n<string key="concept:name" value="c{n}"/>\n{events}</trace>\n')
+    text = (_HEAD + "".join(traces) + "</log>\n").encode()
+    ours = _ours(text)
+    assert ours is not None
+    assert ours.height == 4_900
+    _same(ours, _theirs(text, tmp_path))
+
+
 # ------------------------------------------------------------------ what it declines
 
 _PLAIN_TRACE = (

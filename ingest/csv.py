@@ -108,13 +108,13 @@ def _tables(plain: Path, separator: str, names: list[str]) -> Iterator[pl.DataFr
             waiting.append(raw)
             count += raw.height
             while count >= batching.BATCH_ROWS:
-                rows = pl.concat(waiting) if len(waiting) > 1 else waiting[0]
+                rows = pl.concat(waiting)
                 table, rest = rows.head(batching.BATCH_ROWS), rows.slice(batching.BATCH_ROWS)
                 waiting, count = [rest], rest.height
                 done += table.height
                 yield table
         if count:
-            table = pl.concat(waiting) if len(waiting) > 1 else waiting[0]
+            table = pl.concat(waiting)
             done += table.height
             yield table
     except pl.exceptions.ComputeError as error:
@@ -146,7 +146,8 @@ def _records(plain: Path) -> Iterator[bytes]:
                 carry = block  # no whole record yet: read on
                 continue
             if header:
-                block, end, header = block[end:], _records_end(block[end:]), False
+                block, header = block[end:], False
+                end = _records_end(block)
             if end:
                 yield block[:end]
             carry = block[end:]

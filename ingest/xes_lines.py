@@ -51,15 +51,17 @@ class Defaults:
 
     trace: dict[str, tuple[str, str]] = field(default_factory=dict)
     event: dict[str, tuple[str, str]] = field(default_factory=dict)
-    _typed: dict[tuple[bool, str], pl.Series | None] = field(default_factory=dict)
+    _cache: dict[tuple[bool, str], pl.Series | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def typed(self, in_event: bool, name: str) -> pl.Series | None:
         """A declared default as rustxes types it (None where it does not), typed once for
         every piece of the log."""
-        if (in_event, name) not in self._typed:
+        if (in_event, name) not in self._cache:
             kind, value = (self.event if in_event else self.trace)[name]
-            self._typed[in_event, name] = _typed(pl.Series([value]), kind)
-        return self._typed[in_event, name]
+            self._cache[in_event, name] = _typed(pl.Series([value]), kind)
+        return self._cache[in_event, name]
 
 
 def defaults(header: bytes) -> Defaults | None:

@@ -38,7 +38,6 @@ from workbench.store import attributes as attrs
 from workbench.store.frames import (
     DERIVED,
     Prepared,
-    derived_id,
     frame_of_events,
     from_micros,
     normalize,
@@ -596,11 +595,7 @@ class EventStore:
             if name in raw.columns
         ).with_columns(pl.lit(log, dtype=pl.String).alias("log"))
         if implicit:
-            frame = frame.with_columns(
-                pl.col("event_id").fill_null(
-                    derived_id(pl.col("case_id"), pl.col("timestamp"), pl.col("activity"), 0)
-                )
-            )
+            frame = with_derived_ids(frame)
         missing = [
             pl.lit(None, dtype=dtype).alias(name)
             for name, dtype in schema.items()

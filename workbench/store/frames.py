@@ -197,7 +197,8 @@ def normalize(frame: pl.DataFrame) -> pl.DataFrame:
         else pl.lit(False)
     )
     frame = frame.with_columns(first.alias(DERIVED))
-    if (frame["event_id"].is_null() & ~frame[DERIVED]).any():  # ids to derive
+    ids = frame["event_id"]
+    if ids.null_count() and (ids.is_null() & ~frame[DERIVED]).any():  # ids to derive
         occurrence = frame.select(
             pl.int_range(pl.len(), dtype=pl.UInt32).over("case_id", "timestamp", "activity")
         ).to_series()

@@ -94,7 +94,7 @@ def _live(log: str) -> None:
         from workbench.alerts import Alerts
 
         for row in Alerts(store).check(log):  # a catch-up: the rules are checked
-            st.toast(f"Alert {row['rule']}: {row['message']}", icon=":material/notifications:")
+            st.toast(f"Alert {row.rule}: {row.message}", icon=":material/notifications:")
         st.rerun(scope="app")
     ranges = store.ranges(log)  # one row per committed write: cheap to read every time
     lag = state.read_model().status(log).lag

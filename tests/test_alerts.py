@@ -30,9 +30,9 @@ def test_a_firing_is_recorded_when_a_condition_starts_to_hold(any_store) -> None
         store.append("log", f"c{case}", [Event("a", START + timedelta(hours=case))])
     store.append("log", "c9", [Event("done", START + timedelta(hours=5))])  # the clock moves
     fired = alerts.check()
-    assert [row["rule"] for row in fired] == ["waiting"]
-    assert fired[0]["position"] == store.head("log")
-    assert fired[0]["value"] == 2
+    assert [row.rule for row in fired] == ["waiting"]
+    assert fired[0].position == store.head("log")
+    assert fired[0].value == 2
     assert alerts.check() == []  # nothing new: not checked again
     store.append("log", "c3", [Event("a", START + timedelta(hours=6))])
     assert alerts.check() == []  # still holding: no second firing

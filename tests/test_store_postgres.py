@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import fresh_location
 from workbench import EventStore, WorkbenchError
-from workbench.store.postgres.recorder import public_location
+from workbench.store import public_location
 
 
 @pytest.fixture

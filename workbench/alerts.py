@@ -24,17 +24,17 @@ reached it when its import came (`workbench.restatements`: the time plus its lat
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from dataclasses import asdict, astuple, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import polars as pl
 
 from workbench import timetravel
 from workbench.events import WorkbenchError
 from workbench.processmap import human_duration
-from workbench.store import EventStore, to_micros
-from workbench.store.recorder import now_micros
+from workbench.store import EventStore
+from workbench.store.rules import Firing
 
 Kind = Literal["waiting", "open", "throughput"]
 KINDS: tuple[Kind, ...] = ("waiting", "open", "throughput")
@@ -145,67 +145,69 @@ class Alerts:
         """Keep a rule (replacing one of the same name), if its log exists."""
         if not self.store.has_log(rule.log):
             raise RuleError(f"no log {rule.log!r} to watch")
-        self.store.recorder.save_rule(rule.name, rule.log, rule.to_json(), now_micros())
+        self.store.rules.save(rule.name, rule.log, rule.to_json())
 
     def remove(self, name: str) -> bool:
         """Forget a rule (its firings stay); False when there was none of that name."""
-        return self.store.recorder.remove_rule(name)
+        return self.store.rules.remove(name)
 
     def rules(self, log: str | None = None) -> list[Rule]:
         """The rules, by name (of one log, if given)."""
         return [
-            Rule.from_json(name, watched, definition)
-            for name, watched, definition, _, _ in self.store.recorder.rules()
-            if log is None or watched == log
+            Rule.from_json(kept.name, kept.log, kept.definition)
+            for kept in self.store.rules.all()
+            if log is None or kept.log == log
         ]
 
-    def check(self, log: str | None = None) -> list[dict[str, Any]]:
+    def check(self, log: str | None = None) -> list[Firing]:
         """Evaluate every rule (of one log) on its log as it stands, if the log moved since
         the last check; record a firing where a condition now holds that did not. Returns
         the firings recorded."""
         fired = []
-        for name, watched, definition, checked, holding in self.store.recorder.rules():
+        for kept in self.store.rules.all():
+            watched = kept.log
             if (log is not None and watched != log) or not self.store.has_log(watched):
                 continue
             position = self.store.head(watched)
-            if checked == position:
+            if kept.checked == position:
                 continue
-            rule = Rule.from_json(name, watched, definition)
-            events = self.store.scan(watched)
+            rule = Rule.from_json(kept.name, watched, kept.definition)
             latest = self.store.summary(watched).last_timestamp
             if latest is None:
                 continue
-            measured = value(rule, events, latest)
+            measured = value(rule, self.store.scan(watched), latest)
             now_holds = holds(rule, measured)
-            if now_holds and not holding:
-                row = (
-                    name, watched, position, to_micros(latest), now_micros(),
-                    measured, message(rule, measured),
-                )  # fmt: skip
-                self.store.recorder.add_firing(row)
-                fired.append(dict(zip(FIRING_COLUMNS, row, strict=True)))
-            self.store.recorder.check_rule(name, position, now_holds)
+            if now_holds and not kept.holding:
+                firing = Firing(
+                    rule=kept.name,
+                    log=watched,
+                    position=position,
+                    moment=latest,
+                    recorded_at=datetime.now(UTC),
+                    value=measured,
+                    message=message(rule, measured),
+                )
+                self.store.rules.fire(firing)
+                fired.append(firing)
+            self.store.rules.checked(kept.name, position, holding=now_holds)
         return fired
 
     def firings(self, log: str | None = None) -> pl.DataFrame:
         """Every firing recorded, in position order."""
         frame = pl.DataFrame(
-            self.store.recorder.firings(),
+            [astuple(firing) for firing in self.store.rules.firings()],
             schema={
                 "rule": pl.String,
                 "log": pl.String,
                 "position": pl.Int64,
-                "moment": pl.Int64,
-                "recorded_at": pl.Int64,
+                "moment": pl.Datetime("us", "UTC"),
+                "recorded_at": pl.Datetime("us", "UTC"),
                 "value": pl.Float64,
                 "message": pl.String,
             },
             orient="row",
-        ).with_columns(pl.col("moment", "recorded_at").cast(pl.Datetime("us", "UTC")))
+        )
         return frame if log is None else frame.filter(pl.col("log") == log)
-
-
-FIRING_COLUMNS = ("rule", "log", "position", "moment", "recorded_at", "value", "message")
 
 
 def backtest(store: EventStore, rule: Rule, *, step: timedelta = timedelta(days=1)) -> pl.DataFrame:

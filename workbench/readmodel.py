@@ -142,7 +142,7 @@ class ReadModel:
         """The events of a log as `EventStore.scan` gives them, with the same cuts, in case
         order (case, time, position): segments first, then the tail from the store. With
         ``coded``, case ids, activities and resources are categoricals (see `decoded`)."""
-        if self.store.recorder.log_id(log) is None:  # a view LOG/TYPE (or no such log)
+        if self.store.resolve(log).is_view:  # a view LOG/TYPE reads its log through the store
             events = self.store.scan(log, as_of=as_of, known_at=known_at).sort(ORDER)
             return _coded(events) if coded else events
         schema = self.store.schema(log)
@@ -237,9 +237,7 @@ class ReadModel:
             kept = {
                 self.store.identity(summary.log)
                 for summary in self.store.logs()
-                if self.store.recorder.log_id(summary.log) is not None
-                and summary.log != log
-                and log is not None
+                if summary.kind != "view" and summary.log != log and log is not None
             }
             for directory in self.folder.iterdir():
                 if directory.is_dir() and directory.name not in kept:

@@ -18,7 +18,7 @@ import polars as pl
 
 from workbench import projections
 from workbench.filters import Filters, TimeRange
-from workbench.store import EventStore, LogName, from_micros, to_micros
+from workbench.store import EventStore, from_micros, to_micros
 
 #: A period is provisional when more than this share of its events usually arrives later.
 PROVISIONAL = 0.05
@@ -38,7 +38,7 @@ class Import:
 def imports(store: EventStore, log: str) -> list[Import]:
     """The log's imports in the order the store learned them (a view's are those of its
     object-centric log)."""
-    log = LogName.parse(log).log if not store.recorder.log_id(log) else log
+    log = store.resolve(log).log
     ranges = store.ranges(log).sort("first_position")
     jobs = sorted(
         (j for j in store.ledger.jobs() if j.log == log and j.last_position is not None),

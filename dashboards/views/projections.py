@@ -32,7 +32,7 @@ st.caption(
     "WORKBENCH_PROJECTIONS. Each is checkpointed in the store and shown here."
 )
 st.subheader("Read model")
-if store.recorder.log_id(summary.log) is None:
+if store.resolve(summary.log).is_view:
     st.caption("A view of an object-centric log: its pages read the log's own segments.")
 else:
     status = state.read_model().status(summary.log)

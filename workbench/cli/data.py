@@ -148,7 +148,7 @@ def ingest(
     if summary.rejected:
         out.print(f"See the rejected rows with: workbench rejects {_quoted(summary.log)}")
     for row in fired:
-        out.print(f"alert {row['rule']} fired: {row['message']}")
+        out.print(f"alert {row.rule} fired: {row.message}")
     if summary.status == "partial":
         warn(f"stopped early: {summary.message}")
         raise typer.Exit(1)
@@ -426,7 +426,7 @@ def _follow(
             model.refresh(summary.log)
             for row in _check_alerts(model.store, summary.log):
                 if not quiet:
-                    out.print(f"alert {row['rule']} fired: {row['message']}")
+                    out.print(f"alert {row.rule} fired: {row.message}")
         if quiet:
             emit_json(summary.as_dict())
             return
@@ -451,7 +451,7 @@ def _follow(
     )
 
 
-def _check_alerts(store: Any, log: str) -> list[dict[str, Any]]:
+def _check_alerts(store: Any, log: str) -> list[Any]:
     """The alert rules on the log checked after an import (a catch-up)."""
     from workbench.alerts import Alerts
 

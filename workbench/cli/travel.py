@@ -350,7 +350,7 @@ def _read_model_status(log: str | None) -> list[Status]:
     """Where the read model of each stored log (or of one) stands."""
     found = store()
     names = [log] if log is not None else [s.log for s in found.logs()]
-    return [read_model().status(name) for name in names if found.recorder.log_id(name) is not None]
+    return [read_model().status(name) for name in names if not found.resolve(name).is_view]
 
 
 def _segments_row(status: Status) -> dict[str, Any]:
@@ -705,7 +705,7 @@ def alerts_check(
 
     fired = Alerts(store()).check(None if log is None else existing_log(log))
     for row in fired:
-        out.print(f"fired: {row['rule']} at position {row['position']:,}: {row['message']}")
+        out.print(f"fired: {row.rule} at position {row.position:,}: {row.message}")
     if not fired:
         out.print("nothing new fired")
 

@@ -164,12 +164,11 @@ def read_log(
     JDBC; ``WORKBENCH_SPARK_SOURCE`` chooses for the CLI. ``model`` is the store's read
     model when the caller has one open (a second would follow the same commits)."""
     from workbench.readmodel import ReadModel
-    from workbench.store.postgres.recorder import PostgresRecorder
 
     source = source or os.environ.get("WORKBENCH_SPARK_SOURCE") or None
     if source not in (None, "segments", "jdbc"):
         raise SparkUnavailable(f"Spark reads a log's segments or reads it by jdbc, not {source!r}")
-    on_server = isinstance(store.recorder, PostgresRecorder)
+    on_server = store.is_server
     if source is None:
         model = model or ReadModel(store)
         source = "segments" if model.folder is not None or not on_server else "jdbc"
@@ -231,7 +230,7 @@ def read_jdbc(
             .option("upperBound", str(source.last + 1))
             .option("numPartitions", str(count))
         )
-    from workbench.store.postgres.recorder import public_location
+    from workbench.store import public_location
 
     try:
         raw = reader.load()

@@ -4,7 +4,8 @@
 - `frames`: what the store accepts, and derived event ids; `attributes`: how attributes are
   typed and kept; `names`: log names and ``LOG/TYPE`` views;
 - `jobs`: the ingest ledger; `projections`: stored projection results; `queries`: the
-  projections users define in SQL; `records`: the frozen values all of them return;
+  projections users define in SQL; `rules`: alert rules and their firings; `records`:
+  the frozen values all of them return;
 - `recorder`: what a backend implements; `sqlite` and `postgres`: the two backends.
 """
 
@@ -17,7 +18,7 @@ from workbench.store.frames import (
     prepare,
     to_micros,
 )
-from workbench.store.names import LogName, check_log_name
+from workbench.store.names import LogName, check_log_name, public_location
 from workbench.store.records import (
     ImportResult,
     Job,
@@ -27,10 +28,12 @@ from workbench.store.records import (
     Query,
     StoredProjection,
 )
+from workbench.store.rules import Firing, Rules, StoredRule
 
 __all__ = [
     "UNTIMED",
     "EventStore",
+    "Firing",
     "ImportResult",
     "Job",
     "JobProgress",
@@ -39,12 +42,15 @@ __all__ = [
     "Objects",
     "Prepared",
     "Query",
+    "Rules",
     "StoredProjection",
+    "StoredRule",
     "check_log_name",
     "derive_event_ids",
     "from_micros",
     "normalize",
     "open_recorder",
     "prepare",
+    "public_location",
     "to_micros",
 ]

@@ -58,6 +58,7 @@ from workbench.store.recorder import (
     Transaction,
 )
 from workbench.store.records import ImportResult, JobProgress, LogSummary, Objects, SqlSource
+from workbench.store.rules import Rules
 
 #: The timestamp of every event of a log imported without times (ordered by position).
 UNTIMED = 0
@@ -98,6 +99,12 @@ class EventStore:
         self.ledger = Ledger(self.recorder)
         self.projections = StoredProjections(self.recorder)
         self.queries = UserQueries(self.recorder)
+        self.rules = Rules(self.recorder)
+
+    @property
+    def is_server(self) -> bool:
+        """Whether the store is a PostgreSQL server's (else a SQLite file)."""
+        return self.path is None
 
     @property
     def path(self) -> Path | None:
@@ -310,12 +317,12 @@ class EventStore:
 
     def head(self, log: str) -> int:
         """The position of the log's last event (0 when it has none)."""
-        return self.recorder.head(self._log_id(self._resolve(log).log))
+        return self.recorder.head(self._log_id(self.resolve(log).log))
 
     def cases_after(self, log: str, position: int, *, until: datetime | None = None) -> list[str]:
         """The cases that received events after ``position`` (with ``timestamp <= until``, if
         given): the cases a catch-up from a checkpoint at ``position`` recomputes."""
-        name = self._resolve(log)
+        name = self.resolve(log)
         if name.object_type is not None:
             ids = self.scan(name.log, as_of=until).filter(pl.col("position") > position)
             linked = self.recorder.view_links(self._log_id(name.log), name.object_type, None)
@@ -324,8 +331,10 @@ class EventStore:
         bound = NEVER if until is None else to_micros(until)
         return self.recorder.cases_after(self._log_id(name.log), position, bound)
 
-    def _resolve(self, log: str) -> LogName:
-        """The stored log (and object type) a name refers to, or `UnknownLog`."""
+    def resolve(self, log: str) -> LogName:
+        """The stored log (and object type) a name refers to, or `UnknownLog`: a stored
+        log of that name is that log; else ``LOG/TYPE`` is a view when the log has objects
+        of that type."""
         if self.recorder.log_id(log) is not None:
             return LogName(log)
         name = LogName.parse(log)
@@ -352,7 +361,7 @@ class EventStore:
     def has_log(self, log: str) -> bool:
         """Whether ``log`` names a stored log or a view of an object-centric one."""
         try:
-            self._resolve(log)
+            self.resolve(log)
         except UnknownLog:
             return False
         return True
@@ -381,7 +390,7 @@ class EventStore:
 
     def schema(self, log: str) -> pl.Schema:
         """The columns `scan` returns for this log (or view)."""
-        return pl.Schema({**VOCABULARY, **self.attribute_types(self._resolve(log).log)})
+        return pl.Schema({**VOCABULARY, **self.attribute_types(self.resolve(log).log)})
 
     def scan(
         self,
@@ -401,7 +410,7 @@ class EventStore:
         happened after ``t`` or were appended after position ``p``: what a snapshot taken at
         ``t`` from the events up to ``p`` lacks. The query runs when the frame is collected.
         """
-        name = self._resolve(log)
+        name = self.resolve(log)
         if name.object_type is not None:
             flat = self._flattened(
                 log, name.log, name.object_type, as_of=as_of, known_at=known_at, case_id=case_id

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from workbench.store.recorder import Recorder
+from workbench.store.recorder import LedgerRecorder
 from workbench.store.records import Job
 
 HOST = socket.gethostname()
@@ -52,7 +52,7 @@ def _as_seen(job: Job) -> Job:
 class Ledger:
     """The ingest jobs of a store."""
 
-    def __init__(self, recorder: Recorder) -> None:
+    def __init__(self, recorder: LedgerRecorder) -> None:
         self.recorder = recorder
 
     def start(

@@ -1,4 +1,5 @@
-"""Log names: what the store accepts, and the ``LOG/TYPE`` views of object-centric logs.
+"""Names: what the store accepts as a log name, the ``LOG/TYPE`` views of object-centric
+logs, and a store's location as it may be shown.
 
 A log name is a line of text a person chose; it is shown in titles, tables and URLs. The
 store refuses names that cannot be shown safely: empty, longer than `MAX_LENGTH`, with
@@ -11,6 +12,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
 from workbench.events import InvalidName
 
@@ -76,3 +78,19 @@ class LogName:
 
     def __str__(self) -> str:
         return self.log if self.object_type is None else f"{self.log}{SEPARATOR}{self.object_type}"
+
+
+def public_location(url: str) -> str:
+    """A server URL as it may be shown: without its password.
+
+    >>> public_location("postgresql://ana:secret@db:5432/logs")
+    'postgresql://ana@db:5432/logs'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=f"{user}{host}"))

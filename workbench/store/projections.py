@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from workbench.events import StoreReadOnly, UnknownLog
 from workbench.store.names import LogName
-from workbench.store.recorder import Recorder, now_micros
+from workbench.store.recorder import ProjectionRecorder, now_micros
 from workbench.store.records import StoredProjection
 
 
@@ -39,7 +39,7 @@ def _replaced(frame: pl.DataFrame, rows: pl.DataFrame, cases: Sequence[str]) -> 
 class StoredProjections:
     """The stored results of projections, per log (or view) and name."""
 
-    def __init__(self, recorder: Recorder) -> None:
+    def __init__(self, recorder: ProjectionRecorder) -> None:
         self.recorder = recorder
         # (log, name, at) -> (frame, position), for results this process read or wrote.
         self._memory: dict[tuple[str, str, int], tuple[pl.DataFrame, int]] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from workbench.events import WorkbenchError
-from workbench.store.recorder import Recorder
+from workbench.store.recorder import QueryRecorder
 from workbench.store.records import Query
 
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
@@ -44,7 +44,7 @@ def check_query(query: str) -> str:
 class UserQueries:
     """The SQL projections of a store."""
 
-    def __init__(self, recorder: Recorder) -> None:
+    def __init__(self, recorder: QueryRecorder) -> None:
         self.recorder = recorder
 
     def define(self, name: str, query: str, *, description: str = "") -> None:

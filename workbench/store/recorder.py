@@ -281,22 +281,38 @@ class Transaction(Protocol):
         ...
 
 
-class Recorder(Protocol):
-    """One database holding event logs (see the module's documentation)."""
+class RuleRecorder(Protocol):
+    """Where alert rules and their firings are kept (`workbench.store.rules.Rules`)."""
+
+    def save_rule(self, name: str, log: str, definition: str, created_at: int) -> None:
+        """Keep a rule's definition (JSON), replacing one of the same name."""
+        ...
+
+    def remove_rule(self, name: str) -> bool:
+        """Forget a rule; False when there was none of that name."""
+        ...
+
+    def rules(self) -> list[tuple[str, str, str, int | None, bool]]:
+        """(name, log, definition, position last checked, holding then), by name."""
+        ...
+
+    def check_rule(self, name: str, position: int, holding: bool) -> None:
+        """Record that a rule was checked at ``position`` and whether it held."""
+        ...
+
+    def add_firing(self, row: tuple[str, str, int, int, int, float | None, str]) -> None:
+        """Record a firing: rule, log, position, moment, recorded_at, value, message."""
+        ...
+
+    def firings(self) -> list[tuple[Any, ...]]:
+        """Every firing, in position order."""
+        ...
+
+
+class EventRecorder(Protocol):
+    """Where one database keeps its logs and their events (see the module's documentation)."""
 
     location: str  # how the store is named to users: a path, or a URL without password
-
-    def save_rule(self, name: str, log: str, definition: str, created_at: int) -> None: ...
-
-    def remove_rule(self, name: str) -> bool: ...
-
-    def rules(self) -> list[tuple[str, str, str, int | None, bool]]: ...
-
-    def check_rule(self, name: str, position: int, holding: bool) -> None: ...
-
-    def add_firing(self, row: tuple[str, str, int, int, int, float | None, str]) -> None: ...
-
-    def firings(self) -> list[tuple[Any, ...]]: ...
 
     def waiter(self) -> AbstractContextManager[Callable[[float], None]]:
         """A wait for new events (at most the timeout given, in seconds)."""
@@ -378,7 +394,15 @@ class Recorder(Protocol):
         """One of `OBJECT_TABLES` for a log, in key order."""
         ...
 
-    # the ingest ledger
+
+class LedgerRecorder(Protocol):
+    """Where the ingest ledger is kept (`workbench.store.jobs.Ledger`); jobs are opened and
+    advanced inside a write `Transaction`."""
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """A write transaction holding the write lock; committed when the block ends."""
+        ...
+
     def set_job(self, job_id: int, **values: object) -> None:
         """Update columns of a job's record (mapping, status, finished_at, seconds, message)."""
         ...
@@ -391,7 +415,15 @@ class Recorder(Protocol):
         """Refused rows of a log (`REJECT_COLUMNS`), by job and line."""
         ...
 
-    # stored projections, keyed by log, view (an object type, or ''), name and moment
+
+class ProjectionRecorder(Protocol):
+    """Where stored projection results are kept, keyed by log, view (an object type, or
+    ''), name and moment (`workbench.store.projections.StoredProjections`)."""
+
+    def log_id(self, name: str) -> int | None:
+        """The id of a log, if it exists."""
+        ...
+
     def save_projection(
         self,
         log_id: int,
@@ -445,7 +477,10 @@ class Recorder(Protocol):
         """Delete stored results of a log's view (all, or those called ``name``)."""
         ...
 
-    # user queries
+
+class QueryRecorder(Protocol):
+    """Where the users' SQL projections are kept (`workbench.store.queries.UserQueries`)."""
+
     def define_query(self, query: Query) -> None:
         """Keep a user's SQL projection, replacing one of the same name."""
         ...
@@ -457,6 +492,13 @@ class Recorder(Protocol):
     def queries(self) -> list[Query]:
         """The users' SQL projections, by name."""
         ...
+
+
+class Recorder(
+    EventRecorder, LedgerRecorder, ProjectionRecorder, QueryRecorder, RuleRecorder, Protocol
+):
+    """One database holding event logs, with everything a store keeps beside them: what a
+    backend implements. Each store-side object takes only the part it uses."""
 
 
 def object_frames(objects: Objects) -> list[tuple[str, pl.DataFrame]]:

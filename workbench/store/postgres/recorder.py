@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, NoReturn
-from urllib.parse import urlsplit, urlunsplit
 
 import adbc_driver_manager
 import polars as pl
@@ -23,6 +22,7 @@ import polars as pl
 from workbench.events import StoreBusy, StoreError, StoreReadOnly
 from workbench.store import attributes as attrs
 from workbench.store.attributes import Attributes, Column
+from workbench.store.names import public_location
 from workbench.store.postgres import schema
 from workbench.store.recorder import (
     DICTIONARIES,
@@ -47,22 +47,6 @@ from workbench.store.sql import JOB_COLUMNS, PortableQueries, job_of
 CHANNEL: Final = "workbench_events"  # NOTIFY'd with the last position of each commit
 SQL_TYPES: Final = {"INTEGER": "bigint", "REAL": "double precision", "TEXT": "text"}
 _SCHEMA_LOCK: Final = 7_406_211  # an advisory lock while the schema is created
-
-
-def public_location(url: str) -> str:
-    """A server URL as it may be shown: without its password.
-
-    >>> public_location("postgresql://ana:secret@db:5432/logs")
-    'postgresql://ana@db:5432/logs'
-    """
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}@" if parts.username else ""
-    return urlunsplit(parts._replace(netloc=f"{user}{host}"))
 
 
 def _stored(column: str) -> str:

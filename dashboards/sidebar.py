@@ -22,7 +22,6 @@ from workbench.filters import (
 )
 from workbench.store import LogName, from_micros
 
-ZONES = ["UTC", "Europe/Amsterdam", "Europe/London", "America/New_York", "Asia/Tokyo"]
 MODES = {
     "intersecting": "active in the range",
     "contained": "entirely in the range",
@@ -56,8 +55,10 @@ def render() -> None:
         st.query_params[state.LOG_KEY] = summary.log
         zone = st.selectbox(
             "Show times in",
-            ZONES,
-            index=ZONES.index(str(state.timezone())) if str(state.timezone()) in ZONES else 0,
+            state.TIME_ZONES,
+            index=state.TIME_ZONES.index(str(state.timezone()))
+            if str(state.timezone()) in state.TIME_ZONES
+            else 0,
         )
         if zone != str(state.timezone()):
             st.query_params[state.TIMEZONE_KEY] = zone

@@ -35,6 +35,18 @@ T = TypeVar("T")
 LOG_KEY = "log"
 TIMEZONE_KEY = "tz"
 
+#: The time zones offered to show times in and to read times without an offset.
+TIME_ZONES = (
+    "UTC",
+    "Europe/Amsterdam",
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York",
+    "America/Chicago",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+)
+
 
 def db_location() -> str:
     """The store the app serves: WORKBENCH_DB (a file or a postgresql:// URL), else

@@ -18,16 +18,6 @@ from ingest.preview import MAPPABLE, TEXT, ZONED, columns, preview
 from workbench.events import WorkbenchError
 
 LIMIT_MB = int(st.get_option("server.maxUploadSize"))
-ZONES = [
-    "UTC",
-    "Europe/Amsterdam",
-    "Europe/Berlin",
-    "Europe/London",
-    "America/New_York",
-    "America/Chicago",
-    "Asia/Tokyo",
-    "Australia/Sydney",
-]
 ENCODINGS = ["utf-8", "latin-1", "cp1252", "utf-16"]
 ROLES = {
     "case_id": "Case id",
@@ -119,7 +109,9 @@ st.markdown(f"Detected format: **{escape(FORMATS.get(kind, kind))}**")
 
 settings = st.columns(4)
 zone = (
-    settings[0].selectbox("Time zone of times without an offset", ZONES) if kind in ZONED else "UTC"
+    settings[0].selectbox("Time zone of times without an offset", state.TIME_ZONES)
+    if kind in ZONED
+    else "UTC"
 )
 encoding = settings[1].selectbox("Encoding", ENCODINGS) if kind in TEXT else "utf-8"
 dayfirst = settings[2].toggle("Day first (01/02/2024 is 1 February)") if kind in TEXT else False

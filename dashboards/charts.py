@@ -11,6 +11,8 @@ from datetime import timedelta
 import plotly.graph_objects as go
 import polars as pl
 
+from workbench.dot import quote
+
 HOUR = 3_600.0
 DAY = 86_400.0
 
@@ -173,15 +175,11 @@ def handover_dot(edges: pl.DataFrame, *, top: int = 40) -> str:
     for row in head.iter_rows(named=True):
         width = 1 + 5 * row["frequency"] / most
         lines.append(
-            f'  "{_escape(row["source"])}" -> "{_escape(row["target"])}"'
+            f"  {quote(row['source'])} -> {quote(row['target'])}"
             f' [label="{row["frequency"]:,}", penwidth={width:.1f}];'
         )
     lines.append("}")
     return "\n".join(lines)
-
-
-def _escape(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def conformance_over_time(periods: pl.DataFrame, period: str) -> go.Figure:

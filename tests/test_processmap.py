@@ -15,7 +15,8 @@ from ingest.jobs import ingest
 from tests.conftest import real_log
 from workbench import EventStore
 from workbench.cli import app
-from workbench.processmap import human_duration, process_map, to_dot
+from workbench.durations import human_duration
+from workbench.processmap import process_map, to_dot
 from workbench.projections import cases, directly_follows, variants
 
 

@@ -31,8 +31,8 @@ from typing import Literal
 import polars as pl
 
 from workbench import timetravel
+from workbench.durations import human_duration
 from workbench.events import WorkbenchError
-from workbench.processmap import human_duration
 from workbench.store import EventStore
 from workbench.store.rules import Firing
 

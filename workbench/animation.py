@@ -25,8 +25,9 @@ from typing import Any
 
 import polars as pl
 
+from workbench.dot import quote
+from workbench.durations import human_duration
 from workbench.events import WorkbenchError
-from workbench.processmap import _quote, human_duration
 from workbench.store import from_micros, to_micros
 
 BINS = 4  # stretches of an edge a token's position is rounded to
@@ -187,13 +188,13 @@ def to_dot(animation: Animation) -> str:
     ]
     names = _activities(animation)
     for index, name in enumerate(names):
-        lines.append(f'  {_quote(name)} [id="node{index}"];')
+        lines.append(f'  {quote(name)} [id="node{index}"];')
     biggest = max(int(animation.edges["cases"].max() or 1), 1)  # type: ignore[arg-type]
     for edge, source, target, cases in animation.edges.iter_rows():
         width = 0.6 + 3 * cases / biggest
         lines.append(
-            f'  {_quote(source)} -> {_quote(target)} [id="edge{edge}",'
-            f" label={_quote(f' {cases:,}')}, penwidth={width:.2f}];"
+            f'  {quote(source)} -> {quote(target)} [id="edge{edge}",'
+            f" label={quote(f' {cases:,}')}, penwidth={width:.2f}];"
         )
     lines.append("}")
     return "\n".join(lines)

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from workbench.dot import quote
 from workbench.events import VOCABULARY, WorkbenchError
-from workbench.projections import ORDER, _is_occurrence, cases
+from workbench.projections import ORDER, cases, is_occurrence
 
 
 class UnknownEvent(WorkbenchError):
@@ -133,11 +134,11 @@ class Trace:
         lines = ["digraph trace {", "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];']
         for row in rows:
             style = ', style="filled,bold", fillcolor="#fde68a"' if row is self.event else ""
-            lines.append(f"  {_quote(str(row['event_id']))} [label={_quote(_label(row))}{style}];")
+            lines.append(f"  {quote(str(row['event_id']))} [label={quote(_label(row))}{style}];")
         for row in rows:
             cause = row.get("caused_by", row.get("causation_id"))
             if cause is not None and any(other["event_id"] == cause for other in rows):
-                lines.append(f"  {_quote(str(cause))} -> {_quote(str(row['event_id']))};")
+                lines.append(f"  {quote(str(cause))} -> {quote(str(row['event_id']))};")
         lines.append("}")
         return "\n".join(lines)
 
@@ -159,10 +160,6 @@ def _jsonable(row: dict[str, object]) -> dict[str, object]:
 
 def _label(row: dict[str, object]) -> str:
     return f"{row['activity']} · {row['case_id']} · {row['timestamp']:%Y-%m-%d %H:%M}"
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 _TRACE_COLUMNS = (
@@ -221,30 +218,6 @@ def trace(events: pl.LazyFrame, event_id: str) -> Trace:
     if "position" in frame.columns:
         effects = effects.sort("timestamp", "position")
     return Trace(event, pl.DataFrame(causes, schema=frame.schema), effects)
-
-
-def correlated(events: pl.LazyFrame, correlation_id: str | None = None) -> pl.DataFrame:
-    """Events grouped by ``correlation_id``: per group its cases, events, first and last
-    time; or, given an id, that group's events in time order."""
-    if correlation_id is not None:
-        return (
-            events.filter(pl.col("correlation_id") == correlation_id)
-            .sort("timestamp", "position")
-            .collect()
-        )
-    return (
-        events.filter(pl.col("correlation_id").is_not_null())
-        .group_by("correlation_id")
-        .agg(
-            cases=pl.col("case_id").n_unique(),
-            events=pl.len(),
-            first=pl.col("timestamp").min(),
-            last=pl.col("timestamp").max(),
-        )
-        .with_columns(span=pl.col("last") - pl.col("first"))
-        .sort(["cases", "events", "correlation_id"], descending=[True, True, False])
-        .collect()
-    )
 
 
 def links(events: pl.LazyFrame) -> pl.LazyFrame:
@@ -403,7 +376,7 @@ def _activity_factors(events: pl.LazyFrame) -> pl.DataFrame:
 
 def _rework_factors(events: pl.LazyFrame, schema: pl.Schema) -> pl.DataFrame:
     return (
-        events.filter(_is_occurrence(schema))
+        events.filter(is_occurrence(schema))
         .group_by("case_id", "activity")
         .agg(times=pl.len())
         .filter(pl.col("times") > 1)

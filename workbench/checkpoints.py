@@ -354,11 +354,6 @@ def snapshot(store: EventStore, log: str, at: datetime) -> None:
     )
 
 
-def snapshot_times(store: EventStore, log: str) -> list[datetime]:
-    """The moments of the stored snapshots of a log."""
-    return [from_micros(row.at) for row in store.projections.list(log) if row.name == _SNAPSHOT]
-
-
 def take_snapshots(store: EventStore, log: str, *, count: int = 12) -> list[datetime]:
     """Snapshots at ``count`` evenly spaced moments over the log's time range."""
     summary = next((s for s in store.logs() if s.log == log), None)

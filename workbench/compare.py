@@ -17,7 +17,8 @@ from typing import Any
 import polars as pl
 
 from workbench import projections
-from workbench.processmap import _quote, human_duration
+from workbench.dot import quote
+from workbench.durations import human_duration
 
 #: Changes seen in fewer cases than this (on either side) are listed, but ranked last.
 MIN_CASES = 5
@@ -193,7 +194,7 @@ def to_dot(comparison: Comparison, *, top: int = 60) -> str:
     ]
     nodes = sorted(set(edges["source"].to_list()) | set(edges["target"].to_list()))
     for node in nodes:
-        lines.append(f"  {_quote(node)};")
+        lines.append(f"  {quote(node)};")
     biggest = (
         max(int(edges.select(pl.max_horizontal("a_frequency", "b_frequency")).max().item() or 1), 1)
         if edges.height
@@ -219,7 +220,7 @@ def to_dot(comparison: Comparison, *, top: int = 60) -> str:
             label += f"\nwait {human_duration(wait_a)} → {human_duration(wait_b)}"
         width = 0.8 + 4 * max(a, b) / biggest
         lines.append(
-            f"  {_quote(row['source'])} -> {_quote(row['target'])} [label={_quote(' ' + label)},"
+            f"  {quote(row['source'])} -> {quote(row['target'])} [label={quote(' ' + label)},"
             f' color="{colour}", fontcolor="{colour}", style={style}, penwidth={width:.2f}];'
         )
     lines.append("}")

@@ -10,13 +10,9 @@ numbers as case by case (pm4py sums over traces) for far less work.
 from __future__ import annotations
 
 import functools
-import os
-import sys
 import time
-import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +21,8 @@ from typing import Any, Literal, TypeVar
 import polars as pl
 from lxml import etree
 
-from workbench.events import WorkbenchError
+from workbench import replay
+from workbench.models import Model, ModelError, pm4py, quiet
 from workbench.projections import ordered
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,19 +32,6 @@ CHUNK = 256  # variants aligned per call to pm4py
 CASE, ACTIVITY, TIME = "case:concept:name", "concept:name", "time:timestamp"
 
 
-class ModelError(WorkbenchError):
-    """A process model cannot be read, written or used."""
-
-
-@contextmanager
-def quiet() -> Iterator[None]:
-    """pm4py's warnings stay off the user's terminal (and out of its own checks, which read
-    a warning turned into an error as a failed check)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
 def _quietly(function: F) -> F:
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -55,18 +39,6 @@ def _quietly(function: F) -> F:
             return function(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
-
-
-def pm4py() -> Any:
-    """pm4py, imported quietly (no banner, no progress bars)."""
-    os.environ.setdefault("PM4PY_SHOW_PROGRESS_BAR", "False")
-    sys._pm4py_welcome_shown = True  # type: ignore[attr-defined]
-    import pm4py as module
-    from pm4py.util import constants
-
-    # The environment is read when pm4py is first imported, which may have been elsewhere.
-    constants.SHOW_PROGRESS_BAR = False
-    return module
 
 
 def to_pandas(events: pl.LazyFrame) -> Any:
@@ -98,28 +70,6 @@ def _variant_frame(variants: list[tuple[str, ...]]) -> Any:
         orient="row",
     )
     return frame.to_pandas()
-
-
-@dataclass
-class Model:
-    """A Petri net with its markings; the process tree and BPMN when the algorithm gives them."""
-
-    net: Any
-    initial: Any
-    final: Any
-    algorithm: str
-    tree: Any = None
-    bpmn: Any = None
-
-    def summary(self) -> dict[str, int]:
-        """Places, transitions (visible and silent) and arcs of the net."""
-        visible = sum(1 for t in self.net.transitions if t.label is not None)
-        return {
-            "places": len(self.net.places),
-            "transitions": len(self.net.transitions),
-            "visible_transitions": visible,
-            "arcs": len(self.net.arcs),
-        }
 
 
 @_quietly
@@ -320,7 +270,7 @@ def deviations_dot(model: Model, result: Conformance) -> str:
     is listed in a red note beside the transition the alignment had passed last, with its
     count (the `NOTES` most frequent there; the deviations table has them all).
     """
-    from workbench.processmap import _quote
+    from workbench.dot import quote
 
     passed: dict[str, tuple[int, int]] = {}
     if result.transitions is not None:
@@ -362,7 +312,7 @@ def deviations_dot(model: Model, result: Conformance) -> str:
         if reached:
             label += f"\n{synchronous:,} in step, {skipped:,} skipped ({1 - share:.0%} fit)"
         lines.append(
-            f"  t{index} [shape=box, style=filled, label={_quote(label)},"
+            f"  t{index} [shape=box, style=filled, label={quote(label)},"
             f' fillcolor="{fill}", fontcolor="{font}", color="#5b6b7f"];'
         )
     for arc in model.net.arcs:
@@ -382,7 +332,7 @@ def deviations_dot(model: Model, result: Conformance) -> str:
             text = "not allowed here:\n" + "\n".join(shown)
             lines.append(
                 f'  m{index} [shape=note, style=filled, fillcolor="#fdecea", color="#c0392b",'
-                f' fontcolor="#c0392b", fontsize=9, label={_quote(text)}];'
+                f' fontcolor="#c0392b", fontsize=9, label={quote(text)}];'
             )
             if where is not None:
                 lines.append(
@@ -458,8 +408,6 @@ def token_replay(events: pl.LazyFrame, model: Model) -> Conformance:
     sequences = [tuple(v) for v in ranked["variant"].to_list()]
     counts = ranked["cases"].to_list()
     # pm4py's replay, one step per distinct prefix and marking (`workbench.replay`).
-    from workbench import replay
-
     steps = replay.Steps(model)
     results = replay.fitness(sequences, model, steps=steps)
     totals = {name: 0.0 for name in ("missing", "consumed", "remaining", "produced")}

@@ -18,7 +18,8 @@ from typing import Any
 import polars as pl
 
 from workbench import projections
-from workbench.processmap import _quote, human_duration
+from workbench.dot import quote
+from workbench.durations import human_duration
 from workbench.store import EventStore
 
 #: A colour per object type, in order.
@@ -130,7 +131,7 @@ def to_dot(found: ObjectCentricMap, *, measure: str = "frequency") -> str:
     ]
     for activity, events, objects in found.nodes.iter_rows():
         label = f"{activity}\n{events:,} events, {objects:,} objects"
-        lines.append(f"  {_quote(activity)} [label={_quote(label)}];")
+        lines.append(f"  {quote(activity)} [label={quote(label)}];")
     biggest = max(int(found.edges["frequency"].max() or 1), 1) if found.edges.height else 1  # type: ignore[arg-type]
     for row in found.edges.iter_rows(named=True):
         colour = colours[row["object_type"]]
@@ -141,8 +142,8 @@ def to_dot(found: ObjectCentricMap, *, measure: str = "frequency") -> str:
             shown = human_duration(None if wait is None else wait.total_seconds())
         width = 0.8 + 3 * row["frequency"] / biggest
         lines.append(
-            f"  {_quote(row['source'])} -> {_quote(row['target'])} [color={_quote(colour)},"
-            f" fontcolor={_quote(colour)}, label={_quote(' ' + shown)}, penwidth={width:.2f}];"
+            f"  {quote(row['source'])} -> {quote(row['target'])} [color={quote(colour)},"
+            f" fontcolor={quote(colour)}, label={quote(' ' + shown)}, penwidth={width:.2f}];"
         )
     if found.types:
         legend = "".join(

@@ -15,6 +15,8 @@ from typing import Literal
 
 import polars as pl
 
+from workbench.dot import quote
+from workbench.durations import human_duration
 from workbench.filters import ActivityCoverage
 from workbench.projections import directly_follows, end_activities, start_activities
 
@@ -93,29 +95,9 @@ def edge_value(edges: pl.DataFrame, measure: Measure) -> pl.Series:
     return edges[column].dt.total_microseconds().cast(pl.Float64) / 1e6
 
 
-def human_duration(seconds: float | None) -> str:
-    """A duration for a label: 45 s, 12 min, 3.4 h, 2.1 d, 5.3 wk."""
-    if seconds is None or math.isnan(seconds):
-        return ""
-    for limit, unit, size in (
-        (60, "s", 1),
-        (3_600, "min", 60),
-        (86_400, "h", 3_600),
-        (604_800, "d", 86_400),
-    ):
-        if abs(seconds) < limit:
-            value = seconds / size
-            return f"{value:.0f} {unit}" if value >= 10 or unit == "s" else f"{value:.1f} {unit}"
-    return f"{seconds / 604_800:.1f} wk"
-
-
 def _number(value: object) -> float:
     """A Polars scalar as a float (0 for null or anything not numeric)."""
     return float(value) if isinstance(value, int | float) else 0.0
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _blue(share: float) -> tuple[str, str]:
@@ -130,7 +112,7 @@ def to_dot(pmap: ProcessMap, *, measure: Measure = "frequency", title: str = "")
     lines = [
         "digraph process {",
         '  graph [rankdir=TB, fontname="Helvetica", nodesep=0.35, ranksep=0.45'
-        + (f", label={_quote(title)}, labelloc=t" if title else "")
+        + (f", label={quote(title)}, labelloc=t" if title else "")
         + "];",
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=9, color="#5b6b7f", arrowsize=0.7];',
@@ -147,7 +129,7 @@ def to_dot(pmap: ProcessMap, *, measure: Measure = "frequency", title: str = "")
         fill, font = _blue(share)
         label = f"{activity}\n{frequency:,}"
         lines.append(
-            f'  {_quote(activity)} [label={_quote(label)}, fillcolor="{fill}", fontcolor="{font}"];'
+            f'  {quote(activity)} [label={quote(label)}, fillcolor="{fill}", fontcolor="{font}"];'
         )
     values = edge_value(pmap.edges, measure)
     biggest = max(_number(values.max()), 1e-9)
@@ -155,16 +137,16 @@ def to_dot(pmap: ProcessMap, *, measure: Measure = "frequency", title: str = "")
         label = f"{row['frequency']:,}" if measure == "frequency" else human_duration(value)
         width = 0.8 + 5 * _number(value) / biggest
         lines.append(
-            f"  {_quote(row['source'])} -> {_quote(row['target'])}"
-            f" [label={_quote(' ' + label)}, penwidth={width:.2f}];"
+            f"  {quote(row['source'])} -> {quote(row['target'])}"
+            f" [label={quote(' ' + label)}, penwidth={width:.2f}];"
         )
     for activity, count in pmap.starts.iter_rows():
         lines.append(
-            f'  "__start" -> {_quote(activity)} [label={_quote(f" {count:,}")}, style=dashed];'
+            f'  "__start" -> {quote(activity)} [label={quote(f" {count:,}")}, style=dashed];'
         )
     for activity, count in pmap.ends.iter_rows():
         lines.append(
-            f'  {_quote(activity)} -> "__end" [label={_quote(f" {count:,}")}, style=dashed];'
+            f'  {quote(activity)} -> "__end" [label={quote(f" {count:,}")}, style=dashed];'
         )
     lines.append("}")
     return "\n".join(lines)

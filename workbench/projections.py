@@ -48,10 +48,12 @@ def occurrences(events: pl.LazyFrame) -> pl.LazyFrame:
     With start/complete pairs an activity appears twice in the raw log; counting repeats
     on those would call every such activity rework.
     """
-    return events.filter(_is_occurrence(events.collect_schema()))
+    return events.filter(is_occurrence(events.collect_schema()))
 
 
-def _is_occurrence(schema: pl.Schema) -> pl.Expr:
+def is_occurrence(schema: pl.Schema) -> pl.Expr:
+    """Whether an event is an occurrence of its activity: its lifecycle is ``complete``, or
+    the log has none (a ``start`` or ``schedule`` is a phase of the same occurrence)."""
     if "lifecycle" not in schema:
         return pl.lit(True)
     phase = pl.col("lifecycle").str.to_lowercase()
@@ -158,7 +160,7 @@ def case_rows(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """The per-case part of `cases`: every attribute's first value and its distinct count."""
     schema = events.collect_schema()
     attributes = [name for name in schema.names() if name not in VOCABULARY]
-    occurrence = _is_occurrence(schema)
+    occurrence = is_occurrence(schema)
     per_case = ordered(events, presorted=presorted).group_by("case_id", maintain_order=True)
     return per_case.agg(
         start=pl.col("timestamp").first(),

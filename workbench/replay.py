@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.mining import Model, pm4py, quiet
+from workbench.models import Model, pm4py, quiet
 
 
 @dataclass(frozen=True)

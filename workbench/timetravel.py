@@ -29,7 +29,7 @@ from datetime import datetime
 import polars as pl
 
 from workbench.events import VOCABULARY
-from workbench.projections import _is_occurrence, directly_follows
+from workbench.projections import directly_follows, is_occurrence
 
 # Columns of the folded (mergeable) state, beyond the case's attributes.
 _FOLDED = (
@@ -67,7 +67,7 @@ def fold(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     latest non-null value.
     """
     schema = events.collect_schema()
-    occurrence = _is_occurrence(schema)
+    occurrence = is_occurrence(schema)
     resource = pl.col("resource") if "resource" in schema else pl.lit(None, pl.String)
     return (
         in_time(events, presorted=presorted)

@@ -11,7 +11,7 @@ from dashboards import charts, state
 from dashboards.layout import filtered_note, require_log, title
 from dashboards.markdown import escape
 from workbench import causality, projections
-from workbench.processmap import human_duration
+from workbench.durations import human_duration
 
 summary = require_log()
 title("Cases", summary)

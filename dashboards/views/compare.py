@@ -12,9 +12,9 @@ from dashboards import state
 from dashboards.layout import filtered_note, require_log, table, title, untimed_note
 from dashboards.markdown import escape
 from workbench.compare import MIN_CASES, to_dot
+from workbench.durations import human_duration
 from workbench.events import VOCABULARY
 from workbench.filters import Attribute, Filters, TimeRange
-from workbench.processmap import human_duration
 
 summary = require_log()
 title("Compare", summary)

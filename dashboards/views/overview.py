@@ -8,7 +8,7 @@ import streamlit as st
 from dashboards import charts, state
 from dashboards.layout import filtered_note, require_log, title, untimed_note
 from workbench import projections
-from workbench.processmap import human_duration
+from workbench.durations import human_duration
 
 summary = require_log()
 title("Overview", summary)

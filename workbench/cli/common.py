@@ -248,7 +248,7 @@ def seconds(value: timedelta | None) -> float | None:
 
 def human(value: timedelta | None) -> str:
     """A duration for a person, or '' when there is none."""
-    from workbench.processmap import human_duration
+    from workbench.durations import human_duration
 
     return "" if value is None else human_duration(value.total_seconds())
 

@@ -94,7 +94,7 @@ def stats(
     if as_json:
         emit_json(summary)
         return
-    from workbench.processmap import human_duration
+    from workbench.durations import human_duration
 
     heading(log, f"  ({'; '.join(summary['filters'])})" if filters else "")
     out.print(
@@ -145,7 +145,8 @@ def dfg(
 
     Example: workbench dfg orders --dot --measure median > map.dot
     """
-    from workbench.processmap import MEASURES, edge_value, human_duration, process_map, to_dot
+    from workbench.durations import human_duration
+    from workbench.processmap import MEASURES, edge_value, process_map, to_dot
 
     if measure not in MEASURES:
         fail(f"--measure {measure!r}: choose one of {', '.join(MEASURES)}")

@@ -1,0 +1,25 @@
+"""Durations as a person reads them."""
+
+from __future__ import annotations
+
+import math
+
+
+def human_duration(seconds: float | None) -> str:
+    """A duration for a label: 45 s, 12 min, 3.4 h, 2.1 d, 5.3 wk; '' when there is none.
+
+    >>> human_duration(45), human_duration(720), human_duration(12_240), human_duration(None)
+    ('45 s', '12 min', '3.4 h', '')
+    """
+    if seconds is None or math.isnan(seconds):
+        return ""
+    for limit, unit, size in (
+        (60, "s", 1),
+        (3_600, "min", 60),
+        (86_400, "h", 3_600),
+        (604_800, "d", 86_400),
+    ):
+        if abs(seconds) < limit:
+            value = seconds / size
+            return f"{value:.0f} {unit}" if value >= 10 or unit == "s" else f"{value:.1f} {unit}"
+    return f"{seconds / 604_800:.1f} wk"

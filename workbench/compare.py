@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import polars as pl
@@ -19,6 +20,7 @@ import polars as pl
 from workbench import projections
 from workbench.dot import quote
 from workbench.durations import human_duration
+from workbench.summary import Summary, summarize
 
 #: Changes seen in fewer cases than this (on either side) are listed, but ranked last.
 MIN_CASES = 5
@@ -52,22 +54,30 @@ def _seconds(value: pl.Expr) -> pl.Expr:
     return value.dt.total_microseconds().cast(pl.Float64) / 1e6
 
 
-def kpis(cases: pl.DataFrame) -> dict[str, Any]:
-    """A group's KPIs from its case table (`projections.cases`)."""
-    seconds = cases.select(_seconds(pl.col("duration")).alias("s"))["s"]
-    count = cases.height
+def kpis(found: Summary) -> dict[str, Any]:
+    """A group's KPIs, from its `Summary` (the figures `workbench stats` and the Overview
+    show for the same cases): durations in seconds."""
+
+    def seconds(value: timedelta | None) -> float | None:
+        return None if value is None else value.total_seconds()
+
     return {
-        "cases": count,
-        "events": int(cases["events"].sum()) if count else 0,
-        "variants": cases["variant"].n_unique() if count else 0,
-        "median_duration_s": float(seconds.median()) if count else None,  # type: ignore[arg-type]
-        "p90_duration_s": (
-            float(seconds.quantile(0.9, interpolation="linear"))  # type: ignore[arg-type]
-            if count
-            else None
-        ),
-        "rework_share": float((cases["rework"] > 0).mean()) if count else None,  # type: ignore[arg-type]
+        "cases": found.cases,
+        "events": found.events,
+        "variants": found.variants,
+        "median_duration_s": seconds(found.median),
+        "p90_duration_s": seconds(found.p90),
+        "rework_share": found.rework_share,
     }
+
+
+def _summary(events: pl.LazyFrame, cases: pl.DataFrame) -> Summary:
+    """The summary of one group (its events in case order, and their case table)."""
+    return summarize(
+        cases,
+        projections.variants(events, presorted=True).collect(),
+        activities=events.select(pl.col("activity").n_unique()).collect().item(),
+    )
 
 
 def _change(a: pl.Expr, b: pl.Expr) -> pl.Expr:
@@ -133,8 +143,8 @@ def compare(a: pl.LazyFrame, b: pl.LazyFrame) -> Comparison:
         )
 
     return Comparison(
-        kpis(cases_a),
-        kpis(cases_b),
+        kpis(_summary(ordered_a, cases_a)),
+        kpis(_summary(ordered_b, cases_b)),
         edges,
         only(variants_a, variants_b),
         only(variants_b, variants_a),

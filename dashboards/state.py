@@ -1,21 +1,21 @@
-"""Shared state of the app: the open store, the chosen log and filters, and the caches.
+"""Shared state of the app: the application object, the chosen log and filters, and the
+cache of answers.
 
-The only module that uses Streamlit's caches. A log's events are read once per (log, head
-position, filters) and kept in memory; every metric is cached on the same key plus its
-options, so a rerun that changes nothing recomputes nothing, and an append (a new head
-position) invalidates exactly what it changes.
+The only module that uses Streamlit's caches. One `Workbench` serves every session: it
+reads a log once per (log, head position, filters) and keeps it in memory within a budget.
+Every answer a page shows comes from one of its verbs through `ask`, cached on the verb,
+the log, its head position and the arguments, so a rerun that changes nothing recomputes
+nothing, and an append (a new head position) invalidates exactly what it changes.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, is_dataclass, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,9 +24,10 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import streamlit as st
 
+from workbench.application import Cut, Workbench
 from workbench.events import WorkbenchError
 from workbench.filters import Cases, Filters, case_list_name
-from workbench.readmodel import ReadModel, cut, decoded, decoded_lazy
+from workbench.readmodel import ReadModel
 from workbench.store import EventStore, LogSummary
 
 T = TypeVar("T")
@@ -57,20 +58,36 @@ def db_location() -> str:
     return str(Path(location).resolve())
 
 
-@st.cache_resource(validate=lambda model: not model.store.closed)
-def _open(location: str) -> ReadModel:
-    return ReadModel(EventStore(location))
+def _budget() -> int:
+    """Bytes the app may keep read logs in (WORKBENCH_CACHE_MB, else an eighth of memory)."""
+    given = os.environ.get("WORKBENCH_CACHE_MB")
+    if given and given.isdigit():
+        return int(given) << 20
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 8
+    except (ValueError, OSError, AttributeError):
+        return 2 << 30
+
+
+@st.cache_resource(validate=lambda bench: not bench.closed)
+def _open(location: str) -> Workbench:
+    return Workbench(location, cache_bytes=_budget())
+
+
+def workbench() -> Workbench:
+    """The application, opened once per server process."""
+    return _open(db_location())
 
 
 def store() -> EventStore:
-    """The store, opened once per server process."""
-    return _open(db_location()).store
+    """The store the application owns."""
+    return workbench().store
 
 
 def read_model() -> ReadModel:
     """The store's read model: events imported through the app become segments as their
     batches commit, and every page reads the log through it."""
-    return _open(db_location())
+    return workbench().model
 
 
 def store_name() -> str:
@@ -185,149 +202,57 @@ def shown(moment: datetime) -> str:
     return moment.astimezone(timezone()).strftime("%Y-%m-%d %H:%M %Z")
 
 
-class _Frames:
-    """The filtered logs read so far, least recently used first, within a memory budget
-    (``WORKBENCH_CACHE_MB``, by default an eighth of the machine's memory): a large log
-    is held once, with the few filtered copies that fit beside it, never one per filter
-    tried. A log's frames at an older head position go as soon as a newer one is read."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.frames: OrderedDict[tuple[str, str, int, str], pl.DataFrame] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple[str, str, int, str], read: Callable[[], pl.DataFrame]) -> pl.DataFrame:
-        with self.lock:
-            if key in self.frames:
-                self.frames.move_to_end(key)
-                return self.frames[key]
-        frame = read()
-        with self.lock:
-            db, log, head, _ = key
-            for old in [k for k in self.frames if k[:2] == (db, log) and k[2] != head]:
-                del self.frames[old]
-            self.frames[key] = frame
-            while len(self.frames) > 1 and self.size() > self.budget:
-                self.frames.popitem(last=False)
-        return frame
-
-    def size(self) -> int:
-        return sum(frame.estimated_size() for frame in self.frames.values())
-
-
-def _budget() -> int:
-    """Bytes the app may keep read logs in (WORKBENCH_CACHE_MB, else an eighth of memory)."""
-    given = os.environ.get("WORKBENCH_CACHE_MB")
-    if given and given.isdigit():
-        return int(given) << 20
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 8
-    except (ValueError, OSError, AttributeError):
-        return 2 << 30
-
-
-@st.cache_resource
-def _frames() -> _Frames:
-    return _Frames(_budget())
-
-
-def _events(db: str, log: str, head: int, query: str) -> pl.DataFrame:
-    """The log after the filters, at head position ``head`` (new events: a new entry).
-
-    Coded: case ids, activities and resources as categoricals, which every metric sorts,
-    groups and joins on as integers (`_metric` turns results back into text)."""
-    return _frames().get(
-        (db, log, head, query),
-        lambda: read_model().read(
-            log, coded=True, then=Filters.from_query(query, case_lists(log)).apply
-        ),
-    )
-
-
-def events(log: str, chosen: Filters | None = None) -> pl.LazyFrame:
-    """The log's events after the filters, in case order, read once and kept in memory."""
-    chosen = filters() if chosen is None else chosen
-    coded = _events(db_location(), log, store().head(log), chosen.to_query()).lazy()
-    return decoded_lazy(coded)
-
-
-# The modules whose metrics compute on categorical codes as they are; others get text.
-_ON_CODES = frozenset(
-    {
-        "workbench.causality",
-        "workbench.processmap",
-        "workbench.projections",
-        "workbench.timetravel",
-    }
-)
+def _key(value: Any) -> Any:
+    """An argument as part of a cache key: filters by their query, functions by name."""
+    if isinstance(value, Filters):
+        return ("filters", value.to_query())
+    if isinstance(value, Cut):
+        return ("cut", repr(value))
+    if callable(value):
+        return ("function", f"{value.__module__}.{value.__qualname__}")
+    if isinstance(value, tuple | list):
+        return tuple(_key(item) for item in value)
+    return value
 
 
 @st.cache_data(max_entries=256, show_spinner="Computing...")
-def _metric(
-    db: str, log: str, head: int, query: str, module: str, name: str, options: tuple[Any, ...]
+def _answer(db: str, verb: str, log: str, head: int, key: tuple[Any, ...], _call: Any) -> Any:
+    return _call()
+
+
+def ask(verb: Callable[..., T], log: str, *args: Any, **options: Any) -> T:
+    """``verb`` of the application (``Workbench.summary``, ``Workbench.dfg`` ...) asked of
+    the log, cached per head position and arguments. A verb that takes filters gets the
+    global filters of the URL, unless ``filters=`` is given."""
+    bench = workbench()
+    if "filters" in inspect.signature(verb).parameters and "filters" not in options:
+        options["filters"] = filters()
+    key = (
+        tuple(_key(item) for item in args),
+        tuple((k, _key(v)) for k, v in sorted(options.items())),
+    )
+    head = bench.head(log)
+    return _answer(  # type: ignore[no-any-return]
+        db_location(), verb.__qualname__, log, head, key, lambda: verb(bench, log, *args, **options)
+    )
+
+
+def cached(
+    function: Callable[..., Any], log: str, *, cut: Cut | None = None, **options: Any
 ) -> Any:
-    function = getattr(importlib.import_module(module), name)
-    keywords = dict(options)
-    events = _events(db, log, head, query).lazy()
-    frame = cut(
-        events if module in _ON_CODES else decoded_lazy(events),
-        as_of=keywords.pop("as_of", None),
-        known_at=keywords.pop("known_at", None),
-    )
-    if "presorted" in inspect.signature(function).parameters:
-        keywords["presorted"] = True
-    result = function(frame, **keywords)
-    return _decoded(result.collect() if isinstance(result, pl.LazyFrame) else result)
+    """``function(events, **options)`` over the filtered log (cut first, if given): any
+    projection, through `Workbench.metric`."""
+    return ask(Workbench.metric, log, function, cut or Cut(), **options)
 
 
-def _decoded(result: Any) -> Any:
-    """A metric's result with any categorical columns back as text (in a frame, or in the
-    frames of a result object such as a process map)."""
-    if isinstance(result, pl.DataFrame):
-        return decoded(result)
-    if is_dataclass(result) and not isinstance(result, type):
-        changed = {
-            name: decoded(value)
-            for name, value in vars(result).items()
-            if isinstance(value, pl.DataFrame)
-        }
-        return replace(result, **changed) if changed else result
-    if isinstance(result, tuple | list):
-        return type(result)(_decoded(item) for item in result)
-    if isinstance(result, dict):
-        return {key: _decoded(value) for key, value in result.items()}
-    return result
-
-
-def cached(function: Callable[..., Any], log: str, **options: Any) -> Any:
-    """``function(events, **options)`` over the filtered log, collected and cached.
-
-    ``function`` must be a module-level function of a LazyFrame of events (a projection).
-    The options ``as_of`` and ``known_at`` cut the events first, as `EventStore.scan` does,
-    so any projection can be asked of any moment.
-    """
-    chosen = filters()
-    return _metric(
-        db_location(),
-        log,
-        store().head(log),
-        chosen.to_query(),
-        function.__module__,
-        function.__name__,
-        tuple(sorted(options.items())),
-    )
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _distinct(db: str, log: str, head: int, name: str) -> list[str]:
-    column = _events(db, log, head, "").lazy().select(pl.col(name).cast(pl.String)).drop_nulls()
-    counted = column.group_by(name).len().sort(["len", name], descending=[True, False])
-    return counted.head(500).collect()[name].to_list()
+def events(log: str) -> pl.LazyFrame:
+    """The log's events after the global filters, in case order, read once and kept."""
+    return workbench().events(log, Cut(), filters())
 
 
 def distinct(log: str, name: str) -> list[str]:
     """The most common values of a column of the whole log (at most 500), for pickers."""
-    return _distinct(db_location(), log, store().head(log), name)
+    return ask(Workbench.distinct, log, name)
 
 
 @dataclass
@@ -383,64 +308,6 @@ def start_job(key: str, work: Callable[[Callable[[str, float], None]], Any]) -> 
 
 
 def clear() -> None:
-    """Forget every cached read and metric (after an import)."""
-    with _frames().lock:
-        _frames().frames.clear()
-    _metric.clear()
-    _distinct.clear()
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _comparison(db: str, log: str, head: int, a: str, b: str) -> Any:
-    from workbench.compare import compare
-
-    lists = case_lists(log)
-    return compare(
-        events(log, Filters.from_query(a, lists)), events(log, Filters.from_query(b, lists))
-    )
-
-
-def comparison(log: str, a: Filters, b: Filters) -> Any:
-    """`workbench.compare.compare` of two filter sets of the log, cached like the metrics."""
-    return _comparison(db_location(), log, store().head(log), a.to_query(), b.to_query())
-
-
-@st.cache_data(max_entries=48, show_spinner=False)
-def _of_log(
-    db: str, log: str, head: int, module: str, what: str, options: tuple[tuple[str, Any], ...]
-) -> Any:
-    return getattr(importlib.import_module(module), what)(store(), log, **dict(options))
-
-
-def audit(what: str, log: str, **options: Any) -> Any:
-    """`workbench.restatements` ``restatements``, ``changes``, ``lateness`` or
-    ``provisional`` of the whole log (the history of imports is the log's, not a
-    filter's), cached per head."""
-    key = tuple(sorted(options.items()))
-    return _of_log(db_location(), log, store().head(log), "workbench.restatements", what, key)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _animation(
-    db: str, log: str, head: int, query: str, start: datetime, end: datetime, known: int | None
-) -> str:
-    from workbench.animation import animate, to_html
-
-    found = animate(
-        events(log, Filters.from_query(query, case_lists(log))), start, end, known_at=known
-    )
-    return to_html(found, title=f"{log}: {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
-
-
-def animation(log: str, start: datetime, end: datetime, known: int | None) -> str:
-    """The animation page (`workbench.animation.to_html`) of the filtered log's window."""
-    return _animation(
-        db_location(), log, store().head(log), filters().to_query(), start, end, known
-    )
-
-
-def objects(what: str, log: str, **options: Any) -> Any:
-    """`workbench.objectcentric` ``ocdfg``, ``convergence`` or ``lifecycle`` of an OCEL log,
-    cached per head."""
-    key = tuple(sorted(options.items()))
-    return _of_log(db_location(), log, store().head(log), "workbench.objectcentric", what, key)
+    """Forget every cached read and answer (after an import)."""
+    workbench().forget()
+    _answer.clear()

@@ -409,8 +409,7 @@ def test_the_object_centric_page_draws_the_map_and_an_objects_lifecycle(
         expected = objectcentric.lifecycle(store, "procurement", "PO1")
     shown = [frame.value for frame in app.dataframe]
     assert any(
-        list(frame.get("event_id", [])) == expected["events"]["event_id"].to_list()
-        for frame in shown
+        list(frame.get("event_id", [])) == expected.events["event_id"].to_list() for frame in shown
     )
     # A view of the log (one object type) opens on every page, the new ones included.
     for page in ("overview", "time_travel", "compare", "objects", "process_map"):

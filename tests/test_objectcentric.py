@@ -120,12 +120,12 @@ def test_convergence_divergence_and_an_objects_lifecycle(ocel) -> None:
         one = objectcentric.lifecycle(store, "example", "PO1")
         view = store.scan("example/Purchase Order", case_id="PO1").collect()
         assert (
-            one["events"]["event_id"].to_list()
+            one.events["event_id"].to_list()
             == view.sort("timestamp", "position")["event_id"].to_list()
         )
-        assert "po_quantity" in one["attributes"]["name"].to_list()
-        assert {"R1", "R2"} <= set(one["related"]["object_id"].to_list())
-        with pytest.raises(KeyError):
+        assert "po_quantity" in one.attributes["name"].to_list()
+        assert {"R1", "R2"} <= set(one.related["object_id"].to_list())
+        with pytest.raises(objectcentric.UnknownObject, match="no object 'no such object'"):
             objectcentric.lifecycle(store, "example", "no such object")
 
 

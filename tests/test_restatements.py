@@ -42,10 +42,10 @@ def test_each_import_view_equals_a_scan_as_known_then(demo_db, start, end) -> No
             assert final["events_added_late"] == late_file.height
         # What the last import changed: exactly its events in the period, late ones first.
         changed = audit.changes(store, DEMO_LOG, final["known_at"], start=start, end=end)
-        assert changed["events"].height == final["events"] - first["events"]
-        late = changed["events"].filter(pl.col("lateness") > pl.duration())
+        assert changed.events.height == final["events"] - first["events"]
+        late = changed.events.filter(pl.col("lateness") > pl.duration())
         assert late.height == final["events_added_late"]
-        assert changed["variants"]["change"].sum() == final["cases"] - first["cases"]
+        assert changed.variants["change"].sum() == final["cases"] - first["cases"]
         sources = [i.source for i in audit.imports(store, DEMO_LOG)]
         assert [Path(s or "").name for s in sources] == [f.name for f in DEMO_FILES]
 

@@ -335,7 +335,7 @@ def test_derived_ids_read_back_and_are_found_when_given(any_store) -> None:
     assert (found.position, found.revision) == (4, 0)  # a retry of what is stored
 
 
-def _case_attribute_frames() -> tuple[pl.DataFrame, pl.DataFrame]:
+def case_attribute_frames() -> tuple[pl.DataFrame, pl.DataFrame]:
     def hour(h: int) -> datetime:
         return datetime(2024, 1, 1, h, tzinfo=UTC)
 
@@ -363,7 +363,7 @@ def test_case_attributes_read_back_per_event_as_written(any_store) -> None:
     # A backend may keep them once per run of equal values in a case (SQLite does): a
     # value that changes within a case, or in a later import, holds from that event on;
     # the next case starts a run of its own even with the same values.
-    first, later = _case_attribute_frames()
+    first, later = case_attribute_frames()
     any_store.import_frame("cases", first)
     any_store.import_frame("cases", later)
     read = any_store.read("cases").sort("position")

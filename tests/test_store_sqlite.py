@@ -125,11 +125,11 @@ def test_a_file_that_stores_every_id_goes_on_storing_every_id(tmp_path, events) 
 
 
 def test_case_attributes_are_kept_once_per_run_of_equal_values(tmp_path) -> None:
-    from tests.test_store_contract import _case_attribute_frames
+    from tests.test_store_contract import case_attribute_frames
     from workbench.store import attributes
 
     path = tmp_path / "runs.db"
-    first, later = _case_attribute_frames()
+    first, later = case_attribute_frames()
     with EventStore(path) as store:
         store.import_frame("cases", first)
         store.import_frame("cases", later)

@@ -28,7 +28,7 @@ import polars as pl
 
 from workbench.dot import quote
 from workbench.events import VOCABULARY, WorkbenchError
-from workbench.projections import ORDER, cases, is_occurrence
+from workbench.projections import ORDER, cases, is_occurrence, on_codes
 
 
 class UnknownEvent(WorkbenchError):
@@ -39,6 +39,7 @@ class UnknownCase(WorkbenchError):
     """No case has the given id in the log."""
 
 
+@on_codes
 def timeline(events: pl.LazyFrame, case_id: str) -> pl.DataFrame:
     """The events of one case in order, with the waiting time since the previous event,
     the service time of paired start/complete events, and whether each event lies on the
@@ -174,6 +175,7 @@ _TRACE_COLUMNS = (
 )
 
 
+@on_codes
 def trace(events: pl.LazyFrame, event_id: str) -> Trace:
     """The causes of an event, back to the root, and everything it caused, transitively and
     across cases, following ``causation_id``."""

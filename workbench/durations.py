@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 
 def human_duration(seconds: float | None) -> str:
@@ -23,3 +24,8 @@ def human_duration(seconds: float | None) -> str:
             value = seconds / size
             return f"{value:.0f} {unit}" if value >= 10 or unit == "s" else f"{value:.1f} {unit}"
     return f"{seconds / 604_800:.1f} wk"
+
+
+def human(value: timedelta | None) -> str:
+    """`human_duration` of a timedelta ('' when there is none)."""
+    return "" if value is None else human_duration(value.total_seconds())

@@ -20,13 +20,21 @@ import polars as pl
 from workbench import projections
 from workbench.dot import quote
 from workbench.durations import human_duration
-from workbench.store import EventStore
+from workbench.events import WorkbenchError
+from workbench.store import EventStore, LogName
 
 #: A colour per object type, in order.
 PALETTE = (
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
 )  # fmt: skip
+
+
+class UnknownObject(WorkbenchError, KeyError):
+    """An object id the log does not have."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ def object_types(store: EventStore, log: str) -> list[str]:
 
 def _flattened(store: EventStore, log: str, object_type: str) -> pl.LazyFrame:
     """The view of one object type in case order (objects as cases)."""
-    return projections.ordered(store.scan(f"{log}/{object_type}"))
+    return projections.ordered(store.scan(str(LogName(log, object_type))))
 
 
 def ocdfg(store: EventStore, log: str, types: list[str] | None = None) -> ObjectCentricMap:
@@ -191,15 +199,25 @@ def convergence(store: EventStore, log: str) -> pl.DataFrame:
     )
 
 
-def lifecycle(store: EventStore, log: str, object_id: str) -> dict[str, pl.DataFrame]:
+@dataclass(frozen=True)
+class ObjectLifecycle:
+    """One object of an object-centric log, as `lifecycle` finds it."""
+
+    object_type: str
+    events: pl.DataFrame  # timestamp, activity, event_id, resource: in order
+    attributes: pl.DataFrame  # changed_at, name, value: its attribute values over time
+    related: pl.DataFrame  # object_id, object_type, how (linked, shares events), qualifier
+
+
+def lifecycle(store: EventStore, log: str, object_id: str) -> ObjectLifecycle:
     """One object: its events in order, its attribute values over time, and the objects it
     is linked to (directly, or through a shared event)."""
     known = store.objects(log).filter(pl.col("object_id") == object_id)
     if known.is_empty():
-        raise KeyError(object_id)
+        raise UnknownObject(f"{log}: no object {object_id!r}")
     object_type = known["object_type"][0]
     events = (
-        store.scan(f"{log}/{object_type}", case_id=object_id)
+        store.scan(str(LogName(log, object_type)), case_id=object_id)
         .select("timestamp", "activity", "event_id", "resource")
         .sort("timestamp", "event_id")
         .collect()
@@ -236,4 +254,4 @@ def lifecycle(store: EventStore, log: str, object_id: str) -> dict[str, pl.DataF
         .select("object_id", "object_type", "how", "qualifier")
         .sort("how", "object_type", "object_id")
     )
-    return {"events": events, "attributes": attributes, "related": related, "type": known}
+    return ObjectLifecycle(str(object_type), events, attributes, related)

@@ -18,7 +18,7 @@ import polars as pl
 from workbench.dot import quote
 from workbench.durations import human_duration
 from workbench.filters import ActivityCoverage
-from workbench.projections import directly_follows, end_activities, start_activities
+from workbench.projections import directly_follows, end_activities, on_codes, start_activities
 
 Measure = Literal["frequency", "mean", "median", "p90", "total"]
 MEASURES: tuple[Measure, ...] = ("frequency", "mean", "median", "p90", "total")
@@ -34,6 +34,7 @@ class ProcessMap:
     ends: pl.DataFrame  # activity, cases
 
 
+@on_codes
 def process_map(events: pl.LazyFrame, *, activities: float = 100, paths: float = 100) -> ProcessMap:
     """The map of a log at the given detail levels (percent, 0 to 100)."""
     if activities < 100:

@@ -26,11 +26,25 @@ shape: (1, 4)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import polars as pl
 
 from workbench.events import VOCABULARY
 
 ORDER = ("case_id", "timestamp", "position")
+
+P = TypeVar("P", bound=Callable[..., object])
+
+
+def on_codes(projection: P) -> P:
+    """Mark a projection that computes on categorical case ids, activities and resources as
+    they are (it sorts, groups and joins them as integers, and gives categoricals back):
+    `workbench.application.Workbench.metric` hands it the coded events of its cache, and
+    any other projection text."""
+    projection.__dict__["on_codes"] = True
+    return projection
 
 
 def ordered(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
@@ -73,6 +87,7 @@ def _steps(events: pl.LazyFrame, presorted: bool = False) -> pl.LazyFrame:
     )
 
 
+@on_codes
 def directly_follows(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """The directly-follows graph: one row per edge, with frequency and time between.
 
@@ -118,11 +133,13 @@ def edges_of(steps: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+@on_codes
 def start_activities(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """How many cases start with each activity (``activity``, ``cases``), most first."""
     return ends_of(case_ends(events, presorted=presorted), first=True)
 
 
+@on_codes
 def end_activities(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """How many cases end with each activity (``activity``, ``cases``), most first."""
     return ends_of(case_ends(events, presorted=presorted), first=False)
@@ -146,6 +163,7 @@ def ends_of(ends: pl.LazyFrame, *, first: bool) -> pl.LazyFrame:
     )
 
 
+@on_codes
 def cases(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """One row per case: start, end, duration, events, variant, rework, last activity.
 
@@ -187,6 +205,7 @@ def case_table(rows: pl.DataFrame) -> pl.LazyFrame:
     return rows.lazy().select(*base, *constant)
 
 
+@on_codes
 def variants(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Variants (activity sequences) with their cases, share, mean and median duration."""
     return variants_of(case_variants(events, presorted=presorted))
@@ -223,6 +242,7 @@ def variants_of(per_case: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+@on_codes
 def activities(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Per activity: frequency, cases, resources, mean waiting and service time.
 
@@ -286,6 +306,7 @@ def service_times(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFr
     )
 
 
+@on_codes
 def resources(events: pl.LazyFrame) -> pl.LazyFrame:
     """Workload per resource: events, cases, distinct activities, share of all events."""
     return (
@@ -303,6 +324,7 @@ def resources(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+@on_codes
 def handover(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """The handover-of-work network: who passes work to whom within a case, how often, after
     how long (``source``, ``target``, ``frequency``, ``cases``, ``mean_duration``).
@@ -338,6 +360,7 @@ def _case_spans(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+@on_codes
 def throughput(events: pl.LazyFrame, *, every: str = "1d") -> pl.LazyFrame:
     """Per period (``every``, a Polars duration like "1d", "1w", "1mo"): cases started, cases
     completed (their last event falls in the period) and events."""
@@ -360,6 +383,7 @@ def throughput(events: pl.LazyFrame, *, every: str = "1d") -> pl.LazyFrame:
     )
 
 
+@on_codes
 def wip(events: pl.LazyFrame, *, every: str = "1d") -> pl.LazyFrame:
     """Work in progress: per period, the cases open at any time in it (started by its end,
     not completed before its start)."""
@@ -389,6 +413,7 @@ def wip(events: pl.LazyFrame, *, every: str = "1d") -> pl.LazyFrame:
     )
 
 
+@on_codes
 def rework(events: pl.LazyFrame) -> pl.LazyFrame:
     """Activities repeated within cases: in how many cases, how many extra times, and how
     much longer those cases take than the cases without the repetition."""
@@ -421,6 +446,7 @@ def rework(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+@on_codes
 def bottlenecks(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Edges and activities ranked by total waiting time (``kind``: "edge" or "activity").
 
@@ -460,6 +486,7 @@ def bottlenecks(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFram
     )
 
 
+@on_codes
 def dotted_chart(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Points of a dotted chart: case, time, activity, resource, with the time relative to
     the case's start and the case's rank by start (for the y axis)."""

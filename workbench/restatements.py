@@ -17,6 +17,7 @@ from datetime import datetime
 import polars as pl
 
 from workbench import projections
+from workbench.events import WorkbenchError
 from workbench.filters import Filters, TimeRange
 from workbench.store import EventStore, from_micros, to_micros
 
@@ -218,6 +219,21 @@ def provisional(
     )
 
 
+class UnknownImport(WorkbenchError, KeyError):
+    """A position at which no import of the log ends."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class ImportChanges:
+    """What one import changed in a period (`changes`)."""
+
+    events: pl.DataFrame  # case_id, activity, timestamp, lateness, position: late ones first
+    variants: pl.DataFrame  # variant, cases_before, cases_after, change: biggest change first
+
+
 def changes(
     store: EventStore,
     log: str,
@@ -225,14 +241,13 @@ def changes(
     *,
     start: datetime | None = None,
     end: datetime | None = None,
-) -> dict[str, pl.DataFrame]:
+) -> ImportChanges:
     """What the import that ends at position ``known_at`` changed in a period: the events it
-    brought there (``events``: case, activity, time and lateness; late ones first), and the
-    variants whose number of cases it changed (``variants``: cases before and after)."""
+    brought there, and the variants whose number of cases it changed."""
     found = imports(store, log)
     index = next((i for i, known in enumerate(found) if known.known_at == known_at), None)
     if index is None:
-        raise KeyError(known_at)
+        raise UnknownImport(f"{log}: no import ends at position {known_at:,}")
     before = found[index - 1].known_at if index else 0
     period = Filters((TimeRange(start, end),)) if start or end else Filters()
     tagged = with_lateness(
@@ -261,4 +276,4 @@ def changes(
         .with_columns(change=pl.col("cases_after") - pl.col("cases_before"))
         .sort(pl.col("change").abs(), descending=True)
     )
-    return {"events": brought, "variants": moved}
+    return ImportChanges(brought, moved)

@@ -29,7 +29,7 @@ from datetime import datetime
 import polars as pl
 
 from workbench.events import VOCABULARY
-from workbench.projections import directly_follows, is_occurrence
+from workbench.projections import directly_follows, is_occurrence, on_codes
 
 # Columns of the folded (mergeable) state, beyond the case's attributes.
 _FOLDED = (
@@ -208,6 +208,7 @@ def completing(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+@on_codes
 def corrections(events: pl.LazyFrame) -> pl.DataFrame:
     """Events that supersede an earlier event, with the event they correct.
 
@@ -281,6 +282,7 @@ def without_superseded(events: pl.LazyFrame) -> pl.LazyFrame:
     return events.join(superseded.lazy(), on="event_id", how="anti", maintain_order="left")
 
 
+@on_codes
 def state_at(
     events: pl.LazyFrame,
     at: datetime,
@@ -355,6 +357,7 @@ class Diff:
         }
 
 
+@on_codes
 def diff(
     events: pl.LazyFrame,
     t1: datetime,

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboards import state
 from dashboards.layout import filtered_note, require_log, table, title, untimed_note
 from dashboards.markdown import escape
+from workbench.application import Workbench
 from workbench.compare import MIN_CASES, to_dot
 from workbench.durations import human_duration
 from workbench.events import VOCABULARY
@@ -79,7 +80,7 @@ else:
         sides.append(Filters((*current.items, Attribute(attribute, tuple(values)))))
         labels.append(", ".join(values))
 
-found = state.comparison(log, sides[0], sides[1])
+found = state.ask(Workbench.compare, log, sides[0], sides[1])
 st.caption(
     f"A: {escape(labels[0])} · B: {escape(labels[1])}. Changes seen in fewer than"
     f" {MIN_CASES} cases on either side are listed last."

@@ -10,6 +10,7 @@ from dashboards import state
 from dashboards.layout import require_log, table, title
 from dashboards.markdown import escape
 from workbench import objectcentric
+from workbench.application import Workbench
 from workbench.store import LogName
 
 summary = require_log()
@@ -40,7 +41,7 @@ measure = right.radio(
 if not chosen:
     st.info("Choose at least one object type.")
     st.stop()
-ocdfg = state.objects("ocdfg", log, types=tuple(chosen))
+ocdfg = state.ask(Workbench.ocdfg, log, tuple(chosen))
 st.graphviz_chart(objectcentric.to_dot(ocdfg, measure=measure or "frequency"))
 counts = pl.DataFrame(
     {"object type": list(found.object_types), "objects": list(found.object_types.values())}
@@ -54,20 +55,20 @@ with right:
         "**Convergence and divergence**: events with several objects of one type (flattened,"
         " each becomes several events), and objects that do an activity more than once."
     )
-    table(state.objects("convergence", log), what="activities and types")
+    table(state.ask(Workbench.convergence, log), what="activities and types")
 st.subheader("One object")
 left, right = st.columns(2)
 kind = left.selectbox("Type", kinds, key="object-type")
 ids = state.store().objects(log).filter(pl.col("object_type") == kind)["object_id"].sort().to_list()
 wanted = right.selectbox(f"Object ({len(ids):,})", ids[:5_000], key="object-id")
 if wanted:
-    one = state.objects("lifecycle", log, object_id=wanted)
-    st.markdown(f"**Events of {escape(wanted)}** ({one['events'].height:,}), in order")
-    table(state.local(one["events"]), what="events")
+    one = state.ask(Workbench.lifecycle, log, wanted)
+    st.markdown(f"**Events of {escape(wanted)}** ({one.events.height:,}), in order")
+    table(state.local(one.events), what="events")
     left, right = st.columns(2)
     with left:
         st.markdown("**Attribute values over time**")
-        table(state.local(one["attributes"]), what="values")
+        table(state.local(one.attributes), what="values")
     with right:
         st.markdown("**Related objects**")
-        table(one["related"], what="objects")
+        table(one.related, what="objects")

@@ -8,29 +8,28 @@ import streamlit as st
 from dashboards import charts, state
 from dashboards.layout import filtered_note, require_log, title, untimed_note
 from workbench import projections
-from workbench.durations import human_duration
+from workbench.application import Workbench
+from workbench.durations import human
 
 summary = require_log()
 title("Overview", summary)
 filtered_note()
-table = state.cached(projections.cases, summary.log)
-if table.height == 0:
+found = state.ask(Workbench.summary, summary.log)
+if found.cases == 0:
     st.warning("No cases pass the filters.")
     st.stop()
-variants = state.cached(projections.variants, summary.log)
-seconds = table["duration"].dt.total_seconds()
 columns = st.columns(6)
-columns[0].metric("Cases", f"{table.height:,}")
-columns[1].metric("Events", f"{int(table['events'].sum()):,}")
-columns[2].metric("Activities", f"{table['variant'].explode().n_unique():,}")
-columns[3].metric("Variants", f"{variants.height:,}")
+columns[0].metric("Cases", f"{found.cases:,}")
+columns[1].metric("Events", f"{found.events:,}")
+columns[2].metric("Activities", f"{found.activities:,}")
+columns[3].metric("Variants", f"{found.variants:,}")
 if untimed_note(summary):  # counts only: no durations, no dates
     st.stop()
-columns[4].metric("Median case duration", human_duration(seconds.median()))  # type: ignore[arg-type]
-columns[5].metric("P90 case duration", human_duration(seconds.quantile(0.9)))
-first, last = table["start"].min(), table["end"].max()
-st.caption(f"From {state.shown(first)} to {state.shown(last)}")  # type: ignore[arg-type]
-pending = state.audit("provisional", summary.log).filter(pl.col("provisional"))
+columns[4].metric("Median case duration", human(found.median))
+columns[5].metric("P90 case duration", human(found.p90))
+if found.first is not None and found.last is not None:
+    st.caption(f"From {state.shown(found.first)} to {state.shown(found.last)}")
+pending = state.ask(Workbench.provisional, summary.log).filter(pl.col("provisional"))
 if pending.height:
     st.warning(
         "Provisional: "
@@ -47,5 +46,5 @@ every = {"day": "1d", "week": "1w", "month": "1mo"}[period]
 flow = state.local(state.cached(projections.throughput, summary.log, every=every))
 left, right = st.columns(2)
 left.plotly_chart(charts.events_over_time(flow, period))
-right.plotly_chart(charts.duration_histogram(table))
+right.plotly_chart(charts.duration_histogram(state.cached(projections.cases, summary.log)))
 st.plotly_chart(charts.rates(flow, period))

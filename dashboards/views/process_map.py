@@ -10,6 +10,7 @@ import streamlit as st
 from dashboards import state
 from dashboards.layout import filtered_note, require_log, title
 from workbench import processmap
+from workbench.application import Workbench
 
 summary = require_log()
 title("Process map", summary)
@@ -27,7 +28,7 @@ left, middle, right = st.columns([2, 3, 3])
 measure = left.selectbox("Label edges with", list(labels), format_func=labels.__getitem__)
 activities = middle.slider("Activities (% of events covered)", 0, 100, 100, step=5)
 paths = right.slider("Paths (% of transitions covered)", 0, 100, 100, step=5)
-pmap = state.cached(processmap.process_map, summary.log, activities=activities, paths=paths)
+pmap = state.ask(Workbench.dfg, summary.log, activities=activities, paths=paths)
 if pmap.nodes.height == 0:
     st.warning("Nothing to draw: no events pass the filters at this detail.")
     st.stop()

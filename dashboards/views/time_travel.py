@@ -15,6 +15,8 @@ from dashboards import charts, state
 from dashboards.layout import filtered_note, require_log, table, title, untimed_note
 from dashboards.markdown import escape
 from workbench import processmap, timetravel
+from workbench.animation import to_html
+from workbench.application import Cut, Workbench
 from workbench.events import WorkbenchError
 from workbench.store import LogName
 
@@ -56,7 +58,7 @@ def travel() -> None:
     known_label = st.select_slider("As known at", list(knowledge), value=next(iter(knowledge)))
     known_at = knowledge[known_label]
     at = moment.replace(tzinfo=UTC)
-    now = state.cached(timetravel.state_at, summary.log, at=at, known_at=known_at)
+    now = state.ask(Workbench.state, summary.log, at, Cut(known_at=known_at))
     counts = timetravel.status_counts(now)
     columns = st.columns(4)
     columns[0].metric("Cases started", f"{now.height:,}")
@@ -64,7 +66,7 @@ def travel() -> None:
     columns[2].metric("Completed", f"{counts['completed']:,}")
     columns[3].metric("Events by then", f"{int(now['events'].sum() or 0):,}")
     if known_at is not None:
-        full = state.cached(timetravel.state_at, summary.log, at=at)
+        full = state.ask(Workbench.state, summary.log, at)
         changed = full.join(now, on="case_id", how="left", suffix="_known").filter(
             pl.col("events_known").is_null()
             | (pl.col("events") != pl.col("events_known"))
@@ -88,14 +90,7 @@ def travel() -> None:
     left, right = st.columns([2, 3])
     left.plotly_chart(charts.wip_by_activity(timetravel.summary(now)))
     with right:
-        pmap = state.cached(
-            processmap.process_map,
-            summary.log,
-            as_of=at,
-            known_at=known_at,
-            activities=100,
-            paths=100,
-        )
+        pmap = state.ask(Workbench.dfg, summary.log, Cut(as_of=at, known_at=known_at))
         st.markdown(f"**Process map as of {state.shown(at)}**")
         if pmap.nodes.height:
             st.graphviz_chart(processmap.to_dot(pmap), width="stretch")
@@ -109,7 +104,7 @@ def travel() -> None:
         export=f"workbench state {shlex.quote(summary.log)} --at {at.isoformat()}"
         " --format csv --output state.csv",
     )
-    fixed = state.cached(timetravel.corrections, summary.log, as_of=at, known_at=known_at)
+    fixed = state.ask(Workbench.corrections, summary.log, Cut(as_of=at, known_at=known_at))
     if fixed.height:
         with st.expander(f"Corrections by then ({fixed.height:,})"):
             st.caption("Events that supersede an earlier one; the state uses the correction.")
@@ -138,11 +133,18 @@ if st.button("Animate", icon=":material/play_circle:"):
     st.session_state["animate"] = True
 if st.session_state.get("animate"):
     try:
-        page = state.animation(
+        first_moment, last_moment = window[0].replace(tzinfo=UTC), window[1].replace(tzinfo=UTC)
+        found = state.ask(
+            Workbench.animation,
             summary.log,
-            window[0].replace(tzinfo=UTC),
-            window[1].replace(tzinfo=UTC),
-            knowledge[known_label],
+            first_moment,
+            last_moment,
+            Cut(known_at=knowledge[known_label]),
+        )
+        page = to_html(
+            found,
+            title=f"{summary.log}: {first_moment:%Y-%m-%d %H:%M}"
+            f" to {last_moment:%Y-%m-%d %H:%M} UTC",
         )
     except WorkbenchError as error:
         st.error(escape(str(error)))
@@ -165,9 +167,7 @@ start, end = st.slider(
     format="YYYY-MM-DD HH:mm",
     key="between",
 )
-change = state.cached(
-    timetravel.diff, summary.log, t1=start.replace(tzinfo=UTC), t2=end.replace(tzinfo=UTC)
-)
+change = state.ask(Workbench.diff, summary.log, start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
 st.dataframe(change.kpis, hide_index=True)
 left, middle, right = st.columns(3)
 left.metric("Started", f"{change.started.height:,}")
@@ -191,8 +191,8 @@ month = st.selectbox(
     "Month", months, index=len(months) - 1, format_func=lambda m: f"{m:%B %Y}", key="restated"
 )
 following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-history = state.audit("restatements", summary.log, start=month, end=following)
-pending = state.audit("provisional", summary.log).filter(pl.col("period") == month)
+history = state.ask(Workbench.restatements, summary.log, start=month, end=following)
+pending = state.ask(Workbench.provisional, summary.log).filter(pl.col("period") == month)
 if pending.height and pending["provisional"][0]:
     st.warning(
         f"{month:%B %Y} is provisional: about {pending['still_to_arrive'][0]:.0%} of its events"
@@ -215,20 +215,20 @@ if history.height:
         format_func=lambda p: f"up to position {p:,}",
         key=f"restated-import-{month:%Y-%m}",  # a new month starts at its last import
     )
-    changed = state.audit("changes", summary.log, known_at=chosen, start=month, end=following)
+    changed = state.ask(Workbench.changes, summary.log, known_at=chosen, start=month, end=following)
     left, right = st.columns(2)
     with left:
         st.markdown("**Events it brought to the month** (late ones first)")
-        table(charts.duration_table(state.local(changed["events"])), what="events")
+        table(charts.duration_table(state.local(changed.events)), what="events")
     with right:
         st.markdown("**Variants whose cases it changed**")
         table(
-            changed["variants"].with_columns(pl.col("variant").list.join(" → ")),
+            changed.variants.with_columns(pl.col("variant").list.join(" → ")),
             what="variants",
         )
 by = st.segmented_control(
     "How late each reports", ["activity", "resource", "source"], default="activity"
 )
 if by:
-    late = state.audit("lateness", summary.log, by=by)
+    late = state.ask(Workbench.lateness, summary.log, by=by)
     table(charts.duration_table(late), what=f"{by} values")

@@ -12,7 +12,7 @@ import streamlit as st
 from dashboards import sidebar, state
 from dashboards.markdown import escape
 from ingest.formats import FORMATS
-from ingest.jobs import ingest, log_name
+from ingest.jobs import log_name
 from ingest.mapping import ColumnMapping, IngestError, MappingNeeded, ParseOptions
 from ingest.preview import MAPPABLE, TEXT, ZONED, columns, preview
 from workbench.events import WorkbenchError
@@ -177,8 +177,7 @@ if st.button("Import", type="primary"):
             bar.progress(0.5, text=f"Importing... {rows:,} rows")
 
     try:
-        summary = ingest(
-            state.store(),
+        imported = state.workbench().import_file(
             path,
             log=name,
             mapping=st.session_state.get(key),
@@ -189,6 +188,7 @@ if st.button("Import", type="primary"):
         bar.empty()
         st.error(shown(error))
         st.stop()
+    summary = imported.summary
     state.clear()
     rejects = state.store().ledger.rejects(summary.log) if summary.rejected else None
     if rejects is not None:

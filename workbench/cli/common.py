@@ -26,7 +26,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from workbench.events import WorkbenchError, parse_time
+from workbench.application import Cut, Workbench, moment
+from workbench.events import WorkbenchError
+from workbench.filters import Filters
 from workbench.store import EventStore
 
 if TYPE_CHECKING:
@@ -152,17 +154,14 @@ LogArgument = Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")]
 
 
 class _Session:
-    """The store of one invocation, opened on first use and closed when the command ends."""
+    """The application of one invocation, opened on first use and closed when the command
+    ends."""
 
     location: str = DEFAULT_DB
     timeout: float = 60.0
-    opened: EventStore | None = None
-    model: ReadModel | None = None
+    opened: Workbench | None = None
 
     def close(self) -> None:
-        if self.model is not None:
-            self.model.flush()
-            self.model = None
         if self.opened is not None:
             self.opened.close()
             self.opened = None
@@ -171,21 +170,22 @@ class _Session:
 session = _Session()
 
 
+def workbench() -> Workbench:
+    """The application over the store named by ``--db``."""
+    if session.opened is None:
+        session.opened = Workbench(session.location, timeout=session.timeout)
+    return session.opened
+
+
 def store() -> EventStore:
     """The store named by ``--db``."""
-    if session.opened is None:
-        session.opened = EventStore(session.location, timeout=session.timeout)
-    return session.opened
+    return workbench().store
 
 
 def read_model() -> ReadModel:
     """The store's read model (columnar segments beside it); events written while it is open
     become segments as they commit."""
-    if session.model is None:
-        from workbench.readmodel import ReadModel
-
-        session.model = ReadModel(store())
-    return session.model
+    return workbench().model
 
 
 def is_url(location: str) -> bool:
@@ -246,13 +246,6 @@ def seconds(value: timedelta | None) -> float | None:
     return None if value is None else value.total_seconds()
 
 
-def human(value: timedelta | None) -> str:
-    """A duration for a person, or '' when there is none."""
-    from workbench.durations import human_duration
-
-    return "" if value is None else human_duration(value.total_seconds())
-
-
 def write_text(text: str, output: Path | None) -> None:
     """Text to stdout, or to a file whose folder must exist."""
     if output is None:
@@ -280,21 +273,6 @@ def existing_log(log: str) -> str:
     return log
 
 
-def moment(text: str, flag: str) -> datetime:
-    """An ISO 8601 moment given to ``flag``."""
-    try:
-        return parse_time(text)
-    except ValueError:
-        fail(f"{flag} {text!r} is not an ISO 8601 time (e.g. 2024-03-01 or 2024-03-01T09:30+01:00)")
-
-
-def known(text: str | None) -> datetime | int | None:
-    """A ``--known-at`` value: a position (all digits) or a moment."""
-    if text is None:
-        return None
-    return int(text) if text.isdigit() else moment(text, "--known-at")
-
-
 KnownAtOption = Annotated[
     str | None,
     typer.Option("--known-at", help="As the store knew it then: a time, or a position (digits)."),
@@ -315,6 +293,26 @@ class FilterFlags:
     as_of: str | None = None
     known_at: str | None = None
     lifecycle: list[str] | None = None
+
+    def parse(self) -> tuple[Cut, Filters]:
+        """The flags as a `Cut` and `Filters`, parsed once."""
+        from workbench.filters import Contains, Lifecycle, TimeRange
+
+        cut = Cut.parse(as_of=self.as_of, known_at=self.known_at)
+        items: list[Any] = []
+        if self.start or self.end:
+            low = moment(self.start, "--from") if self.start else None
+            high = moment(self.end, "--to") if self.end else None
+            if low is not None and high is not None and high < low:
+                fail(f"--to {self.end} is before --from {self.start}")
+            items.append(TimeRange(low, high))
+        if self.lifecycle:
+            items.append(Lifecycle(tuple(self.lifecycle)))
+        if self.activity:
+            items.append(Contains(tuple(self.activity)))
+        for pair in self.attribute or []:
+            items.append(attribute_filter(pair, "--attribute"))
+        return cut, Filters(tuple(items))
 
 
 _FILTER_FLAGS: dict[str, Any] = {
@@ -347,19 +345,23 @@ _FILTER_FLAGS: dict[str, Any] = {
 }
 
 
-def with_filters(function: F) -> F:
-    """Give a command the filter flags; it receives them as ``flags: FilterFlags``."""
+def with_filters(function: F, *, cuts: bool = True) -> F:
+    """Give a command the filter flags, and unless ``cuts`` is False the cut flags
+    (``--as-of``, ``--known-at``), parsed once: it receives ``filters: Filters`` and, with
+    the cut flags, ``cut: Cut``."""
     signature = inspect.signature(function, eval_str=True)
-    kept = [p for p in signature.parameters.values() if p.name != "flags"]
+    kept = [p for p in signature.parameters.values() if p.name not in ("cut", "filters")]
+    names = [n for n in _FILTER_FLAGS if cuts or n not in ("as_of", "known_at")]
     added = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
         for name, kind in _FILTER_FLAGS.items()
+        if name in names
     ]
 
     @functools.wraps(function)
     def run(**given: Any) -> Any:
-        flags = FilterFlags(**{name: given.pop(name) for name in _FILTER_FLAGS})
-        return function(flags=flags, **given)
+        cut, filters = FilterFlags(**{name: given.pop(name) for name in names}).parse()
+        return function(**given, filters=filters, **({"cut": cut} if cuts else {}))
 
     run.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]
     run.__annotations__ = {
@@ -369,40 +371,14 @@ def with_filters(function: F) -> F:
     return run  # type: ignore[return-value]
 
 
-def filtered(log: str, flags: FilterFlags) -> tuple[pl.LazyFrame, Any]:
-    """The log's events after the flags' time cuts and filters, in case order (case, time,
-    position), read once from the read model; and the filters."""
-    as_of, known_at, filters = cuts_and_filters(log, flags)
-    events = read_model().read(log, as_of=as_of, known_at=known_at, then=filters.apply)
-    return events.lazy(), filters
+def attribute_filter(pair: str, flag: str) -> Any:
+    """A ``KEY=VALUES`` flag as an `Attribute` filter."""
+    from workbench.filters import Attribute
 
-
-def cuts_and_filters(log: str, flags: FilterFlags) -> tuple[datetime | None, Any, Any]:
-    """The flags as ``as_of``, ``known_at`` and `Filters`, checked against the log."""
-    from workbench.filters import Attribute, Contains, Filters, Lifecycle, TimeRange
-
-    existing_log(log)
-    as_of = moment(flags.as_of, "--as-of") if flags.as_of else None
-    known_at = known(flags.known_at)
-    items: list[Any] = []
-    if flags.start or flags.end:
-        low = moment(flags.start, "--from") if flags.start else None
-        high = moment(flags.end, "--to") if flags.end else None
-        if low is not None and high is not None and high < low:
-            fail(f"--to {flags.end} is before --from {flags.start}")
-        items.append(TimeRange(low, high))
-    if flags.lifecycle:
-        items.append(Lifecycle(tuple(flags.lifecycle)))
-    if flags.activity:
-        items.append(Contains(tuple(flags.activity)))
-    for pair in flags.attribute or []:
-        key, sep, values = pair.partition("=")
-        if not sep or not key:
-            fail(f"--attribute {pair!r}: write KEY=VALUE")
-        if key not in store().schema(log):
-            fail(f"--attribute {pair!r}: the log has no attribute {key!r}")
-        items.append(Attribute(key, attribute_values(values)))
-    return as_of, known_at, Filters(tuple(items))
+    key, sep, values = pair.partition("=")
+    if not sep or not key:
+        fail(f"{flag} {pair!r}: write KEY=VALUE")
+    return Attribute(key, attribute_values(values))
 
 
 def attribute_values(text: str) -> tuple[str, ...]:
@@ -448,23 +424,11 @@ SparkMasterOption = Annotated[
 ]
 
 
-def spark_events(log: str, flags: FilterFlags, master: str | None) -> tuple[Any, Any]:
-    """The log's events on Spark after the flags' cuts and filters (pushed into Spark's
-    read), and the filters."""
-    from workbench.engines import spark
-
-    as_of, known_at, filters = cuts_and_filters(log, flags)
-    engine = spark.session(master)
-    events = spark.read_log(
-        engine, store(), log, as_of=as_of, known_at=known_at, model=read_model()
-    )
-    return spark.filtered(events, filters), filters
-
-
-def check_engine(engine: str) -> None:
-    """Refuse an engine that does not exist."""
-    if engine not in ("polars", "spark"):
-        fail(f"--engine {engine!r}: choose polars or spark")
+def engine_of(engine: str, master: str | None) -> Workbench:
+    """The application, computing on ``engine`` (refused when it does not exist)."""
+    found = workbench()
+    found.use(engine, master)
+    return found
 
 
 def untimed_note(log: str) -> str | None:

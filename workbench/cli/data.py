@@ -14,6 +14,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from workbench.application import Workbench
 from workbench.cli.common import (
     JsonOption,
     command,
@@ -23,12 +24,13 @@ from workbench.cli.common import (
     heading,
     is_url,
     out,
-    read_model,
     session,
     stop_requested,
     store,
     warn,
+    workbench,
 )
+from workbench.store import Firing
 
 PROGRESS_BYTES = 4_000_000  # files larger than this get a progress bar
 
@@ -93,7 +95,6 @@ def ingest(
 
     Example: workbench ingest orders.csv --log orders --timezone Europe/Amsterdam
     """
-    from ingest.jobs import ingest as run_job
     from ingest.mapping import ColumnMapping, ParseOptions, check_timezone
 
     mapping = ColumnMapping(case_id=case, activity=activity, timestamp=timestamp, resource=resource)
@@ -103,13 +104,12 @@ def ingest(
         encoding=encoding,
         timed=not no_times,
     )
-    model = read_model()  # committed batches become segments as the import goes
+    bench = workbench()
     if follow:
-        _follow(model, path, log, mapping, options, poll, as_json)
+        _follow(bench, path, log, mapping, options, poll, as_json)
         return
     with _progress(path, quiet=as_json) as progress:
-        summary = run_job(
-            model.store,
+        imported = bench.import_file(
             path,
             log=log,
             mapping=mapping,
@@ -119,9 +119,7 @@ def ingest(
             progress=progress,
             stop=stop_requested,
         )
-    if summary.events_added:
-        model.refresh(summary.log)
-    fired = _check_alerts(model.store, summary.log) if summary.events_added else []
+    summary, fired = imported.summary, imported.fired
     if as_json:
         fields = (
             "log",
@@ -288,8 +286,7 @@ def drop(
     """
     if not yes:
         fail(f"dropping {log!r} removes its events for good; repeat with --yes to confirm")
-    removed = store().drop(log)
-    read_model().drop(log)
+    removed = workbench().drop(log)
     out.print(f"Dropped {log!r}: {removed:,} events removed.")
 
 
@@ -410,10 +407,15 @@ def copy(
 
 
 def _follow(
-    model: Any, path: Path, log: str | None, mapping: Any, options: Any, poll: float, quiet: bool
+    bench: Workbench,
+    path: Path,
+    log: str | None,
+    mapping: Any,
+    options: Any,
+    poll: float,
+    quiet: bool,
 ) -> None:
     """`workbench ingest --follow`: rounds until Ctrl-C, a line (or JSON object) each."""
-    from ingest.follow import follow_file, follow_folder
     from ingest.jobs import Summary
 
     if poll <= 0:
@@ -421,12 +423,10 @@ def _follow(
     if not path.exists():
         fail(f"{path}: no such file or folder")
 
-    def report(summary: Summary) -> None:
-        if summary.events_added:
-            model.refresh(summary.log)
-            for row in _check_alerts(model.store, summary.log):
-                if not quiet:
-                    out.print(f"alert {row.rule} fired: {row.message}")
+    def report(summary: Summary, fired: list[Firing]) -> None:
+        for row in fired:
+            if not quiet:
+                out.print(f"alert {row.rule} fired: {row.message}")
         if quiet:
             emit_json(summary.as_dict())
             return
@@ -438,21 +438,7 @@ def _follow(
 
     if not quiet:
         out.print(f"following {path} (Ctrl-C stops)")
-    follower = follow_folder if path.is_dir() else follow_file
-    follower(
-        model.store,
-        path,
-        log=log,
-        mapping=mapping,
-        options=options,
-        poll=poll,
-        stop=stop_requested,
+    bench.follow(
+        path, log=log, mapping=mapping, options=options, poll=poll, stop=stop_requested,
         report=report,
-    )
-
-
-def _check_alerts(store: Any, log: str) -> list[Any]:
-    """The alert rules on the log checked after an import (a catch-up)."""
-    from workbench.alerts import Alerts
-
-    return Alerts(store).check(log)
+    )  # fmt: skip

@@ -7,27 +7,29 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from workbench.application import Cut, moment
 from workbench.cli.common import (
     EngineOption,
-    FilterFlags,
     JsonOption,
     LogArgument,
     SparkMasterOption,
-    check_engine,
+    attribute_filter,
     command,
     emit_json,
+    engine_of,
+    existing_log,
     fail,
-    filtered,
     heading,
-    human,
     out,
     seconds,
-    spark_events,
     store,
     untimed_note,
     warn,
     with_filters,
+    workbench,
 )
+from workbench.durations import human
+from workbench.filters import Filters
 
 
 @command
@@ -39,86 +41,38 @@ def stats(
     engine: EngineOption = "polars",
     spark_master: SparkMasterOption = None,
     *,
-    flags: FilterFlags,
+    cut: Cut,
+    filters: Filters,
 ) -> None:
     """Counts, case durations, top variants, start and end activities of a log.
 
     Example: workbench stats orders --from 2024-03-01 --attribute region=north
     """
-    import polars as pl
-
-    from workbench import projections
-
-    check_engine(engine)
-    if engine == "spark":
-        from workbench.engines import spark
-
-        on_spark, filters = spark_events(log, flags, spark_master)
-        table = spark.cases(on_spark, store().schema(log))
-        kinds = spark.variants(on_spark)
-        activities = spark.distinct_activities(on_spark)
-        starts, ends = spark.start_activities(on_spark), spark.end_activities(on_spark)
-    else:
-        events, filters = filtered(log, flags)
-        table = projections.cases(events).collect()
-        kinds = projections.variants(events).collect()
-        activities = events.select(pl.col("activity").n_unique()).collect().item()
-        starts = projections.start_activities(events).collect()
-        ends = projections.end_activities(events).collect()
-    durations = table["duration"]
-    timed = untimed_note(log) is None
-    summary: dict[str, Any] = {
-        "log": log,
-        "filters": filters.describe(),
-        "cases": table.height,
-        "events": int(table["events"].sum()) if table.height else 0,
-        "activities": activities,
-        "variants": kinds.height,
-        "timed": timed,
-        "case_duration_seconds": {
-            "mean": seconds(durations.mean()) if timed else None,  # type: ignore[arg-type]
-            "median": seconds(durations.median()) if timed else None,  # type: ignore[arg-type]
-            "p90": seconds(durations.quantile(0.9, interpolation="linear"))  # type: ignore[arg-type]
-            if timed
-            else None,
-            "min": seconds(durations.min()) if timed else None,  # type: ignore[arg-type]
-            "max": seconds(durations.max()) if timed else None,  # type: ignore[arg-type]
-        },
-        "top_variants": [
-            {"variant": row["variant"], "cases": row["cases"], "share": row["share"]}
-            for row in kinds.head(top).iter_rows(named=True)
-        ],
-        "start_activities": dict(starts.iter_rows()),
-        "end_activities": dict(ends.iter_rows()),
-    }
+    found = engine_of(engine, spark_master).summary(existing_log(log), cut, filters, top=top)
+    described = [*cut.describe(), *filters.describe()]
     if as_json:
-        emit_json(summary)
+        emit_json({"log": log, "filters": described, **found.to_dict()})
         return
-    from workbench.durations import human_duration
-
-    heading(log, f"  ({'; '.join(summary['filters'])})" if filters else "")
+    heading(log, f"  ({'; '.join(described)})" if described else "")
     out.print(
-        f"{summary['cases']:,} cases, {summary['events']:,} events, "
-        f"{summary['activities']:,} activities, {summary['variants']:,} variants"
+        f"{found.cases:,} cases, {found.events:,} events, "
+        f"{found.activities:,} activities, {found.variants:,} variants"
     )
-    if timed:
-        times = summary["case_duration_seconds"]
+    if found.timed:
         out.print(
             "case duration: "
-            + ", ".join(f"{name} {human_duration(value)}" for name, value in times.items())
+            + ", ".join(f"{name} {human(value)}" for name, value in found.durations.items())
         )
     else:
         warn(str(untimed_note(log)))
     variants_table = Table("cases", "share", "variant")
-    for row in summary["top_variants"]:
+    for row in found.top_variants.iter_rows(named=True):
         variants_table.add_row(
             f"{row['cases']:,}", f"{row['share']:.1%}", " → ".join(row["variant"])
         )
     out.print(variants_table)
-    out.print(
-        "starts: " + ", ".join(f"{a} ({n:,})" for a, n in summary["start_activities"].items())
-    )
-    out.print("ends: " + ", ".join(f"{a} ({n:,})" for a, n in summary["end_activities"].items()))
+    out.print("starts: " + ", ".join(f"{a} ({n:,})" for a, n in found.start_activities.items()))
+    out.print("ends: " + ", ".join(f"{a} ({n:,})" for a, n in found.end_activities.items()))
 
 
 @command
@@ -139,44 +93,25 @@ def dfg(
     engine: EngineOption = "polars",
     spark_master: SparkMasterOption = None,
     *,
-    flags: FilterFlags,
+    cut: Cut,
+    filters: Filters,
 ) -> None:
     """The directly-follows graph (process map) of a log, as a table, JSON or DOT.
 
     Example: workbench dfg orders --dot --measure median > map.dot
     """
     from workbench.durations import human_duration
-    from workbench.processmap import MEASURES, edge_value, process_map, to_dot
+    from workbench.processmap import MEASURES, edge_value, to_dot
 
     if measure not in MEASURES:
         fail(f"--measure {measure!r}: choose one of {', '.join(MEASURES)}")
-    for name, value in (("--detail", detail), ("--paths", paths)):
-        if not 0 <= value <= 100:
-            fail(f"{name} {value:g}: give a percentage from 0 to 100")
-    check_engine(engine)
-    if measure != "frequency" and untimed_note(log):
+    bench = engine_of(engine, spark_master)
+    if measure != "frequency" and untimed_note(existing_log(log)):
         fail(f"--measure {measure}: {untimed_note(log)}")
-    if engine == "spark":
-        from pyspark.sql import functions as F
-
-        from workbench.engines import spark
-        from workbench.processmap import assemble
-
-        on_spark, filters = spark_events(log, flags, spark_master)
-        if detail < 100:
-            on_spark = on_spark.where(F.col("activity").isin(spark.covering(on_spark, detail)))
-        pmap = assemble(
-            spark.activity_counts(on_spark),
-            spark.directly_follows(on_spark),
-            spark.start_activities(on_spark),
-            spark.end_activities(on_spark),
-            paths=paths,
-        )
-    else:
-        events, filters = filtered(log, flags)
-        pmap = process_map(events, activities=detail, paths=paths)
+    pmap = bench.dfg(existing_log(log), cut, filters, activities=detail, paths=paths)
+    described = [*cut.describe(), *filters.describe()]
     if as_dot:
-        title = f"{log} ({'; '.join(filters.describe())})" if filters else log
+        title = f"{log} ({'; '.join(described)})" if described else log
         print(to_dot(pmap, measure=measure, title=title))
         return
     if as_json:
@@ -197,7 +132,7 @@ def dfg(
         emit_json(
             {
                 "log": log,
-                "filters": filters.describe(),
+                "filters": described,
                 "nodes": nodes,
                 "edges": edges,
                 "start_activities": dict(pmap.starts.iter_rows()),
@@ -232,7 +167,8 @@ def compare(
     top: Annotated[int, typer.Option(help="Edges and activities listed in the tables.")] = 15,
     as_json: JsonOption = False,
     *,
-    flags: FilterFlags,
+    cut: Cut,
+    filters: Filters,
 ) -> None:
     """Compare two groups of cases of one log, A and B (two periods, two attribute values,
     or both), after the common filters: KPIs, the process map's edges with frequency and
@@ -241,26 +177,24 @@ def compare(
 
     Example: workbench compare orders --a-to 2024-04-01 --b-from 2024-04-01
     """
-    from dataclasses import replace
-
-    from workbench.compare import compare as comparing
+    from workbench.filters import TimeRange
 
     sides = []
     for name, start, end, attribute in (
         ("A", a_from, a_to, a_attribute),
         ("B", b_from, b_to, b_attribute),
     ):
+        flag = f"--{name.lower()}"
         if not (start or end or attribute):
-            fail(f"give group {name}: --{name.lower()}-from/--{name.lower()}-to or"
-                 f" --{name.lower()}-attribute")  # fmt: skip
-        side = replace(
-            flags,
-            start=start or flags.start,
-            end=end or flags.end,
-            attribute=[*(flags.attribute or []), *(attribute or [])],
-        )
-        sides.append(filtered(log, side)[0])
-    found = comparing(sides[0], sides[1])
+            fail(f"give group {name}: {flag}-from/{flag}-to or {flag}-attribute")
+        items: list[Any] = list(filters.items)
+        if start or end:
+            low = moment(start, f"{flag}-from") if start else None
+            high = moment(end, f"{flag}-to") if end else None
+            items.append(TimeRange(low, high))
+        items.extend(attribute_filter(pair, f"{flag}-attribute") for pair in attribute or [])
+        sides.append(Filters(tuple(items)))
+    found = workbench().compare(existing_log(log), sides[0], sides[1], cut)
     if as_json:
         emit_json(found.to_dict())
         return

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from workbench.application import Cut
 from workbench.cli.common import (
-    FilterFlags,
     JsonOption,
     LogArgument,
     check_output,
     command,
     emit_json,
+    existing_log,
     fail,
-    filtered,
     heading,
     out,
     store,
     with_filters,
+    workbench,
 )
+from workbench.filters import Filters
 from workbench.store import LogName
 
 OutputOption = Annotated[Path, typer.Option("--output", help="The file to write.")]
@@ -35,7 +37,8 @@ def discover(
     algorithm: Annotated[str, typer.Option(help="inductive, heuristics or alpha.")] = "inductive",
     noise: Annotated[float, typer.Option(help="Inductive miner's noise threshold, 0 to 1.")] = 0.0,
     *,
-    flags: FilterFlags,
+    cut: Cut,
+    filters: Filters,
 ) -> None:
     """Discover a process model from the (filtered) log and write it as PNML or BPMN (by the
     file's extension).
@@ -47,8 +50,8 @@ def discover(
     if output.suffix.lower() not in (".pnml", ".bpmn"):
         fail(f"--output {output}: give a file ending in .pnml or .bpmn")
     check_output(output)
-    events, _ = filtered(log, flags)
-    model = mining.discover(events, algorithm=algorithm, noise=noise)  # type: ignore[arg-type]
+    chosen: Any = algorithm  # checked by mining.discover, which names the choices
+    model = workbench().discover(existing_log(log), cut, filters, algorithm=chosen, noise=noise)
     mining.write_model(model, output)
     parts = model.summary()
     out.print(
@@ -80,7 +83,8 @@ def conformance(
         ),
     ] = None,
     *,
-    flags: FilterFlags,
+    cut: Cut,
+    filters: Filters,
     as_json: JsonOption = False,
 ) -> None:
     """Check how well the (filtered) log fits a model: fitness and precision by token replay,
@@ -96,14 +100,13 @@ def conformance(
         fail(f"--aligner {aligner!r}: choose r4pm or pm4py")
     if every is not None and every not in mining.PERIODS:
         fail(f"--every {every!r}: choose {', '.join(mining.PERIODS)}")
-    if budget is not None and budget <= 0:
-        fail(f"--budget {budget:g}: give a positive number of seconds")
     net = mining.read_model(model)
-    events, _ = filtered(log, flags)
-    if method == "tokens":
-        result = mining.token_replay(events, net)
-    else:
-        result = mining.alignments(events, net, budget=budget, engine=aligner)  # type: ignore[arg-type]
+    bench = workbench()
+    result = bench.conformance(
+        existing_log(log), net, cut, filters,
+        method=method, budget=budget, aligner=aligner,  # type: ignore[arg-type]
+    )  # fmt: skip
+    events = bench.events(log, cut, filters)
     periods = None if every is None else mining.over_time(result, events, every)
     if as_json:
         found = result.to_dict()
@@ -160,7 +163,8 @@ def export(
         ),
     ] = None,
     *,
-    flags: FilterFlags,
+    cut: Cut,
+    filters: Filters,
 ) -> None:
     """Export the (filtered) log with its attributes and UTC times; it imports back into the
     same events.
@@ -180,12 +184,12 @@ def export(
             fail(f"--output {output}: give a new or empty folder for the dataset")
         if not output.parent.is_dir():
             fail(f"--output {output}: the folder {output.parent} does not exist")
-        events, _ = filtered(log, flags)
+        events = workbench().events(existing_log(log), cut, filters)
         count = exporting.to_partitioned_parquet(events, output, partition_by)
         out.print(f"{count:,} events of {log} written to {output}, one folder per {partition_by}")
         return
     check_output(output)
     source = LogName.parse(log).log if format == "ocel" else log
-    events, _ = filtered(source, flags)
+    events = workbench().events(existing_log(source), cut, filters)
     count = exporting.export(store(), source, events, output, format=format)
     out.print(f"{count:,} events of {source} written to {output}")

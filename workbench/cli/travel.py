@@ -13,6 +13,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
+from workbench.application import Cut, moment
 from workbench.cli.common import (
     EngineOption,
     JsonOption,
@@ -20,23 +21,24 @@ from workbench.cli.common import (
     LogArgument,
     SparkMasterOption,
     app,
-    check_engine,
     check_output,
     command,
     emit_json,
+    engine_of,
     existing_log,
     fail,
     heading,
-    human,
-    known,
-    moment,
     out,
     read_model,
     records,
     store,
+    with_filters,
+    workbench,
     write_text,
 )
+from workbench.durations import human
 from workbench.events import WorkbenchError
+from workbench.filters import Filters
 
 if TYPE_CHECKING:
     from workbench.readmodel import Status
@@ -45,6 +47,7 @@ AtOption = Annotated[str, typer.Option("--at", help="The moment (ISO 8601, UTC i
 
 
 @command
+@partial(with_filters, cuts=False)
 def state(
     log: LogArgument,
     at: AtOption,
@@ -64,35 +67,25 @@ def state(
     limit: Annotated[int, typer.Option(help="Cases shown in the table format.")] = 20,
     engine: EngineOption = "polars",
     spark_master: SparkMasterOption = None,
+    *,
+    filters: Filters,
 ) -> None:
     """The state of every case at a moment: status, last activity, events, elapsed time,
     rework and attributes, rebuilt from the log (as known at --known-at, if given).
 
     Example: workbench state orders --at 2024-03-01T12:00 --known-at 2024-03-02
     """
-    from workbench import checkpoints, timetravel
+    from workbench import timetravel
 
     if format not in ("table", "csv", "json", "parquet"):
         fail(f"--format {format!r}: choose table, csv, json or parquet")
     if format == "parquet" and output is None:
         fail("--format parquet writes a file: give --output FILE")
-    check_engine(engine)
-    at_moment = moment(at, "--at")
-    if engine == "spark":
-        from workbench.engines import spark
-
-        on_spark = spark.read_log(
-            spark.session(spark_master),
-            store(),
-            existing_log(log),
-            known_at=known(known_at),
-            model=read_model(),
-        )
-        frame = spark.state_at(on_spark, at_moment, completed=completed, schema=store().schema(log))
-    else:
-        frame = checkpoints.state_at(
-            store(), existing_log(log), at_moment, known_at=known(known_at), completed=completed
-        )
+    bench = engine_of(engine, spark_master)
+    cut = Cut.parse(as_of=at, known_at=known_at, names=("--at", "--known-at"))
+    assert cut.as_of is not None
+    at_moment = cut.as_of
+    frame = bench.state(existing_log(log), at_moment, cut, filters, completed=completed)
     if format == "parquet":
         assert output is not None
         check_output(output)
@@ -111,7 +104,7 @@ def state(
         write_text(json.dumps(records(frame), ensure_ascii=False), output)
         return
     counts = timetravel.status_counts(frame)
-    fixed = timetravel.corrections(store().scan(log, as_of=at_moment, known_at=known(known_at)))
+    fixed = workbench().corrections(log, cut, filters)
     heading(
         log,
         f" at {at_moment.isoformat()}"
@@ -157,12 +150,11 @@ def diff(
 
     Example: workbench diff orders --from 2024-03-01 --to 2024-03-08 --json
     """
-    from workbench import timetravel
-
     t1, t2 = moment(start, "--from"), moment(end, "--to")
     if t2 < t1:
         fail("--to is before --from")
-    change = timetravel.diff(store().scan(existing_log(log), known_at=known(known_at)), t1, t2)
+    cut = Cut.parse(known_at=known_at)
+    change = workbench().diff(existing_log(log), t1, t2, cut)
     if as_json:
         emit_json(change.to_dict())
         return
@@ -452,8 +444,6 @@ def restatements(
 
     Example: workbench restatements orders --from 2024-03-01 --json
     """
-    from workbench import restatements as audit
-
     existing_log(log)
     if by not in ("activity", "resource", "source"):
         fail(f"--by {by!r}: choose activity, resource or source")
@@ -461,7 +451,8 @@ def restatements(
     high = moment(end, "--to") if end else None
     if low is not None and high is not None and high < low:
         fail(f"--to {end} is before --from {start}")
-    history = audit.restatements(store(), log, start=low, end=high)
+    bench = workbench()
+    history = bench.restatements(log, start=low, end=high)
     if as_json:
         emit_json(records(history))
         return
@@ -479,7 +470,7 @@ def restatements(
             f"{row['events_added_late']:,}",
         )
     out.print(table)
-    late = audit.lateness(store(), log, by=by).head(15)
+    late = bench.lateness(log, by=by).head(15)
     reporting = Table(by, "events", "late", "median lateness", "p90 lateness")
     for row in late.iter_rows(named=True):
         reporting.add_row(
@@ -490,7 +481,7 @@ def restatements(
             human(row["p90_lateness"]),
         )
     out.print(reporting)
-    pending = audit.provisional(store(), log).filter(pl.col("provisional"))
+    pending = bench.provisional(log).filter(pl.col("provisional"))
     for row in pending.iter_rows(named=True):
         out.print(
             f"provisional: {row['period'].date().isoformat()} month, about"
@@ -517,13 +508,10 @@ def animate(
 
     Example: workbench animate orders --from 2024-03-01 --output map.html
     """
-    from workbench.animation import animate as animating
     from workbench.animation import to_html
 
     existing_log(log)
     check_output(output)
-    if frames < 2 or frames > 5_000:
-        fail(f"--frames {frames}: give 2 to 5,000")
     summary = store().summary(log)
     if not summary.timed or summary.first_timestamp is None or summary.last_timestamp is None:
         fail(f"{log}: the log has no times to animate")
@@ -531,8 +519,7 @@ def animate(
     high = moment(end, "--to") if end else summary.last_timestamp
     if high <= low:
         fail(f"--to {end} is not after --from {start}")
-    events = read_model().read(log).lazy()
-    found = animating(events, low, high, frames=frames, known_at=known(known_at))
+    found = workbench().animation(log, low, high, Cut.parse(known_at=known_at), frames=frames)
     output.write_text(to_html(found, title=f"{log}: {low:%Y-%m-%d} to {high:%Y-%m-%d}"))
     ghosts = int(found.tokens["ghost"].sum()) if found.tokens.height else 0
     out.print(

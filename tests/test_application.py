@@ -1,0 +1,224 @@
+"""One number, one function: the application object under both faces.
+
+Every KPI of the Overview equals what `workbench stats --json` prints, what Compare says of a
+group against itself, and what the Spark engine computes, on the same filtered log; the app
+and the CLI give the same process map, state and comparison for the same cut and filters.
+The log is made so that a percentile computed another way (Polars' default, ``nearest``)
+shows: four cases of 1, 2, 3 and 10 hours pass the filter (P90 7.9 h by linear
+interpolation, as numpy and pm4py compute it; 10 h by ``nearest``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
+
+from workbench import Event, EventStore
+from workbench.application import BadArgument, Cut, Workbench
+from workbench.cli import app as cli
+from workbench.durations import human
+from workbench.filters import Attribute, Filters
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "app.py")
+START = datetime(2024, 3, 1, 8, tzinfo=UTC)
+HOURS = {"n1": 1, "n2": 2, "n3": 3, "n4": 10, "s1": 5, "s2": 7}
+NORTH = Filters((Attribute("region", ("north",)),))
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six cases, four of them in the north; one north case repeats an activity."""
+    path = tmp_path_factory.mktemp("application") / "kpis.db"
+    with EventStore(path) as store:
+        for number, (case, hours) in enumerate(HOURS.items()):
+            region = "north" if case.startswith("n") else "south"
+            begin = START + timedelta(days=number)
+            steps = (
+                ["register", "check", "check", "decide"] if case == "n2" else ["register", "decide"]
+            )
+            events = [
+                Event(
+                    activity,
+                    begin + timedelta(hours=hours) * index / (len(steps) - 1),
+                    resource="ana",
+                    attributes={"region": region},
+                )
+                for index, activity in enumerate(steps)
+            ]
+            store.append("claims", case, events)
+    return path
+
+
+def run(db: Path, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["--db", str(db), *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_the_summary_interpolates_percentiles_linearly(db: Path) -> None:
+    with Workbench(db) as bench:
+        found = bench.summary("claims", filters=NORTH)
+    assert found.cases == 4
+    assert found.median == timedelta(hours=2.5)  # the mean of the middle two
+    assert found.p90 == timedelta(hours=7.9)
+    assert found.rework_share == 0.25
+
+
+def test_every_face_gives_the_same_kpis_25(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stats = json.loads(run(db, "stats", "claims", "--attribute", "region=north", "--json"))
+    durations = stats["case_duration_seconds"]
+    assert (stats["cases"], stats["events"], stats["variants"]) == (4, 10, 2)
+    assert durations["median"] == 2.5 * 3600
+    assert durations["p90"] == pytest.approx(7.9 * 3600)
+
+    # Compare: the filtered log against itself (both groups: every case from the start).
+    both = ["--a-from", "2024-01-01", "--b-from", "2024-01-01"]
+    compared = json.loads(
+        run(db, "compare", "claims", *both, "--attribute", "region=north", "--json")
+    )
+    for side in ("a", "b"):
+        kpis = compared[side]
+        assert (kpis["cases"], kpis["events"], kpis["variants"]) == (4, 10, 2)
+        assert kpis["median_duration_s"] == durations["median"]
+        assert kpis["p90_duration_s"] == durations["p90"]
+        assert kpis["rework_share"] == stats["rework_share"]
+
+    # The Overview, filtered by the same attribute through its URL.
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    page = AppTest.from_file(APP, default_timeout=120)
+    page.query_params["log"] = "claims"
+    page.query_params["attr"] = json.dumps(["region", ["north"]])
+    page.run()
+    page.switch_page("views/overview.py").run()
+    assert not page.exception, [e.value for e in page.exception]
+    shown = {metric.label: metric.value for metric in page.metric}
+    try:
+        assert shown["Cases"] == f"{stats['cases']:,}"
+        assert shown["Events"] == f"{stats['events']:,}"
+        assert shown["Activities"] == f"{stats['activities']:,}"
+        assert shown["Variants"] == f"{stats['variants']:,}"
+        assert shown["Median case duration"] == human(timedelta(seconds=durations["median"]))
+        assert shown["P90 case duration"] == human(timedelta(seconds=durations["p90"]))
+        assert shown["P90 case duration"] == "7.9 h"
+    finally:
+        from dashboards import state
+
+        state.clear()
+        state.workbench().close()
+
+
+def test_the_spark_engine_gives_the_same_kpis_25(db: Path) -> None:
+    pytest.importorskip("pyspark", reason="the Spark extra is not installed")
+    from workbench.engines import spark
+
+    spark.CONFIG["spark.sql.shuffle.partitions"] = "2"
+    polars = json.loads(run(db, "stats", "claims", "--attribute", "region=north", "--json"))
+    on_spark = json.loads(
+        run(
+            db,
+            "stats",
+            "claims",
+            "--attribute",
+            "region=north",
+            "--json",
+            "--engine",
+            "spark",
+            "--spark-master",
+            "local[2]",
+        )
+    )
+    assert on_spark == polars
+
+
+@pytest.mark.parametrize("cut", [Cut(), Cut(known_at=9), Cut(as_of=START + timedelta(days=3))])
+def test_the_app_and_the_cli_draw_the_same_map(db: Path, cut: Cut) -> None:
+    flags = ["--attribute", "region=north"]
+    if cut.as_of is not None:
+        flags += ["--as-of", cut.as_of.isoformat()]
+    if cut.known_at is not None:
+        flags += ["--known-at", str(cut.known_at)]
+    printed = json.loads(run(db, "dfg", "claims", "--json", *flags))
+    with Workbench(db, cache_bytes=1 << 28) as bench:  # as the app holds it
+        drawn = bench.dfg("claims", cut, NORTH)
+    assert [row["frequency"] for row in printed["nodes"]] == drawn.nodes["frequency"].to_list()
+    assert [(row["source"], row["target"], row["frequency"]) for row in printed["edges"]] == [
+        (row["source"], row["target"], row["frequency"])
+        for row in drawn.edges.iter_rows(named=True)
+    ]
+
+
+def test_the_app_and_the_cli_rebuild_the_same_state(db: Path) -> None:
+    at = START + timedelta(days=2, hours=1)
+    printed = json.loads(
+        run(
+            db,
+            "state",
+            "claims",
+            "--at",
+            at.isoformat(),
+            "--known-at",
+            "9",
+            "--attribute",
+            "region=north",
+            "--format",
+            "json",
+        )
+    )
+    with Workbench(db, cache_bytes=1 << 28) as bench:
+        rebuilt = bench.state("claims", at, Cut(known_at=9), NORTH)
+    assert sorted(row["case_id"] for row in printed) == sorted(rebuilt["case_id"].to_list())
+    by_case = {row["case_id"]: row for row in printed}
+    for row in rebuilt.iter_rows(named=True):
+        assert by_case[row["case_id"]]["status"] == row["status"]
+        assert by_case[row["case_id"]]["events"] == row["events"]
+    with Workbench(db) as bench:  # the CLI's way without filters: from snapshots
+        whole = bench.state("claims", at)
+    with Workbench(db, cache_bytes=1 << 28) as bench:
+        assert_frame_equal(whole, bench.state("claims", at), check_row_order=False)
+
+
+def test_the_app_and_the_cli_compare_alike(db: Path) -> None:
+    printed = json.loads(
+        run(
+            db,
+            "compare",
+            "claims",
+            "--a-attribute",
+            "region=north",
+            "--b-attribute",
+            "region=south",
+            "--json",
+        )
+    )
+    south = Filters((Attribute("region", ("south",)),))
+    with Workbench(db, cache_bytes=1 << 28) as bench:
+        found = bench.compare("claims", NORTH, south)
+    assert printed["a"] == found.a
+    assert printed["b"] == found.b
+    assert printed["edges"] == json.loads(json.dumps(found.edges.to_dicts(), default=str))
+
+
+def test_a_filter_on_a_missing_attribute_is_named(db: Path) -> None:
+    with Workbench(db) as bench, pytest.raises(BadArgument, match="no attribute 'colour'"):
+        bench.summary("claims", filters=Filters((Attribute("colour", ("red",)),)))
+
+
+def test_a_cut_comes_before_the_filters(db: Path) -> None:
+    """A case that had not yet done "check" by the cut does not pass a filter on "check"."""
+    from workbench.filters import Contains
+
+    with Workbench(db, cache_bytes=1 << 28) as cached, Workbench(db) as direct:
+        cut = Cut(as_of=START + timedelta(days=1, minutes=30))  # n2 has only registered
+        checked = Filters((Contains(("check",)),))
+        for bench in (cached, direct):
+            assert bench.summary("claims", cut, checked).cases == 0
+            assert bench.summary("claims", Cut(), checked).cases == 1
+            events = bench.events("claims", cut).collect()
+            assert events.filter(pl.col("timestamp") > cut.as_of).is_empty()  # type: ignore[operator]

@@ -1,0 +1,700 @@
+"""The application: one object under the `workbench` command and the app.
+
+`Workbench` owns what both faces used to assemble for themselves: the store, its read
+model, the engine (Polars or Spark), the ingest ledger, the alert rules, and what happens
+after events are committed (the read model catches up, the rules are checked). Its verbs
+take a log, a `Cut` and `Filters` and return Polars frames or frozen records, so that a
+figure has one definition: the CLI prints what a verb returns, and a page draws it.
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> from datetime import datetime
+>>> from workbench import Event
+>>> bench = Workbench(Path(tempfile.mkdtemp()) / "demo.db")
+>>> _ = bench.store.append("demo", "c1", [Event("a", datetime(2024, 1, 1)),
+...                                       Event("b", datetime(2024, 1, 3))])
+>>> bench.summary("demo").median
+datetime.timedelta(days=2)
+>>> bench.close()
+
+Events are read in case order (case, time, position): first cut (`Cut`: as the log was at a
+moment, as it was known at another), then filtered (`Filters`), so a filter judges a case
+by what had happened, and was known, by then.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, is_dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import polars as pl
+
+from workbench.events import WorkbenchError, parse_time
+from workbench.filters import Attribute, Filters
+from workbench.readmodel import ReadModel, cut, decoded, decoded_lazy
+from workbench.store import EventStore, Firing, LogSummary
+from workbench.summary import Summary, summarize
+
+if TYPE_CHECKING:
+    from ingest.jobs import Summary as ImportSummary
+    from workbench.animation import Animation
+    from workbench.compare import Comparison
+    from workbench.mining import Conformance
+    from workbench.models import Model
+    from workbench.objectcentric import ObjectCentricMap, ObjectLifecycle
+    from workbench.processmap import ProcessMap
+    from workbench.restatements import ImportChanges
+    from workbench.timetravel import Diff
+
+Engine = Literal["polars", "spark"]
+ENGINES: tuple[Engine, ...] = ("polars", "spark")
+
+
+class BadArgument(WorkbenchError):
+    """An argument a face passed that cannot be used as given; the message names it."""
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Which version of the log: as it happened up to ``as_of`` (valid time), as the store
+    knew it at ``known_at`` (transaction time: a moment, or a position).
+
+    >>> Cut.parse(as_of="2024-03-01", known_at="1200")
+    Cut(as_of=datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc), known_at=1200)
+    >>> bool(Cut())
+    False
+    """
+
+    as_of: datetime | None = None
+    known_at: datetime | int | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        as_of: str | None = None,
+        known_at: str | None = None,
+        names: tuple[str, str] = ("--as-of", "--known-at"),
+    ) -> Cut:
+        """A cut from text (ISO 8601 moments; a ``known_at`` of digits is a position);
+        ``names`` say what to call the two in a message."""
+        return cls(
+            None if as_of is None else moment(as_of, names[0]),
+            None if known_at is None else known(known_at, names[1]),
+        )
+
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        """The events this cut keeps."""
+        return cut(events, as_of=self.as_of, known_at=self.known_at)
+
+    def __bool__(self) -> bool:
+        return self.as_of is not None or self.known_at is not None
+
+    def describe(self) -> list[str]:
+        """The cut in words, a part each."""
+        parts = []
+        if self.as_of is not None:
+            parts.append(f"as of {self.as_of.isoformat()}")
+        if isinstance(self.known_at, datetime):
+            parts.append(f"as known at {self.known_at.isoformat()}")
+        elif self.known_at is not None:
+            parts.append(f"as known at position {self.known_at:,}")
+        return parts
+
+
+def moment(text: str, name: str) -> datetime:
+    """An ISO 8601 moment (UTC when it has no offset), or `BadArgument` naming ``name``."""
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise BadArgument(
+            f"{name} {text!r} is not an ISO 8601 time (e.g. 2024-03-01 or 2024-03-01T09:30+01:00)"
+        ) from None
+
+
+def known(text: str, name: str = "--known-at") -> datetime | int:
+    """A transaction-time cut: a position (all digits) or a moment."""
+    return int(text) if text.isdigit() else moment(text, name)
+
+
+class _Frames:
+    """Logs read so far, least recently used first, within a memory budget: a large log is
+    held once, with the few filtered copies that fit beside it, never one per filter tried.
+    A log's frames at an older head position go as soon as a newer one is read."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.frames: OrderedDict[tuple[str, int, str], pl.DataFrame] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[str, int, str], read: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        with self.lock:
+            if key in self.frames:
+                self.frames.move_to_end(key)
+                return self.frames[key]
+        frame = read()
+        with self.lock:
+            log, head, _ = key
+            for old in [k for k in self.frames if k[0] == log and k[1] != head]:
+                del self.frames[old]
+            self.frames[key] = frame
+            while len(self.frames) > 1 and self.size() > self.budget:
+                self.frames.popitem(last=False)
+        return frame
+
+    def size(self) -> int:
+        return int(sum(frame.estimated_size() for frame in self.frames.values()))
+
+    def clear(self) -> None:
+        with self.lock:
+            self.frames.clear()
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import did (the ingest job's summary) and the alerts it fired."""
+
+    summary: ImportSummary
+    fired: list[Firing]
+
+
+class Workbench:
+    """A store and everything derived from it, behind typed verbs (see the module).
+
+    ``segments`` is the read model's folder (by default beside a SQLite file, or
+    ``WORKBENCH_SEGMENTS``); ``engine`` computes `summary`, `dfg` and `state` on Polars or on
+    Spark (at ``spark_master``), with the same results; ``cache_bytes`` keeps read logs in
+    memory across calls (the app), where 0 reads each time with the cut pushed into the read
+    (a command that asks once).
+    """
+
+    def __init__(
+        self,
+        location: str | Path,
+        *,
+        timeout: float = 60.0,
+        segments: Path | str | None = None,
+        engine: Engine = "polars",
+        spark_master: str | None = None,
+        cache_bytes: int = 0,
+    ) -> None:
+        self.location = str(location)
+        self.timeout = timeout
+        self.segments = segments
+        self.engine: Engine = "polars"
+        self.spark_master: str | None = None
+        self.use(engine, spark_master)
+        self._frames = _Frames(cache_bytes) if cache_bytes else None
+        self._store: EventStore | None = None
+        self._model: ReadModel | None = None
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ what it owns
+
+    @property
+    def store(self) -> EventStore:
+        """The event store, opened on first use."""
+        with self._lock:
+            if self._store is None:
+                self._store = EventStore(self.location, timeout=self.timeout)
+            return self._store
+
+    @property
+    def model(self) -> ReadModel:
+        """The read model: events committed while it is open become segments as they
+        commit, and every verb reads logs through it."""
+        with self._lock:
+            if self._model is None:
+                self._model = ReadModel(self.store, self.segments)
+            return self._model
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close` was called (or the store was closed)."""
+        return self._store is not None and self._store.closed
+
+    def use(self, engine: str, spark_master: str | None = None) -> None:
+        """Compute on this engine from now on (``polars`` or ``spark``)."""
+        if engine not in ENGINES:
+            raise BadArgument(f"--engine {engine!r}: choose polars or spark")
+        self.engine = engine
+        self.spark_master = spark_master
+
+    def close(self) -> None:
+        """Write what the read model holds back, and close the store."""
+        with self._lock:
+            if self._model is not None:
+                self._model.flush()
+                self._model = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def __enter__(self) -> Workbench:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ logs
+
+    def logs(self) -> list[LogSummary]:
+        """The logs and views of the store."""
+        return self.store.logs()
+
+    def log(self, name: str) -> LogSummary:
+        """One log's (or view's) entry; `UnknownLog` when there is none."""
+        return self.store.summary(name)
+
+    def head(self, log: str) -> int:
+        """The position of the log's last event: what a cached answer is keyed on."""
+        return self.store.head(log)
+
+    # ------------------------------------------------------------------ events
+
+    def events(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        coded: bool = False,
+    ) -> pl.LazyFrame:
+        """The log's events after the cut, then the filters, in case order (case, time,
+        position). With ``coded``, case ids, activities and resources are categoricals."""
+        self._check(log, filters)
+        if self._frames is None:
+            frame = self.model.read(
+                log, as_of=cut.as_of, known_at=cut.known_at, coded=coded, then=filters.apply
+            ).lazy()
+            return frame
+        head = self.store.head(log)
+        if cut:
+            whole = self._frames.get((log, head, ""), lambda: self.model.read(log, coded=True))
+            frame = filters.apply(cut.apply(whole.lazy()))
+        else:
+            query = filters.to_query()
+            frame = self._frames.get(
+                (log, head, query), lambda: self.model.read(log, coded=True, then=filters.apply)
+            ).lazy()
+        return frame if coded else decoded_lazy(frame)
+
+    def _check(self, log: str, filters: Filters) -> None:
+        """Refuse a filter on an attribute the log does not have (`UnknownLog` for a log
+        the store does not have)."""
+        schema = self.store.schema(log)
+        for item in filters.items:
+            if isinstance(item, Attribute) and item.name not in schema:
+                raise BadArgument(
+                    f"--attribute {item.name}: the log has no attribute {item.name!r}"
+                )
+
+    def forget(self) -> None:
+        """Drop the logs held in memory (they are read again on the next call)."""
+        if self._frames is not None:
+            self._frames.clear()
+
+    def metric(
+        self,
+        log: str,
+        function: Callable[..., Any],
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        **options: Any,
+    ) -> Any:
+        """``function(events, **options)`` over the cut and filtered log, collected, with
+        categorical columns back as text: any projection (a function of a LazyFrame of
+        events in case order) asked of any version of the log."""
+        events = self.events(log, cut, filters, coded=getattr(function, "on_codes", False))
+        if "presorted" in inspect.signature(function).parameters:
+            options["presorted"] = True
+        result = function(events, **options)
+        return _decoded(result.collect() if isinstance(result, pl.LazyFrame) else result)
+
+    def distinct(self, log: str, column: str, *, limit: int = 500) -> list[str]:
+        """The most common values of a column of the whole log, for pickers."""
+        values = self.events(log, coded=True).select(pl.col(column).cast(pl.String)).drop_nulls()
+        counted = values.group_by(column).len().sort(["len", column], descending=[True, False])
+        return counted.head(limit).collect()[column].to_list()
+
+    def timed(self, log: str) -> bool:
+        """Whether the log has times (False: imported with ``--no-times``)."""
+        return self.store.summary(log).timed
+
+    # ------------------------------------------------------------------ the verbs
+
+    def summary(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        top: int = 5,
+    ) -> Summary:
+        """Counts, case durations, rework, top variants, start and end activities."""
+        from workbench import projections
+
+        timed = self.timed(log)
+        if self.engine == "spark":
+            from workbench.engines import spark
+
+            on_spark = self._on_spark(log, cut, filters)
+            return summarize(
+                spark.cases(on_spark, self.store.schema(log)),
+                spark.variants(on_spark),
+                activities=spark.distinct_activities(on_spark),
+                starts=spark.start_activities(on_spark),
+                ends=spark.end_activities(on_spark),
+                timed=timed,
+                top=top,
+            )
+        events = self.events(log, cut, filters, coded=True)
+        table = decoded(projections.cases(events, presorted=True).collect())
+        return summarize(
+            table,
+            decoded(projections.variants(events, presorted=True).collect()),
+            activities=events.select(pl.col("activity").n_unique()).collect().item(),
+            starts=decoded(projections.start_activities(events).collect()),
+            ends=decoded(projections.end_activities(events).collect()),
+            timed=timed,
+            top=top,
+        )
+
+    def cases(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+    ) -> pl.DataFrame:
+        """One row per case (`projections.cases`)."""
+        from workbench import projections
+
+        return self.metric(log, projections.cases, cut, filters)  # type: ignore[no-any-return]
+
+    def variants(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+    ) -> pl.DataFrame:
+        """Variants with their cases and share (`projections.variants`)."""
+        from workbench import projections
+
+        return self.metric(log, projections.variants, cut, filters)  # type: ignore[no-any-return]
+
+    def dfg(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        activities: float = 100,
+        paths: float = 100,
+    ) -> ProcessMap:
+        """The process map (directly-follows graph) at these detail levels (percent)."""
+        from workbench.processmap import assemble, process_map
+
+        for name, value in (("--detail", activities), ("--paths", paths)):
+            if not 0 <= value <= 100:
+                raise BadArgument(f"{name} {value:g}: give a percentage from 0 to 100")
+        if self.engine == "spark":
+            from pyspark.sql import functions as F
+
+            from workbench.engines import spark
+
+            on_spark = self._on_spark(log, cut, filters)
+            if activities < 100:
+                on_spark = on_spark.where(
+                    F.col("activity").isin(spark.covering(on_spark, activities))
+                )
+            return assemble(
+                spark.activity_counts(on_spark),
+                spark.directly_follows(on_spark),
+                spark.start_activities(on_spark),
+                spark.end_activities(on_spark),
+                paths=paths,
+            )
+        found: ProcessMap = self.metric(
+            log, process_map, cut, filters, activities=activities, paths=paths
+        )
+        return found
+
+    def state(
+        self,
+        log: str,
+        at: datetime,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        completed: Collection[str] | None = None,
+    ) -> pl.DataFrame:
+        """Every case as it stood at ``at`` (as known at the cut's ``known_at``): status,
+        last activity, events, elapsed and idle time, rework, attributes. Without filters,
+        from the nearest stored snapshot (the same result as a replay)."""
+        from workbench import checkpoints, timetravel
+
+        chosen = list(completed) if completed else None
+        if self.engine == "spark":
+            from workbench.engines import spark
+
+            on_spark = self._on_spark(log, Cut(known_at=cut.known_at), filters)
+            return spark.state_at(on_spark, at, completed=chosen, schema=self.store.schema(log))
+        if not filters and self._frames is None:
+            return checkpoints.state_at(
+                self.store, log, at, known_at=cut.known_at, completed=chosen
+            )
+        found: pl.DataFrame = self.metric(
+            log, timetravel.state_at, Cut(known_at=cut.known_at), filters, at=at, completed=chosen
+        )
+        return found
+
+    def corrections(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+    ) -> pl.DataFrame:
+        """The events by the cut that supersede an earlier one (`timetravel.corrections`)."""
+        from workbench import timetravel
+
+        return self.metric(log, timetravel.corrections, cut, filters)  # type: ignore[no-any-return]
+
+    def diff(
+        self,
+        log: str,
+        t1: datetime,
+        t2: datetime,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        completed: Collection[str] | None = None,
+    ) -> Diff:
+        """What changed between two moments (`timetravel.diff`)."""
+        from workbench import timetravel
+
+        if t2 < t1:
+            raise BadArgument(f"the second moment {t2.isoformat()} is before the first")
+        chosen = list(completed) if completed else None
+        found: Diff = self.metric(
+            log, timetravel.diff, cut, filters, t1=t1, t2=t2, completed=chosen
+        )
+        return found
+
+    def compare(
+        self,
+        log: str,
+        a: Filters,
+        b: Filters,
+        cut: Cut = Cut(),
+    ) -> Comparison:
+        """Two groups of cases of one log side by side (`workbench.compare`): each group is
+        the log after the cut and its own filters; both KPIs are `Summary` figures."""
+        from workbench.compare import compare
+
+        return compare(self.events(log, cut, a), self.events(log, cut, b))
+
+    def animation(
+        self,
+        log: str,
+        start: datetime,
+        end: datetime,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        frames: int = 240,
+    ) -> Animation:
+        """Cases moving as tokens along the process map over a window; with the cut's
+        ``known_at``, moves the store did not know then are ghosts until their recording."""
+        from workbench.animation import animate
+
+        if end <= start:
+            raise BadArgument(f"the window's end {end.isoformat()} is not after its start")
+        if not 2 <= frames <= 5_000:
+            raise BadArgument(f"--frames {frames}: give 2 to 5,000")
+        events = self.events(log, Cut(as_of=cut.as_of), filters)
+        return animate(events, start, end, frames=frames, known_at=cut.known_at)
+
+    # ------------------------------------------------------------------ the history of imports
+
+    def restatements(
+        self, log: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> pl.DataFrame:
+        """How each import restated a period's figures (the whole log's history)."""
+        from workbench import restatements
+
+        return restatements.restatements(self.store, log, start=start, end=end)
+
+    def changes(
+        self,
+        log: str,
+        *,
+        known_at: int,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> ImportChanges:
+        """What one import (known at its last position) changed in a period."""
+        from workbench import restatements
+
+        return restatements.changes(self.store, log, known_at=known_at, start=start, end=end)
+
+    def lateness(self, log: str, *, by: str = "activity") -> pl.DataFrame:
+        """How late events arrive, per activity (or another column)."""
+        from workbench import restatements
+
+        return restatements.lateness(self.store, log, by=by)
+
+    def provisional(self, log: str) -> pl.DataFrame:
+        """The periods whose figures will still change, by the log's history of late events."""
+        from workbench import restatements
+
+        return restatements.provisional(self.store, log)
+
+    # ------------------------------------------------------------------ object-centric logs
+
+    def ocdfg(self, log: str, types: Collection[str] | None = None) -> ObjectCentricMap:
+        """The object-centric directly-follows graph of an OCEL log."""
+        from workbench import objectcentric
+
+        return objectcentric.ocdfg(self.store, log, list(types) if types else None)
+
+    def convergence(self, log: str) -> pl.DataFrame:
+        """Convergence and divergence per activity and object type."""
+        from workbench import objectcentric
+
+        return objectcentric.convergence(self.store, log)
+
+    def lifecycle(self, log: str, object_id: str) -> ObjectLifecycle:
+        """One object: its events, attribute values over time, and related objects."""
+        from workbench import objectcentric
+
+        return objectcentric.lifecycle(self.store, log, object_id)
+
+    # ------------------------------------------------------------------ mining
+
+    def conformance(
+        self,
+        log: str,
+        model: Model,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        method: Literal["tokens", "alignments"] = "tokens",
+        budget: float | None = None,
+        aligner: Literal["auto", "r4pm", "pm4py"] = "auto",
+    ) -> Conformance:
+        """Fitness (and precision, with tokens) of the log against a model; alignments by
+        ``aligner``, within ``budget`` seconds."""
+        from workbench import mining
+
+        if method not in ("tokens", "alignments"):
+            raise BadArgument(f"--method {method!r}: choose tokens or alignments")
+        if budget is not None and budget <= 0:
+            raise BadArgument(f"--budget {budget:g}: give a positive number of seconds")
+        events = self.events(log, cut, filters)
+        if method == "tokens":
+            return mining.token_replay(events, model)
+        return mining.alignments(events, model, budget=budget, engine=aligner)
+
+    def discover(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        algorithm: Literal["inductive", "heuristics", "alpha"] = "inductive",
+        noise: float = 0.0,
+    ) -> Model:
+        """A process model discovered from the log (`mining.discover`)."""
+        from workbench import mining
+
+        return mining.discover(self.events(log, cut, filters), algorithm=algorithm, noise=noise)
+
+    # ------------------------------------------------------------------ writes and reactions
+
+    def import_file(self, path: Path | str, **options: Any) -> Imported:
+        """Import a file as an ingest job (`ingest.jobs.ingest`'s options), then react to
+        what it added (`imported`)."""
+        from ingest.jobs import ingest
+
+        summary = ingest(self.model.store, path, **options)
+        fired = self.imported(summary.log) if summary.events_added else []
+        return Imported(summary, fired)
+
+    def follow(
+        self,
+        path: Path,
+        *,
+        report: Callable[[ImportSummary, list[Firing]], None],
+        **options: Any,
+    ) -> None:
+        """Import what is appended to a file, or dropped into a folder, round after round
+        (`ingest.follow`), reacting after each round that added events."""
+        from ingest.follow import follow_file, follow_folder
+
+        def after(summary: ImportSummary) -> None:
+            report(summary, self.imported(summary.log) if summary.events_added else [])
+
+        follower = follow_folder if path.is_dir() else follow_file
+        self.model  # noqa: B018  (open: committed batches become segments as they commit)
+        follower(self.store, path, report=after, **options)
+
+    def drop(self, log: str) -> int:
+        """Delete a whole log, with what was derived from it (its segments, cached reads);
+        returns the number of events deleted."""
+        removed = self.store.drop(log)
+        self.model.drop(log)
+        self.forget()
+        return removed
+
+    def imported(self, log: str) -> list[Firing]:
+        """What follows new events in a log: the read model catches up, the cached reads of
+        the log go, and the alert rules on it are checked. Returns the firings."""
+        self.model.refresh(log)
+        self.forget()
+        return self.check_rules(log)
+
+    def check_rules(self, log: str | None = None) -> list[Firing]:
+        """Check the alert rules (of one log) on their logs as they stand."""
+        from workbench.alerts import Alerts
+
+        return Alerts(self.store).check(log)
+
+    # ------------------------------------------------------------------ engines
+
+    def _on_spark(self, log: str, cut: Cut, filters: Filters) -> Any:
+        """The log on Spark after the cut and filters (pushed into Spark's read)."""
+        from workbench.engines import spark
+
+        self._check(log, filters)
+        events = spark.read_log(
+            spark.session(self.spark_master),
+            self.store,
+            log,
+            as_of=cut.as_of,
+            known_at=cut.known_at,
+            model=self.model,
+        )
+        return spark.filtered(events, filters)
+
+
+def _decoded(result: Any) -> Any:
+    """A result with any categorical columns back as text (in a frame, or in the frames of a
+    result record such as a process map)."""
+    if isinstance(result, pl.DataFrame):
+        return decoded(result)
+    if is_dataclass(result) and not isinstance(result, type):
+        changed = {
+            name: decoded(value)
+            for name, value in vars(result).items()
+            if isinstance(value, pl.DataFrame)
+        }
+        return replace(result, **changed) if changed else result
+    if isinstance(result, tuple | list):
+        return type(result)(_decoded(item) for item in result)
+    return result

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DB ?= workbench.db
 PORT ?= 8501
 
-.PHONY: run test lint bench serve clean
+.PHONY: run test lint docs bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev,spark]'
+	$(BIN)/pip install --quiet -e '.[dev,spark,docs]'
 	touch $@
 
 run: $(VENV)/.installed
@@ -30,18 +30,24 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# The reference pages in docs/, built strictly: a broken link or anchor fails the build.
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --quiet --strict
+
+test: lint docs
 	$(BIN)/pytest
 
+# Each benchmark's output is kept in benchmarks/out/NAME.txt, headed by its command, the
+# commit and the time; benchmarks/README.md is then written from those outputs.
+BENCHMARKS := import_csv import_xes memory projections timetravel pages spark mining
 bench: $(VENV)/.installed-dev
-	$(BIN)/python benchmarks/import_csv.py
-	$(BIN)/python benchmarks/import_xes.py
-	$(BIN)/python benchmarks/memory.py
-	$(BIN)/python benchmarks/projections.py
-	$(BIN)/python benchmarks/timetravel.py
-	$(BIN)/python benchmarks/pages.py
-	$(BIN)/python benchmarks/spark.py
-	$(BIN)/python benchmarks/mining.py
+	mkdir -p benchmarks/out
+	for name in $(BENCHMARKS); do \
+		{ echo "$$ python benchmarks/$$name.py   # commit $$(git rev-parse --short HEAD 2>/dev/null), $$(date -u +%Y-%m-%dT%H:%MZ)"; \
+		  $(BIN)/python benchmarks/$$name.py; } > benchmarks/out/$$name.txt 2>&1 || exit 1; \
+		cat benchmarks/out/$$name.txt; \
+	done
+	$(BIN)/python benchmarks/readme.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -14,6 +14,7 @@ from tests.conftest import real_log
 from workbench.cli import app
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+DOCS = README.parent / "docs"
 COMMANDS = sorted(
     command.name or getattr(command.callback, "__name__", "") for command in app.registered_commands
 )
@@ -32,8 +33,8 @@ def test_every_command_has_help_ending_with_an_example(tmp_path, command) -> Non
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_is_in_the_readme(command) -> None:
-    assert re.search(rf"workbench( --db \S+)? {command}\b", README.read_text())
+def test_every_command_is_in_the_reference(command) -> None:
+    assert re.search(rf"workbench( --db \S+)? {command}\b", (DOCS / "cli.md").read_text())
 
 
 def test_ingest_json_summary_then_logs_json(tmp_path) -> None:
@@ -116,9 +117,9 @@ def test_db_comes_from_the_environment(tmp_path, monkeypatch) -> None:
     assert db.exists()
 
 
-def test_the_readme_python_example_runs(tmp_path, monkeypatch) -> None:
+def test_the_store_example_runs(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    blocks = re.findall(r"```python\n(.*?)```", (DOCS / "store.md").read_text(), flags=re.DOTALL)
     code = next(block for block in blocks if "NO_STREAM" in block)
     namespace: dict[str, object] = {}
     exec(compile(code, "README.md", "exec"), namespace)
@@ -138,12 +139,33 @@ def test_the_readme_time_travel_example_runs(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     with EventStore("workbench.db") as store:
         load_demo(store)
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    text = (DOCS / "time-travel.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
     code = next(block for block in blocks if "timetravel" in block)
     namespace: dict[str, Any] = {}
     exec(compile(code, "README.md", "exec"), namespace)
     assert_frame_equal(namespace["fast"], namespace["then"])
     assert namespace["known"]["events"].sum() < namespace["then"]["events"].sum()
+    namespace["store"].close()
+
+
+def test_the_readme_python_examples_run(tmp_path, monkeypatch) -> None:
+    """The README's examples, run in order on the store `make run` makes."""
+    from sample_data.demo import load_demo
+    from workbench import EventStore
+
+    monkeypatch.chdir(tmp_path)
+    with EventStore("workbench.db") as store:
+        load_demo(store)
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    assert len(blocks) == 2
+    namespace: dict[str, Any] = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["found"].cases > 0
+    assert namespace["found"].p90 >= namespace["found"].median
+    assert namespace["march"].nodes.height > 0
+    assert namespace["as_it_was_known"].collect().height == 1
     namespace["store"].close()
 
 

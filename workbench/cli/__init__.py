@@ -1,17 +1,37 @@
 """The `workbench` command: a thin layer over the store and the importers.
 
-One module per group of commands; `common` holds what they share (the app, the store,
-output, errors and the options declared once).
+One module per group of commands. What they share, one module per concept: `commands` (the
+Typer app, how a command is registered and run), `session` (the application of one
+invocation), `options` (the flags declared once, parsed into a `Cut` and `Filters`) and
+`output` (what a command prints).
 """
 
 from __future__ import annotations
 
 import typer
 
-from workbench.cli import data, explore, mining, travel
-from workbench.cli.common import DEFAULT_DB, DbOption, TimeoutOption, app, session
+# The order of these imports is the order of the commands in `workbench --help`.
+# isort: off
+from workbench.cli import data, explore, mining
+from workbench.cli import timetravel, causality, restatements, animation, projections, alerts
 
-__all__ = ["app", "data", "explore", "main", "mining", "travel"]
+# isort: on
+from workbench.cli.commands import app
+from workbench.cli.session import DEFAULT_DB, DbOption, TimeoutOption, session
+
+__all__ = [
+    "alerts",
+    "animation",
+    "app",
+    "causality",
+    "data",
+    "explore",
+    "main",
+    "mining",
+    "projections",
+    "restatements",
+    "timetravel",
+]
 
 
 @app.callback()

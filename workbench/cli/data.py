@@ -15,21 +15,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from workbench.application import Workbench
-from workbench.cli.common import (
-    JsonOption,
-    command,
-    emit_json,
-    err,
-    fail,
-    heading,
-    is_url,
-    out,
-    session,
-    stop_requested,
-    store,
-    warn,
-    workbench,
-)
+from workbench.cli.commands import command, stop_requested
+from workbench.cli.options import JsonOption
+from workbench.cli.output import emit_json, err, fail, heading, out, warn
+from workbench.cli.session import is_url, session, store, workbench
 from workbench.store import Firing
 
 PROGRESS_BYTES = 4_000_000  # files larger than this get a progress bar

@@ -8,24 +8,21 @@ import typer
 from rich.table import Table
 
 from workbench.application import Cut, moment
-from workbench.cli.common import (
+from workbench.cli.commands import command
+from workbench.cli.options import (
     EngineOption,
     JsonOption,
     LogArgument,
     SparkMasterOption,
     attribute_filter,
-    command,
-    emit_json,
+    with_filters,
+)
+from workbench.cli.output import emit_json, fail, heading, out, seconds, warn
+from workbench.cli.session import (
     engine_of,
     existing_log,
-    fail,
-    heading,
-    out,
-    seconds,
     store,
     untimed_note,
-    warn,
-    with_filters,
     workbench,
 )
 from workbench.durations import human

@@ -9,20 +9,10 @@ import typer
 from rich.table import Table
 
 from workbench.application import Cut
-from workbench.cli.common import (
-    JsonOption,
-    LogArgument,
-    check_output,
-    command,
-    emit_json,
-    existing_log,
-    fail,
-    heading,
-    out,
-    store,
-    with_filters,
-    workbench,
-)
+from workbench.cli.commands import command
+from workbench.cli.options import JsonOption, LogArgument, with_filters
+from workbench.cli.output import check_output, emit_json, fail, heading, out
+from workbench.cli.session import existing_log, store, workbench
 from workbench.filters import Filters
 from workbench.store import LogName
 

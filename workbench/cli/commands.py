@@ -1,0 +1,113 @@
+"""The `workbench` Typer app and how a command is registered and run: its help ends with
+its example, its errors are one line, Ctrl-C stops it cleanly."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+from rich.text import Text
+
+from workbench.cli.output import (
+    err,
+    fail,
+)
+from workbench.events import WorkbenchError
+
+if TYPE_CHECKING:
+    pass
+
+
+app = typer.Typer(
+    help="Workbench: import event logs, explore them, rebuild any moment.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+#: Set when the user presses Ctrl-C; a stoppable command (an import) checks it between
+#: batches and ends after the batch it is writing.
+stop_requested = threading.Event()
+
+
+def command(
+    function: F,
+    *,
+    on: typer.Typer | None = None,
+    name: str | None = None,
+    stoppable: bool = False,
+) -> F:
+    """Register a command whose help ends with the docstring's ``Example:`` line.
+
+    What goes wrong is one line: Workbench's errors (bad input, an unknown log, a store
+    that cannot be opened or is busy) exit with code 2; an interrupt (Ctrl-C) with 130,
+    keeping what was committed. The command runs on a worker thread, so that Ctrl-C never
+    lands inside a database driver's call (the SQLite driver cannot cancel one, and tries):
+    a ``stoppable`` command is asked to stop and finishes its batch; any other ends at once,
+    which leaves the store as a crash would, with every committed write kept.
+    """
+    doc = function.__doc__ or ""
+    body, _, example = doc.partition("Example:")
+    function.__doc__ = body.rstrip()
+    epilog = f"Example: {example.strip()}" if example else None
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        outcome: dict[str, Any] = {}
+
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                outcome["value"] = function(*args, **kwargs)
+            except BaseException as error:  # handed back to the main thread below
+                outcome["error"] = error
+            finally:
+                done.set()
+
+        stop_requested.clear()
+        # An event, not Thread.join: a join that Ctrl-C interrupts may later return early.
+        threading.Thread(target=work, name="workbench command", daemon=True).start()
+        try:
+            while not done.wait(0.1):
+                pass
+        except KeyboardInterrupt:
+            stop_requested.set()
+            if not stoppable:
+                _interrupted()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(130)
+            done.wait()
+        error = outcome.get("error")
+        if error is None:
+            return outcome.get("value")
+        if isinstance(error, WorkbenchError):
+            fail(str(error))
+        if isinstance(error, KeyboardInterrupt):
+            _interrupted()
+            raise typer.Exit(130) from None
+        raise error
+
+    (on or app).command(name, epilog=epilog)(run)
+    return function
+
+
+def _interrupted() -> None:
+    err.print(
+        Text.assemble(
+            ("interrupted:", "yellow"),
+            " stopped by the user; what was committed is kept, and an import resumes"
+            " where it stopped when run again",
+        )
+    )

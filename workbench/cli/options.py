@@ -1,0 +1,171 @@
+"""Options declared once: the filter flags and the cuts, parsed into `Filters` and a `Cut`,
+and the engine."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from workbench.application import Cut, moment
+from workbench.cli.commands import F
+from workbench.cli.output import (
+    fail,
+)
+from workbench.filters import Filters
+
+if TYPE_CHECKING:
+    pass
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+LogArgument = Annotated[str, typer.Argument(help="The log (or LOG/TYPE view).")]
+KnownAtOption = Annotated[
+    str | None,
+    typer.Option("--known-at", help="As the store knew it then: a time, or a position (digits)."),
+]
+
+
+@dataclass(frozen=True)
+class FilterFlags:
+    """The common filters and time cuts, as given on the command line."""
+
+    start: str | None = None
+    end: str | None = None
+    activity: list[str] | None = None
+    attribute: list[str] | None = None
+    as_of: str | None = None
+    known_at: str | None = None
+    lifecycle: list[str] | None = None
+
+    def parse(self) -> tuple[Cut, Filters]:
+        """The flags as a `Cut` and `Filters`, parsed once."""
+        from workbench.filters import Contains, Lifecycle, TimeRange
+
+        cut = Cut.parse(as_of=self.as_of, known_at=self.known_at)
+        items: list[Any] = []
+        if self.start or self.end:
+            low = moment(self.start, "--from") if self.start else None
+            high = moment(self.end, "--to") if self.end else None
+            if low is not None and high is not None and high < low:
+                fail(f"--to {self.end} is before --from {self.start}")
+            items.append(TimeRange(low, high))
+        if self.lifecycle:
+            items.append(Lifecycle(tuple(self.lifecycle)))
+        if self.activity:
+            items.append(Contains(tuple(self.activity)))
+        for pair in self.attribute or []:
+            items.append(attribute_filter(pair, "--attribute"))
+        return cut, Filters(tuple(items))
+
+
+_FILTER_FLAGS: dict[str, Any] = {
+    "start": Annotated[
+        str | None,
+        typer.Option("--from", help="Cases active from this time (ISO 8601, UTC if no offset)."),
+    ],
+    "end": Annotated[str | None, typer.Option("--to", help="Cases active until this time.")],
+    "activity": Annotated[
+        list[str] | None, typer.Option("--activity", help="Cases with this activity (repeatable).")
+    ],
+    "attribute": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attribute",
+            help=r"Cases with KEY=VALUE (VALUE may be a,b,c; \, is a comma within a value;"
+            " repeatable).",
+        ),
+    ],
+    "as_of": Annotated[
+        str | None, typer.Option("--as-of", help="The log as it happened up to this time.")
+    ],
+    "known_at": KnownAtOption,
+    "lifecycle": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lifecycle", help="Only events with this lifecycle, e.g. complete (repeatable)."
+        ),
+    ],
+}
+
+
+def with_filters(function: F, *, cuts: bool = True) -> F:
+    """Give a command the filter flags, and unless ``cuts`` is False the cut flags
+    (``--as-of``, ``--known-at``), parsed once: it receives ``filters: Filters`` and, with
+    the cut flags, ``cut: Cut``."""
+    signature = inspect.signature(function, eval_str=True)
+    kept = [p for p in signature.parameters.values() if p.name not in ("cut", "filters")]
+    names = [n for n in _FILTER_FLAGS if cuts or n not in ("as_of", "known_at")]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
+        for name, kind in _FILTER_FLAGS.items()
+        if name in names
+    ]
+
+    @functools.wraps(function)
+    def run(**given: Any) -> Any:
+        cut, filters = FilterFlags(**{name: given.pop(name) for name in names}).parse()
+        return function(**given, filters=filters, **({"cut": cut} if cuts else {}))
+
+    run.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]
+    run.__annotations__ = {
+        **{p.name: p.annotation for p in kept},
+        **{p.name: p.annotation for p in added},
+    }
+    return run  # type: ignore[return-value]
+
+
+def attribute_filter(pair: str, flag: str) -> Any:
+    """A ``KEY=VALUES`` flag as an `Attribute` filter."""
+    from workbench.filters import Attribute
+
+    key, sep, values = pair.partition("=")
+    if not sep or not key:
+        fail(f"{flag} {pair!r}: write KEY=VALUE")
+    return Attribute(key, attribute_values(values))
+
+
+def attribute_values(text: str) -> tuple[str, ...]:
+    """The values of ``--attribute KEY=VALUES``: split at commas, where ``\\,`` is a comma
+    within a value and ``\\\\`` a backslash.
+
+    >>> attribute_values(r"north,south")
+    ('north', 'south')
+    >>> attribute_values(r"Smith\\, J.,Lee")
+    ('Smith, J.', 'Lee')
+    """
+    values, current, escaped = [], [], False
+    for character in text:
+        if escaped:
+            current.append(character if character in ",\\" else "\\" + character)
+            escaped = False
+        elif character == "\\":
+            escaped = True
+        elif character == ",":
+            values.append("".join(current))
+            current = []
+        else:
+            current.append(character)
+    if escaped:
+        current.append("\\")
+    values.append("".join(current))
+    return tuple(values)
+
+
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="polars (on this machine) or spark (Apache Spark: see --spark-master).",
+    ),
+]
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="Where Spark runs: local[*] (default), spark://host:7077, yarn, sc://host.",
+    ),
+]

@@ -1,0 +1,103 @@
+"""The application of one invocation (the store named by ``--db``), opened on first use and
+closed when the command ends, and the questions about logs every command asks."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from workbench.application import Workbench
+from workbench.cli.output import (
+    fail,
+)
+from workbench.store import EventStore
+
+if TYPE_CHECKING:
+    from workbench.readmodel import ReadModel
+
+
+DEFAULT_DB = "workbench.db"
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        metavar="STORE",
+        envvar="WORKBENCH_DB",
+        help="The store: a file (SQLite, created if missing) or a postgresql:// URL.",
+        show_default=True,
+    ),
+]
+TimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        envvar="WORKBENCH_TIMEOUT",
+        help="Seconds to wait for another process that is writing to the store.",
+        show_default=True,
+    ),
+]
+
+
+class _Session:
+    """The application of one invocation, opened on first use and closed when the command
+    ends."""
+
+    location: str = DEFAULT_DB
+    timeout: float = 60.0
+    opened: Workbench | None = None
+
+    def close(self) -> None:
+        if self.opened is not None:
+            self.opened.close()
+            self.opened = None
+
+
+session = _Session()
+
+
+def workbench() -> Workbench:
+    """The application over the store named by ``--db``."""
+    if session.opened is None:
+        session.opened = Workbench(session.location, timeout=session.timeout)
+    return session.opened
+
+
+def store() -> EventStore:
+    """The store named by ``--db``."""
+    return workbench().store
+
+
+def read_model() -> ReadModel:
+    """The store's read model (columnar segments beside it); events written while it is open
+    become segments as they commit."""
+    return workbench().model
+
+
+def is_url(location: str) -> bool:
+    """Whether a store location is a server URL rather than a file."""
+    return bool(re.match(r"^[a-z][a-z0-9+.-]*://", location))
+
+
+def existing_log(log: str) -> str:
+    """The log name, if the store has that log or view; else one line and exit code 2."""
+    if not store().has_log(log):
+        fail(f"no log named {log!r} in the store (see `workbench logs`)")
+    return log
+
+
+def engine_of(engine: str, master: str | None) -> Workbench:
+    """The application, computing on ``engine`` (refused when it does not exist)."""
+    found = workbench()
+    found.use(engine, master)
+    return found
+
+
+def untimed_note(log: str) -> str | None:
+    """A note for time-based output when the log was imported without times."""
+    summary = store().summary(log)
+    if summary.timed:
+        return None
+    return "this log has no times (imported with --no-times): durations and dates are not shown"

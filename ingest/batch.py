@@ -10,16 +10,11 @@ from typing import Final
 
 import polars as pl
 
-from ingest.mapping import (
-    ROLES,
-    ColumnMapping,
-    EmptySource,
-    ParseOptions,
-    detect,
-    localize,
-    parse_times,
-    type_attribute,
-)
+from ingest.errors import EmptySource
+from ingest.mapping import ROLES, ColumnMapping, detect
+from ingest.options import ParseOptions
+from ingest.times import localize, parse_times
+from ingest.values import type_attribute
 from workbench.events import UTC_MICROS, VOCABULARY
 from workbench.store import UNTIMED, Objects, from_micros
 from workbench.store.frames import DERIVED, repeated_ids

@@ -12,7 +12,9 @@ import pyarrow.parquet as pq
 
 from ingest import batch as batching
 from ingest.batch import LINE, PLACE, Batch, from_frames
-from ingest.mapping import ColumnMapping, IngestError, ParseOptions
+from ingest.errors import IngestError
+from ingest.mapping import ColumnMapping
+from ingest.options import ParseOptions
 
 
 def read_parquet(

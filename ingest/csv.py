@@ -18,8 +18,10 @@ import polars as pl
 
 from ingest import batch as batching
 from ingest.batch import LINE, PROBLEM, Batch, from_frames
+from ingest.errors import EmptySource, IngestError, first_line
 from ingest.formats import plain_file, sniff
-from ingest.mapping import ColumnMapping, EmptySource, IngestError, ParseOptions, first_line
+from ingest.mapping import ColumnMapping
+from ingest.options import ParseOptions
 
 _SEPARATORS = (",", ";", "\t", "|")
 _NOT_UTF8 = re.compile("[\udc80-\udcff]+")

@@ -17,9 +17,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ingest.errors import IngestError
 from ingest.formats import copy_range, detect_format, sniff
 from ingest.jobs import Summary, ingest, log_name
-from ingest.mapping import ColumnMapping, IngestError, ParseOptions
+from ingest.mapping import ColumnMapping
+from ingest.options import ParseOptions
 from workbench.store import EventStore
 
 #: The formats whose files grow by lines.

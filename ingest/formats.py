@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Final, cast
 
-from ingest.mapping import IngestError
+from ingest.errors import IngestError
 
 
 def _gzip() -> tuple[Any, type[Exception]]:

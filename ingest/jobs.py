@@ -18,8 +18,10 @@ from ingest import columnar, jsonl, ocel
 from ingest import csv as csv_format
 from ingest import xes as xes_format
 from ingest.batch import Batch
+from ingest.errors import IngestError
 from ingest.formats import detect_format, sniff
-from ingest.mapping import ColumnMapping, IngestError, ParseOptions
+from ingest.mapping import ColumnMapping
+from ingest.options import ParseOptions
 from workbench.events import WorkbenchError
 from workbench.store import EventStore, JobProgress, Prepared, prepare
 

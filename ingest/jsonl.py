@@ -21,8 +21,11 @@ import polars as pl
 
 from ingest import batch as batching
 from ingest.batch import LINE, PLACE, PROBLEM, Batch, from_frames
+from ingest.errors import IngestError
 from ingest.formats import open_binary
-from ingest.mapping import ColumnMapping, IngestError, ParseOptions, parse_times
+from ingest.mapping import ColumnMapping
+from ingest.options import ParseOptions
+from ingest.times import parse_times
 
 #: Deeper JSON is refused line by line: no event log nests like that, and parsers do not
 #: survive much deeper nesting.

@@ -20,14 +20,11 @@ import polars as pl
 
 from ingest import batch as batching
 from ingest.batch import LINE, PLACE, REJECT_SCHEMA, Batch, Occurrences, to_batch
-from ingest.mapping import (
-    ColumnMapping,
-    IngestError,
-    ParseOptions,
-    first_line,
-    parse_times,
-    typed_value,
-)
+from ingest.errors import IngestError, first_line
+from ingest.mapping import ColumnMapping
+from ingest.options import ParseOptions
+from ingest.times import parse_times
+from ingest.values import typed_value
 from workbench.store import Objects
 from workbench.store.frames import with_derived_ids
 

@@ -13,9 +13,11 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from ingest.batch import LINE, PLACE
+from ingest.errors import IngestError
 from ingest.formats import detect_format, sniff
 from ingest.jobs import READERS
-from ingest.mapping import ColumnMapping, IngestError, ParseOptions
+from ingest.mapping import ColumnMapping
+from ingest.options import ParseOptions
 from workbench.store.frames import with_derived_ids
 
 #: Formats whose columns the user maps (OCEL logs name their events' parts themselves).

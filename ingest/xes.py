@@ -26,8 +26,12 @@ import polars as pl
 
 from ingest import batch as batching
 from ingest.batch import IN_TRACE, LINE, PLACE, TRACE, Batch, from_frames
+from ingest.errors import IngestError
 from ingest.formats import TooLarge, copy_range, is_gzipped, open_binary, plain_file
-from ingest.mapping import ColumnMapping, IngestError, ParseOptions, parse_times, typed_value
+from ingest.mapping import ColumnMapping
+from ingest.options import ParseOptions
+from ingest.times import parse_times
+from ingest.values import typed_value
 from ingest.xes_lines import Reader, lean_header
 
 XES_MAPPING = ColumnMapping(

@@ -29,8 +29,8 @@ from typing import IO, Generic, TypeVar
 
 import polars as pl
 
+from ingest.errors import IngestError
 from ingest.formats import Bounded, TooLarge, open_binary
-from ingest.mapping import IngestError
 
 _TYPES = ("string", "date", "int", "float", "boolean", "id")
 _ATTRIBUTE = re.compile(

@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards.markdown import escape
 from ingest.jobs import ingest
-from ingest.mapping import ColumnMapping, ParseOptions
+from ingest.mapping import ColumnMapping
+from ingest.options import ParseOptions
 from workbench import EventStore
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "app.py")

@@ -11,8 +11,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import ingest.batch
+from ingest.errors import IngestError
 from ingest.jobs import ingest as run_job
-from ingest.mapping import ColumnMapping, IngestError, ParseOptions
+from ingest.mapping import ColumnMapping
+from ingest.options import ParseOptions
 from tests.conftest import real_log
 from workbench import EventStore
 

@@ -16,9 +16,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from ingest.errors import IngestError
 from ingest.formats import plain_file as plain_xes
 from ingest.jobs import READERS, ingest
-from ingest.mapping import IngestError, ParseOptions
+from ingest.options import ParseOptions
 from sample_data.generator import write
 from tests.conftest import committed_rows, real_log
 from workbench import EventStore

@@ -19,8 +19,10 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
+from ingest.errors import IngestError
 from ingest.jobs import ingest
-from ingest.mapping import ROLES, ColumnMapping, IngestError, ParseOptions
+from ingest.mapping import ROLES, ColumnMapping
+from ingest.options import ParseOptions
 from sample_data.generator import write
 from tests.conftest import real_log
 from workbench import EventStore

@@ -11,9 +11,11 @@ import streamlit as st
 
 from dashboards import sidebar, state
 from dashboards.markdown import escape
+from ingest.errors import IngestError, MappingNeeded
 from ingest.formats import FORMATS
 from ingest.jobs import log_name
-from ingest.mapping import ColumnMapping, IngestError, MappingNeeded, ParseOptions
+from ingest.mapping import ColumnMapping
+from ingest.options import ParseOptions
 from ingest.preview import MAPPABLE, TEXT, ZONED, columns, preview
 from workbench.events import WorkbenchError
 

@@ -84,7 +84,9 @@ def ingest(
 
     Example: workbench ingest orders.csv --log orders --timezone Europe/Amsterdam
     """
-    from ingest.mapping import ColumnMapping, ParseOptions, check_timezone
+    from ingest.mapping import ColumnMapping
+    from ingest.options import ParseOptions
+    from ingest.times import check_timezone
 
     mapping = ColumnMapping(case_id=case, activity=activity, timestamp=timestamp, resource=resource)
     options = ParseOptions(

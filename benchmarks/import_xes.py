@@ -7,7 +7,7 @@ default importer (`variant="iterparse"`, what pm4py uses without rustxes). Workb
 processes, alternating, in the same run; the medians of --runs are reported.
 
 Then where the time goes, in fresh processes too: rustxes' parse of the whole file alone
-(most of `pm4py.read_xes`); Workbench's own parse alone (`ingest.xes_lines`: unpacking,
+(most of `pm4py.read_xes`); Workbench's own parse alone (`ingest.xes.lines`: unpacking,
 cutting into pieces and parsing, on its thread); and the store's durable, indexed write
 alone of the same events already parsed and converted in memory (what no parser, however
 fast, takes off an import). An import runs the last two side by side.
@@ -62,7 +62,7 @@ def main() -> None:
         report(f"XES import, {options.log.name}, pm4py {name}", ours, runs, goal=1.0)
     parse_setup = "import rustxes"
     parse_step = f"result = rustxes.import_xes({str(options.log)!r})[0].height"
-    lines_setup = "from pathlib import Path\nfrom ingest.xes_lines import Reader"
+    lines_setup = "from pathlib import Path\nfrom ingest.xes.handoff import Reader"
     lines_step = (
         f"reader = Reader(Path({str(options.log)!r}), lambda text: None)\n"
         "result = sum(frame.height for frame in reader)\n"
@@ -93,7 +93,7 @@ def main() -> None:
     print(f"\nWhere the time goes, {options.log.name} (medians; pm4py.read_xes: {pm4py:.2f} s)")
     for title, runs in (
         ("rustxes' parse alone", parses),
-        ("Workbench's parse alone (ingest.xes_lines)", lines),
+        ("Workbench's parse alone (ingest.xes.lines)", lines),
         ("the store's write alone, of the parsed events", writes),
     ):
         taken = median(runs).seconds

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,9 +22,6 @@ from workbench.store.frames import DERIVED, repeated_ids
 #: `UNTIMED`: events then keep the order of the file (positions), which is how a case is
 #: ordered when times are equal.
 UNTIMED_MOMENT: Final = from_micros(UNTIMED)
-
-# Rows per committed batch: the unit of progress, of resumption and of peak memory.
-BATCH_ROWS = int(os.environ.get("WORKBENCH_BATCH_ROWS", "100000"))
 
 # Columns every reader adds to what it read; their names hold a NUL character, which no
 # CSV header can, so that a source column never collides with them.

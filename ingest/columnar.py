@@ -10,7 +10,6 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-from ingest import batch as batching
 from ingest.batch import LINE, PLACE, Batch, from_frames
 from ingest.errors import IngestError
 from ingest.mapping import ColumnMapping
@@ -30,11 +29,12 @@ def read_parquet(
     ``options.timezone`` (UTC by default).
     """
     source = Path(source)
+    options = options or ParseOptions()
     try:
         parquet = pq.ParquetFile(source)
     except (pa.ArrowException, OSError) as error:
         raise IngestError(f"{source}: not a readable Parquet file ({error})") from error
-    batches = parquet.iter_batches(batch_size=batching.BATCH_ROWS)
+    batches = parquet.iter_batches(batch_size=options.tuning.batch_rows)
     yield from from_frames(
         _numbered(batches, source, "row"),
         source,
@@ -54,6 +54,7 @@ def read_arrow(
 ) -> Iterator[Batch]:
     """Yield batches of events from an Arrow IPC file or stream (Feather v2)."""
     source = Path(source)
+    options = options or ParseOptions()
     try:
         with pa.memory_map(str(source)) as handle:
             try:
@@ -66,7 +67,7 @@ def read_arrow(
                 reader = ipc.open_stream(handle)
                 batches = iter(reader)
             yield from from_frames(
-                _numbered(_rebatched(batches), source, "row"),
+                _numbered(_rebatched(batches, options.tuning.batch_rows), source, "row"),
                 source,
                 mapping=mapping,
                 options=options,
@@ -77,14 +78,14 @@ def read_arrow(
         raise IngestError(f"{source}: not a readable Arrow IPC file ({error})") from error
 
 
-def _rebatched(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Record batches of about `BATCH_ROWS` rows, whatever size the writer chose."""
+def _rebatched(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """Record batches of about ``size`` rows, whatever size the writer chose."""
     pending: list[pa.RecordBatch] = []
     rows = 0
     for batch in batches:
         pending.append(batch)
         rows += batch.num_rows
-        if rows >= batching.BATCH_ROWS:
+        if rows >= size:
             yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
             pending, rows = [], 0
     if pending:

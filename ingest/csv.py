@@ -16,12 +16,11 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import batch as batching
 from ingest.batch import LINE, PROBLEM, Batch, from_frames
 from ingest.errors import EmptySource, IngestError, first_line
 from ingest.formats import plain_file, sniff
 from ingest.mapping import ColumnMapping
-from ingest.options import ParseOptions
+from ingest.options import ParseOptions, Tuning
 
 _SEPARATORS = (",", ";", "\t", "|")
 _NOT_UTF8 = re.compile("[\udc80-\udcff]+")
@@ -51,7 +50,7 @@ def read(
         names = _column_names(columns)
         frames = (
             _drop_index_column(raw, names[0]) if columns[0] == "" else raw
-            for raw in _tables(plain, separator, names)
+            for raw in _tables(plain, separator, names, options.tuning)
         )
         try:
             yield from from_frames(
@@ -84,8 +83,10 @@ def _column_names(header: list[str]) -> list[str]:
     return names
 
 
-def _tables(plain: Path, separator: str, names: list[str]) -> Iterator[pl.DataFrame]:
-    """The rows as string tables of `BATCH_ROWS` rows with their `LINE`: Polars first; from
+def _tables(
+    plain: Path, separator: str, names: list[str], tuning: Tuning
+) -> Iterator[pl.DataFrame]:
+    """The rows as string tables of ``tuning.batch_rows`` rows with their `LINE`: Polars first; from
     the first row it cannot read, Python's csv module.
 
     The file is read a few megabytes of whole records at a time, each parsed as it is
@@ -96,7 +97,7 @@ def _tables(plain: Path, separator: str, names: list[str]) -> Iterator[pl.DataFr
     waiting: list[pl.DataFrame] = []
     count = 0
     try:
-        for chunk in _records(plain):
+        for chunk in _records(plain, tuning.record_bytes):
             raw = pl.read_csv(
                 chunk,
                 has_header=False,
@@ -109,9 +110,9 @@ def _tables(plain: Path, separator: str, names: list[str]) -> Iterator[pl.DataFr
             )
             waiting.append(raw)
             count += raw.height
-            while count >= batching.BATCH_ROWS:
+            while count >= tuning.batch_rows:
                 rows = pl.concat(waiting)
-                table, rest = rows.head(batching.BATCH_ROWS), rows.slice(batching.BATCH_ROWS)
+                table, rest = rows.head(tuning.batch_rows), rows.slice(tuning.batch_rows)
                 waiting, count = [rest], rest.height
                 done += table.height
                 yield table
@@ -122,22 +123,19 @@ def _tables(plain: Path, separator: str, names: list[str]) -> Iterator[pl.DataFr
     except pl.exceptions.ComputeError as error:
         if not _python_can_read(error):
             raise
-        yield from _python_tables(plain, separator, names, skip=done)
+        yield from _python_tables(plain, separator, names, skip=done, batch_rows=tuning.batch_rows)
 
 
-#: How much of a CSV file is read and parsed at a time (whole records, about).
-RECORD_BYTES = 8 << 20
-
-
-def _records(plain: Path) -> Iterator[bytes]:
-    """The file after its header record, in pieces of whole records: a record ends at a
+def _records(plain: Path, size: int) -> Iterator[bytes]:
+    """The file after its header record, in pieces of whole records of about ``size`` bytes
+    (read and parsed one at a time): a record ends at a
     newline outside quotes (a quote inside a quoted field is doubled, so the quotes before
     a record's end are even)."""
     with plain.open("rb") as handle:
         carry = b""
         header = True
         while True:
-            data = handle.read(RECORD_BYTES)
+            data = handle.read(size)
             block = carry + data if carry else data
             if not data:
                 if block and not header:
@@ -173,7 +171,7 @@ def _python_can_read(error: Exception) -> bool:
 
 
 def _python_tables(
-    plain: Path, separator: str, columns: list[str], *, skip: int
+    plain: Path, separator: str, columns: list[str], *, skip: int, batch_rows: int
 ) -> Iterator[pl.DataFrame]:
     """Rows after the first ``skip``, read by Python's csv module: a row with more fields
     than the header, or with bytes that are not UTF-8, is refused with its reason (`PROBLEM`)
@@ -197,7 +195,7 @@ def _python_tables(
                 column.append(value or None)
             lines.append(number)
             problems.append(problem)
-            if len(lines) >= batching.BATCH_ROWS:
+            if len(lines) >= batch_rows:
                 yield _table(columns, values, lines, problems)
                 values, lines, problems = [[] for _ in range(width)], [], []
         if lines:

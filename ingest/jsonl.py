@@ -19,12 +19,11 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import batch as batching
 from ingest.batch import LINE, PLACE, PROBLEM, Batch, from_frames
 from ingest.errors import IngestError
 from ingest.formats import open_binary
 from ingest.mapping import ColumnMapping
-from ingest.options import ParseOptions
+from ingest.options import ParseOptions, Tuning
 from ingest.times import parse_times
 
 #: Deeper JSON is refused line by line: no event log nests like that, and parsers do not
@@ -51,7 +50,7 @@ def read(
     """Yield batches of events, one JSON object a line; broken lines become rejects."""
     source = Path(source)
     options = options or ParseOptions()
-    chunks = _chunks(source)
+    chunks = _chunks(source, options.tuning.batch_rows)
     first = next(chunks, None)
     if first is None:
         raise IngestError(f"{source}: the file holds no JSON objects")
@@ -83,7 +82,7 @@ def read(
 def columns(source: Path) -> list[str]:
     """The columns of a JSON lines file as its first lines show them (for CloudEvents, as the
     mapping sees them: ``data`` fields by their own names, ids scoped by source)."""
-    first = next(_chunks(Path(source)), None)
+    first = next(_chunks(Path(source), Tuning().batch_rows), None)
     if first is None:
         raise IngestError(f"{source}: the file holds no JSON objects")
     if _is_cloudevents(first):
@@ -96,8 +95,8 @@ def _chain(first: pl.DataFrame, rest: Iterator[pl.DataFrame]) -> Iterator[pl.Dat
     yield from rest
 
 
-def _chunks(source: Path) -> Iterator[pl.DataFrame]:
-    """Tables of `BATCH_ROWS` lines each; a broken line is a row with only its `PROBLEM`."""
+def _chunks(source: Path, size: int) -> Iterator[pl.DataFrame]:
+    """Tables of ``size`` lines each; a broken line is a row with only its `PROBLEM`."""
     with open_binary(source) as handle:
         lines: list[bytes] = []
         numbers: list[int] = []
@@ -105,7 +104,7 @@ def _chunks(source: Path) -> Iterator[pl.DataFrame]:
             if raw.strip():
                 lines.append(raw)
                 numbers.append(number)
-            if len(lines) >= batching.BATCH_ROWS:
+            if len(lines) >= size:
                 yield _table(source, lines, numbers)
                 lines, numbers = [], []
         if lines:

@@ -18,7 +18,6 @@ from typing import Any
 
 import polars as pl
 
-from ingest import batch as batching
 from ingest.batch import LINE, PLACE, REJECT_SCHEMA, Batch, Occurrences, to_batch
 from ingest.errors import IngestError, first_line
 from ingest.mapping import ColumnMapping
@@ -78,8 +77,9 @@ def reader(parse: Callable[[Path], Ocel]) -> Callable[..., Iterator[Batch]]:
         events = _events(ocel, options)
         occurrences = Occurrences()
         sent = False
-        for offset in range(0, events.height, batching.BATCH_ROWS):
-            raw = events.slice(offset, batching.BATCH_ROWS)
+        size = options.tuning.batch_rows
+        for offset in range(0, events.height, size):
+            raw = events.slice(offset, size)
             batch = to_batch(raw, MAPPING, options, occurrences, infer_types=False)
             if offset + raw.height <= skip_rows:
                 continue

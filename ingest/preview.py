@@ -89,7 +89,7 @@ def _columns(path: Path, kind: str, encoding: str = "utf-8") -> list[str]:
     if kind == "arrow":
         return list(pl.read_ipc_schema(path))
     if kind == "xes":
-        from ingest.xes import keys
+        from ingest.xes.stream import keys
 
         return keys(path)
     if kind == "jsonl":

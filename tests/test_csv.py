@@ -10,11 +10,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-import ingest.batch
 from ingest.errors import IngestError
 from ingest.jobs import ingest as run_job
 from ingest.mapping import ColumnMapping
-from ingest.options import ParseOptions
+from ingest.options import ParseOptions, Tuning
 from tests.conftest import real_log
 from workbench import EventStore
 
@@ -110,14 +109,14 @@ def test_a_longer_export_adds_only_the_new_events(store, tmp_path) -> None:
     assert store.read("orders").height == 3
 
 
-def test_derived_ids_do_not_depend_on_batch_size(store, tmp_path, monkeypatch) -> None:
+def test_derived_ids_do_not_depend_on_batch_size(store, tmp_path) -> None:
     twins = "c1,create,2024-01-01 10:00,ana,1\n" * 3 + "c2,create,2024-01-01 10:00,ana,1\n"
     source = write(tmp_path / "twins.csv", HEADER + twins)
     ids = {}
     # One row per batch (repeats across batches), two (within and across), all in one.
     for rows in (1, 2, 1000):
-        monkeypatch.setattr(ingest.batch, "BATCH_ROWS", rows)
-        summary = run_job(store, source, log=f"rows{rows}")
+        options = ParseOptions(tuning=Tuning(batch_rows=rows))
+        summary = run_job(store, source, log=f"rows{rows}", options=options)
         assert summary.events_added == 4  # identical rows are all kept
         ids[rows] = sorted(
             store.read(f"rows{rows}")
@@ -128,11 +127,9 @@ def test_derived_ids_do_not_depend_on_batch_size(store, tmp_path, monkeypatch) -
     assert ids[1] == ids[2] == ids[1000] == ["c1#0", "c1#1", "c1#2", "c2#0"]
 
 
-def test_records_read_a_little_at_a_time_import_the_same(tmp_path, monkeypatch) -> None:
+def test_records_read_a_little_at_a_time_import_the_same(tmp_path) -> None:
     """The file is read in pieces of whole records: quoted newlines, quotes and separators,
     CRLF, a header spanning lines and a bad row land wherever a piece ends."""
-    import ingest.csv
-
     rows = [
         'c1,create,2024-01-01 10:00,"ana\nbob",1',
         'c1,"say ""hi""\r\nthere",2024-01-01 11:00,,2',
@@ -145,10 +142,14 @@ def test_records_read_a_little_at_a_time_import_the_same(tmp_path, monkeypatch) 
     source = write(tmp_path / "quoted.csv", header + "\r\n".join(rows) + "\r\n")
     stored = {}
     for size in (7, 64, 1 << 20):
-        monkeypatch.setattr(ingest.csv, "RECORD_BYTES", size)
+        options = ParseOptions(tuning=Tuning(record_bytes=size))
         with EventStore(tmp_path / f"{size}.db") as store:
             summary = run_job(
-                store, source, log="q", mapping=ColumnMapping(resource="resource\n(who)")
+                store,
+                source,
+                log="q",
+                mapping=ColumnMapping(resource="resource\n(who)"),
+                options=options,
             )
             assert (summary.events_added, summary.rejected) == (5, 1)
             (reject,) = store.ledger.rejects("q").iter_rows(named=True)

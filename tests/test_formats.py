@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from polars.testing import assert_frame_equal
 from ingest.errors import IngestError
 from ingest.formats import plain_file as plain_xes
 from ingest.jobs import READERS, ingest
-from ingest.options import ParseOptions
+from ingest.options import ParseOptions, Tuning
 from sample_data.generator import write
 from tests.conftest import committed_rows, real_log
 from workbench import EventStore
@@ -376,42 +377,43 @@ def _events(store: EventStore, log: str) -> pl.DataFrame:
 
 
 @pytest.fixture(params=["lines", "rustxes"])
-def small_pieces(request, monkeypatch):
+def small_pieces(request) -> ParseOptions:
     """XES cut into pieces of a few traces, so that every path between pieces is taken, by
     each parser: the line parser (with rustxes for what it declines) and rustxes alone."""
-    from ingest import batch, xes
-
-    monkeypatch.setattr(xes, "FIRST_PIECE", 20_000)
-    monkeypatch.setattr(xes, "FIRST_LINES", 20_000)
-    monkeypatch.setattr(xes, "LINE_PARSER", request.param == "lines")
-    monkeypatch.setattr(batch, "BATCH_ROWS", 700)
+    tuning = Tuning(
+        batch_rows=700,
+        xes_first_piece=20_000,
+        xes_first_lines=20_000,
+        xes_line_parser=request.param == "lines",
+    )
+    return ParseOptions(tuning=tuning)
 
 
 @pytest.fixture
-def rustxes_pieces(monkeypatch):
+def rustxes_pieces() -> ParseOptions:
     """XES cut into pieces of a few traces and parsed by rustxes in parser processes."""
-    from ingest import batch, xes
-
-    monkeypatch.setattr(xes, "FIRST_PIECE", 20_000)
-    monkeypatch.setattr(xes, "LINE_PARSER", False)
-    monkeypatch.setattr(batch, "BATCH_ROWS", 700)
+    return ParseOptions(
+        tuning=Tuning(batch_rows=700, xes_first_piece=20_000, xes_line_parser=False)
+    )
 
 
-def test_xes_in_pieces_equals_the_whole_file(tmp_path, small_pieces, monkeypatch) -> None:
-    from ingest import xes
+def test_xes_in_pieces_equals_the_whole_file(tmp_path, small_pieces) -> None:
+    from ingest.xes import pieces as xes_pieces
 
     with EventStore(tmp_path / "pieces.db") as pieces:
-        ingest(pieces, real_log("sepsis.xes.gz"), log="sepsis")
+        ingest(pieces, real_log("sepsis.xes.gz"), log="sepsis", options=small_pieces)
         cut = _events(pieces, "sepsis")
     with plain_xes(real_log("sepsis.xes.gz")) as plain:
-        pieces = list(xes._pieces(plain))
+        pieces = list(xes_pieces.cut_pieces(plain, small_pieces.tuning))
     assert len(pieces) > 10
     for piece in pieces:
         assert piece is not None
         piece.unlink()
     with EventStore(tmp_path / "whole.db") as whole:
-        monkeypatch.setattr(xes, "FIRST_PIECE", 1 << 30)
-        ingest(whole, real_log("sepsis.xes.gz"), log="sepsis")
+        whole_file = replace(small_pieces.tuning, xes_first_piece=1 << 30)
+        ingest(
+            whole, real_log("sepsis.xes.gz"), log="sepsis", options=ParseOptions(tuning=whole_file)
+        )
         assert_frame_equal(cut, _events(whole, "sepsis"), check_column_order=False)
     assert cut.height == 15_214
 
@@ -421,7 +423,7 @@ def test_pieces_parsed_elsewhere_leave_no_file_and_no_process(
 ) -> None:
     import tempfile
 
-    from ingest import xes
+    from ingest.xes import pieces
 
     scratch = tmp_path / "scratch"
     scratch.mkdir()
@@ -434,9 +436,9 @@ def test_pieces_parsed_elsewhere_leave_no_file_and_no_process(
         started.append(process)
         return process
 
-    monkeypatch.setattr(xes.subprocess, "Popen", recorded)
+    monkeypatch.setattr(pieces.subprocess, "Popen", recorded)
     with EventStore(tmp_path / "s.db") as store:
-        summary = ingest(store, real_log("sepsis.xes.gz"), log="sepsis")
+        summary = ingest(store, real_log("sepsis.xes.gz"), log="sepsis", options=rustxes_pieces)
     assert summary.events_added == 15_214
     assert started, "a file of many pieces is parsed in parser processes"
     assert all(process.poll() is not None for process in started)
@@ -446,24 +448,24 @@ def test_pieces_parsed_elsewhere_leave_no_file_and_no_process(
 def test_when_the_parser_process_cannot_run_the_file_is_parsed_here(
     tmp_path, rustxes_pieces, monkeypatch
 ) -> None:
-    from ingest import xes
+    from ingest.xes import pieces
 
     with EventStore(tmp_path / "here.db") as here:
-        ingest(here, real_log("sepsis.xes.gz"), log="sepsis")
+        ingest(here, real_log("sepsis.xes.gz"), log="sepsis", options=rustxes_pieces)
         expected = _events(here, "sepsis")
-    monkeypatch.setattr(xes.sys, "executable", "/bin/false")  # exits at once
+    monkeypatch.setattr(pieces.sys, "executable", "/bin/false")  # exits at once
     with EventStore(tmp_path / "s.db") as store:
-        summary = ingest(store, real_log("sepsis.xes.gz"), log="sepsis")
+        summary = ingest(store, real_log("sepsis.xes.gz"), log="sepsis", options=rustxes_pieces)
         assert summary.status == "completed"
         assert_frame_equal(_events(store, "sepsis"), expected, check_column_order=False)
 
 
 def test_a_comment_among_the_traces_is_never_cut(store, tmp_path, small_pieces) -> None:
     text = real_log("running-example.xes").read_text()
-    ingest(store, _xes(tmp_path, "plain.xes", text), log="plain")
+    ingest(store, _xes(tmp_path, "plain.xes", text), log="plain", options=small_pieces)
     marker = text.index("<trace", text.index("<trace") + 1)
     commented = text[:marker] + "<!-- <trace> is not here </trace> -->\n" + text[marker:]
-    ingest(store, _xes(tmp_path, "commented.xes", commented), log="commented")
+    ingest(store, _xes(tmp_path, "commented.xes", commented), log="commented", options=small_pieces)
     assert_frame_equal(
         _events(store, "commented").drop("event_id"),
         _events(store, "plain").drop("event_id"),
@@ -482,7 +484,9 @@ def test_a_fault_in_a_later_piece_keeps_every_trace_before_it(
     for _ in range(900):
         start = text.index("<trace>", start) + 1
     broken = text[:start] + text[start:].replace("</event>", "</evnt>", 1)
-    summary = ingest(store, _xes(tmp_path, "broken.xes", broken), log="broken")
+    summary = ingest(
+        store, _xes(tmp_path, "broken.xes", broken), log="broken", options=small_pieces
+    )
     assert summary.status == "partial"
     assert "malformed XML" in (summary.message or "")
     assert store.read("broken")["case_id"].n_unique() == 899

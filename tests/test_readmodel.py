@@ -205,15 +205,17 @@ def test_without_a_folder_reads_go_to_the_store(tmp_path, monkeypatch) -> None:
         assert status.lag == 30
 
 
-def test_an_import_writes_segments_as_batches_commit(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr("ingest.batch.BATCH_ROWS", 2_000)
+def test_an_import_writes_segments_as_batches_commit(tmp_path) -> None:
+    from ingest.options import ParseOptions, Tuning
     from sample_data.generator import write
 
     csv = tmp_path / "orders.csv"
     write(csv, events=9_000, seed=3)
     with EventStore(tmp_path / "s.db") as store:
         model = ReadModel(store)
-        summary = ingest(store, csv, log="orders")
+        summary = ingest(
+            store, csv, log="orders", options=ParseOptions(tuning=Tuning(batch_rows=2_000))
+        )
         model.flush()
         status = model.status("orders")
         # Every batch became a segment without a read of the store.

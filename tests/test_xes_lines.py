@@ -1,4 +1,4 @@
-"""The line parser (`ingest.xes_lines`) reads what rustxes reads, or declines.
+"""The line parser (`ingest.xes.lines`) reads what rustxes reads, or declines.
 
 Every frame it returns must equal rustxes' frame of the same text (column order aside);
 whatever it declines is read by rustxes, so an import never depends on which parser ran.
@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from ingest import xes_lines
 from ingest.jobs import ingest
+from ingest.options import ParseOptions, Tuning
+from ingest.xes import lines as xes_lines
 from tests.conftest import real_log
 from workbench import EventStore
 
@@ -230,23 +231,19 @@ _PLAIN_TRACE = (
     ],
 )
 def test_what_rustxes_reads_its_own_way_is_declined_and_imports_the_same(
-    extra: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    extra: str, tmp_path: Path
 ) -> None:
-    from ingest import batch, xes
-
     traces = "".join(_PLAIN_TRACE.format(n=n, extra=extra if n == 7 else "") for n in range(9))
     text = (_HEAD + traces + "</log>\n").encode()
     assert _ours(text) is None
     path = tmp_path / "odd.xes"
     path.write_bytes(text)
     # The odd trace in a later piece: the pieces before it are the line parser's.
-    monkeypatch.setattr(xes, "FIRST_LINES", 200)
-    monkeypatch.setattr(batch, "BATCH_ROWS", 4)
     frames = {}
     for parser in (True, False):
-        monkeypatch.setattr(xes, "LINE_PARSER", parser)
+        tuning = Tuning(batch_rows=4, xes_first_lines=200, xes_line_parser=parser)
         with EventStore(tmp_path / f"{parser}.db") as store:
-            summary = ingest(store, path, log="odd")
+            summary = ingest(store, path, log="odd", options=ParseOptions(tuning=tuning))
             frames[parser] = (
                 summary.status,
                 store.read("odd").drop("position", "recorded_at").sort("event_id"),

@@ -1,4 +1,4 @@
-"""A process that parses XES pieces: ``python -m ingest.xes_worker``.
+"""A process that parses XES pieces: ``python -m ingest.xes.worker``.
 
 rustxes holds the GIL while it parses, so parser threads would take turns with each other
 and with the threads that convert and write. The importer starts a few of these processes

@@ -222,3 +222,16 @@ def test_a_cut_comes_before_the_filters(db: Path) -> None:
             assert bench.summary("claims", Cut(), checked).cases == 1
             events = bench.events("claims", cut).collect()
             assert events.filter(pl.col("timestamp") > cut.as_of).is_empty()  # type: ignore[operator]
+
+
+def test_what_late_events_restated_is_one_verb(db: Path) -> None:
+    """Known at position 9, the last north case had only registered and the south cases
+    were unknown; now all three have decided. The others look the same either way."""
+    at = START + timedelta(days=10)
+    with Workbench(db, cache_bytes=1 << 28) as bench:
+        changed = bench.restated("claims", at, Cut(known_at=9)).sort("case_id")
+    assert changed.rows() == [
+        ("n4", "register", "decide", 1, 2),
+        ("s1", None, "decide", None, 2),
+        ("s2", None, "decide", None, 2),
+    ]

@@ -454,6 +454,21 @@ class Workbench:
         )
         return found
 
+    def restated(
+        self,
+        log: str,
+        at: datetime,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+    ) -> pl.DataFrame:
+        """The cases that look different at ``at`` now than they did as known at the cut's
+        ``known_at``: what late events changed (`timetravel.restated`)."""
+        from workbench import timetravel
+
+        return timetravel.restated(
+            self.state(log, at, cut, filters), self.state(log, at, Cut(), filters)
+        )
+
     def corrections(
         self,
         log: str,

@@ -330,6 +330,28 @@ def summary(state: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def restated(known: pl.DataFrame, now: pl.DataFrame) -> pl.DataFrame:
+    """The cases whose state at a moment differs between two versions of the log (two
+    `state_at` results at the same moment: as known then, and as known now): new to the
+    later one, or with other events or another status. One row each: ``case_id``,
+    ``known_last``, ``now_last`` (last activity), ``known_events``, ``now_events``."""
+    return (
+        now.join(known, on="case_id", how="left", suffix="_known")
+        .filter(
+            pl.col("events_known").is_null()
+            | (pl.col("events") != pl.col("events_known"))
+            | (pl.col("status") != pl.col("status_known"))
+        )
+        .select(
+            "case_id",
+            known_last="last_activity_known",
+            now_last="last_activity",
+            known_events="events_known",
+            now_events="events",
+        )
+    )
+
+
 def status_counts(state: pl.DataFrame) -> dict[str, int]:
     """Cases by status at the moment of ``state``."""
     counts = dict(state.group_by("status").len().iter_rows())

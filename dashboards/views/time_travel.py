@@ -66,27 +66,13 @@ def travel() -> None:
     columns[2].metric("Completed", f"{counts['completed']:,}")
     columns[3].metric("Events by then", f"{int(now['events'].sum() or 0):,}")
     if known_at is not None:
-        full = state.ask(Workbench.state, summary.log, at)
-        changed = full.join(now, on="case_id", how="left", suffix="_known").filter(
-            pl.col("events_known").is_null()
-            | (pl.col("events") != pl.col("events_known"))
-            | (pl.col("status") != pl.col("status_known"))
-        )
+        changed = state.ask(Workbench.restated, summary.log, at, Cut(known_at=known_at))
         st.info(
             f"Late events: {changed.height:,} case(s) look different at this moment now than"
             f" they did {escape(known_label)}."
         )
         if changed.height:
-            table(
-                changed.select(
-                    "case_id",
-                    known_last="last_activity_known",
-                    now_last="last_activity",
-                    known_events="events_known",
-                    now_events="events",
-                ),
-                what="cases",
-            )
+            table(changed, what="cases")
     left, right = st.columns([2, 3])
     left.plotly_chart(charts.wip_by_activity(timetravel.summary(now)))
     with right:

@@ -92,7 +92,7 @@ def _live(log: str) -> None:
     seen = st.session_state.setdefault(_HEAD, head)
     if head != seen:
         st.session_state[_HEAD] = head
-        for row in state.workbench().check_rules(log):  # a catch-up: the rules are checked
+        for row in state.workbench().observed(log):  # new events: the app's reactions
             st.toast(f"Alert {row.rule}: {row.message}", icon=":material/notifications:")
         st.rerun(scope="app")
     ranges = store.ranges(log)  # one row per committed write: cheap to read every time

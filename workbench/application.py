@@ -151,9 +151,10 @@ class _Frames:
     def size(self) -> int:
         return int(sum(frame.estimated_size() for frame in self.frames.values()))
 
-    def clear(self) -> None:
+    def clear(self, log: str | None = None) -> None:
         with self.lock:
-            self.frames.clear()
+            for key in [k for k in self.frames if log is None or k[0] == log]:
+                del self.frames[key]
 
 
 @dataclass(frozen=True)
@@ -295,10 +296,11 @@ class Workbench:
                     f"--attribute {item.name}: the log has no attribute {item.name!r}"
                 )
 
-    def forget(self) -> None:
-        """Drop the logs held in memory (they are read again on the next call)."""
+    def forget(self, log: str | None = None) -> None:
+        """Drop what is held in memory of a log, or of every log (it is read again on the
+        next call)."""
         if self._frames is not None:
-            self._frames.clear()
+            self._frames.clear(log)
 
     def metric(
         self,
@@ -664,14 +666,21 @@ class Workbench:
         returns the number of events deleted."""
         removed = self.store.drop(log)
         self.model.drop(log)
-        self.forget()
+        self.forget(log)
         return removed
 
     def imported(self, log: str) -> list[Firing]:
-        """What follows new events in a log: the read model catches up, the cached reads of
-        the log go, and the alert rules on it are checked. Returns the firings."""
+        """What follows new events this process wrote to a log: the read model catches up
+        (its segments), then as `observed`. Returns the firings."""
         self.model.refresh(log)
-        self.forget()
+        return self.observed(log)
+
+    def observed(self, log: str) -> list[Firing]:
+        """What follows new events in a log, whoever wrote them: the cached reads of the log
+        go, and the alert rules on it are checked (a rule is checked once per position, so a
+        second process that observes the same head finds nothing new). Returns the
+        firings."""
+        self.forget(log)
         return self.check_rules(log)
 
     def check_rules(self, log: str | None = None) -> list[Firing]:

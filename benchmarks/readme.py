@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import OUT
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 #: The benchmarks `make bench` runs, in order, with what each measures.
 BENCHMARKS = {
@@ -48,13 +49,24 @@ def page() -> str:
         "",
     ]
     for name, what in BENCHMARKS.items():
-        parts += [f"## {name}", "", f"{what.capitalize()}.", ""]
+        parts += [f"## {name}", "", f"{what[0].upper()}{what[1:]}.", ""]
         found = OUT / f"{name}.txt"
         if not found.exists():
-            parts += [f"Not run yet: `python benchmarks/{name}.py`.", ""]
+            parts += [f"Not in the last run; run it with `python benchmarks/{name}.py`.", ""]
             continue
-        parts += ["```", found.read_text(encoding="utf-8").rstrip(), "```", ""]
+        parts += ["```", _cleaned(found.read_text(encoding="utf-8")), "```", ""]
     return "\n".join(parts)
+
+
+def _cleaned(output: str) -> str:
+    """A benchmark's output as the page shows it: paths relative to the repository, and
+    without the log lines of the libraries it drives."""
+    kept = [
+        line.replace(f"{ROOT}/", "")
+        for line in output.rstrip().splitlines()
+        if not (line[:4].isdigit() and " WARNING " in line)
+    ]
+    return "\n".join(kept)
 
 
 def _cores() -> int:

@@ -216,3 +216,17 @@ def test_every_command_on_a_store_another_process_writes_11(weird, tmp_path) -> 
     finally:
         holder.kill()
         holder.communicate()
+
+
+def test_a_filter_on_an_attribute_the_log_lacks_is_one_line_25(tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    from workbench import Event, EventStore
+
+    db = tmp_path / "s.db"
+    with EventStore(db) as store:
+        store.append("log", "c1", [Event("a", datetime(2024, 1, 1, tzinfo=UTC))])
+    for command in (["stats", "log"], ["dfg", "log"], ["state", "log", "--at", "2024-02-01"]):
+        result = CliRunner().invoke(app, ["--db", str(db), *command, "--attribute", "colour=red"])
+        assert result.exit_code == 2
+        assert result.stderr.strip() == "error: log: the log has no attribute 'colour' to filter on"

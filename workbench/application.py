@@ -287,14 +287,15 @@ class Workbench:
         return frame if coded else decoded_lazy(frame)
 
     def _check(self, log: str, filters: Filters) -> None:
-        """Refuse a filter on an attribute the log does not have (`UnknownLog` for a log
-        the store does not have)."""
+        """Refuse a filter on an attribute the log does not have (the log's schema is read
+        only when a filter names an attribute)."""
+        named = [item.name for item in filters.items if isinstance(item, Attribute)]
+        if not named:
+            return
         schema = self.store.schema(log)
-        for item in filters.items:
-            if isinstance(item, Attribute) and item.name not in schema:
-                raise BadArgument(
-                    f"--attribute {item.name}: the log has no attribute {item.name!r}"
-                )
+        for name in named:
+            if name not in schema:
+                raise BadArgument(f"{log}: the log has no attribute {name!r} to filter on")
 
     def forget(self, log: str | None = None) -> None:
         """Drop what is held in memory of a log, or of every log (it is read again on the

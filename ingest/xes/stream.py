@@ -64,14 +64,14 @@ def stream_tables(source: Path, size: int) -> Iterator[pl.DataFrame]:
     traces = 0
     with open_binary(source) as handle:
         # No entity expansion and no network: an XML bomb stays a small file.
-        context = etree.iterparse(
-            handle,
+        parser = etree.XMLPullParser(
             events=("start", "end"),
             huge_tree=True,
             resolve_entities=False,
             no_network=True,
             load_dtd=False,
         )
+        context = _parsed_events(handle, parser)
         trace_attributes: dict[str, Any] = {}
         trace_rows: list[dict[str, Any]] = []
         event: dict[str, Any] | None = None
@@ -133,6 +133,24 @@ def stream_tables(source: Path, size: int) -> Iterator[pl.DataFrame]:
         raise IngestError(f"{source}: not an XES log (no <trace> element)")
     if rows:
         yield _frame(rows)
+
+
+def _parsed_events(handle: Any, parser: Any) -> Iterator[tuple[str, Any]]:
+    """The parser's events as the file is fed to it: every event before a fault is given
+    before the fault is raised (lxml's own iterparse, from 6.2, raises a fault found ahead
+    in its buffer before giving the events that precede it)."""
+    while data := handle.read(_CHUNK):
+        try:
+            parser.feed(data)
+        finally:  # what was parsed before a fault, then the fault
+            yield from parser.read_events()
+    try:
+        parser.close()
+    finally:
+        yield from parser.read_events()
+
+
+_CHUNK = 1 << 16
 
 
 class _Date(str):

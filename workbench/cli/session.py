@@ -97,7 +97,6 @@ def engine_of(engine: str, master: str | None) -> Workbench:
 
 def untimed_note(log: str) -> str | None:
     """A note for time-based output when the log was imported without times."""
-    summary = store().summary(log)
-    if summary.timed:
+    if workbench().timed(log):
         return None
     return "this log has no times (imported with --no-times): durations and dates are not shown"

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from ingest.jobs import ingest
 from sample_data.demo import DEMO_LOG, load_demo
 from tests.conftest import real_log
-from workbench import EventStore, export, mining
+from workbench import EventStore, bounded, export, mining
 from workbench.cli import app
 from workbench.filters import Contains, Filters, Variants
 
@@ -129,10 +129,10 @@ def test_alignments_per_variant_equal_alignments_per_case(logs, log, top, engine
 def test_alignments_say_when_the_budget_stopped_them(logs) -> None:
     events = logs.scan("receipt")
     model = mining.discover(Filters((Variants(top=3),)).apply(events))
-    result = mining.alignments(events, model, budget=1e-9)
+    result = mining.alignments(events, model, limit=bounded.Limit(seconds=1e-9))
     assert result.stopped
     assert result.variants_checked < result.variants
-    assert "stopped after" in result.notes[0]
+    assert result.notes[0].startswith("stopped at the time budget")
 
 
 def test_deviations_name_moves_on_log_and_on_model(logs) -> None:
@@ -278,10 +278,9 @@ def test_no_case_to_check_is_not_a_fitness_of_zero_11(logs) -> None:
     for result in (mining.token_replay(nothing, model), mining.alignments(nothing, model)):
         assert (result.fitness, result.fitting_cases, result.variants) == (None, None, 0)
         assert "nothing to check" in result.notes[0]
-    with pytest.raises(mining.ModelError, match="positive"):
-        mining.alignments(events, model, budget=0)
-    with pytest.raises(mining.ModelError, match="positive"):
-        mining.alignments(events, model, budget=-5)
+    for seconds in (0, -5):
+        with pytest.raises(ValueError, match="positive"):
+            bounded.Limit(seconds=seconds)
 
 
 def _known_model() -> mining.Model:

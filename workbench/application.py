@@ -44,8 +44,9 @@ from workbench.summary import Summary, summarize
 if TYPE_CHECKING:
     from ingest.jobs import Summary as ImportSummary
     from workbench.animation import Animation
+    from workbench.bounded import Limit
     from workbench.compare import Comparison
-    from workbench.mining import Conformance
+    from workbench.mining import Analysis, Conformance
     from workbench.models import Model
     from workbench.objectcentric import ObjectCentricMap, ObjectLifecycle
     from workbench.processmap import ProcessMap
@@ -172,7 +173,8 @@ class Workbench:
     ``WORKBENCH_SEGMENTS``); ``engine`` computes `summary`, `dfg` and `state` on Polars or on
     Spark (at ``spark_master``), with the same results; ``cache_bytes`` keeps read logs in
     memory across calls (the app), where 0 reads each time with the cut pushed into the read
-    (a command that asks once).
+    (a command that asks once); ``memory`` is the ceiling of a bounded computation (mining),
+    by default half of this machine's memory, at most 8 GB.
     """
 
     def __init__(
@@ -184,8 +186,10 @@ class Workbench:
         engine: Engine = "polars",
         spark_master: str | None = None,
         cache_bytes: int = 0,
+        memory: int | None = None,
     ) -> None:
         self.location = str(location)
+        self.memory = memory
         self.timeout = timeout
         self.segments = segments
         self.engine: Engine = "polars"
@@ -595,6 +599,17 @@ class Workbench:
 
     # ------------------------------------------------------------------ mining
 
+    def limit(self, budget: float | None = None, memory: int | None = None) -> Limit:
+        """The limit a computation keeps: ``budget`` seconds of wall-clock time from now (or
+        none) and ``memory`` bytes (or the workbench's ceiling, `bounded.default_memory`)."""
+        from workbench import bounded
+
+        if budget is not None and not budget > 0:
+            raise BadArgument(f"--budget {budget:g}: give a positive number of seconds")
+        if memory is not None and memory <= 0:
+            raise BadArgument(f"--memory {memory}: give a positive size")
+        return bounded.Limit(budget, memory or self.memory or bounded.default_memory())
+
     def conformance(
         self,
         log: str,
@@ -604,20 +619,22 @@ class Workbench:
         *,
         method: Literal["tokens", "alignments"] = "tokens",
         budget: float | None = None,
+        memory: int | None = None,
         aligner: Literal["auto", "r4pm", "pm4py"] = "auto",
+        progress: Callable[[int, int], None] | None = None,
     ) -> Conformance:
         """Fitness (and precision, with tokens) of the log against a model; alignments by
-        ``aligner``, within ``budget`` seconds."""
+        ``aligner``. Within ``budget`` seconds of wall-clock time and ``memory`` bytes
+        (`limit`): what was checked when a limit is reached is reported, and labelled."""
         from workbench import mining
 
         if method not in ("tokens", "alignments"):
             raise BadArgument(f"--method {method!r}: choose tokens or alignments")
-        if budget is not None and budget <= 0:
-            raise BadArgument(f"--budget {budget:g}: give a positive number of seconds")
+        limit = self.limit(budget, memory)
         events = self.events(log, cut, filters)
         if method == "tokens":
-            return mining.token_replay(events, model)
-        return mining.alignments(events, model, budget=budget, engine=aligner)
+            return mining.token_replay(events, model, limit=limit, progress=progress)
+        return mining.alignments(events, model, limit=limit, engine=aligner, progress=progress)
 
     def discover(
         self,
@@ -627,11 +644,46 @@ class Workbench:
         *,
         algorithm: Literal["inductive", "heuristics", "alpha"] = "inductive",
         noise: float = 0.0,
+        budget: float | None = None,
+        memory: int | None = None,
     ) -> Model:
-        """A process model discovered from the log (`mining.discover`)."""
+        """A process model discovered from the log (`mining.discover`), within ``budget``
+        seconds and ``memory`` bytes; `mining.Stopped` when a limit is reached first."""
         from workbench import mining
 
-        return mining.discover(self.events(log, cut, filters), algorithm=algorithm, noise=noise)
+        limit = self.limit(budget, memory)
+        events = self.events(log, cut, filters)
+        return mining.discover(events, algorithm=algorithm, noise=noise, limit=limit)
+
+    def analyse(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        algorithm: Literal["inductive", "heuristics", "alpha"] = "inductive",
+        noise: float = 0.0,
+        model: Path | None = None,
+        method: Literal["tokens", "alignments"] = "tokens",
+        budget: float | None = None,
+        memory: int | None = None,
+        progress: Callable[[str, float], None] | None = None,
+    ) -> Analysis:
+        """Discovery (or ``model``, a PNML or BPMN file) and conformance in one job, as the
+        app runs it: one budget for both (`mining.analyse`)."""
+        from workbench import mining
+
+        limit = self.limit(budget, memory)
+        events = self.events(log, cut, filters)
+        return mining.analyse(
+            events,
+            algorithm=algorithm,
+            noise=noise,
+            model=model,
+            method=method,
+            limit=limit,
+            progress=progress,
+        )
 
     # ------------------------------------------------------------------ writes and reactions
 

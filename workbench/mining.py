@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,14 +21,13 @@ from typing import Any, Literal, TypeVar
 import polars as pl
 from lxml import etree
 
-from workbench import replay
+from workbench import aligners, bounded, replay
 from workbench.models import Model, ModelError, pm4py, quiet
 from workbench.projections import ordered
 
 F = TypeVar("F", bound=Callable[..., Any])
 Algorithm = Literal["inductive", "heuristics", "alpha"]
 ALGORITHMS: tuple[Algorithm, ...] = ("inductive", "heuristics", "alpha")
-CHUNK = 256  # variants aligned per call to pm4py
 CASE, ACTIVITY, TIME = "case:concept:name", "concept:name", "time:timestamp"
 
 
@@ -72,32 +71,79 @@ def _variant_frame(variants: list[tuple[str, ...]]) -> Any:
     return frame.to_pandas()
 
 
-@_quietly
 def discover(
-    events: pl.LazyFrame, *, algorithm: Algorithm = "inductive", noise: float = 0.0
+    events: pl.LazyFrame,
+    *,
+    algorithm: Algorithm = "inductive",
+    noise: float = 0.0,
+    limit: bounded.Limit | None = None,
 ) -> Model:
     """A model of the events: inductive miner (with a noise threshold from 0 to 1), heuristics
     miner or alpha miner. All three work on the variants (`variant_log`), never on the
-    events one by one, and give the model pm4py gives for the log."""
+    events one by one, and give the model pm4py gives for the log.
+
+    Within ``limit`` (a wall-clock budget, a memory ceiling) or not at all: a miner that
+    reaches it is stopped and `Stopped` says which limit it reached."""
     if algorithm not in ALGORITHMS:
         raise ModelError(f"unknown algorithm {algorithm!r}; choose {', '.join(ALGORITHMS)}")
     if not 0 <= noise <= 1:
         raise ModelError(f"noise {noise:g}: give a threshold from 0 to 1")
-    pm = pm4py()
     variants = variant_log(events)
     if not variants:
         raise ModelError("no events to discover a model from")
-    if algorithm == "inductive":
-        tree = _inductive(variants, noise)
-        net, initial, final = pm.convert_to_petri_net(tree)
-        return Model(net, initial, final, algorithm, tree=tree, bpmn=pm.convert_to_bpmn(tree))
-    if algorithm == "heuristics":
-        net, initial, final = _heuristics(variants)
-        return Model(net, initial, final, algorithm, bpmn=_bpmn_of(pm, net, initial, final))
-    # Alpha looks only at which activities follow which: one case per variant says it all.
-    keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
-    net, initial, final = pm.discover_petri_net_alpha(_variant_frame(list(variants)), **keys)
-    return Model(net, initial, final, algorithm, bpmn=_bpmn_of(pm, net, initial, final))
+    outcome = _bounded(_discover_work, (variants, algorithm, noise), limit)
+    if outcome.stopped is not None:
+        assert limit is not None
+        raise Stopped(
+            f"the {algorithm} miner reached {limit.describe(outcome.stopped)} before it found"
+            " a model: nothing was discovered; give a larger limit, a higher noise threshold"
+            " or filter the log"
+        )
+    found: Model = outcome.results[0]
+    # BPMN does not pickle: the worker gives the net (and tree), and BPMN is made here.
+    with quiet():
+        pm = pm4py()
+        if found.tree is not None:
+            found.bpmn = pm.convert_to_bpmn(found.tree)
+        else:
+            found.bpmn = _bpmn_of(pm, found.net, found.initial, found.final)
+    return found
+
+
+def _discover_work(payload: tuple[Counter[tuple[str, ...]], Algorithm, float]) -> Iterator[Model]:
+    """The miner, where `bounded.run` runs it: one model."""
+    variants, algorithm, noise = payload
+    with quiet():
+        pm = pm4py()
+        if algorithm == "inductive":
+            tree = _inductive(variants, noise)
+            net, initial, final = pm.convert_to_petri_net(tree)
+            yield Model(net, initial, final, algorithm, tree=tree)
+        elif algorithm == "heuristics":
+            yield Model(*_heuristics(variants), algorithm)
+        else:
+            # Alpha looks only at which activities follow which: one case per variant says
+            # it all.
+            keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
+            frame = _variant_frame(list(variants))
+            yield Model(*pm.discover_petri_net_alpha(frame, **keys), algorithm)
+
+
+def _bounded(
+    work: Callable[[Any], Iterator[Any]],
+    payload: Any,
+    limit: bounded.Limit | None,
+    progress: Callable[[int], None] | None = None,
+) -> bounded.Outcome[Any]:
+    """`bounded.run`, with the work's errors as `ModelError`."""
+    try:
+        return bounded.run(work, payload, limit, progress=progress)
+    except bounded.WorkerFailed as error:
+        raise ModelError(str(error)) from error
+
+
+class Stopped(ModelError):
+    """A limit was reached before the work gave anything to show."""
 
 
 def variant_log(events: pl.LazyFrame) -> Counter[tuple[str, ...]]:
@@ -397,57 +443,114 @@ def _variants(events: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return ranked, per_case.join(ranked.select("variant", "index"), on="variant")
 
 
-@_quietly
-def token_replay(events: pl.LazyFrame, model: Model) -> Conformance:
+GROUP = 64  # variants replayed per message from a worker
+
+
+def token_replay(
+    events: pl.LazyFrame,
+    model: Model,
+    *,
+    limit: bounded.Limit | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Conformance:
     """Token-based replay: fitness per variant, weighted by cases, and precision, with
-    pm4py's numbers (`workbench.replay` runs pm4py's replay once per distinct step)."""
+    pm4py's numbers (`workbench.replay` runs pm4py's replay once per distinct step).
+
+    Within ``limit``: when it is reached, the variants replayed so far (most frequent first)
+    are reported (``stopped``), their fitness only; precision needs every variant."""
     started = time.perf_counter()
     ranked, per_case = _variants(events)
     if ranked.is_empty():
         return _nothing_to_check("tokens", started)
     sequences = [tuple(v) for v in ranked["variant"].to_list()]
     counts = ranked["cases"].to_list()
-    # pm4py's replay, one step per distinct prefix and marking (`workbench.replay`).
-    steps = replay.Steps(model)
-    results = replay.fitness(sequences, model, steps=steps)
+    total = len(sequences)
+    outcome = _bounded(
+        _replay_work,
+        (model.net_only(), sequences, counts),
+        limit,
+        None if progress is None else lambda n: progress(min(n * GROUP, total), total),
+    )
+    results = [r for kind, found in outcome.results if kind == "fitness" for r in found]
+    precision = next((found for kind, found in outcome.results if kind == "precision"), None)
     totals = {name: 0.0 for name in ("missing", "consumed", "remaining", "produced")}
-    for result, count in zip(results, counts, strict=True):
+    for result, count in zip(results, counts, strict=False):
         for name in totals:
             totals[name] += getattr(result, name) * count
-    fitness = 0.5 * (1 - totals["missing"] / totals["consumed"]) + 0.5 * (
-        1 - totals["remaining"] / totals["produced"]
+    fitness = (
+        0.5 * (1 - totals["missing"] / totals["consumed"])
+        + 0.5 * (1 - totals["remaining"] / totals["produced"])
+        if results
+        else None
     )
     per_variant = pl.DataFrame(
         {
-            "index": ranked["index"],
+            "index": ranked["index"].head(len(results)),
             "fitness": [r.fitness for r in results],
             "fitting": [r.fits for r in results],
-        }
+        },
+        schema={"index": pl.UInt32, "fitness": pl.Float64, "fitting": pl.Boolean},
     )
-    precision = replay.precision(list(zip(sequences, counts, strict=True)), model, steps=steps)
-    return _result(
+    result = _result(
         "tokens",
         fitness,
         per_variant,
         ranked,
         per_case,
-        float(precision),
+        None if precision is None else float(precision),
         _empty_deviations(),
         started,
-        stopped=False,
+        stopped=outcome.stopped is not None,
+    )
+    if outcome.stopped is not None:
+        assert limit is not None
+        result.notes.append(
+            _stopped_note(limit, outcome.stopped, "replayed", ranked, per_case, len(results))
+        )
+        if precision is None:
+            result.notes.append("precision is not computed: it needs every variant replayed")
+    return result
+
+
+def _replay_work(
+    payload: tuple[Model, list[tuple[str, ...]], list[int]],
+) -> Iterator[tuple[str, Any]]:
+    """Token replay where `bounded.run` runs it: fitness for each group of variants, most
+    frequent first, then precision over them all."""
+    model, sequences, counts = payload
+    with quiet():
+        steps = replay.Steps(model)
+        for first in range(0, len(sequences), GROUP):
+            yield "fitness", replay.fitness(sequences[first : first + GROUP], model, steps=steps)
+        pairs = list(zip(sequences, counts, strict=True))
+        yield "precision", replay.precision(pairs, model, steps=steps)
+
+
+def _stopped_note(
+    limit: bounded.Limit,
+    reason: bounded.Reason,
+    done: str,
+    ranked: pl.DataFrame,
+    per_case: pl.DataFrame,
+    checked: int,
+) -> str:
+    covered = int(ranked.head(checked)["cases"].sum()) if checked else 0
+    return (
+        f"stopped at {limit.describe(reason)}: {checked:,} of {ranked.height:,} variants"
+        f" {done}, covering {covered:,} of {per_case.height:,} cases; the figures are theirs"
+        f" and the other {ranked.height - checked:,} variants are not checked"
     )
 
 
-@_quietly
 def alignments(
     events: pl.LazyFrame,
     model: Model,
     *,
-    budget: float | None = None,
+    limit: bounded.Limit | None = None,
     progress: Callable[[int, int], None] | None = None,
-    engine: Literal["auto", "r4pm", "pm4py"] = "auto",
+    engine: aligners.Engine = "auto",
 ) -> Conformance:
-    """Alignments, once per variant, most frequent first, within ``budget`` seconds.
+    """Alignments, once per variant, most frequent first, within ``limit``.
 
     ``engine``: r4pm (Rust, the default when installed) or pm4py. Both find an optimal
     alignment under pm4py's standard costs, so costs and fitness are equal; where several
@@ -455,55 +558,31 @@ def alignments(
     (their number per case cannot), which the notes say. A variant r4pm cannot align (more
     than 255 tokens in a place) is aligned by pm4py.
 
-    When the budget runs out, the variants checked so far are reported (``stopped``) and the
-    fitness covers the cases of those variants only, which the notes say.
+    When the limit (a wall-clock budget, a memory ceiling) is reached, the variants aligned
+    so far are reported (``stopped``) and the fitness covers the cases of those variants
+    only, which the notes say.
     """
-    if budget is not None and budget <= 0:
-        raise ModelError(f"a time budget of {budget:g} s leaves no time: give a positive number")
     if engine not in ("auto", "r4pm", "pm4py"):
         raise ModelError(f"unknown alignment engine {engine!r}; choose r4pm or pm4py")
     started = time.perf_counter()
-    pm = pm4py()
     ranked, per_case = _variants(events)
     if ranked.is_empty():
         return _nothing_to_check("alignments", started)
-    keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
-    rust = _RustAligner.open(model) if engine != "pm4py" else None
-    if engine == "r4pm" and rust is None:
-        raise ModelError("the r4pm engine is not installed: pip install r4pm")
-
-    def by_pm4py(chunk: list[tuple[str, ...]]) -> list[dict[str, Any]]:
-        try:
-            return list(
-                pm.conformance_diagnostics_alignments(
-                    _variant_frame(chunk), model.net, model.initial, model.final, **keys
-                )
-            )
-        except Exception as error:  # pm4py refuses nets it cannot align on
-            raise ModelError(f"alignments cannot run on this model: {error}") from error
-
-    results: list[dict[str, Any]] = []
-    stopped = False
-    by_rust = 0
     sequences = [tuple(v) for v in ranked["variant"].to_list()]
-    # Variants go in chunks: few calls, yet the budget and progress are checked often.
-    for first in range(0, len(sequences), CHUNK):
-        if budget is not None and time.perf_counter() - started > budget:
-            stopped = True
-            break
-        chunk = sequences[first : first + CHUNK]
-        aligned = [rust.align(variant) for variant in chunk] if rust else [None] * len(chunk)
-        missing = [variant for variant, found in zip(chunk, aligned, strict=True) if not found]
-        fallback = iter(by_pm4py(missing) if missing else [])
-        by_rust += len(chunk) - len(missing)
-        results.extend(found or next(fallback) for found in aligned)
-        if progress is not None:
-            progress(len(results), len(sequences))
+    total = len(sequences)
+    outcome = _bounded(
+        aligners.align,
+        (model.net_only(), sequences, engine),
+        limit,
+        None if progress is None else lambda n: progress(n, total),
+    )
+    results = [found for found, _ in outcome.results]
+    by_rust = sum(1 for _, by in outcome.results if by == "r4pm")
     checked = ranked.head(len(results))
     counts = checked["cases"].to_list()
     cost = sum(r["cost"] * n for r, n in zip(results, counts, strict=True))
     worst = sum(r["bwc"] * n for r, n in zip(results, counts, strict=True))
-    fitness = 1.0 - cost / worst if worst > 0 else 0.0
+    fitness = (1.0 - cost / worst if worst > 0 else 0.0) if results else None
     per_variant = pl.DataFrame(
         {
             "index": checked["index"],
@@ -546,7 +625,7 @@ def alignments(
         schema={"activity": pl.String, "after": pl.String, "moves": pl.Int64},
         orient="row",
     ).sort(["moves", "activity"], descending=[True, False])
-    outcome = _result(
+    answer = _result(
         "alignments",
         fitness,
         per_variant,
@@ -555,18 +634,17 @@ def alignments(
         None,
         deviations,
         started,
-        stopped=stopped,
+        stopped=outcome.stopped is not None,
     )
-    outcome.transitions, outcome.log_moves = transitions, log_moves
-    if stopped:
-        covered = int(checked["cases"].sum())
-        outcome.notes.append(
-            f"stopped after {budget:g} s: {len(results)} of {ranked.height} variants aligned,"
-            f" covering {covered:,} of {per_case.height:,} cases; fitness is theirs"
+    answer.transitions, answer.log_moves = transitions, log_moves
+    if outcome.stopped is not None:
+        assert limit is not None
+        answer.notes.append(
+            _stopped_note(limit, outcome.stopped, "aligned", ranked, per_case, len(results))
         )
     engines = (["r4pm"] if by_rust else []) + (["pm4py"] if by_rust < len(results) else [])
     if results:
-        outcome.notes.append(
+        answer.notes.append(
             f"aligned by {' and '.join(engines)}"
             + (
                 ": fitness as pm4py computes it; where several alignments are optimal, moves"
@@ -575,68 +653,8 @@ def alignments(
                 else ""
             )
         )
-    outcome.engine = " and ".join(engines)
-    return outcome
-
-
-class _RustAligner:
-    """Alignments by r4pm under pm4py's standard costs, in pm4py's result shape."""
-
-    MOVE = 10_000  # pm4py's cost of a log or model move; a silent step costs 1
-
-    def __init__(self, net: Any, module: Any) -> None:
-        self.net = net
-        self.module = module
-        self.labels = {tid: t.get("label") for tid, t in net["transitions"].items()}
-        self.options = {
-            "cost_fn": {
-                "log_move_cost": self.MOVE,
-                "model_move_cost": self.MOVE,
-                "silent_move_cost": 1,
-                "sync_move_cost": 0,
-            }
-        }
-        empty = module.align_empty_trace(net, self.options)
-        self.empty = int(empty["cost"]) if isinstance(empty, dict) and "cost" in empty else None
-
-    @classmethod
-    def open(cls, model: Model) -> _RustAligner | None:
-        """An aligner for the model, or None without r4pm (or a net it cannot take)."""
-        try:
-            from r4pm import petri_net
-            from r4pm.bindings.conformance.case_centric import alignments as module
-        except ImportError:
-            return None
-        try:
-            aligner = cls(petri_net.from_pm4py(model.net, model.initial, model.final), module)
-        except Exception:  # a net r4pm cannot take: pm4py aligns
-            return None
-        return aligner if aligner.empty is not None else None
-
-    def align(self, variant: tuple[str, ...]) -> dict[str, Any] | None:
-        """The variant's alignment as pm4py gives it (cost, bwc, fitness, alignment), or
-        None when r4pm cannot align it."""
-        try:
-            found = self.module.align_trace(self.net, list(variant), self.options)
-        except Exception:
-            return None
-        if not isinstance(found, dict) or "cost" not in found:
-            return None
-        assert self.empty is not None
-        steps: list[tuple[str | None, str | None]] = []
-        for move in found["moves"]:
-            (kind, detail), *_ = move.items()
-            if kind == "SyncMove":
-                activity = variant[detail["trace_event_index"]]
-                steps.append((activity, activity))
-            elif kind == "LogMove":
-                steps.append((variant[detail["trace_event_index"]], ">>"))
-            else:
-                steps.append((">>", self.labels.get(detail["transition"])))
-        cost = int(found["cost"])
-        worst = self.empty + len(variant) * self.MOVE
-        fitness = 1 - (cost // self.MOVE) / (worst // self.MOVE) if worst // self.MOVE else 0
-        return {"cost": cost, "bwc": worst, "fitness": fitness, "alignment": steps}
+    answer.engine = " and ".join(engines) or "none"
+    return answer
 
 
 def _nothing_to_check(method: Literal["tokens", "alignments"], started: float) -> Conformance:
@@ -671,7 +689,7 @@ def _empty_deviations() -> pl.DataFrame:
 
 def _result(
     method: Literal["tokens", "alignments"],
-    fitness: float,
+    fitness: float | None,
     per_variant: pl.DataFrame,
     ranked: pl.DataFrame,
     per_case: pl.DataFrame,
@@ -685,11 +703,12 @@ def _result(
         "case_id", pl.col("index").alias("variant"), "fitness", "fitting"
     )
     checked = cases.filter(pl.col("fitness").is_not_null())
+    some = checked.height > 0
     return Conformance(
         method,
-        float(fitness),
-        float(checked["fitness"].mean() or 0.0),  # type: ignore[arg-type]
-        float(checked["fitting"].mean() or 0.0),  # type: ignore[arg-type]
+        None if fitness is None else float(fitness),
+        float(checked["fitness"].mean()) if some else None,  # type: ignore[arg-type]
+        float(checked["fitting"].cast(pl.Float64).mean()) if some else None,  # type: ignore[arg-type]
         precision,
         cases,
         deviations,
@@ -745,11 +764,13 @@ def analyse(
     noise: float = 0.0,
     model: Path | None = None,
     method: Literal["tokens", "alignments"] = "tokens",
-    budget: float | None = None,
+    limit: bounded.Limit | None = None,
+    engine: aligners.Engine = "auto",
     progress: Callable[[str, float], None] | None = None,
 ) -> Analysis:
     """Discover a model (or read ``model``) and check the events against it, reporting
-    progress as (stage, fraction done): what the app runs as a background job."""
+    progress as (stage, fraction done): what the app runs as a background job. ``limit``
+    holds for the whole: discovery and the check share its budget."""
 
     def report(stage: str, done: float) -> None:
         if progress is not None:
@@ -757,16 +778,26 @@ def analyse(
 
     report("discovering the model" if model is None else "reading the model", 0.0)
     found = (
-        discover(events, algorithm=algorithm, noise=noise) if model is None else read_model(model)
+        discover(events, algorithm=algorithm, noise=noise, limit=limit)
+        if model is None
+        else read_model(model)
     )
     report("checking conformance", 0.3)
     if method == "tokens":
-        result = token_replay(events, found)
+        result = token_replay(
+            events,
+            found,
+            limit=limit,
+            progress=lambda done, total: report(
+                f"replaying variants ({done:,} of {total:,})", 0.3 + 0.7 * done / max(total, 1)
+            ),
+        )
     else:
         result = alignments(
             events,
             found,
-            budget=budget,
+            limit=limit,
+            engine=engine,
             progress=lambda done, total: report(
                 f"aligning variants ({done:,} of {total:,})", 0.3 + 0.7 * done / max(total, 1)
             ),

@@ -53,6 +53,11 @@ class Model:
     tree: Any = None
     bpmn: Any = None
 
+    def net_only(self) -> Model:
+        """The Petri net and its markings alone: what a worker process needs, and what
+        pickles (pm4py's BPMN objects do not)."""
+        return Model(self.net, self.initial, self.final, self.algorithm, tree=self.tree)
+
     def summary(self) -> dict[str, int]:
         """Places, transitions (visible and silent) and arcs of the net."""
         visible = sum(1 for t in self.net.transitions if t.label is not None)

@@ -13,10 +13,12 @@ import streamlit as st
 from dashboards import charts, state
 from dashboards.layout import filtered_note, require_log, title
 from dashboards.markdown import escape
-from workbench import mining
+from workbench import bounded, mining
 from workbench.filters import Cases, Filters
 
 summary = require_log()
+# A worker with pm4py imported waits for the job, so that Run does not wait for one to start.
+bounded.prepare("workbench.mining")
 title("Discovery and conformance", summary)
 filtered_note()
 left, middle, right = st.columns(3)
@@ -38,10 +40,14 @@ method = st.radio(
     }.get,
     horizontal=True,
 )
-budget = (
-    st.slider("Time budget for alignments (s)", 10, 600, 120, step=10)
-    if method == "alignments"
-    else None
+budget = st.slider(
+    "Time budget (s)",
+    5,
+    600,
+    120,
+    step=5,
+    help="Wall-clock time for discovery and the check together: when it runs out, the job"
+    " stops and shows the variants it checked, labelled as partial.",
 )
 model_path: Path | None = None
 if uploaded is not None:
@@ -73,16 +79,18 @@ key = "|".join(
 )
 events = state.events(log)
 if st.button("Run", type="primary"):
+    bench = state.workbench()
     state.start_job(
         key,
-        lambda progress: mining.analyse(
-            events,
-            algorithm=algorithm,
+        lambda progress: bench.analyse(
+            log,
+            filters=filters,
+            algorithm=algorithm,  # type: ignore[arg-type]
             noise=noise,
-            model=model_path,  # type: ignore[arg-type]
-            method=method,
+            model=model_path,
+            method=method,  # type: ignore[arg-type]
             budget=budget,
-            progress=progress,  # type: ignore[arg-type]
+            progress=progress,
         ),
     )
 
@@ -114,7 +122,12 @@ def show(analysis: mining.Analysis, seconds: float) -> None:
     columns[3].metric("Variants checked", f"{result.variants_checked:,} of {result.variants:,}")
     st.caption(f"Computed in {seconds:.1f} s.")
     for note in result.notes:
-        st.warning(escape(note))
+        # What stopped the job early is a warning (the figures are partial); which engine
+        # aligned is information.
+        if note.startswith("stopped at") or result.fitness is None:
+            st.warning(escape(note), icon=":material/timer_off:")
+        else:
+            st.info(escape(note), icon=":material/info:")
     views = (
         ["petri"]
         + (["bpmn"] if analysis.model.bpmn is not None else [])

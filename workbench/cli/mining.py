@@ -10,7 +10,14 @@ from rich.table import Table
 
 from workbench.application import Cut
 from workbench.cli.commands import command
-from workbench.cli.options import JsonOption, LogArgument, with_filters
+from workbench.cli.options import (
+    BudgetOption,
+    JsonOption,
+    LogArgument,
+    MemoryOption,
+    memory_size,
+    with_filters,
+)
 from workbench.cli.output import check_output, emit_json, fail, heading, out
 from workbench.cli.session import existing_log, store, workbench
 from workbench.filters import Filters
@@ -26,6 +33,8 @@ def discover(
     output: OutputOption,
     algorithm: Annotated[str, typer.Option(help="inductive, heuristics or alpha.")] = "inductive",
     noise: Annotated[float, typer.Option(help="Inductive miner's noise threshold, 0 to 1.")] = 0.0,
+    budget: BudgetOption = None,
+    memory: MemoryOption = None,
     *,
     cut: Cut,
     filters: Filters,
@@ -41,7 +50,10 @@ def discover(
         fail(f"--output {output}: give a file ending in .pnml or .bpmn")
     check_output(output)
     chosen: Any = algorithm  # checked by mining.discover, which names the choices
-    model = workbench().discover(existing_log(log), cut, filters, algorithm=chosen, noise=noise)
+    model = workbench().discover(
+        existing_log(log), cut, filters,
+        algorithm=chosen, noise=noise, budget=budget, memory=memory_size(memory),
+    )  # fmt: skip
     mining.write_model(model, output)
     parts = model.summary()
     out.print(
@@ -56,9 +68,8 @@ def conformance(
     log: LogArgument,
     model: Annotated[Path, typer.Option("--model", help="A .pnml or .bpmn model.")],
     method: Annotated[str, typer.Option(help="tokens (replay) or alignments.")] = "tokens",
-    budget: Annotated[
-        float | None, typer.Option(help="Seconds alignments may take (they stop and say so).")
-    ] = None,
+    budget: BudgetOption = None,
+    memory: MemoryOption = None,
     aligner: Annotated[
         str,
         typer.Option(
@@ -92,9 +103,10 @@ def conformance(
         fail(f"--every {every!r}: choose {', '.join(mining.PERIODS)}")
     net = mining.read_model(model)
     bench = workbench()
+    chosen: Any = method, aligner  # checked above
     result = bench.conformance(
         existing_log(log), net, cut, filters,
-        method=method, budget=budget, aligner=aligner,  # type: ignore[arg-type]
+        method=chosen[0], aligner=chosen[1], budget=budget, memory=memory_size(memory),
     )  # fmt: skip
     events = bench.events(log, cut, filters)
     periods = None if every is None else mining.over_time(result, events, every)

@@ -27,6 +27,34 @@ KnownAtOption = Annotated[
     str | None,
     typer.Option("--known-at", help="As the store knew it then: a time, or a position (digits)."),
 ]
+BudgetOption = Annotated[
+    float | None,
+    typer.Option(
+        "--budget",
+        help="Seconds of wall-clock time the computation may take: it stops then and reports"
+        " what it finished, labelled as partial.",
+    ),
+]
+MemoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory",
+        help="Most memory the computation may hold, e.g. 2GB (default: half of this"
+        " machine's, at most 8 GB); it stops there like at the budget.",
+    ),
+]
+
+
+def memory_size(text: str | None) -> int | None:
+    """``--memory`` in bytes, or a failure naming it."""
+    from workbench.bounded import parse_size
+
+    if text is None:
+        return None
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        fail(f"--memory {error}")
 
 
 @dataclass(frozen=True)

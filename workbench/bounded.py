@@ -1,0 +1,321 @@
+"""Work that keeps a limit: a wall-clock budget and a memory ceiling that hold.
+
+A long computation (alignments, token replay, discovery) runs in a worker process and sends
+each result as it finishes. The caller keeps the results that arrived and stops the worker
+the moment the budget runs out or the worker's resident memory passes the ceiling, however
+long one step of the work would still take: a limit is kept in wall-clock time, not checked
+between steps. Without a limit the work runs here, in this process.
+
+Workers are new interpreters, never forks (a process that has run Polars must not fork),
+and they do not re-run the caller's main module: a script without a ``__main__`` guard, a
+notebook and the app all work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+from workbench.events import WorkbenchError
+
+P = TypeVar("P")
+T = TypeVar("T")
+POLL = 0.02  # seconds between looks at the worker's memory
+DRAIN = 0.2  # seconds spent taking results already sent, once the limit is reached
+
+Reason = Literal["time", "memory"]
+
+
+class WorkerFailed(WorkbenchError):
+    """The work raised an error (its message is the work's own) or its process died."""
+
+
+def physical_memory() -> int:
+    """This machine's memory in bytes (0 when the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def default_memory() -> int:
+    """The memory ceiling when none is given: half of this machine's memory, at most 8 GB."""
+    half = physical_memory() // 2
+    return min(half, 8 * 1024**3) if half else 8 * 1024**3
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``512MB``, ``2GB``, ``1.5G`` or a plain number of bytes; ValueError naming
+    the text otherwise."""
+    found = _SIZE.match(text)
+    if not found:
+        raise ValueError(f"{text!r} is not a size: give one such as 512MB or 2GB")
+    number, unit = float(found.group(1)), found.group(2).lower()
+    size = int(number * 1024 ** " kmgt".index(unit or " "))
+    if size <= 0:
+        raise ValueError(f"{text!r} leaves no memory: give a positive size")
+    return size
+
+
+def human_size(size: int) -> str:
+    """``2.0 GB``, ``512 MB``."""
+    if size >= 1024**3:
+        return f"{size / 1024**3:.1f} GB"
+    return f"{size / 1024**2:.0f} MB"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A wall-clock budget in seconds, counted from ``started`` (`time.monotonic`), and a
+    ceiling on the worker's resident memory in bytes; either may be None."""
+
+    seconds: float | None = None
+    memory: int | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if self.seconds is not None and not self.seconds > 0:
+            raise ValueError(
+                f"a time budget of {self.seconds:g} s leaves no time: give a positive number"
+            )
+        if self.memory is not None and self.memory <= 0:
+            raise ValueError(f"a memory ceiling of {self.memory} bytes: give a positive size")
+
+    @property
+    def deadline(self) -> float | None:
+        return None if self.seconds is None else self.started + self.seconds
+
+    def left(self) -> float | None:
+        """Seconds left of the budget (never below 0), or None without one."""
+        deadline = self.deadline
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+    def describe(self, reason: Reason) -> str:
+        """What was reached, for a note: ``the time budget of 30 s``."""
+        if reason == "time":
+            return f"the time budget of {self.seconds:g} s"
+        return f"the memory ceiling of {human_size(self.memory or 0)}"
+
+
+@dataclass
+class Outcome(Generic[T]):
+    """The results that arrived, in order, and why the work stopped early (None: it
+    finished)."""
+
+    results: list[T]
+    stopped: Reason | None = None
+
+
+def run(
+    work: Callable[[P], Iterator[T]],
+    payload: P,
+    limit: Limit | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Outcome[T]:
+    """Run ``work(payload)`` and collect what it yields, within ``limit``.
+
+    ``work`` must be a module-level function and ``payload`` picklable: with a limit they
+    go to a worker process, which is killed when the limit is reached. Errors in
+    the work are raised here as `WorkerFailed` with the work's message."""
+    if limit is None or (limit.seconds is None and limit.memory is None):
+        results: list[T] = []
+        for result in work(payload):
+            results.append(result)
+            if progress is not None:
+                progress(len(results))
+        return Outcome(results)
+    return _in_worker(work, payload, limit, progress)
+
+
+@dataclass
+class _Worker:
+    """A worker process: it imports what the work needs, then waits for the work."""
+
+    process: subprocess.Popen[bytes]
+    tasks: Connection  # where the work and its payload are sent
+    results: Connection  # where the worker sends what it yields
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+_spare: dict[tuple[str, ...], _Worker] = {}
+_spare_lock = threading.Lock()
+
+
+def prepare(*modules: str) -> None:
+    """Start a worker in the background that imports ``modules`` (and pm4py, quietly) and
+    then waits: the next `run` with a limit uses it instead of starting one, and starts
+    the next spare. For a long-lived process (the app), where a job should not wait for
+    a worker to start."""
+    with _spare_lock:
+        ready = _spare.get(modules)
+        if ready is not None and ready.alive():
+            return
+        _spare[modules] = _start(modules)
+
+
+def _start(modules: tuple[str, ...]) -> _Worker:
+    """A new interpreter (not a fork, and not a re-run of this program's main module, as
+    multiprocessing's spawn would do) running `_child`, on two pipes."""
+    task_out, task_in = os.pipe()
+    result_out, result_in = os.pipe()
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from workbench.bounded import _child; _child()",
+            str(task_out),
+            str(result_in),
+            *modules,
+        ],
+        pass_fds=(task_out, result_in),
+        env=environment,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(task_out)
+    os.close(result_in)
+    return _Worker(
+        process, Connection(task_in, readable=False), Connection(result_out, writable=False)
+    )
+
+
+def _take() -> _Worker:
+    """A spare worker when one was prepared (and the next one started), else a new one."""
+    with _spare_lock:
+        for modules, worker in list(_spare.items()):
+            if worker.alive():
+                _spare[modules] = _start(modules)
+                return worker
+    return _start(())
+
+
+def _in_worker(
+    work: Callable[[P], Iterator[T]],
+    payload: P,
+    limit: Limit,
+    progress: Callable[[int], None] | None,
+) -> Outcome[T]:
+    worker = _take()
+    process, receiver = worker.process, worker.results
+    with contextlib.suppress(OSError):  # a worker that died before it took the work
+        worker.tasks.send((work, payload))  # is found below, by its exit code
+    worker.tasks.close()
+    results: list[T] = []
+    stopped: Reason | None = None
+    deadline = limit.deadline
+    try:
+        while True:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                stopped = "time"
+                break
+            wait = POLL if deadline is None else min(POLL, deadline - now)
+            if receiver.poll(wait):
+                try:
+                    kind, value = receiver.recv()
+                except EOFError:
+                    raise WorkerFailed(_death(process.wait(1))) from None
+                if kind == "done":
+                    break
+                if kind == "error":
+                    raise WorkerFailed(value)
+                results.append(value)
+                if progress is not None:
+                    progress(len(results))
+            elif process.poll() is not None and not receiver.poll(0):
+                raise WorkerFailed(_death(process.returncode))
+            if limit.memory is not None and _resident(process.pid) > limit.memory:
+                stopped = "memory"
+                break
+        if stopped is not None:
+            # Results already sent count: take them, briefly, before the worker goes.
+            until = time.monotonic() + DRAIN
+            while time.monotonic() < until and receiver.poll(0):
+                try:
+                    kind, value = receiver.recv()
+                except EOFError:
+                    break
+                if kind != "item":
+                    break
+                results.append(value)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        receiver.close()
+    return Outcome(results, stopped)
+
+
+def _child() -> None:
+    """The worker's program: its pipes and the modules to import are its arguments."""
+    tasks, sender = int(sys.argv[1]), int(sys.argv[2])
+    _wait(
+        tuple(sys.argv[3:]),
+        Connection(tasks, writable=False),
+        Connection(sender, readable=False),
+    )
+
+
+def _wait(modules: tuple[str, ...], tasks: Connection, sender: Connection) -> None:
+    """The worker: import what the work will need, wait for it, do it."""
+    try:
+        for name in modules:
+            importlib.import_module(name)
+        if modules:
+            from workbench.models import pm4py
+
+            pm4py()
+        work, payload = tasks.recv()
+    except EOFError:  # the parent went away without giving work
+        return
+    except Exception as error:  # what the parent sent does not unpickle here
+        sender.send(("error", f"the work could not be handed to a worker: {error!r}"))
+        return
+    _serve(work, payload, sender)
+
+
+def _serve(work: Callable[[Any], Iterator[Any]], payload: Any, sender: Connection) -> None:
+    """Send each result of the work, then ``done``; or the error's message."""
+    try:
+        for result in work(payload):
+            sender.send(("item", result))
+        sender.send(("done", None))
+    except MemoryError:
+        sender.send(("error", "the work ran out of memory"))
+    except Exception as error:
+        sender.send(("error", str(error) or type(error).__name__))
+    finally:
+        sender.close()
+
+
+def _death(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"the worker process was stopped by signal {-code}"
+    return f"the worker process ended unexpectedly (exit code {code})"
+
+
+def _resident(pid: int | None) -> int:
+    """The process's resident memory in bytes (0 when it cannot be read)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^VmRSS:\s+(\d+)\s+kB", text, re.MULTILINE)
+    return int(found.group(1)) * 1024 if found else 0

@@ -10,15 +10,49 @@ from dashboards.markdown import escape
 from workbench.store import LogSummary
 
 
-def require_log() -> LogSummary:
-    """The chosen log (drawing the sidebar); stops the page with a hint when there is none."""
+def require_log(*, object_centric: bool = False) -> LogSummary:
+    """The chosen log (drawing the sidebar); stops the page with a hint when there is none,
+    and with a message when the URL names a log the page cannot show (never another log in
+    its place). ``object_centric``: the page shows an object-centric log itself, not only
+    its views."""
     sidebar.render()
     summary = state.selected_log()
+    unknown = state.unknown_log()
+    if unknown is not None:
+        whole = next((s for s in state.logs() if s.log == unknown.name), None)
+        if object_centric and whole is not None and whole.kind == "object":
+            return whole
+        unknown_log_note(unknown)
+        st.stop()
     if summary is None:
         st.info("The store has no logs yet. Load the demo on **Event logs**, or **Upload** a file.")
         st.stop()
     assert summary is not None
     return summary
+
+
+def unknown_log_note(unknown: state.UnknownLog) -> None:
+    """Say that the link names a log this page cannot show, and offer what it can: an
+    object-centric log's views, or the list of logs. Nothing else is shown."""
+    name = escape(unknown.name)
+    if unknown.views:
+        st.warning(
+            f"**{name}** is an object-centric log: its events are shown one object type at a"
+            " time. Choose a view:",
+            icon=":material/category:",
+        )
+        for view in unknown.views:
+            if st.button(view, icon=":material/arrow_forward:", key=f"view-{view}"):
+                st.query_params.clear()
+                st.query_params[state.LOG_KEY] = view
+                st.rerun()
+        return
+    st.error(
+        f"There is no log named **{name}** in this store ({escape(state.store_name())}): the"
+        " link may be old, or meant for another store. Choose a log in the sidebar.",
+        icon=":material/search_off:",
+    )
+    st.page_link("views/logs.py", label="See the logs in this store", icon=":material/list:")
 
 
 def title(page: str, summary: LogSummary) -> None:

@@ -39,19 +39,24 @@ def render() -> None:
     summary = state.selected_log()
     with st.sidebar:
         _links()
-        if summary is None:
+        options = [s.log for s in state.logs() if s.kind != "object"]
+        if not options:
             st.caption("No logs yet: load the demo or upload a file.")
             return
-        options = [s.log for s in state.logs() if s.kind != "object"]
         # The URL names the log (a link, an import may change it); the picker follows it.
-        st.session_state[_PICKER] = summary.log
+        # A name it cannot show leaves the picker empty and the URL as it is: the page
+        # says so, and shows no other log in its place.
+        st.session_state[_PICKER] = None if summary is None else summary.log
         st.selectbox(
             "Log",
             options,
             help="Object-centric logs appear as one view per object type (LOG/TYPE).",
             key=_PICKER,
             on_change=_choose_log,
+            placeholder="Choose a log",
         )
+        if summary is None:
+            return
         st.query_params[state.LOG_KEY] = summary.log
         zone = st.selectbox(
             "Show times in",
@@ -118,7 +123,8 @@ def _ago(span: timedelta) -> str:
 def _choose_log() -> None:
     """Another log was picked: it replaces the query (its filters belong to the old log)."""
     st.query_params.clear()
-    st.query_params[state.LOG_KEY] = st.session_state[_PICKER]
+    if st.session_state[_PICKER] is not None:
+        st.query_params[state.LOG_KEY] = st.session_state[_PICKER]
 
 
 def _links() -> None:

@@ -28,7 +28,7 @@ from workbench.application import Cut, Workbench
 from workbench.events import WorkbenchError
 from workbench.filters import Cases, Filters, case_list_name
 from workbench.readmodel import ReadModel
-from workbench.store import EventStore, LogSummary
+from workbench.store import EventStore, LogName, LogSummary
 
 T = TypeVar("T")
 
@@ -101,13 +101,41 @@ def logs() -> list[LogSummary]:
     return store().logs()
 
 
+def _pickable() -> list[LogSummary]:
+    """What the log picker offers: case logs and the views of object-centric logs."""
+    return [s for s in logs() if s.kind != "object"]
+
+
 def selected_log() -> LogSummary | None:
-    """The log chosen in the sidebar (kept in the URL), or the first one."""
-    summaries = [s for s in logs() if s.kind != "object"]
-    if not summaries:
-        return None
+    """The log the URL names, or the first one when it names none; None when the store has
+    no logs, or when the URL names one the app cannot show (`unknown_log` says which): a
+    shared or stale link never shows another log's data."""
+    summaries = _pickable()
     wanted = st.query_params.get(LOG_KEY)
-    return next((s for s in summaries if s.log == wanted), summaries[0])
+    if wanted is None:
+        return summaries[0] if summaries else None
+    return next((s for s in summaries if s.log == wanted), None)
+
+
+@dataclass(frozen=True)
+class UnknownLog:
+    """A log the URL names that the app cannot show: none by that name in the store, or an
+    object-centric log itself (``views``: its one-object-type views, which it can)."""
+
+    name: str
+    views: tuple[str, ...] = ()
+
+
+def unknown_log() -> UnknownLog | None:
+    """The log the URL names when it is not one the picker offers; else None."""
+    wanted = st.query_params.get(LOG_KEY)
+    summaries = _pickable()
+    if wanted is None or any(s.log == wanted for s in summaries):
+        return None
+    views = tuple(
+        s.log for s in summaries if s.kind == "view" and LogName.parse(s.log).log == wanted
+    )
+    return UnknownLog(wanted, views)
 
 
 def query() -> dict[str, list[str]]:

@@ -67,6 +67,19 @@ def filtered_note() -> None:
         st.caption("Filtered: " + "; ".join(escape(line) for line in active.describe()))
 
 
+def whole_log_note(why: str) -> None:
+    """Say plainly, when filters are active, that this page (or section) does not apply
+    them, and why: it shows the whole log."""
+    active = state.filters()
+    if active:
+        st.info(
+            f"Not filtered: {why} The filters in the sidebar ("
+            + "; ".join(escape(line) for line in active.describe())
+            + ") apply to the other pages.",
+            icon=":material/filter_alt_off:",
+        )
+
+
 def untimed_note(summary: LogSummary) -> bool:
     """Say that a log without times has no durations or dates; True when it has none."""
     if summary.timed:

@@ -33,9 +33,11 @@ def mixed(tmp_path_factory) -> Path:
 def open_page(mixed, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("WORKBENCH_DB", str(mixed))
 
-    def start(page: str, log: str) -> AppTest:
+    def start(page: str, log: str, **query: str) -> AppTest:
         app = AppTest.from_file(APP, default_timeout=120)
         app.query_params["log"] = log
+        for key, value in query.items():
+            app.query_params[key] = value
         app.run()
         if page != "logs":
             app.switch_page(f"views/{page}.py").run()

@@ -86,3 +86,25 @@ def test_the_cli_prints_the_documented_json(demo_db) -> None:
     )
     assert table.exit_code == 0, table.output
     assert "order-to-cash-late.csv.gz" in table.output
+
+
+def test_filters_judge_each_case_as_known_after_each_import(demo_db) -> None:
+    from workbench.filters import Attribute
+
+    north = Filters((Attribute("region", ("north",)),))
+    with EventStore(demo_db) as store:
+        history = audit.restatements(store, DEMO_LOG, start=MARCH, end=APRIL, filters=north)
+        for row in history.iter_rows(named=True):
+            known = store.scan(DEMO_LOG, known_at=row["known_at"])
+            view = Filters((*north.items, TimeRange(MARCH, APRIL))).apply(known).collect()
+            assert (row["cases"], row["events"]) == (view["case_id"].n_unique(), view.height)
+        whole = audit.lateness(store, DEMO_LOG)
+        late = audit.lateness(store, DEMO_LOG, filters=north)
+        assert 0 < late["events"].sum() < whole["events"].sum()
+    result = CliRunner().invoke(
+        app,
+        ["--db", str(demo_db), "restatements", DEMO_LOG, "--from", "2024-03-01", "--to",
+         "2024-04-01", "--attribute", "region=north", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert [row["cases"] for row in json.loads(result.stdout)] == history["cases"].to_list()

@@ -545,16 +545,23 @@ class Workbench:
     # ------------------------------------------------------------------ the history of imports
 
     def restatements(
-        self, log: str, *, start: datetime | None = None, end: datetime | None = None
+        self,
+        log: str,
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
     ) -> pl.DataFrame:
-        """How each import restated a period's figures (the whole log's history)."""
+        """How each import restated a period's figures, for the cases ``filters`` keep as
+        known after each import."""
         from workbench import restatements
 
-        return restatements.restatements(self.store, log, start=start, end=end)
+        return restatements.restatements(self.store, log, start=start, end=end, filters=filters)
 
     def changes(
         self,
         log: str,
+        filters: Filters = Filters(),  # noqa: B008
         *,
         known_at: int,
         start: datetime | None = None,
@@ -563,19 +570,31 @@ class Workbench:
         """What one import (known at its last position) changed in a period."""
         from workbench import restatements
 
-        return restatements.changes(self.store, log, known_at=known_at, start=start, end=end)
+        return restatements.changes(
+            self.store, log, known_at=known_at, start=start, end=end, filters=filters
+        )
 
-    def lateness(self, log: str, *, by: str = "activity") -> pl.DataFrame:
+    def lateness(
+        self,
+        log: str,
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        by: str = "activity",
+    ) -> pl.DataFrame:
         """How late events arrive, per activity (or another column)."""
         from workbench import restatements
 
-        return restatements.lateness(self.store, log, by=by)
+        return restatements.lateness(self.store, log, by=by, filters=filters)
 
-    def provisional(self, log: str) -> pl.DataFrame:
-        """The periods whose figures will still change, by the log's history of late events."""
+    def provisional(
+        self,
+        log: str,
+        filters: Filters = Filters(),  # noqa: B008
+    ) -> pl.DataFrame:
+        """The periods whose figures will still change, by the history of late events."""
         from workbench import restatements
 
-        return restatements.provisional(self.store, log)
+        return restatements.provisional(self.store, log, filters=filters)
 
     # ------------------------------------------------------------------ object-centric logs
 

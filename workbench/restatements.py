@@ -101,18 +101,42 @@ def with_lateness(events: pl.LazyFrame, found: list[Import]) -> pl.LazyFrame:
     )
 
 
+def _tagged(
+    store: EventStore, log: str, found: list[Import], columns: list[str], filters: Filters
+) -> pl.LazyFrame:
+    """The log's ``columns`` (all of them when there are filters, which may need any) with
+    the import and lateness of each event (`with_lateness`, against the whole log's
+    frontier: what the store knew, whatever a filter keeps)."""
+    events = store.scan(log)
+    return with_lateness(events if filters else events.select(columns), found)
+
+
+def _period(filters: Filters, start: datetime | None, end: datetime | None) -> Filters:
+    """The filters and the period's cases (as `dfg --from --to` selects them)."""
+    if start or end:
+        return Filters((*filters.items, TimeRange(start, end)))
+    return filters
+
+
 def restatements(
-    store: EventStore, log: str, *, start: datetime | None = None, end: datetime | None = None
+    store: EventStore,
+    log: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    filters: Filters = Filters(),  # noqa: B008
 ) -> pl.DataFrame:
     """A period's KPIs (cases active in it, as `dfg --from --to` selects them) as known
     after each import that changed them, in order: ``known_at`` (the position),
     ``recorded_at``, ``source``, ``cases``, ``events``, ``median_duration_s`` and
-    ``events_added_late`` (events of that import in the period that were late)."""
+    ``events_added_late`` (events of that import in the period that were late).
+
+    ``filters`` judge each case by what was known after each import (cut, then filter)."""
     found = imports(store, log)
-    events = with_lateness(
-        store.scan(log).select("position", "case_id", "activity", "timestamp"), found
+    events = _tagged(
+        store, log, found, ["position", "case_id", "activity", "timestamp"], filters
     ).collect()
-    period = Filters((TimeRange(start, end),)) if start or end else Filters()
+    period = _period(filters, start, end)
     rows = []
     before: tuple[int, int] | None = None
     for index, known in enumerate(found):
@@ -155,13 +179,19 @@ def restatements(
     )
 
 
-def lateness(store: EventStore, log: str, *, by: str = "activity") -> pl.DataFrame:
+def lateness(
+    store: EventStore,
+    log: str,
+    *,
+    by: str = "activity",
+    filters: Filters = Filters(),  # noqa: B008
+) -> pl.DataFrame:
     """How late each ``activity``, ``resource`` or ``source`` (the file of its import)
     reports: events, the share that came late, and the median, 90th percentile and
-    largest lateness of those that did."""
+    largest lateness of those that did; of the cases ``filters`` keep."""
     found = imports(store, log)
     wanted = ["position", "timestamp"] + ([by] if by != "source" else [])
-    events = with_lateness(store.scan(log).select(wanted), found)
+    events = filters.apply(_tagged(store, log, found, wanted, filters))
     if by == "source":
         sources = pl.LazyFrame(
             {"import": list(range(len(found))), "source": [i.source or "appends" for i in found]},
@@ -184,13 +214,20 @@ def lateness(store: EventStore, log: str, *, by: str = "activity") -> pl.DataFra
 
 
 def provisional(
-    store: EventStore, log: str, *, every: str = "1mo", threshold: float = PROVISIONAL
+    store: EventStore,
+    log: str,
+    *,
+    every: str = "1mo",
+    threshold: float = PROVISIONAL,
+    filters: Filters = Filters(),  # noqa: B008
 ) -> pl.DataFrame:
     """Per period: events known, the share of its events that usually still arrives later
-    (by the log's history of lateness, given how far the period lies behind the latest
-    time known now), and whether that makes its figures provisional."""
+    (by the history of lateness of the cases ``filters`` keep, given how far the period
+    lies behind the latest time known now), and whether that makes its figures
+    provisional."""
     found = imports(store, log)
-    events = with_lateness(store.scan(log).select("position", "timestamp"), found).collect()
+    tagged = _tagged(store, log, found, ["position", "timestamp"], filters)
+    events = filters.apply(tagged).select("position", "timestamp", "lateness").collect()
     if events.is_empty():
         return pl.DataFrame(
             schema={
@@ -241,17 +278,19 @@ def changes(
     *,
     start: datetime | None = None,
     end: datetime | None = None,
+    filters: Filters = Filters(),  # noqa: B008
 ) -> ImportChanges:
     """What the import that ends at position ``known_at`` changed in a period: the events it
-    brought there, and the variants whose number of cases it changed."""
+    brought there, and the variants whose number of cases it changed; of the cases
+    ``filters`` keep, judged by what was known before and after it."""
     found = imports(store, log)
     index = next((i for i, known in enumerate(found) if known.known_at == known_at), None)
     if index is None:
         raise UnknownImport(f"{log}: no import ends at position {known_at:,}")
     before = found[index - 1].known_at if index else 0
-    period = Filters((TimeRange(start, end),)) if start or end else Filters()
-    tagged = with_lateness(
-        store.scan(log).select("position", "case_id", "activity", "timestamp"), found
+    period = _period(filters, start, end)
+    tagged = _tagged(
+        store, log, found, ["position", "case_id", "activity", "timestamp"], filters
     ).collect()
     after_view = period.apply(tagged.lazy().filter(pl.col("position") <= known_at)).collect()
     before_view = period.apply(tagged.lazy().filter(pl.col("position") <= before)).collect()

@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import state
-from dashboards.layout import require_log, table, title
+from dashboards.layout import require_log, table, title, whole_log_note
 from dashboards.markdown import escape
 from workbench import objectcentric
 from workbench.application import Workbench
@@ -24,6 +24,10 @@ if found is None or found.kind != "object":
     )
     st.stop()
 assert found is not None
+whole_log_note(
+    "this page shows the whole object-centric log, every object type on one map; the filters"
+    " choose cases, and here there are objects of several types instead."
+)
 kinds = objectcentric.object_types(state.store(), log)
 st.caption(
     "Each object type has its own directly-follows relation: the events of each object in"

@@ -5,11 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import state
-from dashboards.layout import require_log, title
+from dashboards.layout import require_log, title, whole_log_note
 from workbench import checkpoints
 
 summary = require_log()
 title("Projections", summary)
+whole_log_note(
+    "projections are kept over the whole log, as the store holds it, and brought up to date"
+    " as events arrive."
+)
 store = state.store()
 listed = checkpoints.checkpoints(store, summary.log)
 st.dataframe(

@@ -120,13 +120,18 @@ _FILTER_FLAGS: dict[str, Any] = {
 }
 
 
-def with_filters(function: F, *, cuts: bool = True) -> F:
+def with_filters(function: F, *, cuts: bool = True, times: bool = True) -> F:
     """Give a command the filter flags, and unless ``cuts`` is False the cut flags
     (``--as-of``, ``--known-at``), parsed once: it receives ``filters: Filters`` and, with
-    the cut flags, ``cut: Cut``."""
+    the cut flags, ``cut: Cut``. ``times`` False leaves out ``--from`` and ``--to``, for a
+    command that gives them a meaning of its own."""
     signature = inspect.signature(function, eval_str=True)
     kept = [p for p in signature.parameters.values() if p.name not in ("cut", "filters")]
-    names = [n for n in _FILTER_FLAGS if cuts or n not in ("as_of", "known_at")]
+    names = [
+        n
+        for n in _FILTER_FLAGS
+        if (cuts or n not in ("as_of", "known_at")) and (times or n not in ("start", "end"))
+    ]
     added = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
         for name, kind in _FILTER_FLAGS.items()

@@ -4,27 +4,31 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import polars as pl
 import typer
 from rich.table import Table
 
 from workbench.application import moment
-from workbench.cli.commands import command
-from workbench.cli.options import JsonOption, LogArgument
+from workbench.cli.commands import F, command
+from workbench.cli.options import JsonOption, LogArgument, with_filters
 from workbench.cli.output import emit_json, fail, heading, out, records
 from workbench.cli.session import (
     existing_log,
     workbench,
 )
 from workbench.durations import human
+from workbench.filters import Filters
 
-if TYPE_CHECKING:
-    pass
+
+def _without_times(function: F) -> F:
+    """The filter flags but --from and --to, which name the period here."""
+    return with_filters(function, cuts=False, times=False)
 
 
 @command
+@_without_times
 def restatements(
     log: LogArgument,
     start: Annotated[
@@ -35,10 +39,13 @@ def restatements(
         str, typer.Option(help="How late each activity, resource or source (file) reports.")
     ] = "activity",
     as_json: JsonOption = False,
+    *,
+    filters: Filters,
 ) -> None:
     """A period's figures as known after each import that changed them (cases, events,
     median throughput time, late events that caused the change), how late each source
-    reports, and the recent periods whose figures are still provisional.
+    reports, and the recent periods whose figures are still provisional; of the cases the
+    filters keep (--activity, --attribute, --lifecycle), judged as known after each import.
 
     Example: workbench restatements orders --from 2024-03-01 --json
     """
@@ -50,7 +57,7 @@ def restatements(
     if low is not None and high is not None and high < low:
         fail(f"--to {end} is before --from {start}")
     bench = workbench()
-    history = bench.restatements(log, start=low, end=high)
+    history = bench.restatements(log, filters, start=low, end=high)
     if as_json:
         emit_json(records(history))
         return
@@ -68,7 +75,7 @@ def restatements(
             f"{row['events_added_late']:,}",
         )
     out.print(table)
-    late = bench.lateness(log, by=by).head(15)
+    late = bench.lateness(log, filters, by=by).head(15)
     reporting = Table(by, "events", "late", "median lateness", "p90 lateness")
     for row in late.iter_rows(named=True):
         reporting.add_row(
@@ -79,7 +86,7 @@ def restatements(
             human(row["p90_lateness"]),
         )
     out.print(reporting)
-    pending = bench.provisional(log).filter(pl.col("provisional"))
+    pending = bench.provisional(log, filters).filter(pl.col("provisional"))
     for row in pending.iter_rows(named=True):
         out.print(
             f"provisional: {row['period'].date().isoformat()} month, about"

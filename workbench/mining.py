@@ -126,7 +126,8 @@ def _discover_work(payload: tuple[Counter[tuple[str, ...]], Algorithm, float]) -
             # it all.
             keys = {"activity_key": ACTIVITY, "timestamp_key": TIME, "case_id_key": CASE}
             frame = _variant_frame(list(variants))
-            yield Model(*pm.discover_petri_net_alpha(frame, **keys), algorithm)
+            net, initial, final = pm.discover_petri_net_alpha(frame, **keys)
+            yield Model(net, initial, final, algorithm)
 
 
 def _bounded(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +202,42 @@ def test_an_attribute_value_with_a_comma_can_be_named(tmp_path) -> None:
     assert cases("--attribute", r"owner=Smith\, J.") == 1
     assert cases("--attribute", r"owner=Smith\, J.,Lee") == 2
     assert cases("--attribute", "owner=Smith,Lee") == 2  # the plain names, not "Smith, J."
+
+
+def test_tables_print_whole_values_into_a_pipe_and_a_narrow_terminal(tmp_path) -> None:
+    import io
+    import os
+    import subprocess
+    import sys
+
+    from rich.table import Table
+
+    from workbench import Event, EventStore
+    from workbench.cli.output import _Console
+
+    JAN, FEB = datetime(2024, 1, 1), datetime(2024, 2, 1)
+
+    db = tmp_path / "wide.db"
+    name = "a-log-with-a-name-long-enough-to-squeeze-a-table-" * 2
+    with EventStore(db) as store:
+        for case in range(120):
+            store.append(name, f"case-{case}", [Event("a", JAN), Event("b", FEB)])
+    environment = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    for command in (["logs"], ["jobs"], ["stats", name]):
+        piped = subprocess.run(
+            [sys.executable, "-m", "workbench", "--db", str(db), *command],
+            capture_output=True, text=True, env=environment, timeout=120,
+        )  # fmt: skip
+        assert piped.returncode == 0, piped.stderr
+        assert "…" not in piped.stdout, piped.stdout
+    assert name in subprocess.run(
+        [sys.executable, "-m", "workbench", "--db", str(db), "logs"],
+        capture_output=True, text=True, env=environment, timeout=120,
+    ).stdout  # fmt: skip
+    narrow = io.StringIO()
+    console = _Console(file=narrow, width=30, markup=False)
+    table = Table("log", "cases", "events")
+    table.add_row(name, "1,234,567", "100,000,000")
+    console.print(table)
+    assert "…" not in narrow.getvalue()
+    assert "67" in narrow.getvalue()  # the end of 1,234,567, folded onto the next line

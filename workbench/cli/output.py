@@ -9,21 +9,41 @@ with the standard library.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import polars as pl
 import typer
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
-if TYPE_CHECKING:
-    pass
+
+class _Console(Console):
+    """A console whose tables never cut a value: a column too narrow for its values folds
+    them onto more lines instead of ending them in an ellipsis (``10,…``)."""
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        for item in objects:
+            if isinstance(item, Table):
+                for column in item.columns:
+                    column.overflow = "fold"
+        super().print(*objects, **options)
 
 
-out = Console(markup=False, highlight=False, emoji=False)
+def _width() -> int | None:
+    """The terminal's width; when the output is a pipe or a file (and COLUMNS does not say),
+    wide enough that lines and tables are printed whole, as a program reading them wants."""
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return None
+    return PIPE_WIDTH
+
+
+PIPE_WIDTH = 4_000
+out = _Console(markup=False, highlight=False, emoji=False, width=_width())
 err = Console(stderr=True, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 

@@ -543,3 +543,34 @@ def test_ctrl_c_during_an_import_ends_cleanly_and_resumes_11(tmp_path) -> None:
         assert store.read("orders").height == rows
         (job,) = store.ledger.jobs()
         assert (job.status, job.events_added) == ("completed", rows)
+
+
+@pytest.mark.parametrize("format", ["csv", "xes", "parquet"])
+def test_a_log_without_times_exports_without_them_and_comes_back_equal(
+    store, tmp_path, format
+) -> None:
+    source = tmp_path / "plain.csv"
+    source.write_text("trace,step,who\nt1,a,ann\nt2,a,bob\nt1,c,ann\nt1,b,cy\nt2,c,bob\n")
+    options = ParseOptions(timed=False)
+    ingest(store, source, log="plain", options=options, mapping=ColumnMapping("trace", "step"))
+    target = tmp_path / f"plain.{format}"
+    code, _, err = _cli(
+        store.location, "export", "plain", "--format", format, "--output", str(target)
+    )
+    assert code == 0, err
+    if format != "parquet":
+        text = target.read_text()
+        if format == "csv":
+            assert text.splitlines()[0] == "event_id,case_id,activity,who"
+        else:
+            assert "time:timestamp" not in text
+    again = ColumnMapping("case_id", "activity") if format != "xes" else None
+    ingest(store, target, log="again", options=ParseOptions(timed=False), mapping=again)
+    columns = ["case_id", "activity", "who"]
+
+    def events(log: str) -> list[tuple[object, ...]]:
+        frame = store.scan(log).sort("case_id", "position").collect()
+        return frame.select(columns).rows()
+
+    assert events("again") == events("plain")
+    assert not next(s for s in store.logs() if s.log == "again").timed

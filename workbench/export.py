@@ -16,7 +16,7 @@ import polars as pl
 
 from workbench.events import WorkbenchError
 from workbench.projections import ordered
-from workbench.store import EventStore, LogName
+from workbench.store import UNTIMED, EventStore, LogName, from_micros
 
 Format = Literal["xes", "csv", "parquet", "ocel"]
 FORMATS: tuple[Format, ...] = ("xes", "csv", "parquet", "ocel")
@@ -25,18 +25,26 @@ _INTERNAL = ("log", "position", "revision", "recorded_at")
 _ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
+UNTIMED_MOMENT = from_micros(UNTIMED)  # the time of every event of a log without times
+
+
 class ExportError(WorkbenchError):
     """A log cannot be exported as asked."""
 
 
 def exported(events: pl.LazyFrame) -> pl.DataFrame:
     """The events to export: in case and time order, without the store's own columns, and
-    without columns that are empty throughout."""
+    without columns that are empty throughout. A log imported without times (``--no-times``:
+    every event at the store's untimed moment) is exported without them, in its order, so
+    that it imports back (with ``--no-times``) into the same events."""
     frame = ordered(events).drop(_INTERNAL, strict=False).collect()
+    untimed = frame.height > 0 and bool((frame["timestamp"] == UNTIMED_MOMENT).all())
     return frame.select(
         name
         for name in frame.columns
-        if name in ("case_id", "activity", "timestamp") or frame[name].null_count() < frame.height
+        if name in ("case_id", "activity")
+        or (name == "timestamp" and not untimed)
+        or (name != "timestamp" and frame[name].null_count() < frame.height)
     )
 
 

@@ -119,6 +119,7 @@ def detect(
             raise IngestError(
                 f"{source}: there is no column {column!r} for {role} "
                 f"(columns: {', '.join(repr(c) for c in columns)})"
+                + ("; a log without times imports with --no-times" if role == "timestamp" else "")
             )
     taken = set(chosen.as_dict().values())
     found: dict[str, str] = {}

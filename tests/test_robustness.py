@@ -574,3 +574,14 @@ def test_a_log_without_times_exports_without_them_and_comes_back_equal(
 
     assert events("again") == events("plain")
     assert not next(s for s in store.logs() if s.log == "again").timed
+
+
+def test_an_xes_without_times_names_the_flag_that_imports_it(store, tmp_path) -> None:
+    source = tmp_path / "plain.xes"
+    source.write_text(
+        '<?xml version="1.0"?>\n<log><trace><string key="concept:name" value="c1"/>'
+        '<event><string key="concept:name" value="a"/></event></trace></log>\n'
+    )
+    with pytest.raises(IngestError, match="imports with --no-times"):
+        ingest(store, source, log="plain")
+    assert ingest(store, source, log="plain", options=ParseOptions(timed=False)).events_added == 1

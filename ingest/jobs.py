@@ -55,6 +55,8 @@ class Summary:
     source: str
     seconds: float
     message: str | None = None
+    links_refused: int = 0  # links to objects (or from events) the log does not define
+    resumed_after: int = 0  # rows an earlier, interrupted run of this job had committed
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as plain JSON-ready values."""
@@ -156,6 +158,9 @@ def ingest(
     job_id, committed = store.ledger.start(
         log, source or str(path), digest, kind, mapping.as_dict()
     )
+    # A resumed job's record counts its earlier runs too; this run reports its own.
+    earlier = store.ledger.jobs(job_id=job_id)[0] if committed else None
+    resumed_after = committed
     committed = max(committed, start_row)
     seen = 0
     # A job filling an empty log writes without looking its ids up first, while the log
@@ -217,18 +222,21 @@ def ingest(
         seconds=time.perf_counter() - started,
         message=None if fault is None else str(fault),
     )
+    rejects = store.ledger.rejects(log).filter(pl.col("job_id") == job_id)
     return Summary(
         log=log,
-        events_read=record.events_read,
-        events_added=record.events_added,
-        duplicates=record.duplicates,
-        rejected=record.rejected,
+        events_read=record.events_read - (earlier.events_read if earlier else 0),
+        events_added=record.events_added - (earlier.events_added if earlier else 0),
+        duplicates=record.duplicates - (earlier.duplicates if earlier else 0),
+        rejected=record.rejected - (earlier.rejected if earlier else 0),
         job_id=job_id,
         status=status,
         format=kind,
         source=source or str(path),
         seconds=record.seconds or 0.0,
         message=record.message,
+        links_refused=rejects.filter(pl.col("line").is_null()).height,
+        resumed_after=resumed_after,
     )
 
 

@@ -3,6 +3,7 @@ every backend."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -55,3 +56,8 @@ def test_sigkill_mid_import_then_resume(backend, location, tmp_path: Path) -> No
     assert job.status == "completed"
     assert job.events_added == rows
     assert job.events_read == rows
+    # The summary says what this run did, and that it resumed the job.
+    summary = json.loads(finished.stdout)
+    assert summary["resumed_after"] == stored
+    assert summary["events_added"] == rows - stored
+    assert summary["events_read"] == rows - stored

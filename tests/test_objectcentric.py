@@ -149,3 +149,24 @@ def test_the_cli_prints_the_map_as_json_and_dot(ocel) -> None:
     flat = CliRunner().invoke(app, ["--db", str(ocel), "ocdfg", "example/Invoice"])
     assert flat.exit_code == 2
     assert "not an object-centric log" in flat.output
+
+
+def test_a_refused_link_is_counted_in_the_summary(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from tests.conftest import real_log
+    from workbench.cli import app
+
+    data = json.loads(real_log("ocel_ocel20_example.jsonocel").read_text())
+    data["events"][0]["relationships"].append({"objectId": "ghost-1", "qualifier": "x"})
+    source = tmp_path / "ghost.jsonocel"
+    source.write_text(json.dumps(data))
+    db = str(tmp_path / "g.db")
+    result = CliRunner().invoke(app, ["--db", db, "ingest", str(source), "--log", "g"])
+    assert result.exit_code == 0, result.output
+    assert "0 rejected, 1 links refused" in result.output
+    assert "workbench rejects g" in result.output
+    found = CliRunner().invoke(app, ["--db", db, "ingest", str(source), "--log", "h", "--json"])
+    assert json.loads(found.stdout)["links_refused"] == 1

@@ -52,11 +52,17 @@ if done is not None:  # the import of the previous run, shown once the sidebar k
             " nothing added."
         )
     else:
-        clean = summary.status == "completed" and not summary.rejected
+        clean = summary.status == "completed" and not summary.rejected and not summary.links_refused
+        links = f", {summary.links_refused:,} link(s) refused" if summary.links_refused else ""
+        resumed = (
+            f" Resumed an earlier import after its first {summary.resumed_after:,} rows."
+            if summary.resumed_after
+            else ""
+        )
         (st.success if clean else st.warning)(
             f"{escape(summary.log)}: {summary.events_added:,} events added,"
             f" {summary.duplicates:,} duplicates skipped, {summary.rejected:,} row(s) refused"
-            f" ({summary.status}, {summary.seconds:.1f} s)."
+            f"{links} ({summary.status}, {summary.seconds:.1f} s).{resumed}"
         )
         if summary.message:
             st.caption(escape(_without_folder(summary.message)))

@@ -118,6 +118,8 @@ def ingest(
             "events_added",
             "duplicates",
             "rejected",
+            "links_refused",
+            "resumed_after",
             "status",
             "job_id",
         )
@@ -128,14 +130,20 @@ def ingest(
     if summary.status == "unchanged":
         heading(summary.log, f": {summary.message}")
         return
+    refused = f", {summary.links_refused:,} links refused" if summary.links_refused else ""
     heading(
         summary.log,
         f": {summary.events_added:,} events added ({summary.events_read:,} read,"
-        f" {summary.duplicates:,} already stored, {summary.rejected:,} rejected)"
+        f" {summary.duplicates:,} already stored, {summary.rejected:,} rejected{refused})"
         f" in {summary.seconds:.2f} s",
     )
-    if summary.rejected:
-        out.print(f"See the rejected rows with: workbench rejects {_quoted(summary.log)}")
+    if summary.resumed_after:
+        out.print(
+            f"Resumed job {summary.job_id}: an earlier run had committed the first"
+            f" {summary.resumed_after:,} rows of the file; the figures are this run's."
+        )
+    if summary.rejected or summary.links_refused:
+        out.print(f"See what was refused with: workbench rejects {_quoted(summary.log)}")
     for row in fired:
         out.print(f"alert {row.rule} fired: {row.message}")
     if summary.status == "partial":

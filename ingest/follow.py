@@ -83,12 +83,13 @@ def follow_file(
                         f"{path}: only CSV and JSON lines files are followed as they grow,"
                         f" not {kind}; drop whole files into a folder and follow the folder"
                     )
-                with tempfile.TemporaryDirectory(prefix="workbench-follow-") as folder:
-                    copy = Path(folder) / path.name
-                    summary = _round(store, path, copy, size, log, mapping, options, kind, stop)
-                imported = size
-                if report is not None:
-                    report(summary)
+                if not (kind == "csv" and _one_line(path, size)):
+                    with tempfile.TemporaryDirectory(prefix="workbench-follow-") as folder:
+                        copy = Path(folder) / path.name
+                        summary = _round(store, path, copy, size, log, mapping, options, kind, stop)
+                    imported = size
+                    if report is not None:
+                        report(summary)
         if _done(once, poll, stop):
             return
 
@@ -125,7 +126,15 @@ def _round(
             stop=stop,
         )
     except IngestError as error:  # nothing new could be stored (only rejects): go on
-        return _failed(log, source, kind, error)
+        # The message names the file followed, not the round's private copy of it.
+        return _failed(log, source, kind, IngestError(str(error).replace(str(copy), str(path))))
+
+
+def _one_line(path: Path, size: int) -> bool:
+    """Whether the first ``size`` bytes of a file are one line: in a CSV file, a header whose
+    rows have not come yet (a follower waits for them rather than failing a round)."""
+    with path.open("rb") as handle:
+        return len(handle.readline(size)) >= size
 
 
 def _failed(log: str, source: str, kind: str, error: IngestError) -> Summary:

@@ -118,3 +118,21 @@ def test_killed_and_started_again_the_follower_stores_nothing_twice(tmp_path) ->
     assert events.height == 100
     assert sorted(events["case_id"].to_list()) == sorted(f"c{n}" for n in range(100))
     assert db.exists()
+
+
+def test_a_header_waits_for_rows_and_messages_name_the_file_followed(tmp_path) -> None:
+    source = tmp_path / "live.csv"
+    source.write_text(HEADER)
+    reports = []
+    with EventStore(tmp_path / "s.db") as store:
+        follow_file(store, source, log="live", once=True, report=reports.append)
+        assert reports == []  # a header alone is not a failed round: its rows are to come
+        source.write_text(HEADER + "c1,,2024-01-01T10:00:00\n")  # only a refused row
+        follow_file(store, source, log="live", once=True, report=reports.append)
+        with source.open("a") as handle:
+            handle.write("c1,a,2024-01-01T10:00:00\n")
+        follow_file(store, source, log="live", once=True, report=reports.append)
+    assert [r.status for r in reports] == ["failed", "completed"]
+    assert reports[0].message is not None
+    assert reports[0].message.startswith(str(source))
+    assert "workbench-follow-" not in reports[0].message

@@ -94,3 +94,26 @@ def test_compare_prints_the_documented_json(demo_db) -> None:
     )
     assert missing.exit_code == 2
     assert "give group B" in missing.output
+
+
+def test_a_group_without_cases_says_which_value_never_occurs(demo_db) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "--db", str(demo_db), "compare", DEMO_LOG, "--json",
+            "--a-attribute", "region=north", "--b-attribute", "region=nowhere",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "warning: group B has no cases: region 'nowhere' never occurs" in result.stderr
+    found = json.loads(result.stdout)
+    assert found["b"]["cases"] == 0
+    assert found["notes"] == ["group B has no cases: region 'nowhere' never occurs in the log"]
+    fine = CliRunner().invoke(
+        app,
+        [
+            "--db", str(demo_db), "compare", DEMO_LOG, "--json",
+            "--a-attribute", "region=north", "--b-attribute", "region=south",
+        ],
+    )  # fmt: skip
+    assert json.loads(fine.stdout)["notes"] == []

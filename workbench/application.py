@@ -516,10 +516,25 @@ class Workbench:
         cut: Cut = Cut(),
     ) -> Comparison:
         """Two groups of cases of one log side by side (`workbench.compare`): each group is
-        the log after the cut and its own filters; both KPIs are `Summary` figures."""
+        the log after the cut and its own filters; both KPIs are `Summary` figures. A group
+        without cases gets a note, naming the attribute values that never occur."""
         from workbench.compare import compare
 
-        return compare(self.events(log, cut, a), self.events(log, cut, b))
+        found = compare(self.events(log, cut, a), self.events(log, cut, b))
+        notes = []
+        for name, side, kpis in (("A", a, found.a), ("B", b, found.b)):
+            if kpis["cases"]:
+                continue
+            missing = [
+                f"{item.name} {value!r}"
+                for item in side.items
+                if isinstance(item, Attribute)
+                for value in item.values
+                if value not in self.distinct(log, item.name, limit=1_000_000)
+            ]
+            why = f": {', '.join(missing)} never occurs in the log" if missing else ""
+            notes.append(f"group {name} has no cases{why}")
+        return replace(found, notes=tuple(notes))
 
     def animation(
         self,

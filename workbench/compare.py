@@ -36,11 +36,13 @@ class Comparison:
     only_in_a: pl.DataFrame  # variant, cases
     only_in_b: pl.DataFrame
     activities: pl.DataFrame  # activity, a_/b_cases, a_/b_median_wait_s, change_s, change_pct
+    notes: tuple[str, ...] = ()  # what a reader should know: a group without cases, and why
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form: ``a``, ``b``, ``edges``, ``only_in_a``, ``only_in_b``,
-        ``activities``."""
+        ``activities``, ``notes``."""
         return {
+            "notes": list(self.notes),
             "a": self.a,
             "b": self.b,
             "edges": self.edges.to_dicts(),

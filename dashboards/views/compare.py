@@ -81,6 +81,8 @@ else:
         labels.append(", ".join(values))
 
 found = state.ask(Workbench.compare, log, sides[0], sides[1])
+for note in found.notes:
+    st.warning(escape(note), icon=":material/group_off:")
 st.caption(
     f"A: {escape(labels[0])} · B: {escape(labels[1])}. Changes seen in fewer than"
     f" {MIN_CASES} cases on either side are listed last."

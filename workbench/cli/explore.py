@@ -192,6 +192,8 @@ def compare(
         items.extend(attribute_filter(pair, f"{flag}-attribute") for pair in attribute or [])
         sides.append(Filters(tuple(items)))
     found = workbench().compare(existing_log(log), sides[0], sides[1], cut)
+    for note in found.notes:
+        warn(note)
     if as_json:
         emit_json(found.to_dict())
         return

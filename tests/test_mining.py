@@ -382,3 +382,30 @@ def test_discovery_from_the_variants_gives_pm4pys_model_of_the_log(logs, log) ->
     assert shape(alpha.net) == shape(net)
     assert shape(heuristics.net) == shape(heuristic_net)
     assert sum(mining.variant_log(events).values()) == frame["case:concept:name"].nunique()
+
+
+def test_an_unsound_model_is_read_with_a_warning(logs, tmp_path) -> None:
+    from pm4py.objects.petri_net.obj import PetriNet
+    from pm4py.objects.petri_net.utils import petri_utils
+
+    model = _known_model()
+    sound = tmp_path / "sound.pnml"
+    mining.write_model(model, sound)
+    assert mining.read_model(sound).notes == ()
+    # A transition from the start into a place nothing leaves: a dead end.
+    (start,) = list(model.initial)
+    trap = PetriNet.Place("trap")
+    detour = PetriNet.Transition("detour", "detour")
+    model.net.places.add(trap)
+    model.net.transitions.add(detour)
+    petri_utils.add_arc_from_to(start, detour, model.net)
+    petri_utils.add_arc_from_to(detour, trap, model.net)
+    unsound = tmp_path / "unsound.pnml"
+    mining.write_model(model, unsound)
+    (note,) = mining.read_model(unsound).notes
+    assert "unsound.pnml is not a sound workflow net" in note
+    result = CliRunner().invoke(
+        app, ["--db", str(logs.path), "conformance", "running", "--model", str(unsound)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: unsound.pnml is not a sound workflow net" in result.stderr

@@ -13,7 +13,7 @@ import functools
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -265,17 +265,50 @@ def read_model(path: Path) -> Model:
             net, initial, final = pm.read_pnml(str(path))
             if not initial or not final:
                 raise ModelError(f"{path}: the net has no initial or final marking")
-            return Model(net, initial, final, "pnml")
-        if suffix == ".bpmn":
+            model = Model(net, initial, final, "pnml")
+        elif suffix == ".bpmn":
             bpmn = pm.read_bpmn(str(path))
             net, initial, final = pm.convert_to_petri_net(bpmn)
-            return Model(net, initial, final, "bpmn", bpmn=bpmn)
+            model = Model(net, initial, final, "bpmn", bpmn=bpmn)
+        else:
+            raise ModelError(f"{path}: give a .pnml or .bpmn model")
     except ModelError:
         raise
     except Exception as error:  # the XML parsers raise many kinds
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelError(f"{path}: not a readable {suffix[1:].upper()} model ({first})") from error
-    raise ModelError(f"{path}: give a .pnml or .bpmn model")
+    sound = soundness(model)
+    if sound is None:
+        note = (
+            f"{path.name}: whether the net is a sound workflow net was not found within"
+            f" {SOUNDNESS_SECONDS:g} s"
+        )
+    elif not sound:
+        note = (
+            f"{path.name} is not a sound workflow net (pm4py's check_soundness): some final"
+            " states cannot be reached or tokens are left behind, so fitness and alignments on"
+            " it can mislead"
+        )
+    else:
+        return model
+    return replace(model, notes=(*model.notes, note))
+
+
+SOUNDNESS_SECONDS = 15.0
+
+
+def soundness(model: Model) -> bool | None:
+    """Whether the net is a sound workflow net, by pm4py's `check_soundness` (WOFLAN), in a
+    worker within `SOUNDNESS_SECONDS` (None: not decided in that time)."""
+    limit = bounded.Limit(SOUNDNESS_SECONDS, bounded.default_memory())
+    outcome = _bounded(_soundness_work, model.net_only(), limit)
+    return None if outcome.stopped is not None else bool(outcome.results[0])
+
+
+def _soundness_work(model: Model) -> Iterator[bool]:
+    with quiet():
+        found = pm4py().check_soundness(model.net, model.initial, model.final)
+    yield bool(found[0] if isinstance(found, tuple) else found)
 
 
 @_quietly

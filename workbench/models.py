@@ -52,6 +52,7 @@ class Model:
     algorithm: str
     tree: Any = None
     bpmn: Any = None
+    notes: tuple[str, ...] = ()  # what a reader should know before trusting results on it
 
     def net_only(self) -> Model:
         """The Petri net and its markings alone: what a worker process needs, and what

@@ -121,6 +121,8 @@ def show(analysis: mining.Analysis, seconds: float) -> None:
     )
     columns[3].metric("Variants checked", f"{result.variants_checked:,} of {result.variants:,}")
     st.caption(f"Computed in {seconds:.1f} s.")
+    for note in analysis.model.notes:
+        st.warning(escape(note), icon=":material/report:")
     for note in result.notes:
         # What stopped the job early is a warning (the figures are partial); which engine
         # aligned is information.

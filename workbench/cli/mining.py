@@ -18,7 +18,7 @@ from workbench.cli.options import (
     memory_size,
     with_filters,
 )
-from workbench.cli.output import check_output, emit_json, fail, heading, out
+from workbench.cli.output import check_output, emit_json, fail, heading, out, warn
 from workbench.cli.session import existing_log, store, workbench
 from workbench.filters import Filters
 from workbench.store import LogName
@@ -102,6 +102,8 @@ def conformance(
     if every is not None and every not in mining.PERIODS:
         fail(f"--every {every!r}: choose {', '.join(mining.PERIODS)}")
     net = mining.read_model(model)
+    for note in net.notes:
+        warn(note)
     bench = workbench()
     chosen: Any = method, aligner  # checked above
     result = bench.conformance(

@@ -514,3 +514,12 @@ def test_a_later_piece_without_a_column_the_first_has_imports_whole(store, tmp_p
     assert frame.filter(pl.col("case_id") == "c1")["event_id"].to_list() == [
         f"e{hour}" for hour in range(5)
     ]
+
+
+def test_a_format_error_leaves_no_empty_log_behind(store, tmp_path) -> None:
+    broken = tmp_path / "bad.csv"
+    broken.write_text("case,activity,time\nc1,a,not a time\n")
+    with pytest.raises(IngestError):
+        ingest(store, broken, log="bad")
+    assert store.logs() == []
+    assert store.ledger.rejects("bad").height == 1  # what was refused can still be read

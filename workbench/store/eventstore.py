@@ -256,11 +256,15 @@ class EventStore:
 
         An object-centric log lists its object types with their counts, and is followed by
         one view per object type (``log/type``), the case-centric view `scan` computes. A
-        log whose last import stopped part-way through its file carries a warning.
+        log whose last import stopped part-way through its file carries a warning. A log
+        without events (it holds only the rejects of an import that stored nothing, which
+        `workbench rejects` still shows) is not listed: there is nothing in it to explore.
         """
         warnings = self.ledger.warnings()
         summaries = []
         for row in self.recorder.log_rows():
+            if not row.events:
+                continue
             start = None if row.first is None else from_micros(row.first)
             end = None if row.last is None else from_micros(row.last)
             timed = not (row.first == UNTIMED and row.last == UNTIMED)

@@ -122,6 +122,12 @@ class Ledger:
             name = Path(job.source).name
             if job.status == "partial":
                 found[job.log] = f"the import of {name} stopped part-way: {job.message}"
+            elif job.status == "failed" and not (job.events_added or job.duplicates):
+                found[job.log] = (
+                    f"the last import, of {name}, stored nothing: {job.message}"
+                    if job.message
+                    else f"the last import, of {name}, stored nothing"
+                )
             elif job.status in ("interrupted", "failed") and job.rows_committed:
                 found[job.log] = (
                     f"the import of {name} ended after {job.rows_committed:,} rows"

@@ -41,6 +41,8 @@ FORMATS: Final = {
     "ocel2-xml": "OCEL 2.0 XML",
     "ocel2-sqlite": "OCEL 2.0 SQLite",
     "ocel1-json": "OCEL 1.0 JSON",
+    "ocel1-xml": "OCEL 1.0 XML",
+    "ocel1-csv": "OCEL 1.0 CSV",
 }
 
 
@@ -227,6 +229,9 @@ def detect_format(path: Path, head: bytes) -> str:
         return _json_kind(path, text)
     if b"\x00" in head or _binary(head):
         raise IngestError(f"{path}: binary content that is not an event log Workbench reads")
+    header = text.split(b"\n", 1)[0]
+    if b"ocel:eid" in header and b"ocel:type:" in header:
+        return "ocel1-csv"
     return "csv"
 
 
@@ -241,11 +246,16 @@ def _binary(head: bytes) -> bool:
 
 
 def _xml_kind(path: Path, text: bytes) -> str:
+    # OCEL 1.0 XML: a <log> with log-scoped globals, events keyed id/activity/timestamp and
+    # their object maps; XES has trace and event globals only, and <trace> elements.
+    ocel1 = (b'scope="log"', b"scope='log'", b'key="omap"', b"key='omap'", b'key="ovmap"')
+    if any(mark in text for mark in ocel1) and b"<trace" not in text:
+        return "ocel1-xml"
     if b"<object-types" in text or b"<objects>" in text or b"<object " in text:
         return "ocel2-xml"
     if b"<log" in text or b"<trace" in text:
         return "xes"
-    raise IngestError(f"{path}: XML, but neither XES (<log>, <trace>) nor OCEL 2.0 XML")
+    raise IngestError(f"{path}: XML, but neither XES (<log>, <trace>) nor OCEL XML")
 
 
 def _json_kind(path: Path, text: bytes) -> str:

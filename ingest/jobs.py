@@ -37,6 +37,8 @@ READERS: dict[str, Callable[..., Iterator[Batch]]] = {
     "ocel2-xml": ocel.read_ocel2_xml,
     "ocel2-sqlite": ocel.read_ocel2_sqlite,
     "ocel1-json": ocel.read_ocel1_json,
+    "ocel1-xml": ocel.read_ocel1_xml,
+    "ocel1-csv": ocel.read_ocel1_csv,
 }
 
 

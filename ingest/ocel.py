@@ -1,4 +1,4 @@
-"""Object-centric event logs: OCEL 2.0 (JSON, XML, SQLite) and OCEL 1.0 (JSON).
+"""Object-centric event logs: OCEL 2.0 (JSON, XML, SQLite) and OCEL 1.0 (JSON, XML, CSV).
 
 Each format is parsed into one shape (`Ocel`) with times still as text, so that offsets are
 honoured and naive times read in ``--timezone`` the same way for every format. Events go
@@ -378,6 +378,114 @@ def parse_ocel1_json(source: Path) -> Ocel:
     return ocel
 
 
+def parse_ocel1_xml(source: Path) -> Ocel:
+    """OCEL 1.0 XML, as pm4py reads and writes it: <events> of <event> with ``id``,
+    ``activity``, ``timestamp``, an ``omap`` list of object ids (a ``qualifier`` attribute
+    where pm4py wrote one) and a ``vmap`` of attributes; <objects> of <object> with ``id``,
+    ``type`` and an ``ovmap`` (a repeated key with a ``timestamp`` is a later value); and
+    pm4py's <o2o> links."""
+    from lxml import etree
+
+    try:
+        root = etree.parse(str(source), etree.XMLParser(huge_tree=True)).getroot()
+    except etree.XMLSyntaxError as error:
+        raise IngestError(f"{source}: line {error.lineno}: malformed XML ({error.msg})") from error
+    ocel = Ocel([], {}, [], [], [], [])
+    for event in root.iterfind("events/event"):
+        row: dict[str, Any] = {}
+        linked: list[tuple[str, str | None]] = []
+        for field in event:
+            key = field.get("key")
+            if key in ("id", "activity", "timestamp"):
+                row[{"id": "event_id"}.get(key, key)] = field.get("value")
+            elif key == "omap":
+                linked.extend((item.get("value"), item.get("qualifier")) for item in field)
+            elif key == "vmap":
+                for item in field:
+                    kind = _KINDS.get(_tag(item), "string")
+                    ocel.event_attribute_kinds.setdefault(item.get("key"), kind)
+                    row[item.get("key")] = typed_value(kind, item.get("value"))
+        if "event_id" not in row:
+            raise IngestError(f"{source}: line {event.sourceline}: an event without an id")
+        ocel.events.append(row)
+        ocel.event_objects.extend((row["event_id"], ref, qualifier) for ref, qualifier in linked)
+    for item in root.iterfind("objects/object"):
+        fields = {field.get("key"): field for field in item}
+        object_id = fields["id"].get("value") if "id" in fields else None
+        object_type = fields["type"].get("value") if "type" in fields else None
+        if object_id is None or object_type is None:
+            raise IngestError(f"{source}: line {item.sourceline}: an object without id or type")
+        ocel.objects.append((object_id, object_type))
+        seen: set[str] = set()
+        for value in fields.get("ovmap", ()):
+            name = value.get("key")
+            # The first value of a key is the object's own; a repeated key is a change.
+            changed = value.get("timestamp") if name in seen else None
+            seen.add(name)
+            kind = _KINDS.get(_tag(value), "string")
+            ocel.attributes.append((object_id, name, changed, kind, value.get("value")))
+    for link in root.iterfind("o2o/*"):
+        ocel.object_objects.append((link.get("source"), link.get("target"), link.get("qualifier")))
+    return ocel
+
+
+def _tag(element: Any) -> str:
+    """An XML element's name without its namespace, in lower case (``string``, ``date``)."""
+    return str(element.tag).rsplit("}", 1)[-1].lower()
+
+
+#: pm4py's OCEL 1.0 CSV: one row per event, a column per object type holding a list.
+OCEL1_CSV_PREFIX = "ocel:type:"
+
+
+def parse_ocel1_csv(source: Path) -> Ocel:
+    """OCEL 1.0 CSV, as pm4py writes it (``write_ocel_csv``): ``ocel:eid``,
+    ``ocel:activity``, ``ocel:timestamp``, one ``ocel:type:TYPE`` column per object type
+    holding a list of object ids (``['o1', 'o2']``), and the event attributes. The objects
+    are those the lists name, of the type of their column (attributes of objects live in
+    pm4py's separate objects file, which is not read)."""
+    import ast
+
+    try:
+        table = pl.read_csv(source, infer_schema=False)
+    except pl.exceptions.PolarsError as error:
+        raise IngestError(f"{source}: not a readable CSV file ({first_line(error)})") from error
+    needed = ("ocel:eid", "ocel:activity", "ocel:timestamp")
+    missing = [name for name in needed if name not in table.columns]
+    if missing:
+        raise IngestError(f"{source}: an OCEL 1.0 CSV file needs the columns {', '.join(missing)}")
+    kinds = [name for name in table.columns if name.startswith(OCEL1_CSV_PREFIX)]
+    attributes = [name for name in table.columns if name not in needed and name not in kinds]
+    ocel = Ocel([], {}, [], [], [], [])
+    types: dict[str, str] = {}
+    for line, row in enumerate(table.iter_rows(named=True), start=2):
+        event_id = row["ocel:eid"]
+        ocel.events.append(
+            {
+                "event_id": event_id,
+                "activity": row["ocel:activity"],
+                "timestamp": row["ocel:timestamp"],
+                **{name: row[name] for name in attributes},
+            }
+        )
+        for column in kinds:
+            text = row[column]
+            if not text or not text.strip():
+                continue
+            try:
+                ids = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                raise IngestError(
+                    f"{source}: line {line}: {column} is not a list of object ids ({text!r})"
+                ) from None
+            for object_id in ids if isinstance(ids, list | tuple | set) else [ids]:
+                object_id = str(object_id)
+                types.setdefault(object_id, column.removeprefix(OCEL1_CSV_PREFIX))
+                ocel.event_objects.append((event_id, object_id, None))
+    ocel.objects.extend(types.items())
+    return ocel
+
+
 def _declared(event_types: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
     return {
         (kind["name"], attribute["name"]): _KINDS.get(attribute.get("type", "string"), "string")
@@ -421,3 +529,5 @@ read_ocel2_json = reader(parse_ocel2_json)
 read_ocel2_xml = reader(parse_ocel2_xml)
 read_ocel2_sqlite = reader(parse_ocel2_sqlite)
 read_ocel1_json = reader(parse_ocel1_json)
+read_ocel1_xml = reader(parse_ocel1_xml)
+read_ocel1_csv = reader(parse_ocel1_csv)

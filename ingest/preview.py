@@ -24,7 +24,9 @@ from workbench.store.frames import with_derived_ids
 MAPPABLE = ("csv", "parquet", "arrow", "xes", "jsonl")
 #: Formats with times that may lack an offset (read in a chosen time zone); XES and OCEL XML
 #: dates carry their offsets.
-ZONED = ("csv", "parquet", "arrow", "jsonl", "ocel2-json", "ocel2-sqlite", "ocel1-json")
+ZONED = (
+    "csv", "parquet", "arrow", "jsonl", "ocel2-json", "ocel2-sqlite", "ocel1-json", "ocel1-csv",
+)  # fmt: skip
 #: Formats in a text encoding the user may have to name.
 TEXT = ("csv", "jsonl")
 

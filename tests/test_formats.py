@@ -516,6 +516,50 @@ def test_a_later_piece_without_a_column_the_first_has_imports_whole(store, tmp_p
     ]
 
 
+@pytest.mark.parametrize("source", ["ocel_ocel20_example.jsonocel", "recruiting.ocel1.jsonocel"])
+@pytest.mark.parametrize("layout", ["xml", "csv"])
+def test_ocel1_xml_and_csv_read_as_pm4py_reads_them(tmp_path, source, layout) -> None:
+    """pm4py writes OCEL 1.0 XML and CSV; Workbench reads them into the events, objects and
+    links pm4py reads back from the same file."""
+    from workbench import mining
+
+    pm = mining.pm4py()
+    with mining.quiet():
+        read = pm.read_ocel2 if "ocel20" in source else pm.read_ocel
+        original = read(str(real_log(source)))
+        path = tmp_path / ("log.xmlocel" if layout == "xml" else "log.csv")
+        if layout == "xml":
+            pm.write_ocel_xml(original, str(path))
+        else:
+            pm.write_ocel_csv(original, str(path), str(tmp_path / "objects.csv"))
+        theirs = pm.read_ocel_xml(str(path)) if layout == "xml" else pm.read_ocel_csv(str(path))
+    with EventStore(tmp_path / "s.db") as store:
+        summary = ingest(store, path, log="o")
+        assert summary.format == f"ocel1-{layout}"
+        assert (summary.rejected, summary.links_refused) == (0, 0)
+        events = store.read("o")
+        links = store.event_objects("o")
+        objects = store.objects("o")
+    their_events = theirs.events
+    assert sorted(events["event_id"].to_list()) == sorted(their_events["ocel:eid"].astype(str))
+    mine = dict(zip(events["event_id"], events["activity"], strict=True))
+    their_ids = their_events["ocel:eid"].astype(str)
+    assert mine == dict(zip(their_ids, their_events["ocel:activity"], strict=True))
+    times = dict(zip(events["event_id"], events["timestamp"], strict=True))
+    for event_id, moment in zip(
+        their_events["ocel:eid"].astype(str), their_events["ocel:timestamp"], strict=True
+    ):
+        assert times[event_id] == moment.to_pydatetime().replace(tzinfo=UTC)
+    relations = theirs.relations
+    assert sorted(zip(links["event_id"], links["object_id"], strict=True)) == sorted(
+        zip(relations["ocel:eid"].astype(str), relations["ocel:oid"].astype(str), strict=True)
+    )
+    their_objects = theirs.objects
+    assert dict(zip(objects["object_id"], objects["object_type"], strict=True)) == dict(
+        zip(their_objects["ocel:oid"].astype(str), their_objects["ocel:type"], strict=True)
+    )
+
+
 def test_a_format_error_leaves_no_empty_log_behind(store, tmp_path) -> None:
     broken = tmp_path / "bad.csv"
     broken.write_text("case,activity,time\nc1,a,not a time\n")

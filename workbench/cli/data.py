@@ -55,7 +55,7 @@ def ingest(
         str | None,
         typer.Option(
             help="Override the detected format: csv, xes, parquet, arrow, jsonl, ocel2-json,"
-            " ocel2-xml, ocel2-sqlite, ocel1-json."
+            " ocel2-xml, ocel2-sqlite, ocel1-json, ocel1-xml, ocel1-csv."
         ),
     ] = None,
     follow: Annotated[

@@ -42,6 +42,10 @@ READERS: dict[str, Callable[..., Iterator[Batch]]] = {
 }
 
 
+#: An import that adds at least this many events refreshes the planner's statistics.
+ANALYZE_AFTER = 100_000
+
+
 @dataclass(frozen=True)
 class Summary:
     """The outcome of one ingest job, as `workbench ingest --json` prints it."""
@@ -224,6 +228,8 @@ def ingest(
         seconds=time.perf_counter() - started,
         message=None if fault is None else str(fault),
     )
+    if record.events_added - (earlier.events_added if earlier else 0) >= ANALYZE_AFTER:
+        store.analyze()  # so that the next import and reads are planned for this data
     rejects = store.ledger.rejects(log).filter(pl.col("job_id") == job_id)
     return Summary(
         log=log,

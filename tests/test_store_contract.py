@@ -489,3 +489,30 @@ def test_text_no_backend_can_keep_is_refused_whole(any_store) -> None:
     with pytest.raises(InvalidEvents, match="Unicode"):
         any_store.append("demo", "c1", [Event("a", moment, attributes={"note": "\ud800"})])
     assert any_store.log_names() == []
+
+
+def test_a_second_large_import_into_an_analysed_store_finds_what_it_holds(
+    any_store, tmp_path
+) -> None:
+    """A store that holds a log and has fresh statistics (what a large import leaves) takes
+    a second log, and a re-import of the first, exactly: the batch's look-ups of cases,
+    activities and ids are joins on the batch's keys, whatever plan the statistics invite.
+    `benchmarks/backends.py` prints the time of the second and tenth import."""
+    from ingest.jobs import ingest
+    from ingest.options import ParseOptions, Tuning
+    from sample_data.generator import write
+
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    rows = write(first, events=30_000, seed=5)
+    write(second, events=30_000, seed=6)
+    small = ParseOptions(tuning=Tuning(batch_rows=4_000))
+    assert ingest(any_store, first, log="first", options=small).events_added == rows
+    any_store.analyze()
+    added = ingest(any_store, second, log="second", options=small)
+    assert added.events_added == any_store.read("second").height
+    copy = tmp_path / "copy.csv"  # the same events in a file of other bytes: read again
+    copy.write_bytes(first.read_bytes() + b"\n")
+    again = ingest(any_store, copy, log="first", options=small)
+    assert (again.events_added, again.duplicates) == (0, rows)
+    cases = any_store.read("first").group_by("case_id").agg(pl.col("revision").max())
+    assert (cases["revision"] + 1).sum() == rows  # revisions 0..n-1 per case: none lost

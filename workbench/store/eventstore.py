@@ -112,6 +112,12 @@ class EventStore:
         found = getattr(self.recorder, "path", None)
         return found if isinstance(found, Path) else None
 
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics (PostgreSQL's ``ANALYZE``; SQLite's
+        ``PRAGMA optimize``): what an import of many events does when it ends, so that
+        later reads and imports are planned for the data as it now is."""
+        self.recorder.analyze()
+
     def close(self) -> None:
         """Close the connections."""
         self.recorder.close()

@@ -326,6 +326,10 @@ class EventRecorder(Protocol):
         """Close the connections."""
         ...
 
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics after a large change."""
+        ...
+
     # logs
     def log_id(self, name: str) -> int | None:
         """The id of a log, if it exists."""

@@ -242,6 +242,17 @@ class SQLiteRecorder(PortableQueries):
         """A wait for new events: SQLite has no notifications, so a reader polls."""
         yield time.sleep
 
+    def analyze(self) -> None:
+        """Let SQLite refresh the statistics its planner uses (``PRAGMA optimize``)."""
+        if self.read_only:
+            return
+        with self._use():
+            cursor = self._cursor()
+            try:
+                cursor.execute("PRAGMA optimize")
+            finally:
+                cursor.close()
+
     def close(self) -> None:
         """Close the connection."""
         with self.lock:

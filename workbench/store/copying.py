@@ -59,7 +59,10 @@ def copy_store(
     logs = source.recorder.log_rows()
     pieces = [(row.name, chunk) for row in logs for chunk in _chunks(source.ranges(row.name))]
     pieces.sort(key=lambda piece: int(piece[1]["first_position"][0]))
+    held = _held(target, [row.name for row in logs])
     for log, chunk in pieces:  # refuse before anything is written
+        if _copied(held, log, chunk):
+            continue
         with target.recorder.transaction() as tx:
             _events_in_place(source, target, tx, log, chunk)
     with target.recorder.transaction() as tx:  # the logs first, in the source's order
@@ -70,6 +73,9 @@ def copy_store(
         _copy_objects(source, target, row.name)
     copied = present = 0
     for log, chunk in pieces:
+        if _copied(held, log, chunk):  # an earlier copy wrote these: nothing to read
+            present += int((chunk["last_position"] - chunk["first_position"] + 1).sum())
+            continue
         added, found = _copy_chunk(source, target, log, chunk)
         copied, present = copied + added, present + found
         say(f"{log}: positions {chunk['first_position'][0]:,} to {chunk['last_position'][-1]:,}")
@@ -91,6 +97,29 @@ def copy_store(
     for query in queries:
         target.queries.define(query.name, query.query, description=query.description)
     return CopyReport(len(logs), copied, present, jobs, len(stored), len(queries))
+
+
+def _held(target: EventStore, logs: list[str]) -> dict[str, set[tuple[int, int]]]:
+    """Per log, the committed writes (first and last position) the target holds."""
+    held = {}
+    for log in logs:
+        if target.has_log(log):
+            ranges = target.ranges(log)
+            pairs = zip(ranges["first_position"], ranges["last_position"], strict=True)
+            held[log] = {(int(first), int(last)) for first, last in pairs}
+    return held
+
+
+def _copied(held: dict[str, set[tuple[int, int]]], log: str, chunk: pl.DataFrame) -> bool:
+    """Whether an earlier copy wrote every write of the chunk: a copy writes a write's
+    events and its record in one transaction, so the record says the events are there."""
+    found = held.get(log)
+    return found is not None and all(
+        pair in found
+        for pair in zip(
+            chunk["first_position"].to_list(), chunk["last_position"].to_list(), strict=True
+        )
+    )
 
 
 def _copy_objects(source: EventStore, target: EventStore, log: str) -> None:

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DB ?= workbench.db
 PORT ?= 8501
 
-.PHONY: run test lint docs bench clean
+.PHONY: run stop test lint docs bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,17 @@ run: $(VENV)/.installed
 	@if [ "$$($(BIN)/workbench --db $(DB) logs --json | tr -d '[:space:]')" = "[]" ]; then \
 		$(BIN)/workbench --db $(DB) demo; \
 	fi
-	$(BIN)/workbench --db $(DB) serve --port $(PORT)
+	@echo "Workbench on http://localhost:$(PORT) (Ctrl-C, or make stop PORT=$(PORT), stops it)"
+	@echo $$$$ > .workbench-$(PORT).pid; exec $(BIN)/workbench --db $(DB) serve --port $(PORT)
+
+# Stop the app `make run` started on $(PORT), from another terminal or after `make run &`.
+stop:
+	@if [ -f .workbench-$(PORT).pid ] && kill $$(cat .workbench-$(PORT).pid) 2>/dev/null; then \
+		echo "stopped the app on port $(PORT)"; \
+	else \
+		echo "no app of make run on port $(PORT)"; \
+	fi
+	@rm -f .workbench-$(PORT).pid
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -136,3 +136,24 @@ def test_a_header_waits_for_rows_and_messages_name_the_file_followed(tmp_path) -
     assert reports[0].message is not None
     assert reports[0].message.startswith(str(source))
     assert "workbench-follow-" not in reports[0].message
+
+
+def test_sigterm_stops_a_follower_as_ctrl_c_does(tmp_path) -> None:
+    source = tmp_path / "live.csv"
+    db = tmp_path / "s.db"
+    source.write_text(HEADER + "".join(_line(c, 0) for c in range(10)))
+    command = [
+        sys.executable, "-m", "workbench", "--db", str(db), "ingest", str(source),
+        "--log", "live", "--follow", "--poll", "0.2",
+    ]  # fmt: skip
+    follower = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(db, "live", 10)
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        _, err = follower.communicate(timeout=60)
+    assert follower.returncode == 0, err  # the follower ends its round and returns
+    assert "Traceback" not in err
+    with EventStore(db) as store:
+        assert all(job.status != "running" for job in store.ledger.jobs())
+        assert store.read("live").height == 10

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -76,6 +77,13 @@ def command(
                 done.set()
 
         stop_requested.clear()
+        # SIGTERM stops a command as Ctrl-C does: a follower started in the background of
+        # a script (where a non-interactive shell makes it ignore SIGINT) can be stopped.
+        terminate = (
+            signal.signal(signal.SIGTERM, _terminated)
+            if threading.current_thread() is threading.main_thread()
+            else None
+        )
         # An event, not Thread.join: a join that Ctrl-C interrupts may later return early.
         threading.Thread(target=work, name="workbench command", daemon=True).start()
         try:
@@ -89,6 +97,9 @@ def command(
                 sys.stderr.flush()
                 os._exit(130)
             done.wait()
+        finally:
+            if terminate is not None:
+                signal.signal(signal.SIGTERM, terminate)
         error = outcome.get("error")
         if error is None:
             return outcome.get("value")
@@ -101,6 +112,10 @@ def command(
 
     (on or app).command(name, epilog=epilog)(run)
     return function
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _interrupted() -> None:

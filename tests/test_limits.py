@@ -52,8 +52,8 @@ def _failing(payload: str) -> Iterator[int]:
 
 def test_a_budget_stops_work_inside_a_step_and_keeps_what_finished() -> None:
     started = time.monotonic()
-    outcome = bounded.run(_slowly, (3, 60.0), bounded.Limit(seconds=2.0))
-    assert time.monotonic() - started < 2.0 + SLACK
+    outcome = bounded.run(_slowly, (3, 60.0), bounded.Limit(seconds=6.0))
+    assert time.monotonic() - started < 6.0 + SLACK
     assert outcome.results == [0, 1, 2]
     assert outcome.stopped == "time"
 
@@ -78,7 +78,7 @@ def test_a_script_without_a_main_guard_can_use_a_limit(tmp_path) -> None:
     script.write_text(
         "from workbench import bounded\n"
         "from tests.test_limits import _slowly\n"
-        "print(bounded.run(_slowly, (2, 60.0), bounded.Limit(seconds=1)).results)\n"
+        "print(bounded.run(_slowly, (2, 60.0), bounded.Limit(seconds=10)).results)\n"
     )
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(

@@ -13,6 +13,7 @@ notebook and the app all work.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import os
@@ -196,9 +197,20 @@ def _start(modules: tuple[str, ...]) -> _Worker:
     )
 
 
+#: Workers that finished their work, waiting for more: the next work starts at once.
+_idle: list[_Worker] = []
+IDLE = 2  # workers kept waiting
+IDLE_MEMORY = 768 * 1024**2  # a worker holding more than this is not kept
+
+
 def _take() -> _Worker:
-    """A spare worker when one was prepared (and the next one started), else a new one."""
+    """A worker that finished its last work, a spare one that was prepared (and the next
+    one started), else a new one."""
     with _spare_lock:
+        while _idle:
+            worker = _idle.pop()
+            if worker.alive():
+                return worker
         for modules, worker in list(_spare.items()):
             if worker.alive():
                 _spare[modules] = _start(modules)
@@ -216,10 +228,10 @@ def _in_worker(
     process, receiver = worker.process, worker.results
     with contextlib.suppress(OSError):  # a worker that died before it took the work
         worker.tasks.send((work, payload))  # is found below, by its exit code
-    worker.tasks.close()
     results: list[T] = []
     stopped: Reason | None = None
     deadline = limit.deadline
+    finished = False  # the worker answered in full, and waits for more work
     try:
         while True:
             now = time.monotonic()
@@ -233,8 +245,10 @@ def _in_worker(
                 except EOFError:
                     raise WorkerFailed(_death(process.wait(1))) from None
                 if kind == "done":
+                    finished = True
                     break
                 if kind == "error":
+                    finished = True
                     raise WorkerFailed(value)
                 results.append(value)
                 if progress is not None:
@@ -256,11 +270,43 @@ def _in_worker(
                     break
                 results.append(value)
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        receiver.close()
+        if not (finished and _keep(worker)):
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            worker.tasks.close()
+            receiver.close()
     return Outcome(results, stopped)
+
+
+@atexit.register
+def _shutdown() -> None:
+    """End the workers kept waiting: a closed pipe tells each to stop."""
+    with _spare_lock:
+        waiting = [*_idle, *_spare.values()]
+        _idle.clear()
+        _spare.clear()
+    for worker in waiting:
+        worker.tasks.close()
+    for worker in waiting:
+        try:
+            worker.process.wait(2)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait()
+        worker.results.close()
+
+
+def _keep(worker: _Worker) -> bool:
+    """Keep a worker that finished its work for the next, unless enough wait already or it
+    holds much memory; True when kept."""
+    with _spare_lock:
+        if len(_idle) >= IDLE or not worker.alive():
+            return False
+        if _resident(worker.process.pid) > IDLE_MEMORY:
+            return False
+        _idle.append(worker)
+        return True
 
 
 def _child() -> None:
@@ -274,21 +320,23 @@ def _child() -> None:
 
 
 def _wait(modules: tuple[str, ...], tasks: Connection, sender: Connection) -> None:
-    """The worker: import what the work will need, wait for it, do it."""
-    try:
-        for name in modules:
-            importlib.import_module(name)
-        if modules:
-            from workbench.models import pm4py
+    """The worker: import what the work will need, then do each work it is given, until
+    the parent closes the pipe (or goes away)."""
+    for name in modules:
+        importlib.import_module(name)
+    if modules:
+        from workbench.models import pm4py
 
-            pm4py()
-        work, payload = tasks.recv()
-    except EOFError:  # the parent went away without giving work
-        return
-    except Exception as error:  # what the parent sent does not unpickle here
-        sender.send(("error", f"the work could not be handed to a worker: {error!r}"))
-        return
-    _serve(work, payload, sender)
+        pm4py()
+    while True:
+        try:
+            work, payload = tasks.recv()
+        except EOFError:  # the parent went away, or keeps no worker waiting
+            return
+        except Exception as error:  # what the parent sent does not unpickle here
+            sender.send(("error", f"the work could not be handed to a worker: {error!r}"))
+            continue
+        _serve(work, payload, sender)
 
 
 def _serve(work: Callable[[Any], Iterator[Any]], payload: Any, sender: Connection) -> None:
@@ -301,8 +349,6 @@ def _serve(work: Callable[[Any], Iterator[Any]], payload: Any, sender: Connectio
         sender.send(("error", "the work ran out of memory"))
     except Exception as error:
         sender.send(("error", str(error) or type(error).__name__))
-    finally:
-        sender.close()
 
 
 def _death(code: int | None) -> str:

@@ -4,7 +4,9 @@ log fits it, computed as a background job with progress."""
 from __future__ import annotations
 
 import hashlib
+import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -13,12 +15,15 @@ import streamlit as st
 from dashboards import charts, state
 from dashboards.layout import filtered_note, require_log, title
 from dashboards.markdown import escape
-from workbench import bounded, mining
+from workbench import bounded, mining, models
 from workbench.filters import Cases, Filters
 
 summary = require_log()
-# A worker with pm4py imported waits for the job, so that Run does not wait for one to start.
+# A worker with pm4py imported waits for the job, so that Run does not wait for one to
+# start; and this process imports pm4py meanwhile, which it needs to read the model back.
 bounded.prepare("workbench.mining")
+if "pm4py" not in sys.modules:
+    threading.Thread(target=models.pm4py, name="import pm4py", daemon=True).start()
 title("Discovery and conformance", summary)
 filtered_note()
 left, middle, right = st.columns(3)

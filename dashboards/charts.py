@@ -106,6 +106,28 @@ def duration_table(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(converted)
 
 
+def readable(frame: pl.DataFrame) -> pl.DataFrame:
+    """A table for display: seconds (columns ending ``_s``) as durations in one unit per
+    column (`duration_table`), shares (``_share``) as percentages and percentages
+    (``_pct``) rounded to one decimal; never raw seconds or four decimals."""
+    columns = []
+    for name, dtype in frame.schema.items():
+        if not dtype.is_numeric():
+            columns.append(pl.col(name))
+        elif name.endswith("_s"):
+            micros = (pl.col(name) * 1e6).round(0).cast(pl.Int64)
+            columns.append(micros.cast(pl.Duration("us")).alias(name.removesuffix("_s")))
+        elif name.endswith("_share"):
+            columns.append(
+                (pl.col(name) * 100).round(1).alias(f"{name.removesuffix('_share')} (%)")
+            )
+        elif name.endswith("_pct"):
+            columns.append(pl.col(name).round(1).alias(f"{name.removesuffix('_pct')} (%)"))
+        else:
+            columns.append(pl.col(name))
+    return duration_table(frame.select(columns))
+
+
 def ranked_counts(
     frame: pl.DataFrame, label: str, value: str, title: str, *, top: int = 15
 ) -> go.Figure:
@@ -184,22 +206,37 @@ def handover_dot(edges: pl.DataFrame, *, top: int = 40) -> str:
 
 def conformance_over_time(periods: pl.DataFrame, period: str) -> go.Figure:
     """Average trace fitness and the share of cases that fit, per period of the cases'
-    start (from `mining.over_time`), with the cases checked as bars behind."""
+    start (from `mining.over_time`), with the cases checked as bars behind. Periods are
+    categories named by their start (one period is one bar, not an axis of milliseconds);
+    cases are counted in whole numbers."""
+    formats = {"day": "%Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%b %Y"}
+    names = periods["period"].dt.strftime(formats.get(period, "%Y-%m-%d")).to_list()
+    if period == "quarter":
+        names = [f"Q{(m.month - 1) // 3 + 1} {m.year}" for m in periods["period"].to_list()]
     figure = go.Figure(
         [
             go.Bar(
-                x=periods["period"],
+                x=names,
                 y=periods["cases"],
                 name="cases checked",
                 yaxis="y2",
                 marker_color="#dfe7f1",
             ),
-            go.Scatter(x=periods["period"], y=periods["fitness"], name="average trace fitness"),
-            go.Scatter(x=periods["period"], y=periods["fitting_cases"], name="share of cases fit"),
+            go.Scatter(x=names, y=periods["fitness"], name="average trace fitness"),
+            go.Scatter(x=names, y=periods["fitting_cases"], name="share of cases fit"),
         ]
     )
     figure.update_layout(
+        xaxis={"type": "category"},
         yaxis={"range": [0, 1.02], "tickformat": ".0%"},
-        yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "title": "cases"},
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "title": "cases",
+            "tickformat": ",d",
+            "rangemode": "tozero",
+            "dtick": max(1, int(periods["cases"].max() or 1) // 5) if periods.height else 1,
+        },
     )
     return _layout(figure, f"Conformance per {period} of the cases' start", "period", "fitness")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 import polars as pl
 import streamlit as st
 
-from dashboards import state
+from dashboards import charts, state
 from dashboards.layout import filtered_note, require_log, table, title, untimed_note
 from dashboards.markdown import escape
 from workbench.application import Workbench
@@ -118,9 +118,9 @@ if found.edges.height:
     )
     st.graphviz_chart(to_dot(found))
 st.markdown("**Activities whose waiting time changed most**")
-table(found.activities.drop("change_s"), what="activities")
+table(charts.readable(found.activities), what="activities")
 st.markdown("**Edges**")
-table(found.edges, what="edges")
+table(charts.readable(found.edges), what="edges")
 columns = st.columns(2)
 for column, name, only in (
     (columns[0], "A", found.only_in_a),

@@ -186,9 +186,13 @@ if pending.height and pending["provisional"][0]:
         icon=":material/hourglass_top:",
     )
 table(
-    state.local(
-        history.with_columns(
-            pl.col("source").map_elements(lambda s: s.rsplit("/", 1)[-1], return_dtype=pl.String)
+    charts.readable(
+        state.local(
+            history.with_columns(
+                pl.col("source").map_elements(
+                    lambda s: s.rsplit("/", 1)[-1], return_dtype=pl.String
+                )
+            )
         )
     ),
     what="imports",

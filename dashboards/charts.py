@@ -144,8 +144,10 @@ def timeline(frame: pl.DataFrame) -> go.Figure:
     waiting = _seconds(frame["waiting"].fill_null(timedelta(0)))
     service = _seconds(frame["service"].fill_null(timedelta(0)))
     size, unit = _unit(pl.concat([waiting, service]))
+    # In a sequential case every event is on the critical path: a star on each says nothing.
+    informative = not bool(frame["critical"].fill_null(False).all())
     labels = [
-        f"{n + 1}. {activity}" + (" ★" if critical else "")
+        f"{n + 1}. {activity}" + (" ★" if critical and informative else "")
         for n, (activity, critical) in enumerate(
             zip(frame["activity"], frame["critical"], strict=True)
         )
@@ -157,7 +159,10 @@ def timeline(frame: pl.DataFrame) -> go.Figure:
         ]
     )
     figure.update_layout(barmode="stack", yaxis={"autorange": "reversed"})
-    return _layout(figure, "Waiting and service time per event (★ critical path)", unit, "")
+    title = "Waiting and service time per event" + (
+        " (★ critical path)" if informative else " (sequential: every event is critical)"
+    )
+    return _layout(figure, title, unit, "")
 
 
 def dotted_chart(points: pl.DataFrame, *, relative: bool = False, limit: int = 50_000) -> go.Figure:

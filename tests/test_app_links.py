@@ -98,3 +98,28 @@ def test_a_link_to_a_view_shows_that_view(open_page, mixed, page) -> None:
     assert app.title, "the page shows the view"
     assert (OCEL if page == "objects" else view) in app.title[0].value
     assert app.sidebar.selectbox(key="log").value == view
+
+
+def test_case_ids_are_in_their_natural_order_and_stars_only_inform(tmp_path, monkeypatch) -> None:
+    from datetime import datetime, timedelta
+
+    from workbench import Event
+
+    db = tmp_path / "natural.db"
+    start = datetime(2024, 1, 1)
+    with EventStore(db) as store:
+        for case in ("10", "2", "1", "100", "c10", "c9"):
+            events = [Event(a, start + timedelta(hours=n)) for n, a in enumerate("abc")]
+            store.append("numbers", case, events)
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params["log"] = "numbers"
+    app.run()
+    app.switch_page("views/cases.py").run()
+    assert not app.exception
+    shown = app.main.dataframe[0].value["case_id"].tolist()
+    assert shown == ["1", "2", "10", "100", "c9", "c10"]
+    figure = app.get("plotly_chart")[0].proto.spec
+    assert "★" not in figure  # a sequential case: every event is critical, none is starred
+    assert "sequential" in figure
+    _close_app_store()

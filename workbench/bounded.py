@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import importlib
 import os
 import re
 import subprocess
@@ -155,23 +154,23 @@ class _Worker:
         return self.process.poll() is None
 
 
-_spare: dict[tuple[str, ...], _Worker] = {}
+_spare: dict[bool, _Worker] = {}
 _spare_lock = threading.Lock()
 
 
-def prepare(*modules: str) -> None:
-    """Start a worker in the background that imports ``modules`` (and pm4py, quietly) and
-    then waits: the next `run` with a limit uses it instead of starting one, and starts
-    the next spare. For a long-lived process (the app), where a job should not wait for
-    a worker to start."""
+def prepare() -> None:
+    """Start a worker in the background that imports the aligners, token replay and pm4py
+    (quietly) and then waits: the next `run` with a limit uses it instead of one started
+    anew, and starts the next spare. For a long-lived process (the app), where a job should
+    not wait for a worker to start."""
     with _spare_lock:
-        ready = _spare.get(modules)
+        ready = _spare.get(True)
         if ready is not None and ready.alive():
             return
-        _spare[modules] = _start(modules)
+        _spare[True] = _start(True)
 
 
-def _start(modules: tuple[str, ...]) -> _Worker:
+def _start(prepared: bool) -> _Worker:
     """A new interpreter (not a fork, and not a re-run of this program's main module, as
     multiprocessing's spawn would do) running `_child`, on two pipes."""
     task_out, task_in = os.pipe()
@@ -184,7 +183,7 @@ def _start(modules: tuple[str, ...]) -> _Worker:
             "from workbench.bounded import _child; _child()",
             str(task_out),
             str(result_in),
-            *modules,
+            *(["prepared"] if prepared else []),
         ],
         pass_fds=(task_out, result_in),
         env=environment,
@@ -211,11 +210,11 @@ def _take() -> _Worker:
             worker = _idle.pop()
             if worker.alive():
                 return worker
-        for modules, worker in list(_spare.items()):
+        for prepared, worker in list(_spare.items()):
             if worker.alive():
-                _spare[modules] = _start(modules)
+                _spare[prepared] = _start(prepared)
                 return worker
-    return _start(())
+    return _start(False)
 
 
 def _in_worker(
@@ -310,21 +309,22 @@ def _keep(worker: _Worker) -> bool:
 
 
 def _child() -> None:
-    """The worker's program: its pipes and the modules to import are its arguments."""
+    """The worker's program: its pipes, and whether to import the mining modules first,
+    are its arguments."""
     tasks, sender = int(sys.argv[1]), int(sys.argv[2])
     _wait(
-        tuple(sys.argv[3:]),
+        sys.argv[3:] == ["prepared"],
         Connection(tasks, writable=False),
         Connection(sender, readable=False),
     )
 
 
-def _wait(modules: tuple[str, ...], tasks: Connection, sender: Connection) -> None:
-    """The worker: import what the work will need, then do each work it is given, until
-    the parent closes the pipe (or goes away)."""
-    for name in modules:
-        importlib.import_module(name)
-    if modules:
+def _wait(prepared: bool, tasks: Connection, sender: Connection) -> None:
+    """The worker: import what the work will need (``prepared``: the aligners, replay and
+    pm4py), then do each work it is given, until the parent closes the pipe (or goes
+    away)."""
+    if prepared:
+        from workbench import aligners, replay  # noqa: F401  (imported ahead of the work)
         from workbench.models import pm4py
 
         pm4py()

@@ -21,7 +21,7 @@ from workbench.filters import Cases, Filters
 summary = require_log()
 # A worker with pm4py imported waits for the job, so that Run does not wait for one to
 # start; and this process imports pm4py meanwhile, which it needs to read the model back.
-bounded.prepare("workbench.mining")
+bounded.prepare()
 if "pm4py" not in sys.modules:
     threading.Thread(target=models.pm4py, name="import pm4py", daemon=True).start()
 title("Discovery and conformance", summary)

@@ -63,7 +63,7 @@ def app_on(loaded, monkeypatch):  # type: ignore[no-untyped-def]
         return app
 
     yield start
-    _close_app_store()
+    close_app_store()
 
 
 @pytest.fixture
@@ -73,10 +73,10 @@ def empty_app(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     app = AppTest.from_file(APP, default_timeout=120)
     app.run()
     yield db, app
-    _close_app_store()
+    close_app_store()
 
 
-def _close_app_store() -> None:
+def close_app_store() -> None:
     from dashboards import state
 
     state.clear()
@@ -352,7 +352,7 @@ def test_time_travel_restates_a_month_and_overview_marks_provisional_periods(
         if any(str(name).startswith("lateness (") for name in frame.value.columns)
     )
     assert len(brought) == expected["events"][-1] - expected["events"][0]
-    _close_app_store()
+    close_app_store()
     # A stream whose recent days still wait for late events: the Overview says so.
     db = tmp_path / "stream.db"
     start = datetime(2024, 1, 1, tzinfo=UTC)
@@ -419,7 +419,7 @@ def test_the_object_centric_page_draws_the_map_and_an_objects_lifecycle(
         view.switch_page(f"views/{page}.py").run()
         assert not view.exception, page
         assert not view.error, (page, [e.value for e in view.error])
-    _close_app_store()
+    close_app_store()
 
 
 def test_live_the_page_follows_new_events(tmp_path, monkeypatch) -> None:
@@ -443,4 +443,4 @@ def test_live_the_page_follows_new_events(tmp_path, monkeypatch) -> None:
     assert not app.exception
     assert {m.label: m.value for m in app.metric}["Cases"] == "2"
     assert any("head 3" in c.value for c in app.sidebar.caption)
-    _close_app_store()
+    close_app_store()

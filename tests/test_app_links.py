@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from ingest.jobs import ingest
 from sample_data.demo import DEMO_LOG, load_demo
 from tests.conftest import real_log
-from tests.test_app import APP, PAGES, _close_app_store
+from tests.test_app import APP, PAGES, close_app_store
 from workbench import EventStore
 
 OCEL = "p2p"
@@ -45,7 +45,7 @@ def open_page(mixed, monkeypatch):  # type: ignore[no-untyped-def]
         return app
 
     yield start
-    _close_app_store()
+    close_app_store()
 
 
 def _shown(app: AppTest) -> list[str]:
@@ -122,4 +122,4 @@ def test_case_ids_are_in_their_natural_order_and_stars_only_inform(tmp_path, mon
     figure = app.get("plotly_chart")[0].proto.spec
     assert "★" not in figure  # a sequential case: every event is critical, none is starred
     assert "sequential" in figure
-    _close_app_store()
+    close_app_store()

@@ -213,7 +213,7 @@ def test_tables_print_whole_values_into_a_pipe_and_a_narrow_terminal(tmp_path) -
     from rich.table import Table
 
     from workbench import Event, EventStore
-    from workbench.cli.output import _Console
+    from workbench.cli.output import FoldingConsole
 
     JAN, FEB = datetime(2024, 1, 1), datetime(2024, 2, 1)
 
@@ -235,7 +235,7 @@ def test_tables_print_whole_values_into_a_pipe_and_a_narrow_terminal(tmp_path) -
         capture_output=True, text=True, env=environment, timeout=120,
     ).stdout  # fmt: skip
     narrow = io.StringIO()
-    console = _Console(file=narrow, width=30, markup=False)
+    console = FoldingConsole(file=narrow, width=30, markup=False)
     table = Table("log", "cases", "events")
     table.add_row(name, "1,234,567", "100,000,000")
     console.print(table)

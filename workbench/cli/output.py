@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 
-class _Console(Console):
+class FoldingConsole(Console):
     """A console whose tables never cut a value: a column too narrow for its values folds
     them onto more lines instead of ending them in an ellipsis (``10,…``)."""
 
@@ -43,7 +43,7 @@ def _width() -> int | None:
 
 
 PIPE_WIDTH = 4_000
-out = _Console(markup=False, highlight=False, emoji=False, width=_width())
+out = FoldingConsole(markup=False, highlight=False, emoji=False, width=_width())
 err = Console(stderr=True, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 

@@ -31,6 +31,7 @@ BENCHMARKS = {
     "pages": "the app through AppTest: first and second visits, filter changes, time travel",
     "spark": "the dashboard set on Apache Spark (local) against Polars",
     "mining": "discovery and conformance against pm4py",
+    "backends": "SQLite and PostgreSQL stores: import, read, and ten imports into one store",
 }
 
 

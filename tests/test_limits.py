@@ -208,3 +208,35 @@ def test_discovery_that_reaches_its_limit_says_nothing_was_found(hard) -> None:
     db, _ = hard
     with Workbench(db) as bench, pytest.raises(mining.Stopped, match="nothing was discovered"):
         bench.discover("hard", budget=30, memory=1024)  # 1 KB: no interpreter fits
+
+
+def test_the_discovery_page_keeps_its_budget_and_labels_what_it_shows(hard, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import APP, close_app_store
+
+    db, _ = hard
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params["log"] = "hard"
+    app.run()
+    app.switch_page("views/mining.py").run()
+    next(r for r in app.radio if r.label == "Conformance").set_value("alignments").run()
+    next(s for s in app.slider if s.label == "Time budget (s)").set_value(int(BUDGET)).run()
+    started = time.monotonic()
+    next(b for b in app.button if b.label == "Run").click().run()
+    while time.monotonic() - started < BUDGET + SLACK + 30 and not any(
+        m.label == "Variants checked" for m in app.main.metric
+    ):
+        time.sleep(0.25)
+        app.run()
+    took = time.monotonic() - started
+    try:
+        assert not app.main.error, [e.value for e in app.main.error]
+        checked = next(m.value for m in app.main.metric if m.label == "Variants checked")
+        assert took < BUDGET + SLACK, f"the page took {took:.1f} s"
+        assert checked.endswith("of 600")
+        assert not checked.startswith("600")
+        assert any(w.value.startswith("stopped at the time budget of 5 s") for w in app.warning)
+    finally:
+        close_app_store()

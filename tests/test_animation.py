@@ -190,3 +190,23 @@ def test_an_empty_window_is_a_clear_error(tmp_path) -> None:
     )  # fmt: skip
     assert refused.exit_code == 2
     assert "is not after --from" in refused.output
+
+
+def test_the_map_starts_and_ends_where_the_process_map_does(tmp_path) -> None:
+    from workbench import processmap, projections
+
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    with EventStore(tmp_path / "a.db") as store:
+        for case, steps in (("c1", "abc"), ("c2", "abd"), ("c3", "x")):
+            events = [Event(a, start + timedelta(hours=n)) for n, a in enumerate(steps)]
+            store.append("log", case, events)
+        events = store.scan("log")
+        found = animation.animate(events, start, start + timedelta(days=1), frames=10)
+        pmap = processmap.process_map(projections.ordered(events))
+    dot = animation.to_dot(found)
+    assert '"__start" -> "a" [label=" 2", style=dashed]' in dot
+    assert '"__start" -> "x" [label=" 1", style=dashed]' in dot  # a one-event case too
+    assert '"d" -> "__end" [label=" 1", style=dashed]' in dot
+    assert sorted(found.starts.rows()) == sorted(pmap.starts.rows())
+    assert sorted(found.ends.rows()) == sorted(pmap.ends.rows())
+    assert "<svg" in animation.layout(dot)

@@ -19,7 +19,7 @@ import html
 import json
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,10 +49,17 @@ class Animation:
     tokens: pl.DataFrame  # frame, edge, bin, solid, ghost: cases on the edge then
     flashes: pl.DataFrame  # frame, activity: a correction recorded then
     ghosts: bool  # whether moves recorded after the clock are told apart
+    # activity, cases: where cases start and end, drawn as the process map draws them
+    starts: pl.DataFrame = field(default_factory=lambda: _no_ends())
+    ends: pl.DataFrame = field(default_factory=lambda: _no_ends())
 
     def moment(self, frame: int) -> datetime:
         """The clock at a frame."""
         return self.start + self.step * frame
+
+
+def _no_ends() -> pl.DataFrame:
+    return pl.DataFrame(schema={"activity": pl.String, "cases": pl.Int64})
 
 
 def transits(events: pl.LazyFrame) -> pl.LazyFrame:
@@ -159,8 +166,33 @@ def animate(
                 .unique()
                 .sort("frame", "activity")
             )
+    ends_of = (
+        events.sort("case_id", "timestamp", "position")
+        .group_by("case_id", maintain_order=True)
+        .agg(
+            first=pl.col("activity").first().cast(pl.String),
+            last=pl.col("activity").last().cast(pl.String),
+        )
+        .collect()
+    )
+
+    def counted(column: str) -> pl.DataFrame:
+        return (
+            ends_of.group_by(pl.col(column).alias("activity"))
+            .agg(cases=pl.len().cast(pl.Int64))
+            .sort("activity")
+        )
+
     return Animation(
-        from_micros(low), timedelta(microseconds=step), frames, edges, tokens, flashes, ghosts
+        from_micros(low),
+        timedelta(microseconds=step),
+        frames,
+        edges,
+        tokens,
+        flashes,
+        ghosts,
+        counted("first"),
+        counted("last"),
     )
 
 
@@ -189,6 +221,25 @@ def to_dot(animation: Animation) -> str:
     names = _activities(animation)
     for index, name in enumerate(names):
         lines.append(f'  {quote(name)} [id="node{index}"];')
+    # Where cases start and end, as on the process map, so that both are laid out alike.
+    if animation.starts.height:
+        lines.append(
+            '  "__start" [shape=circle, label="", width=0.25, style=filled,'
+            ' fillcolor="#2e9d5b", color="#2e9d5b"];'
+        )
+    if animation.ends.height:
+        lines.append(
+            '  "__end" [shape=doublecircle, label="", width=0.2, style=filled,'
+            ' fillcolor="#c0392b", color="#c0392b"];'
+        )
+    for activity, cases in animation.starts.iter_rows():
+        lines.append(
+            f'  "__start" -> {quote(activity)} [label={quote(f" {cases:,}")}, style=dashed];'
+        )
+    for activity, cases in animation.ends.iter_rows():
+        lines.append(
+            f'  {quote(activity)} -> "__end" [label={quote(f" {cases:,}")}, style=dashed];'
+        )
     biggest = max(int(animation.edges["cases"].max() or 1), 1)  # type: ignore[arg-type]
     for edge, source, target, cases in animation.edges.iter_rows():
         width = 0.6 + 3 * cases / biggest
@@ -226,7 +277,8 @@ def to_html(animation: Animation, *, title: str = "Workbench animation") -> str:
         frames[frame].append([edge, stretch, solid, ghost])
     flashes: list[list[int]] = [[] for _ in range(animation.frames)]
     for frame, activity in animation.flashes.iter_rows():
-        flashes[frame].append(names.index(activity))
+        if activity in names:  # an activity on no edge (one-event cases) has no node id
+            flashes[frame].append(names.index(activity))
     data = {
         "start": to_micros(animation.start) // 1000,
         "step": animation.step / timedelta(milliseconds=1),

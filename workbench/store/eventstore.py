@@ -257,19 +257,20 @@ class EventStore:
         """Names of the logs in the store, in order of creation."""
         return [row.name for row in self.recorder.log_rows()]
 
-    def logs(self) -> list[LogSummary]:
+    def logs(self, *, empty: bool = False) -> list[LogSummary]:
         """Every log with its cases, events and time range.
 
         An object-centric log lists its object types with their counts, and is followed by
         one view per object type (``log/type``), the case-centric view `scan` computes. A
         log whose last import stopped part-way through its file carries a warning. A log
         without events (it holds only the rejects of an import that stored nothing, which
-        `workbench rejects` still shows) is not listed: there is nothing in it to explore.
+        `workbench rejects` still shows) is not listed, unless ``empty``: there is nothing
+        in it to explore.
         """
         warnings = self.ledger.warnings()
         summaries = []
         for row in self.recorder.log_rows():
-            if not row.events:
+            if not row.events and not empty:
                 continue
             start = None if row.first is None else from_micros(row.first)
             end = None if row.last is None else from_micros(row.last)
@@ -319,8 +320,8 @@ class EventStore:
         return summaries
 
     def summary(self, log: str) -> LogSummary:
-        """One log's (or view's) entry of `logs`."""
-        found = next((s for s in self.logs() if s.log == log), None)
+        """One log's (or view's) entry of `logs`, listed or not (a log without events)."""
+        found = next((s for s in self.logs(empty=True) if s.log == log), None)
         if found is None:
             raise UnknownLog(log)
         return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 import streamlit as st
 
@@ -78,6 +80,47 @@ def whole_log_note(why: str) -> None:
             + ") apply to the other pages.",
             icon=":material/filter_alt_off:",
         )
+
+
+#: A drawing taller than this (pixels) scrolls inside its frame.
+DRAWING_HEIGHT = 900
+
+
+def drawing(dot: str, *, name: str) -> None:
+    """A Graphviz drawing at its own size: text as Graphviz sets it (10 to 11 pt, 13 to 15
+    px), in a frame that scrolls when the drawing is larger than the page, never shrunk to
+    the page's width as `st.graphviz_chart` does (a wide Petri net's labels become 7 px);
+    with the SVG to open on its own, full screen. Without Graphviz installed, the chart
+    Streamlit draws in the browser."""
+    svg = _svg(dot)
+    if svg is None:
+        st.graphviz_chart(dot)
+        return
+    found = re.search(r'height="([\d.]+)pt"', svg)
+    height = int(float(found.group(1)) * 4 / 3) + 24 if found else DRAWING_HEIGHT
+    st.iframe(
+        '<html><body style="margin:0"><div style="overflow:auto">' + svg + "</div></body></html>",
+        height=min(height, DRAWING_HEIGHT),
+    )
+    st.download_button(
+        "Open the drawing (SVG)",
+        svg,
+        file_name=f"{name}.svg",
+        mime="image/svg+xml",
+        icon=":material/open_in_full:",
+        key=f"drawing-{name}",
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _svg(dot: str) -> str | None:
+    """The drawing as SVG by Graphviz's ``dot`` (labels escaped by Graphviz), or None."""
+    from workbench.animation import AnimationError, layout
+
+    try:
+        return layout(dot)
+    except AnimationError:
+        return None
 
 
 def untimed_note(summary: LogSummary) -> bool:

@@ -91,9 +91,14 @@ def scan(db: Path, log: str, filters: Filters | None = None) -> pl.LazyFrame:
 
 
 def graph(app: AppTest) -> str:
+    """The page's first drawing: the DOT of a chart, or the SVG of a drawing at its own size
+    (`dashboards.layout.drawing`)."""
     charts = app.get("graphviz_chart")
-    assert charts, "no graph on the page"
-    return str(charts[0].proto.spec)
+    if charts:
+        return str(charts[0].proto.spec)
+    frames = [frame for frame in app.get("iframe") if "<svg" in frame.proto.srcdoc]
+    assert frames, "no graph on the page"
+    return str(frames[0].proto.srcdoc)
 
 
 def _finished(app: AppTest) -> None:
@@ -245,7 +250,7 @@ def test_discovery_and_conformance_run_as_a_background_job(app_on, loaded) -> No
     expected = mining.token_replay(scan(loaded, DEMO_LOG), model)
     assert metrics["Fitness"] == f"{expected.fitness:.3f}"
     assert metrics["Precision"] == f"{expected.precision:.3f}"
-    assert app.get("graphviz_chart")
+    assert "<svg" in graph(app)
 
 
 def test_the_projections_page_shows_the_read_model_and_brings_it_up_to_date(app_on, loaded) -> None:
@@ -279,6 +284,11 @@ def test_deviations_on_the_model_and_a_filter_to_the_cases_that_do_not_fit(app_o
     drawn = graph(app)
     assert "skipped" in drawn
     assert "not allowed here" in drawn
+    # Drawn at its own size (scale 1, in a frame that scrolls), every text at 11 px or more.
+    assert "scale(1 1)" in drawn
+    sizes = [float(size) for size in re.findall(r'font-size="([\d.]+)"', drawn)]
+    assert sizes
+    assert min(sizes) * 4 / 3 >= 11
     model = mining.discover(scan(loaded, "sepsis"), noise=0.2)
     expected = mining.alignments(scan(loaded, "sepsis"), model)
     unfit = set(expected.cases.filter(pl.col("fitness") < 1)["case_id"].to_list())
@@ -304,7 +314,7 @@ def test_compare_shows_two_groups_as_the_compare_module_does(app_on, loaded) -> 
     from workbench.filters import Attribute
 
     app = app_on("compare", DEMO_LOG)
-    assert app.get("graphviz_chart")
+    assert graph(app)
     metrics = {m.label: m.value for m in app.metric}
     assert "Cases (B)" in metrics
     app.radio(key="compare-mode").set_value("attribute").run()

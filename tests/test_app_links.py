@@ -62,6 +62,7 @@ def test_a_link_to_a_missing_log_says_so_and_shows_nothing_else(open_page, page)
     assert not app.main.metric
     assert not app.main.dataframe
     assert not app.get("graphviz_chart")
+    assert not app.get("iframe")
     assert not app.main.title
     assert not any(DEMO_LOG in text for text in _shown(app))
     assert app.query_params["log"] == "no-such-log"  # the link is left as it was

@@ -9,7 +9,14 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, state
-from dashboards.layout import filtered_note, require_log, table, title, untimed_note
+from dashboards.layout import (
+    drawing,
+    filtered_note,
+    require_log,
+    table,
+    title,
+    untimed_note,
+)
 from dashboards.markdown import escape
 from workbench.application import Workbench
 from workbench.compare import MIN_CASES, to_dot
@@ -116,7 +123,7 @@ if found.edges.height:
         "**Process map, A → B**: blue where a larger share of B's cases take an edge,"
         " orange where a smaller share does; dashed: only in A; bold: only in B."
     )
-    st.graphviz_chart(to_dot(found))
+    drawing(to_dot(found), name=f"{log.replace('/', '-')}-compare")
 st.markdown("**Activities whose waiting time changed most**")
 table(charts.readable(found.activities), what="activities")
 st.markdown("**Edges**")

@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, state
-from dashboards.layout import filtered_note, require_log, title
+from dashboards.layout import drawing, filtered_note, require_log, title
 from dashboards.markdown import escape
 from workbench import bounded, mining, models
 from workbench.filters import Cases, Filters
@@ -158,12 +158,13 @@ def show(analysis: mining.Analysis, seconds: float) -> None:
         )
     elif result.method == "tokens":
         st.caption("Choose alignments to see the deviations drawn on the model.")
-    # At its own size (drawn top to bottom, it fits the page's width), so labels stay
-    # readable; the element's full-screen button shows it alone.
-    st.graphviz_chart(
+    # At its own size, in a frame that scrolls, so that labels stay readable however wide
+    # the net; the SVG opens on its own, full screen.
+    drawing(
         mining.deviations_dot(analysis.model, result)
         if on_model
-        else mining.to_dot(analysis.model, view=view)  # type: ignore[arg-type]
+        else mining.to_dot(analysis.model, view=view),  # type: ignore[arg-type]
+        name=f"{summary.log.replace('/', '-')}-{view}",
     )
     folder = Path(tempfile.mkdtemp(prefix="workbench-model-"))
     downloads = st.columns(4)

@@ -99,11 +99,6 @@ class Limit:
     def deadline(self) -> float | None:
         return None if self.seconds is None else self.started + self.seconds
 
-    def left(self) -> float | None:
-        """Seconds left of the budget (never below 0), or None without one."""
-        deadline = self.deadline
-        return None if deadline is None else max(0.0, deadline - time.monotonic())
-
     def describe(self, reason: Reason) -> str:
         """What was reached, for a note: ``the time budget of 30 s``."""
         if reason == "time":
@@ -154,7 +149,7 @@ class _Worker:
         return self.process.poll() is None
 
 
-_spare: dict[bool, _Worker] = {}
+_spare: list[_Worker] = []  # at most one: a prepared worker waiting for its first work
 _spare_lock = threading.Lock()
 
 
@@ -164,10 +159,8 @@ def prepare() -> None:
     anew, and starts the next spare. For a long-lived process (the app), where a job should
     not wait for a worker to start."""
     with _spare_lock:
-        ready = _spare.get(True)
-        if ready is not None and ready.alive():
-            return
-        _spare[True] = _start(True)
+        if not (_spare and _spare[0].alive()):
+            _spare[:] = [_start(prepared=True)]
 
 
 def _start(prepared: bool) -> _Worker:
@@ -210,11 +203,10 @@ def _take() -> _Worker:
             worker = _idle.pop()
             if worker.alive():
                 return worker
-        for prepared, worker in list(_spare.items()):
-            if worker.alive():
-                _spare[prepared] = _start(prepared)
-                return worker
-    return _start(False)
+        if _spare and _spare[0].alive():
+            worker, _spare[:] = _spare[0], [_start(prepared=True)]
+            return worker
+    return _start(prepared=False)
 
 
 def _in_worker(
@@ -282,7 +274,7 @@ def _in_worker(
 def _shutdown() -> None:
     """End the workers kept waiting: a closed pipe tells each to stop."""
     with _spare_lock:
-        waiting = [*_idle, *_spare.values()]
+        waiting = [*_idle, *_spare]
         _idle.clear()
         _spare.clear()
     for worker in waiting:

@@ -525,13 +525,11 @@ class Workbench:
         for name, side, kpis in (("A", a, found.a), ("B", b, found.b)):
             if kpis["cases"]:
                 continue
-            missing = [
-                f"{item.name} {value!r}"
-                for item in side.items
-                if isinstance(item, Attribute)
-                for value in item.values
-                if value not in self.distinct(log, item.name, limit=1_000_000)
-            ]
+            missing = []
+            for item in side.items:
+                if isinstance(item, Attribute):
+                    known = set(self.distinct(log, item.name, limit=1_000_000))
+                    missing += [f"{item.name} {v!r}" for v in item.values if v not in known]
             why = f": {', '.join(missing)} never occurs in the log" if missing else ""
             notes.append(f"group {name} has no cases{why}")
         return replace(found, notes=tuple(notes))
@@ -638,11 +636,12 @@ class Workbench:
         none) and ``memory`` bytes (or the workbench's ceiling, `bounded.default_memory`)."""
         from workbench import bounded
 
-        if budget is not None and not budget > 0:
-            raise BadArgument(f"--budget {budget:g}: give a positive number of seconds")
-        if memory is not None and memory <= 0:
-            raise BadArgument(f"--memory {memory}: give a positive size")
-        return bounded.Limit(budget, memory or self.memory or bounded.default_memory())
+        if memory is None:
+            memory = self.memory or bounded.default_memory()
+        try:
+            return bounded.Limit(budget, memory)
+        except ValueError as error:  # a budget or a ceiling that leaves nothing
+            raise BadArgument(str(error)) from None
 
     def conformance(
         self,

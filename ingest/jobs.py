@@ -168,7 +168,7 @@ def ingest(
     earlier = store.ledger.jobs(job_id=job_id)[0] if committed else None
     resumed_after = committed
     committed = max(committed, start_row)
-    seen = 0
+    seen = refused = 0  # source rows read, and links refused (rejects without a line)
     # A job filling an empty log writes without looking its ids up first, while the log
     # holds only its own events (`EventStore.import_frame`).
     own_head = 0 if committed == 0 and (not store.has_log(log) or store.head(log) == 0) else None
@@ -180,6 +180,7 @@ def ingest(
             if seen == 0:
                 store.ledger.set_mapping(job_id, batch.mapping.as_dict())
             seen += batch.rows
+            refused += batch.rejects.filter(pl.col("line").is_null()).height
             result = store.import_frame(
                 log,
                 events,
@@ -228,22 +229,26 @@ def ingest(
         seconds=time.perf_counter() - started,
         message=None if fault is None else str(fault),
     )
-    if record.events_added - (earlier.events_added if earlier else 0) >= ANALYZE_AFTER:
+
+    def this_run(name: str) -> int:
+        """A count of the job's record, less what earlier runs of a resumed job counted."""
+        return int(getattr(record, name)) - (int(getattr(earlier, name)) if earlier else 0)
+
+    if this_run("events_added") >= ANALYZE_AFTER:
         store.analyze()  # so that the next import and reads are planned for this data
-    rejects = store.ledger.rejects(log).filter(pl.col("job_id") == job_id)
     return Summary(
         log=log,
-        events_read=record.events_read - (earlier.events_read if earlier else 0),
-        events_added=record.events_added - (earlier.events_added if earlier else 0),
-        duplicates=record.duplicates - (earlier.duplicates if earlier else 0),
-        rejected=record.rejected - (earlier.rejected if earlier else 0),
+        events_read=this_run("events_read"),
+        events_added=this_run("events_added"),
+        duplicates=this_run("duplicates"),
+        rejected=this_run("rejected"),
         job_id=job_id,
         status=status,
         format=kind,
         source=source or str(path),
         seconds=record.seconds or 0.0,
         message=record.message,
-        links_refused=rejects.filter(pl.col("line").is_null()).height,
+        links_refused=refused,
         resumed_after=resumed_after,
     )
 

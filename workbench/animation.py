@@ -25,9 +25,11 @@ from typing import Any
 
 import polars as pl
 
+from workbench import projections
 from workbench.dot import quote
 from workbench.durations import human_duration
 from workbench.events import WorkbenchError
+from workbench.processmap import END_NODE, START_NODE, endpoint_edges
 from workbench.store import from_micros, to_micros
 
 BINS = 4  # stretches of an edge a token's position is rounded to
@@ -166,22 +168,12 @@ def animate(
                 .unique()
                 .sort("frame", "activity")
             )
-    ends_of = (
-        events.sort("case_id", "timestamp", "position")
-        .group_by("case_id", maintain_order=True)
-        .agg(
-            first=pl.col("activity").first().cast(pl.String),
-            last=pl.col("activity").last().cast(pl.String),
-        )
-        .collect()
-    )
+    ends = projections.case_ends(events.with_columns(pl.col("activity").cast(pl.String)))
+    ends = ends.collect().lazy()  # once, for the starts and the ends
 
-    def counted(column: str) -> pl.DataFrame:
-        return (
-            ends_of.group_by(pl.col(column).alias("activity"))
-            .agg(cases=pl.len().cast(pl.Int64))
-            .sort("activity")
-        )
+    def counted(first: bool) -> pl.DataFrame:
+        found = projections.ends_of(ends, first=first).collect()
+        return found.with_columns(pl.col("cases").cast(pl.Int64))
 
     return Animation(
         from_micros(low),
@@ -191,8 +183,8 @@ def animate(
         tokens,
         flashes,
         ghosts,
-        counted("first"),
-        counted("last"),
+        counted(first=True),
+        counted(first=False),
     )
 
 
@@ -223,23 +215,10 @@ def to_dot(animation: Animation) -> str:
         lines.append(f'  {quote(name)} [id="node{index}"];')
     # Where cases start and end, as on the process map, so that both are laid out alike.
     if animation.starts.height:
-        lines.append(
-            '  "__start" [shape=circle, label="", width=0.25, style=filled,'
-            ' fillcolor="#2e9d5b", color="#2e9d5b"];'
-        )
+        lines.append(START_NODE)
     if animation.ends.height:
-        lines.append(
-            '  "__end" [shape=doublecircle, label="", width=0.2, style=filled,'
-            ' fillcolor="#c0392b", color="#c0392b"];'
-        )
-    for activity, cases in animation.starts.iter_rows():
-        lines.append(
-            f'  "__start" -> {quote(activity)} [label={quote(f" {cases:,}")}, style=dashed];'
-        )
-    for activity, cases in animation.ends.iter_rows():
-        lines.append(
-            f'  {quote(activity)} -> "__end" [label={quote(f" {cases:,}")}, style=dashed];'
-        )
+        lines.append(END_NODE)
+    lines.extend(endpoint_edges(animation.starts, animation.ends))
     biggest = max(int(animation.edges["cases"].max() or 1), 1)  # type: ignore[arg-type]
     for edge, source, target, cases in animation.edges.iter_rows():
         width = 0.6 + 3 * cases / biggest

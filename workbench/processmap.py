@@ -108,6 +108,31 @@ def _blue(share: float) -> tuple[str, str]:
     return "#{:02x}{:02x}{:02x}".format(*mixed), "#ffffff" if share > 0.55 else "#1a1a1a"
 
 
+START_NODE = (
+    '  "__start" [shape=circle, label="", width=0.25, style=filled, fillcolor="#2e9d5b",'
+    ' color="#2e9d5b"];'
+)
+END_NODE = (
+    '  "__end" [shape=doublecircle, label="", width=0.2, style=filled, fillcolor="#c0392b",'
+    ' color="#c0392b"];'
+)
+
+
+def endpoint_edges(starts: pl.DataFrame, ends: pl.DataFrame) -> list[str]:
+    """DOT lines: a dashed edge from the start node to each activity cases start with, and
+    from each activity cases end with to the end node, labelled with the cases
+    (``starts`` and ``ends`` as `projections.start_activities` gives them)."""
+    lines = [
+        f'  "__start" -> {quote(activity)} [label={quote(f" {count:,}")}, style=dashed];'
+        for activity, count in starts.iter_rows()
+    ]
+    lines += [
+        f'  {quote(activity)} -> "__end" [label={quote(f" {count:,}")}, style=dashed];'
+        for activity, count in ends.iter_rows()
+    ]
+    return lines
+
+
 def to_dot(pmap: ProcessMap, *, measure: Measure = "frequency", title: str = "") -> str:
     """The map as Graphviz DOT: node colour by frequency, edge width and label by measure."""
     lines = [
@@ -117,10 +142,8 @@ def to_dot(pmap: ProcessMap, *, measure: Measure = "frequency", title: str = "")
         + "];",
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=9, color="#5b6b7f", arrowsize=0.7];',
-        '  "__start" [shape=circle, label="", width=0.25, style=filled, fillcolor="#2e9d5b",'
-        ' color="#2e9d5b"];',
-        '  "__end" [shape=doublecircle, label="", width=0.2, style=filled, fillcolor="#c0392b",'
-        ' color="#c0392b"];',
+        START_NODE,
+        END_NODE,
     ]
     # Colour on a log scale from the rarest to the most frequent activity.
     low = math.log(max(_number(pmap.nodes["frequency"].min()), 1.0))
@@ -141,13 +164,6 @@ def to_dot(pmap: ProcessMap, *, measure: Measure = "frequency", title: str = "")
             f"  {quote(row['source'])} -> {quote(row['target'])}"
             f" [label={quote(' ' + label)}, penwidth={width:.2f}];"
         )
-    for activity, count in pmap.starts.iter_rows():
-        lines.append(
-            f'  "__start" -> {quote(activity)} [label={quote(f" {count:,}")}, style=dashed];'
-        )
-    for activity, count in pmap.ends.iter_rows():
-        lines.append(
-            f'  {quote(activity)} -> "__end" [label={quote(f" {count:,}")}, style=dashed];'
-        )
+    lines.extend(endpoint_edges(pmap.starts, pmap.ends))
     lines.append("}")
     return "\n".join(lines)

@@ -439,6 +439,8 @@ class Conformance:
     # transition the alignment had passed last (None: none yet), in cases.
     transitions: pl.DataFrame | None = None
     log_moves: pl.DataFrame | None = None
+    # Each variant's activities (index, as ``cases.variant``, and variant), to show them.
+    variant_activities: pl.DataFrame | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (without the per-case table)."""
@@ -733,7 +735,7 @@ def _result(
     )
     checked = cases.filter(pl.col("fitness").is_not_null())
     some = checked.height > 0
-    return Conformance(
+    found = Conformance(
         method,
         None if fitness is None else float(fitness),
         float(checked["fitness"].mean()) if some else None,  # type: ignore[arg-type]
@@ -746,6 +748,10 @@ def _result(
         time.perf_counter() - started,
         stopped,
     )
+    found.variant_activities = ranked.select(
+        pl.col("index"), pl.col("variant").cast(pl.List(pl.String))
+    )
+    return found
 
 
 PERIODS: dict[str, str] = {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}

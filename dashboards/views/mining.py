@@ -197,24 +197,15 @@ def show(analysis: mining.Analysis, seconds: float) -> None:
         state.set_filters(Filters((*kept, chosen)))
         st.rerun()
     # Each case with its variant's activities (the variant's number says nothing to a
-    # reader), case ids in their natural order within equal fitness.
-    sequences = (
-        state.events(log)
-        .group_by(pl.col("case_id").cast(pl.String))
-        .agg(pl.col("activity").sort_by("timestamp", "position").cast(pl.String))
-        .collect()
-    )
-    shown = (
-        unfit.with_columns(pl.col("case_id").cast(pl.String))
-        .join(sequences, on="case_id", how="left")
-        .select(
-            "case_id",
-            "fitness",
-            pl.col("activity").list.join(" → ").alias("activities"),
+    # reader), from the variants the check already listed.
+    shown = unfit.select("case_id", "variant", "fitness")
+    if result.variant_activities is not None:
+        activities = result.variant_activities.select(
+            pl.col("index").alias("variant"),
+            pl.col("variant").list.join(" → ").alias("activities"),
         )
-        .sort("fitness")
-        .head(2_000)
-    )
+        shown = shown.join(activities, on="variant", how="left").drop("variant")
+    shown = shown.sort("fitness").head(2_000)
     st.dataframe(shown, hide_index=True)
     every = st.segmented_control(
         "Conformance over time", ["week", "month", "quarter"], default="month"

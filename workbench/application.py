@@ -290,6 +290,11 @@ class Workbench:
             ).lazy()
         return frame if coded else decoded_lazy(frame)
 
+    def _whole(self, log: str) -> pl.LazyFrame:
+        """The whole log, uncut and unfiltered, with codes: what the audit of imports reads
+        (from the read model, and from memory in the app), not a scan of the store."""
+        return self.events(log, coded=True)
+
     def _check(self, log: str, filters: Filters) -> None:
         """Refuse a filter on an attribute the log does not have (the log's schema is read
         only when a filter names an attribute)."""
@@ -569,7 +574,9 @@ class Workbench:
         known after each import."""
         from workbench import restatements
 
-        return restatements.restatements(self.store, log, start=start, end=end, filters=filters)
+        return restatements.restatements(
+            self.store, log, start=start, end=end, filters=filters, events=self._whole(log)
+        )
 
     def changes(
         self,
@@ -583,9 +590,16 @@ class Workbench:
         """What one import (known at its last position) changed in a period."""
         from workbench import restatements
 
-        return restatements.changes(
-            self.store, log, known_at=known_at, start=start, end=end, filters=filters
+        found = restatements.changes(
+            self.store,
+            log,
+            known_at=known_at,
+            start=start,
+            end=end,
+            filters=filters,
+            events=self._whole(log),
         )
+        return _decoded(found)  # type: ignore[no-any-return]
 
     def lateness(
         self,
@@ -597,7 +611,9 @@ class Workbench:
         """How late events arrive, per activity (or another column)."""
         from workbench import restatements
 
-        return restatements.lateness(self.store, log, by=by, filters=filters)
+        return restatements.lateness(
+            self.store, log, by=by, filters=filters, events=self._whole(log)
+        )
 
     def provisional(
         self,
@@ -607,7 +623,7 @@ class Workbench:
         """The periods whose figures will still change, by the history of late events."""
         from workbench import restatements
 
-        return restatements.provisional(self.store, log, filters=filters)
+        return restatements.provisional(self.store, log, filters=filters, events=self._whole(log))
 
     # ------------------------------------------------------------------ object-centric logs
 

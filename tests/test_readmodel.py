@@ -58,6 +58,8 @@ def check_reads(model: ReadModel, log: str) -> None:
     ]
     for cut in cuts:
         assert_frame_equal(model.read(log, **cut), store_order(store, log, **cut))  # type: ignore[arg-type]
+    for cut in [{}, *cuts]:
+        check_case_rows(model, log, cut)
     chosen = Filters((Contains(("b",)), TimeRange(START, middle_time)))
     assert_frame_equal(
         model.read(log, then=chosen.apply),
@@ -71,6 +73,18 @@ def check_reads(model: ReadModel, log: str) -> None:
     coded = model.read(log, coded=True)
     assert coded.schema["case_id"] == pl.Categorical
     assert_frame_equal(decoded(coded), everything)
+
+
+def check_case_rows(model: ReadModel, log: str, cut: dict[str, object]) -> None:
+    """The read model's case rows and folded case states after a cut equal those of the
+    store's events after it."""
+    events = store_order(model.store, log, **cut).lazy()
+    wanted = projections.case_rows(events, presorted=True).collect()
+    found = model.case_rows(log, **cut)  # type: ignore[arg-type]
+    assert found.schema["case_id"] == pl.Categorical
+    assert_frame_equal(decoded(found), wanted)
+    folded = timetravel.fold(events, presorted=True).sort("case_id").collect()
+    assert_frame_equal(decoded(model.folded(log, **cut)), folded)  # type: ignore[arg-type]
 
 
 def segment_files(model: ReadModel) -> list[Path]:
@@ -94,6 +108,8 @@ STEPS = st.lists(
                 "delete segment",
                 "truncate segment",
                 "delete folder",
+                "delete case rows",
+                "truncate case rows",
                 "other writer",
                 "recreate",
             ]
@@ -142,6 +158,12 @@ def _apply(step: str, number: int, model: ReadModel, location: str, round_: int)
         files = segment_files(model)
         chosen = files[number % len(files)]
         chosen.write_bytes(chosen.read_bytes()[: chosen.stat().st_size // 2])
+    elif step in ("delete case rows", "truncate case rows") and model.folder is not None:
+        for path in [*model.folder.glob("*/cases-*"), *model.folder.glob("*/folded-*")]:
+            if step == "delete case rows":
+                path.unlink()
+            else:
+                path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
     elif step == "delete folder" and model.folder is not None:
         shutil.rmtree(model.folder, ignore_errors=True)
     elif step == "other writer":  # another process, without a read model

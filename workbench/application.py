@@ -323,11 +323,41 @@ class Workbench:
         """``function(events, **options)`` over the cut and filtered log, collected, with
         categorical columns back as text: any projection (a function of a LazyFrame of
         events in case order) asked of any version of the log."""
+        of_cases = getattr(function, "of_cases", None)
+        if of_cases is not None:
+            options.pop("presorted", None)
+            rows = of_cases(self.case_rows(log, cut, filters).lazy(), **options)
+            return _decoded(rows.collect() if isinstance(rows, pl.LazyFrame) else rows)
         events = self.events(log, cut, filters, coded=getattr(function, "on_codes", False))
         if "presorted" in inspect.signature(function).parameters:
             options["presorted"] = True
         result = function(events, **options)
         return _decoded(result.collect() if isinstance(result, pl.LazyFrame) else result)
+
+    def case_rows(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+    ) -> pl.DataFrame:
+        """One row per case of the cut and filtered log, with codes (`projections
+        .case_rows`): what the case table, the variants, the start and end activities and
+        work in progress are computed from. Without filters they come from the read model's
+        stored rows; with filters, from the filtered events."""
+        from workbench import projections
+
+        self._check(log, filters)
+
+        def compute() -> pl.DataFrame:
+            if filters:
+                events = self.events(log, cut, filters, coded=True)
+                return projections.case_rows(events, presorted=True).collect()
+            return self.model.case_rows(log, as_of=cut.as_of, known_at=cut.known_at)
+
+        if self._frames is None:
+            return compute()
+        key = (log, self.store.head(log), f"cases\0{cut!r}\0{filters.to_query()}")
+        return self._frames.get(key, compute)
 
     def distinct(self, log: str, column: str, *, limit: int = 500) -> list[str]:
         """The most common values of a column of the whole log, for pickers."""
@@ -366,14 +396,14 @@ class Workbench:
                 timed=timed,
                 top=top,
             )
-        events = self.events(log, cut, filters, coded=True)
-        table = decoded(projections.cases(events, presorted=True).collect())
+        rows = self.case_rows(log, cut, filters)
+        ends = projections.ends_of_cases(rows.lazy())
         return summarize(
-            table,
-            decoded(projections.variants(events, presorted=True).collect()),
-            activities=events.select(pl.col("activity").n_unique()).collect().item(),
-            starts=decoded(projections.start_activities(events).collect()),
-            ends=decoded(projections.end_activities(events).collect()),
+            decoded(projections.case_table(rows).collect()),
+            decoded(projections.variants.of_cases(rows.lazy()).collect()),  # type: ignore[attr-defined]
+            activities=rows["variant"].explode().drop_nulls().n_unique(),
+            starts=decoded(projections.ends_of(ends, first=True).collect()),
+            ends=decoded(projections.ends_of(ends, first=False).collect()),
             timed=timed,
             top=top,
         )
@@ -457,11 +487,22 @@ class Workbench:
 
             on_spark = self._on_spark(log, Cut(known_at=cut.known_at), filters)
             return spark.state_at(on_spark, at, completed=chosen, schema=self.store.schema(log))
+        if not filters and "corrects" not in self.store.schema(log):
+            # Per-case rows: the cases that had ended by then as stored, the others folded
+            # again from their events by then.
+            moment = Cut(as_of=at, known_at=cut.known_at)
+            held = None if self._frames is None else self.events(log, moment, coded=True)
+            folded = self.model.folded(log, as_of=at, known_at=cut.known_at, events=held)
+            rule = chosen or timetravel.completing_of_cases(
+                self.case_rows(log, Cut(known_at=cut.known_at)).lazy()
+            )
+            found: pl.DataFrame = timetravel.finish(folded.lazy(), at, completed=rule).collect()
+            return _decoded(found)  # type: ignore[no-any-return]
         if not filters and self._frames is None:
             return checkpoints.state_at(
                 self.store, log, at, known_at=cut.known_at, completed=chosen
             )
-        found: pl.DataFrame = self.metric(
+        found = self.metric(
             log, timetravel.state_at, Cut(known_at=cut.known_at), filters, at=at, completed=chosen
         )
         return found

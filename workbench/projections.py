@@ -47,6 +47,19 @@ def on_codes(projection: P) -> P:
     return projection
 
 
+def of_cases(combine: Callable[..., pl.LazyFrame]) -> Callable[[P], P]:
+    """Mark a projection that per-case rows answer: ``combine(rows, **options)``, of the
+    `case_rows` of any set of cases, gives what the projection gives of their events.
+    `workbench.application.Workbench.metric` then answers it from the read model's stored
+    case rows, not from the events."""
+
+    def mark(projection: P) -> P:
+        projection.__dict__["of_cases"] = combine
+        return projection
+
+    return mark
+
+
 def ordered(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Events grouped by case, each case in ``(timestamp, position)`` order.
 
@@ -133,12 +146,21 @@ def edges_of(steps: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def ends_of_cases(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """`case_ends` from `case_rows`."""
+    return rows.select(
+        "case_id", first=pl.col("variant").list.first(), last=pl.col("last_activity")
+    )
+
+
+@of_cases(lambda rows: ends_of(ends_of_cases(rows), first=True))
 @on_codes
 def start_activities(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """How many cases start with each activity (``activity``, ``cases``), most first."""
     return ends_of(case_ends(events, presorted=presorted), first=True)
 
 
+@of_cases(lambda rows: ends_of(ends_of_cases(rows), first=False))
 @on_codes
 def end_activities(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """How many cases end with each activity (``activity``, ``cases``), most first."""
@@ -163,6 +185,7 @@ def ends_of(ends: pl.LazyFrame, *, first: bool) -> pl.LazyFrame:
     )
 
 
+@of_cases(lambda rows: case_table(rows.collect()))
 @on_codes
 def cases(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """One row per case: start, end, duration, events, variant, rework, last activity.
@@ -174,8 +197,11 @@ def cases(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     return case_table(case_rows(events, presorted=presorted).collect())
 
 
-def case_rows(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
-    """The per-case part of `cases`: every attribute's first value and its distinct count."""
+def case_rows(
+    events: pl.LazyFrame, *, presorted: bool = False, also: dict[str, pl.Expr] | None = None
+) -> pl.LazyFrame:
+    """The per-case part of `cases`: every attribute's first value and its distinct count
+    (and the aggregations ``also`` names, in the same pass)."""
     schema = events.collect_schema()
     attributes = [name for name in schema.names() if name not in VOCABULARY]
     occurrence = is_occurrence(schema)
@@ -189,6 +215,7 @@ def case_rows(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
         last_activity=pl.col("activity").last(),
         **{f"{name}": pl.col(name).drop_nulls().first() for name in attributes},
         **{f"__distinct_{name}": pl.col(name).drop_nulls().n_unique() for name in attributes},
+        **(also or {}),
     ).with_columns(duration=pl.col("end") - pl.col("start"))
 
 
@@ -205,6 +232,7 @@ def case_table(rows: pl.DataFrame) -> pl.LazyFrame:
     return rows.lazy().select(*base, *constant)
 
 
+@of_cases(lambda rows: variants_of(rows.select("case_id", "variant", "duration")))
 @on_codes
 def variants(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Variants (activity sequences) with their cases, share, mean and median duration."""
@@ -225,9 +253,15 @@ def case_variants(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFr
 
 def variants_of(per_case: pl.LazyFrame) -> pl.LazyFrame:
     """Variants from `case_variants` (of any set of cases); ties in order of the sequence."""
+    variant = pl.col("variant")
+    if per_case.collect_schema()["variant"] == pl.List(pl.Categorical):
+        # Grouped by the codes: Polars' streaming engine cannot group by a list of
+        # categoricals that did not come from the same query (it panics).
+        variant = variant.list.eval(pl.element().to_physical())
     return (
-        per_case.group_by("variant")
+        per_case.group_by(variant.alias("__codes"))
         .agg(
+            variant=pl.col("variant").first(),
             cases=pl.len(),
             mean_duration=pl.col("duration").mean(),
             median_duration=pl.col("duration").median(),
@@ -383,11 +417,9 @@ def throughput(events: pl.LazyFrame, *, every: str = "1d") -> pl.LazyFrame:
     )
 
 
-@on_codes
-def wip(events: pl.LazyFrame, *, every: str = "1d") -> pl.LazyFrame:
-    """Work in progress: per period, the cases open at any time in it (started by its end,
-    not completed before its start)."""
-    spans = _case_spans(events).with_columns(
+def wip_of(spans: pl.LazyFrame, *, every: str = "1d") -> pl.LazyFrame:
+    """`wip` from each case's ``start`` and ``end`` (`_case_spans`, or `case_rows`)."""
+    spans = spans.with_columns(
         first=pl.col("start").dt.truncate(every), last=pl.col("end").dt.truncate(every)
     )
     bounds = spans.select(pl.col("first").min(), pl.col("last").max()).collect()
@@ -411,6 +443,14 @@ def wip(events: pl.LazyFrame, *, every: str = "1d") -> pl.LazyFrame:
         )
         .select("period", "open_cases")
     )
+
+
+@of_cases(wip_of)
+@on_codes
+def wip(events: pl.LazyFrame, *, every: str = "1d") -> pl.LazyFrame:
+    """Work in progress: per period, the cases open at any time in it (started by its end,
+    not completed before its start)."""
+    return wip_of(_case_spans(events), every=every)
 
 
 @on_codes

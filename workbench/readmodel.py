@@ -34,11 +34,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import polars as pl
 import pyarrow.parquet as pq
 
+from workbench import projections, timetravel
 from workbench.events import StoreError, UnknownLog
 from workbench.store import EventStore
 
@@ -49,6 +50,15 @@ ORDER: Final = ("case_id", "timestamp", "position")
 CODED: Final = ("case_id", "activity", "resource")
 ROW_GROUP: Final = 262_144
 _NAME: Final = re.compile(r"^segment-(\d{12})-(\d{12})\.parquet$")
+PerCase = Literal["cases", "folded"]
+PER_CASE: Final[tuple[PerCase, ...]] = ("cases", "folded")
+# Per case, beside its `projections.case_rows`: the bounds a cut is judged by.
+_BOUNDS: Final = {
+    "__first_position": pl.col("position").min(),
+    "__last_position": pl.col("position").max(),
+    "__first_recorded": pl.col("recorded_at").min(),
+    "__last_recorded": pl.col("recorded_at").max(),
+}
 # `after` of a store read that keeps the positions after a point, whatever their time.
 _END_OF_TIME: Final = datetime(9999, 12, 31, tzinfo=UTC)
 
@@ -193,6 +203,122 @@ class ReadModel:
         events = self.store.scan(log, as_of=as_of, known_at=known_at).sort(ORDER)
         return finish(_coded(events) if coded else events).collect()
 
+    def case_rows(
+        self,
+        log: str,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | int | None = None,
+        events: pl.LazyFrame | None = None,
+    ) -> pl.DataFrame:
+        """One row per case of the log after the cut, with codes, in case order:
+        `projections.case_rows` of the events `scan` gives, from rows stored beside the
+        segment (see `per_case`)."""
+        return self.per_case(log, "cases", as_of=as_of, known_at=known_at, events=events)
+
+    def folded(
+        self,
+        log: str,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | int | None = None,
+        events: pl.LazyFrame | None = None,
+    ) -> pl.DataFrame:
+        """Each case's folded state (`timetravel.fold`) after the cut, with codes, in case
+        order, from rows stored beside the segment (see `per_case`): with ``as_of`` the
+        moment of a time travel, what `timetravel.finish` makes the state at it of."""
+        return self.per_case(log, "folded", as_of=as_of, known_at=known_at, events=events)
+
+    def per_case(
+        self,
+        log: str,
+        kind: PerCase,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | int | None = None,
+        events: pl.LazyFrame | None = None,
+    ) -> pl.DataFrame:
+        """Rows of one ``kind`` per case (`case_rows` or `folded`) of the log after the cut.
+
+        They are made once per segment and stored beside it (`refresh` makes them after an
+        import). The cases the tail of the log reaches are computed again from their
+        events, and so are the cases a cut splits (some of their events are in it, some
+        not): a cut keeps the rows of the cases wholly inside it as they are and drops
+        those wholly after it. ``events`` are the log's events after the same cut, in case
+        order and with codes, when the caller holds them (the app): the cases computed
+        again come from them, not from the segment on disk."""
+        for _attempt in range(2):
+            try:
+                return self._per_case(log, kind, as_of, known_at, events)
+            except (OSError, pl.exceptions.ComputeError) as error:
+                if not self._segment_error(error):
+                    raise
+                with self._lock:
+                    self._known.pop(log, None)
+        scanned = _coded(self.store.scan(log, as_of=as_of, known_at=known_at).sort(ORDER))
+        return _rows_of(kind, scanned, bounds=False)
+
+    def _per_case(
+        self,
+        log: str,
+        kind: PerCase,
+        as_of: datetime | None,
+        known_at: datetime | int | None,
+        events: pl.LazyFrame | None,
+    ) -> pl.DataFrame:
+        cut_events = events
+        if cut_events is None:
+            cut_events = self.scan(log, as_of=as_of, known_at=known_at, coded=True)
+        if self.store.resolve(log).is_view:
+            return _rows_of(kind, cut_events, bounds=False)
+        schema = self.store.schema(log)
+        chain = self._segments(log, schema)
+        if len(chain) != 1:  # no read model, or its segments could not be merged
+            return _rows_of(kind, cut_events, bounds=False)
+        rows = self._stored(kind, chain[0], schema)
+        redo: list[pl.DataFrame] = []
+        if self.store.head(log) > chain[0].last:  # the tail: its cases from all their events
+            tail = self.store.scan(log, after=(_END_OF_TIME, chain[0].last))
+            redo.append(tail.select(pl.col("case_id").cast(pl.String)).unique().collect())
+        if as_of is not None or known_at is not None:
+            whole, gone = _inside(kind, as_of, known_at)
+            redo.append(rows.filter(~whole & ~gone).select(pl.col("case_id").cast(pl.String)))
+            rows = rows.filter(whole)
+        if redo:
+            again = pl.concat(redo)["case_id"].unique().implode()
+            rows = rows.filter(~pl.col("case_id").cast(pl.String).is_in(again))
+            chosen = cut_events.filter(pl.col("case_id").cast(pl.String).is_in(again))
+            found = _rows_of(kind, chosen, bounds=True)
+            rows = pl.concat([rows, found.select(rows.columns)]).sort("case_id")
+        return rows.drop(list(_BOUNDS))
+
+    def _stored(self, kind: PerCase, segment: Segment, schema: pl.Schema) -> pl.DataFrame:
+        """The segment's rows of a kind with their bounds: read from their file, or made
+        from the segment and written (whole or not at all) when the file is missing or
+        stale."""
+        name = f"{kind}-{segment.first:012d}-{segment.last:012d}.parquet"
+        path = segment.path.with_name(name)
+        events = _conform(pl.scan_parquet(segment.path), schema)
+        wanted = _rows_of(kind, events.clear(), bounds=True).schema
+        try:
+            if path.exists() and pl.read_parquet_schema(path) == wanted:
+                return pl.read_parquet(path)
+        except (OSError, pl.exceptions.PolarsError):
+            pass
+        rows = _rows_of(kind, events, bounds=True)
+        partial = path.with_name(f".writing-{uuid.uuid4().hex}")
+        try:
+            rows.write_parquet(partial, compression="lz4", statistics=False)
+            partial.replace(path)
+            for other in path.parent.glob(f"{kind}-*.parquet"):
+                if other != path:
+                    other.unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only folder: computed each time
+        finally:
+            partial.unlink(missing_ok=True)
+        return rows
+
     def _segment_error(self, error: BaseException) -> bool:
         return self.folder is not None and (
             isinstance(error, OSError) or str(self.folder) in str(error) or "parquet" in str(error)
@@ -207,7 +333,11 @@ class ReadModel:
         """Bring the log's segments up to date now (after an import): write the tail, merge
         the segments. Returns where they stand."""
         self.flush()
-        self._segments(log, self.store.schema(log), min_tail=1)
+        schema = self.store.schema(log)
+        chain = self._segments(log, schema, min_tail=1)
+        if len(chain) == 1:
+            for kind in PER_CASE:
+                self._stored(kind, chain[0], schema)
         return self.status(log)
 
     def segments(self, log: str) -> list[Segment]:
@@ -455,6 +585,34 @@ def _compact(directory: Path, chain: list[Segment]) -> None:
         if segment.path != written.path:
             segment.path.unlink(missing_ok=True)
     chain[:] = [written]
+
+
+def _rows_of(kind: PerCase, events: pl.LazyFrame, *, bounds: bool) -> pl.DataFrame:
+    """Rows of a kind per case of events in case order, in case order, with the bounds a
+    cut is judged by (or without them)."""
+    also = _BOUNDS if bounds else None
+    if kind == "cases":
+        return projections.case_rows(events, presorted=True, also=also).collect()
+    return timetravel.fold(events, presorted=True, also=also).sort("case_id").collect()
+
+
+def _inside(
+    kind: PerCase, as_of: datetime | None, known_at: datetime | int | None
+) -> tuple[pl.Expr, pl.Expr]:
+    """Over rows with bounds: whether each case is wholly inside a cut, and whether it is
+    wholly after it (neither: the cut splits it)."""
+    start, end = ("start", "end") if kind == "cases" else ("start", "last_timestamp")
+    whole, gone = pl.lit(True), pl.lit(False)
+    if as_of is not None:
+        whole = whole & (pl.col(end) <= as_of)
+        gone = gone | (pl.col(start) > as_of)
+    if isinstance(known_at, datetime):
+        whole = whole & (pl.col("__last_recorded") <= known_at)
+        gone = gone | (pl.col("__first_recorded") > known_at)
+    elif known_at is not None:
+        whole = whole & (pl.col("__last_position") <= known_at)
+        gone = gone | (pl.col("__first_position") > known_at)
+    return whole.fill_null(False), gone.fill_null(False)
 
 
 def _conform(frame: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:

@@ -59,8 +59,11 @@ def attribute_names(schema: pl.Schema) -> list[str]:
     return [name for name in schema.names() if name not in VOCABULARY]
 
 
-def fold(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
-    """Fold events into one row per case: the mergeable part of the case's state.
+def fold(
+    events: pl.LazyFrame, *, presorted: bool = False, also: dict[str, pl.Expr] | None = None
+) -> pl.LazyFrame:
+    """Fold events into one row per case: the mergeable part of the case's state (and the
+    aggregations ``also`` names, in the same pass).
 
     ``seen`` holds the distinct activities completed so far and ``occurrences`` how many
     completions there were, so rework stays exact across merges; attributes keep their
@@ -82,6 +85,7 @@ def fold(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
             occurrences=occurrence.sum().cast(pl.UInt32),
             seen=pl.col("activity").filter(occurrence).unique().sort(),
             **{name: pl.col(name).drop_nulls().last() for name in attribute_names(schema)},
+            **(also or {}),
         )
     )
 
@@ -195,6 +199,21 @@ def activity_ends(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFr
         .group_by("case_id", "activity")
         .agg(occurrences=pl.len(), ends=(pl.col("activity") == pl.col("last")).any())
     )
+
+
+def completing_of_cases(rows: pl.LazyFrame) -> list[str]:
+    """`completing_activities` from `projections.case_rows` of the same events."""
+    occurrences = (
+        rows.select(pl.col("variant").explode().alias("activity"))
+        .group_by("activity")
+        .agg(occurrences=pl.len())
+    )
+    ends = rows.group_by(pl.col("last_activity").alias("activity")).agg(ends=pl.len())
+    per_activity = occurrences.join(ends, on="activity", how="left").with_columns(
+        pl.col("ends").fill_null(0), case_id=pl.lit(None, pl.String)
+    )
+    found = completing(per_activity).collect()["activity"]
+    return found.cast(pl.String).sort().to_list()
 
 
 def completing(rows: pl.LazyFrame) -> pl.LazyFrame:

@@ -180,7 +180,7 @@ class Variants:
                 else wanted.join(chosen, on="variant")
             )
         cases = per_case.join(wanted, on="variant", how="semi").select("case_id")
-        return events.join(cases, on="case_id", how="semi")
+        return events.join(cases, on="case_id", how="semi", maintain_order="left")
 
     def query(self) -> list[tuple[str, str]]:
         pairs = []
@@ -218,7 +218,7 @@ class Endpoints:
             .agg(pl.col("activity").first() if self.at == "start" else pl.col("activity").last())
         )
         cases = edge.filter(pl.col("activity").is_in(list(self.activities))).select("case_id")
-        return events.join(cases, on="case_id", how="semi")
+        return events.join(cases, on="case_id", how="semi", maintain_order="left")
 
     def query(self) -> list[tuple[str, str]]:
         return [(self.at, activity) for activity in self.activities]
@@ -326,7 +326,8 @@ class ActivityCoverage:
     percent: float
 
     def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
-        return events.join(kept_activities(events, self.percent), on="activity", how="semi")
+        kept = kept_activities(events, self.percent)
+        return events.join(kept, on="activity", how="semi", maintain_order="left")
 
     def query(self) -> list[tuple[str, str]]:
         return [("activity_coverage", f"{self.percent:g}")]
@@ -354,7 +355,11 @@ class Cases:
     def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
         wanted = pl.LazyFrame({"_case": list(self.ids)}, schema={"_case": pl.String})
         return events.join(
-            wanted, left_on=pl.col("case_id").cast(pl.String), right_on="_case", how="semi"
+            wanted,
+            left_on=pl.col("case_id").cast(pl.String),
+            right_on="_case",
+            how="semi",
+            maintain_order="left",
         )
 
     def query(self) -> list[tuple[str, str]]:

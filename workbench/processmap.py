@@ -35,8 +35,11 @@ class ProcessMap:
 
 
 @on_codes
-def process_map(events: pl.LazyFrame, *, activities: float = 100, paths: float = 100) -> ProcessMap:
-    """The map of a log at the given detail levels (percent, 0 to 100)."""
+def process_map(
+    events: pl.LazyFrame, *, activities: float = 100, paths: float = 100, presorted: bool = False
+) -> ProcessMap:
+    """The map of a log at the given detail levels (percent, 0 to 100). With ``presorted``
+    the events are in case order already (see `workbench.projections.ordered`)."""
     if activities < 100:
         events = ActivityCoverage(activities).apply(events)
     nodes = (
@@ -45,11 +48,13 @@ def process_map(events: pl.LazyFrame, *, activities: float = 100, paths: float =
         .sort(["frequency", "activity"], descending=[True, False])
         .collect()
     )
+    if not presorted:  # once, for the three projections below
+        events = events.sort("case_id", "timestamp", "position").collect().lazy()
     return assemble(
         nodes,
-        directly_follows(events).collect(),
-        start_activities(events).collect(),
-        end_activities(events).collect(),
+        directly_follows(events, presorted=True).collect(),
+        start_activities(events, presorted=True).collect(),
+        end_activities(events, presorted=True).collect(),
         paths=paths,
     )
 

@@ -478,7 +478,7 @@ class Workbench:
     ) -> pl.DataFrame:
         """Every case as it stood at ``at`` (as known at the cut's ``known_at``): status,
         last activity, events, elapsed and idle time, rework, attributes. Without filters,
-        from the nearest stored snapshot (the same result as a replay)."""
+        from the read model's folded rows (the same result as a replay)."""
         from workbench import checkpoints, timetravel
 
         chosen = list(completed) if completed else None
@@ -487,15 +487,13 @@ class Workbench:
 
             on_spark = self._on_spark(log, Cut(known_at=cut.known_at), filters)
             return spark.state_at(on_spark, at, completed=chosen, schema=self.store.schema(log))
-        if not filters and "corrects" not in self.store.schema(log):
+        if self._by_folding(log, filters):
             # Per-case rows: the cases that had ended by then as stored, the others folded
             # again from their events by then.
             moment = Cut(as_of=at, known_at=cut.known_at)
             held = None if self._frames is None else self.events(log, moment, coded=True)
             folded = self.model.folded(log, as_of=at, known_at=cut.known_at, events=held)
-            rule = chosen or timetravel.completing_of_cases(
-                self.case_rows(log, Cut(known_at=cut.known_at)).lazy()
-            )
+            rule = chosen or self._completing(log, Cut(known_at=cut.known_at))
             found: pl.DataFrame = timetravel.finish(folded.lazy(), at, completed=rule).collect()
             return _decoded(found)  # type: ignore[no-any-return]
         if not filters and self._frames is None:
@@ -506,6 +504,17 @@ class Workbench:
             log, timetravel.state_at, Cut(known_at=cut.known_at), filters, at=at, completed=chosen
         )
         return found
+
+    def _by_folding(self, log: str, filters: Filters) -> bool:
+        """Whether the state at a moment comes from the read model's folded rows: on Polars,
+        without filters, and without corrections (which need every event)."""
+        return self.engine == "polars" and not filters and "corrects" not in self.store.schema(log)
+
+    def _completing(self, log: str, cut: Cut) -> list[str]:
+        """The default completion rule of the log by the cut, from its case rows."""
+        from workbench import timetravel
+
+        return timetravel.completing_of_cases(self.case_rows(log, cut).lazy())
 
     def restated(
         self,
@@ -549,6 +558,13 @@ class Workbench:
         if t2 < t1:
             raise BadArgument(f"the second moment {t2.isoformat()} is before the first")
         chosen = list(completed) if completed else None
+        if self._by_folding(log, filters) and cut.as_of is None:
+            # The states from folded rows, the maps as of each moment: no fold of the log.
+            known = Cut(known_at=cut.known_at)
+            rule = chosen or self._completing(log, known)
+            before, after = (self.state(log, t, known, completed=rule) for t in (t1, t2))
+            edges = [self.dfg(log, Cut(as_of=t, known_at=cut.known_at)).edges for t in (t1, t2)]
+            return timetravel.diff_of(before, after, *edges)
         found: Diff = self.metric(
             log, timetravel.diff, cut, filters, t1=t1, t2=t2, completed=chosen
         )

@@ -416,6 +416,20 @@ def diff(
     rule = completing_activities(events, presorted=True) if completed is None else completed
     before = state_at(events, t1, completed=rule, presorted=True).collect()
     after = state_at(events, t2, completed=rule, presorted=True).collect()
+    edges_before = directly_follows(
+        events.filter(pl.col("timestamp") <= t1), presorted=True
+    ).collect()
+    edges_after = directly_follows(
+        events.filter(pl.col("timestamp") <= t2), presorted=True
+    ).collect()
+    return diff_of(before, after, edges_before, edges_after)
+
+
+def diff_of(
+    before: pl.DataFrame, after: pl.DataFrame, edges_before: pl.DataFrame, edges_after: pl.DataFrame
+) -> Diff:
+    """`diff` from the states at the two moments (`state_at`) and the directly-follows
+    graphs of the events by each."""
     started = after.join(before, on="case_id", how="anti")
     done_before = before.filter(pl.col("status") == "completed").select("case_id")
     completed_now = after.filter(pl.col("status") == "completed").join(
@@ -427,12 +441,6 @@ def diff(
         .filter(pl.col("after_events") > pl.col("before_events"))
         .select("case_id", "before", "after")
     )
-    edges_before = directly_follows(
-        events.filter(pl.col("timestamp") <= t1), presorted=True
-    ).collect()
-    edges_after = directly_follows(
-        events.filter(pl.col("timestamp") <= t2), presorted=True
-    ).collect()
     new_edges = edges_after.join(edges_before, on=["source", "target"], how="anti")
     kpis = pl.DataFrame(
         [_kpis(before, edges_before), _kpis(after, edges_after)],

@@ -299,3 +299,59 @@ def test_the_state_from_folded_rows_equals_a_replay(demo_db: Path, cache: int) -
             theirs_diff = timetravel.diff(events, t1, t2)
             for name in ("started", "completed", "moved", "new_edges", "kpis"):
                 assert_frame_equal(getattr(ours_diff, name), getattr(theirs_diff, name))
+
+
+def test_filters_on_whole_cases_select_case_rows(demo_db: Path) -> None:
+    """A filter that keeps or drops whole cases is answered by selecting case rows (and,
+    for events, a semi join on them): the same cases, rows and events as filtering the
+    events, alone, combined, after a cut, with and without the app's cache."""
+    from datetime import timedelta
+
+    from sample_data.demo import DEMO_LOG
+    from workbench import projections
+    from workbench.filters import (
+        CaseDuration,
+        Cases,
+        CaseSize,
+        Contains,
+        Endpoints,
+        Lifecycle,
+        TimeRange,
+    )
+    from workbench.readmodel import decoded
+
+    with Workbench(demo_db) as plain:
+        found = plain.log(DEMO_LOG)
+        assert found.first_timestamp is not None
+        assert found.last_timestamp is not None
+        low = found.first_timestamp + (found.last_timestamp - found.first_timestamp) / 6
+        high = low + timedelta(days=20)
+        some = tuple(plain.cases(DEMO_LOG)["case_id"].head(40).to_list())
+        head = plain.head(DEMO_LOG)
+    chosen = [
+        *(Filters((TimeRange(low, high, mode),)) for mode in
+          ("intersecting", "started", "completed", "contained")),
+        Filters((TimeRange(None, high, "started"), TimeRange(low, None, "completed"))),
+        Filters((Endpoints(("Create Order",)), Endpoints(("Close Order", "Ship"), "end"))),
+        Filters((Contains(("Payment Reminder", "Pack")),)),
+        Filters((CaseDuration(timedelta(days=2), timedelta(days=9)), CaseSize(8, 12))),
+        Filters((Cases(some),)),
+    ]  # fmt: skip
+    assert all(filters.on_cases() is not None for filters in chosen)
+    assert Filters((TimeRange(low, high, "trim"),)).on_cases() is None
+    assert Filters((Contains(("Pack",)), Lifecycle(("complete",)))).on_cases() is None
+    for cache in (0, 1 << 28):
+        with Workbench(demo_db, cache_bytes=cache) as bench:
+            for cut in (Cut(), Cut(known_at=head // 2)):
+                events = bench.events(DEMO_LOG, cut, coded=True)
+                for filters in chosen:
+                    wanted = filters.apply(events)
+                    rows = projections.case_rows(wanted, presorted=True).collect()
+                    assert_frame_equal(
+                        decoded(bench.case_rows(DEMO_LOG, cut, filters)), decoded(rows)
+                    )
+                    assert_frame_equal(
+                        bench.events(DEMO_LOG, cut, filters).collect(),
+                        decoded(wanted.collect()),
+                    )
+                    assert rows.height > 0

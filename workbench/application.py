@@ -280,9 +280,15 @@ class Workbench:
             ).lazy()
             return frame
         head = self.store.head(log)
-        if cut:
+        kept = filters.on_cases() if filters else None
+        if cut or kept is not None:
             whole = self._frames.get((log, head, ""), lambda: self.model.read(log, coded=True))
-            frame = filters.apply(cut.apply(whole.lazy()))
+            frame = cut.apply(whole.lazy())
+            if kept is not None:  # whole cases: those of the case rows that pass
+                cases = self.case_rows(log, cut).lazy().filter(kept).select("case_id")
+                frame = frame.join(cases, on="case_id", how="semi", maintain_order="left")
+            else:
+                frame = filters.apply(frame)
         else:
             query = filters.to_query()
             frame = self._frames.get(
@@ -343,10 +349,14 @@ class Workbench:
         """One row per case of the cut and filtered log, with codes (`projections
         .case_rows`): what the case table, the variants, the start and end activities and
         work in progress are computed from. Without filters they come from the read model's
-        stored rows; with filters, from the filtered events."""
+        stored rows, and filters that keep or drop whole cases (`Filters.on_cases`) select
+        among them; other filters are applied to the events."""
         from workbench import projections
 
         self._check(log, filters)
+        kept = filters.on_cases() if filters else None
+        if kept is not None:  # filters on whole cases: the rows that pass
+            return self.case_rows(log, cut).filter(kept)
 
         def compute() -> pl.DataFrame:
             if filters:

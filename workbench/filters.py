@@ -62,33 +62,38 @@ class TimeRange:
     mode: TimeMode = "intersecting"
 
     def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
-        low = pl.lit(as_utc(self.start)) if self.start else None
-        high = pl.lit(as_utc(self.end)) if self.end else None
-        first, last = pl.col("timestamp").min(), pl.col("timestamp").max()
-        time = pl.col("timestamp")
-
-        def within(value: pl.Expr) -> pl.Expr:
-            condition = pl.lit(True)
-            if low is not None:
-                condition = condition & (value >= low)
-            if high is not None:
-                condition = condition & (value <= high)
-            return condition
-
         if self.mode == "trim":
-            return events.filter(within(time))
+            return events.filter(self._within(pl.col("timestamp")))
+        first, last = pl.col("timestamp").min(), pl.col("timestamp").max()
+        return _keep_cases(events, self._keeps(first, last))
+
+    def on_cases(self) -> pl.Expr | None:
+        """The cases this keeps, over per-case rows (`projections.case_rows`: ``start`` and
+        ``end`` are the case's first and last time); None for ``trim``, which drops events."""
+        return None if self.mode == "trim" else self._keeps(pl.col("start"), pl.col("end"))
+
+    def _keeps(self, first: pl.Expr, last: pl.Expr) -> pl.Expr:
+        """Whether a case with these first and last times is kept (not ``trim``)."""
         if self.mode == "started":
-            return _keep_cases(events, within(first))
+            return self._within(first)
         if self.mode == "completed":
-            return _keep_cases(events, within(last))
+            return self._within(last)
         if self.mode == "contained":
-            return _keep_cases(events, within(first) & within(last))
+            return self._within(first) & self._within(last)
+        condition = pl.lit(True)  # intersecting: active at some time in the window
+        if self.start is not None:
+            condition = condition & (last >= pl.lit(as_utc(self.start)))
+        if self.end is not None:
+            condition = condition & (first <= pl.lit(as_utc(self.end)))
+        return condition
+
+    def _within(self, value: pl.Expr) -> pl.Expr:
         condition = pl.lit(True)
-        if low is not None:
-            condition = condition & (last >= low)
-        if high is not None:
-            condition = condition & (first <= high)
-        return _keep_cases(events, condition)
+        if self.start is not None:
+            condition = condition & (value >= pl.lit(as_utc(self.start)))
+        if self.end is not None:
+            condition = condition & (value <= pl.lit(as_utc(self.end)))
+        return condition
 
     def query(self) -> list[tuple[str, str]]:
         pairs = []
@@ -220,6 +225,11 @@ class Endpoints:
         cases = edge.filter(pl.col("activity").is_in(list(self.activities))).select("case_id")
         return events.join(cases, on="case_id", how="semi", maintain_order="left")
 
+    def on_cases(self) -> pl.Expr:
+        """The cases this keeps, over per-case rows (`projections.case_rows`)."""
+        edge = pl.col("variant").list.first() if self.at == "start" else pl.col("last_activity")
+        return edge.cast(pl.String).is_in(list(self.activities))
+
     def query(self) -> list[tuple[str, str]]:
         return [(self.at, activity) for activity in self.activities]
 
@@ -238,6 +248,14 @@ class Contains:
             events = _keep_cases(events, (pl.col("activity") == activity).any())
         return events
 
+    def on_cases(self) -> pl.Expr:
+        """The cases this keeps, over per-case rows (`projections.case_rows`)."""
+        condition = pl.lit(True)
+        for activity in self.activities:
+            has = pl.col("variant").list.eval((pl.element().cast(pl.String) == activity).any())
+            condition = condition & has.list.first()
+        return condition
+
     def query(self) -> list[tuple[str, str]]:
         return [("activity", activity) for activity in self.activities]
 
@@ -254,12 +272,19 @@ class CaseDuration:
 
     def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
         duration = pl.col("timestamp").max() - pl.col("timestamp").min()
+        return _keep_cases(events, self._within(duration))
+
+    def on_cases(self) -> pl.Expr:
+        """The cases this keeps, over per-case rows (`projections.case_rows`)."""
+        return self._within(pl.col("duration"))
+
+    def _within(self, duration: pl.Expr) -> pl.Expr:
         condition = pl.lit(True)
         if self.min is not None:
             condition = condition & (duration >= self.min)
         if self.max is not None:
             condition = condition & (duration <= self.max)
-        return _keep_cases(events, condition)
+        return condition
 
     def query(self) -> list[tuple[str, str]]:
         pairs = []
@@ -281,13 +306,19 @@ class CaseSize:
     max: int | None = None
 
     def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
-        size = pl.len()
+        return _keep_cases(events, self._within(pl.len()))
+
+    def on_cases(self) -> pl.Expr:
+        """The cases this keeps, over per-case rows (`projections.case_rows`)."""
+        return self._within(pl.col("events"))
+
+    def _within(self, size: pl.Expr) -> pl.Expr:
         condition = pl.lit(True)
         if self.min is not None:
             condition = condition & (size >= self.min)
         if self.max is not None:
             condition = condition & (size <= self.max)
-        return _keep_cases(events, condition)
+        return condition
 
     def query(self) -> list[tuple[str, str]]:
         pairs = []
@@ -352,6 +383,10 @@ class Cases:
     ref: str | None = None
     label: str = ""
 
+    def on_cases(self) -> pl.Expr:
+        """The cases this keeps, over per-case rows (`projections.case_rows`)."""
+        return pl.col("case_id").cast(pl.String).is_in(list(self.ids))
+
     def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
         wanted = pl.LazyFrame({"_case": list(self.ids)}, schema={"_case": pl.String})
         return events.join(
@@ -415,6 +450,19 @@ class Filters:
         for item in self.items:
             events = item.apply(events)
         return events
+
+    def on_cases(self) -> pl.Expr | None:
+        """The cases these filters keep, over per-case rows (`projections.case_rows`), when
+        every filter keeps or drops whole cases by what the rows hold; None when one drops
+        events or needs more (then the events are filtered)."""
+        condition = pl.lit(True)
+        for item in self.items:
+            judge = getattr(item, "on_cases", None)
+            found = judge() if judge is not None else None
+            if found is None:
+                return None
+            condition = condition & found
+        return condition
 
     def __bool__(self) -> bool:
         return bool(self.items)

@@ -355,3 +355,23 @@ def test_filters_on_whole_cases_select_case_rows(demo_db: Path) -> None:
                         decoded(wanted.collect()),
                     )
                     assert rows.height > 0
+
+
+def test_projections_computed_whole_read_the_read_model(demo_db: Path, tmp_path: Path) -> None:
+    """A checkpointed projection computed whole from the read model equals one computed
+    from a scan of the store (each on its own copy of the store)."""
+    import shutil
+
+    from sample_data.demo import DEMO_LOG
+    from workbench import checkpoints
+
+    ours, theirs = tmp_path / "ours.db", tmp_path / "theirs.db"
+    shutil.copy(demo_db, ours)
+    shutil.copy(demo_db, theirs)
+    with Workbench(ours) as bench, EventStore(theirs) as store:
+        names = list(checkpoints.registered(store))
+        assert "directly_follows" in names
+        for name in names:
+            found = bench.projection(DEMO_LOG, name)
+            assert_frame_equal(found, checkpoints.refresh(store, DEMO_LOG, name))
+        assert {c.name for c in bench.refresh_projections(DEMO_LOG)} >= set(names)

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from ingest.jobs import Summary as ImportSummary
     from workbench.animation import Animation
     from workbench.bounded import Limit
+    from workbench.checkpoints import Checkpoint
     from workbench.compare import Comparison
     from workbench.mining import Analysis, Conformance
     from workbench.models import Model
@@ -691,6 +692,26 @@ class Workbench:
         from workbench import restatements
 
         return restatements.provisional(self.store, log, filters=filters, events=self._whole(log))
+
+    # ------------------------------------------------------------------ checkpointed projections
+
+    def projection(self, log: str, name: str) -> pl.DataFrame:
+        """A checkpointed projection of the log (built in or a user's), brought up to the
+        log's head (`checkpoints.refresh`): one computed whole reads the read model."""
+        from workbench import checkpoints
+
+        return checkpoints.refresh(self.store, log, name, read=self._reader(log))
+
+    def refresh_projections(self, log: str | None = None) -> list[Checkpoint]:
+        """Bring every projection and snapshot of a log (or of every log) up to its head."""
+        from workbench import checkpoints
+
+        return list(checkpoints.refresh_all(self.store, log, read=self._reader))
+
+    def _reader(self, log: str) -> Callable[[int], pl.LazyFrame]:
+        """The log as known at a position from the read model, in position order, as a
+        scan of the store gives it."""
+        return lambda head: self.model.scan(log, known_at=head).sort("position")
 
     # ------------------------------------------------------------------ object-centric logs
 

@@ -267,16 +267,25 @@ def checkpoints(store: EventStore, log: str | None = None) -> list[Checkpoint]:
     return found
 
 
-def refresh(store: EventStore, log: str, name: str) -> pl.DataFrame:
+#: The events of a log as known at a position, in position order (`Read`).
+Read = Callable[[int], pl.LazyFrame]
+
+
+def refresh(store: EventStore, log: str, name: str, *, read: Read | None = None) -> pl.DataFrame:
     """Bring a projection of ``log`` up to the log's head and return its result."""
-    return refresh_many(store, log, [name])[name]
+    return refresh_many(store, log, [name], read=read)[name]
 
 
-def refresh_many(store: EventStore, log: str, names: Collection[str]) -> dict[str, pl.DataFrame]:
+def refresh_many(
+    store: EventStore, log: str, names: Collection[str], *, read: Read | None = None
+) -> dict[str, pl.DataFrame]:
     """Bring several projections of ``log`` up to its head; the events of the cases that
-    changed since the oldest checkpoint are read once for all of them."""
+    changed since the oldest checkpoint are read once for all of them. A projection
+    computed whole reads the log with ``read`` (the application's read model), by default
+    a scan of the store."""
     chosen = {name: _get(store, name) for name in names}
     head = store.head(log)
+    whole = read or (lambda position: store.scan(log, known_at=position))
     stored = {name: store.projections.load(log, _key(name)) for name in chosen}
     behind = [found[1] for found in stored.values() if found is not None and found[1] != head]
     touched: list[str] = []
@@ -291,9 +300,9 @@ def refresh_many(store: EventStore, log: str, names: Collection[str]) -> dict[st
         if found is not None and found[1] == head:
             data = found[0]
         elif projection_.by_case is None or projection_.combine is None:
-            data = _run(projection_, projection_.compute, store.scan(log, known_at=head))
+            data = _run(projection_, projection_.compute, whole(head))
         elif found is None or changed is None:
-            data = _run(projection_, projection_.by_case, store.scan(log, known_at=head))
+            data = _run(projection_, projection_.by_case, whole(head))
         else:
             # The cases that changed are computed again from all their events; only their
             # rows are written.
@@ -326,10 +335,14 @@ def _run(projection_: Projection, compute: Compute, events: pl.LazyFrame) -> pl.
         raise ProjectionError(f"projection {projection_.name!r} failed: {error}") from error
 
 
-def refresh_all(store: EventStore, log: str | None = None) -> Iterator[Checkpoint]:
-    """Refresh every projection (and the snapshots) of every (chosen) log."""
+def refresh_all(
+    store: EventStore, log: str | None = None, *, read: Callable[[str], Read] | None = None
+) -> Iterator[Checkpoint]:
+    """Refresh every projection (and the snapshots) of every (chosen) log; ``read`` gives
+    each log's `Read`."""
     for name_of_log in [log] if log is not None else store.log_names():
-        refresh_many(store, name_of_log, list(registered(store)))
+        source = None if read is None else read(name_of_log)
+        refresh_many(store, name_of_log, list(registered(store)), read=source)
         refresh_snapshots(store, name_of_log)
     yield from checkpoints(store, log)
 

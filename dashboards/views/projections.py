@@ -7,6 +7,7 @@ import streamlit as st
 from dashboards import state
 from dashboards.layout import require_log, title, whole_log_note
 from workbench import checkpoints
+from workbench.application import Workbench
 
 summary = require_log()
 title("Projections", summary)
@@ -72,7 +73,7 @@ st.subheader("Contents")
 name = st.selectbox("Show", [c.name for c in listed])
 if name:
     try:
-        result = checkpoints.refresh(store, summary.log, name)
+        result = state.ask(Workbench.projection, summary.log, name)
     except checkpoints.ProjectionError as error:
         st.error(str(error))
     else:

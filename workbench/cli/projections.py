@@ -16,6 +16,7 @@ from workbench.cli.session import (
     existing_log,
     read_model,
     store,
+    workbench,
 )
 
 if TYPE_CHECKING:
@@ -120,9 +121,7 @@ def projections_refresh(
 
     Example: workbench projections refresh orders
     """
-    from workbench import checkpoints
-
-    for c in checkpoints.refresh_all(store(), None if log is None else existing_log(log)):
+    for c in workbench().refresh_projections(None if log is None else existing_log(log)):
         out.print(f"{c.log} {c.name}: at position {c.position:,}")
     for status in _read_model_status(log):
         status = read_model().refresh(status.log)

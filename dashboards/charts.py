@@ -165,9 +165,12 @@ def timeline(frame: pl.DataFrame) -> go.Figure:
     return _layout(figure, title, unit, "")
 
 
-def dotted_chart(points: pl.DataFrame, *, relative: bool = False, limit: int = 50_000) -> go.Figure:
-    """The dotted chart: one dot per event, cases on the y axis, colour by activity."""
-    sample = points.head(limit)
+def dotted_chart(
+    points: pl.DataFrame, *, relative: bool = False, total: int | None = None
+) -> go.Figure:
+    """The dotted chart: one dot per event, cases on the y axis, colour by activity;
+    ``total`` is the number of events when ``points`` are the first of them."""
+    sample = points
     figure = go.Figure()
     for (activity,), group in sample.group_by("activity", maintain_order=True):
         x = _seconds(group["relative"]) / DAY if relative else group["timestamp"]
@@ -176,7 +179,9 @@ def dotted_chart(points: pl.DataFrame, *, relative: bool = False, limit: int = 5
                 x=x, y=group["case_rank"], mode="markers", name=str(activity), marker={"size": 3}
             )
         )
-    title = "Dotted chart" + (f" (first {limit:,} events)" if points.height > limit else "")
+    title = "Dotted chart"
+    if total is not None and total > points.height:
+        title += f" (first {points.height:,} of {total:,} events)"
     return _layout(
         figure, title, "days since case start" if relative else "time", "case (by start)"
     )

@@ -297,3 +297,13 @@ def test_presorted_input_gives_the_same_metrics(log) -> None:
         assert_frame_equal(
             metric(once, presorted=True).collect(), metric(lazy).collect(), check_row_order=False
         )
+
+
+@settings(max_examples=30, deadline=None)
+@given(log=event_logs(), limit=st.integers(min_value=0, max_value=30))
+def test_a_limited_dotted_chart_is_the_first_points_of_the_whole(log, limit) -> None:
+    from workbench.projections import dotted_chart
+
+    lazy = log.lazy().with_columns(pl.col("case_id").alias("resource"))
+    whole = dotted_chart(lazy).collect()
+    assert_frame_equal(dotted_chart(lazy, limit=limit).collect(), whole.head(limit))

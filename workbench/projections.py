@@ -304,6 +304,19 @@ def service_times(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFr
     """Mean and median service time per activity, from paired start/complete events."""
     phase = pl.col("lifecycle").str.to_lowercase()
     schema = events.collect_schema()
+    empty = pl.LazyFrame(
+        schema={
+            "activity": schema["activity"],
+            "mean_service": pl.Duration("us"),
+            "median_service": pl.Duration("us"),
+        }
+    )
+    if "lifecycle" not in schema:
+        return empty
+    # Most logs have no start events: the few distinct phases say so before any sort.
+    phases = events.select(pl.col("lifecycle").unique()).collect()["lifecycle"]
+    if "start" not in phases.str.to_lowercase().to_list():
+        return empty
     keys = [
         pl.col(name).to_physical() if isinstance(schema[name], pl.Categorical) else pl.col(name)
         for name in ("case_id", "activity")
@@ -527,16 +540,23 @@ def bottlenecks(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFram
 
 
 @on_codes
-def dotted_chart(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
+def dotted_chart(
+    events: pl.LazyFrame, *, presorted: bool = False, limit: int | None = None
+) -> pl.LazyFrame:
     """Points of a dotted chart: case, time, activity, resource, with the time relative to
-    the case's start and the case's rank by start (for the y axis)."""
+    the case's start and the case's rank by start (for the y axis). With ``limit``, only
+    the first that many points (the events of the cases that started first): a chart
+    cannot show ten million dots, and they are not computed."""
     # Rank by start, ties by case id, so the chart does not depend on grouping order.
     spans = (
-        _case_spans(events)
+        events.group_by("case_id")
+        .agg(start=pl.col("timestamp").min(), events=pl.len())
         .sort("start", "case_id")
         .with_columns(case_rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32))
     )
-    return (
+    if limit is not None:
+        spans = spans.filter(pl.col("events").cum_sum() - pl.col("events") < limit)
+    points = (
         ordered(events, presorted=presorted)
         .select("case_id", "timestamp", "activity", "resource")
         .join(spans.select("case_id", "start", "case_rank"), on="case_id", maintain_order="left")
@@ -544,3 +564,4 @@ def dotted_chart(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFra
         .drop("start")
         .sort("case_rank", "timestamp", maintain_order=True)
     )
+    return points if limit is None else points.head(limit)

@@ -9,6 +9,9 @@ import streamlit as st
 from dashboards import charts, state
 from dashboards.layout import filtered_note, require_log, title, untimed_note
 from workbench import projections
+from workbench.application import Workbench
+
+DOTS = 50_000  # the dotted chart's points: the events of the cases that started first
 
 summary = require_log()
 title("Performance", summary)
@@ -67,8 +70,9 @@ with tabs[3]:
         st.caption("This log has no resources.")
 with tabs[4]:
     relative = st.toggle("Time since case start", value=False)
-    points = state.cached(projections.dotted_chart, summary.log)
-    st.plotly_chart(charts.dotted_chart(state.local(points), relative=relative))
+    points = state.cached(projections.dotted_chart, summary.log, limit=DOTS)
+    counted = state.ask(Workbench.summary, summary.log).events
+    st.plotly_chart(charts.dotted_chart(state.local(points), relative=relative, total=counted))
 with tabs[5]:
     period = (
         st.segmented_control("Per", ["day", "week", "month"], default="week", key="per") or "week"

@@ -3,9 +3,10 @@ cache of answers.
 
 The only module that uses Streamlit's caches. One `Workbench` serves every session: it
 reads a log once per (log, head position, filters) and keeps it in memory within a budget.
-Every answer a page shows comes from one of its verbs through `ask`, cached on the verb,
-the log, its head position and the arguments, so a rerun that changes nothing recomputes
-nothing, and an append (a new head position) invalidates exactly what it changes.
+Every answer a page shows comes from one of its verbs through `ask`, kept (within a budget
+of bytes) on the verb, the log, its head position and the arguments, so a rerun that
+changes nothing recomputes nothing, and an append (a new head position) invalidates
+exactly what it changes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import polars as pl
 import streamlit as st
 
 from workbench.application import Cut, Workbench
+from workbench.caching import BoundedCache
 from workbench.events import WorkbenchError
 from workbench.filters import Cases, Filters, case_list_name
 from workbench.readmodel import ReadModel
@@ -243,9 +245,22 @@ def _key(value: Any) -> Any:
     return value
 
 
-@st.cache_data(max_entries=256, show_spinner="Computing...")
-def _answer(db: str, verb: str, log: str, head: int, key: tuple[Any, ...], _call: Any) -> Any:
-    return _call()
+@st.cache_resource
+def _answers() -> BoundedCache[Any]:
+    """The answers pages showed, shared by every session, within a quarter of the cache
+    budget (bytes, not entries): a hit returns the kept object itself, not a copy."""
+    return BoundedCache(_budget() // 4)
+
+
+def _answer(db: str, verb: str, log: str, head: int, key: tuple[Any, ...], call: Any) -> Any:
+    kept = _answers()
+    found = kept.find(((db, log), head, (verb, key)))
+    if found is not None:
+        return found[0]
+    with st.spinner("Computing..."):
+        value = call()
+    kept.put(((db, log), head, (verb, key)), value)
+    return value
 
 
 def ask(verb: Callable[..., T], log: str, *args: Any, **options: Any) -> T:
@@ -338,4 +353,4 @@ def start_job(key: str, work: Callable[[Callable[[str, float], None]], Any]) -> 
 def clear() -> None:
     """Forget every cached read and answer (after an import)."""
     workbench().forget()
-    _answer.clear()
+    _answers().clear()

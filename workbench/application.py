@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, is_dataclass, replace
 from datetime import datetime
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
+from workbench.caching import BoundedCache
 from workbench.events import WorkbenchError, parse_time
 from workbench.filters import Attribute, Filters
 from workbench.readmodel import ReadModel, cut, decoded, decoded_lazy
@@ -125,40 +125,6 @@ def known(text: str, name: str = "--known-at") -> datetime | int:
     return int(text) if text.isdigit() else moment(text, name)
 
 
-class _Frames:
-    """Logs read so far, least recently used first, within a memory budget: a large log is
-    held once, with the few filtered copies that fit beside it, never one per filter tried.
-    A log's frames at an older head position go as soon as a newer one is read."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.frames: OrderedDict[tuple[str, int, str], pl.DataFrame] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple[str, int, str], read: Callable[[], pl.DataFrame]) -> pl.DataFrame:
-        with self.lock:
-            if key in self.frames:
-                self.frames.move_to_end(key)
-                return self.frames[key]
-        frame = read()
-        with self.lock:
-            log, head, _ = key
-            for old in [k for k in self.frames if k[0] == log and k[1] != head]:
-                del self.frames[old]
-            self.frames[key] = frame
-            while len(self.frames) > 1 and self.size() > self.budget:
-                self.frames.popitem(last=False)
-        return frame
-
-    def size(self) -> int:
-        return int(sum(frame.estimated_size() for frame in self.frames.values()))
-
-    def clear(self, log: str | None = None) -> None:
-        with self.lock:
-            for key in [k for k in self.frames if log is None or k[0] == log]:
-                del self.frames[key]
-
-
 @dataclass(frozen=True)
 class Imported:
     """What an import did (the ingest job's summary) and the alerts it fired."""
@@ -196,7 +162,9 @@ class Workbench:
         self.engine: Engine = "polars"
         self.spark_master: str | None = None
         self.use(engine, spark_master)
-        self._frames = _Frames(cache_bytes) if cache_bytes else None
+        self._frames: BoundedCache[pl.DataFrame] | None = (
+            BoundedCache(cache_bytes) if cache_bytes else None
+        )
         self._store: EventStore | None = None
         self._model: ReadModel | None = None
         self._lock = threading.RLock()

@@ -73,15 +73,19 @@ def _micros(text: str) -> int | None:
 
 
 def with_lateness(events: pl.LazyFrame, found: list[Import]) -> pl.LazyFrame:
-    """The events with the import that brought each (``import``, from 0) and its
-    ``lateness``: how far behind the log's frontier (the latest time known before that
-    import) it happened; zero when it was not behind."""
-    bounds = pl.LazyFrame(
-        {"first": [i.first for i in found], "import": list(range(len(found)))},
-        schema={"first": pl.Int64, "import": pl.Int64},
-    )
-    tagged = events.sort("position").join_asof(
-        bounds.sort("first"), left_on="position", right_on="first", strategy="backward"
+    """The events, in their order, with the import that brought each (``import``, from 0)
+    and its ``lateness``: how far behind the log's frontier (the latest time known before
+    that import) it happened; zero when it was not behind.
+
+    An event's import is found by a binary search of its position among the imports'
+    first positions, and the frontiers from one row per import: nothing is sorted."""
+    firsts = pl.Series("first", [i.first for i in found], dtype=pl.Int64)
+    tagged = events.with_columns(
+        pl.lit(firsts)
+        .search_sorted(pl.col("position"), side="right")
+        .cast(pl.Int64)
+        .sub(1)
+        .alias("import")
     )
     frontier = (
         tagged.group_by("import")
@@ -91,13 +95,13 @@ def with_lateness(events: pl.LazyFrame, found: list[Import]) -> pl.LazyFrame:
         .select("import", "frontier")
     )
     return (
-        tagged.join(frontier, on="import", how="left")
+        tagged.join(frontier, on="import", how="left", maintain_order="left")
         .with_columns(
             lateness=pl.when(pl.col("frontier") > pl.col("timestamp"))
             .then(pl.col("frontier") - pl.col("timestamp"))
             .otherwise(pl.duration(microseconds=0))
         )
-        .drop("first", "frontier")
+        .drop("frontier")
     )
 
 

@@ -228,7 +228,7 @@ def completing(rows: pl.LazyFrame) -> pl.LazyFrame:
 
 
 @on_codes
-def corrections(events: pl.LazyFrame) -> pl.DataFrame:
+def corrections(events: pl.LazyFrame, *, presorted: bool = False) -> pl.DataFrame:
     """Events that supersede an earlier event, with the event they correct.
 
     A correction names the event it replaces in a ``corrects`` attribute, or is caused
@@ -237,6 +237,10 @@ def corrections(events: pl.LazyFrame) -> pl.DataFrame:
     ``event_id``, ``corrects``, ``case_id``, ``activity``, the correction's ``timestamp`` and
     ``recorded_at``, and the corrected event's ``original_timestamp`` and
     ``original_recorded_at``.
+
+    A re-recording and its original share a case and a time, so only the events with
+    another event of their case at the same time are joined (in case order, with
+    ``presorted``, they are found by comparing neighbours).
     """
     schema = events.collect_schema()
     wanted = [
@@ -246,48 +250,50 @@ def corrections(events: pl.LazyFrame) -> pl.DataFrame:
         *wanted,
         *(["causation_id"] if "causation_id" in schema else []),
         *(["corrects"] if "corrects" in schema else []),
-    ).collect()
-    if "recorded_at" not in frame.columns:
-        frame = frame.with_columns(recorded_at=pl.lit(None, pl.Datetime("us", "UTC")))
-    originals = frame.select(
-        pl.col("event_id").alias("corrects"),
-        pl.col("case_id").alias("original_case"),
-        pl.col("activity").alias("original_activity"),
-        pl.col("timestamp").alias("original_timestamp"),
-        pl.col("recorded_at").alias("original_recorded_at"),
     )
-    named = (
-        frame.filter(pl.col("corrects").is_not_null()).with_columns(
+    if "recorded_at" not in schema:
+        frame = frame.with_columns(recorded_at=pl.lit(None, pl.Datetime("us", "UTC")))
+
+    def originals(of: pl.LazyFrame) -> pl.LazyFrame:
+        return of.select(
+            pl.col("event_id").alias("corrects"),
+            pl.col("case_id").alias("original_case"),
+            pl.col("activity").alias("original_activity"),
+            pl.col("timestamp").alias("original_timestamp"),
+            pl.col("recorded_at").alias("original_recorded_at"),
+        )
+
+    parts = []  # corrections found, each with its original's columns
+    if "corrects" in schema:
+        named = frame.filter(pl.col("corrects").is_not_null()).with_columns(
             pl.col("corrects").cast(pl.String)
         )
-        if "corrects" in frame.columns
-        else frame.clear().with_columns(corrects=pl.lit(None, pl.String))
-    )
-    found = named.join(originals, on="corrects", how="inner")
-    if "causation_id" in frame.columns:
-        rerecorded = (
-            frame.filter(pl.col("causation_id").is_not_null())
+        parts.append(named.join(originals(frame), on="corrects", how="inner"))
+    if "causation_id" in schema:
+        in_order = frame if presorted else frame.sort("case_id", "timestamp")
+        same = (pl.col("case_id") == pl.col("case_id").shift(1)) & (
+            pl.col("timestamp") == pl.col("timestamp").shift(1)
+        )
+        tied = in_order.filter((same | same.shift(-1)).fill_null(False)).collect().lazy()
+        parts.append(
+            tied.filter(pl.col("causation_id").is_not_null())
             .with_columns(corrects=pl.col("causation_id"))
-            .join(originals, on="corrects", how="inner")
+            .join(originals(tied), on="corrects", how="inner")
             .filter(
                 (pl.col("original_case") == pl.col("case_id"))
                 & (pl.col("original_activity") == pl.col("activity"))
                 & (pl.col("original_timestamp") == pl.col("timestamp"))
             )
         )
-        found = pl.concat([found, rerecorded.select(found.columns)]).unique(
-            "event_id", keep="first", maintain_order=True
-        )
-    return found.select(
-        "event_id",
-        "corrects",
-        "case_id",
-        "activity",
-        "timestamp",
-        "recorded_at",
-        "original_timestamp",
-        "original_recorded_at",
-    ).sort("recorded_at", "event_id")
+    if not parts:  # nothing can be a correction: no rows, with the columns
+        none = frame.clear().with_columns(corrects=pl.lit(None, pl.String))
+        parts.append(none.join(originals(frame.clear()), on="corrects", how="inner"))
+    columns = ["event_id", "corrects", "case_id", "activity", "timestamp", "recorded_at"]
+    columns += ["original_timestamp", "original_recorded_at"]
+    found = pl.concat([part.select(columns).collect() for part in parts]).unique(
+        "event_id", keep="first", maintain_order=True
+    )
+    return found.sort("recorded_at", "event_id")
 
 
 def without_superseded(events: pl.LazyFrame) -> pl.LazyFrame:

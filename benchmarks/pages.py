@@ -4,7 +4,7 @@ a filter on the Overview, Process map and Variants pages (each a filter not seen
 every page computes cold: read the segments, filter, compute, draw), and travel in time.
 Prints seconds per step and the peak memory of the whole session.
 
-    python benchmarks/pages.py [--events 1000000]
+    python benchmarks/pages.py [--events 1000000 10000000]
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -46,19 +47,29 @@ def memory_mb(field: str = "VmHWM") -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000])
     options = parser.parse_args()
     OUT.mkdir(exist_ok=True)
+    for events in options.events:  # each in a process of its own: its peak is its own
+        if len(options.events) > 1:
+            here = [sys.executable, __file__, "--events", str(events)]
+            subprocess.run(here, check=True)
+        else:
+            visit(events)
+
+
+def visit(count: int) -> None:
+    """Build the store of ``count`` generated events (once) and walk the app over it."""
     from ingest.jobs import ingest
     from workbench import EventStore
     from workbench.filters import TimeRange
     from workbench.readmodel import ReadModel
 
-    source = OUT / f"orders-{options.events}.csv"
+    source = OUT / f"orders-{count}.csv"
     if not source.exists():
-        write(source, events=options.events, seed=1)
-    db = OUT / f"pages-{options.events}.db"
-    built = OUT / f"projections-{options.events}.db"
+        write(source, events=count, seed=1)
+    db = OUT / f"pages-{count}.db"
+    built = OUT / f"projections-{count}.db"
     if not db.exists():
         if built.exists():
             shutil.copy(built, db)
@@ -71,7 +82,7 @@ def main() -> None:
     first, last = summary.first_timestamp, summary.last_timestamp
     assert first is not None
     assert last is not None
-    print(f"\nthe app on {options.events:,} generated events; read model: {status}")
+    print(f"\nthe app on {count:,} generated events; read model: {status}")
     os.environ["WORKBENCH_DB"] = str(db)
     from streamlit.testing.v1 import AppTest
 

@@ -1,0 +1,101 @@
+"""Commands from a cold start on a million events, whole process: what a user waits for
+when they type one. Each runs three times in a new process; the median is shown with the
+peak resident memory of that process, against pm4py reading the same log from Parquet and
+computing the directly-follows graph, also as a whole process.
+
+    python benchmarks/cli.py [--events 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import OUT
+from sample_data.generator import write
+
+GOALS = {"--help": (0.3, 100), "stats": (1.5, 500), "dfg": (1.5, 500), "state --at": (1.5, 500)}
+RUNS = 3
+
+
+def run(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident MB of one process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+    return seconds, usage.ru_maxrss / 1024
+
+
+def median(command: list[str]) -> tuple[float, float, list[float]]:
+    runs = [run(command) for _ in range(RUNS)]
+    seconds = sorted(runs)[len(runs) // 2]
+    return seconds[0], seconds[1], [r[0] for r in runs]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    options = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    from ingest.jobs import ingest
+    from workbench import EventStore
+    from workbench.readmodel import ReadModel
+
+    source = OUT / f"orders-{options.events}.csv"
+    if not source.exists():
+        write(source, events=options.events, seed=1)
+    db = OUT / f"cli-{options.events}.db"
+    with EventStore(db) as store:  # as `workbench ingest` leaves it
+        if not store.has_log("orders"):
+            ingest(store, source, log="orders")
+        ReadModel(store).refresh("orders")
+        summary = next(one for one in store.logs() if one.log == "orders")
+        parquet = OUT / f"orders-{options.events}.parquet"
+        if not parquet.exists():
+            store.scan("orders").sink_parquet(parquet)
+    assert summary.first_timestamp is not None
+    assert summary.last_timestamp is not None
+    middle = summary.first_timestamp + (summary.last_timestamp - summary.first_timestamp) / 2
+    tool = str(Path(sys.executable).with_name("workbench"))
+    commands = {
+        "--help": [tool, "--help"],
+        "stats": [tool, "--db", str(db), "stats", "orders"],
+        "dfg": [tool, "--db", str(db), "dfg", "orders"],
+        "state --at": [tool, "--db", str(db), "state", "orders", "--at", middle.isoformat()],
+    }
+    pm4py = (
+        "import pandas as pd, pm4py;"
+        f"frame = pd.read_parquet({str(parquet)!r});"
+        "frame = pm4py.format_dataframe(frame, case_id='case_id', activity_key='activity',"
+        " timestamp_key='timestamp');"
+        "pm4py.discover_dfg(frame)"
+    )
+    reference, reference_mb, reference_runs = median([sys.executable, "-c", pm4py])
+    print(f"\ncommands from a cold start, {summary.events:,} events (median of {RUNS})")
+    print(
+        f"  {'pm4py: read Parquet, DFG':<26} {reference:6.2f} s {reference_mb:6.0f} MB   runs: "
+        + " ".join(f"{r:.2f}" for r in reference_runs)
+    )
+    for name, command in commands.items():
+        seconds, peak, runs = median(command)
+        goal_seconds, goal_mb = GOALS[name]
+        verdict = "met" if seconds <= goal_seconds and peak <= goal_mb else "NOT met"
+        print(
+            f"  workbench {name:<16} {seconds:6.2f} s {peak:6.0f} MB   runs: "
+            + " ".join(f"{r:.2f}" for r in runs)
+            + f"   {seconds / reference:.2f} x pm4py; goal <= {goal_seconds} s,"
+            f" <= {goal_mb} MB: {verdict}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -215,23 +215,36 @@ def _figures_by_case(
     the period follows from that row alone. The events are grouped once, not cut and
     filtered once per import (1 M events, 11 imports: 0.3 s instead of 5.6 s)."""
     late = pl.col("lateness") > pl.duration()
-    rows = (
+    case = pl.col("case_id")
+    if isinstance(tagged.schema["case_id"], pl.Categorical):
+        case = case.to_physical()  # any order that groups a case's rows will do
+    per_import = (
         tagged.lazy()
-        .group_by("case_id", "import")
+        .group_by(case.alias("case"), "import")
         .agg(
             events=pl.len(),
             first=pl.col("timestamp").min(),
             last=pl.col("timestamp").max(),
             late=late.sum(),
         )
-        .sort("case_id", "import")
+        .collect()
+    )
+    # Most cases came whole with one import: only cases of several imports need their
+    # figures so far, a window over a few rows each.
+    several = pl.col("case").is_duplicated()
+    once = per_import.lazy().filter(~several).with_columns(until=pl.lit(None, pl.Int64))
+    again = (
+        per_import.lazy()
+        .filter(several)
+        .sort("case", "import")
         .with_columns(
-            events=pl.col("events").cum_sum().over("case_id"),
-            first=pl.col("first").cum_min().over("case_id"),
-            last=pl.col("last").cum_max().over("case_id"),
-            until=pl.col("import").shift(-1).over("case_id"),
+            events=pl.col("events").cum_sum().over("case"),
+            first=pl.col("first").cum_min().over("case"),
+            last=pl.col("last").cum_max().over("case"),
+            until=pl.col("import").shift(-1).over("case"),
         )
     )
+    rows = pl.concat([once, again.select(once.collect_schema().names())])
     active = pl.lit(True)
     if start is not None:
         active = active & (pl.col("last") >= as_utc(start))

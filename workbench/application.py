@@ -532,7 +532,7 @@ class Workbench:
         completed: Collection[str] | None = None,
     ) -> Diff:
         """What changed between two moments (`timetravel.diff`)."""
-        from workbench import timetravel
+        from workbench import projections, timetravel
 
         if t2 < t1:
             raise BadArgument(f"the second moment {t2.isoformat()} is before the first")
@@ -542,7 +542,10 @@ class Workbench:
             known = Cut(known_at=cut.known_at)
             rule = chosen or self._completing(log, known)
             before, after = (self.state(log, t, known, completed=rule) for t in (t1, t2))
-            edges = [self.dfg(log, Cut(as_of=t, known_at=cut.known_at)).edges for t in (t1, t2)]
+            edges = [
+                self.metric(log, projections.directly_follows, Cut(as_of=t, known_at=cut.known_at))
+                for t in (t1, t2)
+            ]
             return timetravel.diff_of(before, after, *edges)
         found: Diff = self.metric(
             log, timetravel.diff, cut, filters, t1=t1, t2=t2, completed=chosen

@@ -37,6 +37,7 @@ T = TypeVar("T")
 # Query-string keys that are not filters.
 LOG_KEY = "log"
 TIMEZONE_KEY = "tz"
+VIEW_KEY = "view"  # a page's chosen tab: not a filter, and not carried to other pages
 
 #: The time zones offered to show times in and to read times without an offset.
 TIME_ZONES = (
@@ -141,8 +142,9 @@ def unknown_log() -> UnknownLog | None:
 
 
 def query() -> dict[str, list[str]]:
-    """The page's URL query (log, time zone, filters), as page links carry it on."""
-    return {key: st.query_params.get_all(key) for key in st.query_params}
+    """The page's URL query (log, time zone, filters), as page links carry it on (a
+    page's chosen tab stays with the page)."""
+    return {key: st.query_params.get_all(key) for key in st.query_params if key != VIEW_KEY}
 
 
 _QUERY_KEY = "workbench-query"
@@ -163,7 +165,7 @@ def filters() -> Filters:
     query = {
         key: st.query_params.get_all(key)
         for key in st.query_params
-        if key not in (LOG_KEY, TIMEZONE_KEY)
+        if key not in (LOG_KEY, TIMEZONE_KEY, VIEW_KEY)
     }
     try:
         return Filters.from_query(query, case_lists(st.query_params.get(LOG_KEY)))
@@ -195,8 +197,9 @@ def keep_cases(log: str, chosen: Cases) -> None:
 
 
 def set_filters(chosen: Filters) -> None:
-    """Put the filters in the URL (replacing the previous ones), keeping log and timezone."""
-    kept = {key: st.query_params.get(key) for key in (LOG_KEY, TIMEZONE_KEY)}
+    """Put the filters in the URL (replacing the previous ones), keeping the log, the time
+    zone and the page's tab."""
+    kept = {key: st.query_params.get(key) for key in (LOG_KEY, TIMEZONE_KEY, VIEW_KEY)}
     st.query_params.clear()
     for key, value in kept.items():
         if value:

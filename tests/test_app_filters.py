@@ -63,7 +63,7 @@ def test_the_map_variants_and_cases_are_of_the_filtered_cases(open_page, bench) 
 def test_performance_tables_are_of_the_filtered_cases(open_page, bench) -> None:  # noqa: F811
     from workbench import projections
 
-    app = open_page("performance", DEMO_LOG, **QUERY)
+    app = open_page("performance", DEMO_LOG, **QUERY, view="Activities")  # the tab, by link
     _filtered(app)
     expected = bench.metric(DEMO_LOG, projections.activities, filters=NORTH)
     shown = next(d.value for d in app.main.dataframe if len(d.value) == expected.height)
@@ -146,3 +146,17 @@ def test_discovery_checks_the_filtered_cases(open_page, bench, mixed) -> None:  
     checked = _metrics(app)["Variants checked"]
     assert checked.endswith(f"of {expected.variants:,}")
     assert expected.cases.height == pl.DataFrame(events.collect())["case_id"].n_unique()
+
+
+def test_performance_runs_the_chosen_tab_only(open_page) -> None:  # noqa: F811
+    """The Performance page computes the tab in its link (``view``) and no other, keeps it
+    when filters are applied, and does not carry it to other pages."""
+    app = open_page("performance", DEMO_LOG, **QUERY)
+    assert [list(d.value.columns)[:2] for d in app.main.dataframe] == [["kind", "name"]]
+    app = open_page("performance", DEMO_LOG, **QUERY, view="Rework")
+    tables = [list(d.value.columns) for d in app.main.dataframe]
+    assert len(tables) == 1
+    assert "repetitions" in tables[0]
+    carried = [link.proto.query_string for link in app.sidebar.get("page_link")]
+    assert carried
+    assert all("log=" in query and "view=" not in query for query in carried)

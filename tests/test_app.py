@@ -340,7 +340,7 @@ def test_time_travel_restates_a_month_and_overview_marks_provisional_periods(
 ) -> None:
     from workbench import restatements as audit
 
-    app = app_on("time_travel", DEMO_LOG)
+    app = app_on("time_travel", DEMO_LOG, view="Reported against true")
     months = app.selectbox(key="restated")
     months.set_value(next(m for m in months.options if m.startswith("March"))).run()
     assert not app.exception
@@ -382,7 +382,7 @@ def test_time_travel_restates_a_month_and_overview_marks_provisional_periods(
 
 
 def test_time_travel_animates_the_process_with_ghosts(app_on, loaded) -> None:
-    app = app_on("time_travel", DEMO_LOG)
+    app = app_on("time_travel", DEMO_LOG, view="Watch the process move")
     app.selectbox(key="animation-known").set_value(
         next(o for o in app.selectbox(key="animation-known").options if o.startswith("after"))
     ).run()

@@ -105,6 +105,8 @@ def test_time_travel_state_and_restatements_are_of_the_filtered_cases(open_page,
     # filtered cases (they were of the whole log).
     month = datetime(low.year, low.month, 1, tzinfo=UTC) + timedelta(days=62)
     month = month.replace(day=1)
+    app.query_params["view"] = "Reported against true"  # the tab, as its link opens it
+    app.run()
     app.selectbox(key="restated").set_value(month).run()
     following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
     history = bench.restatements(DEMO_LOG, NORTH, start=month, end=following)

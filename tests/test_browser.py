@@ -136,6 +136,8 @@ def test_every_page_opens_without_an_exception(server, tmp_path) -> None:
                 page.get_by_role("button", name="Run").click()
                 page.get_by_text("Fitness").first.wait_for(timeout=120_000)
             if path == "time_travel":  # the animation plays in its frame
+                page.get_by_role("tab", name="Watch the process move").click()
+                _settled(page)
                 page.get_by_role("button", name="Animate").click()
                 player = page.frame_locator("iframe").first
                 player.locator("#wb-map svg").wait_for(timeout=120_000)

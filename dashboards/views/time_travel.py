@@ -38,7 +38,13 @@ for job in jobs[:-1]:
     name = Path(job.source).name
     knowledge[f"after import #{job.job_id} ({name})"] = job.last_position
 
-st.toggle("▶ Play", key="playing", help="Step through time, one step a second.")
+# Only the chosen tab runs (and is in the link, as ?view=...): the history of imports
+# and the comparison of two moments read every event of the log.
+tabs = st.tabs(
+    ["At a moment", "Watch the process move", "Between two moments", "Reported against true"],
+    key=state.VIEW_KEY,
+    bind="query-params",
+)
 
 
 @st.fragment(run_every=1.0 if st.session_state.get("playing") else None)
@@ -97,128 +103,147 @@ def travel() -> None:
             table(state.local(fixed), what="corrections")
 
 
-travel()
+def show_moment() -> None:
+    """Every case as it stood at a moment, as it happened or as known then."""
+    st.toggle("▶ Play", key="playing", help="Step through time, one step a second.")
+    travel()
 
-st.subheader("Watch the process move")
-st.caption(
-    "Cases move as tokens along the map's edges between their events, sized by how many."
-    " As known at an earlier import, the moves the store did not know yet are dashed ghosts"
-    " until the clock reaches the moment they were recorded."
-)
-window = st.slider(
-    "Window (UTC)",
-    min_value=low,
-    max_value=high,
-    value=(low + (high - low) / 2, min(high, low + (high - low) / 2 + timedelta(days=30))),
-    step=step,
-    format="YYYY-MM-DD HH:mm",
-    key="window",
-)
-known_label = st.selectbox("Ghosts: as known", list(knowledge), key="animation-known")
-if st.button("Animate", icon=":material/play_circle:"):
-    st.session_state["animate"] = True
-if st.session_state.get("animate"):
-    try:
-        first_moment, last_moment = window[0].replace(tzinfo=UTC), window[1].replace(tzinfo=UTC)
-        found = state.ask(
-            Workbench.animation,
-            summary.log,
-            first_moment,
-            last_moment,
-            Cut(known_at=knowledge[known_label]),
-        )
-        page = to_html(
-            found,
-            title=f"{summary.log}: {first_moment:%Y-%m-%d %H:%M}"
-            f" to {last_moment:%Y-%m-%d %H:%M} UTC",
-        )
-    except WorkbenchError as error:
-        st.error(escape(str(error)))
-    else:
-        components.html(page, height=900, scrolling=True)
-        st.download_button(
-            "Download the animation (HTML)",
-            page,
-            file_name=f"{summary.log.replace('/', '-')}-animation.html",
-            mime="text/html",
-        )
 
-st.subheader("What changed between two moments")
-start, end = st.slider(
-    "From and to (UTC)",
-    min_value=low,
-    max_value=high,
-    value=(low + (high - low) / 3, low + 2 * (high - low) / 3),
-    step=step,
-    format="YYYY-MM-DD HH:mm",
-    key="between",
-)
-change = state.ask(Workbench.diff, summary.log, start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
-st.dataframe(change.kpis, hide_index=True)
-left, middle, right = st.columns(3)
-left.metric("Started", f"{change.started.height:,}")
-middle.metric("Completed", f"{change.completed.height:,}")
-right.metric("New paths", f"{change.new_edges.height:,}")
-moves = change.moved.group_by("before", "after").len().sort("len", descending=True)
-st.dataframe(moves.rename({"len": "cases"}), hide_index=True)
-
-st.subheader("What we reported against what was true")
-st.caption(
-    "A month's figures as known after each import that changed them, and the late events"
-    " (arrived behind the latest time already known) that caused each change."
-)
-months = pl.datetime_range(
-    datetime(low.year, low.month, 1, tzinfo=UTC),
-    datetime(high.year, high.month, 1, tzinfo=UTC),
-    "1mo",
-    eager=True,
-).to_list()
-month = st.selectbox(
-    "Month", months, index=len(months) - 1, format_func=lambda m: f"{m:%B %Y}", key="restated"
-)
-following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-history = state.ask(Workbench.restatements, summary.log, start=month, end=following)
-pending = state.ask(Workbench.provisional, summary.log).filter(pl.col("period") == month)
-if pending.height and pending["provisional"][0]:
-    st.warning(
-        f"{month:%B %Y} is provisional: about {pending['still_to_arrive'][0]:.0%} of its events"
-        " usually arrive later.",
-        icon=":material/hourglass_top:",
+def show_animation() -> None:
+    """Cases moving as tokens along the map, with ghosts of what was not known yet."""
+    st.caption(
+        "Cases move as tokens along the map's edges between their events, sized by how many."
+        " As known at an earlier import, the moves the store did not know yet are dashed ghosts"
+        " until the clock reaches the moment they were recorded."
     )
-table(
-    charts.readable(
-        state.local(
-            history.with_columns(
-                pl.col("source").map_elements(
-                    lambda s: s.rsplit("/", 1)[-1], return_dtype=pl.String
+    window = st.slider(
+        "Window (UTC)",
+        min_value=low,
+        max_value=high,
+        value=(low + (high - low) / 2, min(high, low + (high - low) / 2 + timedelta(days=30))),
+        step=step,
+        format="YYYY-MM-DD HH:mm",
+        key="window",
+    )
+    known_label = st.selectbox("Ghosts: as known", list(knowledge), key="animation-known")
+    if st.button("Animate", icon=":material/play_circle:"):
+        st.session_state["animate"] = True
+    if st.session_state.get("animate"):
+        try:
+            first_moment, last_moment = window[0].replace(tzinfo=UTC), window[1].replace(tzinfo=UTC)
+            found = state.ask(
+                Workbench.animation,
+                summary.log,
+                first_moment,
+                last_moment,
+                Cut(known_at=knowledge[known_label]),
+            )
+            page = to_html(
+                found,
+                title=f"{summary.log}: {first_moment:%Y-%m-%d %H:%M}"
+                f" to {last_moment:%Y-%m-%d %H:%M} UTC",
+            )
+        except WorkbenchError as error:
+            st.error(escape(str(error)))
+        else:
+            components.html(page, height=900, scrolling=True)
+            st.download_button(
+                "Download the animation (HTML)",
+                page,
+                file_name=f"{summary.log.replace('/', '-')}-animation.html",
+                mime="text/html",
+            )
+
+
+def show_change() -> None:
+    """What changed between two moments."""
+    start, end = st.slider(
+        "From and to (UTC)",
+        min_value=low,
+        max_value=high,
+        value=(low + (high - low) / 3, low + 2 * (high - low) / 3),
+        step=step,
+        format="YYYY-MM-DD HH:mm",
+        key="between",
+    )
+    change = state.ask(
+        Workbench.diff, summary.log, start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
+    )
+    st.dataframe(change.kpis, hide_index=True)
+    left, middle, right = st.columns(3)
+    left.metric("Started", f"{change.started.height:,}")
+    middle.metric("Completed", f"{change.completed.height:,}")
+    right.metric("New paths", f"{change.new_edges.height:,}")
+    moves = change.moved.group_by("before", "after").len().sort("len", descending=True)
+    st.dataframe(moves.rename({"len": "cases"}), hide_index=True)
+
+
+def show_reported() -> None:
+    """A month's figures as known after each import, and how late sources report."""
+    st.caption(
+        "A month's figures as known after each import that changed them, and the late events"
+        " (arrived behind the latest time already known) that caused each change."
+    )
+    months = pl.datetime_range(
+        datetime(low.year, low.month, 1, tzinfo=UTC),
+        datetime(high.year, high.month, 1, tzinfo=UTC),
+        "1mo",
+        eager=True,
+    ).to_list()
+    month = st.selectbox(
+        "Month", months, index=len(months) - 1, format_func=lambda m: f"{m:%B %Y}", key="restated"
+    )
+    following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    history = state.ask(Workbench.restatements, summary.log, start=month, end=following)
+    pending = state.ask(Workbench.provisional, summary.log).filter(pl.col("period") == month)
+    if pending.height and pending["provisional"][0]:
+        st.warning(
+            f"{month:%B %Y} is provisional: about {pending['still_to_arrive'][0]:.0%} of its events"
+            " usually arrive later.",
+            icon=":material/hourglass_top:",
+        )
+    table(
+        charts.readable(
+            state.local(
+                history.with_columns(
+                    pl.col("source").map_elements(
+                        lambda s: s.rsplit("/", 1)[-1], return_dtype=pl.String
+                    )
                 )
             )
-        )
-    ),
-    what="imports",
-)
-if history.height:
-    chosen = st.selectbox(
-        "What changed with the import",
-        history["known_at"].to_list(),
-        index=history.height - 1,
-        format_func=lambda p: f"up to position {p:,}",
-        key=f"restated-import-{month:%Y-%m}",  # a new month starts at its last import
+        ),
+        what="imports",
     )
-    changed = state.ask(Workbench.changes, summary.log, known_at=chosen, start=month, end=following)
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Events it brought to the month** (late ones first)")
-        table(charts.duration_table(state.local(changed.events)), what="events")
-    with right:
-        st.markdown("**Variants whose cases it changed**")
-        table(
-            changed.variants.with_columns(pl.col("variant").list.join(" → ")),
-            what="variants",
+    if history.height:
+        chosen = st.selectbox(
+            "What changed with the import",
+            history["known_at"].to_list(),
+            index=history.height - 1,
+            format_func=lambda p: f"up to position {p:,}",
+            key=f"restated-import-{month:%Y-%m}",  # a new month starts at its last import
         )
-by = st.segmented_control(
-    "How late each reports", ["activity", "resource", "source"], default="activity"
-)
-if by:
-    late = state.ask(Workbench.lateness, summary.log, by=by)
-    table(charts.duration_table(late), what=f"{by} values")
+        changed = state.ask(
+            Workbench.changes, summary.log, known_at=chosen, start=month, end=following
+        )
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**Events it brought to the month** (late ones first)")
+            table(charts.duration_table(state.local(changed.events)), what="events")
+        with right:
+            st.markdown("**Variants whose cases it changed**")
+            table(
+                changed.variants.with_columns(pl.col("variant").list.join(" → ")),
+                what="variants",
+            )
+    by = st.segmented_control(
+        "How late each reports", ["activity", "resource", "source"], default="activity"
+    )
+    if by:
+        late = state.ask(Workbench.lateness, summary.log, by=by)
+        table(charts.duration_table(late), what=f"{by} values")
+
+
+for tab, show in zip(tabs, (show_moment, show_animation, show_change, show_reported), strict=True):
+    if tab.open:
+        with tab:
+            show()

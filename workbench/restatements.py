@@ -325,15 +325,20 @@ def provisional(
             }
         )
     frontier = known["timestamp"].max()
-    history = known["lateness"].dt.total_microseconds().sort()
-    total = history.len()
+    lateness_us = known["lateness"].dt.total_microseconds()
+    total = lateness_us.len()
+    # Only late events are sorted (most arrive on time: lateness zero, never behind).
+    late = lateness_us.filter(lateness_us > 0).sort()
+    on_time = total - late.len()
     # For each event, the share of all events that came later behind the frontier than it
-    # now lies behind: the chance that events like it are still on their way.
+    # now lies behind (it lies zero or more behind): the chance that events like it are
+    # still on their way.
     behind = known.select(
         pl.col("timestamp").dt.truncate(every).alias("period"),
         (pl.lit(frontier) - pl.col("timestamp")).dt.total_microseconds().alias("behind"),
     )
-    still = 1 - history.search_sorted(behind["behind"], side="right").cast(pl.Float64) / total
+    passed = late.search_sorted(behind["behind"], side="right").cast(pl.Int64) + on_time
+    still = 1 - passed.cast(pl.Float64) / total
     return (
         behind.with_columns(still=still)
         .group_by("period")

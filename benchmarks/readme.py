@@ -30,6 +30,7 @@ BENCHMARKS = {
     "timetravel": "the state of every case at a moment, cold and from snapshots",
     "pages": "the app through AppTest: first and second visits, filter changes, time travel",
     "cli": "commands from a cold start, whole process, against pm4py's read and DFG",
+    "browser": "the app in headless Chromium: first load, click to settled per page",
     "spark": "the dashboard set on Apache Spark (local) against Polars",
     "mining": "discovery and conformance against pm4py",
     "backends": "SQLite and PostgreSQL stores: import, read, and ten imports into one store",

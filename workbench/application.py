@@ -303,11 +303,24 @@ class Workbench:
             options.pop("presorted", None)
             rows = of_cases(self.case_rows(log, cut, filters).lazy(), **options)
             return _decoded(rows.collect() if isinstance(rows, pl.LazyFrame) else rows)
-        events = self.events(log, cut, filters, coded=getattr(function, "on_codes", False))
+        coded = getattr(function, "on_codes", False)
         if "presorted" in inspect.signature(function).parameters:
             options["presorted"] = True
-        result = function(events, **options)
-        return _decoded(result.collect() if isinstance(result, pl.LazyFrame) else result)
+
+        def compute(events: pl.LazyFrame) -> Any:
+            result = function(events, **options)
+            return _decoded(result.collect() if isinstance(result, pl.LazyFrame) else result)
+
+        if self._frames is None:  # a command: read only the columns the function uses
+            self._check(log, filters)
+            return self.model.over(
+                log,
+                lambda events: compute(filters.apply(events)),
+                as_of=cut.as_of,
+                known_at=cut.known_at,
+                coded=coded,
+            )
+        return compute(self.events(log, cut, filters, coded=coded))
 
     def case_rows(
         self,

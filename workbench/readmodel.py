@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -56,6 +56,7 @@ SMALL_GROUP: Final = 4_096
 CHUNK: Final = 500_000  # a merge sorts, writes and sums per case this many events at a time
 _NAME: Final = re.compile(r"^segment-(\d{12})-(\d{12})\.parquet$")
 PerCase = Literal["cases", "folded"]
+T = TypeVar("T")
 PER_CASE: Final[tuple[PerCase, ...]] = ("cases", "folded")
 # Per case, beside its `projections.case_rows`: the bounds a cut is judged by.
 _BOUNDS: Final = {
@@ -195,20 +196,40 @@ class ReadModel:
         coded: bool = False,
         then: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
     ) -> pl.DataFrame:
-        """`scan` with ``then`` applied (filters, a column selection), collected. A segment
-        that another process replaced or that broke while it was read is checked again, and
-        if reading still fails the store answers: never a wrong or partial result."""
+        """`scan` with ``then`` applied (filters, a column selection), collected (see
+        `over`)."""
         finish = then or (lambda events: events)
+        return self.over(
+            log,
+            lambda events: finish(events).collect(),
+            as_of=as_of,
+            known_at=known_at,
+            coded=coded,
+        )
+
+    def over(
+        self,
+        log: str,
+        function: Callable[[pl.LazyFrame], T],
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | int | None = None,
+        coded: bool = False,
+    ) -> T:
+        """``function`` of the lazy `scan` (the columns it does not use are not read). A
+        segment that another process replaced or that broke while it was read is checked
+        again, and if reading still fails the store answers: never a wrong or partial
+        result."""
         for _attempt in range(2):
             try:
-                return finish(self.scan(log, as_of=as_of, known_at=known_at, coded=coded)).collect()
+                return function(self.scan(log, as_of=as_of, known_at=known_at, coded=coded))
             except (OSError, pl.exceptions.ComputeError) as error:
                 if not self._segment_error(error):
                     raise
                 with self._lock:
                     self._known.pop(log, None)
         events = self.store.scan(log, as_of=as_of, known_at=known_at).sort(ORDER)
-        return finish(_coded(events) if coded else events).collect()
+        return function(_coded(events) if coded else events)
 
     def case_rows(
         self,

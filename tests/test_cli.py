@@ -241,3 +241,26 @@ def test_tables_print_whole_values_into_a_pipe_and_a_narrow_terminal(tmp_path) -
     console.print(table)
     assert "…" not in narrow.getvalue()
     assert "67" in narrow.getvalue()  # the end of 1,234,567, folded onto the next line
+
+
+@pytest.mark.parametrize("command", [["--help"], ["stats", "--help"], ["state", "--help"]])
+def test_help_starts_without_loading_what_computes(command: list[str]) -> None:
+    """Help is printed without loading Polars, Arrow or any engine, library or driver a
+    command loads only when it computes."""
+    import subprocess
+    import sys
+
+    heavy = ["polars", "pyarrow", "numpy", "pm4py", "plotly", "pyspark", "psycopg", "streamlit"]
+    script = (
+        "import sys\n"
+        "from workbench.cli import main\n"
+        f"sys.argv = ['workbench', *{command!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print([name for name in {heavy!r} if name in sys.modules])"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "Usage" in ran.stdout
+    assert ran.stdout.strip().splitlines()[-1] == "[]", ran.stdout

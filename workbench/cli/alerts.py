@@ -7,7 +7,6 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich.table import Table
 
@@ -19,7 +18,6 @@ from workbench.cli.session import (
     store,
 )
 from workbench.durations import human
-from workbench.events import WorkbenchError
 
 if TYPE_CHECKING:
     pass
@@ -59,6 +57,7 @@ def alerts(
     if ctx.invoked_subcommand is not None:
         return
     from workbench.alerts import Alerts
+    from workbench.events import WorkbenchError
 
     try:
         found = Alerts(store()).firings(None if log is None else existing_log(log))
@@ -214,7 +213,7 @@ def alerts_backtest(
     if as_json:
         emit_json(records(series))
         return
-    fires = series.filter(pl.col("fires"))
+    fires = series.filter(series["fires"])
     heading(rule.log, f": {name} ({rule.describe()}), backtested at {series.height:,} moments")
     table = Table("would have fired at", "value", "events known then")
     for row in fires.iter_rows(named=True):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from workbench.application import Cut, moment
 from workbench.cli.commands import command
 from workbench.cli.options import KnownAtOption, LogArgument
 from workbench.cli.output import check_output, fail, out
@@ -17,9 +16,6 @@ from workbench.cli.session import (
     workbench,
 )
 from workbench.durations import human
-
-if TYPE_CHECKING:
-    pass
 
 
 @command
@@ -42,6 +38,7 @@ def animate(
     Example: workbench animate orders --from 2024-03-01 --output map.html
     """
     from workbench.animation import to_html
+    from workbench.application import Cut, moment
 
     existing_log(log)
     check_output(output)

@@ -18,7 +18,6 @@ from workbench.cli.output import (
     err,
     fail,
 )
-from workbench.events import WorkbenchError
 
 if TYPE_CHECKING:
     pass
@@ -103,6 +102,8 @@ def command(
         error = outcome.get("error")
         if error is None:
             return outcome.get("value")
+        from workbench.events import WorkbenchError  # not at start: it loads Polars
+
         if isinstance(error, WorkbenchError):
             fail(str(error))
         if isinstance(error, KeyboardInterrupt):

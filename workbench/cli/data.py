@@ -8,18 +8,20 @@ import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from workbench.application import Workbench
 from workbench.cli.commands import command, stop_requested
 from workbench.cli.options import JsonOption
 from workbench.cli.output import emit_json, err, fail, heading, out, warn
 from workbench.cli.session import is_url, session, store, workbench
-from workbench.store import Firing
+
+if TYPE_CHECKING:
+    from workbench.application import Workbench
+    from workbench.store import Firing
 
 PROGRESS_BYTES = 4_000_000  # files larger than this get a progress bar
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from workbench.application import Cut, moment
 from workbench.cli.commands import command
 from workbench.cli.options import (
     EngineOption,
@@ -26,7 +25,10 @@ from workbench.cli.session import (
     workbench,
 )
 from workbench.durations import human
-from workbench.filters import Filters
+
+if TYPE_CHECKING:
+    from workbench.application import Cut
+    from workbench.filters import Filters
 
 
 @command
@@ -174,7 +176,8 @@ def compare(
 
     Example: workbench compare orders --a-to 2024-04-01 --b-from 2024-04-01
     """
-    from workbench.filters import TimeRange
+    from workbench.application import moment
+    from workbench.filters import Filters, TimeRange
 
     sides = []
     for name, start, end, attribute in (

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from workbench.application import Cut
 from workbench.cli.commands import command
 from workbench.cli.options import (
     BudgetOption,
@@ -20,8 +19,11 @@ from workbench.cli.options import (
 )
 from workbench.cli.output import check_output, emit_json, fail, heading, out, warn
 from workbench.cli.session import existing_log, store, workbench
-from workbench.filters import Filters
-from workbench.store import LogName
+
+if TYPE_CHECKING:
+    from workbench.application import Cut
+    from workbench.filters import Filters
+
 
 OutputOption = Annotated[Path, typer.Option("--output", help="The file to write.")]
 
@@ -193,6 +195,8 @@ def export(
         out.print(f"{count:,} events of {log} written to {output}, one folder per {partition_by}")
         return
     check_output(output)
+    from workbench.store import LogName
+
     source = LogName.parse(log).log if format == "ocel" else log
     events = workbench().events(existing_log(source), cut, filters)
     count = exporting.export(store(), source, events, output, format=format)

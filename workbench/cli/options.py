@@ -6,19 +6,18 @@ from __future__ import annotations
 import functools
 import inspect
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
-from workbench.application import Cut, moment
 from workbench.cli.commands import F
 from workbench.cli.output import (
     fail,
 )
-from workbench.filters import Filters
 
 if TYPE_CHECKING:
-    pass
+    from workbench.application import Cut
+    from workbench.filters import Filters
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -71,7 +70,8 @@ class FilterFlags:
 
     def parse(self) -> tuple[Cut, Filters]:
         """The flags as a `Cut` and `Filters`, parsed once."""
-        from workbench.filters import Contains, Lifecycle, TimeRange
+        from workbench.application import Cut, moment
+        from workbench.filters import Contains, Filters, Lifecycle, TimeRange
 
         cut = Cut.parse(as_of=self.as_of, known_at=self.known_at)
         items: list[Any] = []
@@ -120,12 +120,16 @@ _FILTER_FLAGS: dict[str, Any] = {
 }
 
 
+_UNLOADED: Final = {"Cut": Any, "Filters": Any}
+
+
 def with_filters(function: F, *, cuts: bool = True, times: bool = True) -> F:
     """Give a command the filter flags, and unless ``cuts`` is False the cut flags
     (``--as-of``, ``--known-at``), parsed once: it receives ``filters: Filters`` and, with
     the cut flags, ``cut: Cut``. ``times`` False leaves out ``--from`` and ``--to``, for a
     command that gives them a meaning of its own."""
-    signature = inspect.signature(function, eval_str=True)
+    # The types of the cut and the filters are not needed (nor loaded: they load Polars).
+    signature = inspect.signature(function, eval_str=True, locals=_UNLOADED)
     kept = [p for p in signature.parameters.values() if p.name not in ("cut", "filters")]
     names = [
         n

@@ -13,13 +13,15 @@ import os
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class FoldingConsole(Console):
@@ -78,6 +80,8 @@ def _jsonable(value: Any) -> Any:
 
 def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows ready for JSON: times as ISO 8601 text, durations as seconds."""
+    import polars as pl
+
     converted = frame.with_columns(
         pl.col(name).dt.total_microseconds().truediv(1e6)
         for name, dtype in frame.schema.items()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich.table import Table
 
-from workbench.application import moment
 from workbench.cli.commands import F, command
 from workbench.cli.options import JsonOption, LogArgument, with_filters
 from workbench.cli.output import emit_json, fail, heading, out, records
@@ -19,7 +17,9 @@ from workbench.cli.session import (
     workbench,
 )
 from workbench.durations import human
-from workbench.filters import Filters
+
+if TYPE_CHECKING:
+    from workbench.filters import Filters
 
 
 def _without_times(function: F) -> F:
@@ -52,6 +52,8 @@ def restatements(
     existing_log(log)
     if by not in ("activity", "resource", "source"):
         fail(f"--by {by!r}: choose activity, resource or source")
+    from workbench.application import moment
+
     low = moment(start, "--from") if start else None
     high = moment(end, "--to") if end else None
     if low is not None and high is not None and high < low:
@@ -86,7 +88,8 @@ def restatements(
             human(row["p90_lateness"]),
         )
     out.print(reporting)
-    pending = bench.provisional(log, filters).filter(pl.col("provisional"))
+    periods = bench.provisional(log, filters)
+    pending = periods.filter(periods["provisional"])
     for row in pending.iter_rows(named=True):
         out.print(
             f"provisional: {row['period'].date().isoformat()} month, about"

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from workbench.application import Workbench
 from workbench.cli.output import (
     fail,
 )
-from workbench.store import EventStore
 
 if TYPE_CHECKING:
+    from workbench.application import Workbench
     from workbench.readmodel import ReadModel
+    from workbench.store import EventStore
 
 
 DEFAULT_DB = "workbench.db"
@@ -60,6 +60,8 @@ session = _Session()
 
 def workbench() -> Workbench:
     """The application over the store named by ``--db``."""
+    from workbench.application import Workbench
+
     if session.opened is None:
         session.opened = Workbench(session.location, timeout=session.timeout)
     return session.opened

@@ -8,11 +8,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich.table import Table
 
-from workbench.application import Cut, moment
 from workbench.cli.commands import command
 from workbench.cli.options import (
     EngineOption,
@@ -29,10 +27,9 @@ from workbench.cli.session import (
     workbench,
 )
 from workbench.durations import human
-from workbench.filters import Filters
 
 if TYPE_CHECKING:
-    pass
+    from workbench.filters import Filters
 
 
 AtOption = Annotated[str, typer.Option("--at", help="The moment (ISO 8601, UTC if no offset).")]
@@ -68,6 +65,7 @@ def state(
     Example: workbench state orders --at 2024-03-01T12:00 --known-at 2024-03-02
     """
     from workbench import timetravel
+    from workbench.application import Cut
 
     if format not in ("table", "csv", "json", "parquet"):
         fail(f"--format {format!r}: choose table, csv, json or parquet")
@@ -85,6 +83,8 @@ def state(
         out.print(f"{frame.height:,} cases written to {output}")
         return
     if format == "csv":
+        import polars as pl
+
         text = frame.with_columns(
             pl.col(name).dt.total_seconds().alias(name)
             for name, dtype in frame.schema.items()
@@ -142,6 +142,8 @@ def diff(
 
     Example: workbench diff orders --from 2024-03-01 --to 2024-03-08 --json
     """
+    from workbench.application import Cut, moment
+
     t1, t2 = moment(start, "--from"), moment(end, "--to")
     if t2 < t1:
         fail("--to is before --from")

@@ -187,7 +187,7 @@ def test_a_read_through_the_segments_equals_a_scan_of_the_store(tmp_path, steps)
     location = str(folder / "store.db")
     with EventStore(location) as store:
         # Tiny thresholds, so that small histories make, merge and catch up segments.
-        model = ReadModel(store, min_tail=3, min_batch=4, chunk=5)
+        model = ReadModel(store, min_tail=3, min_batch=4, chunk=5, fan_in=2)
         for round_, (step, number) in enumerate(steps):
             _apply(step, number, model, location, round_)
             model.flush()
@@ -205,7 +205,7 @@ def test_segments_on_postgres_follow_the_same_rules(tmp_path, monkeypatch) -> No
     pytest.importorskip("psycopg")
     with fresh_location("postgres", tmp_path) as location, EventStore(location) as store:
         monkeypatch.setenv("WORKBENCH_SEGMENTS", str(tmp_path / "segments"))
-        model = ReadModel(store, min_tail=3, min_batch=4, chunk=5)
+        model = ReadModel(store, min_tail=3, min_batch=4, chunk=5, fan_in=2)
         assert model.folder is not None
         assert model.folder.parent == tmp_path / "segments"
         store.import_frame("log", _frame(30, 1))
@@ -256,7 +256,7 @@ def test_a_read_only_folder_is_read_not_written(tmp_path) -> None:
     if os.geteuid() == 0:
         pytest.skip("root writes into read-only folders")
     with EventStore(tmp_path / "s.db") as store:
-        model = ReadModel(store, min_tail=3, min_batch=4, chunk=5)
+        model = ReadModel(store, min_tail=3, min_batch=4, chunk=5, fan_in=2)
         assert model.folder is not None
         model.folder.mkdir()
         model.folder.chmod(0o500)
@@ -266,7 +266,7 @@ def test_a_read_only_folder_is_read_not_written(tmp_path) -> None:
 
 def test_a_broken_segment_under_a_running_reader_is_never_read_as_truth(tmp_path) -> None:
     with EventStore(tmp_path / "s.db") as store:
-        model = ReadModel(store, min_tail=3, min_batch=4, chunk=5)
+        model = ReadModel(store, min_tail=3, min_batch=4, chunk=5, fan_in=2)
         store.import_frame("log", _frame(60, 1))
         model.refresh("log")
         expected = store_order(store, "log")

@@ -45,6 +45,7 @@ from workbench.events import StoreError, UnknownLog
 from workbench.store import EventStore
 
 COMPACT_AT: Final = 1  # more segments than this are merged into one on the next read
+FAN_IN: Final = 16  # a merge reads at most this many segments (more: merged in groups first)
 MIN_TAIL: Final = 10_000  # a tail of this many events is written as a segment on the next read
 MIN_BATCH: Final = 1_000  # a committed batch this large is written as a segment at once
 ORDER: Final = ("case_id", "timestamp", "position")
@@ -56,6 +57,9 @@ SMALL_GROUP: Final = 4_096
 CHUNK: Final = 500_000  # a merge sorts, writes and sums per case this many events at a time
 _NAME: Final = re.compile(r"^segment-(\d{12})-(\d{12})\.parquet$")
 PerCase = Literal["cases", "folded"]
+# A row group of a segment: its first row, its rows, its least and greatest case id.
+Group = tuple[int, int, str | None, str | None]
+Range = tuple[str | None, str | None]  # case ids from the first on, before the second
 T = TypeVar("T")
 PER_CASE: Final[tuple[PerCase, ...]] = ("cases", "folded")
 # Per case, beside its `projections.case_rows`: the bounds a cut is judged by.
@@ -131,12 +135,14 @@ class ReadModel:
         min_tail: int = MIN_TAIL,
         min_batch: int = MIN_BATCH,
         chunk: int = CHUNK,
+        fan_in: int = FAN_IN,
     ) -> None:
         self.store = store
         self.folder = Path(folder) if folder is not None else default_folder(store)
         self.min_tail = min_tail  # a tail this long is written as a segment on the next read
         self.min_batch = min_batch  # a committed batch this large becomes a segment at once
         self.chunk = chunk  # a merge holds about this many events at a time (see `_merge`)
+        self.fan_in = max(fan_in, 2)  # and reads at most this many segments
         self._lock = threading.RLock()
         # Per log: its identity and the events its segments hold, as this process last saw.
         self._known: dict[str, tuple[str, int]] = {}
@@ -446,6 +452,15 @@ class ReadModel:
                 chain.append(_write(directory, _coded(events.drop("log")), first, last, small))
             changed = True
         if len(chain) > COMPACT_AT:
+            while len(chain) > self.fan_in:  # many segments: merged in groups first
+                groups = [
+                    chain[start : start + self.fan_in]
+                    for start in range(0, len(chain), self.fan_in)
+                ]
+                for group in groups:
+                    if len(group) > 1:
+                        _merge(directory, group, schema, self.chunk, final=False)
+                chain[:] = [segment for group in groups for segment in group]
             _merge(directory, chain, schema, self.chunk)
             changed = True
         return changed
@@ -634,30 +649,36 @@ def _runs(ranges: pl.DataFrame, size: int) -> list[tuple[int, int]]:
     return runs
 
 
-def _merge(directory: Path, chain: list[Segment], schema: pl.Schema, size: int) -> None:
+def _merge(
+    directory: Path, chain: list[Segment], schema: pl.Schema, size: int, *, final: bool = True
+) -> None:
     """Merge the segments into one (the chain becomes that one), with its rows per case of
-    every kind, a range of cases at a time (`_chunks`): each range's events are sorted,
-    written to a part and summed per case, and the parts are then copied into the segment
-    and its per-case files a row group at a time. The merge holds one range of about
-    ``size`` events, not the log (`workbench ingest` of 10.6 M events: peak 1.10 GB,
-    where merging the whole log at once took 2.6 GB)."""
+    every kind unless it is not ``final`` (a group merged before the last merge), a range of
+    cases at a time (`_chunks`): each range's events are sorted, written to a part and
+    summed per case, and the parts are then copied into the segment and its per-case files
+    a row group at a time. The merge holds one range of about ``size`` events, not the log
+    (`workbench ingest` of 10.6 M events: peak 1.10 GB, where merging the whole log at once
+    took 2.6 GB). A range reads a row group or so of every segment besides its own events:
+    a merge reads at most ``fan_in`` segments, whose row groups are small unless final."""
     first, last = chain[0].first, chain[-1].last
     work = directory / f".writing-{uuid.uuid4().hex}"
     work.mkdir(parents=True)
     try:
-        parts: dict[str, list[Path]] = {name: [] for name in ("segment", *PER_CASE)}
+        kinds = PER_CASE if final else ()
+        parts: dict[str, list[Path]] = {name: [] for name in ("segment", *kinds)}
         for index, events in enumerate(_chunks([s.path for s in chain], schema, size)):
             made = {"segment": events}
-            made.update((kind, _rows_of(kind, events.lazy(), bounds=True)) for kind in PER_CASE)
+            made.update((kind, _rows_of(kind, events.lazy(), bounds=True)) for kind in kinds)
             for name, frame in made.items():
                 parts[name].append(work / f"{name}-{index:06d}.parquet")
                 frame.write_parquet(parts[name][-1], compression="lz4", statistics=False)
         merged = pl.scan_parquet(parts["segment"])
-        segment = _write(directory, merged, first, last, min(ROW_GROUP, size), ordered=True)
+        row_group = min(ROW_GROUP if final else SMALL_GROUP, size)
+        segment = _write(directory, merged, first, last, row_group, ordered=True)
         if segment.rows != sum(s.rows for s in chain):  # never: the ranges cover every case
             segment.path.unlink(missing_ok=True)
             raise OSError(f"a merge of {directory} lost events; the segments stay as they are")
-        for kind in PER_CASE:
+        for kind in kinds:
             path = _per_case_path(kind, segment)
             _replace(pl.scan_parquet(parts[kind]), path, statistics=False)
             for other in path.parent.glob(f"{kind}-*.parquet"):
@@ -676,7 +697,7 @@ def _chunks(paths: list[Path], schema: pl.Schema, size: int) -> Iterator[pl.Data
     ``size`` events, sorted by case, time and position, the ranges in case order. Of each
     segment (sorted by case) a range reads the row groups whose cases reach it."""
     groups = [_case_groups(path) for path in paths]
-    for low, high in _case_ranges(paths, size):
+    for low, high in _case_ranges(groups, size):
         reached = (
             _between(path, found, schema, low, high)
             for path, found in zip(paths, groups, strict=True)
@@ -684,7 +705,7 @@ def _chunks(paths: list[Path], schema: pl.Schema, size: int) -> Iterator[pl.Data
         parts = [part for part in reached if part is not None]
         if len(parts) == 1:
             yield parts[0].collect()
-        else:
+        elif parts:
             yield _in_order(pl.concat(parts).collect())
 
 
@@ -698,23 +719,28 @@ def _in_order(events: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame([events.drop_in_place(name).gather(order) for name in events.columns])
 
 
-def _case_ranges(paths: list[Path], size: int) -> list[tuple[str, str]]:
-    """The first and last case id of each range of whole cases of about ``size`` events,
-    in case order (the order of case ids as text, as the segments sort them)."""
-    ids = pl.concat(
-        [pl.scan_parquet(path).select(pl.col("case_id").cast(pl.String)) for path in paths]
-    )
-    counts = ids.group_by("case_id").agg(count=pl.len()).sort("case_id").collect()
-    before = pl.col("count").cum_sum() - pl.col("count")
-    ranges = (
-        counts.with_columns(chunk=before // max(size, 1))
-        .group_by("chunk", maintain_order=True)
-        .agg(low=pl.col("case_id").first(), high=pl.col("case_id").last())
-    )
-    return list(zip(ranges["low"].to_list(), ranges["high"].to_list(), strict=True))
+def _case_ranges(groups: list[list[Group]], size: int) -> list[Range]:
+    """Ranges of whole cases of about ``size`` events, in case order (the order of case ids
+    as text, as the segments sort them), from the row groups' statistics alone: a range
+    starts at the least case id of a row group once the row groups before it hold ``size``
+    events (more or less a row group of each segment). Without statistics, one range."""
+    found = [(least, rows) for each in groups for _offset, rows, least, _most in each]
+    if any(least is None for least, _rows in found):
+        return [(None, None)]
+    bounds: list[str] = []
+    count = 0
+    for least, rows in sorted(found, key=lambda item: str(item[0])):
+        assert least is not None
+        if count >= size and (not bounds or least > bounds[-1]):
+            bounds.append(least)
+            count = 0
+        count += rows
+    lows: list[str | None] = [None, *bounds]
+    highs: list[str | None] = [*bounds, None]
+    return list(zip(lows, highs, strict=True))
 
 
-def _case_groups(path: Path) -> list[tuple[int, int, str | None, str | None]]:
+def _case_groups(path: Path) -> list[Group]:
     """Each row group of a segment: its first row, its rows, its least and greatest case id
     (None where the file keeps no statistics)."""
     metadata = pq.read_metadata(path)
@@ -736,22 +762,31 @@ def _case_groups(path: Path) -> list[tuple[int, int, str | None, str | None]]:
 
 def _between(
     path: Path,
-    groups: list[tuple[int, int, str | None, str | None]],
+    groups: list[Group],
     schema: pl.Schema,
-    low: str,
-    high: str,
+    low: str | None,
+    high: str | None,
 ) -> pl.LazyFrame | None:
-    """The events of a segment whose case ids are from ``low`` to ``high``, reading only the
-    row groups that reach them (None: none do)."""
+    """The events of a segment whose case ids are in a range (from ``low``, before
+    ``high``; None: no bound), reading only the row groups that reach it (None: none do)."""
     start = end = None
     for offset, rows, least, most in groups:
-        if least is None or most is None or (most >= low and least <= high):
+        if (
+            least is None
+            or most is None
+            or ((low is None or most >= low) and (high is None or least < high))
+        ):
             start = offset if start is None else start
             end = offset + rows
     if start is None or end is None:
         return None
     events = _conform(pl.scan_parquet(path).slice(start, end - start), schema)
-    return events.filter(pl.col("case_id").cast(pl.String).is_between(pl.lit(low), pl.lit(high)))
+    case = pl.col("case_id").cast(pl.String)
+    if low is not None:
+        events = events.filter(case >= pl.lit(low))
+    if high is not None:
+        events = events.filter(case < pl.lit(high))
+    return events
 
 
 def _rows_of(kind: PerCase, events: pl.LazyFrame, *, bounds: bool) -> pl.DataFrame:

@@ -8,6 +8,7 @@ the whole module (starting the JVM takes seconds)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -239,6 +240,109 @@ def test_stats_and_dfg_on_spark_equal_the_default_engine(engine, real_store, log
     assert json.loads(_cli(real_store, *detail, "--engine", "spark")) == json.loads(
         _cli(real_store, *detail)
     )
+
+
+# ------------------------------------------------------------------ a real cluster
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def cluster(tmp_path) -> Iterator[tuple[str, str]]:
+    """A Spark standalone cluster of its own, a master and a worker started with
+    ``spark-class`` (their logs and work in the test's folder), stopped afterwards: its
+    ``spark://`` URL and the URL of the master's status in JSON."""
+    import os
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    port, master_ui, worker_ui = _free_port(), _free_port(), _free_port()
+    url, status = f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{master_ui}/json/"
+    environment = {
+        **os.environ,
+        "SPARK_HOME": str(home),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_LOG_DIR": str(tmp_path / "logs"),
+        "SPARK_WORKER_DIR": str(tmp_path / "work"),
+    }
+    daemons = "org.apache.spark.deploy"
+    commands = [
+        [f"{daemons}.master.Master", "--host", "127.0.0.1", "--port", str(port),
+         "--webui-port", str(master_ui)],
+        [f"{daemons}.worker.Worker", url, "--host", "127.0.0.1", "--cores", "2",
+         "--memory", "2g", "--work-dir", str(tmp_path / "work"),
+         "--webui-port", str(worker_ui)],
+    ]  # fmt: skip
+    started = []
+    try:
+        for index, command in enumerate(commands):
+            with (tmp_path / f"daemon-{index}.log").open("wb") as log:
+                started.append(
+                    subprocess.Popen(
+                        [str(home / "bin" / "spark-class"), *command],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=environment,
+                        cwd=tmp_path,
+                        process_group=0,
+                    )
+                )
+        deadline = time.monotonic() + 120
+        while True:  # until the master counts the worker alive
+            try:
+                with urllib.request.urlopen(status) as answer:
+                    if json.loads(answer.read()).get("aliveworkers", 0) >= 1:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                logs = [path.read_text()[-2000:] for path in sorted(tmp_path.glob("*.log"))]
+                pytest.fail(f"the cluster did not start: {logs}")
+            time.sleep(0.5)
+        yield url, status
+    finally:
+        for process in started:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in started:
+            process.wait(timeout=60)
+
+
+def test_a_standalone_cluster_gives_the_answers_of_polars(cluster, real_store) -> None:
+    """The commands on a real cluster (the executors in a worker's JVM read the segments)
+    print what the default engine prints."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    def run(*args: str) -> object:
+        ran = subprocess.run(
+            [sys.executable, "-m", "workbench", "--db", str(real_store), *args],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+        return json.loads(ran.stdout)
+
+    url, status = cluster
+    commands = [
+        ["stats", "sepsis", "--json", "--top", "20"],
+        ["dfg", "receipt", "--json"],
+        ["state", "running", "--at", "2011-01-05T12:00:00+00:00", "--format", "json"],
+    ]
+    for command in commands:
+        assert run(*command, "--engine", "spark", "--spark-master", url) == run(*command)
+    with urllib.request.urlopen(status) as answer:  # each command ran on the cluster
+        assert len(json.loads(answer.read())["completedapps"]) == len(commands)
 
 
 # ------------------------------------------------------------------ when Spark cannot run

@@ -31,6 +31,7 @@ BENCHMARKS = {
     "pages": "the app through AppTest: first and second visits, filter changes, time travel",
     "cli": "commands from a cold start, whole process, against pm4py's read and DFG",
     "browser": "the app in headless Chromium: first load, click to settled per page",
+    "scale": "a hundred million events end to end: import, stats, dfg, state, whole process",
     "spark": "the dashboard set on Apache Spark (local) against Polars",
     "mining": "discovery and conformance against pm4py",
     "backends": "SQLite and PostgreSQL stores: import, read, and ten imports into one store",

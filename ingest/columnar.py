@@ -31,7 +31,9 @@ def read_parquet(
     source = Path(source)
     options = options or ParseOptions()
     try:
-        parquet = pq.ParquetFile(source)
+        # Without pre-buffering: with it, the reader keeps every row group it has read
+        # until the file is done (100 M events: 3.6 GB held for a file of 3.6 GB).
+        parquet = pq.ParquetFile(source, pre_buffer=False)
     except (pa.ArrowException, OSError) as error:
         raise IngestError(f"{source}: not a readable Parquet file ({error})") from error
     batches = parquet.iter_batches(batch_size=options.tuning.batch_rows)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -567,3 +567,30 @@ def test_a_format_error_leaves_no_empty_log_behind(store, tmp_path) -> None:
         ingest(store, broken, log="bad")
     assert store.logs() == []
     assert store.ledger.rejects("bad").height == 1  # what was refused can still be read
+
+
+def test_a_parquet_file_is_read_a_row_group_at_a_time(tmp_path) -> None:
+    """Reading a Parquet file holds the row groups being read, not every one read so far:
+    Arrow's allocations while the batches are consumed stay far below the file's size."""
+    import pyarrow as pa
+
+    from ingest.columnar import read_parquet
+
+    path = tmp_path / "many-groups.parquet"
+    rows = 1_000_000
+    pl.DataFrame(
+        {
+            "case": [f"case-{i // 8:06d}" for i in range(rows)],
+            "activity": [f"activity {i % 13}: {'x' * (i % 40)}" for i in range(rows)],
+            "timestamp": pl.datetime_range(
+                datetime(2024, 1, 1), datetime(2024, 1, 1) + timedelta(seconds=rows - 1),
+                "1s", eager=True,
+            ),
+        }
+    ).write_parquet(path, row_group_size=20_000, compression="uncompressed")  # fmt: skip
+    held = []
+    options = ParseOptions(tuning=Tuning(batch_rows=20_000))
+    for batch in read_parquet(path, options=options):
+        assert batch.events.height
+        held.append(pa.total_allocated_bytes())
+    assert max(held) < path.stat().st_size / 4, (max(held), path.stat().st_size)

@@ -654,42 +654,77 @@ def _merge(
 ) -> None:
     """Merge the segments into one (the chain becomes that one), with its rows per case of
     every kind unless it is not ``final`` (a group merged before the last merge), a range of
-    cases at a time (`_chunks`): each range's events are sorted, written to a part and
-    summed per case, and the parts are then copied into the segment and its per-case files
-    a row group at a time. The merge holds one range of about ``size`` events, not the log
-    (`workbench ingest` of 10.6 M events: peak 1.10 GB, where merging the whole log at once
-    took 2.6 GB). A range reads a row group or so of every segment besides its own events:
+    cases at a time (`_chunks`): each range's events are sorted, appended to the segment
+    and summed per case into the per-case files. The merge holds one range of about
+    ``size`` events, not the log (`workbench ingest` of 10.6 M events: peak 1.10 GB, where
+    merging the whole log at once took 2.6 GB). A range reads a row group or so of every segment besides its own events:
     a merge reads at most ``fan_in`` segments, whose row groups are small unless final."""
     first, last = chain[0].first, chain[-1].last
-    work = directory / f".writing-{uuid.uuid4().hex}"
-    work.mkdir(parents=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"segment-{first:012d}-{last:012d}.parquet"
+    row_group = min(ROW_GROUP if final else SMALL_GROUP, size)
+    kinds = PER_CASE if final else ()
+    outputs = {"segment": _Appended(path, row_group)}
+    for kind in kinds:
+        named = path.with_name(f"{kind}-{first:012d}-{last:012d}.parquet")
+        outputs[kind] = _Appended(named, ROW_GROUP, statistics=False)
     try:
-        kinds = PER_CASE if final else ()
-        parts: dict[str, list[Path]] = {name: [] for name in ("segment", *kinds)}
-        for index, events in enumerate(_chunks([s.path for s in chain], schema, size)):
-            made = {"segment": events}
-            made.update((kind, _rows_of(kind, events.lazy(), bounds=True)) for kind in kinds)
-            for name, frame in made.items():
-                parts[name].append(work / f"{name}-{index:06d}.parquet")
-                frame.write_parquet(parts[name][-1], compression="lz4", statistics=False)
-        merged = pl.scan_parquet(parts["segment"])
-        row_group = min(ROW_GROUP if final else SMALL_GROUP, size)
-        segment = _write(directory, merged, first, last, row_group, ordered=True)
+        for events in _chunks([s.path for s in chain], schema, size):
+            outputs["segment"].append(events)
+            for kind in kinds:
+                outputs[kind].append(_rows_of(kind, events.lazy(), bounds=True))
+        outputs["segment"].finish()
+        segment = Segment(path, first, last, pq.read_metadata(path).num_rows)
         if segment.rows != sum(s.rows for s in chain):  # never: the ranges cover every case
-            segment.path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
             raise OSError(f"a merge of {directory} lost events; the segments stay as they are")
         for kind in kinds:
-            path = _per_case_path(kind, segment)
-            _replace(pl.scan_parquet(parts[kind]), path, statistics=False)
-            for other in path.parent.glob(f"{kind}-*.parquet"):
-                if other != path:
+            outputs[kind].finish()
+            for other in directory.glob(f"{kind}-*.parquet"):
+                if other != outputs[kind].path:
                     other.unlink(missing_ok=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        for output in outputs.values():
+            output.abandon()
     for old in chain:
         if old.path != segment.path:
             old.path.unlink(missing_ok=True)
     chain[:] = [segment]
+
+
+class _Appended:
+    """Frames appended to one Parquet file as they come (a row group at a time), made
+    whole at `finish` (renamed into place) or not at all."""
+
+    def __init__(self, path: Path, row_group: int, *, statistics: bool = True) -> None:
+        self.path = path
+        self.row_group = row_group
+        self.statistics = statistics
+        self._partial = path.with_name(f".writing-{uuid.uuid4().hex}")
+        self._writer: pq.ParquetWriter | None = None
+
+    def append(self, frame: pl.DataFrame) -> None:
+        table = frame.to_arrow()
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(
+                self._partial, table.schema, compression="lz4", write_statistics=self.statistics
+            )
+        elif table.schema != self._writer.schema:
+            table = table.cast(self._writer.schema)
+        self._writer.write_table(table, row_group_size=self.row_group)
+
+    def finish(self) -> None:
+        assert self._writer is not None, "nothing was appended"
+        self._writer.close()
+        self._writer = None
+        self._partial.replace(self.path)
+
+    def abandon(self) -> None:
+        """Let go of an unfinished file (nothing, after `finish`)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._partial.unlink(missing_ok=True)
 
 
 def _chunks(paths: list[Path], schema: pl.Schema, size: int) -> Iterator[pl.DataFrame]:

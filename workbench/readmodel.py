@@ -23,7 +23,6 @@ model. Without either, reads go to the store.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import queue
@@ -327,24 +326,44 @@ class ReadModel:
         return rows.drop(list(_BOUNDS))
 
     def _stored(self, kind: PerCase, segment: Segment, schema: pl.Schema) -> pl.DataFrame:
-        """The segment's rows of a kind with their bounds: read from their file, or made
-        from the segment, a range of cases at a time, and written (whole or not at all)
-        when the file is missing or stale."""
-        path = _per_case_path(kind, segment)
-        wanted = _rows_of(kind, _conform(pl.LazyFrame(schema=schema), schema), bounds=True).schema
-        try:
-            if path.exists() and pl.read_parquet_schema(path) == wanted:
+        """The segment's rows of a kind with their bounds, read from their file (`_made`
+        when it is missing or stale); computed each time where the file cannot be
+        written."""
+        path = self._made(kind, segment, schema)
+        if path is not None:
+            try:
                 return pl.read_parquet(path)
-        except (OSError, pl.exceptions.PolarsError):
-            pass
+            except (OSError, pl.exceptions.PolarsError):
+                pass
         made = [
             _rows_of(kind, events.lazy(), bounds=True)
             for events in _chunks([segment.path], schema, self.chunk)
         ]
-        rows = pl.concat(made) if made else pl.DataFrame(schema=wanted)
-        with contextlib.suppress(OSError):  # a read-only folder: computed each time
-            _replace(rows.lazy(), path, statistics=False)
-        return rows
+        return pl.concat(made) if made else pl.DataFrame(schema=_per_case_schema(kind, schema))
+
+    def _made(self, kind: PerCase, segment: Segment, schema: pl.Schema) -> Path | None:
+        """The file of the segment's rows of a kind: made from the segment when it is
+        missing or stale, a range of cases at a time, whole or not at all (None: it could
+        not be written, a read-only folder). Nothing is read when it is there."""
+        path = _per_case_path(kind, segment)
+        try:
+            if path.exists() and pl.read_parquet_schema(path) == _per_case_schema(kind, schema):
+                return path
+        except (OSError, pl.exceptions.PolarsError):
+            pass
+        output = _Appended(path, ROW_GROUP, statistics=False)
+        try:
+            for events in _chunks([segment.path], schema, self.chunk):
+                output.append(_rows_of(kind, events.lazy(), bounds=True))
+            output.finish()
+        except OSError:
+            return None
+        finally:
+            output.abandon()
+        for other in path.parent.glob(f"{kind}-*.parquet"):
+            if other != path:
+                other.unlink(missing_ok=True)
+        return path
 
     def _segment_error(self, error: BaseException) -> bool:
         return self.folder is not None and (
@@ -364,7 +383,7 @@ class ReadModel:
         chain = self._segments(log, schema, min_tail=1)
         if len(chain) == 1:
             for kind in PER_CASE:
-                self._stored(kind, chain[0], schema)
+                self._made(kind, chain[0], schema)
         return self.status(log)
 
     def segments(self, log: str) -> list[Segment]:
@@ -627,6 +646,11 @@ def _replace(
         partial.unlink(missing_ok=True)
 
 
+def _per_case_schema(kind: PerCase, schema: pl.Schema) -> pl.Schema:
+    """The columns of the rows of a kind, with their bounds, for a log of this schema."""
+    return _rows_of(kind, _conform(pl.LazyFrame(schema=schema), schema), bounds=True).schema
+
+
 def _per_case_path(kind: PerCase, segment: Segment) -> Path:
     return segment.path.with_name(f"{kind}-{segment.first:012d}-{segment.last:012d}.parquet")
 
@@ -656,9 +680,10 @@ def _merge(
     every kind unless it is not ``final`` (a group merged before the last merge), a range of
     cases at a time (`_chunks`): each range's events are sorted, appended to the segment
     and summed per case into the per-case files. The merge holds one range of about
-    ``size`` events, not the log (`workbench ingest` of 10.6 M events: peak 1.10 GB, where
-    merging the whole log at once took 2.6 GB). A range reads a row group or so of every segment besides its own events:
-    a merge reads at most ``fan_in`` segments, whose row groups are small unless final."""
+    ``size`` events, not the log (`workbench ingest` of 10.6 M events: peak 1.02 GB, where
+    merging the whole log at once took 2.6 GB). A range reads a row group or so of every
+    segment besides its own events: a merge reads at most ``fan_in`` segments, whose row
+    groups are small unless final."""
     first, last = chain[0].first, chain[-1].last
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"segment-{first:012d}-{last:012d}.parquet"

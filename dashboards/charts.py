@@ -170,9 +170,8 @@ def dotted_chart(
 ) -> go.Figure:
     """The dotted chart: one dot per event, cases on the y axis, colour by activity;
     ``total`` is the number of events when ``points`` are the first of them."""
-    sample = points
     figure = go.Figure()
-    for (activity,), group in sample.group_by("activity", maintain_order=True):
+    for (activity,), group in points.group_by("activity", maintain_order=True):
         x = _seconds(group["relative"]) / DAY if relative else group["timestamp"]
         figure.add_trace(
             go.Scattergl(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import polars as pl
 import streamlit as st
@@ -145,3 +146,14 @@ def table(frame: pl.DataFrame, *, what: str = "rows", export: str | None = None)
     if frame.height > ROWS:
         more = f"; {escape(export)} writes them all" if export else ""
         st.caption(f"The first {ROWS:,} of {frame.height:,} {what}{more}.")
+
+
+def views(shown: dict[str, Callable[[], None]]) -> None:
+    """Tabs that run only the open one, which the link names (``?view=``): each view of a
+    page may compute over every event of the log, and all of them at once took seconds on
+    ten million events."""
+    tabs = st.tabs(list(shown), key=state.VIEW_KEY, bind="query-params")
+    for tab, show in zip(tabs, shown.values(), strict=True):
+        if tab.open:
+            with tab:
+                show()

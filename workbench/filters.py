@@ -47,6 +47,16 @@ class Filter(Protocol):
         ...
 
 
+def _bounded(value: pl.Expr, low: object | None, high: object | None) -> pl.Expr:
+    """Whether ``value`` is from ``low`` to ``high`` (None: no bound)."""
+    condition = pl.lit(True)
+    if low is not None:
+        condition = condition & (value >= pl.lit(low))
+    if high is not None:
+        condition = condition & (value <= pl.lit(high))
+    return condition
+
+
 def _keep_cases(events: pl.LazyFrame, condition: pl.Expr) -> pl.LazyFrame:
     """Keep the cases whose events satisfy a per-case condition (an aggregate over `over`)."""
     return events.filter(condition.over("case_id"))
@@ -88,12 +98,9 @@ class TimeRange:
         return condition
 
     def _within(self, value: pl.Expr) -> pl.Expr:
-        condition = pl.lit(True)
-        if self.start is not None:
-            condition = condition & (value >= pl.lit(as_utc(self.start)))
-        if self.end is not None:
-            condition = condition & (value <= pl.lit(as_utc(self.end)))
-        return condition
+        low = None if self.start is None else as_utc(self.start)
+        high = None if self.end is None else as_utc(self.end)
+        return _bounded(value, low, high)
 
     def query(self) -> list[tuple[str, str]]:
         pairs = []
@@ -272,19 +279,11 @@ class CaseDuration:
 
     def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
         duration = pl.col("timestamp").max() - pl.col("timestamp").min()
-        return _keep_cases(events, self._within(duration))
+        return _keep_cases(events, _bounded(duration, self.min, self.max))
 
     def on_cases(self) -> pl.Expr:
         """The cases this keeps, over per-case rows (`projections.case_rows`)."""
-        return self._within(pl.col("duration"))
-
-    def _within(self, duration: pl.Expr) -> pl.Expr:
-        condition = pl.lit(True)
-        if self.min is not None:
-            condition = condition & (duration >= self.min)
-        if self.max is not None:
-            condition = condition & (duration <= self.max)
-        return condition
+        return _bounded(pl.col("duration"), self.min, self.max)
 
     def query(self) -> list[tuple[str, str]]:
         pairs = []
@@ -306,19 +305,11 @@ class CaseSize:
     max: int | None = None
 
     def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
-        return _keep_cases(events, self._within(pl.len()))
+        return _keep_cases(events, _bounded(pl.len(), self.min, self.max))
 
     def on_cases(self) -> pl.Expr:
         """The cases this keeps, over per-case rows (`projections.case_rows`)."""
-        return self._within(pl.col("events"))
-
-    def _within(self, size: pl.Expr) -> pl.Expr:
-        condition = pl.lit(True)
-        if self.min is not None:
-            condition = condition & (size >= self.min)
-        if self.max is not None:
-            condition = condition & (size <= self.max)
-        return condition
+        return _bounded(pl.col("events"), self.min, self.max)
 
     def query(self) -> list[tuple[str, str]]:
         pairs = []

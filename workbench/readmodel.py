@@ -225,16 +225,29 @@ class ReadModel:
         segment that another process replaced or that broke while it was read is checked
         again, and if reading still fails the store answers: never a wrong or partial
         result."""
+
+        def from_store() -> T:
+            events = self.store.scan(log, as_of=as_of, known_at=known_at).sort(ORDER)
+            return function(_coded(events) if coded else events)
+
+        return self._retried(
+            log,
+            lambda: function(self.scan(log, as_of=as_of, known_at=known_at, coded=coded)),
+            from_store,
+        )
+
+    def _retried(self, log: str, attempt: Callable[[], T], from_store: Callable[[], T]) -> T:
+        """``attempt()``, tried again once the log's segments were checked again when a
+        segment broke under it, else ``from_store()``: the store answers."""
         for _attempt in range(2):
             try:
-                return function(self.scan(log, as_of=as_of, known_at=known_at, coded=coded))
+                return attempt()
             except (OSError, pl.exceptions.ComputeError) as error:
                 if not self._segment_error(error):
                     raise
                 with self._lock:
                     self._known.pop(log, None)
-        events = self.store.scan(log, as_of=as_of, known_at=known_at).sort(ORDER)
-        return function(_coded(events) if coded else events)
+        return from_store()
 
     def case_rows(
         self,
@@ -280,16 +293,14 @@ class ReadModel:
         those wholly after it. ``events`` are the log's events after the same cut, in case
         order and with codes, when the caller holds them (the app): the cases computed
         again come from them, not from the segment on disk."""
-        for _attempt in range(2):
-            try:
-                return self._per_case(log, kind, as_of, known_at, events)
-            except (OSError, pl.exceptions.ComputeError) as error:
-                if not self._segment_error(error):
-                    raise
-                with self._lock:
-                    self._known.pop(log, None)
-        scanned = _coded(self.store.scan(log, as_of=as_of, known_at=known_at).sort(ORDER))
-        return _rows_of(kind, scanned, bounds=False)
+
+        def from_store() -> pl.DataFrame:
+            scanned = _coded(self.store.scan(log, as_of=as_of, known_at=known_at).sort(ORDER))
+            return _rows_of(kind, scanned, bounds=False)
+
+        return self._retried(
+            log, lambda: self._per_case(log, kind, as_of, known_at, events), from_store
+        )
 
     def _per_case(
         self,
@@ -335,17 +346,14 @@ class ReadModel:
                 return pl.read_parquet(path)
             except (OSError, pl.exceptions.PolarsError):
                 pass
-        made = [
-            _rows_of(kind, events.lazy(), bounds=True)
-            for events in _chunks([segment.path], schema, self.chunk)
-        ]
+        made = list(_per_case_rows(kind, segment, schema, self.chunk))
         return pl.concat(made) if made else pl.DataFrame(schema=_per_case_schema(kind, schema))
 
     def _made(self, kind: PerCase, segment: Segment, schema: pl.Schema) -> Path | None:
         """The file of the segment's rows of a kind: made from the segment when it is
         missing or stale, a range of cases at a time, whole or not at all (None: it could
         not be written, a read-only folder). Nothing is read when it is there."""
-        path = _per_case_path(kind, segment)
+        path = _per_case_path(kind, segment.path)
         try:
             if path.exists() and pl.read_parquet_schema(path) == _per_case_schema(kind, schema):
                 return path
@@ -353,17 +361,20 @@ class ReadModel:
             pass
         output = _Appended(path, ROW_GROUP, statistics=False)
         try:
-            for events in _chunks([segment.path], schema, self.chunk):
-                output.append(_rows_of(kind, events.lazy(), bounds=True))
+            for rows in _per_case_rows(kind, segment, schema, self.chunk):
+                output.append(rows)
             output.finish()
         except OSError:
             return None
         finally:
             output.abandon()
-        for other in path.parent.glob(f"{kind}-*.parquet"):
-            if other != path:
-                other.unlink(missing_ok=True)
+        _only(kind, path)
         return path
+
+    @property
+    def _small_group(self) -> int:
+        """Rows per row group of a segment of one batch or tail (see `SMALL_GROUP`)."""
+        return min(SMALL_GROUP, self.chunk)
 
     def _segment_error(self, error: BaseException) -> bool:
         return self.folder is not None and (
@@ -467,8 +478,8 @@ class ReadModel:
         if tail.height and sum(_lengths(tail)) >= min_tail:
             for first, last in _runs(tail, self.chunk):  # a long tail: several segments
                 events = self.store.scan(log, known_at=last, after=(_END_OF_TIME, first - 1))
-                small = min(SMALL_GROUP, self.chunk)
-                chain.append(_write(directory, _coded(events.drop("log")), first, last, small))
+                coded = _coded(events.drop("log"))
+                chain.append(_write(directory, coded, first, last, self._small_group))
             changed = True
         if len(chain) > COMPACT_AT:
             while len(chain) > self.fan_in:  # many segments: merged in groups first
@@ -529,8 +540,8 @@ class ReadModel:
                 known = (work.identity, sum(segment.rows for segment in chain))
             if known[1] != earlier:
                 return  # a gap (events from a writer without a read model): caught up later
-            small = min(SMALL_GROUP, self.chunk)
-            segment = _write(directory, _coded(work.events.lazy()), first, last, small)
+            coded = _coded(work.events.lazy())
+            segment = _write(directory, coded, first, last, self._small_group)
             self._known[work.log] = (work.identity, earlier + segment.rows)
 
 
@@ -602,14 +613,11 @@ def _fits(path: Path, rows: int, schema: pl.Schema) -> bool:
 
 
 def _stale(path: Path) -> None:
-    """Delete an unfinished write (a file, or a merge's folder) left by a process that
-    stopped (not one being written: those are younger than a minute)."""
+    """Delete an unfinished write left by a process that stopped (not one being written:
+    those are younger than a minute)."""
     try:
         if datetime.now(UTC).timestamp() - path.stat().st_mtime > 60:
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
     except OSError:
         return
 
@@ -627,23 +635,15 @@ def _write(
     case, time and position (unless they come ``ordered``), written whole or not at all."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"segment-{first:012d}-{last:012d}.parquet"
-    _replace(events if ordered else events.sort(ORDER), path, row_group=row_group)
-    return Segment(path, first, last, pq.read_metadata(path).num_rows)
-
-
-def _replace(
-    frame: pl.LazyFrame, path: Path, *, statistics: bool = True, row_group: int = ROW_GROUP
-) -> None:
-    """Write a file whole or not at all (streaming where the plan allows: a merge's parts
-    are copied a row group at a time)."""
-    partial = path.with_name(f".writing-{uuid.uuid4().hex}")
+    partial = directory / f".writing-{uuid.uuid4().hex}"
     try:
-        frame.sink_parquet(
-            partial, compression="lz4", statistics=statistics, row_group_size=row_group
+        (events if ordered else events.sort(ORDER)).sink_parquet(
+            partial, compression="lz4", statistics=True, row_group_size=row_group
         )
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+    return Segment(path, first, last, pq.read_metadata(path).num_rows)
 
 
 def _per_case_schema(kind: PerCase, schema: pl.Schema) -> pl.Schema:
@@ -651,8 +651,24 @@ def _per_case_schema(kind: PerCase, schema: pl.Schema) -> pl.Schema:
     return _rows_of(kind, _conform(pl.LazyFrame(schema=schema), schema), bounds=True).schema
 
 
-def _per_case_path(kind: PerCase, segment: Segment) -> Path:
-    return segment.path.with_name(f"{kind}-{segment.first:012d}-{segment.last:012d}.parquet")
+def _per_case_path(kind: PerCase, segment: Path) -> Path:
+    """Where the rows of a kind of a segment's cases are kept: beside it, named alike."""
+    return segment.with_name(segment.name.replace("segment-", f"{kind}-", 1))
+
+
+def _only(kind: PerCase, path: Path) -> None:
+    """Delete the files of rows of a kind beside ``path`` but it (of merged segments)."""
+    for other in path.parent.glob(f"{kind}-*.parquet"):
+        if other != path:
+            other.unlink(missing_ok=True)
+
+
+def _per_case_rows(
+    kind: PerCase, segment: Segment, schema: pl.Schema, size: int
+) -> Iterator[pl.DataFrame]:
+    """A segment's rows of a kind, with their bounds, a range of cases at a time."""
+    for events in _chunks([segment.path], schema, size):
+        yield _rows_of(kind, events.lazy(), bounds=True)
 
 
 def _runs(ranges: pl.DataFrame, size: int) -> list[tuple[int, int]]:
@@ -691,8 +707,7 @@ def _merge(
     kinds = PER_CASE if final else ()
     outputs = {"segment": _Appended(path, row_group)}
     for kind in kinds:
-        named = path.with_name(f"{kind}-{first:012d}-{last:012d}.parquet")
-        outputs[kind] = _Appended(named, ROW_GROUP, statistics=False)
+        outputs[kind] = _Appended(_per_case_path(kind, path), ROW_GROUP, statistics=False)
     try:
         for events in _chunks([s.path for s in chain], schema, size):
             outputs["segment"].append(events)
@@ -705,9 +720,7 @@ def _merge(
             raise OSError(f"a merge of {directory} lost events; the segments stay as they are")
         for kind in kinds:
             outputs[kind].finish()
-            for other in directory.glob(f"{kind}-*.parquet"):
-                if other != outputs[kind].path:
-                    other.unlink(missing_ok=True)
+            _only(kind, outputs[kind].path)
     finally:
         for output in outputs.values():
             output.abandon()

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from workbench import projections
-from workbench.events import WorkbenchError, as_utc
+from workbench.events import WorkbenchError
 from workbench.filters import Filters, TimeRange
 from workbench.store import EventStore, from_micros, to_micros
 
@@ -223,8 +223,8 @@ def _figures_by_case(
         .group_by(case.alias("case"), "import")
         .agg(
             events=pl.len(),
-            first=pl.col("timestamp").min(),
-            last=pl.col("timestamp").max(),
+            start=pl.col("timestamp").min(),
+            end=pl.col("timestamp").max(),
             late=late.sum(),
         )
         .collect()
@@ -239,18 +239,16 @@ def _figures_by_case(
         .sort("case", "import")
         .with_columns(
             events=pl.col("events").cum_sum().over("case"),
-            first=pl.col("first").cum_min().over("case"),
-            last=pl.col("last").cum_max().over("case"),
+            start=pl.col("start").cum_min().over("case"),
+            end=pl.col("end").cum_max().over("case"),
             until=pl.col("import").shift(-1).over("case"),
         )
     )
     rows = pl.concat([once, again.select(once.collect_schema().names())])
-    active = pl.lit(True)
-    if start is not None:
-        active = active & (pl.col("last") >= as_utc(start))
-    if end is not None:
-        active = active & (pl.col("first") <= as_utc(end))
-    rows = rows.filter(active).select("import", "until", "events", "late", "first", "last")
+    # Active in the period, as `dfg --from --to` selects cases (`_period`).
+    active = TimeRange(start, end).on_cases()
+    assert active is not None
+    rows = rows.filter(active).select("import", "until", "events", "late", "start", "end")
     table = rows.collect()
     figures: list[_Figures] = []
     for index in range(len(found)):
@@ -259,7 +257,7 @@ def _figures_by_case(
         )
         counted = int(now["events"].sum())
         brought = int(now.filter(pl.col("import") == index)["late"].sum())
-        median = (now["last"] - now["first"]).median() if now.height else None
+        median = (now["end"] - now["start"]).median() if now.height else None
         figures.append((now.height, counted, median, brought))  # type: ignore[arg-type]
     return figures
 

@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, state
-from dashboards.layout import filtered_note, require_log, title, untimed_note
+from dashboards.layout import filtered_note, require_log, title, untimed_note, views
 from workbench import projections
 from workbench.application import Workbench
 
@@ -18,13 +18,6 @@ title("Performance", summary)
 filtered_note()
 if untimed_note(summary):
     st.stop()
-# Only the chosen tab runs (and is in the link, as ?view=...): each computes over every
-# event of the log, and all six at once took seconds on ten million events.
-tabs = st.tabs(
-    ["Bottlenecks", "Activities", "Rework", "Resources", "Dotted chart", "Throughput"],
-    key=state.VIEW_KEY,
-    bind="query-params",
-)
 
 
 def show_bottlenecks() -> None:
@@ -108,18 +101,13 @@ def show_throughput() -> None:
     st.plotly_chart(charts.wip(open_cases, period))
 
 
-for tab, show in zip(
-    tabs,
-    (
-        show_bottlenecks,
-        show_activities,
-        show_rework,
-        show_resources,
-        show_dotted_chart,
-        show_throughput,
-    ),
-    strict=True,
-):
-    if tab.open:
-        with tab:
-            show()
+views(
+    {
+        "Bottlenecks": show_bottlenecks,
+        "Activities": show_activities,
+        "Rework": show_rework,
+        "Resources": show_resources,
+        "Dotted chart": show_dotted_chart,
+        "Throughput": show_throughput,
+    }
+)

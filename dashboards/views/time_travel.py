@@ -12,7 +12,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from dashboards import charts, state
-from dashboards.layout import filtered_note, require_log, table, title, untimed_note
+from dashboards.layout import filtered_note, require_log, table, title, untimed_note, views
 from dashboards.markdown import escape
 from workbench import processmap, timetravel
 from workbench.animation import to_html
@@ -37,14 +37,6 @@ knowledge: dict[str, int | None] = {"now: everything recorded": None}
 for job in jobs[:-1]:
     name = Path(job.source).name
     knowledge[f"after import #{job.job_id} ({name})"] = job.last_position
-
-# Only the chosen tab runs (and is in the link, as ?view=...): the history of imports
-# and the comparison of two moments read every event of the log.
-tabs = st.tabs(
-    ["At a moment", "Watch the process move", "Between two moments", "Reported against true"],
-    key=state.VIEW_KEY,
-    bind="query-params",
-)
 
 
 @st.fragment(run_every=1.0 if st.session_state.get("playing") else None)
@@ -243,7 +235,11 @@ def show_reported() -> None:
         table(charts.duration_table(late), what=f"{by} values")
 
 
-for tab, show in zip(tabs, (show_moment, show_animation, show_change, show_reported), strict=True):
-    if tab.open:
-        with tab:
-            show()
+views(
+    {
+        "At a moment": show_moment,
+        "Watch the process move": show_animation,
+        "Between two moments": show_change,
+        "Reported against true": show_reported,
+    }
+)

@@ -8,12 +8,14 @@ segments equals the same projection computed from the store's events on the real
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -73,6 +75,25 @@ def check_reads(model: ReadModel, log: str) -> None:
     coded = model.read(log, coded=True)
     assert coded.schema["case_id"] == pl.Categorical
     assert_frame_equal(decoded(coded), everything)
+
+
+def check_whole_cases(model: ReadModel, log: str) -> None:
+    """Each row group of a segment holds whole cases, and the row groups' case-id
+    statistics do not overlap: a case is in one row group, and a filter on it reads that
+    one."""
+    for segment in model.segments(log):
+        file = pq.ParquetFile(segment.path)
+        column = file.schema_arrow.get_field_index("case_id")
+        bounds = []
+        for index in range(file.num_row_groups):
+            statistics = file.metadata.row_group(index).column(column).statistics
+            cases = pl.from_arrow(file.read_row_group(index, columns=["case_id"]))
+            assert isinstance(cases, pl.DataFrame)
+            ids = cases["case_id"].cast(pl.String)
+            assert (statistics.min, statistics.max) == (ids.min(), ids.max())
+            bounds.append((statistics.min, statistics.max))
+        for (_, before), (after, _) in itertools.pairwise(bounds):
+            assert before < after, (segment.path.name, bounds)
 
 
 def check_case_rows(model: ReadModel, log: str, cut: dict[str, object]) -> None:
@@ -193,12 +214,14 @@ def test_a_read_through_the_segments_equals_a_scan_of_the_store(tmp_path, steps)
             model.flush()
             if store.has_log("log"):
                 check_reads(model, "log")
+                check_whole_cases(model, "log")
         if store.has_log("log"):
             model.refresh("log")
             status = model.status("log")
             assert status.lag == 0
             assert status.segments == 1
             check_reads(model, "log")
+            check_whole_cases(model, "log")
 
 
 def test_segments_on_postgres_follow_the_same_rules(tmp_path, monkeypatch) -> None:

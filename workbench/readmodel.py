@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal, TypeVar
 
+import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
@@ -359,7 +360,7 @@ class ReadModel:
                 return path
         except (OSError, pl.exceptions.PolarsError):
             pass
-        output = _Appended(path, ROW_GROUP, statistics=False)
+        output = _Appended(path, ROW_GROUP, statistics=False, events=False)
         try:
             for rows in _per_case_rows(kind, segment, schema, self.chunk):
                 output.append(rows)
@@ -628,22 +629,18 @@ def _write(
     first: int,
     last: int,
     row_group: int = ROW_GROUP,
-    *,
-    ordered: bool = False,
 ) -> Segment:
-    """A segment of the events of the writes from position ``first`` to ``last``, sorted by
-    case, time and position (unless they come ``ordered``), written whole or not at all."""
+    """A segment of the events of the writes from position ``first`` to ``last`` (a batch
+    or a run of the tail: in memory anyway), sorted by case, time and position, in row
+    groups of whole cases, written whole or not at all."""
+    output = _Appended(directory / f"segment-{first:012d}-{last:012d}.parquet", row_group)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"segment-{first:012d}-{last:012d}.parquet"
-    partial = directory / f".writing-{uuid.uuid4().hex}"
     try:
-        (events if ordered else events.sort(ORDER)).sink_parquet(
-            partial, compression="lz4", statistics=True, row_group_size=row_group
-        )
-        partial.replace(path)
+        output.append(_in_order(events.collect()))
+        output.finish()
     finally:
-        partial.unlink(missing_ok=True)
-    return Segment(path, first, last, pq.read_metadata(path).num_rows)
+        output.abandon()
+    return Segment(output.path, first, last, pq.read_metadata(output.path).num_rows)
 
 
 def _per_case_schema(kind: PerCase, schema: pl.Schema) -> pl.Schema:
@@ -707,7 +704,9 @@ def _merge(
     kinds = PER_CASE if final else ()
     outputs = {"segment": _Appended(path, row_group)}
     for kind in kinds:
-        outputs[kind] = _Appended(_per_case_path(kind, path), ROW_GROUP, statistics=False)
+        outputs[kind] = _Appended(
+            _per_case_path(kind, path), ROW_GROUP, statistics=False, events=False
+        )
     try:
         for events in _chunks([s.path for s in chain], schema, size):
             outputs["segment"].append(events)
@@ -732,12 +731,16 @@ def _merge(
 
 class _Appended:
     """Frames appended to one Parquet file as they come (a row group at a time), made
-    whole at `finish` (renamed into place) or not at all."""
+    whole at `finish` (renamed into place) or not at all. Events (frames in case order with
+    whole cases) go in row groups of whole cases (`_whole_cases`)."""
 
-    def __init__(self, path: Path, row_group: int, *, statistics: bool = True) -> None:
+    def __init__(
+        self, path: Path, row_group: int, *, statistics: bool = True, events: bool = True
+    ) -> None:
         self.path = path
         self.row_group = row_group
         self.statistics = statistics
+        self.events = events
         self._partial = path.with_name(f".writing-{uuid.uuid4().hex}")
         self._writer: pq.ParquetWriter | None = None
 
@@ -749,7 +752,11 @@ class _Appended:
             )
         elif table.schema != self._writer.schema:
             table = table.cast(self._writer.schema)
-        self._writer.write_table(table, row_group_size=self.row_group)
+        if not self.events:
+            self._writer.write_table(table, row_group_size=self.row_group)
+            return
+        for start, length in _whole_cases(frame["case_id"], self.row_group):
+            self._writer.write_table(table.slice(start, length), row_group_size=length)
 
     def finish(self) -> None:
         assert self._writer is not None, "nothing was appended"
@@ -763,6 +770,23 @@ class _Appended:
             self._writer.close()
             self._writer = None
         self._partial.unlink(missing_ok=True)
+
+
+def _whole_cases(cases: pl.Series, size: int) -> list[tuple[int, int]]:
+    """Row groups of ``size`` rows or more (the last of a frame fewer), each ending where a
+    case does, as (first row, rows), of case ids in case order: a case is never split
+    between row groups, so each row group is a partition of whole cases that a reader
+    computes per-case rows of on its own, and a case id's statistics lead a filter on a
+    case to the one row group that holds it."""
+    ends = (cases != cases.shift(-1)).fill_null(True).arg_true().to_numpy() + 1
+    groups: list[tuple[int, int]] = []
+    start = 0
+    while start < len(cases):
+        index = int(np.searchsorted(ends, start + size))
+        end = int(ends[min(index, len(ends) - 1)])
+        groups.append((start, end - start))
+        start = end
+    return groups
 
 
 def _chunks(paths: list[Path], schema: pl.Schema, size: int) -> Iterator[pl.DataFrame]:

@@ -42,15 +42,17 @@ result = [frames[-1].height, 0]
 
 SPARK = """
 from workbench.engines import spark
-spark.CONFIG["spark.driver.memory"] = {memory!r}
+spark.CONFIG["spark.driver.memory"] = {memory!r} or spark.CONFIG["spark.driver.memory"]
 session = spark.session("local[2]")
 events = spark.read_parquet(session, {path!r}, partition="month")
 events = events.select("position", "case_id", "activity", "timestamp", "lifecycle")
+events = spark.prepared(events)  # read once, partitioned by case, as a command does
+rows = spark.persisted(spark.per_case(events))
 spark.directly_follows(events)
-spark.variants(events)
-spark.start_activities(events)
-spark.end_activities(events)
-height = spark.cases(events).height
+spark.variants(events, rows=rows)
+spark.start_activities(events, rows=rows)
+spark.end_activities(events, rows=rows)
+height = spark.cases(events, rows=rows).height
 from benchmarks.spark import java_peak
 result = [height, java_peak()]  # the driver JVM's peak, read while it runs
 """
@@ -103,7 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=50_000_000)
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--driver-memory", default="8g")
+    parser.add_argument("--driver-memory", help="the driver's heap (default: the engine's)")
     options = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     path = str(dataset(options.events))

@@ -45,8 +45,13 @@ def engine(tmp_path_factory) -> object:
 def _compare(
     events: pl.LazyFrame, on_spark: object, schema: pl.Schema, what: str, *, every: bool = True
 ) -> None:
-    """Spark's projections equal Polars'; with ``every`` False, the dashboard set only."""
+    """Spark's projections equal Polars', on the events as read and as a command keeps
+    them (`spark.prepared`, with the per-case rows computed once); with ``every`` False,
+    the dashboard set only."""
     ordered = projections.ordered(events).collect().lazy()
+    kept = spark.prepared(on_spark)  # type: ignore[arg-type]
+    rows = spark.persisted(spark.per_case(kept))
+    per_case = {"start_activities", "end_activities", "variants"}
     pairs = {
         "directly_follows": (spark.directly_follows, projections.directly_follows),
         "variants": (spark.variants, projections.variants),
@@ -58,12 +63,14 @@ def _compare(
             "activities": (spark.activities, projections.activities),
         }
     for name, (ours, theirs) in pairs.items():
-        _same(ours(on_spark), theirs(ordered).collect(), f"{name} {what}")  # type: ignore[operator]
-    _same(
-        spark.cases(on_spark, schema),  # type: ignore[arg-type]
-        projections.cases(ordered).collect(),
-        f"cases {what}",
-    )
+        expected = theirs(ordered).collect()  # type: ignore[operator]
+        _same(ours(on_spark), expected, f"{name} {what}")  # type: ignore[operator]
+        found = ours(kept, rows=rows) if name in per_case else ours(kept)  # type: ignore[operator]
+        _same(found, expected, f"{name} {what}, kept")
+    expected = projections.cases(ordered).collect()
+    _same(spark.cases(on_spark, schema), expected, f"cases {what}")  # type: ignore[arg-type]
+    _same(spark.cases(kept, schema, rows=rows), expected, f"cases {what}, kept")
+    spark.release(rows, kept)
     for period in ("1d", "1w", "1mo") if every else ():
         _same(
             spark.throughput(on_spark, every=period),  # type: ignore[arg-type]
@@ -160,6 +167,23 @@ def _frame(rows: list[tuple[int, str, int, str | None, str | None]]) -> pl.DataF
         },
         schema_overrides={"lifecycle": pl.String, "region": pl.String},
     )
+
+
+def test_kept_events_are_grouped_by_case_without_another_shuffle(engine, capsys) -> None:
+    """After `spark.prepared`, per-case windows and groupings read the kept partitions as
+    they are: the plan's one exchange is the one that partitioned them by case."""
+    events = engine.createDataFrame(  # type: ignore[attr-defined]
+        [("c1", "a", START, 1), ("c1", "b", START, 2), ("c2", "a", START, 3)],
+        "case_id string, activity string, timestamp timestamp, position long",
+    )
+    kept = spark.prepared(events)
+    for found in (spark.per_case(kept), kept.groupBy("case_id").count()):
+        found.explain()
+        plan = capsys.readouterr().out
+        assert plan.count("Exchange") == 1, plan
+        assert "REPARTITION_BY_NUM" in plan, plan
+    assert len(spark.directly_follows(kept)) == 1
+    spark.release(kept)
 
 
 def test_state_with_corrections_on_spark_equals_polars(engine, tmp_path) -> None:

@@ -378,16 +378,20 @@ class Workbench:
         if self.engine == "spark":
             from workbench.engines import spark
 
-            on_spark = self._on_spark(log, cut, filters)
-            return summarize(
-                spark.cases(on_spark, self.store.schema(log)),
-                spark.variants(on_spark),
-                activities=spark.distinct_activities(on_spark),
-                starts=spark.start_activities(on_spark),
-                ends=spark.end_activities(on_spark),
-                timed=timed,
-                top=top,
-            )
+            on_spark = spark.prepared(self._on_spark(log, cut, filters))
+            per_case = spark.persisted(spark.per_case(on_spark))
+            try:
+                return summarize(
+                    spark.cases(on_spark, self.store.schema(log), rows=per_case),
+                    spark.variants(on_spark, rows=per_case),
+                    activities=spark.distinct_activities(on_spark),
+                    starts=spark.start_activities(on_spark, rows=per_case),
+                    ends=spark.end_activities(on_spark, rows=per_case),
+                    timed=timed,
+                    top=top,
+                )
+            finally:
+                spark.release(per_case, on_spark)
         rows = self.case_rows(log, cut, filters)
         ends = projections.ends_of_cases(rows.lazy())
         return summarize(
@@ -442,18 +446,26 @@ class Workbench:
 
             from workbench.engines import spark
 
-            on_spark = self._on_spark(log, cut, filters)
-            if activities < 100:
-                on_spark = on_spark.where(
-                    F.col("activity").isin(spark.covering(on_spark, activities))
-                )
-            return assemble(
-                spark.activity_counts(on_spark),
-                spark.directly_follows(on_spark),
-                spark.start_activities(on_spark),
-                spark.end_activities(on_spark),
-                paths=paths,
-            )
+            read = spark.prepared(self._on_spark(log, cut, filters))
+            on_spark = read
+            try:
+                if activities < 100:
+                    on_spark = on_spark.where(
+                        F.col("activity").isin(spark.covering(on_spark, activities))
+                    )
+                rows = spark.persisted(spark.per_case(on_spark))
+                try:
+                    return assemble(
+                        spark.activity_counts(on_spark),
+                        spark.directly_follows(on_spark),
+                        spark.start_activities(on_spark, rows=rows),
+                        spark.end_activities(on_spark, rows=rows),
+                        paths=paths,
+                    )
+                finally:
+                    spark.release(rows)
+            finally:
+                spark.release(read)
         found: ProcessMap = self.metric(
             log, process_map, cut, filters, activities=activities, paths=paths
         )
@@ -477,8 +489,12 @@ class Workbench:
         if self.engine == "spark":
             from workbench.engines import spark
 
-            on_spark = self._on_spark(log, Cut(known_at=cut.known_at), filters)
-            return spark.state_at(on_spark, at, completed=chosen, schema=self.store.schema(log))
+            on_spark = spark.prepared(self._on_spark(log, Cut(known_at=cut.known_at), filters))
+            try:
+                schema = self.store.schema(log)
+                return spark.state_at(on_spark, at, completed=chosen, schema=schema)
+            finally:
+                spark.release(on_spark)
         if self._by_folding(log, filters):
             # Per-case rows: the cases that had ended by then as stored, the others folded
             # again from their events by then.

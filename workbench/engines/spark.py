@@ -38,6 +38,18 @@ if TYPE_CHECKING:
     from workbench.store import EventStore
     from workbench.store.records import SqlSource
 
+
+def _driver_memory() -> str:
+    """The driver's heap: a quarter of this machine's memory, from 1 to 16 GB. Spark's own
+    1 GB cannot keep a command's events (`prepared`) or take back a case table of millions
+    of rows; in ``local`` mode the driver is where the work is done."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "1g"
+    return f"{min(max(total // 4 // 2**30, 1), 16)}g"
+
+
 CONFIG = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.enabled": "false",
@@ -48,6 +60,7 @@ CONFIG = {
     "spark.sql.caseSensitive": "true",  # a log may have both "Activity" and "activity"
     # Results come back whole (a case table of millions of rows): past Spark's 1 GB default.
     "spark.driver.maxResultSize": os.environ.get("WORKBENCH_SPARK_MAX_RESULT", "8g"),
+    "spark.driver.memory": os.environ.get("WORKBENCH_SPARK_DRIVER_MEMORY") or _driver_memory(),
 }
 #: Where Debian's libpostgresql-jdbc-java puts PostgreSQL's JDBC driver.
 DEBIAN_JDBC = "/usr/share/java/postgresql.jar"
@@ -76,7 +89,8 @@ def session(master: str | None = None) -> SparkSession:
     builder: Any = SparkSession.builder.appName("workbench")
     builder = builder.remote(master) if remote else builder.master(master or "local[*]")
     for key, value in CONFIG.items():
-        builder = builder.config(key, value)
+        if not (remote and key.startswith("spark.driver.")):  # a server's own, not ours
+            builder = builder.config(key, value)
     jars = os.environ.get("WORKBENCH_SPARK_JARS") or (
         DEBIAN_JDBC if Path(DEBIAN_JDBC).exists() else None
     )
@@ -187,6 +201,42 @@ def read_log(
         return spark.createDataFrame([], schema)
     # The log's schema, not one file's: attributes that came later are null before them.
     return cut(spark.read.schema(schema).parquet(*paths), as_of=as_of, known_at=known_at)
+
+
+def prepared(events: DataFrame) -> DataFrame:
+    """The events once for all the projections of a command: partitioned by a hash of the
+    case id, so that per-case windows and groupings need no shuffle of their own, in case,
+    time and position order inside each partition, and kept (in memory, spilling to disk)
+    until `release`: the log is read, cut and filtered once, not once per projection."""
+    from pyspark import StorageLevel
+
+    conf = events.sparkSession.conf
+    partitions = int(conf.get("spark.sql.shuffle.partitions") or 8)
+    adaptive = conf.get("spark.sql.adaptive.enabled") or "true"
+    # Planned without adaptive execution, the kept plan tells the queries on it how it is
+    # partitioned and sorted; adaptively planned, it would not, and each would shuffle.
+    conf.set("spark.sql.adaptive.enabled", "false")
+    try:
+        return (
+            events.repartition(partitions, "case_id")
+            .sortWithinPartitions("case_id", "timestamp", "position")
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+    finally:
+        conf.set("spark.sql.adaptive.enabled", adaptive)
+
+
+def persisted(frame: DataFrame) -> DataFrame:
+    """A frame (the `per_case` rows) kept for the projections computed from it."""
+    from pyspark import StorageLevel
+
+    return frame.persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def release(*frames: DataFrame) -> None:
+    """Let go of frames `prepared` or `persisted` kept."""
+    for frame in frames:
+        frame.unpersist()
 
 
 def events_schema(schema: pl.Schema) -> pl.Schema:
@@ -375,19 +425,27 @@ def _micros(column: str | Column) -> Column:
     return F.unix_micros(F.col(column) if isinstance(column, str) else column)
 
 
-def _quantile(column: str, quantile: float) -> Column:
-    """The exact ``quantile`` of a column in a group, linearly interpolated with the very
-    floating-point steps Polars takes (``Percentile`` interpolates in another order, which
-    can differ by a microsecond after truncation)."""
+def _sorted(column: str) -> Column:
+    """A group's values of a column, sorted: what `_quantile` takes quantiles of (sorted
+    once for all of them: sorting is most of the time of a group's quantiles)."""
     from pyspark.sql import functions as F
 
-    values = F.array_sort(F.collect_list(F.col(column)))
-    position = (F.size(values) - 1).cast("double") * F.lit(quantile)
+    return F.array_sort(F.collect_list(F.col(column)))
+
+
+def _quantile(values: str, quantile: float) -> Column:
+    """The exact ``quantile`` of a group's sorted values (`_sorted`), linearly interpolated
+    with the very floating-point steps Polars takes (``Percentile`` interpolates in another
+    order, which can differ by a microsecond after truncation)."""
+    from pyspark.sql import functions as F
+
+    sorted_values = F.col(values)
+    position = (F.size(sorted_values) - 1).cast("double") * F.lit(quantile)
     low = F.floor(position).cast("int")
     high = F.ceil(position).cast("int")
-    lower = F.element_at(values, low + 1).cast("double")
-    upper = F.element_at(values, high + 1).cast("double")
-    return F.when(F.size(values) == 0, F.lit(None)).otherwise(
+    lower = F.element_at(sorted_values, low + 1).cast("double")
+    upper = F.element_at(sorted_values, high + 1).cast("double")
+    return F.when(F.size(sorted_values) == 0, F.lit(None)).otherwise(
         F.when(low == high, lower).otherwise((position - low) * (upper - lower) + lower)
     )
 
@@ -460,11 +518,22 @@ def directly_follows(events: DataFrame) -> pl.DataFrame:
         F.count(F.lit(1)).alias("frequency"),
         F.countDistinct("case_id").alias("cases"),
         F.avg("wait").alias("mean_duration"),
-        _quantile("wait", 0.5).alias("median_duration"),
+        _sorted("wait").alias("waits"),
         F.min("wait").alias("min_duration"),
         F.max("wait").alias("max_duration"),
-        _quantile("wait", 0.9).alias("p90_duration"),
         F.sum("wait").alias("total_duration"),
+    )
+    edges = edges.select(
+        "source",
+        "target",
+        "frequency",
+        "cases",
+        "mean_duration",
+        _quantile("waits", 0.5).alias("median_duration"),
+        "min_duration",
+        "max_duration",
+        _quantile("waits", 0.9).alias("p90_duration"),
+        "total_duration",
     )
     frame = _polars(edges)
     if frame.is_empty():
@@ -478,20 +547,13 @@ def directly_follows(events: DataFrame) -> pl.DataFrame:
     )
 
 
-def _case_ends(events: DataFrame) -> DataFrame:
+def _ends(events: DataFrame, *, first: bool, rows: DataFrame | None = None) -> pl.DataFrame:
     from pyspark.sql import functions as F
 
-    return events.groupBy("case_id").agg(
-        F.min_by("activity", _order()).alias("first"),
-        F.max_by("activity", _order()).alias("last"),
-    )
-
-
-def _ends(events: DataFrame, *, first: bool) -> pl.DataFrame:
-    from pyspark.sql import functions as F
-
-    ends = _case_ends(events).groupBy(F.col("first" if first else "last").alias("activity"))
-    frame = _polars(ends.agg(F.count(F.lit(1)).alias("cases")))
+    end = F.element_at("variant", 1 if first else -1)
+    cases = _rows(events, rows)
+    ends = cases.groupBy(end.alias("activity")).agg(F.count(F.lit(1)).alias("cases"))
+    frame = _polars(ends)
     if frame.is_empty():
         return pl.DataFrame(schema={"activity": pl.String, "cases": pl.UInt32})
     return _counts(frame.with_columns(pl.col("activity").cast(pl.String)), ["cases"]).sort(
@@ -499,14 +561,15 @@ def _ends(events: DataFrame, *, first: bool) -> pl.DataFrame:
     )
 
 
-def start_activities(events: DataFrame) -> pl.DataFrame:
-    """`workbench.projections.start_activities` on Spark."""
-    return _ends(events, first=True)
+def start_activities(events: DataFrame, *, rows: DataFrame | None = None) -> pl.DataFrame:
+    """`workbench.projections.start_activities` on Spark (from the events' `per_case` rows
+    when the caller has them)."""
+    return _ends(events, first=True, rows=rows)
 
 
-def end_activities(events: DataFrame) -> pl.DataFrame:
-    """`workbench.projections.end_activities` on Spark."""
-    return _ends(events, first=False)
+def end_activities(events: DataFrame, *, rows: DataFrame | None = None) -> pl.DataFrame:
+    """`workbench.projections.end_activities` on Spark (see `start_activities`)."""
+    return _ends(events, first=False, rows=rows)
 
 
 def _sequence() -> Column:
@@ -517,20 +580,27 @@ def _sequence() -> Column:
     return F.transform(ordered, lambda event: event["activity"])
 
 
-def variants(events: DataFrame) -> pl.DataFrame:
-    """`workbench.projections.variants` on Spark."""
+def variants(events: DataFrame, *, rows: DataFrame | None = None) -> pl.DataFrame:
+    """`workbench.projections.variants` on Spark (see `start_activities`)."""
     from pyspark.sql import functions as F
 
-    per_case = events.groupBy("case_id").agg(
-        _sequence().alias("variant"),
-        (_micros(F.max("timestamp")) - _micros(F.min("timestamp"))).alias("duration"),
+    grouped = (
+        _rows(events, rows)
+        .groupBy("variant")
+        .agg(
+            F.count(F.lit(1)).alias("cases"),
+            F.avg("duration").alias("mean_duration"),
+            _sorted("duration").alias("durations"),
+        )
     )
-    grouped = per_case.groupBy("variant").agg(
-        F.count(F.lit(1)).alias("cases"),
-        F.avg("duration").alias("mean_duration"),
-        _quantile("duration", 0.5).alias("median_duration"),
+    frame = _polars(
+        grouped.select(
+            "variant",
+            "cases",
+            "mean_duration",
+            _quantile("durations", 0.5).alias("median_duration"),
+        )
     )
-    frame = _polars(grouped)
     schema: dict[str, pl.DataType] = {
         "variant": pl.List(pl.String),
         "cases": pl.UInt32(),
@@ -555,32 +625,58 @@ def variants(events: DataFrame) -> pl.DataFrame:
     )
 
 
-def cases(events: DataFrame, schema: pl.Schema | None = None) -> pl.DataFrame:
-    """`workbench.projections.cases` on Spark. ``schema`` (the log's, from the store) gives
-    attributes the Polars types they have there."""
+def per_case(events: DataFrame) -> DataFrame:
+    """One row per case of the events: start, end, duration, events, variant (its
+    activities in order), rework, last activity, each attribute's first value and whether
+    it varies in the case. `cases`, `variants`, `start_activities` and `end_activities` are
+    computed from these rows: a command that shows several of them groups the events by
+    case once (`persisted` until `release`)."""
     from pyspark.sql import functions as F
 
     from workbench.events import VOCABULARY
 
     attributes = [name for name in events.columns if name not in VOCABULARY]
     occurrence = _occurrence(events)
-    per_case = events.groupBy("case_id").agg(
+    rows = events.groupBy("case_id").agg(
         F.min("timestamp").alias("start"),
         F.max("timestamp").alias("end"),
         F.count(F.lit(1)).alias("events"),
         _sequence().alias("variant"),
         (
             F.sum(F.when(occurrence, 1).otherwise(0))
-            - F.countDistinct(F.when(occurrence, F.col("activity")))
+            - F.size(F.collect_set(F.when(occurrence, F.col("activity"))))
         ).alias("rework"),
-        F.max_by("activity", _order()).alias("last_activity"),
         *(
             F.min_by(F.col(name), F.when(F.col(name).isNotNull(), _order())).alias(name)
             for name in attributes
         ),
-        *(F.countDistinct(name).alias(f"__distinct_{name}") for name in attributes),
+        # A distinct count per attribute would make Spark copy every event once per count.
+        *(
+            F.coalesce(F.min(name) != F.max(name), F.lit(False)).alias(f"__varies_{name}")
+            for name in attributes
+        ),
     )
-    frame = _polars(per_case.withColumn("duration", _micros("end") - _micros("start")))
+    return rows.withColumns(
+        {
+            "duration": _micros("end") - _micros("start"),
+            "last_activity": F.element_at("variant", -1),
+        }
+    )
+
+
+def _rows(events: DataFrame, rows: DataFrame | None) -> DataFrame:
+    return per_case(events) if rows is None else rows
+
+
+def cases(
+    events: DataFrame, schema: pl.Schema | None = None, *, rows: DataFrame | None = None
+) -> pl.DataFrame:
+    """`workbench.projections.cases` on Spark (see `start_activities`). ``schema`` (the
+    log's, from the store) gives attributes the Polars types they have there."""
+    from workbench.events import VOCABULARY
+
+    attributes = [name for name in events.columns if name not in VOCABULARY]
+    frame = _polars(_rows(events, rows))
     base = ["case_id", "start", "end", "duration", "events", "variant", "rework", "last_activity"]
     if frame.is_empty():
         return pl.DataFrame(
@@ -603,7 +699,7 @@ def cases(events: DataFrame, schema: pl.Schema | None = None) -> pl.DataFrame:
     constant = [
         name
         for name in attributes
-        if name.startswith("case:") or not (frame[f"__distinct_{name}"] > 1).any()
+        if name.startswith("case:") or not frame[f"__varies_{name}"].any()
     ]
     frame = _durations(_counts(frame, ["events", "rework"]), ["duration"]).with_columns(
         pl.col("case_id", "last_activity").cast(pl.String),
@@ -648,10 +744,8 @@ def activities(events: DataFrame) -> pl.DataFrame:
         starts.join(ends, ["case_id", "activity", "nth"])
         .withColumn("service", _micros("ended") - _micros("started"))
         .groupBy("activity")
-        .agg(
-            F.avg("service").alias("mean_service"),
-            _quantile("service", 0.5).alias("median_service"),
-        )
+        .agg(F.avg("service").alias("mean_service"), _sorted("service").alias("services"))
+        .select("activity", "mean_service", _quantile("services", 0.5).alias("median_service"))
     )
     frame = _polars(counts.join(service, "activity", "left"))
     frame = _durations(
@@ -841,8 +935,8 @@ def completing_activities(events: DataFrame) -> list[str]:
     from pyspark.sql import functions as F
 
     ends = (
-        _case_ends(events)
-        .groupBy(F.col("last").alias("activity"))
+        per_case(events)
+        .groupBy(F.col("last_activity").alias("activity"))
         .agg(F.count(F.lit(1)).alias("ends"))
     )
     counts = events.groupBy("activity").agg(F.count(F.lit(1)).alias("occurrences"))

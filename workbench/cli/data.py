@@ -311,15 +311,51 @@ def demo(as_json: JsonOption = False) -> None:
         )
 
 
+LOOPBACK = "127.0.0.1"  # where `serve` listens unless told otherwise: this machine only
+
+
 @command
 def serve(
     port: Annotated[int, typer.Option(help="The port to listen on.")] = 8501,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="The address to listen on: this machine only by default; 0.0.0.0 for every"
+            " network it is on (then authentication is required, or --no-auth)."
+        ),
+    ] = LOOPBACK,
+    no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--no-auth",
+            help="Listen on another address than this machine's without authentication:"
+            " anyone who reaches the port reads every log and can import into the store.",
+        ),
+    ] = False,
+    max_upload_mb: Annotated[
+        int, typer.Option(min=1, help="The largest file the Upload page accepts, in MB.")
+    ] = 200,
     headless: Annotated[bool, typer.Option(help="Do not open a browser.")] = True,
 ) -> None:
     """Start the Workbench app (Streamlit) on the store.
 
+    It listens on this machine only (127.0.0.1) unless --host says otherwise. Cross-site
+    request forgery protection stays on and error details stay in the server's log, not
+    the browser.
+
     Example: workbench --db loans.db serve --port 8502
     """
+    if not is_loopback(host):
+        if not no_auth:
+            fail(
+                f"serve: listening on {host} would open every log to anyone who reaches port"
+                f" {port}, with no login; listen on {LOOPBACK} (the default), or add"
+                " --no-auth to accept that"
+            )
+        warn(
+            f"serving on {host}:{port} without authentication: anyone who reaches it reads"
+            " every log and can import into the store"
+        )
     store()  # refuse a store that cannot be opened here, with one line
     session.close()
     app_path = Path(__file__).resolve().parent.parent.parent / "dashboards" / "app.py"
@@ -327,23 +363,42 @@ def serve(
     if not is_url(location):
         location = str(Path(location).resolve())
     env = {**os.environ, "WORKBENCH_DB": location}
-    command_line = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app_path),
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true" if headless else "false",
-        "--browser.gatherUsageStats",
-        "false",
-        "--client.toolbarMode",
-        "minimal",
-    ]
+    command_line = [sys.executable, "-m", "streamlit", "run", str(app_path)]
+    for option, value in streamlit_options(host, port, max_upload_mb, headless=headless):
+        command_line += [f"--{option}", value]
     # Replace this process, so that stopping `workbench serve` stops the server itself.
     os.execve(sys.executable, command_line, env)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address to listen on is this machine's own (no other can reach it)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def streamlit_options(
+    host: str, port: int, max_upload_mb: int, *, headless: bool = True
+) -> list[tuple[str, str]]:
+    """Streamlit's options for `serve`: where it listens, and its protections kept on
+    whatever a configuration file says (XSRF and CORS protection, no error details in the
+    browser, the upload limit)."""
+    return [
+        ("server.address", host),
+        ("server.port", str(port)),
+        ("server.headless", "true" if headless else "false"),
+        ("server.enableXsrfProtection", "true"),
+        ("server.enableCORS", "true"),
+        ("server.maxUploadSize", str(max_upload_mb)),
+        ("client.showErrorDetails", "none"),
+        ("client.toolbarMode", "minimal"),
+        ("browser.gatherUsageStats", "false"),
+    ]
 
 
 class _progress:

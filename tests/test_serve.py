@@ -1,0 +1,105 @@
+"""`workbench serve`: where it listens, and what it refuses."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from workbench.cli import app
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _listening(port: int) -> set[str]:
+    """The local addresses a socket listens on at ``port`` (Linux's /proc/net/tcp)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, _remote, state = line.split()[1:4]
+            address, hex_port = local.split(":")
+            if int(hex_port, 16) == port and state == "0A":  # LISTEN
+                found.add(address)
+    return found
+
+
+@contextmanager
+def _serving(db: Path, *options: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "--db",
+            str(db),
+            "serve",
+            "--port",
+            str(port),
+            *options,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "the server exited"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise AssertionError("the server did not become healthy within 60 s")
+        yield port, process
+    finally:
+        process.terminate()
+        if process.returncode is None:
+            process.communicate(timeout=30)
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc/net/tcp")
+def test_serve_listens_on_this_machine_only_by_default(demo_db) -> None:
+    with _serving(demo_db) as (port, _process):
+        assert _listening(port) == {"0100007F"}  # 127.0.0.1, and nothing else
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "wb.example.org"])
+def test_another_address_without_authentication_is_refused(tmp_path, host) -> None:
+    result = CliRunner().invoke(app, ["--db", str(tmp_path / "s.db"), "serve", "--host", host])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert host in lines[0]
+    assert "--no-auth" in lines[0]
+    assert not (tmp_path / "s.db").exists()  # refused before anything was opened
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc/net/tcp")
+def test_no_auth_listens_everywhere_and_warns_on_every_start(demo_db) -> None:
+    for _start in range(2):
+        with _serving(demo_db, "--host", "0.0.0.0", "--no-auth") as (port, process):
+            assert _listening(port) == {"00000000"}
+            process.terminate()
+            _out, errors = process.communicate(timeout=30)
+            first = errors.decode().strip().splitlines()[0]
+            assert first.startswith("warning: serving on 0.0.0.0")
+            assert "without authentication" in first

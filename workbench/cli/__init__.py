@@ -14,6 +14,7 @@ import typer
 # isort: off
 from workbench.cli import data, explore, mining
 from workbench.cli import timetravel, causality, restatements, animation, projections, alerts
+from workbench.cli import users
 
 # isort: on
 from workbench.cli.commands import app
@@ -31,6 +32,7 @@ __all__ = [
     "projections",
     "restatements",
     "timetravel",
+    "users",
 ]
 
 

@@ -59,6 +59,7 @@ from workbench.store.recorder import (
 )
 from workbench.store.records import ImportResult, JobProgress, LogSummary, Objects, SqlSource
 from workbench.store.rules import Rules
+from workbench.store.users import Users
 
 #: The timestamp of every event of a log imported without times (ordered by position).
 UNTIMED = 0
@@ -100,6 +101,7 @@ class EventStore:
         self.projections = StoredProjections(self.recorder)
         self.queries = UserQueries(self.recorder)
         self.rules = Rules(self.recorder)
+        self.users = Users(self.recorder)
 
     @property
     def is_server(self) -> bool:

@@ -498,8 +498,39 @@ class QueryRecorder(Protocol):
         ...
 
 
+class UserRecorder(Protocol):
+    """Where users and the audit trail are kept (`workbench.store.users.Users`)."""
+
+    def save_user(self, name: str, role: str, password: str, at: int) -> None:
+        """Keep a user (a role and a password hash), replacing one of the same name."""
+        ...
+
+    def remove_user(self, name: str) -> bool:
+        """Forget a user; False when there was none of that name."""
+        ...
+
+    def users(self) -> list[tuple[str, str, str, int, int]]:
+        """(name, role, password hash, created, changed), by name."""
+        ...
+
+    def add_audit(self, at: int, actor: str, action: str, target: str, detail: str) -> None:
+        """Record that ``actor`` did ``action`` (on ``target``) at ``at``."""
+        ...
+
+    def audit(self, actor: str | None, action: str | None, since: int | None) -> list[Any]:
+        """(at, actor, action, target, detail) in time order, of one actor, one action, from
+        ``since`` on, where given."""
+        ...
+
+
 class Recorder(
-    EventRecorder, LedgerRecorder, ProjectionRecorder, QueryRecorder, RuleRecorder, Protocol
+    EventRecorder,
+    LedgerRecorder,
+    ProjectionRecorder,
+    QueryRecorder,
+    RuleRecorder,
+    UserRecorder,
+    Protocol,
 ):
     """One database holding event logs, with everything a store keeps beside them: what a
     backend implements. Each store-side object takes only the part it uses."""

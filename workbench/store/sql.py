@@ -248,6 +248,38 @@ class PortableQueries(ABC):
             " ORDER BY position, rule"
         )
 
+    # ------------------------------------------------------------------ users and audit
+
+    def save_user(self, name: str, role: str, password: str, at: int) -> None:
+        self._execute(
+            "INSERT INTO users (name, role, password, created_at, changed_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET role = excluded.role,"
+            " password = excluded.password, changed_at = excluded.changed_at",
+            (name, role, password, at, at),
+        )
+
+    def remove_user(self, name: str) -> bool:
+        return self._execute("DELETE FROM users WHERE name = ?", (name,)) > 0
+
+    def users(self) -> list[tuple[str, str, str, int, int]]:
+        rows = self._rows(
+            "SELECT name, role, password, created_at, changed_at FROM users ORDER BY name"
+        )
+        return [(str(n), str(r), str(p), int(c), int(h)) for n, r, p, c, h in rows]
+
+    def add_audit(self, at: int, actor: str, action: str, target: str, detail: str) -> None:
+        self._execute(
+            "INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+            (at, actor, action, target, detail),
+        )
+
+    def audit(self, actor: str | None, action: str | None, since: int | None) -> list[Any]:
+        where, parameters = _where(("actor = ?", actor), ("action = ?", action), ("at >= ?", since))
+        return self._rows(
+            f"SELECT at, actor, action, target, detail FROM audit{where} ORDER BY at, actor",
+            parameters,
+        )
+
 
 def _where(*conditions: tuple[str, object | None]) -> tuple[str, list[object]]:
     """A WHERE clause of the conditions whose value is given, and their parameters."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 #: Bump when the schema changes; `create` brings older databases up to date.
-VERSION: Final = 2
+VERSION: Final = 3
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS workbench_schema (version integer NOT NULL);
@@ -175,6 +175,21 @@ CREATE TABLE IF NOT EXISTS alert_rules (
     checked_position bigint,
     holding integer NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS users (
+    name text COLLATE "C" PRIMARY KEY,
+    role text NOT NULL,
+    password text NOT NULL,
+    created_at bigint NOT NULL,
+    changed_at bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    at bigint NOT NULL,
+    actor text COLLATE "C" NOT NULL,
+    action text COLLATE "C" NOT NULL,
+    target text NOT NULL DEFAULT '',
+    detail text NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, action, at);
 CREATE TABLE IF NOT EXISTS alert_firings (
     rule text COLLATE "C" NOT NULL,
     log text COLLATE "C" NOT NULL,

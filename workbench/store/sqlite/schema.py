@@ -224,6 +224,23 @@ CREATE TABLE IF NOT EXISTS alert_rules (
     checked_position INTEGER,
     holding INTEGER NOT NULL DEFAULT 0
 );
+-- The people who may use a shared workbench: a role and a password hash (Argon2id, never
+-- the password), and the audit trail of writes, logins and failed logins.
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    password TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    changed_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, action, at);
 CREATE TABLE IF NOT EXISTS alert_firings (
     rule TEXT NOT NULL,
     log TEXT NOT NULL,
@@ -327,6 +344,8 @@ def needs_changes(run: Run) -> bool:
         "user_projections",
         "alert_rules",
         "alert_firings",
+        "users",
+        "audit",
     }
     if not expected <= tables:
         return True

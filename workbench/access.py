@@ -1,0 +1,198 @@
+"""Who may use a shared workbench: users with a role and a password, checked here.
+
+A password is kept only as its Argon2id hash (argon2-cffi: memory-hard, salted, its
+parameters in the hash, so a stronger setting later rehashes at the next login). Logins
+and failed logins go to the store's audit trail, and so do the changes to users: who
+added, changed or removed whom. After three failed logins of a name within a quarter of an
+hour, each further attempt waits before it is checked, twice as long each time, up to half
+a minute: guessing is slowed whoever asks, and a right password after the wait still
+works.
+
+The roles, from least to most: a ``viewer`` reads; an ``analyst`` also imports, adds
+alert rules, saved queries and projections; an ``admin`` also drops logs and manages users.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from workbench.events import WorkbenchError
+from workbench.store import EventStore
+from workbench.store.users import StoredUser
+
+ROLES: Final = ("viewer", "analyst", "admin")
+MIN_PASSWORD: Final = 8
+FREE_FAILURES: Final = 3  # failed logins of a name before attempts wait
+FAILURE_WINDOW: Final = timedelta(minutes=15)
+MAX_DELAY: Final = 30.0  # seconds
+
+
+class AccessError(WorkbenchError):
+    """A user or password that cannot be taken (the message says why, never the
+    password)."""
+
+
+@dataclass(frozen=True)
+class User:
+    """Someone who may use the workbench, with a role."""
+
+    name: str
+    role: str
+    created_at: datetime
+    changed_at: datetime
+
+    def may(self, role: str) -> bool:
+        """Whether the user's role is ``role`` or above it."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+class Access:
+    """The users of a store: adding, changing and removing them, and logging in."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        from argon2 import PasswordHasher
+
+        self.store = store
+        self.sleep = sleep
+        self.now = now
+        self._hasher = PasswordHasher()
+
+    # ------------------------------------------------------------------ users
+
+    def users(self) -> list[User]:
+        """Every user, by name."""
+        return [
+            User(kept.name, kept.role, kept.created_at, kept.changed_at)
+            for kept in self.store.users.all()
+        ]
+
+    def user(self, name: str) -> User | None:
+        """The user of that name, if there is one."""
+        kept = self.store.users.get(name)
+        return None if kept is None else User(name, kept.role, kept.created_at, kept.changed_at)
+
+    def add(self, name: str, role: str, password: str, *, actor: str) -> User:
+        """A new user; refused when the name is taken, the role unknown or the password
+        too short."""
+        _check_name(name)
+        _check_role(role)
+        if self.store.users.get(name) is not None:
+            raise AccessError(
+                f"a user {name!r} exists: `workbench users passwd {name}` changes the password"
+            )
+        self.store.users.save(name, role, self._hash(password))
+        self.store.users.record(actor, "user-add", name, f"role {role}")
+        found = self.user(name)
+        assert found is not None
+        return found
+
+    def passwd(self, name: str, password: str, *, actor: str) -> None:
+        """A user's new password."""
+        kept = self._existing(name)
+        self.store.users.save(name, kept.role, self._hash(password))
+        self.store.users.record(actor, "user-passwd", name)
+
+    def set_role(self, name: str, role: str, *, actor: str) -> None:
+        """A user's new role."""
+        _check_role(role)
+        kept = self._existing(name)
+        self.store.users.save(name, role, kept.password)
+        self.store.users.record(actor, "user-role", name, f"role {role}")
+
+    def remove(self, name: str, *, actor: str) -> None:
+        """Forget a user (the audit trail keeps what they did)."""
+        self._existing(name)
+        self.store.users.remove(name)
+        self.store.users.record(actor, "user-remove", name)
+
+    # ------------------------------------------------------------------ logging in
+
+    def delay(self, name: str) -> float:
+        """Seconds an attempt to log in as ``name`` waits before it is checked: none until
+        `FREE_FAILURES` failed logins within `FAILURE_WINDOW` (since the last login), then
+        one, two, four ... up to `MAX_DELAY`."""
+        since = self.now() - FAILURE_WINDOW
+        trail = self.store.users.audit(actor=name, since=since)
+        failures = 0
+        for entry in trail:
+            if entry.action == "login":
+                failures = 0
+            elif entry.action == "login-failed":
+                failures += 1
+        if failures < FREE_FAILURES:
+            return 0.0
+        return float(min(2.0 ** (failures - FREE_FAILURES), MAX_DELAY))
+
+    def login(self, name: str, password: str) -> User | None:
+        """The user, if the password is theirs (else None, the same for an unknown name
+        as for a wrong password). Recorded in the audit trail either way, after the wait
+        that earlier failures impose (`delay`)."""
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        wait = self.delay(name)
+        if wait:
+            self.sleep(wait)
+        kept = self.store.users.get(name)
+        stored = kept.password if kept is not None else self._unknown
+        try:
+            self._hasher.verify(stored, password)
+            matched = kept is not None
+        except (VerificationError, InvalidHashError):
+            matched = False
+        if not matched or kept is None:
+            self.store.users.record(name, "login-failed")
+            return None
+        if self._hasher.check_needs_rehash(kept.password):
+            self.store.users.save(name, kept.role, self._hash(password))
+        self.store.users.record(name, "login")
+        return self.user(name)
+
+    def logout(self, name: str) -> None:
+        """Record that a user's session ended (by logging out or timing out)."""
+        self.store.users.record(name, "logout")
+
+    # ------------------------------------------------------------------ inside
+
+    def _hash(self, password: str) -> str:
+        if len(password) < MIN_PASSWORD:
+            raise AccessError(f"a password needs at least {MIN_PASSWORD} characters")
+        return self._hasher.hash(password)
+
+    @functools.cached_property
+    def _unknown(self) -> str:
+        """The hash of a random password, checked for unknown names so that they take as
+        long as known ones."""
+        return self._hasher.hash(secrets.token_hex(16))
+
+    def _existing(self, name: str) -> StoredUser:
+        kept = self.store.users.get(name)
+        if kept is None:
+            raise AccessError(f"no user {name!r} (see `workbench users list`)")
+        return kept
+
+
+def _check_name(name: str) -> None:
+    if not name or len(name) > 64 or name != name.strip() or not name.isprintable():
+        raise AccessError(
+            f"{name!r} cannot be a user's name: 1 to 64 printable characters, without"
+            " spaces at either end"
+        )
+    if name.startswith("@"):
+        raise AccessError(f"{name!r} cannot be a user's name: @ starts a group's name")
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise AccessError(f"no role {role!r}: choose one of {', '.join(ROLES)}")

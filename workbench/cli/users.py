@@ -1,0 +1,193 @@
+"""Users of a shared workbench: users add, list, passwd, role and remove; and audit, the
+trail of who did what."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from functools import partial
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from workbench.cli.commands import app, command
+from workbench.cli.options import JsonOption
+from workbench.cli.output import emit_json, fail, heading, out
+from workbench.cli.session import store
+
+if TYPE_CHECKING:
+    from workbench.access import Access
+
+users_app = typer.Typer(
+    no_args_is_help=False,
+    invoke_without_command=True,
+    epilog="Example: workbench users add ana --role analyst",
+)
+app.add_typer(users_app, name="users")
+
+RoleOption = Annotated[
+    str, typer.Option("--role", help="viewer (reads), analyst (also imports), or admin.")
+]
+
+
+def local_actor() -> str:
+    """Who a command typed on this machine acts as, in the audit trail."""
+    try:
+        return f"{getpass.getuser()} (shell)"
+    except (KeyError, OSError):
+        return f"uid {os.getuid()} (shell)"
+
+
+def _password(name: str) -> str:
+    """The password for ``name``: asked twice on a terminal, else one line of standard
+    input (so that scripts can pipe it; never an argument, which other users of the machine
+    can read)."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(f"password for {name}: ")
+    if getpass.getpass("again: ") != first:
+        fail("the two passwords differ; nothing was changed")
+    return first
+
+
+def _access() -> Access:
+    from workbench.access import Access
+
+    return Access(store())
+
+
+@users_app.callback()
+def users(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List the users with their roles (never their passwords); the subcommands add,
+    passwd, role and remove them."""
+    if ctx.invoked_subcommand is None:
+        _list(as_json)
+
+
+def _list(as_json: bool) -> None:
+    found = _access().users()
+    if as_json:
+        emit_json(
+            [
+                {
+                    "name": user.name,
+                    "role": user.role,
+                    "created_at": user.created_at.isoformat(),
+                    "changed_at": user.changed_at.isoformat(),
+                }
+                for user in found
+            ]
+        )
+        return
+    table = Table("user", "role", "added", "changed")
+    for user in found:
+        table.add_row(
+            user.name,
+            user.role,
+            user.created_at.isoformat(timespec="seconds"),
+            user.changed_at.isoformat(timespec="seconds"),
+        )
+    out.print(table if found else "no users: `workbench users add NAME --role admin` adds one")
+
+
+@partial(command, on=users_app, name="list")
+def users_list(as_json: JsonOption = False) -> None:
+    """List the users with their roles (never their passwords).
+
+    Example: workbench users list --json
+    """
+    _list(as_json)
+
+
+@partial(command, on=users_app, name="add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The user's name.")],
+    role: RoleOption = "viewer",
+) -> None:
+    """Add a user. The password is asked for twice, or read as one line of standard input;
+    the store keeps only its Argon2id hash.
+
+    Example: printf '%s\\n' "$PASSWORD" | workbench users add ana --role analyst
+    """
+    access = _access()
+    user = access.add(name, role, _password(name), actor=local_actor())
+    heading(user.name, f": added as {user.role}")
+
+
+@partial(command, on=users_app, name="passwd")
+def users_passwd(name: Annotated[str, typer.Argument(help="The user's name.")]) -> None:
+    """Change a user's password (asked for twice, or one line of standard input).
+
+    Example: workbench users passwd ana
+    """
+    access = _access()
+    if access.user(name) is None:  # before asking for a password that would be thrown away
+        fail(f"no user {name!r} (see `workbench users list`)")
+    access.passwd(name, _password(name), actor=local_actor())
+    heading(name, ": password changed")
+
+
+@partial(command, on=users_app, name="role")
+def users_role(
+    name: Annotated[str, typer.Argument(help="The user's name.")],
+    role: Annotated[str, typer.Argument(help="viewer, analyst or admin.")],
+) -> None:
+    """Change a user's role.
+
+    Example: workbench users role ana admin
+    """
+    _access().set_role(name, role, actor=local_actor())
+    heading(name, f": now {role}")
+
+
+@partial(command, on=users_app, name="remove")
+def users_remove(name: Annotated[str, typer.Argument(help="The user's name.")]) -> None:
+    """Remove a user (the audit trail keeps what they did).
+
+    Example: workbench users remove ana
+    """
+    _access().remove(name, actor=local_actor())
+    heading(name, ": removed")
+
+
+@command
+def audit(
+    actor: Annotated[str | None, typer.Option(help="Only what this user did.")] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(help="Only this action: login, login-failed, logout, user-add ..."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The audit trail: logins, failed logins, logouts and changes to users, with who and
+    when, oldest first.
+
+    Example: workbench audit --action login-failed --json
+    """
+    found = store().users.audit(actor=actor, action=action)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "at": entry.at.isoformat(),
+                    "actor": entry.actor,
+                    "action": entry.action,
+                    "target": entry.target,
+                    "detail": entry.detail,
+                }
+                for entry in found
+            ]
+        )
+        return
+    table = Table("at", "actor", "action", "target", "detail")
+    for entry in found:
+        table.add_row(
+            entry.at.isoformat(timespec="seconds"),
+            entry.actor,
+            entry.action,
+            entry.target,
+            entry.detail,
+        )
+    out.print(table if found else "nothing in the audit trail")

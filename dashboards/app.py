@@ -11,13 +11,16 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-from dashboards import navigation
+from dashboards import login, navigation
 from dashboards.markdown import escape
 from workbench.events import WorkbenchError
 
 st.set_page_config(page_title="Workbench", page_icon=":material/explore:", layout="wide")
+login.gate()  # with `serve --auth password`: the login page, and nothing else, until then
+with st.sidebar:
+    login.logout_button()
 # The sidebar draws the page links (`dashboards.sidebar`), each carrying the current query.
-page = st.navigation(navigation.pages(), position="hidden")
+page = st.navigation(navigation.pages(login.role()), position="hidden")
 try:
     page.run()
 except WorkbenchError as error:  # bad input or an unknown name: the message says which

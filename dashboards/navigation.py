@@ -42,14 +42,31 @@ SECTIONS: dict[str, tuple[Entry, ...]] = {
     ),
 }
 DEFAULT = SECTIONS["Data"][0]
+# Pages that change the store, and the least role that may open them.
+WRITES: dict[str, str] = {"views/upload.py": "analyst"}
 
 
-def pages() -> dict[str, list[st.Page]]:
-    """The pages for `st.navigation`, by section."""
+def sections(role: str | None = None) -> dict[str, tuple[Entry, ...]]:
+    """The pages a user of this role sees, by section (every page without logins)."""
+    from workbench.access import ROLES
+
+    def allowed(entry: Entry) -> bool:
+        needed = WRITES.get(entry.path)
+        return role is None or needed is None or ROLES.index(role) >= ROLES.index(needed)
+
+    return {
+        section: tuple(entry for entry in entries if allowed(entry))
+        for section, entries in SECTIONS.items()
+    }
+
+
+def pages(role: str | None = None) -> dict[str, list[st.Page]]:
+    """The pages for `st.navigation`, by section: those a user of this role may open (a
+    page left out cannot be reached by its address either)."""
     return {
         section: [
             st.Page(entry.path, title=entry.title, icon=entry.icon, default=entry == DEFAULT)
             for entry in entries
         ]
-        for section, entries in SECTIONS.items()
+        for section, entries in sections(role).items()
     }

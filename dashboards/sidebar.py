@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboards import navigation, state
+from dashboards import login, navigation, state
 from dashboards.markdown import escape
 from workbench.events import VOCABULARY
 from workbench.filters import (
@@ -130,7 +130,7 @@ def _choose_log() -> None:
 def _links() -> None:
     """A link per page, each carrying the current query (log, time zone, filters)."""
     query = state.query()
-    for section, entries in navigation.SECTIONS.items():
+    for section, entries in navigation.sections(login.role()).items():
         st.caption(section)
         for entry in entries:
             st.page_link(entry.path, label=entry.title, icon=entry.icon, query_params=query)

@@ -196,3 +196,81 @@ def test_a_sidebar_filter_survives_clicking_through_the_sidebar_11(server) -> No
                         timeout=30_000
                     )
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app with `--auth password`, a viewer (vera) and an analyst (anton): its address."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    db = tmp_path_factory.mktemp("guarded") / "guarded.db"
+    workbench = [sys.executable, "-m", "workbench", "--db", str(db)]
+    subprocess.run([*workbench, "demo"], check=True, capture_output=True)
+    for name, role in (("vera", "viewer"), ("anton", "analyst")):
+        subprocess.run(
+            [*workbench, "users", "add", name, "--role", role],
+            input=f"{name}-password\n".encode(),
+            check=True,
+            capture_output=True,
+        )
+    port = _free_port()
+    process = subprocess.Popen(
+        [*workbench, "serve", "--port", str(port), "--auth", "password"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_healthy(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _log_in(page: Page, name: str, password: str) -> None:
+    page.get_by_role("textbox", name="User name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_with_auth_only_the_login_page_shows_until_a_user_logs_in(guarded) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for address in ("", "/overview?log=order-to-cash", "/upload"):
+            page.goto(f"{guarded}{address}")
+            page.get_by_role("button", name="Log in").wait_for(timeout=90_000)
+            _settled(page)
+            assert page.get_by_text("order-to-cash").count() == 0, address
+            assert page.locator("[data-testid='stSidebar'] a").count() == 0, address
+        _log_in(page, "vera", "not her password")
+        page.get_by_text("do not match").wait_for(timeout=30_000)
+        _log_in(page, "vera", "vera-password")
+        page.get_by_role("heading", name="Event logs").first.wait_for(timeout=90_000)
+        _settled(page)
+        sidebar = page.locator("[data-testid='stSidebar']")
+        sidebar.get_by_text("Logged in as").wait_for(timeout=30_000)
+        assert "log=order-to-cash" in page.url  # the viewer sees the log, chosen for them
+        assert sidebar.get_by_role("link", name="Upload", exact=True).count() == 0
+        assert sidebar.get_by_role("link", name="Overview", exact=True).count() == 1
+        page.goto(f"{guarded}/upload")  # a viewer's session reaches no upload by its address
+        page.get_by_text("Page not found").first.wait_for(timeout=60_000)
+        _settled(page)
+        assert page.get_by_text("Upload an event log").count() == 0
+        sidebar.get_by_text("Logged in as").wait_for(timeout=30_000)  # the reload kept it
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(500)
+        sidebar.get_by_role("button", name="Log out").click()
+        page.get_by_text("You are logged out").wait_for(timeout=30_000)
+        page.goto(f"{guarded}/overview?log=order-to-cash")
+        page.get_by_role("button", name="Log in").wait_for(timeout=90_000)
+        _log_in(page, "anton", "anton-password")
+        page.get_by_text("Logged in as").wait_for(timeout=90_000)
+        _settled(page)
+        page.goto(f"{guarded}/upload")
+        page.get_by_role("heading", name="Upload an event log").first.wait_for(timeout=90_000)
+        browser.close()

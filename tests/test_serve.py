@@ -103,3 +103,15 @@ def test_no_auth_listens_everywhere_and_warns_on_every_start(demo_db) -> None:
             first = errors.decode().strip().splitlines()[0]
             assert first.startswith("warning: serving on 0.0.0.0")
             assert "without authentication" in first
+
+
+def test_password_auth_needs_a_user_first(tmp_path) -> None:
+    db = str(tmp_path / "s.db")
+    result = CliRunner().invoke(
+        app, ["--db", db, "serve", "--host", "0.0.0.0", "--auth", "password"]
+    )
+    assert result.exit_code == 2
+    assert "workbench users add" in result.output
+    result = CliRunner().invoke(app, ["--db", db, "serve", "--auth", "ldap"])
+    assert result.exit_code == 2
+    assert "--auth 'ldap'" in result.output

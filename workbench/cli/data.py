@@ -324,6 +324,16 @@ def serve(
             " network it is on (then authentication is required, or --no-auth)."
         ),
     ] = LOOPBACK,
+    auth: Annotated[
+        str,
+        typer.Option(
+            help="none, or password: a login page before anything else, for the users of"
+            " `workbench users`."
+        ),
+    ] = "none",
+    session_minutes: Annotated[
+        float, typer.Option(min=1, help="With --auth: a session idle this long ends.")
+    ] = 30,
     no_auth: Annotated[
         bool,
         typer.Option(
@@ -345,24 +355,32 @@ def serve(
 
     Example: workbench --db loans.db serve --port 8502
     """
-    if not is_loopback(host):
+    if auth not in ("none", "password"):
+        fail(f"--auth {auth!r}: choose none or password")
+    if auth == "none" and not is_loopback(host):
         if not no_auth:
             fail(
                 f"serve: listening on {host} would open every log to anyone who reaches port"
-                f" {port}, with no login; listen on {LOOPBACK} (the default), or add"
-                " --no-auth to accept that"
+                f" {port}, with no login; add --auth password (users from `workbench users"
+                " add NAME --role admin`), or --no-auth to accept that"
             )
         warn(
             f"serving on {host}:{port} without authentication: anyone who reaches it reads"
             " every log and can import into the store"
         )
-    store()  # refuse a store that cannot be opened here, with one line
+    opened = store()  # refuse a store that cannot be opened here, with one line
+    if auth == "password" and not opened.users.all():
+        fail(
+            "serve --auth password: the store has no users; add one with `workbench users"
+            " add NAME --role admin`"
+        )
     session.close()
     app_path = Path(__file__).resolve().parent.parent.parent / "dashboards" / "app.py"
     location = session.location
     if not is_url(location):
         location = str(Path(location).resolve())
-    env = {**os.environ, "WORKBENCH_DB": location}
+    env = {**os.environ, "WORKBENCH_DB": location, "WORKBENCH_AUTH": auth}
+    env["WORKBENCH_SESSION_MINUTES"] = f"{session_minutes:g}"
     command_line = [sys.executable, "-m", "streamlit", "run", str(app_path)]
     for option, value in streamlit_options(host, port, max_upload_mb, headless=headless):
         command_line += [f"--{option}", value]

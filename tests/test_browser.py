@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from dashboards import navigation
+from tests.serving import served
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -22,25 +20,6 @@ if TYPE_CHECKING:
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 README = (DOCS.parent / "README.md").read_text()  # the screenshots it shows are kept in docs/
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_healthy(port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "the server exited"
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError("the server did not become healthy within 60 s")
 
 
 # URL path, the page's heading, and the screenshot's name.
@@ -77,20 +56,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     db = tmp_path_factory.mktemp("browser") / "browser.db"
-    workbench = [sys.executable, "-m", "workbench", "--db", str(db)]
-    subprocess.run([*workbench, "demo"], check=True, capture_output=True)
-    port = _free_port()
-    process = subprocess.Popen(
-        [*workbench, "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    subprocess.run(
+        [sys.executable, "-m", "workbench", "--db", str(db), "demo"],
+        check=True,
+        capture_output=True,
     )
-    try:
-        _wait_healthy(port, process)
+    with served(db) as (port, _process):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _settled(page: Page) -> None:
@@ -213,18 +185,8 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             check=True,
             capture_output=True,
         )
-    port = _free_port()
-    process = subprocess.Popen(
-        [*workbench, "serve", "--port", str(port), "--auth", "password"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_healthy(port, process)
+    with served(db, "--auth", "password") as (port, _process):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _log_in(page: Page, name: str, password: str) -> None:

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.serving import served
 from workbench.cli import app
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _listening(port: int) -> set[str]:
@@ -39,46 +27,9 @@ def _listening(port: int) -> set[str]:
     return found
 
 
-@contextmanager
-def _serving(db: Path, *options: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "workbench",
-            "--db",
-            str(db),
-            "serve",
-            "--port",
-            str(port),
-            *options,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert process.poll() is None, "the server exited"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise AssertionError("the server did not become healthy within 60 s")
-        yield port, process
-    finally:
-        process.terminate()
-        if process.returncode is None:
-            process.communicate(timeout=30)
-
-
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc/net/tcp")
 def test_serve_listens_on_this_machine_only_by_default(demo_db) -> None:
-    with _serving(demo_db) as (port, _process):
+    with served(demo_db) as (port, _process):
         assert _listening(port) == {"0100007F"}  # 127.0.0.1, and nothing else
 
 
@@ -96,7 +47,7 @@ def test_another_address_without_authentication_is_refused(tmp_path, host) -> No
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc/net/tcp")
 def test_no_auth_listens_everywhere_and_warns_on_every_start(demo_db) -> None:
     for _start in range(2):
-        with _serving(demo_db, "--host", "0.0.0.0", "--no-auth") as (port, process):
+        with served(demo_db, "--host", "0.0.0.0", "--no-auth", errors=True) as (port, process):
             assert _listening(port) == {"00000000"}
             process.terminate()
             _out, errors = process.communicate(timeout=30)

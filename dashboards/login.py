@@ -102,7 +102,7 @@ def _end(token: str, name: str, notice: str) -> None:
 def _form() -> bool:
     """The login form; True once the user logged in (the page goes on below it)."""
     place = st.empty()
-    with place.container():
+    with place.container(), st.columns([1, 2, 1])[1]:
         st.title("Workbench")
         notice = st.session_state.pop(_NOTICE, None)
         if notice:

@@ -20,7 +20,7 @@ import streamlit as st
 from dashboards import state
 from workbench.access import Access, User
 
-_USER = "login-user"
+_USER = state.USER_KEY
 _TOKEN = "login-token"
 _NOTICE = "login-notice"
 _COOKIE = "workbench_session"

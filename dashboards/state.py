@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import streamlit as st
 
+from workbench.access import User
 from workbench.application import Cut, Workbench
 from workbench.caching import BoundedCache
 from workbench.events import WorkbenchError
@@ -77,9 +78,14 @@ def _open(location: str) -> Workbench:
     return Workbench(location, cache_bytes=_budget())
 
 
+USER_KEY = "login-user"  # who is logged in (`dashboards.login`), in the session's state
+
+
 def workbench() -> Workbench:
-    """The application, opened once per server process."""
-    return _open(db_location())
+    """The application, opened once per server process, as the logged-in user uses it:
+    what their role does not allow, it refuses (without logins: everything is allowed)."""
+    user = st.session_state.get(USER_KEY)
+    return _open(db_location()).acting(user if isinstance(user, User) else None)
 
 
 def store() -> EventStore:

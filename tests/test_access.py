@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import real_log
 from workbench import EventStore
 from workbench.access import MAX_DELAY, Access, AccessError
 from workbench.cli import app
@@ -137,3 +138,67 @@ def test_the_store_keeps_users_on_every_backend(any_store) -> None:
         "user-role",
         "user-remove",
     ]
+
+
+def _team(db: Path) -> None:
+    for name, role in (("vera", "viewer"), ("anton", "analyst"), ("ada", "admin")):
+        assert _run(db, "users", "add", name, "--role", role, stdin=f"{name}-password\n")[0] == 0
+
+
+def test_as_a_user_the_cli_has_the_rights_of_their_role(tmp_path) -> None:
+    db = tmp_path / "s.db"
+    _team(db)
+    log = str(real_log("running-example.csv"))
+    code, output = _run(db, "--as", "vera", "ingest", log, "--log", "run")
+    assert code == 2
+    assert output.strip() == "error: vera is a viewer: importing needs the analyst role"
+    with EventStore(db) as store:
+        assert not store.has_log("run")  # nothing was written
+    assert _run(db, "--as", "anton", "ingest", log, "--log", "run")[0] == 0
+    assert _run(db, "--as", "vera", "stats", "run", "--json")[0] == 0  # a viewer reads
+    code, output = _run(db, "--as", "anton", "drop", "run", "--yes")
+    assert code == 2
+    assert "dropping a log needs the admin role" in output
+    code, output = _run(db, "--as", "anton", "users", "add", "eve", stdin="eve-password\n")
+    assert code == 2
+    assert "adding a user needs the admin role" in output
+    code, output = _run(db, "--as", "anton", "users", "passwd", "vera", stdin="new-password\n")
+    assert code == 2
+    assert _run(db, "--as", "anton", "users", "passwd", "anton", stdin="own-password\n")[0] == 0
+    assert _run(db, "--as", "ada", "users", "role", "vera", "analyst")[0] == 0
+    assert _run(db, "--as", "ada", "drop", "run", "--yes")[0] == 0
+    code, output = _run(db, "--as", "nobody", "logs")
+    assert code == 2
+    assert "--as nobody: no such user" in output
+    code, output = _run(db, "audit", "--json")
+    writes = [
+        (row["actor"], row["action"], row["target"])
+        for row in json.loads(output)
+        if row["action"] in ("import", "drop", "user-role", "user-passwd")
+    ]
+    assert writes == [
+        ("anton", "import", "run"),
+        ("anton", "user-passwd", "anton"),
+        ("ada", "user-role", "vera"),
+        ("ada", "drop", "run"),
+    ]
+
+
+def test_the_application_refuses_a_viewers_import_whoever_asks(tmp_path) -> None:
+    from workbench.access import Denied
+    from workbench.application import Workbench
+
+    with Workbench(tmp_path / "s.db") as bench:
+        access = Access(bench.store)
+        viewer = access.add("vera", "viewer", SECRET, actor="test")
+        analyst = access.add("anton", "analyst", SECRET, actor="test")
+        with pytest.raises(Denied, match="vera is a viewer"):
+            bench.acting(viewer).import_file(real_log("running-example.csv"), log="run")
+        assert bench.logs() == []
+        imported = bench.acting(analyst).import_file(real_log("running-example.csv"), log="run")
+        assert imported.summary.events_added > 0
+        assert bench.acting(viewer).summary("run").cases > 0  # and the viewer reads it
+        with pytest.raises(Denied):
+            bench.acting(analyst).drop("run")
+        assert bench.drop("run") > 0  # without logins: the machine's user may
+        assert bench.acting(viewer).store is bench.store  # one store under every view

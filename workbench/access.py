@@ -38,6 +38,32 @@ class AccessError(WorkbenchError):
     password)."""
 
 
+class Denied(AccessError):
+    """The acting user's role does not allow what was asked."""
+
+
+def local_actor() -> str:
+    """Who a command typed on this machine acts as, in the audit trail: its user."""
+    import getpass
+    import os
+
+    try:
+        return f"{getpass.getuser()} (shell)"
+    except (KeyError, OSError):
+        return f"uid {os.getuid()} (shell)"
+
+
+def require(user: User | None, role: str, doing: str) -> None:
+    """Refuse (`Denied`) what ``user``'s role does not allow: ``doing`` needs ``role``. No
+    user (a workbench without logins, or a command typed on its machine): allowed."""
+    if user is not None and not user.may(role):
+        raise Denied(f"{user.name} is {_a(user.role)}: {doing} needs the {role} role")
+
+
+def _a(role: str) -> str:
+    return f"an {role}" if role[0] in "aeiou" else f"a {role}"
+
+
 @dataclass(frozen=True)
 class User:
     """Someone who may use the workbench, with a role."""
@@ -61,12 +87,14 @@ class Access:
         *,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        acting: User | None = None,
     ) -> None:
         from argon2 import PasswordHasher
 
         self.store = store
         self.sleep = sleep
         self.now = now
+        self.acting = acting  # who manages users through this (None: the machine's user)
         self._hasher = PasswordHasher()
 
     # ------------------------------------------------------------------ users
@@ -86,6 +114,7 @@ class Access:
     def add(self, name: str, role: str, password: str, *, actor: str) -> User:
         """A new user; refused when the name is taken, the role unknown or the password
         too short."""
+        require(self.acting, "admin", "adding a user")
         _check_name(name)
         _check_role(role)
         if self.store.users.get(name) is not None:
@@ -100,12 +129,15 @@ class Access:
 
     def passwd(self, name: str, password: str, *, actor: str) -> None:
         """A user's new password."""
+        if self.acting is None or self.acting.name != name:
+            require(self.acting, "admin", "changing another user's password")
         kept = self._existing(name)
         self.store.users.save(name, kept.role, self._hash(password))
         self.store.users.record(actor, "user-passwd", name)
 
     def set_role(self, name: str, role: str, *, actor: str) -> None:
         """A user's new role."""
+        require(self.acting, "admin", "changing a user's role")
         _check_role(role)
         kept = self._existing(name)
         self.store.users.save(name, role, kept.password)
@@ -113,6 +145,7 @@ class Access:
 
     def remove(self, name: str, *, actor: str) -> None:
         """Forget a user (the audit trail keeps what they did)."""
+        require(self.acting, "admin", "removing a user")
         self._existing(name)
         self.store.users.remove(name)
         self.store.users.record(actor, "user-remove", name)

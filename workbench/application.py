@@ -24,6 +24,7 @@ by what had happened, and was known, by then.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import threading
 from collections.abc import Callable, Collection
@@ -43,6 +44,7 @@ from workbench.summary import Summary, summarize
 
 if TYPE_CHECKING:
     from ingest.jobs import Summary as ImportSummary
+    from workbench.access import User
     from workbench.animation import Animation
     from workbench.bounded import Limit
     from workbench.checkpoints import Checkpoint
@@ -168,6 +170,7 @@ class Workbench:
         self._store: EventStore | None = None
         self._model: ReadModel | None = None
         self._lock = threading.RLock()
+        self.user: User | None = None  # who acts through it (None: no logins; `acting`)
 
     # ------------------------------------------------------------------ what it owns
 
@@ -212,6 +215,36 @@ class Workbench:
 
     def __enter__(self) -> Workbench:
         return self
+
+    # ------------------------------------------------------------------ who acts
+
+    def acting(self, user: User | None) -> Workbench:
+        """This application as ``user`` uses it: the same store, read model and caches,
+        with what the user's role does not allow refused (`workbench.access.Denied`): a
+        viewer reads; an analyst also imports; an admin also drops logs. None: nobody
+        logged in (a workbench without logins, a command typed on its machine), which may
+        do everything. Close the application, not the view."""
+        if user == self.user:
+            return self
+        self.model  # noqa: B018  (open the store and read model here, so that views share them)
+        view = copy.copy(self)
+        view.user = user
+        return view
+
+    @property
+    def actor(self) -> str:
+        """Who the audit trail names for what is done through this: the user, or the
+        machine's user (see `acting`)."""
+        from workbench.access import local_actor
+
+        return self.user.name if self.user is not None else local_actor()
+
+    def authorize(self, role: str, doing: str) -> None:
+        """Refuse (`workbench.access.Denied`) what the acting user's role does not allow:
+        ``doing`` needs ``role``."""
+        from workbench.access import require
+
+        require(self.user, role, doing)
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -829,7 +862,14 @@ class Workbench:
         what it added (`imported`)."""
         from ingest.jobs import ingest
 
+        self.authorize("analyst", "importing")
         summary = ingest(self.model.store, path, **options)
+        self.store.users.record(
+            self.actor,
+            "import",
+            summary.log,
+            f"job {summary.job_id}: {summary.events_added} events from {Path(summary.source).name}",
+        )
         fired = self.imported(summary.log) if summary.events_added else []
         return Imported(summary, fired)
 
@@ -845,7 +885,12 @@ class Workbench:
         from ingest.follow import follow_file, follow_folder
 
         def after(summary: ImportSummary) -> None:
+            if summary.events_added:
+                detail = f"job {summary.job_id}: {summary.events_added} events, following"
+                self.store.users.record(self.actor, "import", summary.log, detail)
             report(summary, self.imported(summary.log) if summary.events_added else [])
+
+        self.authorize("analyst", "importing")
 
         follower = follow_folder if path.is_dir() else follow_file
         self.model  # noqa: B018  (open: committed batches become segments as they commit)
@@ -854,7 +899,9 @@ class Workbench:
     def drop(self, log: str) -> int:
         """Delete a whole log, with what was derived from it (its segments, cached reads);
         returns the number of events deleted."""
+        self.authorize("admin", "dropping a log")
         removed = self.store.drop(log)
+        self.store.users.record(self.actor, "drop", log, f"{removed} events")
         self.model.drop(log)
         self.forget(log)
         return removed

@@ -18,7 +18,7 @@ from workbench.cli import users
 
 # isort: on
 from workbench.cli.commands import app
-from workbench.cli.session import DEFAULT_DB, DbOption, TimeoutOption, session
+from workbench.cli.session import DEFAULT_DB, AsOption, DbOption, TimeoutOption, session
 
 __all__ = [
     "alerts",
@@ -38,7 +38,10 @@ __all__ = [
 
 @app.callback()
 def main_options(
-    ctx: typer.Context, db: DbOption = DEFAULT_DB, timeout: TimeoutOption = 60.0
+    ctx: typer.Context,
+    db: DbOption = DEFAULT_DB,
+    timeout: TimeoutOption = 60.0,
+    as_user: AsOption = None,
 ) -> None:
     """Workbench: import event logs, explore them, rebuild any moment.
 
@@ -46,6 +49,7 @@ def main_options(
     """
     session.location = db
     session.timeout = timeout
+    session.acting = as_user
     ctx.call_on_close(session.close)
 
 

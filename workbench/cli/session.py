@@ -40,6 +40,17 @@ TimeoutOption = Annotated[
     ),
 ]
 
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        metavar="USER",
+        envvar="WORKBENCH_AS",
+        help="Act as this user of `workbench users`, with the rights of their role (as the"
+        " app would let them).",
+    ),
+]
+
 
 class _Session:
     """The application of one invocation, opened on first use and closed when the command
@@ -47,12 +58,15 @@ class _Session:
 
     location: str = DEFAULT_DB
     timeout: float = 60.0
+    acting: str | None = None  # --as: the user the command acts as
     opened: Workbench | None = None
+    view: Workbench | None = None  # the application as that user uses it
 
     def close(self) -> None:
         if self.opened is not None:
             self.opened.close()
             self.opened = None
+            self.view = None
 
 
 session = _Session()
@@ -64,7 +78,16 @@ def workbench() -> Workbench:
 
     if session.opened is None:
         session.opened = Workbench(session.location, timeout=session.timeout)
-    return session.opened
+    if session.view is None:
+        user = None
+        if session.acting is not None:
+            from workbench.access import Access
+
+            user = Access(session.opened.store).user(session.acting)
+            if user is None:
+                fail(f"--as {session.acting}: no such user (see `workbench users list`)")
+        session.view = session.opened.acting(user)
+    return session.view
 
 
 def store() -> EventStore:

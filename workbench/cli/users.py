@@ -4,7 +4,6 @@ trail of who did what."""
 from __future__ import annotations
 
 import getpass
-import os
 import sys
 from functools import partial
 from typing import TYPE_CHECKING, Annotated
@@ -15,7 +14,7 @@ from rich.table import Table
 from workbench.cli.commands import app, command
 from workbench.cli.options import JsonOption
 from workbench.cli.output import emit_json, fail, heading, out
-from workbench.cli.session import store
+from workbench.cli.session import store, workbench
 
 if TYPE_CHECKING:
     from workbench.access import Access
@@ -32,14 +31,6 @@ RoleOption = Annotated[
 ]
 
 
-def local_actor() -> str:
-    """Who a command typed on this machine acts as, in the audit trail."""
-    try:
-        return f"{getpass.getuser()} (shell)"
-    except (KeyError, OSError):
-        return f"uid {os.getuid()} (shell)"
-
-
 def _password(name: str) -> str:
     """The password for ``name``: asked twice on a terminal, else one line of standard
     input (so that scripts can pipe it; never an argument, which other users of the machine
@@ -53,9 +44,14 @@ def _password(name: str) -> str:
 
 
 def _access() -> Access:
+    """Users managed as the command acts (`--as`: that user's rights)."""
     from workbench.access import Access
 
-    return Access(store())
+    return Access(store(), acting=workbench().user)
+
+
+def _actor() -> str:
+    return workbench().actor
 
 
 @users_app.callback()
@@ -112,7 +108,7 @@ def users_add(
     Example: printf '%s\\n' "$PASSWORD" | workbench users add ana --role analyst
     """
     access = _access()
-    user = access.add(name, role, _password(name), actor=local_actor())
+    user = access.add(name, role, _password(name), actor=_actor())
     heading(user.name, f": added as {user.role}")
 
 
@@ -125,7 +121,7 @@ def users_passwd(name: Annotated[str, typer.Argument(help="The user's name.")]) 
     access = _access()
     if access.user(name) is None:  # before asking for a password that would be thrown away
         fail(f"no user {name!r} (see `workbench users list`)")
-    access.passwd(name, _password(name), actor=local_actor())
+    access.passwd(name, _password(name), actor=_actor())
     heading(name, ": password changed")
 
 
@@ -138,7 +134,7 @@ def users_role(
 
     Example: workbench users role ana admin
     """
-    _access().set_role(name, role, actor=local_actor())
+    _access().set_role(name, role, actor=_actor())
     heading(name, f": now {role}")
 
 
@@ -148,7 +144,7 @@ def users_remove(name: Annotated[str, typer.Argument(help="The user's name.")]) 
 
     Example: workbench users remove ana
     """
-    _access().remove(name, actor=local_actor())
+    _access().remove(name, actor=_actor())
     heading(name, ": removed")
 
 

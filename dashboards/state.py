@@ -106,8 +106,8 @@ def store_name() -> str:
 
 
 def logs() -> list[LogSummary]:
-    """The logs and views in the store."""
-    return store().logs()
+    """The logs and views in the store that the logged-in user may see."""
+    return workbench().logs()
 
 
 def _pickable() -> list[LogSummary]:
@@ -183,7 +183,7 @@ def case_lists(log: str | None) -> Callable[[str], list[str] | None]:
     """How a long case list in a link is found: stored with the log (`keep_cases`)."""
 
     def find(ref: str) -> list[str] | None:
-        if not log or not store().has_log(log):
+        if not log or not workbench().has_log(log):
             return None
         found = store().projections.load(log, case_list_name(ref))
         return None if found is None else found[0]["case_id"].to_list()

@@ -202,3 +202,102 @@ def test_the_application_refuses_a_viewers_import_whoever_asks(tmp_path) -> None
             bench.acting(analyst).drop("run")
         assert bench.drop("run") > 0  # without logins: the machine's user may
         assert bench.acting(viewer).store is bench.store  # one store under every view
+
+
+def _restricted(db: Path) -> None:
+    """vera (viewer) and anton (analyst, @finance); a demo log and `secret`, granted to
+    @finance only."""
+    _team(db)
+    log = str(real_log("running-example.csv"))
+    assert _run(db, "ingest", log, "--log", "secret")[0] == 0
+    assert _run(db, "demo")[0] == 0
+    assert _run(db, "users", "group", "anton", "@finance")[0] == 0
+    assert _run(db, "grant", "secret", "--to", "@finance", "--role", "viewer")[0] == 0
+
+
+def test_a_restricted_log_is_not_there_for_a_user_without_a_grant(tmp_path) -> None:
+    db = tmp_path / "s.db"
+    _restricted(db)
+
+    def logs(user: str) -> list[str]:
+        code, output = _run(db, "--as", user, "logs", "--json")
+        assert code == 0, output
+        return [row["log"] for row in json.loads(output)]
+
+    assert "secret" not in logs("vera")
+    assert "secret" in logs("anton")  # by the grant to @finance
+    assert "secret" in logs("ada")  # an admin sees every log
+    for args in (("stats", "secret"), ("dfg", "secret"), ("state", "secret", "--at", "2030-01-01")):
+        code, output = _run(db, "--as", "vera", *args)
+        assert code == 2
+        assert output.strip() == "error: no log named 'secret' in the store (see `workbench logs`)"
+    assert _run(db, "--as", "anton", "stats", "secret")[0] == 0
+    code, output = _run(
+        db, "--as", "anton", "ingest", str(real_log("running-example.csv")), "--log", "secret"
+    )
+    assert code == 2  # an analyst, but the grant says viewer on this log
+    assert "importing into 'secret' needs the analyst role" in output
+    code, output = _run(db, "--as", "anton", "grant", "secret", "--to", "vera")
+    assert code == 2  # granting is an admin's
+    assert _run(db, "revoke", "secret", "--from", "@finance")[0] == 0
+    assert "secret" in logs("vera")  # without grants, open to every user again
+
+
+def test_every_verb_that_names_a_log_refuses_one_the_user_may_not_see(tmp_path) -> None:
+    import inspect
+
+    from workbench.application import Workbench, takes_log
+    from workbench.events import UnknownLog
+
+    db = tmp_path / "s.db"
+    _restricted(db)
+    with Workbench(db) as bench:
+        vera = Access(bench.store).user("vera")
+        view = bench.acting(vera)
+        verbs = [
+            name
+            for name, verb in inspect.getmembers(Workbench, inspect.isfunction)
+            if not name.startswith("_") and takes_log(verb)
+        ]
+        assert {"summary", "dfg", "state", "events", "drop", "diff", "restatements"} <= set(verbs)
+        for name in verbs:
+            verb = getattr(view, name)
+            others = [
+                parameter
+                for parameter in list(inspect.signature(verb).parameters.values())[1:]
+                if parameter.default is inspect.Parameter.empty
+                and parameter.kind is not inspect.Parameter.VAR_KEYWORD
+            ]
+            with pytest.raises(UnknownLog):
+                verb("secret", *[None] * len(others))
+        with pytest.raises(UnknownLog):
+            view.log("secret")
+        assert not view.has_log("secret")
+        assert "secret" not in [summary.log for summary in view.logs()]
+        assert bench.summary("secret").cases > 0  # the machine's user sees it
+
+
+@pytest.mark.parametrize("page", ["overview", "process_map", "cases", "time_travel"])
+def test_a_link_to_a_restricted_log_shows_nothing_of_it(tmp_path, monkeypatch, page) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import APP, close_app_store
+
+    db = tmp_path / "s.db"
+    _restricted(db)
+    with EventStore(db) as store:
+        vera = Access(store).user("vera")
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.session_state["login-user"] = vera  # as `dashboards.login` keeps who logged in
+    app.query_params["log"] = "secret"
+    app.run()
+    app.switch_page(f"views/{page}.py").run()
+    try:
+        assert not app.exception, [e.value for e in app.exception]
+        assert any("There is no log named" in e.value for e in app.main.error)
+        assert not app.main.metric
+        assert not app.main.dataframe
+        assert "secret" not in app.sidebar.selectbox(key="log").options
+    finally:
+        close_app_store()

@@ -148,7 +148,60 @@ class Access:
         require(self.acting, "admin", "removing a user")
         self._existing(name)
         self.store.users.remove(name)
+        self.store.users.set_groups(name, [])
+        self.store.users.revoke(principal=name)
         self.store.users.record(actor, "user-remove", name)
+
+    def set_groups(self, name: str, groups: list[str], *, actor: str) -> None:
+        """A user's groups (with or without a leading @), replacing those they had."""
+        require(self.acting, "admin", "changing a user's groups")
+        self._existing(name)
+        names = [group.removeprefix("@") for group in groups]
+        for group in names:
+            _check_name(group)
+        self.store.users.set_groups(name, names)
+        self.store.users.record(actor, "user-groups", name, " ".join(f"@{g}" for g in names))
+
+    # ------------------------------------------------------------------ logs
+
+    def grant(self, log: str, principal: str, role: str = "admin", *, actor: str) -> None:
+        """Restrict a log to the users and @groups granted it (this one among them), each
+        with at most ``role`` on it (their own role if lower). Admins see every log."""
+        require(self.acting, "admin", "granting a log")
+        _check_role(role)
+        if not self.store.has_log(log):
+            raise AccessError(f"no log named {log!r} in the store (see `workbench logs`)")
+        if not principal.startswith("@"):
+            self._existing(principal)
+        else:
+            _check_name(principal[1:])
+        self.store.users.grant(log, principal, role)
+        self.store.users.record(actor, "grant", log, f"{principal} {role}")
+
+    def revoke(self, log: str, principal: str, *, actor: str) -> None:
+        """Take back a grant (a log without grants is open to every user again)."""
+        require(self.acting, "admin", "revoking a grant")
+        if not self.store.users.revoke(log, principal):
+            raise AccessError(f"{principal} has no grant on {log!r} (see `workbench grants`)")
+        self.store.users.record(actor, "revoke", log, principal)
+
+    def role_on(self, user: User | None, log: str) -> str | None:
+        """The role ``user`` has on a log: theirs, lowered to the highest grant they have on
+        a restricted log; None when the log is restricted and they have no grant. No user
+        (a command typed on the store's machine) and admins: every log, as admin or as
+        themselves."""
+        if user is None:
+            return "admin"
+        base = log.split("/", 1)[0]  # a view LOG/TYPE is its log's
+        granted = [grant for grant in self.store.users.grants() if grant.log == base]
+        if not granted or user.role == "admin":
+            return user.role
+        mine = {user.name, *(f"@{group}" for group in self.store.users.groups().get(user.name, []))}
+        roles = [grant.role for grant in granted if grant.principal in mine]
+        if not roles:
+            return None
+        best = max(roles, key=ROLES.index)
+        return min(best, user.role, key=ROLES.index)
 
     # ------------------------------------------------------------------ logging in
 

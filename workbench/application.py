@@ -25,6 +25,7 @@ by what had happened, and was known, by then.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import threading
 from collections.abc import Callable, Collection
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from workbench.caching import BoundedCache
-from workbench.events import WorkbenchError, parse_time
+from workbench.events import UnknownLog, WorkbenchError, parse_time
 from workbench.filters import Attribute, Filters
 from workbench.readmodel import ReadModel, cut, decoded, decoded_lazy
 from workbench.store import EventStore, Firing, LogSummary
@@ -44,7 +45,7 @@ from workbench.summary import Summary, summarize
 
 if TYPE_CHECKING:
     from ingest.jobs import Summary as ImportSummary
-    from workbench.access import User
+    from workbench.access import Access, User
     from workbench.animation import Animation
     from workbench.bounded import Limit
     from workbench.checkpoints import Checkpoint
@@ -246,18 +247,57 @@ class Workbench:
 
         require(self.user, role, doing)
 
+    def authorize_on(self, log: str, role: str, doing: str) -> None:
+        """`authorize`, on a log whose grants may lower the acting user's role on it."""
+        from workbench.access import ROLES, Denied, require
+
+        require(self.user, role, doing)
+        if self.user is None:
+            return
+        mine = self._access.role_on(self.user, log)
+        if mine is None:
+            raise UnknownLog(log)
+        if ROLES.index(mine) < ROLES.index(role):
+            raise Denied(
+                f"{self.user.name} may see {log!r} as a {mine}: {doing} needs the {role} role"
+            )
+
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ------------------------------------------------------------------ logs
 
     def logs(self) -> list[LogSummary]:
-        """The logs and views of the store."""
-        return self.store.logs()
+        """The logs and views of the store that the acting user may see."""
+        found = self.store.logs()
+        if self.user is None:
+            return found
+        access = self._access
+        return [summary for summary in found if access.role_on(self.user, summary.log)]
 
     def log(self, name: str) -> LogSummary:
-        """One log's (or view's) entry; `UnknownLog` when there is none."""
+        """One log's (or view's) entry; `UnknownLog` when there is none (or the acting user
+        may not see it)."""
+        self._see(name)
         return self.store.summary(name)
+
+    def has_log(self, name: str) -> bool:
+        """Whether the store has this log or view, and the acting user may see it."""
+        return self.store.has_log(name) and (
+            self.user is None or self._access.role_on(self.user, name) is not None
+        )
+
+    def _see(self, log: str) -> None:
+        """Refuse a log the acting user may not see as if it did not exist (`UnknownLog`):
+        a restricted log is not there for them, in a list, by a link or by its name."""
+        if self.user is not None and self._access.role_on(self.user, log) is None:
+            raise UnknownLog(log)
+
+    @property
+    def _access(self) -> Access:
+        from workbench.access import Access
+
+        return Access(self.store)
 
     def head(self, log: str) -> int:
         """The position of the log's last event: what a cached answer is keyed on."""
@@ -863,6 +903,9 @@ class Workbench:
         from ingest.jobs import ingest
 
         self.authorize("analyst", "importing")
+        log = options.get("log")
+        if isinstance(log, str) and self.store.has_log(log):
+            self.authorize_on(log, "analyst", f"importing into {log!r}")
         summary = ingest(self.model.store, path, **options)
         self.store.users.record(
             self.actor,
@@ -899,8 +942,9 @@ class Workbench:
     def drop(self, log: str) -> int:
         """Delete a whole log, with what was derived from it (its segments, cached reads);
         returns the number of events deleted."""
-        self.authorize("admin", "dropping a log")
+        self.authorize_on(log, "admin", "dropping a log")
         removed = self.store.drop(log)
+        self.store.users.revoke(log=log)
         self.store.users.record(self.actor, "drop", log, f"{removed} events")
         self.model.drop(log)
         self.forget(log)
@@ -959,3 +1003,29 @@ def _decoded(result: Any) -> Any:
     if isinstance(result, tuple | list):
         return type(result)(_decoded(item) for item in result)
     return result
+
+
+def _seen(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A verb that names a log first, refusing a log the acting user may not see
+    (`Workbench._see`) before it does anything."""
+
+    @functools.wraps(function)
+    def checked(self: Workbench, *args: Any, **kwargs: Any) -> Any:
+        log = args[0] if args else kwargs.get("log")
+        if isinstance(log, str):
+            self._see(log)
+        return function(self, *args, **kwargs)
+
+    return checked
+
+
+def takes_log(function: Callable[..., Any]) -> bool:
+    """Whether a verb of `Workbench` names a log first (and so sees it first)."""
+    parameters = list(inspect.signature(function).parameters)
+    return len(parameters) > 1 and parameters[1] == "log"
+
+
+# Every verb that names a log sees it first: one rule, for the verbs of today and tomorrow.
+for _name, _verb in list(vars(Workbench).items()):
+    if inspect.isfunction(_verb) and not _name.startswith("_") and takes_log(_verb):
+        setattr(Workbench, _name, _seen(_verb))

@@ -11,7 +11,7 @@ from dashboards.markdown import escape
 sidebar.render()
 st.title("Event logs")
 store = state.store()
-summaries = store.logs()
+summaries = state.logs()
 
 if not summaries:
     st.markdown(
@@ -24,6 +24,7 @@ if not summaries:
     if st.button("Load the demo log", type="primary"):
         from sample_data.demo import load_demo
 
+        state.workbench().authorize("analyst", "loading the demo log")
         with st.spinner("Importing the demo log..."):
             load_demo(store)
         st.rerun()

@@ -15,7 +15,7 @@ from workbench.store import LogName
 
 summary = require_log(object_centric=True)
 log = LogName.parse(summary.log).log  # a view's page is its object-centric log's
-found = next((s for s in state.store().logs() if s.log == log), None)
+found = next((s for s in state.logs() if s.log == log), None)
 title("Object-centric", found or summary)
 if found is None or found.kind != "object":
     st.info(

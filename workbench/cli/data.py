@@ -169,7 +169,7 @@ def logs(as_json: JsonOption = False) -> None:
 
     Example: workbench logs --json
     """
-    summaries = store().logs()
+    summaries = workbench().logs()
     if as_json:
         rows = []
         for s in summaries:

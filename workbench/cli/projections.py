@@ -89,7 +89,7 @@ def projections(
 def _read_model_status(log: str | None) -> list[Status]:
     """Where the read model of each stored log (or of one) stands."""
     found = store()
-    names = [log] if log is not None else [s.log for s in found.logs()]
+    names = [log] if log is not None else [s.log for s in workbench().logs()]
     return [read_model().status(name) for name in names if not found.resolve(name).is_view]
 
 

@@ -108,7 +108,7 @@ def is_url(location: str) -> bool:
 
 def existing_log(log: str) -> str:
     """The log name, if the store has that log or view; else one line and exit code 2."""
-    if not store().has_log(log):
+    if not workbench().has_log(log):
         fail(f"no log named {log!r} in the store (see `workbench logs`)")
     return log
 

@@ -187,3 +187,74 @@ def audit(
             entry.detail,
         )
     out.print(table if found else "nothing in the audit trail")
+
+
+@partial(command, on=users_app, name="group")
+def users_group(
+    name: Annotated[str, typer.Argument(help="The user's name.")],
+    groups: Annotated[
+        list[str] | None, typer.Argument(help="Their groups (@team or team); none: no group.")
+    ] = None,
+) -> None:
+    """Set a user's groups (replacing those they had); a grant to @GROUP reaches its members.
+
+    Example: workbench users group ana @finance @audit
+    """
+    _access().set_groups(name, list(groups or []), actor=_actor())
+    heading(name, ": " + (" ".join(f"@{g.removeprefix('@')}" for g in groups or []) or "no group"))
+
+
+@command
+def grant(
+    log: Annotated[str, typer.Argument(help="The log to restrict.")],
+    to: Annotated[str, typer.Option("--to", help="A user's name, or @group.")],
+    role: Annotated[
+        str, typer.Option(help="The most they may do on it: viewer, analyst or admin.")
+    ] = "admin",
+) -> None:
+    """Restrict a log to the users and @groups granted it: to everyone else (admins
+    aside) it is not there, in the app, by a link, or in a command run --as them.
+
+    Example: workbench grant payroll --to @finance --role viewer
+    """
+    _access().grant(log, to, role, actor=_actor())
+    heading(log, f": {to} may see it (at most as {role})")
+
+
+@command
+def revoke(
+    log: Annotated[str, typer.Argument(help="The restricted log.")],
+    from_: Annotated[str, typer.Option("--from", help="A user's name, or @group.")],
+) -> None:
+    """Take back a grant; a log without grants is open to every user again.
+
+    Example: workbench revoke payroll --from ana
+    """
+    _access().revoke(log, from_, actor=_actor())
+    heading(log, f": {from_} no longer granted")
+
+
+@command
+def grants(as_json: JsonOption = False) -> None:
+    """List the restricted logs with who may see them, and the users' groups.
+
+    Example: workbench grants --json
+    """
+    workbench().authorize("admin", "listing grants")
+    kept = store().users
+    found = kept.grants()
+    if as_json:
+        emit_json(
+            {
+                "grants": [{"log": g.log, "to": g.principal, "role": g.role} for g in found],
+                "groups": kept.groups(),
+            }
+        )
+        return
+    if not found:
+        out.print("no restricted logs: every user sees every log")
+        return
+    table = Table("log", "to", "at most")
+    for item in found:
+        table.add_row(item.log, item.principal, item.role)
+    out.print(table)

@@ -522,6 +522,28 @@ class UserRecorder(Protocol):
         ``since`` on, where given."""
         ...
 
+    def save_grant(self, log: str, principal: str, role: str, at: int) -> None:
+        """Let a user or @group see a log (with at most ``role`` on it), replacing a grant
+        to the same one."""
+        ...
+
+    def remove_grant(self, log: str | None, principal: str | None) -> int:
+        """Take back the grants on a log to a principal (None: to every one, on every log;
+        never both None); how many went."""
+        ...
+
+    def grants(self) -> list[tuple[str, str, str, int]]:
+        """(log, principal, role, granted at), by log and principal."""
+        ...
+
+    def set_groups(self, name: str, groups: list[str]) -> None:
+        """A user's groups, replacing those they had."""
+        ...
+
+    def groups(self) -> list[tuple[str, str]]:
+        """(user name, group), by name and group."""
+        ...
+
 
 class Recorder(
     EventRecorder,

@@ -280,6 +280,33 @@ class PortableQueries(ABC):
             parameters,
         )
 
+    def save_grant(self, log: str, principal: str, role: str, at: int) -> None:
+        self._execute(
+            "INSERT INTO grants (log, principal, role, granted_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (log, principal) DO UPDATE SET role = excluded.role,"
+            " granted_at = excluded.granted_at",
+            (log, principal, role, at),
+        )
+
+    def remove_grant(self, log: str | None, principal: str | None) -> int:
+        where, parameters = _where(("log = ?", log), ("principal = ?", principal))
+        return self._execute(f"DELETE FROM grants{where}", parameters)
+
+    def grants(self) -> list[tuple[str, str, str, int]]:
+        rows = self._rows("SELECT log, principal, role, granted_at FROM grants ORDER BY 1, 2")
+        return [(str(g), str(p), str(r), int(a)) for g, p, r, a in rows]
+
+    def set_groups(self, name: str, groups: list[str]) -> None:
+        self._execute("DELETE FROM user_groups WHERE name = ?", (name,))
+        for group in groups:
+            self._execute("INSERT INTO user_groups (name, grp) VALUES (?, ?)", (name, group))
+
+    def groups(self) -> list[tuple[str, str]]:
+        return [
+            (str(n), str(g))
+            for n, g in self._rows("SELECT name, grp FROM user_groups ORDER BY 1, 2")
+        ]
+
 
 def _where(*conditions: tuple[str, object | None]) -> tuple[str, list[object]]:
     """A WHERE clause of the conditions whose value is given, and their parameters."""

@@ -33,6 +33,16 @@ class AuditEntry:
     detail: str
 
 
+@dataclass(frozen=True)
+class Grant:
+    """A user (by name) or a group (``@name``) may see a log, with at most ``role``."""
+
+    log: str
+    principal: str
+    role: str
+    granted_at: datetime
+
+
 class Users:
     """The users of a store and its audit trail."""
 
@@ -75,3 +85,31 @@ class Users:
             AuditEntry(from_micros(at), str(who), str(what), str(target), str(detail))
             for at, who, what, target, detail in self.recorder.audit(actor, action, start)
         ]
+
+    def grant(self, log: str, principal: str, role: str) -> None:
+        """Let a user or @group see a log, with at most ``role`` on it."""
+        self.recorder.save_grant(log, principal, role, now_micros())
+
+    def revoke(self, log: str | None = None, principal: str | None = None) -> int:
+        """Take back grants: on a log, to a principal, or both; how many went."""
+        if log is None and principal is None:
+            raise ValueError("revoke names a log, a principal or both")
+        return self.recorder.remove_grant(log, principal)
+
+    def grants(self) -> list[Grant]:
+        """Every grant, by log and principal."""
+        return [
+            Grant(log, principal, role, from_micros(at))
+            for log, principal, role, at in self.recorder.grants()
+        ]
+
+    def set_groups(self, name: str, groups: list[str]) -> None:
+        """A user's groups (names without @), replacing those they had."""
+        self.recorder.set_groups(name, sorted(set(groups)))
+
+    def groups(self) -> dict[str, list[str]]:
+        """Each user's groups."""
+        found: dict[str, list[str]] = {}
+        for name, group in self.recorder.groups():
+            found.setdefault(name, []).append(group)
+        return found

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 #: Bump when the schema changes; `create` brings older databases up to date.
-VERSION: Final = 3
+VERSION: Final = 4
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS workbench_schema (version integer NOT NULL);
@@ -190,6 +190,18 @@ CREATE TABLE IF NOT EXISTS audit (
     detail text NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, action, at);
+CREATE TABLE IF NOT EXISTS grants (
+    log text COLLATE "C" NOT NULL,
+    principal text COLLATE "C" NOT NULL,
+    role text NOT NULL,
+    granted_at bigint NOT NULL,
+    PRIMARY KEY (log, principal)
+);
+CREATE TABLE IF NOT EXISTS user_groups (
+    name text COLLATE "C" NOT NULL,
+    grp text COLLATE "C" NOT NULL,
+    PRIMARY KEY (name, grp)
+);
 CREATE TABLE IF NOT EXISTS alert_firings (
     rule text COLLATE "C" NOT NULL,
     log text COLLATE "C" NOT NULL,

@@ -241,6 +241,19 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, action, at);
+-- Per-log access: a log with grants is seen only by the users and @groups they name.
+CREATE TABLE IF NOT EXISTS grants (
+    log TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    role TEXT NOT NULL,
+    granted_at INTEGER NOT NULL,
+    PRIMARY KEY (log, principal)
+);
+CREATE TABLE IF NOT EXISTS user_groups (
+    name TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    PRIMARY KEY (name, grp)
+);
 CREATE TABLE IF NOT EXISTS alert_firings (
     rule TEXT NOT NULL,
     log TEXT NOT NULL,
@@ -346,6 +359,8 @@ def needs_changes(run: Run) -> bool:
         "alert_firings",
         "users",
         "audit",
+        "grants",
+        "user_groups",
     }
     if not expected <= tables:
         return True

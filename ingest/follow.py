@@ -67,6 +67,7 @@ def follow_file(
     poll: float = 1.0,
     stop: threading.Event | None = None,
     report: Callable[[Summary], None] | None = None,
+    actor: str | None = None,
 ) -> None:
     """Import what is appended to a CSV or JSON lines file, round after round, until
     ``stop`` is set (or after one round, with ``once``)."""
@@ -86,7 +87,9 @@ def follow_file(
                 if not (kind == "csv" and _one_line(path, size)):
                     with tempfile.TemporaryDirectory(prefix="workbench-follow-") as folder:
                         copy = Path(folder) / path.name
-                        summary = _round(store, path, copy, size, log, mapping, options, kind, stop)
+                        summary = _round(
+                            store, path, copy, size, log, mapping, options, kind, stop, actor
+                        )
                     imported = size
                     if report is not None:
                         report(summary)
@@ -104,6 +107,7 @@ def _round(
     options: ParseOptions | None,
     kind: str,
     stop: threading.Event | None,
+    actor: str | None = None,
 ) -> Summary:
     """One round: the file's first ``size`` bytes, copied, imported after the rows that
     earlier rounds took."""
@@ -124,6 +128,7 @@ def _round(
             source=source,
             start_row=_taken(store, log, source),
             stop=stop,
+            actor=actor,
         )
     except IngestError as error:  # nothing new could be stored (only rejects): go on
         # The message names the file followed, not the round's private copy of it.
@@ -166,6 +171,7 @@ def follow_folder(
     poll: float = 1.0,
     stop: threading.Event | None = None,
     report: Callable[[Summary], None] | None = None,
+    actor: str | None = None,
 ) -> None:
     """Import each file dropped into ``folder`` once it has stopped growing (its size the
     same at two looks), until ``stop`` is set (or after one look, with ``once``). A file
@@ -183,7 +189,9 @@ def follow_folder(
                 continue
             done.add((path, size))
             try:
-                summary = ingest(store, path, log=log, mapping=mapping, options=options, stop=stop)
+                summary = ingest(
+                    store, path, log=log, mapping=mapping, options=options, stop=stop, actor=actor
+                )
             except IngestError as error:
                 summary = _failed(log or log_name(path), str(path), "", error)
             if report is not None:

@@ -117,6 +117,7 @@ def ingest(
     stop: threading.Event | None = None,
     source: str | None = None,
     start_row: int = 0,
+    actor: str | None = None,
 ) -> Summary:
     """Import a file into a log as one job; the same content imported again is a no-op.
 
@@ -130,7 +131,8 @@ def ingest(
 
     ``source`` names the file in the job's record when ``path`` is a copy of it (a file
     being followed); ``start_row`` skips the source rows an earlier job already took (they
-    are still read, so derived ids number repeats across the whole file).
+    are still read, so derived ids number repeats across the whole file). ``actor`` is who
+    imports (a user of `workbench users`, or the machine's user), kept in the job's record.
     """
     started = time.perf_counter()
     path = Path(path)
@@ -162,7 +164,7 @@ def ingest(
     if strict:
         _refuse_bad_rows(read, path, mapping, options)
     job_id, committed = store.ledger.start(
-        log, source or str(path), digest, kind, mapping.as_dict()
+        log, source or str(path), digest, kind, mapping.as_dict(), actor=actor
     )
     # A resumed job's record counts its earlier runs too; this run reports its own.
     earlier = store.ledger.jobs(job_id=job_id)[0] if committed else None

@@ -155,6 +155,11 @@ def test_as_a_user_the_cli_has_the_rights_of_their_role(tmp_path) -> None:
     with EventStore(db) as store:
         assert not store.has_log("run")  # nothing was written
     assert _run(db, "--as", "anton", "ingest", log, "--log", "run")[0] == 0
+    assert _run(db, "ingest", str(real_log("running-example.xes")), "--log", "other")[0] == 0
+    code, output = _run(db, "jobs", "--json")
+    actors = {job["log"]: job["actor"] for job in json.loads(output)}
+    assert actors["run"] == "anton"  # who recorded the events, in their job
+    assert actors["other"].endswith("(shell)")
     assert _run(db, "--as", "vera", "stats", "run", "--json")[0] == 0  # a viewer reads
     code, output = _run(db, "--as", "anton", "drop", "run", "--yes")
     assert code == 2
@@ -175,6 +180,7 @@ def test_as_a_user_the_cli_has_the_rights_of_their_role(tmp_path) -> None:
         (row["actor"], row["action"], row["target"])
         for row in json.loads(output)
         if row["action"] in ("import", "drop", "user-role", "user-passwd")
+        and not row["actor"].endswith("(shell)")
     ]
     assert writes == [
         ("anton", "import", "run"),

@@ -906,7 +906,7 @@ class Workbench:
         log = options.get("log")
         if isinstance(log, str) and self.store.has_log(log):
             self.authorize_on(log, "analyst", f"importing into {log!r}")
-        summary = ingest(self.model.store, path, **options)
+        summary = ingest(self.model.store, path, actor=self.actor, **options)
         self.store.users.record(
             self.actor,
             "import",
@@ -937,7 +937,7 @@ class Workbench:
 
         follower = follow_folder if path.is_dir() else follow_file
         self.model  # noqa: B018  (open: committed batches become segments as they commit)
-        follower(self.store, path, report=after, **options)
+        follower(self.store, path, report=after, actor=self.actor, **options)
 
     def drop(self, log: str) -> int:
         """Delete a whole log, with what was derived from it (its segments, cached reads);

@@ -252,19 +252,23 @@ def jobs(as_json: JsonOption = False) -> None:
 
     Example: workbench jobs --json
     """
-    found = store().ledger.jobs()
+    bench = workbench()
+    found = [job for job in store().ledger.jobs() if bench.user is None or bench.has_log(job.log)]
     if as_json:
         emit_json([job.as_dict() for job in found])
         return
     if not found:
         out.print("No ingest jobs yet.")
         return
-    table = Table("job", "log", "source", "format", "status", "read", "added", "dupl.", "rej.", "s")
+    table = Table(
+        "job", "log", "source", "by", "format", "status", "read", "added", "dupl.", "rej.", "s"
+    )
     for job in found:
         table.add_row(
             str(job.job_id),
             job.log,
             Path(job.source).name,
+            job.actor or "",
             job.format,
             job.status,
             f"{job.events_read:,}",

@@ -56,7 +56,14 @@ class Ledger:
         self.recorder = recorder
 
     def start(
-        self, log: str, source: str, sha256: str, format: str, mapping: Mapping[str, str]
+        self,
+        log: str,
+        source: str,
+        sha256: str,
+        format: str,
+        mapping: Mapping[str, str],
+        *,
+        actor: str | None = None,
     ) -> tuple[int, int]:
         """Open a job, or resume an unfinished one for the same content.
 
@@ -74,7 +81,8 @@ class Ledger:
                 tx.resume_job(found.job_id, pid, HOST)
                 return found.job_id, found.rows_committed
             started = datetime.now(UTC).isoformat()
-            return tx.new_job(log, source, sha256, format, mapping, pid, HOST, started), 0
+            opened = tx.new_job(log, source, sha256, format, mapping, pid, HOST, started, actor)
+            return opened, 0
 
     def set_mapping(self, job_id: int, mapping: Mapping[str, str]) -> None:
         """Record the column mapping a job settled on."""

@@ -276,8 +276,9 @@ class Transaction(Protocol):
         pid: int,
         host: str,
         started_at: str,
+        actor: str | None,
     ) -> int:
-        """Open a job; returns its id."""
+        """Open a job (run by ``actor``: who imports); returns its id."""
         ...
 
 

@@ -85,6 +85,7 @@ class Job:
     message: str | None
     pid: int | None = None  # the process that runs (or ran) it, and its host
     host: str | None = None
+    actor: str | None = None  # who imported: a user, or the machine's user (None: unknown)
 
     def as_dict(self) -> dict[str, Any]:
         """The job as plain JSON-ready values."""

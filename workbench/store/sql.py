@@ -23,7 +23,7 @@ from workbench.store.records import Job, Query, StoredProjection
 JOB_COLUMNS: Final = (
     "job_id, log, source, sha256, format, mapping, status, events_read, events_added,"
     " duplicates, rejected, rows_committed, last_position, started_at, finished_at, seconds,"
-    " message, pid, host"
+    " message, pid, host, actor"
 )
 #: The columns of a job's record a ledger may change.
 JOB_UPDATES: Final = frozenset({"mapping", "status", "finished_at", "seconds", "message"})

@@ -724,11 +724,13 @@ class _Transaction:
         pid: int,
         host: str,
         started_at: str,
+        actor: str | None,
     ) -> int:
+        mapped = json.dumps(dict(mapping))
         row = self._one(
             "INSERT INTO ingest_jobs"
-            " (log, source, sha256, format, mapping, status, started_at, pid, host)"
-            " VALUES (%s, %s, %s, %s, %s, 'running', %s, %s, %s) RETURNING job_id",
-            (log, source, sha256, format, json.dumps(dict(mapping)), started_at, pid, host),
+            " (log, source, sha256, format, mapping, status, started_at, pid, host, actor)"
+            " VALUES (%s, %s, %s, %s, %s, 'running', %s, %s, %s, %s) RETURNING job_id",
+            (log, source, sha256, format, mapped, started_at, pid, host, actor),
         )
         return int(row[0])

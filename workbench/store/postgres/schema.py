@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 #: Bump when the schema changes; `create` brings older databases up to date.
-VERSION: Final = 4
+VERSION: Final = 5
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS workbench_schema (version integer NOT NULL);
@@ -124,8 +124,11 @@ CREATE TABLE IF NOT EXISTS ingest_jobs (
     seconds double precision,
     message text,
     pid bigint,
-    host text
+    host text,
+    actor text
 );
+-- Added in version 5 (a table made before it has no such column).
+ALTER TABLE ingest_jobs ADD COLUMN IF NOT EXISTS actor text;
 CREATE INDEX IF NOT EXISTS ingest_jobs_by_content ON ingest_jobs (log, sha256);
 CREATE TABLE IF NOT EXISTS rejects (
     reject_id bigserial PRIMARY KEY,

@@ -858,11 +858,12 @@ class _Transaction:
         pid: int,
         host: str,
         started_at: str,
+        actor: str | None,
     ) -> int:
         self.cursor.execute(
             "INSERT INTO ingest_jobs"
-            " (log, source, sha256, format, mapping, status, started_at, pid, host)"
-            " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
-            (log, source, sha256, format, json.dumps(dict(mapping)), started_at, pid, host),
+            " (log, source, sha256, format, mapping, status, started_at, pid, host, actor)"
+            " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+            (log, source, sha256, format, json.dumps(dict(mapping)), started_at, pid, host, actor),
         )
         return int(self.fetch("SELECT last_insert_rowid()").item(0, 0))

@@ -166,7 +166,8 @@ CREATE TABLE IF NOT EXISTS ingest_jobs (
     seconds REAL,
     message TEXT,
     pid INTEGER,
-    host TEXT
+    host TEXT,
+    actor TEXT
 );
 CREATE INDEX IF NOT EXISTS ingest_jobs_by_content ON ingest_jobs (log, sha256);
 CREATE TABLE IF NOT EXISTS rejects (
@@ -274,6 +275,7 @@ _ADDED_COLUMNS: Final = {
     ("ingest_jobs", "last_position"): "ALTER TABLE ingest_jobs ADD COLUMN last_position INTEGER",
     ("ingest_jobs", "pid"): "ALTER TABLE ingest_jobs ADD COLUMN pid INTEGER",
     ("ingest_jobs", "host"): "ALTER TABLE ingest_jobs ADD COLUMN host TEXT",
+    ("ingest_jobs", "actor"): "ALTER TABLE ingest_jobs ADD COLUMN actor TEXT",
 }
 # Stored projections before they were keyed by view (derived data, dropped on upgrade).
 _OLD_DERIVED: Final = ("materialized", "materialized_changes")

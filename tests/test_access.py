@@ -307,3 +307,50 @@ def test_a_link_to_a_restricted_log_shows_nothing_of_it(tmp_path, monkeypatch, p
         assert "secret" not in app.sidebar.selectbox(key="log").options
     finally:
         close_app_store()
+
+
+def test_pseudonymized_exports_hide_names_and_agree_with_each_other(tmp_path) -> None:
+    import polars as pl
+
+    db = tmp_path / "s.db"
+    log = real_log("running-example.csv")
+    assert _run(db, "ingest", str(log), "--log", "run")[0] == 0
+    columns = "case_id,resource,Resource,event_id"
+    outputs = []
+    for name, extra in (("a.csv", ()), ("b.csv", ("--from", "2011-01-01"))):
+        code, output = _run(
+            db, "export", "run", "--format", "csv", "--output", str(tmp_path / name),
+            "--pseudonymize", columns, *extra,
+        )  # fmt: skip
+        assert code == 0, output
+        assert "warning" not in output
+        outputs.append(pl.read_csv(tmp_path / name))
+    whole, part = outputs
+    with EventStore(db) as store:
+        source = store.scan("run").collect()
+    names = set(source["resource"].drop_nulls()) | set(source["case_id"])
+    text = (tmp_path / "a.csv").read_text()
+    assert not any(f",{value}," in text for value in names)  # no name left, in any column
+    assert whole["case_id"].n_unique() == source["case_id"].n_unique()  # one per value
+    assert whole["resource"].n_unique() == source["resource"].n_unique()
+    # The same value, the same pseudonym, in every export of the store:
+    pairs = whole.select("event_id", "resource").join(part, on="event_id", how="inner")
+    assert pairs.height == part.height > 0
+    assert (pairs["resource"] == pairs["resource_right"]).all()
+    # Another store has another key: other pseudonyms for the same values.
+    other = tmp_path / "other.db"
+    _run(other, "ingest", str(log), "--log", "run")
+    _run(other, "export", "run", "--format", "csv", "--output", str(tmp_path / "c.csv"),
+         "--pseudonymize", "resource")  # fmt: skip
+    elsewhere = pl.read_csv(tmp_path / "c.csv")
+    assert not set(elsewhere["resource"]) & set(whole["resource"])
+    # A column that would give the values away is named.
+    code, output = _run(db, "export", "run", "--format", "csv", "--output",
+                        str(tmp_path / "d.csv"), "--pseudonymize", "resource")  # fmt: skip
+    assert code == 0
+    assert "the column 'Resource' holds values of resource" in output
+    code, output = _run(db, "export", "run", "--format", "csv", "--output",
+                        str(tmp_path / "e.csv"), "--pseudonymize", "timestamp")  # fmt: skip
+    assert code == 2
+    assert "--pseudonymize timestamp" in output
+    assert not (tmp_path / "e.csv").exists()

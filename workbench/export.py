@@ -14,7 +14,7 @@ from xml.sax.saxutils import quoteattr
 
 import polars as pl
 
-from workbench.events import WorkbenchError
+from workbench.events import VOCABULARY, WorkbenchError
 from workbench.projections import ordered
 from workbench.store import UNTIMED, EventStore, LogName, from_micros
 
@@ -23,6 +23,7 @@ FORMATS: tuple[Format, ...] = ("xes", "csv", "parquet", "ocel")
 # What the store assigns or derives: not part of an export.
 _INTERNAL = ("log", "position", "revision", "recorded_at")
 _ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
+_VOCABULARY_NAMES = frozenset(VOCABULARY)
 
 
 UNTIMED_MOMENT = from_micros(UNTIMED)  # the time of every event of a log without times
@@ -30,6 +31,78 @@ UNTIMED_MOMENT = from_micros(UNTIMED)  # the time of every event of a log withou
 
 class ExportError(WorkbenchError):
     """A log cannot be exported as asked."""
+
+
+# What a pseudonym can replace: who and what identifies a case, an event or a person.
+PSEUDONYMIZABLE = ("case_id", "resource", "event_id", "correlation_id", "causation_id")
+
+
+def pseudonymized(
+    store: EventStore, log: str, events: pl.LazyFrame, columns: list[str]
+) -> pl.LazyFrame:
+    """The events with each value of ``columns`` replaced by its pseudonym: the column's
+    name and the first 16 hex digits of the HMAC-SHA256 of the value under the store's own
+    key (`workbench.store.users.Users.key`, kept in the store, never exported). The same
+    value gets the same pseudonym in every export of the same store, so exports can be
+    joined; without the key the values cannot be recovered or tested for. Nulls stay null.
+    Refused: columns the log does not have, and times, numbers the store assigns, and the
+    activity (what happened is the analysis)."""
+    import hashlib
+    import hmac
+
+    schema = store.schema(log)
+    for name in columns:
+        if name not in schema:
+            raise ExportError(f"--pseudonymize {name}: the log has no column {name!r}")
+        if name not in PSEUDONYMIZABLE and name in _VOCABULARY_NAMES:
+            raise ExportError(
+                f"--pseudonymize {name}: choose among {', '.join(PSEUDONYMIZABLE)} and the"
+                " log's attributes"
+            )
+    key = store.users.key("pseudonyms")
+    for name in columns:
+        values = events.select(pl.col(name).cast(pl.String).drop_nulls().unique()).collect()
+        found = values[name].to_list()
+        pseudonyms = [
+            f"{name}-" + hmac.new(key, f"{name}\0{value}".encode(), hashlib.sha256).hexdigest()[:16]
+            for value in found
+        ]
+        events = events.with_columns(
+            pl.col(name)
+            .cast(pl.String)
+            .replace_strict(found, pseudonyms, default=None, return_dtype=pl.String)
+        )
+    return events
+
+
+def revealing(events: pl.LazyFrame, columns: list[str]) -> list[str]:
+    """The other text columns that hold values of the ``columns`` to pseudonymize (an
+    attribute kept from the source under another name, event ids derived from case ids):
+    left as they are, they would give the values away."""
+    schema = events.collect_schema()
+    originals = (
+        pl.concat(
+            [
+                events.select(pl.col(name).cast(pl.String).alias("value")).drop_nulls().unique()
+                for name in columns
+            ]
+        )
+        .unique()
+        .collect()["value"]
+    )
+    if originals.is_empty():
+        return []
+    found = []
+    for name, dtype in schema.items():
+        if name in columns or name in _INTERNAL or dtype != pl.String:
+            continue
+        values = pl.col(name)
+        hit = values.is_in(originals.implode())
+        if name == "event_id":  # derived ids begin with the case id: "CASE@TIME/ACTIVITY#N"
+            hit = hit | values.str.split("@").list.first().is_in(originals.implode())
+        if events.select(hit.any()).collect().item():
+            found.append(name)
+    return found
 
 
 def exported(events: pl.LazyFrame) -> pl.DataFrame:

@@ -21,6 +21,8 @@ from workbench.cli.output import check_output, emit_json, fail, heading, out, wa
 from workbench.cli.session import existing_log, store, workbench
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from workbench.application import Cut
     from workbench.filters import Filters
 
@@ -168,6 +170,14 @@ def export(
             " cluster), keeping the store's positions.",
         ),
     ] = None,
+    pseudonymize: Annotated[
+        str | None,
+        typer.Option(
+            help="Columns to replace by keyed pseudonyms (resource,case_id,...): the same"
+            " value gets the same pseudonym in every export of this store; the key stays in"
+            " the store.",
+        ),
+    ] = None,
     *,
     cut: Cut,
     filters: Filters,
@@ -178,6 +188,24 @@ def export(
     Example: workbench export orders --format xes --output orders.xes
     """
     from workbench import export as exporting
+
+    columns = [name.strip() for name in (pseudonymize or "").split(",") if name.strip()]
+    if columns and format == "ocel":
+        fail("--pseudonymize works with --format csv, xes or parquet")
+
+    def hidden(events: pl.LazyFrame, log: str) -> pl.LazyFrame:
+        if not columns:
+            return events
+        try:
+            hidden_events = exporting.pseudonymized(store(), log, events, columns)
+        except exporting.ExportError as error:
+            fail(str(error))
+        for name in exporting.revealing(events, columns):
+            warn(
+                f"--pseudonymize: the column {name!r} holds values of"
+                f" {', '.join(columns)}; add it to --pseudonymize to hide them too"
+            )
+        return hidden_events
 
     if format not in exporting.FORMATS:
         fail(f"--format {format!r}: choose {', '.join(exporting.FORMATS)}")
@@ -190,7 +218,7 @@ def export(
             fail(f"--output {output}: give a new or empty folder for the dataset")
         if not output.parent.is_dir():
             fail(f"--output {output}: the folder {output.parent} does not exist")
-        events = workbench().events(existing_log(log), cut, filters)
+        events = hidden(workbench().events(existing_log(log), cut, filters), log)
         count = exporting.to_partitioned_parquet(events, output, partition_by)
         out.print(f"{count:,} events of {log} written to {output}, one folder per {partition_by}")
         return
@@ -198,6 +226,6 @@ def export(
     from workbench.store import LogName
 
     source = LogName.parse(log).log if format == "ocel" else log
-    events = workbench().events(existing_log(source), cut, filters)
+    events = hidden(workbench().events(existing_log(source), cut, filters), source)
     count = exporting.export(store(), source, events, output, format=format)
     out.print(f"{count:,} events of {source} written to {output}")

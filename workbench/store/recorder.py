@@ -545,6 +545,11 @@ class UserRecorder(Protocol):
         """(user name, group), by name and group."""
         ...
 
+    def store_key(self, name: str, secret: str, at: int) -> str:
+        """The store's secret key of this name: ``secret`` if it has none yet (kept), else
+        the one it has (whoever made it first)."""
+        ...
+
 
 class Recorder(
     EventRecorder,

@@ -307,6 +307,14 @@ class PortableQueries(ABC):
             for n, g in self._rows("SELECT name, grp FROM user_groups ORDER BY 1, 2")
         ]
 
+    def store_key(self, name: str, secret: str, at: int) -> str:
+        self._execute(
+            "INSERT INTO store_keys (name, secret, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO NOTHING",
+            (name, secret, at),
+        )
+        return str(self._rows("SELECT secret FROM store_keys WHERE name = ?", (name,))[0][0])
+
 
 def _where(*conditions: tuple[str, object | None]) -> tuple[str, list[object]]:
     """A WHERE clause of the conditions whose value is given, and their parameters."""

@@ -103,6 +103,13 @@ class Users:
             for log, principal, role, at in self.recorder.grants()
         ]
 
+    def key(self, name: str) -> bytes:
+        """The store's secret key of this name (32 random bytes, made on first use and kept
+        in the store: never printed, never exported)."""
+        import secrets
+
+        return bytes.fromhex(self.recorder.store_key(name, secrets.token_hex(32), now_micros()))
+
     def set_groups(self, name: str, groups: list[str]) -> None:
         """A user's groups (names without @), replacing those they had."""
         self.recorder.set_groups(name, sorted(set(groups)))

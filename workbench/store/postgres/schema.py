@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 #: Bump when the schema changes; `create` brings older databases up to date.
-VERSION: Final = 5
+VERSION: Final = 6
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS workbench_schema (version integer NOT NULL);
@@ -204,6 +204,11 @@ CREATE TABLE IF NOT EXISTS user_groups (
     name text COLLATE "C" NOT NULL,
     grp text COLLATE "C" NOT NULL,
     PRIMARY KEY (name, grp)
+);
+CREATE TABLE IF NOT EXISTS store_keys (
+    name text COLLATE "C" PRIMARY KEY,
+    secret text NOT NULL,
+    created_at bigint NOT NULL
 );
 CREATE TABLE IF NOT EXISTS alert_firings (
     rule text COLLATE "C" NOT NULL,

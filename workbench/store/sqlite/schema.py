@@ -255,6 +255,12 @@ CREATE TABLE IF NOT EXISTS user_groups (
     grp TEXT NOT NULL,
     PRIMARY KEY (name, grp)
 );
+-- Secret keys the store keeps for itself (the key of its pseudonyms), made on first use.
+CREATE TABLE IF NOT EXISTS store_keys (
+    name TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS alert_firings (
     rule TEXT NOT NULL,
     log TEXT NOT NULL,
@@ -363,6 +369,7 @@ def needs_changes(run: Run) -> bool:
         "audit",
         "grants",
         "user_groups",
+        "store_keys",
     }
     if not expected <= tables:
         return True

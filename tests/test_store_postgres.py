@@ -55,3 +55,52 @@ def test_the_password_never_shows() -> None:
     assert public_location("postgresql://ana:s3cret@db.example:5433/logs?sslmode=require") == (
         "postgresql://ana@db.example:5433/logs?sslmode=require"
     )
+
+
+def _role_url(url: str, role: str) -> str:
+    """The same database and schema, connecting as another role."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc.split("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
+
+
+def test_a_read_only_role_reads_and_the_triggers_hold_for_any_role(pg_store, events) -> None:
+    """As docs/postgresql.md sets them up: a viewer's role with SELECT only reads the store
+    through Workbench and cannot write; a role that is not the owner, even one granted
+    UPDATE and DELETE, is refused by the append-only triggers."""
+    import uuid
+
+    import psycopg
+
+    pg_store.append("demo", "c1", events)
+    url = pg_store.recorder.url  # type: ignore[attr-defined]
+    suffix = uuid.uuid4().hex[:8]
+    reader, writer = f"wb_viewer_{suffix}", f"wb_writer_{suffix}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        schema = admin.execute("SELECT current_schema()").fetchone()[0]  # type: ignore[index]
+        admin.execute(f"CREATE ROLE {reader} LOGIN")
+        admin.execute(f"GRANT USAGE ON SCHEMA {schema} TO {reader}")
+        admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {reader}")
+        admin.execute(f"CREATE ROLE {writer} LOGIN")
+        admin.execute(f"GRANT USAGE ON SCHEMA {schema} TO {writer}")
+        admin.execute(f"GRANT SELECT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {writer}")
+    try:
+        with EventStore(_role_url(url, reader)) as viewer:
+            assert viewer.read("demo").height == len(events)
+            assert [summary.log for summary in viewer.logs()] == ["demo"]
+            with pytest.raises(WorkbenchError) as refused:
+                viewer.append("demo", "c2", events[:1])
+            assert "permission denied" in str(refused.value)
+            assert "\n" not in str(refused.value)
+        with psycopg.connect(_role_url(url, writer), autocommit=True) as raw:
+            for statement in ("UPDATE events SET revision = 9", "DELETE FROM events"):
+                with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                    raw.execute(statement)
+        assert pg_store.read("demo").height == len(events)
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            for role in (reader, writer):
+                admin.execute(f"DROP OWNED BY {role}")
+                admin.execute(f"DROP ROLE {role}")

@@ -27,8 +27,12 @@ _COOKIE = "workbench_session"
 
 
 def required() -> bool:
-    """Whether the server asks for a login."""
-    return os.environ.get("WORKBENCH_AUTH") == "password"
+    """Whether the server asks for a login (with a password, or through OpenID Connect)."""
+    return os.environ.get("WORKBENCH_AUTH") in ("password", "oidc")
+
+
+def _oidc() -> bool:
+    return os.environ.get("WORKBENCH_AUTH") == "oidc"
 
 
 def _timeout() -> float:
@@ -59,6 +63,9 @@ def gate() -> None:
     page; with one, note the activity (and end a session idle too long)."""
     if not required():
         return
+    if _oidc():
+        _through_provider()
+        return
     now = time.monotonic()
     token = st.session_state.get(_TOKEN) or st.context.cookies.get(_COOKIE)
     kept = _sessions().get(token) if isinstance(token, str) else None
@@ -79,11 +86,54 @@ def gate() -> None:
         st.stop()
 
 
+def _through_provider() -> None:
+    """`serve --auth oidc`: Streamlit's own login (`st.login`) with the provider of the
+    secrets file; the e-mail it vouches for names the user (`Access.external_login`)."""
+    provider = os.environ.get("WORKBENCH_OIDC_PROVIDER") or None
+    if not st.user.get("is_logged_in", False):
+        st.session_state.pop(_USER, None)
+        with st.columns([1, 2, 1])[1]:
+            st.title("Workbench")
+            st.button(
+                "Log in", type="primary", on_click=st.login, args=(provider,) if provider else ()
+            )
+        st.stop()
+    if user() is None:  # a new session of a login the browser holds: map it once
+        email = st.user.get("email")
+        claimed = st.user.get("groups")
+        groups = [str(group) for group in claimed] if isinstance(claimed, list) else None
+        found = Access(state.store()).external_login(str(email) if email else None, groups)
+        if found is None:
+            st.error(
+                f"{email or 'This account'} is not a user of this workbench: an admin adds it"
+                f" with `workbench users add {email or 'EMAIL'} --role viewer --oidc`."
+            )
+            st.button("Log out", on_click=st.logout)
+            st.stop()
+        st.session_state[_USER] = found
+    else:  # its role as the store has it now
+        found = Access(state.store()).user(user().name)  # type: ignore[union-attr]
+        if found is None:
+            st.error("Your account was removed.")
+            st.button("Log out", on_click=st.logout)
+            st.stop()
+        st.session_state[_USER] = found
+
+
 def logout_button() -> None:
     """In the sidebar: who is logged in, and a button that logs out."""
     current = user()
+    if current is None:
+        return
+    if _oidc():
+        st.caption(f"Logged in as **{current.name}** ({current.role})")
+        if st.button("Log out", icon=":material/logout:"):
+            Access(state.store()).logout(current.name)
+            st.session_state.pop(_USER, None)
+            st.logout()
+        return
     token = st.session_state.get(_TOKEN)
-    if current is None or not isinstance(token, str):
+    if not isinstance(token, str):
         return
     st.caption(f"Logged in as **{current.name}** ({current.role})")
     if st.button("Log out", icon=":material/logout:"):

@@ -354,3 +354,71 @@ def test_pseudonymized_exports_hide_names_and_agree_with_each_other(tmp_path) ->
     assert code == 2
     assert "--pseudonymize timestamp" in output
     assert not (tmp_path / "e.csv").exists()
+
+
+def test_openid_connect_logins_map_an_email_to_a_user_and_its_groups(any_store) -> None:
+    access = Access(any_store)
+    access.add_external("ana@example.org", "analyst", actor="test")
+    assert access.login("ana@example.org", "any password at all") is None  # no password here
+    user = access.external_login("ana@example.org", ["finance", "@audit"])
+    assert user is not None
+    assert (user.name, user.role) == ("ana@example.org", "analyst")
+    assert any_store.users.groups()["ana@example.org"] == ["audit", "finance"]
+    assert access.external_login("ana@example.org", None) is not None  # no claim: kept
+    assert any_store.users.groups()["ana@example.org"] == ["audit", "finance"]
+    assert access.external_login("eve@example.org", []) is None
+    assert access.external_login(None, None) is None
+    trail = [(e.actor, e.action) for e in any_store.users.audit() if e.action.startswith("login")]
+    assert trail == [
+        ("ana@example.org", "login-failed"),
+        ("ana@example.org", "login"),
+        ("ana@example.org", "login"),
+        ("eve@example.org", "login-failed"),
+        ("(no e-mail)", "login-failed"),
+    ]
+
+
+def test_serve_with_oidc_refuses_what_cannot_work(tmp_path) -> None:
+    db = tmp_path / "s.db"
+    _run(db, "users", "add", "ana@example.org", "--oidc")
+    secrets = tmp_path / "secrets.toml"
+    cases = [
+        ((), "needs --secrets FILE"),
+        (("--secrets", str(secrets)), "No such file"),
+    ]
+    for extra, words in cases:
+        code, output = _run(db, "serve", "--auth", "oidc", *extra)
+        assert code == 2
+        assert words in output
+    secrets.write_text('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\n')
+    code, output = _run(db, "serve", "--auth", "oidc", "--secrets", str(secrets))
+    assert code == 2
+    assert "[auth] has no cookie_secret" in output
+    secrets.write_text(
+        '[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\ncookie_secret = "x"\n'
+    )
+    code, output = _run(
+        db, "serve", "--auth", "oidc", "--secrets", str(secrets), "--oidc-provider", "okta"
+    )
+    assert code == 2
+    assert "no [auth.okta]" in output
+
+
+def test_with_oidc_the_app_shows_only_the_login_button(tmp_path, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import APP, close_app_store
+
+    db = tmp_path / "s.db"
+    _run(db, "demo")
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    monkeypatch.setenv("WORKBENCH_AUTH", "oidc")
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    try:
+        assert not app.exception, [e.value for e in app.exception]
+        assert [button.label for button in app.button] == ["Log in"]
+        assert not app.sidebar.selectbox
+        assert not app.main.dataframe
+    finally:
+        close_app_store()

@@ -31,6 +31,8 @@ MIN_PASSWORD: Final = 8
 FREE_FAILURES: Final = 3  # failed logins of a name before attempts wait
 FAILURE_WINDOW: Final = timedelta(minutes=15)
 MAX_DELAY: Final = 30.0  # seconds
+# The password "hash" of a user who logs in through OpenID Connect: no password matches it.
+EXTERNAL: Final = "!openid-connect"
 
 
 class AccessError(WorkbenchError):
@@ -110,6 +112,38 @@ class Access:
         """The user of that name, if there is one."""
         kept = self.store.users.get(name)
         return None if kept is None else User(name, kept.role, kept.created_at, kept.changed_at)
+
+    def add_external(self, name: str, role: str, *, actor: str) -> User:
+        """A user who logs in through the organisation's OpenID Connect provider (`serve
+        --auth oidc`), named by the e-mail it vouches for: no password here, so the login
+        form never lets them in."""
+        require(self.acting, "admin", "adding a user")
+        _check_name(name)
+        _check_role(role)
+        if self.store.users.get(name) is not None:
+            raise AccessError(f"a user {name!r} exists")
+        self.store.users.save(name, role, EXTERNAL)
+        self.store.users.record(actor, "user-add", name, f"role {role}, OpenID Connect")
+        found = self.user(name)
+        assert found is not None
+        return found
+
+    def external_login(self, email: str | None, groups: list[str] | None) -> User | None:
+        """The user an OpenID Connect login maps to: the user named by the e-mail the
+        provider vouched for (None: no such user; recorded as a failed login). The
+        provider's ``groups`` claim, when it sends one, becomes the user's groups, so that
+        grants to @groups follow the organisation's directory."""
+        name = (email or "").strip()
+        found = self.user(name) if name else None
+        if found is None:
+            self.store.users.record(name or "(no e-mail)", "login-failed", "", "OpenID Connect")
+            return None
+        if groups is not None:
+            wanted = sorted({group.removeprefix("@") for group in groups if group})
+            if self.store.users.groups().get(name, []) != wanted:
+                self.store.users.set_groups(name, wanted)
+        self.store.users.record(name, "login", "", "OpenID Connect")
+        return found
 
     def add(self, name: str, role: str, password: str, *, actor: str) -> User:
         """A new user; refused when the name is taken, the role unknown or the password

@@ -331,10 +331,22 @@ def serve(
     auth: Annotated[
         str,
         typer.Option(
-            help="none, or password: a login page before anything else, for the users of"
-            " `workbench users`."
+            help="none; password: a login page before anything else, for the users of"
+            " `workbench users`; oidc: your organisation's OpenID Connect provider (see"
+            " --secrets)."
         ),
     ] = "none",
+    secrets: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --auth oidc: Streamlit's secrets file with the [auth] section that"
+            " names the provider (redirect_uri, cookie_secret, client_id, ...)."
+        ),
+    ] = None,
+    oidc_provider: Annotated[
+        str | None,
+        typer.Option(help="With --auth oidc: which provider of [auth] (if it names several)."),
+    ] = None,
     session_minutes: Annotated[
         float, typer.Option(min=1, help="With --auth: a session idle this long ends.")
     ] = 30,
@@ -359,8 +371,10 @@ def serve(
 
     Example: workbench --db loans.db serve --port 8502
     """
-    if auth not in ("none", "password"):
-        fail(f"--auth {auth!r}: choose none or password")
+    if auth not in ("none", "password", "oidc"):
+        fail(f"--auth {auth!r}: choose none, password or oidc")
+    if auth == "oidc":
+        _check_oidc(secrets, oidc_provider)
     if auth == "none" and not is_loopback(host):
         if not no_auth:
             fail(
@@ -373,10 +387,10 @@ def serve(
             " every log and can import into the store"
         )
     opened = store()  # refuse a store that cannot be opened here, with one line
-    if auth == "password" and not opened.users.all():
+    if auth != "none" and not opened.users.all():
         fail(
-            "serve --auth password: the store has no users; add one with `workbench users"
-            " add NAME --role admin`"
+            f"serve --auth {auth}: the store has no users; add one with `workbench users"
+            " add NAME --role admin`" + (" --oidc" if auth == "oidc" else "")
         )
     session.close()
     app_path = Path(__file__).resolve().parent.parent.parent / "dashboards" / "app.py"
@@ -385,11 +399,39 @@ def serve(
         location = str(Path(location).resolve())
     env = {**os.environ, "WORKBENCH_DB": location, "WORKBENCH_AUTH": auth}
     env["WORKBENCH_SESSION_MINUTES"] = f"{session_minutes:g}"
+    if oidc_provider:
+        env["WORKBENCH_OIDC_PROVIDER"] = oidc_provider
     command_line = [sys.executable, "-m", "streamlit", "run", str(app_path)]
+    if auth == "oidc" and secrets is not None:
+        command_line += ["--secrets.files", str(secrets.resolve())]
     for option, value in streamlit_options(host, port, max_upload_mb, headless=headless):
         command_line += [f"--{option}", value]
     # Replace this process, so that stopping `workbench serve` stops the server itself.
     os.execve(sys.executable, command_line, env)
+
+
+def _check_oidc(secrets: Path | None, provider: str | None) -> None:
+    """Refuse `serve --auth oidc` that cannot work, with one line: Streamlit's login needs
+    Authlib and an [auth] section in a secrets file."""
+    import importlib.util
+    import tomllib
+
+    if importlib.util.find_spec("authlib") is None:
+        fail("serve --auth oidc needs Authlib: pip install 'Authlib>=1.3.2'")
+    if secrets is None:
+        fail("serve --auth oidc needs --secrets FILE: the TOML file with your provider's [auth]")
+    try:
+        settings = tomllib.loads(secrets.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        fail(f"--secrets {secrets}: {error}")
+    section = settings.get("auth")
+    if not isinstance(section, dict):
+        fail(f"--secrets {secrets}: no [auth] section (redirect_uri, cookie_secret, ...)")
+    for key in ("redirect_uri", "cookie_secret"):
+        if key not in section:
+            fail(f"--secrets {secrets}: [auth] has no {key}")
+    if provider is not None and not isinstance(section.get(provider), dict):
+        fail(f"--oidc-provider {provider}: --secrets {secrets} has no [auth.{provider}]")
 
 
 def is_loopback(host: str) -> bool:

@@ -101,6 +101,14 @@ def users_list(as_json: JsonOption = False) -> None:
 def users_add(
     name: Annotated[str, typer.Argument(help="The user's name.")],
     role: RoleOption = "viewer",
+    oidc: Annotated[
+        bool,
+        typer.Option(
+            "--oidc",
+            help="Logs in through OpenID Connect (`serve --auth oidc`): the name is the"
+            " e-mail the provider vouches for; no password.",
+        ),
+    ] = False,
 ) -> None:
     """Add a user. The password is asked for twice, or read as one line of standard input;
     the store keeps only its Argon2id hash.
@@ -108,7 +116,10 @@ def users_add(
     Example: printf '%s\\n' "$PASSWORD" | workbench users add ana --role analyst
     """
     access = _access()
-    user = access.add(name, role, _password(name), actor=_actor())
+    if oidc:
+        user = access.add_external(name, role, actor=_actor())
+    else:
+        user = access.add(name, role, _password(name), actor=_actor())
     heading(user.name, f": added as {user.role}")
 
 

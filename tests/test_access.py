@@ -422,3 +422,41 @@ def test_with_oidc_the_app_shows_only_the_login_button(tmp_path, monkeypatch) ->
         assert not app.main.dataframe
     finally:
         close_app_store()
+
+
+def test_an_idle_session_ends_and_logging_out_ends_one_at_once(tmp_path, monkeypatch) -> None:
+    import time
+
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import APP, close_app_store
+
+    db = tmp_path / "s.db"
+    _run(db, "demo")
+    _run(db, "users", "add", "vera", stdin="vera-password\n")
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    monkeypatch.setenv("WORKBENCH_AUTH", "password")
+    monkeypatch.setenv("WORKBENCH_SESSION_MINUTES", "0.02")  # 1.2 s
+
+    def log_in(app: AppTest) -> None:
+        app.text_input[0].input("vera")
+        app.text_input[1].input("vera-password")
+        app.button[0].click().run()
+        assert any("Logged in as" in caption.value for caption in app.sidebar.caption)
+
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    try:
+        log_in(app)
+        time.sleep(1.5)
+        app.run()
+        assert any("timed out" in info.value for info in app.info)
+        assert [button.label for button in app.button] == ["Log in"]
+        log_in(app)
+        next(b for b in app.sidebar.button if b.label == "Log out").click().run()
+        assert any("logged out" in info.value for info in app.info)
+        assert not app.sidebar.caption
+    finally:
+        close_app_store()
+    _code, output = _run(db, "audit", "--actor", "vera", "--json")
+    assert [row["action"] for row in json.loads(output)] == ["login", "logout", "login", "logout"]

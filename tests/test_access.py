@@ -460,3 +460,29 @@ def test_an_idle_session_ends_and_logging_out_ends_one_at_once(tmp_path, monkeyp
         close_app_store()
     _code, output = _run(db, "audit", "--actor", "vera", "--json")
     assert [row["action"] for row in json.loads(output)] == ["login", "logout", "login", "logout"]
+
+
+def test_rules_projections_and_snapshots_are_an_analysts_to_write(tmp_path) -> None:
+    db = tmp_path / "s.db"
+    _team(db)
+    assert _run(db, "demo")[0] == 0
+    writes = [
+        ("alerts", "add", "late", "--log", "order-to-cash", "--more-than", "5"),
+        ("projections", "add", "n", "SELECT count(*) AS n FROM events"),
+        ("projections", "snapshot", "order-to-cash", "--count", "2"),
+        ("projections", "remove", "n"),
+        ("alerts", "remove", "late"),
+    ]
+    for args in writes:
+        code, output = _run(db, "--as", "vera", *args)
+        assert code == 2, (args, output)
+        assert "needs the analyst role" in output
+        code, output = _run(db, "--as", "anton", *args)
+        assert code == 0, (args, output)
+    code, output = _run(db, "audit", "--actor", "anton", "--json")
+    assert [row["action"] for row in json.loads(output)] == [
+        "rule-add",
+        "projection-add",
+        "projection-remove",
+        "rule-remove",
+    ]

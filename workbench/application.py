@@ -950,6 +950,49 @@ class Workbench:
         self.forget(log)
         return removed
 
+    def add_rule(self, rule: Any) -> None:
+        """Keep an alert rule (`workbench.alerts.Rule`), replacing one of the same name: an
+        analyst's to do, on a log they may see."""
+        from workbench.alerts import Alerts
+
+        self._see(rule.log)
+        self.authorize_on(rule.log, "analyst", "adding an alert rule")
+        Alerts(self.store).add(rule)
+        self.store.users.record(self.actor, "rule-add", rule.name, rule.log)
+
+    def remove_rule(self, name: str) -> bool:
+        """Forget an alert rule (its firings stay); False when there was none."""
+        from workbench.alerts import Alerts
+
+        self.authorize("analyst", "removing an alert rule")
+        removed = Alerts(self.store).remove(name)
+        if removed:
+            self.store.users.record(self.actor, "rule-remove", name)
+        return removed
+
+    def define_projection(self, name: str, query: str, *, description: str = "") -> None:
+        """Keep a SQL projection over the table `events` (`checkpoints.define_sql`)."""
+        from workbench import checkpoints
+
+        self.authorize("analyst", "adding a projection")
+        checkpoints.define_sql(self.store, name, query, description=description)
+        self.store.users.record(self.actor, "projection-add", name, query)
+
+    def remove_projection(self, name: str) -> None:
+        """Forget a SQL projection and its checkpoints."""
+        from workbench import checkpoints
+
+        self.authorize("analyst", "removing a projection")
+        checkpoints.remove(self.store, name)
+        self.store.users.record(self.actor, "projection-remove", name)
+
+    def snapshot(self, log: str, count: int) -> list[datetime]:
+        """Store snapshots of every case's state (`checkpoints.take_snapshots`)."""
+        from workbench import checkpoints
+
+        self.authorize_on(log, "analyst", "storing snapshots")
+        return list(checkpoints.take_snapshots(self.store, log, count=count))
+
     def imported(self, log: str) -> list[Firing]:
         """What follows new events this process wrote to a log: the read model catches up
         (its segments), then as `observed`. Returns the firings."""

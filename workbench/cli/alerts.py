@@ -16,6 +16,7 @@ from workbench.cli.output import emit_json, fail, heading, out, records
 from workbench.cli.session import (
     existing_log,
     store,
+    workbench,
 )
 from workbench.durations import human
 
@@ -138,9 +139,7 @@ def alerts_add(
         from dataclasses import replace
 
         rule = replace(rule, completed_by=tuple(completed_by))
-    from workbench.alerts import Alerts
-
-    Alerts(store()).add(rule)
+    workbench().add_rule(rule)
     out.print(f"{name}: {rule.describe()} (on {log})")
 
 
@@ -168,9 +167,7 @@ def alerts_remove(name: Annotated[str, typer.Argument(help="The rule's name.")])
 
     Example: workbench alerts remove slow-approval
     """
-    from workbench.alerts import Alerts
-
-    if not Alerts(store()).remove(name):
+    if not workbench().remove_rule(name):
         fail(f"no alert rule {name!r}")
     out.print(f"removed {name}")
 

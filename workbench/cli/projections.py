@@ -139,9 +139,7 @@ def projections_add(
 
     Example: workbench projections add regions "SELECT region, count(*) AS n FROM events GROUP BY 1"
     """
-    from workbench import checkpoints
-
-    checkpoints.define_sql(store(), name, query, description=description)
+    workbench().define_projection(name, query, description=description)
     out.print(f"projection {name!r} added")
 
 
@@ -151,9 +149,7 @@ def projections_remove(name: Annotated[str, typer.Argument(help="The projection'
 
     Example: workbench projections remove per_region
     """
-    from workbench import checkpoints
-
-    checkpoints.remove(store(), name)
+    workbench().remove_projection(name)
     out.print(f"projection {name!r} removed")
 
 
@@ -166,7 +162,5 @@ def projections_snapshot(
 
     Example: workbench projections snapshot orders --count 24
     """
-    from workbench import checkpoints
-
-    moments = checkpoints.take_snapshots(store(), existing_log(log), count=count)
+    moments = workbench().snapshot(existing_log(log), count)
     out.print(f"{len(moments)} snapshots of {log}")

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import real_log
+from tests.test_app import PAGES
 from workbench import EventStore
 from workbench.access import MAX_DELAY, Access, AccessError
 from workbench.cli import app
@@ -283,7 +284,7 @@ def test_every_verb_that_names_a_log_refuses_one_the_user_may_not_see(tmp_path) 
         assert bench.summary("secret").cases > 0  # the machine's user sees it
 
 
-@pytest.mark.parametrize("page", ["overview", "process_map", "cases", "time_travel"])
+@pytest.mark.parametrize("page", [p for p in PAGES if p not in ("logs", "upload")])
 def test_a_link_to_a_restricted_log_shows_nothing_of_it(tmp_path, monkeypatch, page) -> None:
     from streamlit.testing.v1 import AppTest
 
@@ -305,6 +306,10 @@ def test_a_link_to_a_restricted_log_shows_nothing_of_it(tmp_path, monkeypatch, p
         assert not app.main.metric
         assert not app.main.dataframe
         assert "secret" not in app.sidebar.selectbox(key="log").options
+        app.switch_page("views/logs.py").run()
+        listed = app.main.dataframe[0].value
+        assert "secret" not in listed["log"].to_list()
+        assert "order-to-cash" in listed["log"].to_list()
     finally:
         close_app_store()
 

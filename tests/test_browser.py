@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from dashboards import navigation
+from tests.conftest import real_log
 from tests.serving import served
+from workbench import EventStore
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -171,8 +173,9 @@ def test_a_sidebar_filter_survives_clicking_through_the_sidebar_11(server) -> No
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app with `--auth password`, a viewer (vera) and an analyst (anton): its address."""
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The app with `--auth password`, a viewer (vera) and an analyst (anton): its address
+    and its store."""
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     db = tmp_path_factory.mktemp("guarded") / "guarded.db"
@@ -186,7 +189,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             capture_output=True,
         )
     with served(db, "--auth", "password") as (port, _process):
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", db
 
 
 def _log_in(page: Page, name: str, password: str) -> None:
@@ -200,15 +203,17 @@ def _log_in(page: Page, name: str, password: str) -> None:
 def test_with_auth_only_the_login_page_shows_until_a_user_logs_in(guarded) -> None:
     from playwright.sync_api import sync_playwright
 
+    address, db = guarded
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        for address in ("", "/overview?log=order-to-cash", "/upload"):
-            page.goto(f"{guarded}{address}")
+        for path in ("", "/overview?log=order-to-cash", "/upload"):
+            page.goto(f"{address}{path}")
             page.get_by_role("button", name="Log in").wait_for(timeout=90_000)
             _settled(page)
-            assert page.get_by_text("order-to-cash").count() == 0, address
-            assert page.locator("[data-testid='stSidebar'] a").count() == 0, address
+            assert page.get_by_text("order-to-cash").count() == 0, path
+            assert page.locator("[data-testid='stSidebar'] a").count() == 0, path
         _log_in(page, "vera", "not her password")
         page.get_by_text("do not match").wait_for(timeout=30_000)
         _log_in(page, "vera", "vera-password")
@@ -219,7 +224,7 @@ def test_with_auth_only_the_login_page_shows_until_a_user_logs_in(guarded) -> No
         assert "log=order-to-cash" in page.url  # the viewer sees the log, chosen for them
         assert sidebar.get_by_role("link", name="Upload", exact=True).count() == 0
         assert sidebar.get_by_role("link", name="Overview", exact=True).count() == 1
-        page.goto(f"{guarded}/upload")  # a viewer's session reaches no upload by its address
+        page.goto(f"{address}/upload")  # a viewer's session reaches no upload by its address
         page.get_by_text("Page not found").first.wait_for(timeout=60_000)
         _settled(page)
         assert page.get_by_text("Upload an event log").count() == 0
@@ -228,11 +233,20 @@ def test_with_auth_only_the_login_page_shows_until_a_user_logs_in(guarded) -> No
         page.wait_for_timeout(500)
         sidebar.get_by_role("button", name="Log out").click()
         page.get_by_text("You are logged out").wait_for(timeout=30_000)
-        page.goto(f"{guarded}/overview?log=order-to-cash")
+        page.goto(f"{address}/overview?log=order-to-cash")
         page.get_by_role("button", name="Log in").wait_for(timeout=90_000)
         _log_in(page, "anton", "anton-password")
         page.get_by_text("Logged in as").wait_for(timeout=90_000)
         _settled(page)
-        page.goto(f"{guarded}/upload")
+        page.goto(f"{address}/upload")
         page.get_by_role("heading", name="Upload an event log").first.wait_for(timeout=90_000)
+        _settled(page)
+        page.locator("input[type=file]").set_input_files(str(real_log("running-example.csv")))
+        page.get_by_role("button", name="Import").wait_for(timeout=90_000)
+        _settled(page)
+        page.get_by_role("button", name="Import").click()
+        page.get_by_text("events added").first.wait_for(timeout=90_000)
         browser.close()
+    with EventStore(db) as store:  # the analyst's import, with its actor
+        jobs = [job for job in store.ledger.jobs() if job.source.endswith("running-example.csv")]
+        assert [job.actor for job in jobs] == ["anton"]

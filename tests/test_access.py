@@ -244,6 +244,13 @@ def test_a_restricted_log_is_not_there_for_a_user_without_a_grant(tmp_path) -> N
     )
     assert code == 2  # an analyst, but the grant says viewer on this log
     assert "importing into 'secret' needs the analyst role" in output
+    assert _run(db, "alerts", "add", "slow", "--log", "secret", "--median-above", "1s")[0] == 0
+    assert _run(db, "alerts", "check")[0] == 0
+    for command in (("alerts", "rules", "--json"), ("alerts", "--json"), ("jobs", "--json")):
+        code, output = _run(db, "--as", "vera", *command)
+        assert code == 0
+        assert "secret" not in output, command  # not even the name
+        assert "secret" in _run(db, "--as", "anton", *command)[1], command
     code, output = _run(db, "--as", "anton", "grant", "secret", "--to", "vera")
     assert code == 2  # granting is an admin's
     assert _run(db, "revoke", "secret", "--from", "@finance")[0] == 0

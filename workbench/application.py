@@ -287,6 +287,13 @@ class Workbench:
             self.user is None or self._access.role_on(self.user, name) is not None
         )
 
+    def visible(self, logs: Collection[str]) -> set[str]:
+        """Of these log names, those the acting user may see (all, without one)."""
+        if self.user is None:
+            return set(logs)
+        access = self._access
+        return {log for log in set(logs) if access.role_on(self.user, log) is not None}
+
     def _see(self, log: str) -> None:
         """Refuse a log the acting user may not see as if it did not exist (`UnknownLog`):
         a restricted log is not there for them, in a list, by a link or by its name."""

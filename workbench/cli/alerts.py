@@ -64,6 +64,8 @@ def alerts(
         found = Alerts(store()).firings(None if log is None else existing_log(log))
     except WorkbenchError as error:
         fail(str(error))
+    seen = workbench().visible(found["log"].unique().to_list())  # --as: their logs only
+    found = found.filter(found["log"].is_in(list(seen)))
     if as_json:
         emit_json(records(found))
         return
@@ -152,6 +154,8 @@ def alerts_rules(as_json: JsonOption = False) -> None:
     from workbench.alerts import Alerts
 
     found = Alerts(store()).rules()
+    seen = workbench().visible([rule.log for rule in found])  # --as: their logs only
+    found = [rule for rule in found if rule.log in seen]
     if as_json:
         emit_json([{"name": r.name, "log": r.log, "rule": r.describe()} for r in found])
         return

@@ -1,0 +1,168 @@
+"""Working calendars: business time against a brute-force walk, and by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workbench.calendars import DAYS, Calendar, CalendarError
+
+ZONES = ("UTC", "Europe/Amsterdam", "America/New_York", "Australia/Sydney", "Asia/Kolkata")
+# Weeks around daylight-saving changes (Europe, the United States, Australia) and a plain one.
+AROUND = (
+    datetime(2024, 3, 28, tzinfo=UTC),
+    datetime(2024, 10, 24, tzinfo=UTC),
+    datetime(2024, 3, 7, tzinfo=UTC),
+    datetime(2024, 11, 1, tzinfo=UTC),
+    datetime(2024, 4, 4, tzinfo=UTC),
+    datetime(2024, 6, 12, tzinfo=UTC),
+)
+
+
+def brute_force(calendar: Calendar, start: datetime, end: datetime) -> float:
+    """Working seconds from start to end, a minute at a time (both on whole minutes): a
+    minute counts when it lies in one of the working ranges of a local day, each range
+    from its opening to its closing on the wall clock."""
+    zone = ZoneInfo(calendar.timezone)
+    low, high = min(start, end), max(start, end)
+    spans = []
+    day = low.astimezone(zone).date() - timedelta(days=1)
+    while day <= high.astimezone(zone).date() + timedelta(days=1):
+        if not calendar.is_holiday(day):
+            for opening, closing in calendar.hours[day.weekday()]:
+                midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+                o = midnight.replace(hour=opening // 60, minute=opening % 60)
+                c = (
+                    datetime(*(day + timedelta(days=1)).timetuple()[:3], tzinfo=zone)
+                    if closing == 24 * 60
+                    else midnight.replace(hour=closing // 60, minute=closing % 60)
+                )
+                spans.append((o.astimezone(UTC), c.astimezone(UTC)))
+        day += timedelta(days=1)
+    counted = 0
+    minute = low
+    while minute < high:
+        if any(o <= minute < c for o, c in spans):
+            counted += 60
+        minute += timedelta(minutes=1)
+    return counted if end >= start else -counted
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+_range = st.tuples(st.integers(0, 24 * 60 - 15), st.integers(15, 12 * 60)).map(
+    lambda r: (r[0] - r[0] % 15, min(r[0] - r[0] % 15 + r[1], 24 * 60))
+)
+
+
+@st.composite
+def calendars(draw: st.DrawFn) -> Calendar:
+    zone = draw(st.sampled_from(ZONES))
+    hours = []
+    for day in DAYS:
+        for opening, closing in draw(st.lists(_range, max_size=2)):
+            hours.append(f"{day} {_clock(opening)}-{_clock(closing)}")
+    if not hours:
+        hours = ["mon-fri 09:00-17:00"]
+    base = draw(st.sampled_from(AROUND)).date()
+    holidays = draw(st.lists(st.integers(-3, 12), max_size=3))
+    named = [(base + timedelta(days=offset)).isoformat() for offset in holidays]
+    return Calendar.parse("c", hours, timezone=zone, holidays=named)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    calendar=calendars(),
+    around=st.sampled_from(AROUND),
+    moments=st.lists(st.integers(0, 9 * 24 * 60), min_size=2, max_size=8),
+)
+def test_business_time_equals_a_walk_over_the_working_hours(calendar, around, moments) -> None:
+    times = [around + timedelta(minutes=m) for m in moments]
+    starts, ends = times[::2], times[1::2]
+    starts = starts[: len(ends)]
+    found = calendar.seconds(pl.Series(starts), pl.Series(ends)).to_list()
+    assert found == [brute_force(calendar, a, b) for a, b in zip(starts, ends, strict=True)]
+
+
+def test_a_weekend_wait_is_working_hours_only() -> None:
+    calendar = Calendar.parse("office", ["mon-fri 09:00-17:00"], timezone="Europe/Amsterdam")
+    friday = datetime(2024, 3, 15, 15, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    monday = datetime(2024, 3, 18, 11, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    assert calendar.duration(friday, monday) == timedelta(hours=4)
+    saturday = datetime(2024, 3, 16, 12, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    assert calendar.duration(saturday, monday) == timedelta(hours=2)  # from the next opening
+    assert calendar.duration(monday, friday) == -timedelta(hours=4)
+
+
+def test_daylight_saving_days_have_the_hours_they_really_had() -> None:
+    night = Calendar.parse("night", ["sun 01:00-04:00"], timezone="Europe/Amsterdam")
+    zone = ZoneInfo("Europe/Amsterdam")
+    spring = datetime(2024, 3, 31, tzinfo=zone), datetime(2024, 4, 1, tzinfo=zone)
+    autumn = datetime(2024, 10, 27, tzinfo=zone), datetime(2024, 10, 28, tzinfo=zone)
+    assert night.duration(*spring) == timedelta(hours=2)  # 02:00-03:00 did not happen
+    assert night.duration(*autumn) == timedelta(hours=4)  # 02:00-03:00 happened twice
+    day = Calendar.parse("day", ["sun 09:00-17:00"], timezone="Europe/Amsterdam")
+    assert day.duration(*spring) == day.duration(*autumn) == timedelta(hours=8)
+
+
+def test_holidays_named_and_public_are_closed() -> None:
+    named = Calendar.parse("x", ["mon-fri 09:00-17:00"], holidays=["2024-12-25", "2024-12-26"])
+    public = Calendar.parse("nl", ["mon-fri 09:00-17:00"], country="nl")
+    week = datetime(2024, 12, 23, tzinfo=UTC), datetime(2024, 12, 28, tzinfo=UTC)
+    assert named.duration(*week) == timedelta(hours=24)  # five days less two
+    assert public.duration(*week) == timedelta(hours=24)  # Christmas in the Netherlands
+    assert public.is_holiday(date(2025, 4, 21))  # Easter Monday: the package knows the years
+
+
+def test_spans_of_years_and_nulls() -> None:
+    calendar = Calendar.parse("office", ["mon-fri 09:00-17:00"])
+    start = datetime(2020, 1, 6, tzinfo=UTC)  # a Monday
+    end = start + timedelta(weeks=52 * 4)
+    assert calendar.duration(start, end) == timedelta(hours=40 * 52 * 4)
+    found = calendar.seconds(pl.Series([start, None]), pl.Series([end, end]))
+    assert found.to_list() == [40 * 52 * 4 * 3600, None]
+
+
+@pytest.mark.parametrize(
+    ("hours", "words"),
+    [
+        (["monday 09:00-17:00"], "write days and a time range"),
+        (["mon-fri 17:00-09:00"], "must end after it starts"),
+        (["mon 09:00-25:00"], "not a time of day"),
+        (["xyz 09:00-10:00"], "days are mon"),
+        ([], "give working hours"),
+    ],
+)
+def test_bad_hours_are_named(hours, words) -> None:
+    with pytest.raises(CalendarError, match=words):
+        Calendar.parse("c", hours)
+
+
+def test_bad_zones_holidays_and_countries_are_named() -> None:
+    with pytest.raises(CalendarError, match="IANA time zone"):
+        Calendar.parse("c", ["mon 09:00-17:00"], timezone="Mars/Olympus")
+    with pytest.raises(CalendarError, match="write dates as"):
+        Calendar.parse("c", ["mon 09:00-17:00"], holidays=["25/12/2024"])
+    with pytest.raises(CalendarError, match="country code"):
+        Calendar.parse("c", ["mon 09:00-17:00"], country="Atlantis")
+
+
+def test_a_calendar_is_kept_and_read_back_as_it_was() -> None:
+    calendar = Calendar.parse(
+        "c",
+        ["mon-fri 09:00-12:00", "mon-fri 13:00-17:00", "sat 10:00-24:00"],
+        timezone="Europe/Amsterdam",
+        holidays=["2024-12-25"],
+        country="NL",
+    )
+    again = Calendar.from_json("c", calendar.to_json())
+    assert again == calendar
+    assert calendar.weekly_seconds == (7 * 5 + 14) * 3600
+    assert calendar.describe()[0] == "mon: 09:00-12:00, 13:00-17:00"

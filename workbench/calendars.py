@@ -1,0 +1,294 @@
+"""Working calendars: business time between two moments.
+
+A calendar is the working hours of each weekday in a time zone (several ranges a day for a
+lunch break: ``mon-fri 09:00-12:00`` and ``mon-fri 13:00-17:00``), minus holidays: dates
+named one by one and, optionally, a country's public holidays from the maintained
+``holidays`` package. Business time between two moments is the working time between
+them: a wait that starts on Friday afternoon and ends on Monday morning is a few working
+hours, not three days; a moment outside working hours counts from the next opening.
+
+The hours are local: each working day's ranges become intervals in UTC through the time
+zone's own rules, so a day of a daylight-saving change has the hours it really had (an
+hour less in spring, an hour more in autumn when a range spans the change). Durations are
+exact to the microsecond: the working time up to a moment is the working time of the
+intervals before it plus the part of the interval it falls in (a sorted search over the
+intervals, vectorized over a whole column).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import polars as pl
+
+from workbench.events import WorkbenchError
+
+if TYPE_CHECKING:
+    from holidays import HolidayBase
+
+DAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS: Final = re.compile(
+    r"^\s*(?P<days>[a-z]{3}(?:\s*-\s*[a-z]{3})?(?:\s*,\s*[a-z]{3}(?:\s*-\s*[a-z]{3})?)*)"
+    r"\s+(?P<open>\d{1,2}:\d{2})\s*-\s*(?P<close>\d{1,2}:\d{2})\s*$"
+)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class CalendarError(WorkbenchError):
+    """A calendar that cannot be taken as given (the message names the part)."""
+
+
+Range = tuple[int, int]  # minutes after local midnight: open, close
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Working hours per weekday (0 = Monday) in ``timezone``, minus ``holidays`` and, with
+    ``country``, that country's public holidays."""
+
+    name: str
+    hours: tuple[tuple[Range, ...], ...]  # seven days, each its ranges in order
+    timezone: str = "UTC"
+    holidays: frozenset[date] = field(default_factory=frozenset)
+    country: str | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        name: str,
+        hours: Iterable[str],
+        *,
+        timezone: str = "UTC",
+        holidays: Iterable[str] = (),
+        country: str | None = None,
+    ) -> Calendar:
+        """A calendar from the command line's words: ``--hours "mon-fri 09:00-17:00"``
+        (repeatable), ``--holidays 2024-12-25,2024-12-26``, ``--country NL``,
+        ``--timezone Europe/Amsterdam``."""
+        days: list[list[Range]] = [[] for _ in DAYS]
+        for text in hours:
+            found = _HOURS.match(text.lower())
+            if found is None:
+                raise CalendarError(
+                    f"--hours {text!r}: write days and a time range, such as"
+                    " 'mon-fri 09:00-17:00' or 'sat 10:00-13:00'"
+                )
+            opening, closing = _minutes(found["open"], text), _minutes(found["close"], text)
+            if closing <= opening:
+                raise CalendarError(f"--hours {text!r}: the range must end after it starts")
+            for day in _days(found["days"], text):
+                days[day].append((opening, closing))
+        merged = tuple(_merged(ranges) for ranges in days)
+        if not any(merged):
+            raise CalendarError(f"calendar {name!r}: give working hours (--hours)")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise CalendarError(
+                f"--timezone {timezone!r}: give an IANA time zone such as Europe/Amsterdam"
+            ) from None
+        dates = set()
+        for text in holidays:
+            try:
+                dates.add(date.fromisoformat(text.strip()))
+            except ValueError:
+                raise CalendarError(f"--holidays {text!r}: write dates as 2024-12-25") from None
+        if country is not None:
+            import holidays as public
+
+            if country.upper() not in public.list_supported_countries():
+                raise CalendarError(
+                    f"--country {country!r}: give a country code the holidays package knows,"
+                    " such as NL, DE, US or GB"
+                )
+            country = country.upper()
+        return cls(name, merged, timezone, frozenset(dates), country)
+
+    # ------------------------------------------------------------------ as stored
+
+    def to_json(self) -> str:
+        """The calendar as the store keeps it."""
+        return json.dumps(
+            {
+                "hours": [[list(r) for r in ranges] for ranges in self.hours],
+                "timezone": self.timezone,
+                "holidays": sorted(day.isoformat() for day in self.holidays),
+                "country": self.country,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, name: str, text: str) -> Calendar:
+        found = json.loads(text)
+        return cls(
+            name,
+            tuple(tuple((int(a), int(b)) for a, b in ranges) for ranges in found["hours"]),
+            found["timezone"],
+            frozenset(date.fromisoformat(day) for day in found["holidays"]),
+            found.get("country"),
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        """The calendar as plain JSON-ready values (hours as "09:00-17:00" per day)."""
+        return {
+            "name": self.name,
+            "hours": {
+                DAYS[index]: [f"{_clock(a)}-{_clock(b)}" for a, b in ranges]
+                for index, ranges in enumerate(self.hours)
+            },
+            "timezone": self.timezone,
+            "country": self.country,
+            "holidays": sorted(day.isoformat() for day in self.holidays),
+            "weekly_hours": self.weekly_seconds / 3600,
+        }
+
+    def describe(self) -> list[str]:
+        """The calendar in words: its hours per day, time zone and holidays."""
+        lines = []
+        for index, ranges in enumerate(self.hours):
+            shown = ", ".join(f"{_clock(a)}-{_clock(b)}" for a, b in ranges) or "closed"
+            lines.append(f"{DAYS[index]}: {shown}")
+        lines.append(f"time zone: {self.timezone}")
+        if self.country:
+            lines.append(f"public holidays of {self.country}")
+        if self.holidays:
+            lines.append("holidays: " + ", ".join(sorted(d.isoformat() for d in self.holidays)))
+        return lines
+
+    @property
+    def weekly_seconds(self) -> int:
+        """Working seconds in a week without holidays."""
+        return sum((b - a) * 60 for ranges in self.hours for a, b in ranges)
+
+    # ------------------------------------------------------------------ business time
+
+    def is_holiday(self, day: date) -> bool:
+        """Whether a local date is a holiday (named, or the country's)."""
+        return day in self.holidays or (self.country is not None and day in self._public)
+
+    @cached_property
+    def _public(self) -> HolidayBase:
+        import holidays as public
+
+        assert self.country is not None
+        return public.country_holidays(self.country)
+
+    def intervals(self, start: datetime, end: datetime) -> np.ndarray:
+        """The working intervals (UTC microseconds, shape n x 2, in order) of the local days
+        from the day before ``start`` to the day after ``end``."""
+        zone = ZoneInfo(self.timezone)
+        first = start.astimezone(zone).date() - timedelta(days=1)
+        last = end.astimezone(zone).date() + timedelta(days=1)
+        found: list[tuple[int, int]] = []
+        day = first
+        while day <= last:
+            ranges = self.hours[day.weekday()]
+            if ranges and not self.is_holiday(day):
+                for opening, closing in ranges:
+                    low = _micros(_local(day, opening, zone))
+                    high = _micros(_local(day, closing, zone))
+                    if high > low:
+                        found.append((low, high))
+            day += timedelta(days=1)
+        return np.array(found, dtype=np.int64).reshape(-1, 2)
+
+    def seconds(self, starts: pl.Series, ends: pl.Series) -> pl.Series:
+        """Working seconds (floats, exact to the microsecond) from each start to its end
+        (negative when the end comes first; null where either is null)."""
+        low = starts.cast(pl.Datetime("us", "UTC")).dt.epoch("us")
+        high = ends.cast(pl.Datetime("us", "UTC")).dt.epoch("us")
+        known = low.is_not_null() & high.is_not_null()
+        result = np.full(len(low), np.nan)
+        if known.any():
+            a = low.filter(known).to_numpy()
+            b = high.filter(known).to_numpy()
+            span = (
+                _from_micros(int(min(a.min(), b.min()))),
+                _from_micros(int(max(a.max(), b.max()))),
+            )
+            clock = _Clock(self.intervals(*span))
+            result[known.to_numpy()] = (clock.at(b) - clock.at(a)) / 1e6
+        return pl.Series(starts.name, result).fill_nan(None)
+
+    def duration(self, start: datetime, end: datetime) -> timedelta:
+        """Working time from ``start`` to ``end``."""
+        found = self.seconds(pl.Series([start]), pl.Series([end]))[0]
+        return timedelta(seconds=float(found))
+
+
+class _Clock:
+    """Working microseconds from the first interval's start up to any moment."""
+
+    def __init__(self, intervals: np.ndarray) -> None:
+        self.starts = intervals[:, 0]
+        self.ends = intervals[:, 1]
+        lengths = self.ends - self.starts
+        self.before = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
+
+    def at(self, moments: np.ndarray) -> np.ndarray:
+        if not len(self.starts):
+            return np.zeros(len(moments), dtype=np.int64)
+        index = np.searchsorted(self.starts, moments, side="right") - 1
+        inside = np.clip(moments - self.starts[np.maximum(index, 0)], 0, None)
+        lengths = self.ends - self.starts
+        done = np.minimum(inside, lengths[np.maximum(index, 0)])
+        return np.where(index < 0, 0, self.before[np.maximum(index, 0)] + done)
+
+
+def _local(day: date, minutes: int, zone: ZoneInfo) -> datetime:
+    """A local wall-clock time of a day (24:00: the next midnight) as an aware datetime."""
+    if minutes >= 24 * 60:
+        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone)
+
+
+def _micros(moment: datetime) -> int:
+    delta = moment.astimezone(UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _minutes(text: str, whole: str) -> int:
+    hours, minutes = (int(part) for part in text.split(":"))
+    if not (0 <= minutes < 60 and (0 <= hours < 24 or (hours == 24 and minutes == 0))):
+        raise CalendarError(f"--hours {whole!r}: {text} is not a time of day")
+    return hours * 60 + minutes
+
+
+def _days(text: str, whole: str) -> list[int]:
+    found: list[int] = []
+    for part in text.split(","):
+        ends = [end.strip() for end in part.split("-")]
+        if any(end not in DAYS for end in ends):
+            raise CalendarError(f"--hours {whole!r}: days are {', '.join(DAYS)}")
+        first, last = DAYS.index(ends[0]), DAYS.index(ends[-1])
+        found.extend(
+            range(first, last + 1) if first <= last else [*range(first, 7), *range(0, last + 1)]
+        )
+    return found
+
+
+def _merged(ranges: list[Range]) -> tuple[Range, ...]:
+    """Ranges in order, overlapping or touching ones joined."""
+    joined: list[Range] = []
+    for opening, closing in sorted(ranges):
+        if joined and opening <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], closing))
+        else:
+            joined.append((opening, closing))
+    return tuple(joined)
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"

@@ -166,3 +166,70 @@ def test_a_calendar_is_kept_and_read_back_as_it_was() -> None:
     assert again == calendar
     assert calendar.weekly_seconds == (7 * 5 + 14) * 3600
     assert calendar.describe()[0] == "mon: 09:00-12:00, 13:00-17:00"
+
+
+def _cli(db, *args: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+
+    result = CliRunner().invoke(app, ["--db", str(db), *args])
+    return result.exit_code, result.output
+
+
+def test_calendars_are_recorded_facts_read_as_known_at_any_moment(any_store) -> None:
+    import time
+
+    from workbench.application import BadArgument, Workbench
+
+    with Workbench(any_store.location) as bench:
+        first = Calendar.parse("office", ["mon-fri 09:00-17:00"], country="NL")
+        bench.add_calendar(first)
+        time.sleep(0.01)
+        before = datetime.now(UTC)
+        time.sleep(0.01)
+        bench.add_calendar(Calendar.parse("office", ["mon-thu 09:00-17:00"]))
+        bench.add_calendar(Calendar.parse("night", ["sun 01:00-04:00"]))
+        assert bench.calendar("office", known_at=before) == first  # as it was known then
+        assert bench.calendar("office").weekly_seconds == 32 * 3600
+        assert list(bench.calendars(known_at=before)) == ["office"]
+        bench.remove_calendar("office")
+        assert list(bench.calendars()) == ["night"]
+        assert bench.calendar("office", known_at=before) == first  # what was known stays
+        with pytest.raises(BadArgument, match="no calendar 'office'"):
+            bench.calendar("office")
+        with pytest.raises(BadArgument, match="no calendar 'gone'"):
+            bench.remove_calendar("gone")
+
+
+def test_the_calendar_commands(tmp_path) -> None:
+    import json
+
+    db = tmp_path / "s.db"
+    code, output = _cli(
+        db, "calendar", "add", "office", "--hours", "mon-fri 09:00-12:00",
+        "--hours", "mon-fri 13:00-17:00", "--holidays", "2024-12-25", "--timezone",
+        "Europe/Amsterdam", "--country", "NL",
+    )  # fmt: skip
+    assert code == 0, output
+    code, output = _cli(db, "calendar", "show", "office", "--json")
+    shown = json.loads(output)
+    assert shown["hours"]["mon"] == ["09:00-12:00", "13:00-17:00"]
+    assert shown["hours"]["sat"] == []
+    assert (shown["timezone"], shown["country"], shown["holidays"]) == (
+        "Europe/Amsterdam",
+        "NL",
+        ["2024-12-25"],
+    )
+    assert shown["weekly_hours"] == 35
+    code, output = _cli(db, "calendar", "list", "--json")
+    assert [row["name"] for row in json.loads(output)] == ["office"]
+    code, output = _cli(db, "calendar", "add", "x", "--hours", "monday 9-5")
+    assert code == 2
+    assert output.strip().startswith("error: --hours 'monday 9-5'")
+    assert _cli(db, "calendar", "remove", "office")[0] == 0
+    code, output = _cli(db, "calendar", "show", "office")
+    assert code == 2
+    assert "no calendar 'office'" in output
+    code, output = _cli(db, "--as", "nobody", "calendar", "list")
+    assert code == 2

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from workbench.access import Access, User
     from workbench.animation import Animation
     from workbench.bounded import Limit
+    from workbench.calendars import Calendar
     from workbench.checkpoints import Checkpoint
     from workbench.compare import Comparison
     from workbench.mining import Analysis, Conformance
@@ -999,6 +1000,38 @@ class Workbench:
 
         self.authorize_on(log, "analyst", "storing snapshots")
         return list(checkpoints.take_snapshots(self.store, log, count=count))
+
+    def add_calendar(self, calendar: Calendar) -> None:
+        """Record a working calendar (replacing one of the same name from now on: what it
+        was stays known, for cuts by ``known_at``): an analyst's to do."""
+        self.authorize("analyst", "adding a calendar")
+        self.store.calendars.record(calendar.name, calendar.to_json())
+        self.store.users.record(self.actor, "calendar-add", calendar.name)
+
+    def remove_calendar(self, name: str) -> None:
+        """Record that a calendar is gone from now on."""
+        self.authorize("analyst", "removing a calendar")
+        if name not in self.store.calendars.known():
+            raise BadArgument(f"no calendar {name!r} (see `workbench calendar list`)")
+        self.store.calendars.remove(name)
+        self.store.users.record(self.actor, "calendar-remove", name)
+
+    def calendars(self, known_at: datetime | None = None) -> dict[str, Calendar]:
+        """The working calendars as known at ``known_at`` (None: now), by name."""
+        from workbench.calendars import Calendar
+
+        return {
+            name: Calendar.from_json(name, kept.definition)
+            for name, kept in self.store.calendars.known(known_at).items()
+        }
+
+    def calendar(self, name: str, known_at: datetime | None = None) -> Calendar:
+        """One calendar as known at ``known_at``; refused by name when there was none."""
+        found = self.calendars(known_at).get(name)
+        if found is None:
+            when = "" if known_at is None else f" as known at {known_at.isoformat()}"
+            raise BadArgument(f"no calendar {name!r}{when} (see `workbench calendar list`)")
+        return found
 
     def imported(self, log: str) -> list[Firing]:
         """What follows new events this process wrote to a log: the read model catches up

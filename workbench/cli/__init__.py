@@ -14,7 +14,7 @@ import typer
 # isort: off
 from workbench.cli import data, explore, mining
 from workbench.cli import timetravel, causality, restatements, animation, projections, alerts
-from workbench.cli import users
+from workbench.cli import users, calendars
 
 # isort: on
 from workbench.cli.commands import app
@@ -24,6 +24,7 @@ __all__ = [
     "alerts",
     "animation",
     "app",
+    "calendars",
     "causality",
     "data",
     "explore",

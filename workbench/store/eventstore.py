@@ -35,6 +35,7 @@ from workbench.events import (
     WrongExpectedRevision,
 )
 from workbench.store import attributes as attrs
+from workbench.store.calendars import Calendars
 from workbench.store.frames import (
     DERIVED,
     Prepared,
@@ -102,6 +103,7 @@ class EventStore:
         self.queries = UserQueries(self.recorder)
         self.rules = Rules(self.recorder)
         self.users = Users(self.recorder)
+        self.calendars = Calendars(self.recorder)
 
     @property
     def is_server(self) -> bool:

@@ -545,6 +545,14 @@ class UserRecorder(Protocol):
         """(user name, group), by name and group."""
         ...
 
+    def record_calendar(self, name: str, definition: str, at: int, removed: bool) -> None:
+        """Record a calendar's definition (or its removal) as known from ``at`` on."""
+        ...
+
+    def calendar_rows(self) -> list[tuple[str, str, int, bool]]:
+        """(name, definition, recorded at, removed), in the order they were recorded."""
+        ...
+
     def store_key(self, name: str, secret: str, at: int) -> str:
         """The store's secret key of this name: ``secret`` if it has none yet (kept), else
         the one it has (whoever made it first)."""

@@ -307,6 +307,17 @@ class PortableQueries(ABC):
             for n, g in self._rows("SELECT name, grp FROM user_groups ORDER BY 1, 2")
         ]
 
+    def record_calendar(self, name: str, definition: str, at: int, removed: bool) -> None:
+        self._execute(
+            "INSERT INTO calendars (name, definition, recorded_at, removed) VALUES (?, ?, ?, ?)",
+            (name, definition, at, int(removed)),
+        )
+
+    def calendar_rows(self) -> list[tuple[str, str, int, bool]]:
+        rows = self._rows("SELECT name, definition, recorded_at, removed FROM calendars")
+        found = [(str(n), str(d), int(a), bool(r)) for n, d, a, r in rows]
+        return sorted(found, key=lambda row: row[2])
+
     def store_key(self, name: str, secret: str, at: int) -> str:
         self._execute(
             "INSERT INTO store_keys (name, secret, created_at) VALUES (?, ?, ?)"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 #: Bump when the schema changes; `create` brings older databases up to date.
-VERSION: Final = 6
+VERSION: Final = 7
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS workbench_schema (version integer NOT NULL);
@@ -204,6 +204,12 @@ CREATE TABLE IF NOT EXISTS user_groups (
     name text COLLATE "C" NOT NULL,
     grp text COLLATE "C" NOT NULL,
     PRIMARY KEY (name, grp)
+);
+CREATE TABLE IF NOT EXISTS calendars (
+    name text COLLATE "C" NOT NULL,
+    definition text NOT NULL,
+    recorded_at bigint NOT NULL,
+    removed integer NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS store_keys (
     name text COLLATE "C" PRIMARY KEY,

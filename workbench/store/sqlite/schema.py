@@ -255,6 +255,14 @@ CREATE TABLE IF NOT EXISTS user_groups (
     grp TEXT NOT NULL,
     PRIMARY KEY (name, grp)
 );
+-- Working calendars as recorded facts: every change is a new row (a removal too), so that a
+-- calendar can be read as it was known at any moment.
+CREATE TABLE IF NOT EXISTS calendars (
+    name TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    removed INTEGER NOT NULL DEFAULT 0
+);
 -- Secret keys the store keeps for itself (the key of its pseudonyms), made on first use.
 CREATE TABLE IF NOT EXISTS store_keys (
     name TEXT PRIMARY KEY,
@@ -370,6 +378,7 @@ def needs_changes(run: Run) -> bool:
         "grants",
         "user_groups",
         "store_keys",
+        "calendars",
     }
     if not expected <= tables:
         return True

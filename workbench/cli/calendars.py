@@ -1,0 +1,122 @@
+"""Working calendars: calendar add, list, show and remove."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from workbench.cli.commands import app, command
+from workbench.cli.options import JsonOption
+from workbench.cli.output import emit_json, fail, heading, out
+from workbench.cli.session import workbench
+
+calendar_app = typer.Typer(
+    no_args_is_help=True,
+    epilog='Example: workbench calendar add office --hours "mon-fri 09:00-17:00"',
+)
+app.add_typer(calendar_app, name="calendar", help="Working calendars for business time.")
+
+KnownAt = Annotated[
+    str | None,
+    typer.Option(help="As the store knew it at this time (a change after it does not count)."),
+]
+
+
+def _known_at(text: str | None) -> datetime | None:
+    from workbench.events import parse_time
+
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError:
+        fail(f"--known-at {text!r}: give an ISO 8601 time such as 2024-03-01T12:00")
+
+
+@partial(command, on=calendar_app, name="add")
+def calendar_add(
+    name: Annotated[str, typer.Argument(help="The calendar's name.")],
+    hours: Annotated[
+        list[str],
+        typer.Option(
+            "--hours", help='Working hours: "mon-fri 09:00-17:00" (repeatable: a lunch break).'
+        ),
+    ],
+    holidays: Annotated[
+        str | None, typer.Option(help="Closed dates: 2024-12-25,2024-12-26.")
+    ] = None,
+    country: Annotated[
+        str | None, typer.Option(help="Also this country's public holidays (NL, DE, US ...).")
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="The hours' time zone (IANA).")] = "UTC",
+) -> None:
+    """Record a working calendar (a new one, or a change from now on: what it was stays
+    known for --known-at).
+
+    Example: workbench calendar add office --hours "mon-fri 09:00-17:00" --country NL
+    """
+    from workbench.calendars import Calendar
+
+    dates = [day for day in (holidays or "").split(",") if day.strip()]
+    calendar = Calendar.parse(name, hours, timezone=timezone, holidays=dates, country=country)
+    workbench().add_calendar(calendar)
+    heading(name, ": " + "; ".join(calendar.describe()))
+
+
+@partial(command, on=calendar_app, name="list")
+def calendar_list(known_at: KnownAt = None, as_json: JsonOption = False) -> None:
+    """List the working calendars with their weekly working hours.
+
+    Example: workbench calendar list --json
+    """
+    found = workbench().calendars(_known_at(known_at))
+    if as_json:
+        emit_json([calendar.as_dict() for calendar in found.values()])
+        return
+    if not found:
+        out.print('no calendars: `workbench calendar add NAME --hours "mon-fri 09:00-17:00"`')
+        return
+    table = Table("calendar", "time zone", "hours a week", "holidays")
+    for calendar in found.values():
+        named = f"{len(calendar.holidays)} named" if calendar.holidays else ""
+        public = f"{calendar.country} public" if calendar.country else ""
+        table.add_row(
+            calendar.name,
+            calendar.timezone,
+            f"{calendar.weekly_seconds / 3600:g}",
+            ", ".join(part for part in (public, named) if part),
+        )
+    out.print(table)
+
+
+@partial(command, on=calendar_app, name="show")
+def calendar_show(
+    name: Annotated[str, typer.Argument(help="The calendar's name.")],
+    known_at: KnownAt = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a calendar: its hours per day, time zone and holidays.
+
+    Example: workbench calendar show office --known-at 2024-03-01
+    """
+    calendar = workbench().calendar(name, _known_at(known_at))
+    if as_json:
+        emit_json(calendar.as_dict())
+        return
+    heading(calendar.name)
+    for line in calendar.describe():
+        out.print(f"  {line}")
+
+
+@partial(command, on=calendar_app, name="remove")
+def calendar_remove(name: Annotated[str, typer.Argument(help="The calendar's name.")]) -> None:
+    """Remove a calendar from now on (it stays known as it was, for --known-at).
+
+    Example: workbench calendar remove office
+    """
+    workbench().remove_calendar(name)
+    heading(name, ": removed")

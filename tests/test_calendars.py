@@ -233,3 +233,39 @@ def test_the_calendar_commands(tmp_path) -> None:
     assert "no calendar 'office'" in output
     code, output = _cli(db, "--as", "nobody", "calendar", "list")
     assert code == 2
+
+
+def test_stats_gives_case_durations_in_working_time(tmp_path) -> None:
+    import json
+    import statistics
+
+    from tests.conftest import real_log
+
+    db = tmp_path / "s.db"
+    assert _cli(db, "ingest", str(real_log("running-example.csv")), "--log", "run")[0] == 0
+    hours = ["mon-fri 09:00-12:00", "mon-fri 13:00-17:00"]
+    args = ["--timezone", "Europe/Amsterdam", "--holidays", "2011-01-03"]
+    assert _cli(db, "calendar", "add", "office", *[f"--hours={h}" for h in hours], *args)[0] == 0
+    code, output = _cli(db, "stats", "run", "--calendar", "office", "--json")
+    assert code == 0, output
+    found = json.loads(output)
+    assert found["calendar"] == "office"
+    from workbench import EventStore
+
+    calendar = Calendar.parse("office", hours, timezone="Europe/Amsterdam", holidays=["2011-01-03"])
+    with EventStore(db) as store:
+        spans = (
+            store.scan("run")
+            .group_by("case_id")
+            .agg(pl.col("timestamp").min().alias("a"), pl.col("timestamp").max().alias("b"))
+            .collect()
+        )
+    working = [brute_force(calendar, a, b) for a, b in spans.select("a", "b").iter_rows()]
+    assert found["case_duration_seconds"]["median"] == statistics.median(working)
+    assert found["case_duration_seconds"]["max"] == max(working)
+    code, plain = _cli(db, "stats", "run", "--json")
+    assert json.loads(plain)["calendar"] is None
+    assert json.loads(plain)["case_duration_seconds"]["max"] > max(working)
+    code, output = _cli(db, "stats", "run", "--calendar", "nope")
+    assert code == 2
+    assert "no calendar 'nope'" in output

@@ -451,11 +451,15 @@ class Workbench:
         filters: Filters = Filters(),  # noqa: B008
         *,
         top: int = 5,
+        calendar: str | None = None,
     ) -> Summary:
-        """Counts, case durations, rework, top variants, start and end activities."""
+        """Counts, case durations, rework, top variants, start and end activities. With a
+        ``calendar`` (its name), case durations are working time, by the calendar as the
+        store knew it at the cut's ``known_at`` (now, without one)."""
         from workbench import projections
 
         timed = self.timed(log)
+        hours = None if calendar is None else self.calendar(calendar, _known(cut))
         if self.engine == "spark":
             from workbench.engines import spark
 
@@ -470,6 +474,7 @@ class Workbench:
                     ends=spark.end_activities(on_spark, rows=per_case),
                     timed=timed,
                     top=top,
+                    calendar=hours,
                 )
             finally:
                 spark.release(per_case, on_spark)
@@ -483,6 +488,7 @@ class Workbench:
             ends=decoded(projections.ends_of(ends, first=False).collect()),
             timed=timed,
             top=top,
+            calendar=hours,
         )
 
     def cases(
@@ -1069,6 +1075,11 @@ class Workbench:
             model=self.model,
         )
         return spark.filtered(events, filters)
+
+
+def _known(cut: Cut) -> datetime | None:
+    """The moment a cut's ``known_at`` stands for (a position has none: now)."""
+    return cut.known_at if isinstance(cut.known_at, datetime) else None
 
 
 def _decoded(result: Any) -> Any:

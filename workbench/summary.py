@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from workbench.calendars import Calendar
 
 #: The case-duration statistics, in the order they are shown.
 DURATION_STATISTICS = ("mean", "median", "p90", "min", "max")
@@ -35,6 +38,7 @@ class Summary:
     top_variants: pl.DataFrame = field(repr=False)  # variant, cases, share
     start_activities: dict[str, int] = field(default_factory=dict)
     end_activities: dict[str, int] = field(default_factory=dict)
+    calendar: str | None = None  # durations in this calendar's working time (None: elapsed)
 
     @property
     def median(self) -> timedelta | None:
@@ -54,6 +58,7 @@ class Summary:
             "activities": self.activities,
             "variants": self.variants,
             "timed": self.timed,
+            "calendar": self.calendar,
             "case_duration_seconds": {
                 name: None if value is None else value.total_seconds()
                 for name, value in self.durations.items()
@@ -77,12 +82,14 @@ def summarize(
     ends: pl.DataFrame | None = None,
     timed: bool = True,
     top: int = 5,
+    calendar: Calendar | None = None,
 ) -> Summary:
     """The summary of a case table and its variant table (of the same cases).
 
     ``starts`` and ``ends`` are the start and end activity counts (`projections
     .start_activities`); ``timed`` is False for a log imported without times, whose
-    durations mean nothing.
+    durations mean nothing. With a ``calendar``, a case's duration is the working time
+    from its start to its end (`workbench.calendars.Calendar.seconds`).
 
     >>> from datetime import UTC
     >>> day = datetime(2024, 1, 1, tzinfo=UTC)
@@ -101,6 +108,8 @@ def summarize(
     durations: dict[str, timedelta | None] = dict.fromkeys(DURATION_STATISTICS)
     if timed and count:
         micros = cases["duration"].dt.total_microseconds().cast(pl.Float64)
+        if calendar is not None:
+            micros = calendar.seconds(cases["start"], cases["end"]) * 1e6
         found = {
             "mean": micros.mean(),
             "median": micros.median(),
@@ -127,4 +136,5 @@ def summarize(
         top_variants=variants.select("variant", "cases", "share").head(top),
         start_activities=dict(starts.iter_rows()) if starts is not None else {},
         end_activities=dict(ends.iter_rows()) if ends is not None else {},
+        calendar=None if calendar is None else calendar.name,
     )

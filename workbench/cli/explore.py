@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 def stats(
     log: LogArgument,
     top: Annotated[int, typer.Option(help="How many variants to show.")] = 5,
+    calendar: Annotated[
+        str | None,
+        typer.Option(help="Case durations in this calendar's working time (`calendar list`)."),
+    ] = None,
     as_json: JsonOption = False,
     engine: EngineOption = "polars",
     spark_master: SparkMasterOption = None,
@@ -47,7 +51,9 @@ def stats(
 
     Example: workbench stats orders --from 2024-03-01 --attribute region=north
     """
-    found = engine_of(engine, spark_master).summary(existing_log(log), cut, filters, top=top)
+    found = engine_of(engine, spark_master).summary(
+        existing_log(log), cut, filters, top=top, calendar=calendar
+    )
     described = [*cut.describe(), *filters.describe()]
     if as_json:
         emit_json({"log": log, "filters": described, **found.to_dict()})
@@ -58,8 +64,9 @@ def stats(
         f"{found.activities:,} activities, {found.variants:,} variants"
     )
     if found.timed:
+        working = f" (working time, calendar {found.calendar})" if found.calendar else ""
         out.print(
-            "case duration: "
+            f"case duration{working}: "
             + ", ".join(f"{name} {human(value)}" for name, value in found.durations.items())
         )
     else:

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import polars as pl
 
-from workbench.events import as_utc, parse_time
+from workbench.events import WorkbenchError, as_utc, parse_time
 from workbench.projections import ordered
 
 TimeMode = Literal["contained", "intersecting", "started", "completed", "trim"]
@@ -268,6 +268,100 @@ class Contains:
 
     def describe(self) -> str:
         return f"cases with {' and '.join(self.activities)}"
+
+
+@dataclass(frozen=True)
+class Follows:
+    """Cases in which an event of ``source`` is followed by one of ``target`` (eventually,
+    or ``directly``: the next event of the case), at most ``within`` later, with the same
+    value of the attribute ``same`` or another value of ``different`` (the four-eyes check:
+    ``different="resource"``); with ``exclude``, the other cases. Order within a case is
+    (time, position); a value that is missing is neither the same nor different."""
+
+    source: str
+    target: str
+    directly: bool = False
+    within: timedelta | None = None
+    same: str | None = None
+    different: str | None = None
+    exclude: bool = False
+
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        schema = events.collect_schema()
+        for name in (self.same, self.different):
+            if name is not None and name not in schema:
+                raise WorkbenchError(f"the follower filter: the log has no attribute {name!r}")
+        base = ("case_id", "activity", "timestamp", "position")
+        extra = [n for n in dict.fromkeys((self.same, self.different)) if n and n not in base]
+        steps = (
+            events.select(*base, *extra)
+            .sort("case_id", "timestamp", "position")
+            .with_columns(__step=pl.int_range(pl.len()).over("case_id"))
+        )
+        sources = steps.filter(pl.col("activity").cast(pl.String) == self.source)
+        targets = steps.filter(pl.col("activity").cast(pl.String) == self.target)
+        pairs = sources.join(targets, on="case_id", suffix="__b")
+        condition = (
+            pl.col("__step__b") == pl.col("__step") + 1
+            if self.directly
+            else pl.col("__step__b") > pl.col("__step")
+        )
+        if self.within is not None:
+            condition = condition & (pl.col("timestamp__b") - pl.col("timestamp") <= self.within)
+        if self.same is not None:
+            condition = condition & (pl.col(f"{self.same}__b") == pl.col(self.same)).fill_null(
+                False
+            )
+        if self.different is not None:
+            condition = condition & (
+                pl.col(f"{self.different}__b") != pl.col(self.different)
+            ).fill_null(False)
+        found = pairs.filter(condition).select("case_id").unique()
+        return events.join(found, on="case_id", how="anti" if self.exclude else "semi")
+
+    def query(self) -> list[tuple[str, str]]:
+        spec: dict[str, object] = {"a": self.source, "b": self.target}
+        if self.directly:
+            spec["directly"] = True
+        if self.within is not None:
+            spec["within"] = self.within.total_seconds()
+        if self.same is not None:
+            spec["same"] = self.same
+        if self.different is not None:
+            spec["different"] = self.different
+        if self.exclude:
+            spec["exclude"] = True
+        return [("follows", json.dumps(spec, ensure_ascii=False))]
+
+    def describe(self) -> str:
+        how = "directly followed" if self.directly else "followed"
+        text = f"cases where {self.source} is {how} by {self.target}"
+        if self.within is not None:
+            text += f" within {self.within}"
+        if self.same is not None:
+            text += f", same {self.same}"
+        if self.different is not None:
+            text += f", different {self.different}"
+        return f"not ({text})" if self.exclude else text
+
+    @classmethod
+    def from_query(cls, text: str) -> Follows:
+        """The filter a URL's ``follows`` value names (JSON, as `query` writes it)."""
+        try:
+            spec = json.loads(text)
+            return cls(
+                str(spec["a"]),
+                str(spec["b"]),
+                directly=bool(spec.get("directly", False)),
+                within=None
+                if spec.get("within") is None
+                else timedelta(seconds=float(spec["within"])),
+                same=spec.get("same"),
+                different=spec.get("different"),
+                exclude=bool(spec.get("exclude", False)),
+            )
+        except (ValueError, TypeError, KeyError):
+            raise WorkbenchError(f"follows={text!r}: not a follower filter") from None
 
 
 @dataclass(frozen=True)
@@ -559,6 +653,8 @@ def _parse(
         return [Endpoints(tuple(values[key]), key)]  # type: ignore[arg-type]
     if key == "activity":
         return [Contains(tuple(values[key]))]
+    if key == "follows":
+        return [Follows.from_query(text) for text in values[key]]
     if key in ("duration_min", "duration_max"):
         seen.update(("duration_min", "duration_max"))
         low, high = values.get("duration_min", [None])[0], values.get("duration_max", [None])[0]

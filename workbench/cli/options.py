@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
@@ -67,6 +68,12 @@ class FilterFlags:
     as_of: str | None = None
     known_at: str | None = None
     lifecycle: list[str] | None = None
+    follows: tuple[str, str] | None = None
+    directly: bool | None = None
+    within: str | None = None
+    same_attribute: str | None = None
+    different_attribute: str | None = None
+    exclude: bool | None = None
 
     def parse(self) -> tuple[Cut, Filters]:
         """The flags as a `Cut` and `Filters`, parsed once."""
@@ -87,7 +94,52 @@ class FilterFlags:
             items.append(Contains(tuple(self.activity)))
         for pair in self.attribute or []:
             items.append(attribute_filter(pair, "--attribute"))
+        follower = self._follower()
+        if follower is not None:
+            items.append(follower)
         return cut, Filters(tuple(items))
+
+    def _follower(self) -> Any:
+        """The follower filter of ``--follows A B`` and its modifiers, if given."""
+        from workbench.filters import Follows
+
+        modifiers = {
+            "--directly": self.directly,
+            "--within": self.within,
+            "--same-attribute": self.same_attribute,
+            "--different-attribute": self.different_attribute,
+            "--exclude": self.exclude,
+        }
+        if self.follows is None:
+            given = [flag for flag, value in modifiers.items() if value]
+            if given:
+                fail(f"{given[0]} goes with --follows A B")
+            return None
+        return Follows(
+            self.follows[0],
+            self.follows[1],
+            directly=bool(self.directly),
+            within=None if self.within is None else _span(self.within, "--within"),
+            same=self.same_attribute,
+            different=self.different_attribute,
+            exclude=bool(self.exclude),
+        )
+
+
+_UNITS: Final = {"s": 1, "min": 60, "h": 3_600, "d": 86_400, "w": 604_800}
+
+
+def _span(text: str, flag: str) -> timedelta:
+    """A duration such as 90s, 30min, 12h, 2d or 1w."""
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text[len(number) :] or "s"
+    try:
+        amount = float(number)
+    except ValueError:
+        amount = -1.0
+    if unit not in _UNITS or amount < 0:
+        fail(f"{flag} {text!r}: write a duration such as 90s, 30min, 12h, 2d or 1w")
+    return timedelta(seconds=amount * _UNITS[unit])
 
 
 _FILTER_FLAGS: dict[str, Any] = {
@@ -116,6 +168,33 @@ _FILTER_FLAGS: dict[str, Any] = {
         typer.Option(
             "--lifecycle", help="Only events with this lifecycle, e.g. complete (repeatable)."
         ),
+    ],
+    "follows": Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--follows", metavar="A B", help="Cases where an A is eventually followed by a B."
+        ),
+    ],
+    "directly": Annotated[
+        bool | None, typer.Option("--directly", help="With --follows: B right after A.")
+    ],
+    "within": Annotated[
+        str | None,
+        typer.Option("--within", help="With --follows: at most this long between (2d, 12h)."),
+    ],
+    "same_attribute": Annotated[
+        str | None,
+        typer.Option("--same-attribute", help="With --follows: A and B share this attribute."),
+    ],
+    "different_attribute": Annotated[
+        str | None,
+        typer.Option(
+            "--different-attribute",
+            help="With --follows: A and B differ in this attribute (four eyes: resource).",
+        ),
+    ],
+    "exclude": Annotated[
+        bool | None, typer.Option("--exclude", help="With --follows: the other cases.")
     ],
 }
 

@@ -1,0 +1,127 @@
+"""The follower filter (`Follows`) against a brute-force check of every case."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from tests.conftest import real_log
+from workbench.cli import app
+from workbench.events import WorkbenchError
+from workbench.filters import Filters, Follows
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+_event = st.tuples(
+    st.integers(0, 5),  # case
+    st.sampled_from("abc"),  # activity: few, so that they repeat
+    st.integers(0, 6),  # hour: few, so that times tie
+    st.sampled_from(["ann", "bo", None]),  # resource
+)
+
+
+def _events(rows: list[tuple[int, str, int, str | None]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "case_id": [f"c{case}" for case, *_ in rows],
+            "activity": [activity for _, activity, *_ in rows],
+            "timestamp": [START + timedelta(hours=hour) for _, _, hour, _ in rows],
+            "position": list(range(1, len(rows) + 1)),
+            "resource": [resource for *_, resource in rows],
+        },
+        schema_overrides={"resource": pl.String},
+    )
+
+
+def brute_force(events: pl.DataFrame, rule: Follows) -> set[str]:
+    """The cases the rule keeps, by looking at every pair of events of every case."""
+    kept = set()
+    for (case,), rows in events.group_by("case_id"):
+        ordered = rows.sort("timestamp", "position").to_dicts()
+        hit = False
+        for i, a in enumerate(ordered):
+            for j in range(i + 1, len(ordered)):
+                b = ordered[j]
+                if (a["activity"], b["activity"]) != (rule.source, rule.target):
+                    continue
+                if rule.directly and j != i + 1:
+                    continue
+                if rule.within is not None and b["timestamp"] - a["timestamp"] > rule.within:
+                    continue
+                if rule.same and not (a[rule.same] is not None and a[rule.same] == b[rule.same]):
+                    continue
+                if rule.different and not (
+                    a[rule.different] is not None
+                    and b[rule.different] is not None
+                    and a[rule.different] != b[rule.different]
+                ):
+                    continue
+                hit = True
+        if hit != rule.exclude:
+            kept.add(str(case))
+    return kept
+
+
+_rules = st.builds(
+    Follows,
+    st.sampled_from("abc"),
+    st.sampled_from("abc"),
+    directly=st.booleans(),
+    within=st.one_of(st.none(), st.integers(0, 4).map(lambda h: timedelta(hours=h))),
+    same=st.sampled_from([None, "resource"]),
+    different=st.sampled_from([None, "resource"]),
+    exclude=st.booleans(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(_event, max_size=40), rule=_rules)
+def test_the_follower_filter_keeps_what_a_brute_force_check_keeps(rows, rule) -> None:
+    events = _events(rows)
+    found = Filters((rule,)).apply(events.lazy()).collect()
+    assert set(found["case_id"].unique().to_list()) == brute_force(events, rule)
+    kept = events.filter(pl.col("case_id").is_in(list(brute_force(events, rule))))
+    assert found.height == kept.height  # whole cases, every event of them
+    again = Filters.from_query(Filters((rule,)).to_query())
+    assert again == Filters((rule,))  # a link keeps it
+
+
+def test_the_four_eyes_check_from_the_command_line(tmp_path) -> None:
+    db = tmp_path / "s.db"
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, ["--db", str(db), *args])
+        return result.exit_code, result.output
+
+    assert run("ingest", str(real_log("running-example.csv")), "--log", "run")[0] == 0
+    code, output = run(
+        "stats", "run", "--follows", "check ticket", "decide",
+        "--different-attribute", "resource", "--json",
+    )  # fmt: skip
+    assert code == 0, output
+    found = json.loads(output)
+    assert found["filters"] == [
+        "cases where check ticket is followed by decide, different resource"
+    ]
+    code, output = run(
+        "stats", "run", "--follows", "check ticket", "decide",
+        "--different-attribute", "resource", "--exclude", "--json",
+    )  # fmt: skip
+    assert json.loads(output)["cases"] + found["cases"] == 6
+    code, output = run("stats", "run", "--directly")
+    assert code == 2
+    assert "--directly goes with --follows A B" in output
+    code, output = run("stats", "run", "--follows", "a", "b", "--same-attribute", "nope")
+    assert code == 2
+    assert "no attribute 'nope'" in output
+
+
+def test_a_bad_link_is_named() -> None:
+    with pytest.raises(WorkbenchError, match="not a follower filter"):
+        Filters.from_query("follows=%7Bbroken")

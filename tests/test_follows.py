@@ -125,3 +125,77 @@ def test_the_four_eyes_check_from_the_command_line(tmp_path) -> None:
 def test_a_bad_link_is_named() -> None:
     with pytest.raises(WorkbenchError, match="not a follower filter"):
         Filters.from_query("follows=%7Bbroken")
+
+
+def _pm4py():  # type: ignore[no-untyped-def]
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):  # its banner
+        import pm4py
+    return pm4py
+
+
+def _store_events(tmp_path, name: str) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    from ingest.jobs import ingest
+    from workbench import EventStore
+
+    with EventStore(tmp_path / "s.db") as store:
+        ingest(store, real_log(name), log=name)
+        return store.scan(name).sort("case_id", "timestamp", "position").collect()
+
+
+@pytest.mark.parametrize("name", ["running-example.csv", "receipt.csv"])
+def test_eventually_follows_equals_pm4py_for_every_pair_of_activities(tmp_path, name) -> None:
+    """pm4py's `filter_eventually_follows_relation`, on the same events in case, time and
+    append order, keeps the same cases for every ordered pair, A = B included (its issue
+    #342 reported the relation treated as symmetric; this version does not, on these
+    logs)."""
+    import itertools
+
+    pm4py = _pm4py()
+    events = _store_events(tmp_path, name)
+    frame = events.select(
+        pl.col("case_id").alias("case:concept:name"),
+        pl.col("activity").alias("concept:name"),
+        pl.col("timestamp").alias("time:timestamp"),
+    ).to_pandas()
+    activities = sorted(events["activity"].unique().to_list())
+    for a, b in itertools.product(activities, activities):
+        ours = Filters((Follows(a, b),)).apply(events.lazy()).collect()["case_id"]
+        theirs = pm4py.filter_eventually_follows_relation(frame, [(a, b)])["case:concept:name"]
+        assert set(ours.unique().to_list()) == set(theirs.unique()), (a, b)
+
+
+def test_four_eyes_equals_pm4py_where_it_looks_at_order(tmp_path) -> None:
+    """pm4py's `filter_four_eyes_principle` compares each A's resource with the last B's,
+    whatever their order: on cases with one A before one B it keeps what we keep; on a case
+    where B comes first it keeps the case too, though no B follows an A."""
+    pm4py = _pm4py()
+    events = _store_events(tmp_path, "running-example.csv")
+    a, b = "check ticket", "decide"
+    counts = events.group_by("case_id").agg(
+        (pl.col("activity") == a).sum().alias("a"), (pl.col("activity") == b).sum().alias("b")
+    )
+    simple = counts.filter((pl.col("a") == 1) & (pl.col("b") == 1))["case_id"].to_list()
+    assert simple, "the running example has cases with one check and one decision"
+    chosen = events.filter(pl.col("case_id").is_in(simple))
+    ours = Filters((Follows(a, b, different="resource"),)).apply(chosen.lazy()).collect()
+    frame = chosen.select(
+        pl.col("case_id").alias("case:concept:name"),
+        pl.col("activity").alias("concept:name"),
+        pl.col("timestamp").alias("time:timestamp"),
+        pl.col("resource").alias("org:resource"),
+    ).to_pandas()
+    theirs = pm4py.filter_four_eyes_principle(frame, a, b)["case:concept:name"]
+    assert set(ours["case_id"].unique().to_list()) == set(theirs.unique())
+    backwards = _events([(0, "b", 0, "ann"), (0, "a", 1, "bo")])  # B first, then A
+    frame = backwards.select(
+        pl.col("case_id").alias("case:concept:name"),
+        pl.col("activity").alias("concept:name"),
+        pl.col("timestamp").alias("time:timestamp"),
+        pl.col("resource").alias("org:resource"),
+    ).to_pandas()
+    assert len(pm4py.filter_four_eyes_principle(frame, "a", "b")) == 2  # pm4py keeps it
+    kept = Filters((Follows("a", "b", different="resource"),)).apply(backwards.lazy())
+    assert kept.collect().height == 0  # no b follows an a

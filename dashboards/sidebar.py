@@ -16,6 +16,7 @@ from workbench.filters import (
     CaseDuration,
     Contains,
     Filters,
+    Follows,
     Lifecycle,
     TimeRange,
     Variants,
@@ -30,7 +31,7 @@ MODES = {
     "trim": "only the events in the range",
 }
 # Filters the sidebar form edits; any others (chosen variants, endpoints) are kept as they are.
-_EDITED = (TimeRange, Attribute, Contains, CaseDuration, Lifecycle)
+_EDITED = (TimeRange, Attribute, Contains, CaseDuration, Lifecycle, Follows)
 
 
 def render() -> None:
@@ -200,6 +201,43 @@ def _filters(log: str, first: datetime | None, last: datetime | None) -> None:
             state.distinct(log, "activity"),
             default=list(contains.activities) if contains else [],
         )
+        follows = next((f for f in current.items if isinstance(f, Follows)), None)
+        known = state.distinct(log, "activity")
+        left, right = st.columns(2)
+        source = left.selectbox(
+            "Cases where",
+            ["(none)", *known],
+            index=1 + known.index(follows.source) if follows and follows.source in known else 0,
+            key="follow-a",
+        )
+        target = right.selectbox(
+            "is followed by",
+            ["(none)", *known],
+            index=1 + known.index(follows.target) if follows and follows.target in known else 0,
+            key="follow-b",
+        )
+        left, right = st.columns(2)
+        directly = left.checkbox(
+            "directly", value=bool(follows and follows.directly), key="follow-directly"
+        )
+        exclude = right.checkbox(
+            "not these cases", value=bool(follows and follows.exclude), key="follow-exclude"
+        )
+        within = st.number_input(
+            "within (hours, 0: any)",
+            min_value=0.0,
+            value=follows.within.total_seconds() / 3600 if follows and follows.within else 0.0,
+            key="follow-within",
+        )
+        people = ("by anyone", "by the same resource", "by different resources (four eyes)")
+        chosen_people = 0
+        if follows and follows.same == "resource":
+            chosen_people = 1
+        elif follows and follows.different == "resource":
+            chosen_people = 2
+        who = people[0]
+        if state.distinct(log, "resource"):
+            who = st.selectbox("A and B", people, index=chosen_people, key="follow-people")
         variants = next((f for f in current.items if isinstance(f, Variants)), None)
         top = st.number_input(
             "Only the top variants (0: all)",
@@ -229,6 +267,18 @@ def _filters(log: str, first: datetime | None, last: datetime | None) -> None:
                 items.append(Lifecycle(tuple(phases)))
             if activities:
                 items.append(Contains(tuple(activities)))
+            if source != "(none)" and target != "(none)":
+                items.append(
+                    Follows(
+                        source,
+                        target,
+                        directly=directly,
+                        within=timedelta(hours=within) if within else None,
+                        same="resource" if who == people[1] else None,
+                        different="resource" if who == people[2] else None,
+                        exclude=exclude,
+                    )
+                )
             chosen_variants = variants.chosen if variants else ()
             if top or chosen_variants:
                 items.append(Variants(top=int(top) or None, chosen=chosen_variants))

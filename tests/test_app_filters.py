@@ -3,17 +3,21 @@ with a filter set, each page's counts are the filtered counts of the application
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
 
 from sample_data.demo import DEMO_LOG
 from tests.test_app_links import OCEL, mixed, open_page  # noqa: F401  (fixtures)
 from workbench import mining
 from workbench.application import Cut, Workbench
+from workbench.cli import app as cli
 from workbench.filters import Attribute, Filters, TimeRange
 
 NORTH = Filters((Attribute("region", ("north",)),))
@@ -162,3 +166,27 @@ def test_performance_runs_the_chosen_tab_only(open_page) -> None:  # noqa: F811
     carried = [link.proto.query_string for link in app.sidebar.get("page_link")]
     assert carried
     assert all("log=" in query and "view=" not in query for query in carried)
+
+
+def test_the_follower_filter_from_the_sidebar_gives_the_clis_figures(open_page, bench) -> None:  # noqa: F811
+    """Chosen in the sidebar's form, the four-eyes check reaches the link and the page, and
+    the Overview shows the cases `workbench stats --follows ... --json` counts."""
+    app = open_page("overview", DEMO_LOG)
+    edges = bench.dfg(DEMO_LOG).edges  # the most frequent path: a pair that occurs
+    a, b = str(edges["source"][0]), str(edges["target"][0])
+    app.sidebar.selectbox(key="follow-a").set_value(a)
+    app.sidebar.selectbox(key="follow-b").set_value(b)
+    app.sidebar.selectbox(key="follow-people").set_value("by different resources (four eyes)")
+    next(button for button in app.sidebar.button if button.label == "Apply").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "follows" in app.query_params
+    result = CliRunner().invoke(
+        cli,
+        ["--db", os.environ["WORKBENCH_DB"], "stats", DEMO_LOG, "--follows", a, b,
+         "--different-attribute", "resource", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cases = json.loads(result.output)["cases"]
+    assert cases > 0
+    assert _metrics(app)["Cases"] == f"{cases:,}"
+    assert any("different resource" in c.value for c in app.sidebar.caption)

@@ -69,6 +69,22 @@ def render() -> None:
         if zone != str(state.timezone()):
             st.query_params[state.TIMEZONE_KEY] = zone
             st.rerun()
+        names = state.calendars()
+        if names:
+            current = state.calendar_name()
+            chosen = st.selectbox(
+                "Durations in",
+                ["elapsed time", *names],
+                index=1 + names.index(current) if current else 0,
+                help="A working calendar (`workbench calendar add`): case durations count"
+                " its working hours only.",
+            )
+            if chosen != (current or "elapsed time"):
+                if chosen == "elapsed time":
+                    del st.query_params[state.CALENDAR_KEY]
+                else:
+                    st.query_params[state.CALENDAR_KEY] = chosen
+                st.rerun()
         if st.toggle(
             "Live",
             key="live",

@@ -39,6 +39,7 @@ T = TypeVar("T")
 LOG_KEY = "log"
 TIMEZONE_KEY = "tz"
 VIEW_KEY = "view"  # a page's chosen tab: not a filter, and not carried to other pages
+CALENDAR_KEY = "calendar"  # durations in this working calendar's time (none: elapsed)
 
 #: The time zones offered to show times in and to read times without an offset.
 TIME_ZONES = (
@@ -171,7 +172,7 @@ def filters() -> Filters:
     query = {
         key: st.query_params.get_all(key)
         for key in st.query_params
-        if key not in (LOG_KEY, TIMEZONE_KEY, VIEW_KEY)
+        if key not in (LOG_KEY, TIMEZONE_KEY, VIEW_KEY, CALENDAR_KEY)
     }
     try:
         return Filters.from_query(query, case_lists(st.query_params.get(LOG_KEY)))
@@ -205,7 +206,9 @@ def keep_cases(log: str, chosen: Cases) -> None:
 def set_filters(chosen: Filters) -> None:
     """Put the filters in the URL (replacing the previous ones), keeping the log, the time
     zone and the page's tab."""
-    kept = {key: st.query_params.get(key) for key in (LOG_KEY, TIMEZONE_KEY, VIEW_KEY)}
+    kept = {
+        key: st.query_params.get(key) for key in (LOG_KEY, TIMEZONE_KEY, VIEW_KEY, CALENDAR_KEY)
+    }
     st.query_params.clear()
     for key, value in kept.items():
         if value:
@@ -216,6 +219,18 @@ def set_filters(chosen: Filters) -> None:
             pairs.setdefault(key, []).append(value)
     for key, values in pairs.items():
         st.query_params[key] = values if len(values) > 1 else values[0]
+
+
+def calendar_name() -> str | None:
+    """The working calendar durations are shown in (URL key ``calendar``), if the store
+    has one of that name; None: elapsed time."""
+    wanted = st.query_params.get(CALENDAR_KEY)
+    return wanted if wanted and wanted in calendars() else None
+
+
+def calendars() -> list[str]:
+    """The names of the store's working calendars."""
+    return list(workbench().calendars())
 
 
 def timezone() -> ZoneInfo:

@@ -269,3 +269,37 @@ def test_stats_gives_case_durations_in_working_time(tmp_path) -> None:
     code, output = _cli(db, "stats", "run", "--calendar", "nope")
     assert code == 2
     assert "no calendar 'nope'" in output
+
+
+def test_the_overview_shows_working_time_equal_to_stats(tmp_path, monkeypatch) -> None:
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    from sample_data.demo import DEMO_LOG
+    from tests.test_app import APP, close_app_store
+    from workbench.durations import human
+
+    db = tmp_path / "s.db"
+    assert _cli(db, "demo")[0] == 0
+    hours = ["--hours", "mon-fri 08:00-18:00", "--country", "NL", "--timezone", "Europe/Amsterdam"]
+    assert _cli(db, "calendar", "add", "office", *hours)[0] == 0
+    code, output = _cli(db, "stats", DEMO_LOG, "--calendar", "office", "--json")
+    assert code == 0, output
+    expected = json.loads(output)["case_duration_seconds"]
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params["log"] = DEMO_LOG
+    app.query_params["calendar"] = "office"
+    app.run()
+    app.switch_page("views/overview.py").run()
+    try:
+        assert not app.exception, [e.value for e in app.exception]
+        shown = {metric.label: metric.value for metric in app.main.metric}
+        median = timedelta(seconds=expected["median"])
+        assert shown["Median case duration (working time)"] == human(median)
+        assert shown["P90 case duration (working time)"] == human(
+            timedelta(seconds=expected["p90"])
+        )
+    finally:
+        close_app_store()

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboards import charts, state
 from dashboards.layout import filtered_note, require_log, title, untimed_note
+from dashboards.markdown import escape
 from workbench import projections
 from workbench.application import Workbench
 from workbench.durations import human
@@ -14,7 +15,7 @@ from workbench.durations import human
 summary = require_log()
 title("Overview", summary)
 filtered_note()
-found = state.ask(Workbench.summary, summary.log)
+found = state.ask(Workbench.summary, summary.log, calendar=state.calendar_name())
 if found.cases == 0:
     st.warning("No cases pass the filters.")
     st.stop()
@@ -25,8 +26,11 @@ columns[2].metric("Activities", f"{found.activities:,}")
 columns[3].metric("Variants", f"{found.variants:,}")
 if untimed_note(summary):  # counts only: no durations, no dates
     st.stop()
-columns[4].metric("Median case duration", human(found.median))
-columns[5].metric("P90 case duration", human(found.p90))
+working = " (working time)" if found.calendar else ""
+columns[4].metric(f"Median case duration{working}", human(found.median))
+columns[5].metric(f"P90 case duration{working}", human(found.p90))
+if found.calendar:
+    st.caption(f"Durations in the working hours of the calendar {escape(found.calendar)}.")
 if found.first is not None and found.last is not None:
     st.caption(f"From {state.shown(found.first)} to {state.shown(found.last)}")
 pending = state.ask(Workbench.provisional, summary.log).filter(pl.col("provisional"))

@@ -303,3 +303,33 @@ def test_the_overview_shows_working_time_equal_to_stats(tmp_path, monkeypatch) -
         )
     finally:
         close_app_store()
+
+
+def test_state_gives_elapsed_and_idle_in_working_time(tmp_path) -> None:
+    import json
+
+    from tests.conftest import real_log
+
+    db = tmp_path / "s.db"
+    assert _cli(db, "ingest", str(real_log("running-example.csv")), "--log", "run")[0] == 0
+    assert _cli(db, "calendar", "add", "office", "--hours", "mon-fri 09:00-17:00")[0] == 0
+    at = "2011-01-08T12:00:00+00:00"
+    code, output = _cli(db, "state", "run", "--at", at, "--calendar", "office", "--format", "json")
+    assert code == 0, output
+    rows = json.loads(output)
+    code, plain = _cli(db, "state", "run", "--at", at, "--format", "json")
+    elapsed_time = {row["case_id"]: row for row in json.loads(plain)}
+    calendar = Calendar.parse("office", ["mon-fri 09:00-17:00"])
+    moment = datetime.fromisoformat(at)
+    assert {row["calendar"] for row in rows} == {"office"}
+    assert any(row["status"] == "open" for row in rows)
+    assert any(row["status"] == "completed" for row in rows)
+    for row in rows:
+        start = datetime.fromisoformat(row["start"])
+        last = datetime.fromisoformat(row["last_timestamp"])
+        end = moment if row["status"] == "open" else last
+        assert row["elapsed"] == brute_force(calendar, start, end)
+        idle = brute_force(calendar, last, moment) if row["status"] == "open" else None
+        assert row["idle"] == idle
+        assert row["status"] == elapsed_time[row["case_id"]]["status"]
+        assert row["elapsed"] < elapsed_time[row["case_id"]]["elapsed"]  # nights, weekends

@@ -566,10 +566,39 @@ class Workbench:
         filters: Filters = Filters(),  # noqa: B008
         *,
         completed: Collection[str] | None = None,
+        calendar: str | None = None,
     ) -> pl.DataFrame:
         """Every case as it stood at ``at`` (as known at the cut's ``known_at``): status,
         last activity, events, elapsed and idle time, rework, attributes. Without filters,
-        from the read model's folded rows (the same result as a replay)."""
+        from the read model's folded rows (the same result as a replay). With a
+        ``calendar`` (its name), elapsed and idle time are working time, by the calendar as
+        the store knew it at the cut's ``known_at``, and each row names it."""
+        found = self._state(log, at, cut, filters, completed)
+        if calendar is None:
+            return found
+        hours = self.calendar(calendar, _known(cut))
+        moment = pl.lit(at).cast(pl.Datetime("us", "UTC"))
+        open_ = pl.col("status") == "open"
+        until = found.select(
+            pl.when(open_).then(moment).otherwise(pl.col("last_timestamp"))
+        ).to_series()
+        now = pl.Series("at", [at] * found.height, dtype=pl.Datetime("us", "UTC"))
+        elapsed = hours.seconds(found["start"], until)
+        idle = hours.seconds(found["last_timestamp"], now)
+        return found.with_columns(
+            elapsed=_microseconds(elapsed),
+            idle=pl.when(open_).then(_microseconds(idle)),
+            calendar=pl.lit(hours.name),
+        )
+
+    def _state(
+        self,
+        log: str,
+        at: datetime,
+        cut: Cut,
+        filters: Filters,
+        completed: Collection[str] | None,
+    ) -> pl.DataFrame:
         from workbench import checkpoints, timetravel
 
         chosen = list(completed) if completed else None
@@ -1075,6 +1104,11 @@ class Workbench:
             model=self.model,
         )
         return spark.filtered(events, filters)
+
+
+def _microseconds(seconds: pl.Series) -> pl.Series:
+    """Seconds (floats) as a duration column of whole microseconds."""
+    return (seconds * 1e6).round().cast(pl.Int64).cast(pl.Duration("us"))
 
 
 def _known(cut: Cut) -> datetime | None:

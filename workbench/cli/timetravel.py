@@ -54,6 +54,10 @@ def state(
         ),
     ] = None,
     limit: Annotated[int, typer.Option(help="Cases shown in the table format.")] = 20,
+    calendar: Annotated[
+        str | None,
+        typer.Option(help="Elapsed and idle time in this calendar's working time."),
+    ] = None,
     engine: EngineOption = "polars",
     spark_master: SparkMasterOption = None,
     *,
@@ -75,7 +79,9 @@ def state(
     cut = Cut.parse(as_of=at, known_at=known_at, names=("--at", "--known-at"))
     assert cut.as_of is not None
     at_moment = cut.as_of
-    frame = bench.state(existing_log(log), at_moment, cut, filters, completed=completed)
+    frame = bench.state(
+        existing_log(log), at_moment, cut, filters, completed=completed, calendar=calendar
+    )
     if format == "parquet":
         assert output is not None
         check_output(output)
@@ -101,7 +107,8 @@ def state(
         log,
         f" at {at_moment.isoformat()}"
         + (f", as known at {known_at}" if known_at else "")
-        + f": {frame.height:,} cases, {counts['open']:,} open, {counts['completed']:,} completed",
+        + f": {frame.height:,} cases, {counts['open']:,} open, {counts['completed']:,} completed"
+        + (f"; elapsed and idle in working time (calendar {calendar})" if calendar else ""),
     )
     wip = Table("last activity", "open", "completed", "mean elapsed (open)")
     for row in timetravel.summary(frame).iter_rows(named=True):

@@ -278,7 +278,7 @@ def test_the_overview_shows_working_time_equal_to_stats(tmp_path, monkeypatch) -
 
     from sample_data.demo import DEMO_LOG
     from tests.test_app import APP, close_app_store
-    from workbench.durations import human
+    from workbench.durations import human_working
 
     db = tmp_path / "s.db"
     assert _cli(db, "demo")[0] == 0
@@ -296,11 +296,12 @@ def test_the_overview_shows_working_time_equal_to_stats(tmp_path, monkeypatch) -
     try:
         assert not app.exception, [e.value for e in app.exception]
         shown = {metric.label: metric.value for metric in app.main.metric}
+        day = Calendar.parse("office", ["mon-fri 08:00-18:00"]).day_seconds
         median = timedelta(seconds=expected["median"])
-        assert shown["Median case duration (working time)"] == human(median)
-        assert shown["P90 case duration (working time)"] == human(
-            timedelta(seconds=expected["p90"])
-        )
+        assert shown["Median case duration"] == human_working(median, day)
+        p90 = timedelta(seconds=expected["p90"])
+        assert shown["P90 case duration"] == human_working(p90, day)
+        assert any("working hours of the calendar office" in c.value for c in app.main.caption)
     finally:
         close_app_store()
 

@@ -168,6 +168,12 @@ class Calendar:
         """Working seconds in a week without holidays."""
         return sum((b - a) * 60 for ranges in self.hours for a, b in ranges)
 
+    @property
+    def day_seconds(self) -> float:
+        """The working seconds of an average working day (a day with hours)."""
+        days = sum(1 for ranges in self.hours if ranges)
+        return self.weekly_seconds / days if days else 0.0
+
     # ------------------------------------------------------------------ business time
 
     def is_holiday(self, day: date) -> bool:

@@ -29,3 +29,20 @@ def human_duration(seconds: float | None) -> str:
 def human(value: timedelta | None) -> str:
     """`human_duration` of a timedelta ('' when there is none)."""
     return "" if value is None else human_duration(value.total_seconds())
+
+
+def human_working(value: timedelta | None, day_seconds: float) -> str:
+    """Working time as a person reads it: minutes and hours, then working days of
+    ``day_seconds`` (a calendar's working day: 8 working hours are one day, not a third of
+    one); '' when there is none.
+
+    >>> human_working(timedelta(hours=3), 8 * 3600), human_working(timedelta(hours=20), 8 * 3600)
+    ('3.0 h', '2.5 working days')
+    """
+    if value is None:
+        return ""
+    seconds = value.total_seconds()
+    if day_seconds <= 0 or abs(seconds) < day_seconds:
+        return human_duration(seconds)
+    days = seconds / day_seconds
+    return f"{days:.0f} working days" if days >= 10 else f"{days:.1f} working days"

@@ -10,7 +10,7 @@ from dashboards.layout import filtered_note, require_log, title, untimed_note
 from dashboards.markdown import escape
 from workbench import projections
 from workbench.application import Workbench
-from workbench.durations import human
+from workbench.durations import human, human_working
 
 summary = require_log()
 title("Overview", summary)
@@ -26,11 +26,18 @@ columns[2].metric("Activities", f"{found.activities:,}")
 columns[3].metric("Variants", f"{found.variants:,}")
 if untimed_note(summary):  # counts only: no durations, no dates
     st.stop()
-working = " (working time)" if found.calendar else ""
-columns[4].metric(f"Median case duration{working}", human(found.median))
-columns[5].metric(f"P90 case duration{working}", human(found.p90))
-if found.calendar:
-    st.caption(f"Durations in the working hours of the calendar {escape(found.calendar)}.")
+if found.calendar:  # working days of the calendar's working day, not of 24 hours
+    day = state.workbench().calendar(found.calendar).day_seconds
+    note = f"Working time of the calendar {found.calendar}"
+    columns[4].metric("Median case duration", human_working(found.median, day), help=note)
+    columns[5].metric("P90 case duration", human_working(found.p90, day), help=note)
+    st.caption(
+        f"Case durations in the working hours of the calendar {escape(found.calendar)};"
+        " the histogram below shows elapsed time."
+    )
+else:
+    columns[4].metric("Median case duration", human(found.median))
+    columns[5].metric("P90 case duration", human(found.p90))
 if found.first is not None and found.last is not None:
     st.caption(f"From {state.shown(found.first)} to {state.shown(found.last)}")
 pending = state.ask(Workbench.provisional, summary.log).filter(pl.col("provisional"))

@@ -24,7 +24,7 @@ from workbench.cli.session import (
     untimed_note,
     workbench,
 )
-from workbench.durations import human
+from workbench.durations import human, human_working
 
 if TYPE_CHECKING:
     from workbench.application import Cut
@@ -64,11 +64,19 @@ def stats(
         f"{found.activities:,} activities, {found.variants:,} variants"
     )
     if found.timed:
-        working = f" (working time, calendar {found.calendar})" if found.calendar else ""
-        out.print(
-            f"case duration{working}: "
-            + ", ".join(f"{name} {human(value)}" for name, value in found.durations.items())
-        )
+        if found.calendar:  # in working days of the calendar's working day
+            day = workbench().calendar(found.calendar).day_seconds
+            out.print(
+                f"case duration (working time, calendar {found.calendar}): "
+                + ", ".join(
+                    f"{name} {human_working(value, day)}" for name, value in found.durations.items()
+                )
+            )
+        else:
+            out.print(
+                "case duration: "
+                + ", ".join(f"{name} {human(value)}" for name, value in found.durations.items())
+            )
     else:
         warn(str(untimed_note(log)))
     variants_table = Table("cases", "share", "variant")

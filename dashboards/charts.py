@@ -91,15 +91,19 @@ def ranked_durations(
     return _layout(figure, title, f"{value.replace('_', ' ')} ({unit})", "")
 
 
-def duration_table(frame: pl.DataFrame) -> pl.DataFrame:
+def duration_table(frame: pl.DataFrame, *, working_day: float | None = None) -> pl.DataFrame:
     """A table for display: each duration column as a number of hours or days (whichever
-    suits its values), the unit in its name, so that a column never mixes units."""
+    suits its values), the unit in its name, so that a column never mixes units. Durations
+    in working time (``working_day``: the seconds of a calendar's working day) are in
+    working hours or working days of that length."""
     converted = []
     for name, dtype in frame.schema.items():
         if not isinstance(dtype, pl.Duration):
             converted.append(pl.col(name))
             continue
         size, unit = _unit(_seconds(frame[name]).drop_nulls())
+        if working_day:
+            size, unit = (working_day, "working days") if size == DAY else (HOUR, "working hours")
         converted.append(
             (pl.col(name).dt.total_microseconds() / 1e6 / size).round(2).alias(f"{name} ({unit})")
         )

@@ -334,3 +334,39 @@ def test_state_gives_elapsed_and_idle_in_working_time(tmp_path) -> None:
         assert row["idle"] == idle
         assert row["status"] == elapsed_time[row["case_id"]]["status"]
         assert row["elapsed"] < elapsed_time[row["case_id"]]["elapsed"]  # nights, weekends
+
+
+def test_time_travel_shows_working_time_equal_to_state(tmp_path, monkeypatch) -> None:
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import real_log
+    from tests.test_app import APP, close_app_store
+
+    db = tmp_path / "s.db"
+    assert _cli(db, "ingest", str(real_log("running-example.csv")), "--log", "run")[0] == 0
+    assert _cli(db, "calendar", "add", "office", "--hours", "mon-fri 09:00-17:00")[0] == 0
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params["log"] = "run"
+    app.query_params["calendar"] = "office"
+    app.run()
+    app.switch_page("views/time_travel.py").run()
+    try:
+        assert not app.exception, [e.value for e in app.exception]
+        at = app.slider(key="moment").value.replace(tzinfo=UTC).isoformat()
+        shown = next(
+            frame.value
+            for frame in app.main.dataframe
+            if any(str(c).startswith("elapsed (working") for c in frame.value.columns)
+        )
+    finally:
+        close_app_store()
+    code, output = _cli(db, "state", "run", "--at", at, "--calendar", "office", "--format", "json")
+    assert code == 0, output
+    expected = {row["case_id"]: row["elapsed"] for row in json.loads(output)}
+    column = next(str(c) for c in shown.columns if str(c).startswith("elapsed (working"))
+    size = 8 * 3600 if "days" in column else 3600
+    for case_id, value in zip(shown["case_id"], shown[column], strict=True):
+        assert value == round(expected[str(case_id)] / size, 2)

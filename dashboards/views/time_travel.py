@@ -56,7 +56,8 @@ def travel() -> None:
     known_label = st.select_slider("As known at", list(knowledge), value=next(iter(knowledge)))
     known_at = knowledge[known_label]
     at = moment.replace(tzinfo=UTC)
-    now = state.ask(Workbench.state, summary.log, at, Cut(known_at=known_at))
+    calendar = state.calendar_name()
+    now = state.ask(Workbench.state, summary.log, at, Cut(known_at=known_at), calendar=calendar)
     counts = timetravel.status_counts(now)
     columns = st.columns(4)
     columns[0].metric("Cases started", f"{now.height:,}")
@@ -82,11 +83,17 @@ def travel() -> None:
     ranked = now.sort(
         ["status", "idle", "case_id"], descending=[True, True, False], nulls_last=True
     )
+    day = state.workbench().calendar(calendar).day_seconds if calendar else None
+    if calendar:
+        st.caption(
+            f"Elapsed and idle time in the working hours of the calendar {escape(calendar)}."
+        )
     table(
-        charts.duration_table(state.local(ranked)),
+        charts.duration_table(state.local(ranked.drop("calendar", strict=False)), working_day=day),
         what="cases (open cases first, longest idle at the top)",
         export=f"workbench state {shlex.quote(summary.log)} --at {at.isoformat()}"
-        " --format csv --output state.csv",
+        + (f" --calendar {shlex.quote(calendar)}" if calendar else "")
+        + " --format csv --output state.csv",
     )
     fixed = state.ask(Workbench.corrections, summary.log, Cut(as_of=at, known_at=known_at))
     if fixed.height:

@@ -136,6 +136,18 @@ def _pm4py():  # type: ignore[no-untyped-def]
     return pm4py
 
 
+def _for_pm4py(events: pl.DataFrame, *, resource: bool = False):  # type: ignore[no-untyped-def]
+    """The events as pm4py reads them (its column names), in the order they come."""
+    columns = [
+        pl.col("case_id").alias("case:concept:name"),
+        pl.col("activity").alias("concept:name"),
+        pl.col("timestamp").alias("time:timestamp"),
+    ]
+    if resource:
+        columns.append(pl.col("resource").alias("org:resource"))
+    return events.select(columns).to_pandas()
+
+
 def _store_events(tmp_path, name: str) -> pl.DataFrame:  # type: ignore[no-untyped-def]
     from ingest.jobs import ingest
     from workbench import EventStore
@@ -155,11 +167,7 @@ def test_eventually_follows_equals_pm4py_for_every_pair_of_activities(tmp_path, 
 
     pm4py = _pm4py()
     events = _store_events(tmp_path, name)
-    frame = events.select(
-        pl.col("case_id").alias("case:concept:name"),
-        pl.col("activity").alias("concept:name"),
-        pl.col("timestamp").alias("time:timestamp"),
-    ).to_pandas()
+    frame = _for_pm4py(events)
     activities = sorted(events["activity"].unique().to_list())
     for a, b in itertools.product(activities, activities):
         ours = Filters((Follows(a, b),)).apply(events.lazy()).collect()["case_id"]
@@ -181,21 +189,11 @@ def test_four_eyes_equals_pm4py_where_it_looks_at_order(tmp_path) -> None:
     assert simple, "the running example has cases with one check and one decision"
     chosen = events.filter(pl.col("case_id").is_in(simple))
     ours = Filters((Follows(a, b, different="resource"),)).apply(chosen.lazy()).collect()
-    frame = chosen.select(
-        pl.col("case_id").alias("case:concept:name"),
-        pl.col("activity").alias("concept:name"),
-        pl.col("timestamp").alias("time:timestamp"),
-        pl.col("resource").alias("org:resource"),
-    ).to_pandas()
+    frame = _for_pm4py(chosen, resource=True)
     theirs = pm4py.filter_four_eyes_principle(frame, a, b)["case:concept:name"]
     assert set(ours["case_id"].unique().to_list()) == set(theirs.unique())
     backwards = _events([(0, "b", 0, "ann"), (0, "a", 1, "bo")])  # B first, then A
-    frame = backwards.select(
-        pl.col("case_id").alias("case:concept:name"),
-        pl.col("activity").alias("concept:name"),
-        pl.col("timestamp").alias("time:timestamp"),
-        pl.col("resource").alias("org:resource"),
-    ).to_pandas()
+    frame = _for_pm4py(backwards, resource=True)
     assert len(pm4py.filter_four_eyes_principle(frame, "a", "b")) == 2  # pm4py keeps it
     kept = Filters((Follows("a", "b", different="resource"),)).apply(backwards.lazy())
     assert kept.collect().height == 0  # no b follows an a

@@ -17,14 +17,17 @@ from __future__ import annotations
 import functools
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from workbench.events import WorkbenchError
 from workbench.store import EventStore
 from workbench.store.users import StoredUser
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 ROLES: Final = ("viewer", "analyst", "admin")
 MIN_PASSWORD: Final = 8
@@ -91,13 +94,10 @@ class Access:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         acting: User | None = None,
     ) -> None:
-        from argon2 import PasswordHasher
-
         self.store = store
         self.sleep = sleep
         self.now = now
         self.acting = acting  # who manages users through this (None: the machine's user)
-        self._hasher = PasswordHasher()
 
     # ------------------------------------------------------------------ users
 
@@ -224,18 +224,30 @@ class Access:
         a restricted log; None when the log is restricted and they have no grant. No user
         (a command typed on the store's machine) and admins: every log, as admin or as
         themselves."""
+        return self.roles_on(user, [log])[log]
+
+    def roles_on(self, user: User | None, logs: Iterable[str]) -> dict[str, str | None]:
+        """`role_on` of each log, from one read of the grants and groups."""
+        names = list(logs)
         if user is None:
-            return "admin"
-        base = log.split("/", 1)[0]  # a view LOG/TYPE is its log's
-        granted = [grant for grant in self.store.users.grants() if grant.log == base]
-        if not granted or user.role == "admin":
-            return user.role
-        mine = {user.name, *(f"@{group}" for group in self.store.users.groups().get(user.name, []))}
-        roles = [grant.role for grant in granted if grant.principal in mine]
-        if not roles:
-            return None
-        best = max(roles, key=ROLES.index)
-        return min(best, user.role, key=ROLES.index)
+            return dict.fromkeys(names, "admin")
+        grants = self.store.users.grants()
+        if not grants or user.role == "admin":
+            return dict.fromkeys(names, user.role)
+        groups = self.store.users.groups().get(user.name, [])
+        mine = {user.name, *(f"@{group}" for group in groups)}
+        found: dict[str, str | None] = {}
+        for log in names:
+            base = log.split("/", 1)[0]  # a view LOG/TYPE is its log's
+            granted = [grant for grant in grants if grant.log == base]
+            roles = [grant.role for grant in granted if grant.principal in mine]
+            if not granted:
+                found[log] = user.role
+            elif not roles:
+                found[log] = None
+            else:
+                found[log] = min(max(roles, key=ROLES.index), user.role, key=ROLES.index)
+        return found
 
     # ------------------------------------------------------------------ logging in
 
@@ -284,6 +296,13 @@ class Access:
         self.store.users.record(name, "logout")
 
     # ------------------------------------------------------------------ inside
+
+    @functools.cached_property
+    def _hasher(self) -> PasswordHasher:
+        """Argon2id, made when a password is hashed or checked (a role check needs none)."""
+        from argon2 import PasswordHasher
+
+        return PasswordHasher()
 
     def _hash(self, password: str) -> str:
         if len(password) < MIN_PASSWORD:

@@ -271,10 +271,8 @@ class Workbench:
     def logs(self) -> list[LogSummary]:
         """The logs and views of the store that the acting user may see."""
         found = self.store.logs()
-        if self.user is None:
-            return found
-        access = self._access
-        return [summary for summary in found if access.role_on(self.user, summary.log)]
+        seen = self.visible([summary.log for summary in found])
+        return [summary for summary in found if summary.log in seen]
 
     def log(self, name: str) -> LogSummary:
         """One log's (or view's) entry; `UnknownLog` when there is none (or the acting user
@@ -284,16 +282,14 @@ class Workbench:
 
     def has_log(self, name: str) -> bool:
         """Whether the store has this log or view, and the acting user may see it."""
-        return self.store.has_log(name) and (
-            self.user is None or self._access.role_on(self.user, name) is not None
-        )
+        return self.store.has_log(name) and name in self.visible([name])
 
     def visible(self, logs: Collection[str]) -> set[str]:
         """Of these log names, those the acting user may see (all, without one)."""
         if self.user is None:
             return set(logs)
-        access = self._access
-        return {log for log in set(logs) if access.role_on(self.user, log) is not None}
+        roles = self._access.roles_on(self.user, logs)
+        return {log for log, role in roles.items() if role is not None}
 
     def _see(self, log: str) -> None:
         """Refuse a log the acting user may not see as if it did not exist (`UnknownLog`):

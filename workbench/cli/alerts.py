@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from workbench.cli.commands import app, command
-from workbench.cli.options import JsonOption
+from workbench.cli.options import JsonOption, span
 from workbench.cli.output import emit_json, fail, heading, out, records
 from workbench.cli.session import (
     existing_log,
@@ -30,21 +30,6 @@ alerts_app = typer.Typer(
     epilog="Example: workbench alerts --json",
 )
 app.add_typer(alerts_app, name="alerts")
-
-_UNITS = {"s": 1, "min": 60, "h": 3_600, "d": 86_400, "w": 604_800}
-
-
-def _span(text: str, flag: str) -> float:
-    """Seconds from a duration such as 90s, 30min, 12h, 2d or 1w."""
-    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
-    unit = text[len(number) :] or "s"
-    try:
-        amount = float(number)
-    except ValueError:
-        amount = -1.0
-    if unit not in _UNITS or amount < 0:
-        fail(f"{flag} {text!r}: write a duration such as 90s, 30min, 12h, 2d or 1w")
-    return amount * _UNITS[unit]
 
 
 @alerts_app.callback()
@@ -124,14 +109,15 @@ def alerts_add(
     if median_above is not None:
         rule = Rule(
             name, log, "throughput", period=periods[period],
-            median_above_s=_span(median_above, "--median-above"),
+            median_above_s=span(median_above, "--median-above").total_seconds(),
         )  # fmt: skip
     elif waiting_at is not None:
         if more_than is None:
             fail("--waiting-at needs --more-than (how many cases are too many)")
         rule = Rule(
             name, log, "waiting", activity=waiting_at,
-            longer_than_s=_span(longer_than, "--longer-than"), more_than=more_than or 0,
+            longer_than_s=span(longer_than, "--longer-than").total_seconds(),
+            more_than=more_than or 0,
         )  # fmt: skip
     elif more_than is not None:
         rule = Rule(name, log, "open", more_than=more_than)
@@ -210,7 +196,7 @@ def alerts_backtest(
     if rule is None:
         fail(f"no alert rule {name!r}")
     assert rule is not None
-    series = backtest(store(), rule, step=timedelta(seconds=_span(step, "--step")))
+    series = backtest(store(), rule, step=span(step, "--step"))
     if as_json:
         emit_json(records(series))
         return

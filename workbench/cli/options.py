@@ -119,7 +119,7 @@ class FilterFlags:
             self.follows[0],
             self.follows[1],
             directly=bool(self.directly),
-            within=None if self.within is None else _span(self.within, "--within"),
+            within=None if self.within is None else span(self.within, "--within"),
             same=self.same_attribute,
             different=self.different_attribute,
             exclude=bool(self.exclude),
@@ -129,7 +129,7 @@ class FilterFlags:
 _UNITS: Final = {"s": 1, "min": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 
 
-def _span(text: str, flag: str) -> timedelta:
+def span(text: str, flag: str) -> timedelta:
     """A duration such as 90s, 30min, 12h, 2d or 1w."""
     number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
     unit = text[len(number) :] or "s"

@@ -90,7 +90,7 @@ class Occurrences:
             )
             numbers = numbers.scatter(rows, within.to_series())
             counts = counts.group_by("_key").agg(pl.col("_seen").sum())
-        again = keys.is_in(self.seen["_key"])
+        again = keys.is_in(self.seen["_key"].implode())
         if again.any():  # events seen in earlier batches count on from there
             before = pl.DataFrame({"_key": keys}).join(
                 self.seen, on="_key", how="left", maintain_order="left"

@@ -10,7 +10,7 @@ from typing import Final
 import polars as pl
 
 from ingest.errors import EmptySource
-from ingest.mapping import ROLES, ColumnMapping, detect
+from ingest.mapping import ROLES, START, ColumnMapping, detect
 from ingest.options import ParseOptions
 from ingest.times import localize, parse_times
 from ingest.values import type_attribute
@@ -117,32 +117,31 @@ def to_batch(
     ``infer_types``, text attributes are typed by their content (for text formats); typed
     sources keep the types they declare.
     """
+    if mapping.start_timestamp is None:  # typed sources (XES) name their start times so
+        named = [name for name in ("start_timestamp", "time:start") if name in raw.columns]
+        if named:
+            mapping = replace(mapping, start_timestamp=named[0])
     roles = mapping.as_dict()
+    if START in roles and roles[START] not in raw.columns:  # this part of the file has none
+        del roles[START]
     # A table of a file read in parts may lack a column a later or earlier part has (an XES
     # log whose later traces have no event ids): its rows have none.
     absent = {column for column in roles.values() if column not in raw.columns}
     raw = raw.with_columns(pl.lit(None, pl.String).alias(column) for column in absent)
-    text = {role: _text(raw[column]) for role, column in roles.items() if role != "timestamp"}
+    text = {
+        role: _text(raw[column])
+        for role, column in roles.items()
+        if role not in ("timestamp", START)
+    }
     stamp_source = (
         raw[roles["timestamp"]]
         if "timestamp" in roles
         else pl.repeat(UNTIMED_MOMENT, raw.height, dtype=UTC_MICROS, eager=True)
     )
-    stamp_type = stamp_source.dtype
-    if stamp_type == pl.Date or isinstance(stamp_type, pl.Datetime):
-        typed = stamp_source.cast(pl.Datetime("us")) if stamp_type == pl.Date else stamp_source
-        stamps = _zoned(typed, options.timezone)
-        # Shown only for the times that could not be placed in the zone (the hour the
-        # clocks go forward); those missing in the source have no text either.
-        lost = (stamps.is_null() & stamp_source.is_not_null()).any()
-        stamp_text = (
-            stamp_source.cast(pl.String)
-            if lost
-            else pl.repeat(None, raw.height, dtype=pl.String, eager=True)
-        )
-    else:
-        stamp_text = _text(stamp_source)
-        stamps = parse_times(stamp_text, options)
+    stamps, stamp_text = _times(stamp_source, options)
+    starts, start_text = (
+        _times(raw[roles[START]], options) if START in roles else (None, None)
+    )
     lines = raw[LINE].cast(pl.Int64)
     located = [name for name in (PLACE, TRACE, IN_TRACE) if name in raw.columns]
     checks = pl.DataFrame(
@@ -154,6 +153,8 @@ def to_batch(
             "stamp": stamps,
         }
     ).with_columns(raw.select(located))
+    if starts is not None and start_text is not None:
+        checks = checks.with_columns(start_text=start_text, start=starts)
     problems = [
         checks.filter(pl.col("case").is_null()).select(
             "line",
@@ -173,6 +174,8 @@ def to_batch(
             checks.filter(pl.col("stamp").is_null()), roles.get("timestamp", ""), options
         ),
     ]
+    if "start" in checks.columns:
+        problems += _start_problems(checks, roles[START], options)
     unreadable = (
         raw[PROBLEM].is_not_null()
         if PROBLEM in raw.columns
@@ -196,12 +199,16 @@ def to_batch(
         | checks["activity"].is_null()
         | checks["stamp"].is_null()
     )
+    if "start" in checks.columns:
+        good = good & ~_bad_start(checks).to_series()
     columns: dict[str, pl.Series] = {role: series.filter(good) for role, series in text.items()}
     columns["timestamp"] = stamps.filter(good)
     kept = raw.filter(good)
     schema = raw.schema
     sources = [c for c in raw.columns if c not in roles.values() and c not in INTERNAL]
-    names = attribute_names(sources, taken=ROLES)
+    names = attribute_names(
+        sources, taken=(*ROLES, START), reserved=(START,) if START in roles else ()
+    )
     for name in sources:
         values = kept.get_column(name)
         typed = (
@@ -221,6 +228,9 @@ def to_batch(
         events = events.with_columns(repeated_ids(events, occurrence))
     ordered = [role for role in ROLES if role in events.columns]
     attributes = [names[name] for name in sources]
+    if starts is not None:
+        events = events.with_columns(starts.filter(good).alias(START))
+        attributes.insert(0, START)
     return Batch(
         events=events.select(*ordered, *attributes),
         rejects=rejects,
@@ -269,9 +279,43 @@ def _time_problems(failed: pl.DataFrame, field: str, options: ParseOptions) -> p
     )
 
 
-def attribute_names(columns: Sequence[str], *, taken: Sequence[str] = ()) -> dict[str, str]:
+def _bad_start(checks: pl.DataFrame) -> pl.DataFrame:
+    """Rows whose start time is given but unreadable, or later than their timestamp."""
+    return checks.select(
+        (pl.col("start").is_null() & pl.col("start_text").is_not_null())
+        | (pl.col("start") > pl.col("stamp")).fill_null(False)
+    )
+
+
+def _start_problems(checks: pl.DataFrame, field: str, options: ParseOptions) -> list[pl.DataFrame]:
+    """Rejects for start times that cannot be read, or that come after the event's time.
+
+    An empty start is no problem: the event then took no time, as in a log without starts.
+    """
+    unread = checks.filter(pl.col("start").is_null() & pl.col("start_text").is_not_null())
+    late = checks.filter(pl.col("start") > pl.col("stamp"))
+    return [
+        _time_problems(unread.with_columns(stamp_text=pl.col("start_text")), field, options),
+        late.select(
+            "line",
+            _place(late.columns),
+            pl.lit(field).alias("field"),
+            pl.coalesce("start_text", pl.col("start").dt.to_string("%Y-%m-%dT%H:%M:%S%:z"))
+            .alias("value"),
+            pl.format(
+                "the start time is later than the timestamp ({})",
+                pl.col("stamp").dt.to_string("%Y-%m-%dT%H:%M:%S%:z"),
+            ).alias("reason"),
+        ),
+    ]
+
+
+def attribute_names(
+    columns: Sequence[str], *, taken: Sequence[str] = (), reserved: Sequence[str] = ()
+) -> dict[str, str]:
     """The attribute name of each source column: its own, except where it is a name of the
-    store's vocabulary (a column called ``activity`` beside the one chosen as the activity),
+    store's vocabulary or ``reserved`` (a column called ``activity`` beside the one chosen as
+    the activity),
     which becomes ``source_<name>`` (``source_<name>_2`` and so on if that is taken too), or
     where it has no name, which becomes ``column_<n>`` after its place among the columns.
 
@@ -289,7 +333,7 @@ def attribute_names(columns: Sequence[str], *, taken: Sequence[str] = ()) -> dic
             used.add(candidate)
             names[column] = candidate
             continue
-        if column not in VOCABULARY:
+        if column not in VOCABULARY and column not in reserved:
             names[column] = column
             continue
         candidate, number = f"source_{column}", 1
@@ -299,6 +343,26 @@ def attribute_names(columns: Sequence[str], *, taken: Sequence[str] = ()) -> dic
         used.add(candidate)
         names[column] = candidate
     return names
+
+
+def _times(source: pl.Series, options: ParseOptions) -> tuple[pl.Series, pl.Series]:
+    """A column of times as UTC moments, with the text to show where one could not be read
+    (null where the source has no text: typed times that were placed, or none at all)."""
+    dtype = source.dtype
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        typed = source.cast(pl.Datetime("us")) if dtype == pl.Date else source
+        stamps = _zoned(typed, options.timezone)
+        # Shown only for the times that could not be placed in the zone (the hour the
+        # clocks go forward); those missing in the source have no text either.
+        lost = (stamps.is_null() & source.is_not_null()).any()
+        text = (
+            source.cast(pl.String)
+            if lost
+            else pl.repeat(None, source.len(), dtype=pl.String, eager=True)
+        )
+        return stamps, text
+    text = _text(source)
+    return parse_times(text, options), text
 
 
 def _zoned(values: pl.Series, timezone: str) -> pl.Series:

@@ -28,6 +28,8 @@ ROLES: Final = (
     "correlation_id",
     "causation_id",
 )
+#: The optional start time of an interval log (pm4py's name), kept as a Datetime attribute.
+START: Final = "start_timestamp"
 
 
 # Known names per role, best first; compared case-insensitively with spaces, `_` and `-` removed.
@@ -67,6 +69,7 @@ _NAMES: Final[dict[str, tuple[str, ...]]] = {
         "starttimestamp",
         "starttime",
     ),
+    START: ("start_timestamp", "time:start", "starttime", "startdatetime", "startedat"),
     "resource": ("org:resource", "resource", "user", "performer", "agent", "employee", "actor"),
     "lifecycle": ("lifecycle:transition", "lifecycle", "transition", "eventtype"),
     "event_id": ("event_id", "eventid", "id:event", "identity:id"),
@@ -86,6 +89,7 @@ class ColumnMapping:
     case_id: str | None = None
     activity: str | None = None
     timestamp: str | None = None
+    start_timestamp: str | None = None
     resource: str | None = None
     lifecycle: str | None = None
     event_id: str | None = None
@@ -110,10 +114,10 @@ def detect(
     Raises `IngestError` when a chosen column does not exist, and `MappingNeeded` when no
     column can serve as the case id, the activity or (unless not ``timed``) the timestamp.
     """
-    if not timed and chosen.timestamp is not None:
-        raise IngestError(
-            f"{source}: --timestamp {chosen.timestamp!r} and --no-times contradict each other"
-        )
+    for role, given in (("timestamp", chosen.timestamp), (START, chosen.start_timestamp)):
+        if not timed and given is not None:
+            flag = "--" + role.replace("_", "-")
+            raise IngestError(f"{source}: {flag} {given!r} and --no-times contradict each other")
     for role, column in chosen.as_dict().items():
         if column not in columns:
             raise IngestError(
@@ -132,7 +136,7 @@ def detect(
         not timed and {"case_id", "activity"} <= set(columns)
     )
     for role, names in _NAMES.items():
-        if getattr(chosen, role) is not None or (role == "timestamp" and not timed):
+        if getattr(chosen, role) is not None or (role in ("timestamp", START) and not timed):
             continue
         if own and role in columns and role not in taken:
             found[role] = role

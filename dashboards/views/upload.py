@@ -25,6 +25,7 @@ ROLES = {
     "case_id": "Case id",
     "activity": "Activity",
     "timestamp": "Timestamp",
+    "start_timestamp": "Start time",
     "resource": "Resource",
 }
 RESULT = "upload-result"
@@ -142,12 +143,12 @@ if kind in MAPPABLE:
         st.error(shown(error))
         st.stop()
     st.markdown("**Columns**: change any role the detection got wrong.")
-    roles = [role for role in ROLES if not (untimed and role == "timestamp")]
+    roles = [role for role in ROLES if not (untimed and role in ("timestamp", "start_timestamp"))]
     picks = st.columns(len(roles))
     mapping: dict[str, str | None] = {}
     for place, role in zip(picks, roles, strict=True):
         detected = getattr(look.mapping if look else chosen, role)
-        if role == "resource":  # optional: "(none)" is a choice
+        if role in ("resource", "start_timestamp"):  # optional: "(none)" is a choice
             choices: list[str | None] = [None, *names]
             index: int | None = choices.index(detected) if detected in choices else 0
         else:  # required: a column, or nothing chosen yet

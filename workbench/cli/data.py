@@ -32,7 +32,17 @@ def ingest(
     log: Annotated[str | None, typer.Option(help="Log name (default: the file name).")] = None,
     case: Annotated[str | None, typer.Option(help="Column of the case id.")] = None,
     activity: Annotated[str | None, typer.Option(help="Column of the activity.")] = None,
-    timestamp: Annotated[str | None, typer.Option(help="Column of the timestamp.")] = None,
+    timestamp: Annotated[
+        str | None,
+        typer.Option(help="Column of the timestamp (the completion, in an interval log)."),
+    ] = None,
+    start_timestamp: Annotated[
+        str | None,
+        typer.Option(
+            help="Column of the start time, in a log of intervals (detected: start_timestamp,"
+            " time:start, Start Time)."
+        ),
+    ] = None,
     resource: Annotated[str | None, typer.Option(help="Column of the resource.")] = None,
     timezone: Annotated[
         str,
@@ -90,7 +100,13 @@ def ingest(
     from ingest.options import ParseOptions
     from ingest.times import check_timezone
 
-    mapping = ColumnMapping(case_id=case, activity=activity, timestamp=timestamp, resource=resource)
+    mapping = ColumnMapping(
+        case_id=case,
+        activity=activity,
+        timestamp=timestamp,
+        start_timestamp=start_timestamp,
+        resource=resource,
+    )
     options = ParseOptions(
         timezone=check_timezone(timezone),
         dayfirst=dayfirst,

@@ -294,10 +294,12 @@ def ask(verb: Callable[..., T], log: str, *args: Any, **options: Any) -> T:
     bench = workbench()
     if "filters" in inspect.signature(verb).parameters and "filters" not in options:
         options["filters"] = filters()
-    key = (
+    key: tuple[Any, ...] = (
         tuple(_key(item) for item in args),
         tuple((k, _key(v)) for k, v in sorted(options.items())),
     )
+    if options.get("calendar"):  # a calendar changed later gives other answers
+        key += (bench.calendar(options["calendar"]).to_json(),)
     head = bench.head(log)
     return _answer(  # type: ignore[no-any-return]
         db_location(), verb.__qualname__, log, head, key, lambda: verb(bench, log, *args, **options)

@@ -72,12 +72,21 @@ def wip(open_cases: pl.DataFrame, period: str) -> go.Figure:
 
 
 def ranked_durations(
-    frame: pl.DataFrame, label: str, value: str, title: str, *, top: int = 15
+    frame: pl.DataFrame,
+    label: str,
+    value: str,
+    title: str,
+    *,
+    top: int = 15,
+    working_day: float | None = None,
 ) -> go.Figure:
-    """A horizontal bar per row of ``label``, by the duration column ``value``."""
+    """A horizontal bar per row of ``label``, by the duration column ``value`` (in working
+    hours or days of ``working_day`` seconds, when it is working time)."""
     head = frame.drop_nulls(value).sort(value, descending=True).head(top).reverse()
     seconds = _seconds(head[value])
     size, unit = _unit(seconds) if seconds.len() else (HOUR, "hours")
+    if working_day:
+        size, unit = (working_day, "working days") if size == DAY else (HOUR, "working hours")
     values = seconds / size
     figure = go.Figure(
         go.Bar(

@@ -128,12 +128,10 @@ def test_cases_table(loaded) -> None:
 
 def test_activities_with_service_times(store) -> None:
     ingest(store, real_log("interval_event_log.xes"), log="interval")
-    events = store.scan("interval")
-    table = activities(events).collect()
-    assert table["frequency"].sum() == store.read("interval").height
-    frame = store.read("interval")
-    if frame["lifecycle"].is_not_null().any():
-        assert table["mean_service"].is_not_null().any()
+    table = activities(store.scan("interval")).collect()
+    assert table["events"].sum() == store.read("interval").height
+    assert (table["mean_service"] > timedelta(0)).all()
+    assert table.filter(pl.col("mean_waiting").is_null())["activity"].to_list() == ["place order"]
 
 
 def test_activities_service_time_from_start_complete_pairs() -> None:
@@ -149,8 +147,10 @@ def test_activities_service_time_from_start_complete_pairs() -> None:
         }
     )
     table = activities(events).collect().sort("activity")
-    assert table["mean_service"].to_list() == [timedelta(minutes=10), timedelta(minutes=30), None]
-    assert table["mean_waiting"].to_list()[1] == timedelta(minutes=25)  # (20 + 30) / 2
+    minutes = [timedelta(minutes=m) for m in (10, 30, 0)]
+    assert table["mean_service"].to_list() == minutes  # c: a completion alone took no time
+    # From the end of the previous activity to this start: b from 10 to 30, c from 60 to 61.
+    assert table["mean_waiting"].to_list() == [None, timedelta(minutes=20), timedelta(minutes=1)]
     assert table["resources"].to_list() == [1, 1, 0]
 
 

@@ -236,6 +236,7 @@ def real_store(tmp_path_factory) -> Path:
             ("receipt.csv", "receipt"),
             ("sepsis.xes.gz", "sepsis"),
             ("bpic2012.xes.gz", "bpic2012"),
+            ("interval_event_log.xes", "intervals"),
         ):
             ingest(store, real_log(name), log=log)
     return db
@@ -247,9 +248,13 @@ def _cli(db: Path, *args: str) -> str:
     return result.output
 
 
-@pytest.mark.parametrize("log", ["running", "receipt", "sepsis", "bpic2012"])
+@pytest.mark.parametrize("log", ["running", "receipt", "sepsis", "bpic2012", "intervals"])
 def test_stats_and_dfg_on_spark_equal_the_default_engine(engine, real_store, log) -> None:
-    for command in (["stats", log, "--json", "--top", "20"], ["dfg", log, "--json"]):
+    for command in (
+        ["stats", log, "--json", "--top", "20"],
+        ["dfg", log, "--json"],
+        ["activities", log, "--json"],
+    ):
         polars_output = json.loads(_cli(real_store, *command))
         spark_output = json.loads(_cli(real_store, *command, "--engine", "spark"))
         assert spark_output == polars_output, command

@@ -509,6 +509,31 @@ class Workbench:
 
         return self.metric(log, projections.variants, cut, filters)  # type: ignore[no-any-return]
 
+    def activities(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        calendar: str | None = None,
+    ) -> pl.DataFrame:
+        """Per activity: its instances, cases and resources, and its service and waiting
+        times (`projections.activities`); with a ``calendar`` (its name), in working time by
+        the calendar as the store knew it at the cut's ``known_at``."""
+        from workbench import projections
+
+        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        if self.engine == "spark" and hours is None:
+            from workbench.engines import spark
+
+            on_spark = spark.prepared(self._on_spark(log, cut, filters))
+            try:
+                return spark.activities(on_spark)
+            finally:
+                spark.release(on_spark)
+        found: pl.DataFrame = self.metric(log, projections.activities, cut, filters, calendar=hours)
+        return found
+
     def dfg(
         self,
         log: str,
@@ -579,11 +604,9 @@ class Workbench:
             pl.when(open_).then(moment).otherwise(pl.col("last_timestamp"))
         ).to_series()
         now = pl.Series("at", [at] * found.height, dtype=pl.Datetime("us", "UTC"))
-        elapsed = hours.seconds(found["start"], until)
-        idle = hours.seconds(found["last_timestamp"], now)
         return found.with_columns(
-            elapsed=_microseconds(elapsed),
-            idle=pl.when(open_).then(_microseconds(idle)),
+            elapsed=hours.durations(found["start"], until),
+            idle=pl.when(open_).then(hours.durations(found["last_timestamp"], now)),
             calendar=pl.lit(hours.name),
         )
 
@@ -1100,11 +1123,6 @@ class Workbench:
             model=self.model,
         )
         return spark.filtered(events, filters)
-
-
-def _microseconds(seconds: pl.Series) -> pl.Series:
-    """Seconds (floats) as a duration column of whole microseconds."""
-    return (seconds * 1e6).round().cast(pl.Int64).cast(pl.Duration("us"))
 
 
 def _known(cut: Cut) -> datetime | None:

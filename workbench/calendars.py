@@ -224,6 +224,11 @@ class Calendar:
             result[known.to_numpy()] = (clock.at(b) - clock.at(a)) / 1e6
         return pl.Series(starts.name, result).fill_nan(None)
 
+    def durations(self, starts: pl.Series, ends: pl.Series) -> pl.Series:
+        """`seconds` as a duration column of whole microseconds."""
+        seconds = self.seconds(starts, ends)
+        return (seconds * 1e6).round().cast(pl.Int64).cast(pl.Duration("us"))
+
     def duration(self, start: datetime, end: datetime) -> timedelta:
         """Working time from ``start`` to ``end``."""
         found = self.seconds(pl.Series([start]), pl.Series([end]))[0]

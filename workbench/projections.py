@@ -27,13 +27,21 @@ shape: (1, 4)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import polars as pl
 
 from workbench.events import VOCABULARY
 
+if TYPE_CHECKING:
+    from workbench.calendars import Calendar
+
 ORDER = ("case_id", "timestamp", "position")
+#: The attribute that makes a log a log of intervals: each event's start (pm4py's name); its
+#: ``timestamp`` is then the completion.
+START = "start_timestamp"
+#: The statistics of a duration (`activities`): the mean (no quantile), the median, the p90.
+STATISTICS: Final = {"mean": None, "median": 0.5, "p90": 0.9}
 
 P = TypeVar("P", bound=Callable[..., object])
 
@@ -88,8 +96,30 @@ def is_occurrence(schema: pl.Schema) -> pl.Expr:
 
 
 def _steps(events: pl.LazyFrame, presorted: bool = False) -> pl.LazyFrame:
-    """Each event with the next event of its case (null at a case's end)."""
+    """Each event with the next event of its case (null at a case's end).
+
+    In a log of intervals (`START`), a case's events go in the order of their starts, then
+    their completions, then their positions, and the time to the next event is from this
+    completion to the next start, or none when the next one started before this one ended
+    (pm4py's order and performance for a start timestamp key, as in its
+    ``discover_performance_dfg``).
+    """
     same_case = pl.col("case_id").shift(-1) == pl.col("case_id")
+    if START in events.collect_schema():
+        begun = pl.min_horizontal(pl.coalesce(START, "timestamp"), "timestamp")
+        return (
+            events.select("case_id", "activity", "timestamp", "position", begun.alias("begun"))
+            .sort("case_id", "begun", "timestamp", "position")
+            .select(
+                "case_id",
+                "activity",
+                "timestamp",
+                pl.when(same_case).then(pl.col("activity").shift(-1)).alias("target"),
+                pl.when(same_case)
+                .then(pl.max_horizontal(pl.col("begun").shift(-1), "timestamp"))
+                .alias("target_time"),
+            )
+        )
     return (
         ordered(events, presorted=presorted)
         .select("case_id", "activity", "timestamp")
@@ -277,79 +307,156 @@ def variants_of(per_case: pl.LazyFrame) -> pl.LazyFrame:
 
 
 @on_codes
-def activities(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
-    """Per activity: frequency, cases, resources, mean waiting and service time.
+def instances(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
+    """One row per activity instance, each case in the order of the starts: ``case_id``,
+    ``activity``, ``resource``, ``start``, ``end``, ``position`` (of the completion) and
+    ``previous_end`` (when the case's instance before this one ended; null for the first).
 
-    Waiting time is the time from the previous event of the case to this one. Service
-    time is measured where ``start`` and ``complete`` lifecycle events pair up (the n-th
-    start of an activity in a case with its n-th completion).
+    An instance starts at its event's `START` in a log of intervals; at the n-th ``start``
+    event of its activity in its case, for the n-th completion, in a log of lifecycle
+    transitions (a completion without a start took no time; a start without a completion is
+    not an instance yet); and at its completion in any other log.
     """
-    steps = ordered(events, presorted=presorted).with_columns(
-        waiting=pl.when(pl.col("case_id").shift(1) == pl.col("case_id")).then(
-            pl.col("timestamp") - pl.col("timestamp").shift(1)
-        )
-    )
-    counts = steps.group_by("activity").agg(
-        frequency=pl.len(),
-        cases=pl.col("case_id").n_unique(),
-        resources=pl.col("resource").drop_nulls().n_unique(),
-        mean_waiting=pl.col("waiting").mean(),
-    )
-    return counts.join(service_times(events, presorted=presorted), on="activity", how="left").sort(
-        ["frequency", "activity"], descending=[True, False]
-    )
-
-
-def service_times(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
-    """Mean and median service time per activity, from paired start/complete events."""
-    phase = pl.col("lifecycle").str.to_lowercase()
     schema = events.collect_schema()
-    empty = pl.LazyFrame(
-        schema={
-            "activity": schema["activity"],
-            "mean_service": pl.Duration("us"),
-            "median_service": pl.Duration("us"),
-        }
+    done = occurrences(ordered(events, presorted=presorted))
+    resource = pl.col("resource") if "resource" in schema else pl.lit(None, pl.String)
+    if START in schema:
+        begun = pl.min_horizontal(pl.coalesce(START, "timestamp"), "timestamp")
+        found = done.select(
+            "case_id",
+            "activity",
+            resource.alias("resource"),
+            begun.alias("start"),
+            pl.col("timestamp").alias("end"),
+            "position",
+        )
+    elif _has_starts(events, schema):
+        found = _paired(ordered(events, presorted=presorted), schema)
+    else:
+        found = done.select(
+            "case_id",
+            "activity",
+            resource.alias("resource"),
+            pl.col("timestamp").alias("start"),
+            pl.col("timestamp").alias("end"),
+            "position",
+        )
+    same_case = pl.col("case_id").shift(1) == pl.col("case_id")
+    return found.sort("case_id", "start", "end", "position").with_columns(
+        previous_end=pl.when(same_case).then(pl.col("end").shift(1))
     )
+
+
+def _has_starts(events: pl.LazyFrame, schema: pl.Schema) -> bool:
+    """Whether the log has ``start`` lifecycle events (most logs have none: the few distinct
+    phases say so before any sort)."""
     if "lifecycle" not in schema:
-        return empty
-    # Most logs have no start events: the few distinct phases say so before any sort.
+        return False
     phases = events.select(pl.col("lifecycle").unique()).collect()["lifecycle"]
-    if "start" not in phases.str.to_lowercase().to_list():
-        return empty
+    return "start" in phases.str.to_lowercase().to_list()
+
+
+def _paired(events: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
+    """The instances of a log of lifecycle transitions, in `instances`' columns (unsorted).
+
+    The n-th start and the n-th completion of an activity in a case: a stable sort puts each
+    (case, activity, phase) run together, its events still in time order, and a row's rank is
+    its distance from the start of its run (a window over three keys costs ten times as
+    much). Events without a lifecycle are instances of no time.
+    """
+    phase = pl.col("lifecycle").str.to_lowercase()
     keys = [
         pl.col(name).to_physical() if isinstance(schema[name], pl.Categorical) else pl.col(name)
         for name in ("case_id", "activity")
     ]
-    # The n-th start and the n-th completion of an activity in a case: a stable sort puts
-    # each (case, activity, phase) run together, its events still in time order, and a
-    # row's rank is its distance from the start of its run (a window over three keys costs
-    # ten times as much).
     row = pl.int_range(pl.len(), dtype=pl.Int64)
     run_starts = pl.any_horizontal(
         (column != column.shift(1)).fill_null(True) for column in (*keys, pl.col("phase"))
     )
-    lifecycle = (
-        ordered(events, presorted=presorted)
-        .filter(phase.is_in(["start", "complete"]))
-        .with_columns(phase=phase)
+    resource = pl.col("resource") if "resource" in schema else pl.lit(None, pl.String)
+    ranked = (
+        events.with_columns(phase=pl.coalesce(phase, pl.lit("")))
+        .filter(pl.col("phase").is_in(["start", "complete", ""]))
         .sort(*keys, "phase", maintain_order=True)
         .with_columns(nth=row - pl.when(run_starts).then(row).forward_fill())
     )
     # Joined on the codes where there are codes (integers join faster than categoricals).
     pair = [key.alias(f"_{name}") for key, name in zip(keys, ("case", "activity"), strict=True)]
-    starts = lifecycle.filter(pl.col("phase") == "start").select(
-        *pair, "activity", "nth", started=pl.col("timestamp")
+    starts = ranked.filter(pl.col("phase") == "start").select(
+        *pair, "nth", started=pl.col("timestamp")
     )
-    ends = lifecycle.filter(pl.col("phase") == "complete").select(
-        *pair, "nth", ended=pl.col("timestamp")
+    ends = ranked.filter(pl.col("phase") != "start").select(
+        *pair,
+        "nth",
+        "phase",
+        "case_id",
+        "activity",
+        resource.alias("resource"),
+        pl.col("timestamp").alias("end"),
+        "position",
     )
-    service = pl.col("ended") - pl.col("started")
+    paired = ends.join(starts, on=["_case", "_activity", "nth"], how="left")
+    started = pl.when(pl.col("phase") == "complete").then(pl.col("started"))
+    return paired.select(
+        "case_id",
+        "activity",
+        "resource",
+        pl.min_horizontal(pl.coalesce(started, "end"), "end").alias("start"),
+        "end",
+        "position",
+    )
+
+
+def activity_times(instances: pl.DataFrame, calendar: Calendar | None = None) -> pl.DataFrame:
+    """`instances` with ``service`` (start to end) and ``waiting`` (the previous instance's
+    end to this start, zero when they overlap; null for a case's first) as durations: working
+    time by the ``calendar`` when there is one."""
+    waited_until = pl.max_horizontal("start", "previous_end")
+    if calendar is None:
+        return instances.with_columns(
+            service=pl.col("end") - pl.col("start"),
+            waiting=waited_until - pl.col("previous_end"),
+        )
+    until = instances.select(waited_until).to_series()
+    return instances.with_columns(
+        service=calendar.durations(instances["start"], instances["end"]),
+        waiting=calendar.durations(instances["previous_end"], until),
+    )
+
+
+@on_codes
+def activities(
+    events: pl.LazyFrame, *, presorted: bool = False, calendar: Calendar | None = None
+) -> pl.LazyFrame:
+    """Per activity (Disco's activity view): ``events`` (its instances, `instances`),
+    ``cases``, ``resources``, and the mean, median and 90th percentile of its service time
+    (start to completion) and of its waiting time (from the case's previous instance's end
+    to its start; `activity_times`), in working time by the ``calendar`` when there is one.
+    Most frequent first. The service times equal pm4py's ``get_service_time``.
+    """
+    timed = activity_times(instances(events, presorted=presorted).collect(), calendar)
+    stats = {
+        # Quantiles without the nulls first: with them, Polars interpolates in other steps,
+        # which can differ by a microsecond after truncation.
+        f"{statistic}_{kind}": (
+            pl.col(kind).drop_nulls().quantile(share, interpolation="linear")
+            if share
+            else pl.col(kind).mean()
+        )
+        for kind in ("service", "waiting")
+        for statistic, share in STATISTICS.items()
+    }
     return (
-        starts.join(ends, on=["_case", "_activity", "nth"], how="inner")
-        .group_by("activity")
-        .agg(mean_service=service.mean(), median_service=service.median())
-        .sort("activity")
+        timed.group_by("activity")
+        .agg(
+            events=pl.len(),
+            cases=pl.col("case_id").n_unique(),
+            resources=pl.col("resource").drop_nulls().n_unique(),
+            **stats,
+        )
+        .with_columns(pl.col(name).cast(pl.Duration("us")) for name in stats)
+        .sort(["events", "activity"], descending=[True, False])
+        .lazy()
     )
 
 

@@ -3,6 +3,9 @@ throughput and work in progress."""
 
 from __future__ import annotations
 
+import shlex
+from html import escape
+
 import polars as pl
 import streamlit as st
 
@@ -35,23 +38,46 @@ def show_bottlenecks() -> None:
 
 
 def show_activities() -> None:
-    """Waiting and service time per activity."""
-    table = state.cached(projections.activities, summary.log)
+    """Service and waiting time per activity (`workbench activities`)."""
+    calendar = state.calendar_name()
+    table = state.ask(Workbench.activities, summary.log, calendar=calendar)
+    day = state.workbench().calendar(calendar).day_seconds if calendar else None
+    if calendar:
+        st.caption(
+            f"Service and waiting times in the working hours of the calendar {escape(calendar)}."
+        )
     left, right = st.columns(2)
     left.plotly_chart(
         charts.ranked_durations(
-            table, "activity", "mean_waiting", "Mean waiting time before the activity"
+            table,
+            "activity",
+            "mean_waiting",
+            "Mean waiting time before the activity",
+            working_day=day,
         )
     )
-    if table["mean_service"].null_count() < table.height:
+    if (table["mean_service"].drop_nulls().dt.total_microseconds() > 0).any():
         right.plotly_chart(
             charts.ranked_durations(
-                table, "activity", "mean_service", "Mean service time (start to complete)"
+                table,
+                "activity",
+                "mean_service",
+                "Mean service time (start to completion)",
+                working_day=day,
             )
         )
     else:
-        right.caption("No start/complete lifecycle pairs: service times need them.")
-    st.dataframe(charts.duration_table(table), hide_index=True)
+        right.caption(
+            "No start times: a start time column (a log of intervals) or start/complete "
+            "lifecycle pairs give service times; without them every activity took no time."
+        )
+    st.dataframe(charts.duration_table(table, working_day=day), hide_index=True)
+    st.caption(
+        "Waiting: from the end of the case's previous activity to this start. "
+        f"`workbench activities {shlex.quote(summary.log)} --json`"
+        + (f" --calendar {shlex.quote(calendar)}" if calendar else "")
+        + " gives these numbers."
+    )
 
 
 def show_rework() -> None:

@@ -1,4 +1,4 @@
-"""The commands that summarize a log: stats and dfg (the process map)."""
+"""The commands that summarize a log: stats, dfg (the process map), activities, compare."""
 
 from __future__ import annotations
 
@@ -159,6 +159,80 @@ def dfg(
     for row, value in zip(pmap.edges.iter_rows(named=True), values, strict=True):
         shown = f"{row['frequency']:,}" if measure == "frequency" else human_duration(value)
         table.add_row(row["source"], row["target"], f"{row['cases']:,}", shown)
+    out.print(table)
+
+
+@command
+@with_filters
+def activities(
+    log: LogArgument,
+    calendar: Annotated[
+        str | None,
+        typer.Option(help="Service and waiting times in this calendar's working time."),
+    ] = None,
+    as_json: JsonOption = False,
+    engine: EngineOption = "polars",
+    spark_master: SparkMasterOption = None,
+    *,
+    cut: Cut,
+    filters: Filters,
+) -> None:
+    """Per activity: its events (instances), cases, and the mean, median and 90th percentile
+    of its service time (start to completion) and its waiting time (from the end of the
+    case's previous activity to its start). Starts come from a start time column (a log of
+    intervals) or from start/complete lifecycle pairs; without them service time is zero.
+
+    Example: workbench activities orders --calendar office --json
+    """
+    from workbench.projections import STATISTICS
+
+    found = engine_of(engine, spark_master).activities(
+        existing_log(log), cut, filters, calendar=calendar
+    )
+    if as_json:
+        emit_json(
+            [
+                {
+                    "activity": row["activity"],
+                    "events": row["events"],
+                    "cases": row["cases"],
+                    "resources": row["resources"],
+                    **{
+                        f"{kind}_seconds": {
+                            name: seconds(row[f"{name}_{kind}"]) for name in STATISTICS
+                        }
+                        for kind in ("service", "waiting")
+                    },
+                    "calendar": calendar,
+                }
+                for row in found.iter_rows(named=True)
+            ]
+        )
+        return
+    described = [*cut.describe(), *filters.describe()]
+    if calendar:
+        described.append(f"working time, calendar {calendar}")
+    heading(log, f"  ({'; '.join(described)})" if described else "")
+    day = workbench().calendar(calendar).day_seconds if calendar else None
+    table = Table(
+        "activity",
+        "events",
+        "cases",
+        *(f"{k} {n}" for k in ("service", "waiting") for n in STATISTICS),
+    )
+    for row in found.iter_rows(named=True):
+        table.add_row(
+            row["activity"],
+            f"{row['events']:,}",
+            f"{row['cases']:,}",
+            *(
+                human(row[f"{name}_{kind}"])
+                if day is None
+                else human_working(row[f"{name}_{kind}"], day)
+                for kind in ("service", "waiting")
+                for name in STATISTICS
+            ),
+        )
     out.print(table)
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from workbench.events import WorkbenchError, as_utc
+from workbench.projections import START, STATISTICS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -508,11 +509,19 @@ def directly_follows(events: DataFrame) -> pl.DataFrame:
     from pyspark.sql import functions as F
 
     window = _in_case()
+    arrival = F.lead("timestamp").over(window)
+    if START in events.columns:  # a log of intervals: by starts, waiting from end to start
+        from pyspark.sql import Window
+
+        begun = F.least(F.coalesce(F.col(START), F.col("timestamp")), F.col("timestamp"))
+        events = events.withColumn("__begun", begun)
+        window = Window.partitionBy("case_id").orderBy("__begun", "timestamp", "position")
+        arrival = F.greatest(F.lead("__begun").over(window), F.col("timestamp"))
     steps = events.select(
         "case_id",
         F.col("activity").alias("source"),
         F.lead("activity").over(window).alias("target"),
-        (_micros(F.lead("timestamp").over(window)) - _micros("timestamp")).alias("wait"),
+        (_micros(arrival) - _micros("timestamp")).alias("wait"),
     ).where(F.col("target").isNotNull())
     edges = steps.groupBy("source", "target").agg(
         F.count(F.lit(1)).alias("frequency"),
@@ -712,58 +721,114 @@ def cases(
     return frame.select(*base, *constant).sort("case_id")
 
 
-def activities(events: DataFrame) -> pl.DataFrame:
-    """`workbench.projections.activities` on Spark."""
+def instances(events: DataFrame) -> DataFrame:
+    """`workbench.projections.instances` on Spark (unsorted; ``previous_end`` by a window)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    window = _in_case()
-    waited = events.withColumn(
-        "waiting", _micros("timestamp") - _micros(F.lag("timestamp").over(window))
+    resource = F.col("resource") if "resource" in events.columns else F.lit(None).cast("string")
+    done = events.where(_occurrence(events))
+    if START in events.columns:
+        begun = F.least(F.coalesce(F.col(START), F.col("timestamp")), F.col("timestamp"))
+        found = done.select(
+            "case_id",
+            "activity",
+            resource.alias("resource"),
+            begun.alias("start"),
+            F.col("timestamp").alias("end"),
+            "position",
+        )
+    elif "lifecycle" in events.columns and events.where(
+        F.lower(F.col("lifecycle")) == "start"
+    ).take(1):
+        phase = F.coalesce(F.lower(F.col("lifecycle")), F.lit(""))
+        paired = Window.partitionBy("case_id", "activity", "phase").orderBy("timestamp", "position")
+        ranked = (
+            events.withColumn("phase", phase)
+            .where(F.col("phase").isin("start", "complete", ""))
+            .withColumn("nth", F.row_number().over(paired))
+        )
+        starts = ranked.where(F.col("phase") == "start").select(
+            "case_id", "activity", "nth", F.col("timestamp").alias("started")
+        )
+        ends = ranked.where(F.col("phase") != "start").select(
+            "case_id",
+            "activity",
+            "nth",
+            "phase",
+            resource.alias("resource"),
+            F.col("timestamp").alias("end"),
+            "position",
+        )
+        started = F.when(F.col("phase") == "complete", F.col("started"))
+        found = ends.join(starts, ["case_id", "activity", "nth"], "left").select(
+            "case_id",
+            "activity",
+            "resource",
+            F.least(F.coalesce(started, F.col("end")), F.col("end")).alias("start"),
+            "end",
+            "position",
+        )
+    else:
+        found = done.select(
+            "case_id",
+            "activity",
+            resource.alias("resource"),
+            F.col("timestamp").alias("start"),
+            F.col("timestamp").alias("end"),
+            "position",
+        )
+    order = Window.partitionBy("case_id").orderBy("start", "end", "position")
+    return found.withColumn("previous_end", F.lag("end").over(order))
+
+
+def activities(events: DataFrame) -> pl.DataFrame:
+    """`workbench.projections.activities` on Spark (elapsed time; a calendar's working time
+    is computed on Polars)."""
+    from pyspark.sql import functions as F
+
+    timed = instances(events).select(
+        "case_id",
+        "activity",
+        "resource",
+        (_micros("end") - _micros("start")).alias("service"),
+        (_micros(F.greatest("start", "previous_end")) - _micros("previous_end")).alias("waiting"),
     )
-    counts = waited.groupBy("activity").agg(
-        F.count(F.lit(1)).alias("frequency"),
+    grouped = timed.groupBy("activity").agg(
+        F.count(F.lit(1)).alias("events"),
         F.countDistinct("case_id").alias("cases"),
         F.countDistinct("resource").alias("resources"),
+        F.avg("service").alias("mean_service"),
+        _sorted("service").alias("services"),
         F.avg("waiting").alias("mean_waiting"),
+        _sorted("waiting").alias("waitings"),
     )
-    phase = F.lower(F.col("lifecycle"))
-    paired = Window.partitionBy("case_id", "activity", "phase").orderBy("timestamp", "position")
-    lifecycle = (
-        events.where(phase.isin("start", "complete"))
-        .withColumn("phase", phase)
-        .withColumn("nth", F.row_number().over(paired))
+    times = [f"{statistic}_{kind}" for kind in ("service", "waiting") for statistic in STATISTICS]
+    frame = _polars(
+        grouped.select(
+            "activity",
+            "events",
+            "cases",
+            "resources",
+            *(
+                _quantile(f"{kind}s", share).alias(f"{statistic}_{kind}")
+                if share
+                else F.col(f"mean_{kind}")
+                for kind in ("service", "waiting")
+                for statistic, share in STATISTICS.items()
+            ),
+        )
     )
-    starts = lifecycle.where(F.col("phase") == "start").select(
-        "case_id", "activity", "nth", F.col("timestamp").alias("started")
-    )
-    ends = lifecycle.where(F.col("phase") == "complete").select(
-        "case_id", "activity", "nth", F.col("timestamp").alias("ended")
-    )
-    service = (
-        starts.join(ends, ["case_id", "activity", "nth"])
-        .withColumn("service", _micros("ended") - _micros("started"))
-        .groupBy("activity")
-        .agg(F.avg("service").alias("mean_service"), _sorted("service").alias("services"))
-        .select("activity", "mean_service", _quantile("services", 0.5).alias("median_service"))
-    )
-    frame = _polars(counts.join(service, "activity", "left"))
     frame = _durations(
         _counts(
             frame.with_columns(pl.col("activity").cast(pl.String)),
-            ["frequency", "cases", "resources"],
+            ["events", "cases", "resources"],
         ),
-        ["mean_waiting", "mean_service", "median_service"],
+        times,
     )
-    return frame.select(
-        "activity",
-        "frequency",
-        "cases",
-        "resources",
-        "mean_waiting",
-        "mean_service",
-        "median_service",
-    ).sort(["frequency", "activity"], descending=[True, False])
+    return frame.select("activity", "events", "cases", "resources", *times).sort(
+        ["events", "activity"], descending=[True, False]
+    )
 
 
 def throughput(events: DataFrame, *, every: str = "1d") -> pl.DataFrame:

@@ -262,3 +262,85 @@ def conformance_over_time(periods: pl.DataFrame, period: str) -> go.Figure:
         },
     )
     return _layout(figure, f"Conformance per {period} of the cases' start", "period", "fitness")
+
+
+QUARTILE_COLOURS = ("#1a9850", "#91cf60", "#fc8d59", "#d73027")  # fastest to slowest quarter
+GHOST_COLOUR = "#d35400"  # as the animation draws what was not yet known
+
+
+def spectrum_lines(lines: pl.DataFrame, source: str, target: str, *, by_value: bool) -> go.Figure:
+    """The detailed performance spectrum of one segment: a line per passage from its time at
+    ``source`` (top) to its time at ``target`` (bottom), coloured by duration quartile or by
+    the attribute value (``by_value``); ghosts dashed."""
+    figure = go.Figure()
+    solid = lines.filter(~pl.col("ghost"))
+    if by_value:
+        common = solid["value"].fill_null("(none)").value_counts(sort=True).head(8)["value"]
+        keyed = solid.with_columns(
+            group=pl.when(pl.col("value").fill_null("(none)").is_in(common.implode()))
+            .then(pl.col("value").fill_null("(none)"))
+            .otherwise(pl.lit("other"))
+        )
+        groups = [(name, None) for name in [*common.to_list(), "other"]]
+    else:
+        keyed = solid.with_columns(group=pl.format("quartile {}", "quartile"))
+        groups = [(f"quartile {q}", QUARTILE_COLOURS[q - 1]) for q in (1, 2, 3, 4)]
+    for name, colour in groups:
+        part = keyed.filter(pl.col("group") == name)
+        if part.height:
+            figure.add_trace(_passages(part, name, colour, dash=None))
+    ghosts = lines.filter(pl.col("ghost"))
+    if ghosts.height:
+        figure.add_trace(_passages(ghosts, "not yet known then", GHOST_COLOUR, dash="dash"))
+    figure.update_yaxes(
+        tickvals=[1, 0], ticktext=[source, target], range=[-0.1, 1.1], showgrid=False
+    )
+    return _layout(figure, f"{source} → {target}", "time (UTC)", "")
+
+
+def _passages(
+    lines: pl.DataFrame, name: str, colour: str | None, *, dash: str | None
+) -> go.Scatter:
+    """One trace of many lines (separated by gaps), each from (start, 1) to (end, 0)."""
+    count = lines.height
+    x: list[object] = [None] * (3 * count)
+    x[0::3] = lines["start"].to_list()
+    x[1::3] = lines["end"].to_list()
+    y = [1, 0, None] * count
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="lines",
+        name=name,
+        line={"width": 1, "color": colour, "dash": dash},
+        opacity=0.6,
+        hoverinfo="skip",
+    )
+
+
+def spectrum_bins(bins: pl.DataFrame, every: str, *, ghosts: bool) -> go.Figure:
+    """The aggregated performance spectrum: per time bin, the passages of each duration
+    quartile, stacked (and the ghosts among them, when there are)."""
+    figure = go.Figure(
+        [
+            go.Bar(
+                x=bins["bin"],
+                y=bins[f"q{q}"],
+                name=f"quartile {q}",
+                marker={"color": QUARTILE_COLOURS[q - 1]},
+            )
+            for q in (1, 2, 3, 4)
+        ]
+    )
+    if ghosts and bins["ghosts"].sum():
+        figure.add_trace(
+            go.Scatter(
+                x=bins["bin"],
+                y=bins["ghosts"],
+                name="not yet known then",
+                mode="markers",
+                marker={"color": GHOST_COLOUR, "symbol": "x"},
+            )
+        )
+    figure.update_layout(barmode="stack")
+    return _layout(figure, f"Passages per {every}, by duration quartile", "from", "passages")

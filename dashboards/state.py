@@ -221,6 +221,22 @@ def set_filters(chosen: Filters) -> None:
         st.query_params[key] = values if len(values) > 1 else values[0]
 
 
+def knowledge(log: str) -> dict[str, int | None]:
+    """The moments a page can show a log as known at: now, and after each earlier import
+    (its last position), by the label a picker shows."""
+    from workbench.store import LogName
+
+    base = LogName.parse(log).log
+    jobs = sorted(
+        (job for job in store().ledger.jobs(log=base) if job.last_position),
+        key=lambda job: job.job_id,
+    )
+    known: dict[str, int | None] = {"now: everything recorded": None}
+    for job in jobs[:-1]:
+        known[f"after import #{job.job_id} ({Path(job.source).name})"] = job.last_position
+    return known
+
+
 def calendar_name() -> str | None:
     """The working calendar durations are shown in (URL key ``calendar``), if the store
     has one of that name; None: elapsed time."""

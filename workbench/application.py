@@ -28,7 +28,7 @@ import copy
 import functools
 import inspect
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, is_dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from workbench.objectcentric import ObjectCentricMap, ObjectLifecycle
     from workbench.processmap import ProcessMap
     from workbench.restatements import ImportChanges
+    from workbench.spectrum import Spectrum
     from workbench.timetravel import Diff
 
 Engine = Literal["polars", "spark"]
@@ -762,6 +763,41 @@ class Workbench:
             raise BadArgument(f"--frames {frames}: give 2 to 5,000")
         events = self.events(log, Cut(as_of=cut.as_of), filters)
         return animate(events, start, end, frames=frames, known_at=cut.known_at)
+
+    def spectrum(
+        self,
+        log: str,
+        segments: Sequence[tuple[str, str]] = (),
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        every: str | None = None,
+        calendar: str | None = None,
+        color: str | None = None,
+    ) -> Spectrum:
+        """The performance spectrum through ``segments`` (pairs of activities; by default
+        the three most frequent paths of the map), of the cases the filters keep, as they
+        happened by the cut's ``as_of``; with its ``known_at``, the passages the store did not
+        know then are ghosts. Durations in a ``calendar``'s working time, if one is named;
+        lines coloured by the attribute ``color`` at their first event, if one is named."""
+        from workbench.spectrum import spectrum
+
+        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        known = Cut(as_of=cut.as_of)
+        if not segments:
+            edges = self.dfg(log, known, filters).edges.head(3)
+            segments = list(zip(edges["source"], edges["target"], strict=True))
+        activities = set(self.distinct(log, "activity", limit=100_000))
+        for source, target in segments:
+            for name in (source, target):
+                if name not in activities:
+                    raise BadArgument(f"{log}: no activity {name!r} (see `workbench activities`)")
+        if color is not None and color not in self.store.schema(log):
+            raise BadArgument(f"{log}: the log has no attribute {color!r} to colour by")
+        events = self.events(log, known, filters)
+        return spectrum(
+            events, segments, every=every, known_at=cut.known_at, calendar=hours, color=color
+        )
 
     # ------------------------------------------------------------------ the history of imports
 

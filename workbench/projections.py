@@ -26,7 +26,7 @@ shape: (1, 4)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final, TypeVar
 
 import polars as pl
@@ -95,8 +95,12 @@ def is_occurrence(schema: pl.Schema) -> pl.Expr:
     return phase.is_null() | (phase == "complete")
 
 
-def _steps(events: pl.LazyFrame, presorted: bool = False) -> pl.LazyFrame:
-    """Each event with the next event of its case (null at a case's end).
+def steps(
+    events: pl.LazyFrame, *, presorted: bool = False, carry: Sequence[str] = ()
+) -> pl.LazyFrame:
+    """Each event with the next event of its case: ``case_id``, ``activity``, ``timestamp``,
+    ``target`` and ``target_time`` (null at a case's end), and for each column named in
+    ``carry`` its value here and, as ``target_<name>``, at the next event.
 
     In a log of intervals (`START`), a case's events go in the order of their starts, then
     their completions, then their positions, and the time to the next event is from this
@@ -105,28 +109,28 @@ def _steps(events: pl.LazyFrame, presorted: bool = False) -> pl.LazyFrame:
     ``discover_performance_dfg``).
     """
     same_case = pl.col("case_id").shift(-1) == pl.col("case_id")
+    kept = [name for name in carry if name not in ("case_id", "activity", "timestamp")]
+    nexts = [
+        pl.when(same_case).then(pl.col(name).shift(-1)).alias(f"target_{name}") for name in kept
+    ]
     if START in events.collect_schema():
         begun = pl.min_horizontal(pl.coalesce(START, "timestamp"), "timestamp")
-        return (
-            events.select("case_id", "activity", "timestamp", "position", begun.alias("begun"))
-            .sort("case_id", "begun", "timestamp", "position")
-            .select(
-                "case_id",
-                "activity",
-                "timestamp",
-                pl.when(same_case).then(pl.col("activity").shift(-1)).alias("target"),
-                pl.when(same_case)
-                .then(pl.max_horizontal(pl.col("begun").shift(-1), "timestamp"))
-                .alias("target_time"),
-            )
+        columns = dict.fromkeys(["case_id", "activity", "timestamp", "position", *kept])
+        ordered_events = events.select(*columns, begun.alias("begun")).sort(
+            "case_id", "begun", "timestamp", "position"
         )
-    return (
-        ordered(events, presorted=presorted)
-        .select("case_id", "activity", "timestamp")
-        .with_columns(
-            pl.when(same_case).then(pl.col("activity").shift(-1)).alias("target"),
-            pl.when(same_case).then(pl.col("timestamp").shift(-1)).alias("target_time"),
-        )
+        arrival = pl.max_horizontal(pl.col("begun").shift(-1), "timestamp")
+    else:
+        ordered_events = ordered(events, presorted=presorted)
+        arrival = pl.col("timestamp").shift(-1)
+    return ordered_events.select(
+        "case_id",
+        "activity",
+        "timestamp",
+        pl.when(same_case).then(pl.col("activity").shift(-1)).alias("target"),
+        pl.when(same_case).then(arrival).alias("target_time"),
+        *kept,
+        *nexts,
     )
 
 
@@ -146,7 +150,7 @@ def edge_steps(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame
     """Each directly-follows step of each case: ``case_id``, ``source``, ``target``,
     ``duration`` (the per-case part of `directly_follows`)."""
     return (
-        _steps(events, presorted)
+        steps(events, presorted=presorted)
         .filter(pl.col("target").is_not_null())
         .select(
             "case_id",

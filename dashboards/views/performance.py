@@ -1,5 +1,5 @@
 """Performance: bottlenecks, waiting and service times, rework, resources, dotted chart,
-throughput and work in progress."""
+throughput and work in progress, the performance spectrum."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import streamlit as st
 from dashboards import charts, state
 from dashboards.layout import filtered_note, require_log, title, untimed_note, views
 from workbench import projections
-from workbench.application import Workbench
+from workbench.application import Cut, Workbench
+from workbench.durations import human, human_working
 
 DOTS = 50_000  # the dotted chart's points: the events of the cases that started first
 
@@ -127,6 +128,70 @@ def show_throughput() -> None:
     st.plotly_chart(charts.wip(open_cases, period))
 
 
+SPECTRUM_LINES = 2_000  # drawn per segment; the bars count every passage
+
+
+def show_spectrum() -> None:
+    """The performance spectrum of a few segments (`workbench spectrum`)."""
+    edges = state.ask(Workbench.dfg, summary.log).edges
+    names = [f"{a} → {b}" for a, b in zip(edges["source"], edges["target"], strict=True)]
+    pairs = dict(zip(names, zip(edges["source"], edges["target"], strict=True), strict=True))
+    top, middle, right = st.columns([3, 1, 1])
+    chosen = top.multiselect("Segments (A directly followed by B)", names, default=names[:3])
+    attributes = [name for name in state.store().schema(summary.log) if name not in NOT_COLOURS]
+    colour = middle.selectbox("Colour by", ["duration quartile", *attributes])
+    knowledge = state.knowledge(summary.log)
+    known_label = right.selectbox("Ghosts: as known", list(knowledge), key="spectrum-known")
+    every = st.segmented_control(
+        "Bins", ["auto", "1d", "1w", "1mo"], default="auto", key="spectrum-every"
+    )
+    if not chosen:
+        st.caption("Choose a segment.")
+        return
+    calendar = state.calendar_name()
+    found = state.ask(
+        Workbench.spectrum,
+        summary.log,
+        tuple(pairs[name] for name in chosen),
+        Cut(known_at=knowledge[known_label]),
+        every=None if every in (None, "auto") else every,
+        calendar=calendar,
+        color=None if colour == "duration quartile" else colour,
+    )
+    if calendar:
+        st.caption(f"Durations in the working hours of the calendar {escape(calendar)}.")
+    day = state.workbench().calendar(calendar).day_seconds if calendar else None
+    for part in found.segments:
+        lines = part.lines
+        step = -(-lines.height // SPECTRUM_LINES) if lines.height else 1
+        shown = lines.gather_every(step) if step > 1 else lines
+        left, right_side = st.columns(2)
+        left.plotly_chart(
+            charts.spectrum_lines(shown, part.source, part.target, by_value=found.color is not None)
+        )
+        right_side.plotly_chart(charts.spectrum_bins(part.bins, found.every, ghosts=found.ghosts))
+        cuts = ", ".join(
+            human(cut) if day is None else human_working(cut, day)
+            for cut in part.quartiles
+            if cut is not None
+        )
+        st.caption(
+            f"{lines.height:,} passages"
+            + (f" (1 in {step:,} drawn; the bars count them all)" if step > 1 else "")
+            + (f"; the quartiles part at {cuts}" if cuts else "")
+            + (f"; {int(lines['ghost'].sum()):,} not yet known then" if found.ghosts else "")
+            + "."
+        )
+    segments = " ".join(
+        f"--segment {shlex.quote(a)} {shlex.quote(b)}" for a, b in (pairs[n] for n in chosen)
+    )
+    st.caption(f"`workbench spectrum {shlex.quote(summary.log)} {segments} --json` gives these.")
+
+
+NOT_COLOURS = {"position", "event_id", "log", "case_id", "revision", "activity", "timestamp"}
+NOT_COLOURS |= {"recorded_at", "correlation_id", "causation_id", "start_timestamp"}
+
+
 views(
     {
         "Bottlenecks": show_bottlenecks,
@@ -135,5 +200,6 @@ views(
         "Resources": show_resources,
         "Dotted chart": show_dotted_chart,
         "Throughput": show_throughput,
+        "Spectrum": show_spectrum,
     }
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shlex
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import polars as pl
 import streamlit as st
@@ -18,7 +17,6 @@ from workbench import processmap, timetravel
 from workbench.animation import to_html
 from workbench.application import Cut, Workbench
 from workbench.events import WorkbenchError
-from workbench.store import LogName
 
 summary = require_log()
 title("Time travel", summary)
@@ -28,15 +26,7 @@ if untimed_note(summary) or first is None or last is None:
     st.stop()
 low, high = first.replace(tzinfo=None), last.replace(tzinfo=None)
 step = max((high - low) / 200, (high - low) / 10_000)
-base = LogName.parse(summary.log).log
-jobs = sorted(
-    (job for job in state.store().ledger.jobs(log=base) if job.last_position),
-    key=lambda job: job.job_id,
-)
-knowledge: dict[str, int | None] = {"now: everything recorded": None}
-for job in jobs[:-1]:
-    name = Path(job.source).name
-    knowledge[f"after import #{job.job_id} ({name})"] = job.last_position
+knowledge = state.knowledge(summary.log)
 
 
 @st.fragment(run_every=1.0 if st.session_state.get("playing") else None)

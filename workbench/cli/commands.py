@@ -3,6 +3,7 @@ its example, its errors are one line, Ctrl-C stops it cleanly."""
 
 from __future__ import annotations
 
+import ast
 import functools
 import os
 import signal
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.text import Text
+from typer.core import TyperCommand
 
 from workbench.cli.output import (
     err,
@@ -46,6 +48,7 @@ def command(
     on: typer.Typer | None = None,
     name: str | None = None,
     stoppable: bool = False,
+    paired: tuple[str, ...] = (),
 ) -> F:
     """Register a command whose help ends with the docstring's ``Example:`` line.
 
@@ -111,8 +114,35 @@ def command(
             raise typer.Exit(130) from None
         raise error
 
-    (on or app).command(name, epilog=epilog)(run)
+    if paired:
+        (on or app).command(name, epilog=epilog, cls=_paired_command(paired))(run)
+    else:
+        (on or app).command(name, epilog=epilog)(run)
     return function
+
+
+def _paired_command(names: tuple[str, ...]) -> type[TyperCommand]:
+    """A command class whose options ``names`` take two values each time they are given
+    (``--segment A B``), which Typer cannot declare: each pair reaches the function as the
+    text of a tuple, which `pairs` reads back."""
+
+    class Paired(TyperCommand):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            for param in self.params:
+                if param.name in names:
+                    param.nargs = 2
+
+    return Paired
+
+
+def pairs(given: list[str] | None) -> list[tuple[str, str]]:
+    """The pairs of a `command`'s ``paired`` option, as given."""
+    found = []
+    for text in given or []:
+        pair = ast.literal_eval(text)
+        found.append((str(pair[0]), str(pair[1])))
+    return found
 
 
 def _terminated(signum: int, frame: Any) -> None:

@@ -1,7 +1,9 @@
-"""The commands that summarize a log: stats, dfg (the process map), activities, compare."""
+"""The commands that summarize a log: stats, dfg (the process map), activities, the
+performance spectrum, compare."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -234,6 +236,78 @@ def activities(
             ),
         )
     out.print(table)
+
+
+@partial(command, paired=("segment",))
+@with_filters
+def spectrum(
+    log: LogArgument,
+    segment: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="A B",
+            help="A segment: activity A directly followed by B (repeatable; by default the"
+            " three most frequent paths).",
+        ),
+    ] = None,
+    every: Annotated[
+        str | None,
+        typer.Option(help="Bins of the aggregated spectrum: 1h, 6h, 1d, 1w, 1mo, 3mo or 1y."),
+    ] = None,
+    color: Annotated[
+        str | None,
+        typer.Option(help="Colour lines by this attribute (at the segment's first event)."),
+    ] = None,
+    calendar: Annotated[
+        str | None, typer.Option(help="Durations in this calendar's working time.")
+    ] = None,
+    as_json: JsonOption = False,
+    *,
+    cut: Cut,
+    filters: Filters,
+) -> None:
+    """The performance spectrum: each passage of a case through a segment A → B, from its
+    time at A to its time at B, classed by the quartile of the segment's durations (1 the
+    fastest quarter), and per time bin the passages of each quartile. With --known-at, the
+    passages the store did not know then are ghosts.
+
+    Example: workbench spectrum orders --segment Approve Pay --every 1w
+    """
+    from workbench.cli.commands import pairs
+
+    found = workbench().spectrum(
+        existing_log(log), pairs(segment), cut, filters, every=every, calendar=calendar, color=color
+    )
+    described = [*cut.describe(), *filters.describe()]
+    if as_json:
+        emit_json({"log": log, "filters": described, **found.to_dict()})
+        return
+    if calendar:
+        described.append(f"working time, calendar {calendar}")
+    heading(log, f"  ({'; '.join(described)})" if described else "")
+    day = workbench().calendar(calendar).day_seconds if calendar else None
+    for part in found.segments:
+        cuts = ", ".join(
+            human(cut) if day is None else human_working(cut, day)
+            for cut in part.quartiles
+            if cut is not None
+        )
+        ghosts = int(part.lines["ghost"].sum())
+        out.print(
+            f"{part.source} → {part.target}: {part.lines.height:,} passages"
+            + (f"; quartiles part at {cuts}" if cuts else "")
+            + (f"; {ghosts:,} not yet known then" if found.ghosts else "")
+        )
+        ghost_column = ("ghosts",) if found.ghosts else ()
+        table = Table(f"from (per {found.every})", "q1", "q2", "q3", "q4", *ghost_column)
+        for row in part.bins.iter_rows(named=True):
+            table.add_row(
+                row["bin"].isoformat(),
+                *(f"{row[f'q{q}']:,}" for q in (1, 2, 3, 4)),
+                *((f"{row['ghosts']:,}",) if found.ghosts else ()),
+            )
+        if part.bins.height:
+            out.print(table)
 
 
 @command

@@ -139,9 +139,7 @@ def to_batch(
         else pl.repeat(UNTIMED_MOMENT, raw.height, dtype=UTC_MICROS, eager=True)
     )
     stamps, stamp_text = _times(stamp_source, options)
-    starts, start_text = (
-        _times(raw[roles[START]], options) if START in roles else (None, None)
-    )
+    starts, start_text = _times(raw[roles[START]], options) if START in roles else (None, None)
     lines = raw[LINE].cast(pl.Int64)
     located = [name for name in (PLACE, TRACE, IN_TRACE) if name in raw.columns]
     checks = pl.DataFrame(
@@ -300,8 +298,9 @@ def _start_problems(checks: pl.DataFrame, field: str, options: ParseOptions) -> 
             "line",
             _place(late.columns),
             pl.lit(field).alias("field"),
-            pl.coalesce("start_text", pl.col("start").dt.to_string("%Y-%m-%dT%H:%M:%S%:z"))
-            .alias("value"),
+            pl.coalesce("start_text", pl.col("start").dt.to_string("%Y-%m-%dT%H:%M:%S%:z")).alias(
+                "value"
+            ),
             pl.format(
                 "the start time is later than the timestamp ({})",
                 pl.col("stamp").dt.to_string("%Y-%m-%dT%H:%M:%S%:z"),

@@ -299,6 +299,7 @@ def test_the_performance_page_shows_the_activities_command_numbers(tmp_path, mon
     hours = ["--hours", "mon-fri 09:00-17:00", "--timezone", "Europe/Amsterdam"]
     assert _cli(db, "calendar", "add", "office", *hours)[0] == 0
     code, output = _cli(db, "activities", "iv", "--calendar", "office", "--json")
+    assert code == 0, output
     expected = {row["activity"]: row for row in json.loads(output)}
     day = Calendar.parse("office", ["mon-fri 09:00-17:00"]).day_seconds
     monkeypatch.setenv("WORKBENCH_DB", str(db))

@@ -370,3 +370,60 @@ def test_time_travel_shows_working_time_equal_to_state(tmp_path, monkeypatch) ->
     size = 8 * 3600 if "days" in column else 3600
     for case_id, value in zip(shown["case_id"], shown[column], strict=True):
         assert value == round(expected[str(case_id)] / size, 2)
+
+
+def test_the_process_map_and_bottlenecks_in_working_time(tmp_path, monkeypatch) -> None:
+    import itertools
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import real_log
+    from tests.test_app import APP, close_app_store
+    from workbench import EventStore
+    from workbench.application import Workbench
+    from workbench.durations import human_working
+
+    db = tmp_path / "s.db"
+    assert _cli(db, "ingest", str(real_log("running-example.csv")), "--log", "run")[0] == 0
+    hours = ["--hours", "mon-fri 09:00-17:00", "--timezone", "Europe/Amsterdam"]
+    assert _cli(db, "calendar", "add", "office", *hours)[0] == 0
+    calendar = Calendar.parse("office", ["mon-fri 09:00-17:00"], timezone="Europe/Amsterdam")
+    code, output = _cli(db, "dfg", "run", "--calendar", "office", "--json")
+    assert code == 0, output
+    found = json.loads(output)
+    assert found["calendar"] == "office"
+    with EventStore(db) as store:
+        rows = store.scan("run").sort("case_id", "timestamp", "position").collect()
+    totals: dict[tuple[str, str], float] = {}
+    for before, after in itertools.pairwise(rows.iter_rows(named=True)):
+        if before["case_id"] == after["case_id"]:
+            pair = (before["activity"], after["activity"])
+            walked = brute_force(calendar, before["timestamp"], after["timestamp"])
+            totals[pair] = totals.get(pair, 0) + walked
+    edges = {(e["source"], e["target"]): e for e in found["edges"]}
+    assert {pair: e["total_seconds"] for pair, e in edges.items()} == totals
+    with Workbench(db) as bench:
+        ranked = bench.bottlenecks("run", calendar="office")
+        plain = bench.bottlenecks("run")
+    into = ranked.filter(pl.col("kind") == "activity")
+    for name, total in zip(into["name"], into["total_waiting"], strict=True):
+        expected = sum(value for (_, target), value in totals.items() if target == name)
+        assert total.total_seconds() == expected
+    assert plain["total_waiting"].sum() > ranked["total_waiting"].sum()
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update({"log": "run", "calendar": "office"})
+    app.run()
+    app.switch_page("views/process_map.py").run()
+    try:
+        app.selectbox[0].set_value("mean").run()  # label edges with the mean waiting time
+        assert not app.exception, [e.value for e in app.exception]
+        dot = app.get("graphviz_chart")[0].proto.spec
+        day = calendar.day_seconds
+        for edge in list(edges.values())[:5]:
+            label = human_working(timedelta(seconds=edge["mean_seconds"]), day)
+            assert f'[label=" {label}"' in dot, (edge, label)
+        assert any("calendar office" in c.value for c in app.main.caption)
+    finally:
+        close_app_store()

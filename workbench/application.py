@@ -543,14 +543,18 @@ class Workbench:
         *,
         activities: float = 100,
         paths: float = 100,
+        calendar: str | None = None,
     ) -> ProcessMap:
-        """The process map (directly-follows graph) at these detail levels (percent)."""
+        """The process map (directly-follows graph) at these detail levels (percent); with a
+        ``calendar`` (its name), its times are working time, by the calendar as the store
+        knew it at the cut's ``known_at`` (computed on Polars, whatever the engine)."""
         from workbench.processmap import assemble, process_map
 
         for name, value in (("--detail", activities), ("--paths", paths)):
             if not 0 <= value <= 100:
                 raise BadArgument(f"{name} {value:g}: give a percentage from 0 to 100")
-        if self.engine == "spark":
+        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        if self.engine == "spark" and hours is None:
             from pyspark.sql import functions as F
 
             from workbench.engines import spark
@@ -576,7 +580,25 @@ class Workbench:
             finally:
                 spark.release(read)
         found: ProcessMap = self.metric(
-            log, process_map, cut, filters, activities=activities, paths=paths
+            log, process_map, cut, filters, activities=activities, paths=paths, calendar=hours
+        )
+        return found
+
+    def bottlenecks(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        calendar: str | None = None,
+    ) -> pl.DataFrame:
+        """Paths and activities ranked by waiting time (`projections.bottlenecks`); with a
+        ``calendar`` (its name), in working time."""
+        from workbench import projections
+
+        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        found: pl.DataFrame = self.metric(
+            log, projections.bottlenecks, cut, filters, calendar=hours
         )
         return found
 

@@ -10,15 +10,19 @@ map stays connected.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
 from workbench.dot import quote
-from workbench.durations import human_duration
+from workbench.durations import human_duration, human_working
 from workbench.filters import ActivityCoverage
 from workbench.projections import directly_follows, end_activities, on_codes, start_activities
+
+if TYPE_CHECKING:
+    from workbench.calendars import Calendar
 
 Measure = Literal["frequency", "mean", "median", "p90", "total"]
 MEASURES: tuple[Measure, ...] = ("frequency", "mean", "median", "p90", "total")
@@ -32,14 +36,22 @@ class ProcessMap:
     edges: pl.DataFrame  # as `directly_follows`
     starts: pl.DataFrame  # activity, cases
     ends: pl.DataFrame  # activity, cases
+    calendar: str | None = None  # the edges' times are this calendar's working time
+    working_day: float | None = None  # and its working day has these seconds
 
 
 @on_codes
 def process_map(
-    events: pl.LazyFrame, *, activities: float = 100, paths: float = 100, presorted: bool = False
+    events: pl.LazyFrame,
+    *,
+    activities: float = 100,
+    paths: float = 100,
+    presorted: bool = False,
+    calendar: Calendar | None = None,
 ) -> ProcessMap:
-    """The map of a log at the given detail levels (percent, 0 to 100). With ``presorted``
-    the events are in case order already (see `workbench.projections.ordered`)."""
+    """The map of a log at the given detail levels (percent, 0 to 100), its times in the
+    ``calendar``'s working time when there is one. With ``presorted`` the events are in
+    case order already (see `workbench.projections.ordered`)."""
     if activities < 100:
         events = ActivityCoverage(activities).apply(events)
     nodes = (
@@ -50,13 +62,16 @@ def process_map(
     )
     if not presorted:  # once, for the three projections below
         events = events.sort("case_id", "timestamp", "position").collect().lazy()
-    return assemble(
+    found = assemble(
         nodes,
-        directly_follows(events, presorted=True).collect(),
+        directly_follows(events, presorted=True, calendar=calendar).collect(),
         start_activities(events, presorted=True).collect(),
         end_activities(events, presorted=True).collect(),
         paths=paths,
     )
+    if calendar is None:
+        return found
+    return replace(found, calendar=calendar.name, working_day=calendar.day_seconds)
 
 
 def assemble(
@@ -163,7 +178,12 @@ def to_dot(pmap: ProcessMap, *, measure: Measure = "frequency", title: str = "")
     values = edge_value(pmap.edges, measure)
     biggest = max(_number(values.max()), 1e-9)
     for row, value in zip(pmap.edges.iter_rows(named=True), values, strict=True):
-        label = f"{row['frequency']:,}" if measure == "frequency" else human_duration(value)
+        if measure == "frequency":
+            label = f"{row['frequency']:,}"
+        elif pmap.working_day:
+            label = human_working(timedelta(seconds=value), pmap.working_day)
+        else:
+            label = human_duration(value)
         width = 0.8 + 5 * _number(value) / biggest
         lines.append(
             f"  {quote(row['source'])} -> {quote(row['target'])}"

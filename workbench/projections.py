@@ -135,30 +135,41 @@ def steps(
 
 
 @on_codes
-def directly_follows(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
+def directly_follows(
+    events: pl.LazyFrame, *, presorted: bool = False, calendar: Calendar | None = None
+) -> pl.LazyFrame:
     """The directly-follows graph: one row per edge, with frequency and time between.
 
     Columns: ``source``, ``target``, ``frequency`` (times the pair occurred), ``cases``
     (cases in which it occurred), and the time from the source event to the target event:
     ``mean_duration``, ``median_duration``, ``min_duration``, ``max_duration``,
-    ``p90_duration``, ``total_duration``. Most frequent first.
+    ``p90_duration``, ``total_duration``, in the ``calendar``'s working time when there is
+    one. Most frequent first.
     """
-    return edges_of(edge_steps(events, presorted=presorted))
+    return edges_of(edge_steps(events, presorted=presorted, calendar=calendar))
 
 
-def edge_steps(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
+def edge_steps(
+    events: pl.LazyFrame, *, presorted: bool = False, calendar: Calendar | None = None
+) -> pl.LazyFrame:
     """Each directly-follows step of each case: ``case_id``, ``source``, ``target``,
-    ``duration`` (the per-case part of `directly_follows`)."""
-    return (
-        steps(events, presorted=presorted)
-        .filter(pl.col("target").is_not_null())
-        .select(
+    ``duration`` (the per-case part of `directly_follows`; working time by the
+    ``calendar`` when there is one)."""
+    found = steps(events, presorted=presorted).filter(pl.col("target").is_not_null())
+    if calendar is None:
+        return found.select(
             "case_id",
             pl.col("activity").alias("source"),
             "target",
             duration=pl.col("target_time") - pl.col("timestamp"),
         )
-    )
+    frame = found.collect()
+    return frame.select(
+        "case_id",
+        pl.col("activity").alias("source"),
+        "target",
+        duration=calendar.durations(frame["timestamp"], frame["target_time"]),
+    ).lazy()
 
 
 def edges_of(steps: pl.LazyFrame) -> pl.LazyFrame:
@@ -611,35 +622,33 @@ def rework(events: pl.LazyFrame) -> pl.LazyFrame:
 
 
 @on_codes
-def bottlenecks(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
-    """Edges and activities ranked by total waiting time (``kind``: "edge" or "activity").
+def bottlenecks(
+    events: pl.LazyFrame, *, presorted: bool = False, calendar: Calendar | None = None
+) -> pl.LazyFrame:
+    """Edges and activities ranked by total waiting time (``kind``: "edge" or "activity"),
+    in the ``calendar``'s working time when there is one.
 
     An edge's waiting time is the time between its source and target events; an activity's
-    is the time from the previous event of the case to it.
+    is the time from the previous event of the case to it (the edges into it, together).
     """
-    edges = directly_follows(events, presorted=presorted).select(
+    taken = edge_steps(events, presorted=presorted, calendar=calendar).collect().lazy()
+    edges = edges_of(taken).select(
         pl.lit("edge").alias("kind"),
         pl.format("{} → {}", "source", "target").alias("name"),
         "frequency",
         pl.col("total_duration").alias("total_waiting"),
         pl.col("mean_duration").alias("mean_waiting"),
     )
-    steps = ordered(events, presorted=presorted).with_columns(
-        waiting=pl.when(pl.col("case_id").shift(1) == pl.col("case_id")).then(
-            pl.col("timestamp") - pl.col("timestamp").shift(1)
-        )
-    )
     tasks = (
-        steps.filter(pl.col("waiting").is_not_null())
-        .group_by("activity")
+        taken.group_by("target")
         .agg(
             frequency=pl.len(),
-            total_waiting=pl.col("waiting").sum(),
-            mean_waiting=pl.col("waiting").mean(),
+            total_waiting=pl.col("duration").sum(),
+            mean_waiting=pl.col("duration").mean(),
         )
         .select(
             pl.lit("activity").alias("kind"),
-            pl.col("activity").cast(pl.String).alias("name"),
+            pl.col("target").cast(pl.String).alias("name"),
             "frequency",
             "total_waiting",
             "mean_waiting",

@@ -26,16 +26,24 @@ if untimed_note(summary):
 
 def show_bottlenecks() -> None:
     """Paths and activities ranked by waiting time."""
-    ranked = state.cached(projections.bottlenecks, summary.log)
+    calendar = state.calendar_name()
+    ranked = state.ask(Workbench.bottlenecks, summary.log, calendar=calendar)
+    day = state.workbench().calendar(calendar).day_seconds if calendar else None
+    if calendar:
+        st.caption(f"Waiting times in the working hours of the calendar {escape(calendar)}.")
     edges = ranked.filter(pl.col("kind") == "edge")
     left, right = st.columns(2)
     left.plotly_chart(
-        charts.ranked_durations(edges, "name", "total_waiting", "Paths by total waiting time")
+        charts.ranked_durations(
+            edges, "name", "total_waiting", "Paths by total waiting time", working_day=day
+        )
     )
     right.plotly_chart(
-        charts.ranked_durations(edges, "name", "mean_waiting", "Paths by mean waiting time")
+        charts.ranked_durations(
+            edges, "name", "mean_waiting", "Paths by mean waiting time", working_day=day
+        )
     )
-    st.dataframe(charts.duration_table(ranked), hide_index=True)
+    st.dataframe(charts.duration_table(ranked, working_day=day), hide_index=True)
 
 
 def show_activities() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from html import escape
 
 import streamlit as st
 
@@ -28,14 +29,16 @@ left, middle, right = st.columns([2, 3, 3])
 measure = left.selectbox("Label edges with", list(labels), format_func=labels.__getitem__)
 activities = middle.slider("Activities (% of events covered)", 0, 100, 100, step=5)
 paths = right.slider("Paths (% of transitions covered)", 0, 100, 100, step=5)
-pmap = state.ask(Workbench.dfg, summary.log, activities=activities, paths=paths)
+calendar = state.calendar_name() if measure != "frequency" else None
+pmap = state.ask(Workbench.dfg, summary.log, activities=activities, paths=paths, calendar=calendar)
 if pmap.nodes.height == 0:
     st.warning("Nothing to draw: no events pass the filters at this detail.")
     st.stop()
 dot = processmap.to_dot(pmap, measure=measure, title=summary.log)  # type: ignore[arg-type]
 st.caption(
     f"{pmap.nodes.height} activities and {pmap.edges.height} paths shown. "
-    "Node colour: frequency; edge width and label: the chosen measure."
+    "Node colour: frequency; edge width and label: the chosen measure"
+    + (f", in the working hours of the calendar {escape(calendar)}." if calendar else ".")
 )
 st.graphviz_chart(dot, width="stretch")
 downloads = st.columns(4)

@@ -3,6 +3,7 @@ performance spectrum, compare."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -105,6 +106,9 @@ def dfg(
     paths: Annotated[
         float, typer.Option(help="Edges kept: the most frequent covering PCT % of transitions.")
     ] = 100.0,
+    calendar: Annotated[
+        str | None, typer.Option(help="Times in this calendar's working time.")
+    ] = None,
     as_json: JsonOption = False,
     engine: EngineOption = "polars",
     spark_master: SparkMasterOption = None,
@@ -124,7 +128,9 @@ def dfg(
     bench = engine_of(engine, spark_master)
     if measure != "frequency" and untimed_note(existing_log(log)):
         fail(f"--measure {measure}: {untimed_note(log)}")
-    pmap = bench.dfg(existing_log(log), cut, filters, activities=detail, paths=paths)
+    pmap = bench.dfg(
+        existing_log(log), cut, filters, activities=detail, paths=paths, calendar=calendar
+    )
     described = [*cut.describe(), *filters.describe()]
     if as_dot:
         title = f"{log} ({'; '.join(described)})" if described else log
@@ -153,13 +159,19 @@ def dfg(
                 "edges": edges,
                 "start_activities": dict(pmap.starts.iter_rows()),
                 "end_activities": dict(pmap.ends.iter_rows()),
+                "calendar": pmap.calendar,
             }
         )
         return
     values = edge_value(pmap.edges, measure)
     table = Table("from", "to", "cases", measure)
     for row, value in zip(pmap.edges.iter_rows(named=True), values, strict=True):
-        shown = f"{row['frequency']:,}" if measure == "frequency" else human_duration(value)
+        if measure == "frequency":
+            shown = f"{row['frequency']:,}"
+        elif pmap.working_day:
+            shown = human_working(timedelta(seconds=value), pmap.working_day)
+        else:
+            shown = human_duration(value)
         table.add_row(row["source"], row["target"], f"{row['cases']:,}", shown)
     out.print(table)
 

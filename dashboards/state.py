@@ -175,9 +175,11 @@ def filters() -> Filters:
         if key not in (LOG_KEY, TIMEZONE_KEY, VIEW_KEY, CALENDAR_KEY)
     }
     try:
-        return Filters.from_query(query, case_lists(st.query_params.get(LOG_KEY)))
+        found = Filters.from_query(query, case_lists(st.query_params.get(LOG_KEY)))
     except (ValueError, TypeError):
         return Filters()
+    name = calendar_name()  # the follower filter's "within" counts working time then
+    return found.in_calendar(workbench().calendar(name)) if name else found
 
 
 def case_lists(log: str | None) -> Callable[[str], list[str] | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -12,6 +13,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.conftest import real_log
+from tests.test_calendars import brute_force as walk
+from workbench.calendars import Calendar
 from workbench.cli import app
 from workbench.events import WorkbenchError
 from workbench.filters import Filters, Follows
@@ -52,8 +55,14 @@ def brute_force(events: pl.DataFrame, rule: Follows) -> set[str]:
                     continue
                 if rule.directly and j != i + 1:
                     continue
-                if rule.within is not None and b["timestamp"] - a["timestamp"] > rule.within:
-                    continue
+                if rule.within is not None:
+                    took = (
+                        b["timestamp"] - a["timestamp"]
+                        if rule.calendar is None
+                        else timedelta(seconds=walk(rule.calendar, a["timestamp"], b["timestamp"]))
+                    )
+                    if took > rule.within:
+                        continue
                 if rule.same and not (a[rule.same] is not None and a[rule.same] == b[rule.same]):
                     continue
                 if rule.different and not (
@@ -80,16 +89,21 @@ _rules = st.builds(
 )
 
 
+OFFICE = Calendar.parse("office", ["mon-fri 02:00-04:00", "mon-fri 05:00-05:30"])
+
+
 @settings(max_examples=200, deadline=None)
-@given(rows=st.lists(_event, max_size=40), rule=_rules)
-def test_the_follower_filter_keeps_what_a_brute_force_check_keeps(rows, rule) -> None:
+@given(rows=st.lists(_event, max_size=40), rule=_rules, office=st.booleans())
+def test_the_follower_filter_keeps_what_a_brute_force_check_keeps(rows, rule, office) -> None:
+    """With a calendar, ``within`` is working time (hours 2-4 and 5-5:30 of each day)."""
     events = _events(rows)
+    rule = replace(rule, calendar=OFFICE if office else None)
     found = Filters((rule,)).apply(events.lazy()).collect()
     assert set(found["case_id"].unique().to_list()) == brute_force(events, rule)
     kept = events.filter(pl.col("case_id").is_in(list(brute_force(events, rule))))
     assert found.height == kept.height  # whole cases, every event of them
     again = Filters.from_query(Filters((rule,)).to_query())
-    assert again == Filters((rule,))  # a link keeps it
+    assert again.in_calendar(rule.calendar) == Filters((rule,))  # a link keeps it
 
 
 def test_the_four_eyes_check_from_the_command_line(tmp_path) -> None:
@@ -114,6 +128,14 @@ def test_the_four_eyes_check_from_the_command_line(tmp_path) -> None:
         "--different-attribute", "resource", "--exclude", "--json",
     )  # fmt: skip
     assert json.loads(output)["cases"] + found["cases"] == 6
+    hours = ("--hours", "mon-fri 09:00-10:00")
+    assert run("calendar", "add", "short", *hours)[0] == 0
+    follows = ("--follows", "register request", "decide", "--within", "2d")
+    elapsed = json.loads(run("stats", "run", *follows, "--json")[1])
+    working = json.loads(run("stats", "run", *follows, "--calendar", "short", "--json")[1])
+    # Two days are 48 working hours of this calendar: more cases decided within them.
+    assert working["cases"] > elapsed["cases"]
+    assert working["filters"][0].endswith("of working time (short)")
     code, output = run("stats", "run", "--directly")
     assert code == 2
     assert "--directly goes with --follows A B" in output

@@ -18,15 +18,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import parse_qsl, urlencode
 
 import polars as pl
 
 from workbench.events import WorkbenchError, as_utc, parse_time
 from workbench.projections import ordered
+
+if TYPE_CHECKING:
+    from workbench.calendars import Calendar
 
 TimeMode = Literal["contained", "intersecting", "started", "completed", "trim"]
 
@@ -285,6 +288,8 @@ class Follows:
     same: str | None = None
     different: str | None = None
     exclude: bool = False
+    #: ``within`` counts this calendar's working time (bound by `Filters.in_calendar`).
+    calendar: Calendar | None = None
 
     def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
         schema = events.collect_schema()
@@ -306,7 +311,7 @@ class Follows:
             if self.directly
             else pl.col("__step__b") > pl.col("__step")
         )
-        if self.within is not None:
+        if self.within is not None and self.calendar is None:
             condition = condition & (pl.col("timestamp__b") - pl.col("timestamp") <= self.within)
         if self.same is not None:
             condition = condition & (pl.col(f"{self.same}__b") == pl.col(self.same)).fill_null(
@@ -316,7 +321,12 @@ class Follows:
             condition = condition & (
                 pl.col(f"{self.different}__b") != pl.col(self.different)
             ).fill_null(False)
-        found = pairs.filter(condition).select("case_id").unique()
+        found = pairs.filter(condition)
+        if self.within is not None and self.calendar is not None:  # in working time
+            candidates = found.select("case_id", "timestamp", "timestamp__b").collect()
+            working = self.calendar.seconds(candidates["timestamp"], candidates["timestamp__b"])
+            found = candidates.filter(working <= self.within.total_seconds()).lazy()
+        found = found.select("case_id").unique()
         return events.join(found, on="case_id", how="anti" if self.exclude else "semi")
 
     def query(self) -> list[tuple[str, str]]:
@@ -331,6 +341,9 @@ class Follows:
             spec["different"] = self.different
         if self.exclude:
             spec["exclude"] = True
+        if self.within is not None and self.calendar is not None:  # which working time
+            definition = self.calendar.to_json().encode()
+            spec["calendar"] = f"{self.calendar.name}@{hashlib.sha256(definition).hexdigest()[:12]}"
         return [("follows", json.dumps(spec, ensure_ascii=False))]
 
     def describe(self) -> str:
@@ -338,6 +351,8 @@ class Follows:
         text = f"cases where {self.source} is {how} by {self.target}"
         if self.within is not None:
             text += f" within {self.within}"
+            if self.calendar is not None:
+                text += f" of working time ({self.calendar.name})"
         if self.same is not None:
             text += f", same {self.same}"
         if self.different is not None:
@@ -551,6 +566,16 @@ class Filters:
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+    def in_calendar(self, calendar: Calendar | None) -> Filters:
+        """The filters with the follower filter's ``within`` in the ``calendar``'s working
+        time (elapsed time when None)."""
+        return Filters(
+            tuple(
+                replace(item, calendar=calendar) if isinstance(item, Follows) else item
+                for item in self.items
+            )
+        )
 
     def describe(self) -> list[str]:
         """A line per filter, for people."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
@@ -224,6 +224,11 @@ def with_filters(function: F, *, cuts: bool = True, times: bool = True) -> F:
     @functools.wraps(function)
     def run(**given: Any) -> Any:
         cut, filters = FilterFlags(**{name: given.pop(name) for name in names}).parse()
+        if given.get("calendar"):  # the follower filter's --within in working time too
+            from workbench.cli.session import workbench
+
+            known = cut.known_at if isinstance(cut.known_at, datetime) else None
+            filters = filters.in_calendar(workbench().calendar(given["calendar"], known))
         return function(**given, filters=filters, **({"cut": cut} if cuts else {}))
 
     run.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboards import login, navigation, state
 from dashboards.markdown import escape
+from workbench.application import ELAPSED
 from workbench.events import VOCABULARY
 from workbench.filters import (
     Attribute,
@@ -76,14 +77,17 @@ def render() -> None:
                 "Durations in",
                 ["elapsed time", *names],
                 index=1 + names.index(current) if current else 0,
-                help="A working calendar (`workbench calendar add`): case durations count"
-                " its working hours only.",
+                help="A working calendar (`workbench calendar add`): durations count its"
+                " working hours only. A log's default is set with `workbench calendar assign`.",
             )
             if chosen != (current or "elapsed time"):
-                if chosen == "elapsed time":
+                # "elapsed" in the link where the log has a default calendar; nothing where
+                # the choice is the log's default anyway.
+                wanted = ELAPSED if chosen == "elapsed time" else chosen
+                if wanted == (state.default_calendar() or ELAPSED):
                     del st.query_params[state.CALENDAR_KEY]
                 else:
-                    st.query_params[state.CALENDAR_KEY] = chosen
+                    st.query_params[state.CALENDAR_KEY] = wanted
                 st.rerun()
         if st.toggle(
             "Live",

@@ -26,7 +26,7 @@ import polars as pl
 import streamlit as st
 
 from workbench.access import User
-from workbench.application import Cut, Workbench
+from workbench.application import ELAPSED, Cut, Workbench
 from workbench.caching import BoundedCache
 from workbench.events import WorkbenchError
 from workbench.filters import Cases, Filters, case_list_name
@@ -240,10 +240,23 @@ def knowledge(log: str) -> dict[str, int | None]:
 
 
 def calendar_name() -> str | None:
-    """The working calendar durations are shown in (URL key ``calendar``), if the store
-    has one of that name; None: elapsed time."""
+    """The working calendar durations are shown in: the URL's (key ``calendar``), if the
+    store has one of that name, or elapsed time for ``elapsed``; without one in the URL the
+    log's default (`Workbench.durations_in`, as the commands resolve theirs). None: elapsed
+    time."""
     wanted = st.query_params.get(CALENDAR_KEY)
-    return wanted if wanted and wanted in calendars() else None
+    if wanted and wanted != ELAPSED and wanted not in calendars():
+        wanted = None
+    log = st.query_params.get(LOG_KEY)
+    if log is None:
+        return wanted if wanted != ELAPSED else None
+    return workbench().durations_in(log, wanted)
+
+
+def default_calendar() -> str | None:
+    """The selected log's default calendar (`workbench calendar assign`), if any."""
+    log = st.query_params.get(LOG_KEY)
+    return None if log is None else workbench().durations_in(log, None)
 
 
 def calendars() -> list[str]:

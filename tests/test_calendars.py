@@ -427,3 +427,59 @@ def test_the_process_map_and_bottlenecks_in_working_time(tmp_path, monkeypatch) 
         assert any("calendar office" in c.value for c in app.main.caption)
     finally:
         close_app_store()
+
+
+def test_a_logs_default_calendar(tmp_path, monkeypatch) -> None:
+    import json
+    import time
+    from datetime import datetime
+
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import real_log
+    from tests.test_app import APP, close_app_store
+
+    db = tmp_path / "s.db"
+    assert _cli(db, "ingest", str(real_log("running-example.csv")), "--log", "run")[0] == 0
+    assert _cli(db, "calendar", "add", "office", "--hours", "mon-fri 09:00-17:00")[0] == 0
+    before = datetime.now(UTC).isoformat()
+    time.sleep(0.01)
+    code, output = _cli(db, "calendar", "assign", "office", "--log", "run")
+    assert code == 0, output
+    assert "durations in office by default" in output
+
+    def stats(*args: str) -> dict:
+        code, output = _cli(db, "stats", "run", "--json", *args)
+        assert code == 0, output
+        return json.loads(output)  # type: ignore[no-any-return]
+
+    assert stats()["calendar"] == "office"
+    assert stats("--calendar", "elapsed")["calendar"] is None
+    assert stats("--known-at", before)["calendar"] is None  # assigned after that moment
+    assert (
+        stats()["case_duration_seconds"] == stats("--calendar", "office")["case_duration_seconds"]
+    )
+    code, output = _cli(db, "dfg", "run", "--json")
+    assert json.loads(output)["calendar"] == "office"
+    code, output = _cli(db, "calendar", "list", "--json")
+    assert json.loads(output)[0]["default_of"] == ["run"]
+    assert _cli(db, "calendar", "assign", "nope", "--log", "run")[0] == 2
+    assert _cli(db, "calendar", "assign", "office", "--log", "nolog")[0] == 2
+    assert _cli(db, "calendar", "add", "elapsed", "--hours", "mon 09:00-10:00")[0] == 2
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params["log"] = "run"
+    app.run()
+    app.switch_page("views/overview.py").run()
+    try:
+        assert not app.exception, [e.value for e in app.exception]
+        assert any("calendar office" in c.value for c in app.main.caption)
+        durations = next(box for box in app.sidebar.selectbox if box.label == "Durations in")
+        assert durations.value == "office"
+        durations.set_value("elapsed time").run()
+        assert app.query_params["calendar"] in ("elapsed", ["elapsed"])
+        assert not any("calendar office" in c.value for c in app.main.caption)
+    finally:
+        close_app_store()
+    assert _cli(db, "calendar", "assign", "elapsed", "--log", "run")[0] == 0
+    assert stats()["calendar"] is None

@@ -63,6 +63,10 @@ Engine = Literal["polars", "spark"]
 ENGINES: tuple[Engine, ...] = ("polars", "spark")
 
 
+#: The calendar name that asks for elapsed time where a log has a default calendar.
+ELAPSED = "elapsed"
+
+
 class BadArgument(WorkbenchError):
     """An argument a face passed that cannot be used as given; the message names it."""
 
@@ -1117,6 +1121,8 @@ class Workbench:
         """Record a working calendar (replacing one of the same name from now on: what it
         was stays known, for cuts by ``known_at``): an analyst's to do."""
         self.authorize("analyst", "adding a calendar")
+        if calendar.name == ELAPSED:
+            raise BadArgument(f"{ELAPSED!r} means elapsed time: give the calendar another name")
         self.store.calendars.record(calendar.name, calendar.to_json())
         self.store.users.record(self.actor, "calendar-add", calendar.name)
 
@@ -1136,6 +1142,36 @@ class Workbench:
             name: Calendar.from_json(name, kept.definition)
             for name, kept in self.store.calendars.known(known_at).items()
         }
+
+    def assign_calendar(self, log: str, name: str | None) -> None:
+        """Make ``name`` the log's default calendar from now on (None: elapsed time again):
+        durations of the log are then in its working time unless another is asked for."""
+        self.authorize_on(log, "analyst", "assigning a calendar")
+        if name is not None:
+            self.calendar(name)
+        self.store.calendars.assign(log, name)
+        self.store.users.record(self.actor, "calendar-assign", log, name or ELAPSED)
+
+    def assigned_calendars(self, known_at: datetime | None = None) -> dict[str, str]:
+        """Each log's default calendar as known at ``known_at``, by log (of the logs the user
+        may see)."""
+        found = self.store.calendars.assigned(known_at)
+        return {log: name for log, name in found.items() if self.has_log(log)}
+
+    def durations_in(
+        self, log: str, requested: str | None, known_at: datetime | None = None
+    ) -> str | None:
+        """The calendar a log's durations are in: the one ``requested`` by name, none for
+        `ELAPSED`, or without a request the log's default as known at ``known_at`` (if that
+        calendar is still known then); both faces ask this."""
+        if requested == ELAPSED:
+            return None
+        if requested is not None:
+            return requested
+        from workbench.store import LogName
+
+        default = self.store.calendars.assigned(known_at).get(LogName.parse(log).log)
+        return default if default in self.store.calendars.known(known_at) else None
 
     def calendar(self, name: str, known_at: datetime | None = None) -> Calendar:
         """One calendar as known at ``known_at``; refused by name when there was none."""

@@ -1,4 +1,4 @@
-"""Working calendars: calendar add, list, show and remove."""
+"""Working calendars: calendar add, list, show, remove and assign."""
 
 from __future__ import annotations
 
@@ -73,14 +73,23 @@ def calendar_list(known_at: KnownAt = None, as_json: JsonOption = False) -> None
 
     Example: workbench calendar list --json
     """
-    found = workbench().calendars(_known_at(known_at))
+    moment = _known_at(known_at)
+    found = workbench().calendars(moment)
+    defaults: dict[str, list[str]] = {}
+    for log, name in sorted(workbench().assigned_calendars(moment).items()):
+        defaults.setdefault(name, []).append(log)
     if as_json:
-        emit_json([calendar.as_dict() for calendar in found.values()])
+        emit_json(
+            [
+                {**calendar.as_dict(), "default_of": defaults.get(calendar.name, [])}
+                for calendar in found.values()
+            ]
+        )
         return
     if not found:
         out.print('no calendars: `workbench calendar add NAME --hours "mon-fri 09:00-17:00"`')
         return
-    table = Table("calendar", "time zone", "hours a week", "holidays")
+    table = Table("calendar", "time zone", "hours a week", "holidays", "default of")
     for calendar in found.values():
         named = f"{len(calendar.holidays)} named" if calendar.holidays else ""
         public = f"{calendar.country} public" if calendar.country else ""
@@ -89,6 +98,7 @@ def calendar_list(known_at: KnownAt = None, as_json: JsonOption = False) -> None
             calendar.timezone,
             f"{calendar.weekly_seconds / 3600:g}",
             ", ".join(part for part in (public, named) if part),
+            ", ".join(defaults.get(calendar.name, [])),
         )
     out.print(table)
 
@@ -120,3 +130,24 @@ def calendar_remove(name: Annotated[str, typer.Argument(help="The calendar's nam
     """
     workbench().remove_calendar(name)
     heading(name, ": removed")
+
+
+@partial(command, on=calendar_app, name="assign")
+def calendar_assign(
+    name: Annotated[
+        str, typer.Argument(help="The calendar's name, or 'elapsed' for elapsed time again.")
+    ],
+    log: Annotated[str, typer.Option(help="The log whose default it becomes.")],
+) -> None:
+    """Make a calendar a log's default: every duration of the log (stats, state, dfg,
+    activities, spectrum, the app) is then in its working time unless --calendar names
+    another, or --calendar elapsed asks for elapsed time. Recorded from now on.
+
+    Example: workbench calendar assign office --log orders
+    """
+    from workbench.application import ELAPSED
+    from workbench.cli.session import existing_log
+
+    bench = workbench()
+    bench.assign_calendar(existing_log(log), None if name == ELAPSED else name)
+    heading(log, f": durations in {'elapsed time' if name == ELAPSED else name} by default")

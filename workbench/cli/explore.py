@@ -12,6 +12,7 @@ from rich.table import Table
 
 from workbench.cli.commands import command
 from workbench.cli.options import (
+    CalendarOption,
     EngineOption,
     JsonOption,
     LogArgument,
@@ -39,10 +40,7 @@ if TYPE_CHECKING:
 def stats(
     log: LogArgument,
     top: Annotated[int, typer.Option(help="How many variants to show.")] = 5,
-    calendar: Annotated[
-        str | None,
-        typer.Option(help="Case durations in this calendar's working time (`calendar list`)."),
-    ] = None,
+    calendar: CalendarOption = None,
     as_json: JsonOption = False,
     engine: EngineOption = "polars",
     spark_master: SparkMasterOption = None,
@@ -106,9 +104,7 @@ def dfg(
     paths: Annotated[
         float, typer.Option(help="Edges kept: the most frequent covering PCT % of transitions.")
     ] = 100.0,
-    calendar: Annotated[
-        str | None, typer.Option(help="Times in this calendar's working time.")
-    ] = None,
+    calendar: CalendarOption = None,
     as_json: JsonOption = False,
     engine: EngineOption = "polars",
     spark_master: SparkMasterOption = None,
@@ -180,10 +176,7 @@ def dfg(
 @with_filters
 def activities(
     log: LogArgument,
-    calendar: Annotated[
-        str | None,
-        typer.Option(help="Service and waiting times in this calendar's working time."),
-    ] = None,
+    calendar: CalendarOption = None,
     as_json: JsonOption = False,
     engine: EngineOption = "polars",
     spark_master: SparkMasterOption = None,
@@ -270,9 +263,7 @@ def spectrum(
         str | None,
         typer.Option(help="Colour lines by this attribute (at the segment's first event)."),
     ] = None,
-    calendar: Annotated[
-        str | None, typer.Option(help="Durations in this calendar's working time.")
-    ] = None,
+    calendar: CalendarOption = None,
     as_json: JsonOption = False,
     *,
     cut: Cut,

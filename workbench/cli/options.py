@@ -202,6 +202,15 @@ _FILTER_FLAGS: dict[str, Any] = {
 _UNLOADED: Final = {"Cut": Any, "Filters": Any}
 
 
+CalendarOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Durations in this calendar's working time (`calendar list`); elapsed: elapsed"
+        " time. Default: the log's calendar, if one is assigned (`calendar assign`)."
+    ),
+]
+
+
 def with_filters(function: F, *, cuts: bool = True, times: bool = True) -> F:
     """Give a command the filter flags, and unless ``cuts`` is False the cut flags
     (``--as-of``, ``--known-at``), parsed once: it receives ``filters: Filters`` and, with
@@ -224,11 +233,16 @@ def with_filters(function: F, *, cuts: bool = True, times: bool = True) -> F:
     @functools.wraps(function)
     def run(**given: Any) -> Any:
         cut, filters = FilterFlags(**{name: given.pop(name) for name in names}).parse()
-        if given.get("calendar"):  # the follower filter's --within in working time too
+        if "calendar" in given and "log" in given:
+            # --calendar NAME, elapsed, or by default the log's assigned calendar; the
+            # follower filter's --within counts the same working time.
             from workbench.cli.session import workbench
 
             known = cut.known_at if isinstance(cut.known_at, datetime) else None
-            filters = filters.in_calendar(workbench().calendar(given["calendar"], known))
+            chosen = workbench().durations_in(given["log"], given["calendar"], known)
+            given["calendar"] = chosen
+            if chosen is not None:
+                filters = filters.in_calendar(workbench().calendar(chosen, known))
         return function(**given, filters=filters, **({"cut": cut} if cuts else {}))
 
     run.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]

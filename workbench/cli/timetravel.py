@@ -13,6 +13,7 @@ from rich.table import Table
 
 from workbench.cli.commands import command
 from workbench.cli.options import (
+    CalendarOption,
     EngineOption,
     JsonOption,
     KnownAtOption,
@@ -54,10 +55,7 @@ def state(
         ),
     ] = None,
     limit: Annotated[int, typer.Option(help="Cases shown in the table format.")] = 20,
-    calendar: Annotated[
-        str | None,
-        typer.Option(help="Elapsed and idle time in this calendar's working time."),
-    ] = None,
+    calendar: CalendarOption = None,
     engine: EngineOption = "polars",
     spark_master: SparkMasterOption = None,
     *,

@@ -483,3 +483,65 @@ def test_a_logs_default_calendar(tmp_path, monkeypatch) -> None:
         close_app_store()
     assert _cli(db, "calendar", "assign", "elapsed", "--log", "run")[0] == 0
     assert stats()["calendar"] is None
+
+
+@pytest.fixture(scope="module")
+def calendar_store(tmp_path_factory) -> object:
+    from typer.testing import CliRunner
+
+    from workbench.cli import app as cli
+
+    db = tmp_path_factory.mktemp("calendared") / "s.db"
+    for args in (
+        ["demo"],
+        ["calendar", "add", "office", "--hours", "mon-fri 08:00-18:00", "--country", "NL"],
+    ):
+        result = CliRunner().invoke(cli, ["--db", str(db), *args])
+        assert result.exit_code == 0, result.output
+    return db
+
+
+PAGE_VIEWS = [
+    ("overview", None),
+    ("process_map", None),
+    ("variants", None),
+    ("cases", None),
+    *[
+        ("performance", view)
+        for view in ("Bottlenecks", "Activities", "Rework", "Resources", "Throughput", "Spectrum")
+    ],
+    ("compare", None),
+    ("time_travel", None),
+    ("projections", None),
+]
+
+
+@pytest.mark.parametrize(("page", "view"), PAGE_VIEWS)
+def test_every_page_with_a_calendar_chosen(calendar_store, monkeypatch, page, view) -> None:
+    """With a calendar in the link and a follower filter within working time."""
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    from sample_data.demo import DEMO_LOG
+    from tests.test_app import APP, close_app_store
+
+    monkeypatch.setenv("WORKBENCH_DB", str(calendar_store))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params["log"] = DEMO_LOG
+    app.query_params["calendar"] = "office"
+    app.query_params["follows"] = json.dumps(
+        {"a": "Create Order", "b": "Approve Order", "within": 3 * 86_400}
+    )
+    if view is not None:
+        app.query_params["view"] = view
+    app.run()
+    app.switch_page(f"views/{page}.py").run()
+    try:
+        assert not app.exception, [e.value for e in app.exception]
+        assert not app.error, [e.value for e in app.error]
+        assert app.title[0].value
+        if page == "overview":  # the filter kept the approved cases, as working time says
+            assert {m.label: m.value for m in app.metric}["Cases"] != "0"
+    finally:
+        close_app_store()

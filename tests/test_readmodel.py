@@ -312,7 +312,7 @@ def _projections() -> dict[str, Callable[[pl.LazyFrame], object]]:
         "end_activities": lambda e: projections.end_activities(e, presorted=True),
         "cases": lambda e: projections.cases(e, presorted=True),
         "activities": lambda e: projections.activities(e, presorted=True),
-        "service_times": lambda e: projections.service_times(e, presorted=True),
+        "instances": lambda e: projections.instances(e, presorted=True),
         "resources": projections.resources,
         "handover": lambda e: projections.handover(e, presorted=True),
         "throughput": projections.throughput,

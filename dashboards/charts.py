@@ -152,11 +152,14 @@ def ranked_counts(
     return _layout(figure, title, value.replace("_", " "), "")
 
 
-def timeline(frame: pl.DataFrame) -> go.Figure:
-    """One case's events as bars: waiting before each event and its service time."""
+def timeline(frame: pl.DataFrame, *, working_day: float | None = None) -> go.Figure:
+    """One case's events as bars: waiting before each event and its service time (working
+    time, in days of ``working_day`` seconds, when given)."""
     waiting = _seconds(frame["waiting"].fill_null(timedelta(0)))
     service = _seconds(frame["service"].fill_null(timedelta(0)))
     size, unit = _unit(pl.concat([waiting, service]))
+    if working_day:
+        size, unit = (working_day, "working days") if size == DAY else (HOUR, "working hours")
     # In a sequential case every event is on the critical path: a star on each says nothing.
     informative = not bool(frame["critical"].fill_null(False).all())
     labels = [

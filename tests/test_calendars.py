@@ -545,3 +545,30 @@ def test_every_page_with_a_calendar_chosen(calendar_store, monkeypatch, page, vi
             assert {m.label: m.value for m in app.metric}["Cases"] != "0"
     finally:
         close_app_store()
+
+
+def test_a_case_timeline_in_working_time(tmp_path) -> None:
+    import json
+
+    from tests.conftest import real_log
+    from workbench import EventStore
+
+    db = tmp_path / "s.db"
+    assert _cli(db, "ingest", str(real_log("running-example.csv")), "--log", "run")[0] == 0
+    assert _cli(db, "calendar", "add", "office", "--hours", "mon-fri 09:00-17:00")[0] == 0
+    code, output = _cli(db, "timeline", "run", "3", "--calendar", "office", "--json")
+    assert code == 0, output
+    rows = json.loads(output)
+    calendar = Calendar.parse("office", ["mon-fri 09:00-17:00"])
+    with EventStore(db) as store:
+        times = store.scan("run").filter(pl.col("case_id") == "3").collect()
+    stamps = times.sort("timestamp", "position")["timestamp"].to_list()
+    assert [row["calendar"] for row in rows] == ["office"] * len(stamps)
+    assert rows[0]["waiting"] is None
+    for row, before, now in zip(rows[1:], stamps, stamps[1:], strict=False):
+        assert row["waiting"] == brute_force(calendar, before, now)
+        assert row["since_start"] == brute_force(calendar, stamps[0], now)
+    code, plain = _cli(db, "timeline", "run", "3", "--json")
+    assert json.loads(plain)[-1]["since_start"] > rows[-1]["since_start"]
+    code, table = _cli(db, "timeline", "run", "3", "--calendar", "office")
+    assert "working time, calendar office" in table

@@ -790,6 +790,24 @@ class Workbench:
         events = self.events(log, Cut(as_of=cut.as_of), filters)
         return animate(events, start, end, frames=frames, known_at=cut.known_at)
 
+    def timeline(
+        self,
+        log: str,
+        case_id: str,
+        cut: Cut = Cut(),
+        *,
+        calendar: str | None = None,
+    ) -> pl.DataFrame:
+        """One case's events in order with waiting, service and elapsed time and the critical
+        path (`causality.timeline`); with a ``calendar`` (its name), in working time."""
+        from workbench import causality
+
+        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        found: pl.DataFrame = self.metric(
+            log, causality.timeline, cut, case_id=case_id, calendar=hours
+        )
+        return found
+
     def spectrum(
         self,
         log: str,

@@ -23,12 +23,16 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from workbench.dot import quote
 from workbench.events import VOCABULARY, WorkbenchError
-from workbench.projections import ORDER, cases, is_occurrence, on_codes
+from workbench.projections import ORDER, START, cases, is_occurrence, on_codes
+
+if TYPE_CHECKING:
+    from workbench.calendars import Calendar
 
 
 class UnknownEvent(WorkbenchError):
@@ -40,10 +44,13 @@ class UnknownCase(WorkbenchError):
 
 
 @on_codes
-def timeline(events: pl.LazyFrame, case_id: str) -> pl.DataFrame:
+def timeline(
+    events: pl.LazyFrame, case_id: str, *, calendar: Calendar | None = None
+) -> pl.DataFrame:
     """The events of one case in order, with the waiting time since the previous event,
-    the service time of paired start/complete events, and whether each event lies on the
-    case's critical path.
+    the service time of each activity (its start time in a log of intervals, or its paired
+    ``start`` event to its ``complete``), and whether each event lies on the case's
+    critical path; every time in the ``calendar``'s working time when there is one.
 
     The critical path is the chain of causes of the case's last event (its
     ``causation_id`` links within the case, back to the root); without causation ids
@@ -57,18 +64,33 @@ def timeline(events: pl.LazyFrame, case_id: str) -> pl.DataFrame:
         pl.col("lifecycle").str.to_lowercase() if "lifecycle" in schema else pl.lit(None, pl.String)
     )
     frame = frame.with_columns(
-        waiting=pl.col("timestamp") - pl.col("timestamp").shift(1),
-        since_start=pl.col("timestamp") - pl.col("timestamp").first(),
+        previous=pl.col("timestamp").shift(1),
+        first=pl.col("timestamp").first(),
         phase=phase,
         nth=pl.int_range(pl.len()).over("activity", phase),
     )
-    starts = frame.filter(pl.col("phase") == "start").select(
-        "activity", "nth", started=pl.col("timestamp")
-    )
-    frame = frame.join(starts, on=["activity", "nth"], how="left", maintain_order="left")
-    frame = frame.with_columns(
-        service=pl.when(pl.col("phase") == "complete").then(pl.col("timestamp") - pl.col("started"))
-    )
+    if START in schema:  # a log of intervals: each event has its own start
+        frame = frame.with_columns(started=pl.col(START))
+    else:
+        starts = frame.filter(pl.col("phase") == "start").select(
+            "activity", "nth", started=pl.col("timestamp")
+        )
+        frame = frame.join(starts, on=["activity", "nth"], how="left", maintain_order="left")
+        frame = frame.with_columns(
+            started=pl.when(pl.col("phase") == "complete").then(pl.col("started"))
+        )
+    if calendar is None:
+        frame = frame.with_columns(
+            waiting=pl.col("timestamp") - pl.col("previous"),
+            since_start=pl.col("timestamp") - pl.col("first"),
+            service=pl.col("timestamp") - pl.col("started"),
+        )
+    else:
+        frame = frame.with_columns(
+            waiting=calendar.durations(frame["previous"], frame["timestamp"]),
+            since_start=calendar.durations(frame["first"], frame["timestamp"]),
+            service=calendar.durations(frame["started"], frame["timestamp"]),
+        )
     on_path = _critical_path(frame)
     columns = [
         name

@@ -11,6 +11,7 @@ from dashboards import charts, state
 from dashboards.layout import filtered_note, require_log, title
 from dashboards.markdown import escape
 from workbench import causality, projections
+from workbench.application import Workbench
 from workbench.durations import human_duration
 
 summary = require_log()
@@ -39,9 +40,16 @@ case_id = found["case_id"][rows[0]] if rows else found["case_id"][0]
 # A case id often names itself ("Case 12"): no second "Case" before it.
 heading = case_id if case_id.lower().startswith("case") else f"Case {case_id}"
 st.subheader(escape(heading))
-line = state.cached(causality.timeline, summary.log, case_id=case_id)
+calendar = state.calendar_name()
+line = state.ask(Workbench.timeline, summary.log, case_id, calendar=calendar)
+if calendar:
+    st.caption(
+        f"Waiting, service and elapsed times in the working hours of the calendar"
+        f" {escape(calendar)}."
+    )
 left, right = st.columns([3, 2])
-left.plotly_chart(charts.timeline(line))
+day = state.workbench().calendar(calendar).day_seconds if calendar else None
+left.plotly_chart(charts.timeline(line, working_day=day))
 attributes = table.filter(pl.col("case_id") == case_id).drop("variant").row(0, named=True)
 right.dataframe(
     pl.DataFrame(
@@ -55,7 +63,7 @@ right.dataframe(
     ),
     hide_index=True,
 )
-st.dataframe(state.local(line), hide_index=True)
+st.dataframe(charts.duration_table(state.local(line), working_day=day), hide_index=True)
 if "causation_id" in line.columns and line["causation_id"].null_count() < line.height:
     st.subheader("Cause and effect")
     chosen = st.selectbox(

@@ -3,19 +3,21 @@ effects) and why (what goes with long cases)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from workbench.cli.commands import command
-from workbench.cli.options import JsonOption, LogArgument
-from workbench.cli.output import emit_json, fail, out, records
+from workbench.cli.options import CalendarOption, JsonOption, LogArgument
+from workbench.cli.output import emit_json, fail, heading, out, records
 from workbench.cli.session import (
     existing_log,
     store,
+    workbench,
 )
-from workbench.durations import human
+from workbench.durations import human, human_working
 
 if TYPE_CHECKING:
     pass
@@ -25,18 +27,26 @@ if TYPE_CHECKING:
 def timeline(
     log: LogArgument,
     case_id: Annotated[str, typer.Argument(help="The case.")],
+    calendar: CalendarOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """One case's events in order with waiting and service times; ★ marks the critical path.
 
-    Example: workbench timeline orders O-000042
+    Example: workbench timeline orders O-000042 --calendar office
     """
-    from workbench.causality import timeline as case_timeline
-
-    frame = case_timeline(store().scan(existing_log(log), case_id=case_id), case_id)
+    bench = workbench()
+    chosen = bench.durations_in(existing_log(log), calendar)
+    frame = bench.timeline(log, case_id, calendar=chosen)
     if as_json:
-        emit_json(records(frame))
+        emit_json([{**row, "calendar": chosen} for row in records(frame)])
         return
+    day = bench.calendar(chosen).day_seconds if chosen else None
+
+    def shown(value: timedelta | None) -> str:
+        return human(value) if day is None else human_working(value, day)
+
+    if chosen:
+        heading(log, f"  (working time, calendar {chosen})")
     table = Table("", "time", "activity", "resource", "waiting", "service", "event id")
     for row in frame.iter_rows(named=True):
         table.add_row(
@@ -44,8 +54,8 @@ def timeline(
             f"{row['timestamp']:%Y-%m-%d %H:%M:%S}",
             row["activity"],
             row.get("resource") or "",
-            human(row["waiting"]),
-            human(row["service"]),
+            shown(row["waiting"]),
+            shown(row["service"]),
             row["event_id"],
         )
     out.print(table)

@@ -133,7 +133,8 @@ def test_the_four_eyes_check_from_the_command_line(tmp_path) -> None:
     follows = ("--follows", "register request", "decide", "--within", "2d")
     elapsed = json.loads(run("stats", "run", *follows, "--json")[1])
     working = json.loads(run("stats", "run", *follows, "--calendar", "short", "--json")[1])
-    # Two days are 48 working hours of this calendar: more cases decided within them.
+    # Two working days of this calendar are two of its one-hour openings, days apart: more
+    # cases are decided within them than within 48 elapsed hours.
     assert working["cases"] > elapsed["cases"]
     assert working["filters"][0].endswith("of working time (short)")
     code, output = run("stats", "run", "--directly")

@@ -567,12 +567,15 @@ class Filters:
     def __bool__(self) -> bool:
         return bool(self.items)
 
-    def in_calendar(self, calendar: Calendar | None) -> Filters:
+    def in_calendar(self, calendar: Calendar | None, *, within: timedelta | None = None) -> Filters:
         """The filters with the follower filter's ``within`` in the ``calendar``'s working
-        time (elapsed time when None)."""
+        time (elapsed time when None); ``within``, if given, replaces its span (read in
+        working days)."""
         return Filters(
             tuple(
-                replace(item, calendar=calendar) if isinstance(item, Follows) else item
+                replace(item, calendar=calendar, within=within or item.within)
+                if isinstance(item, Follows)
+                else item
                 for item in self.items
             )
         )

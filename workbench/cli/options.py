@@ -18,6 +18,7 @@ from workbench.cli.output import (
 
 if TYPE_CHECKING:
     from workbench.application import Cut
+    from workbench.calendars import Calendar
     from workbench.filters import Filters
 
 
@@ -129,8 +130,10 @@ class FilterFlags:
 _UNITS: Final = {"s": 1, "min": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 
 
-def span(text: str, flag: str) -> timedelta:
-    """A duration such as 90s, 30min, 12h, 2d or 1w."""
+def span(text: str, flag: str, calendar: Calendar | None = None) -> timedelta:
+    """A duration such as 90s, 30min, 12h, 2d or 1w; with a ``calendar``, working time in
+    which a day is the calendar's working day (2d: two working days) and a week its working
+    week."""
     number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
     unit = text[len(number) :] or "s"
     try:
@@ -139,7 +142,10 @@ def span(text: str, flag: str) -> timedelta:
         amount = -1.0
     if unit not in _UNITS or amount < 0:
         fail(f"{flag} {text!r}: write a duration such as 90s, 30min, 12h, 2d or 1w")
-    return timedelta(seconds=amount * _UNITS[unit])
+    size: float = _UNITS[unit]
+    if calendar is not None and unit in ("d", "w"):
+        size = calendar.day_seconds if unit == "d" else calendar.weekly_seconds
+    return timedelta(seconds=amount * size)
 
 
 _FILTER_FLAGS: dict[str, Any] = {
@@ -232,7 +238,8 @@ def with_filters(function: F, *, cuts: bool = True, times: bool = True) -> F:
 
     @functools.wraps(function)
     def run(**given: Any) -> Any:
-        cut, filters = FilterFlags(**{name: given.pop(name) for name in names}).parse()
+        flags = FilterFlags(**{name: given.pop(name) for name in names})
+        cut, filters = flags.parse()
         if "calendar" in given and "log" in given:
             # --calendar NAME, elapsed, or by default the log's assigned calendar; the
             # follower filter's --within counts the same working time.
@@ -242,7 +249,9 @@ def with_filters(function: F, *, cuts: bool = True, times: bool = True) -> F:
             chosen = workbench().durations_in(given["log"], given["calendar"], known)
             given["calendar"] = chosen
             if chosen is not None:
-                filters = filters.in_calendar(workbench().calendar(chosen, known))
+                hours = workbench().calendar(chosen, known)
+                within = None if flags.within is None else span(flags.within, "--within", hours)
+                filters = filters.in_calendar(hours, within=within)
         return function(**given, filters=filters, **({"cut": cut} if cuts else {}))
 
     run.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]

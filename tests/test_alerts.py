@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from workbench import Event, EventStore
 from workbench.alerts import Alerts, Rule, RuleError, backtest, value
+from workbench.calendars import Calendar
 from workbench.cli import app
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -140,3 +141,45 @@ def test_the_cli_keeps_checks_and_backtests_rules(tmp_path) -> None:
         assert "Traceback" not in result.output
     run("alerts", "remove", "piling")
     assert "no alert rules" in run("alerts", "rules")
+
+
+def test_a_waiting_rule_in_business_days(tmp_path) -> None:
+    """A case waiting at "approve" from Friday 16:00 to Tuesday 10:00 has waited four
+    elapsed days but two working hours less than two working days (9-17): a rule of "longer
+    than 2 business days" holds without the calendar and not with it, until Wednesday."""
+    db = tmp_path / "s.db"
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, ["--db", str(db), *args])
+        return result.exit_code, result.output
+
+    friday = datetime(2024, 3, 1, 16, tzinfo=UTC)  # a Friday
+    with EventStore(db) as store:
+        store.append("log", "w", [Event("approve", friday)])
+        for day in range(8):  # cases that finish, and a clock that moves every day
+            moment = friday - timedelta(days=10 - day)
+            store.append(
+                "log",
+                f"d{day}",
+                [Event("approve", moment), Event("done", moment + timedelta(hours=1))],
+            )
+        store.append("log", "tick", [Event("done", datetime(2024, 3, 5, 10, tzinfo=UTC))])
+    assert run("calendar", "add", "office", "--hours", "mon-fri 09:00-17:00")[0] == 0
+    common = ("--log", "log", "--waiting-at", "approve", "--longer-than", "2d", "--more-than", "0")
+    code, output = run("alerts", "add", "business", *common, "--calendar", "office")
+    assert code == 0, output
+    assert "longer than 16 h of working time (office)" in output
+    assert run("alerts", "add", "elapsed", *common)[0] == 0
+    assert run("alerts", "check")[0] == 0
+    code, output = run("alerts", "--json")
+    assert code == 0, output
+    assert [firing["rule"] for firing in json.loads(output)] == ["elapsed"]
+    with EventStore(db) as store:
+        rule = next(r for r in Alerts(store).rules() if r.name == "business")
+        office = Calendar.parse("office", ["mon-fri 09:00-17:00"])
+        tuesday = datetime(2024, 3, 5, 10, tzinfo=UTC)
+        assert value(rule, store.scan("log"), tuesday, calendar=office) == 0
+        wednesday = datetime(2024, 3, 6, 11, tzinfo=UTC)  # 17 working hours
+        assert value(rule, store.scan("log"), wednesday, calendar=office) == 1
+        found = backtest(store, rule, step=timedelta(hours=6))
+        assert not found.filter(pl.col("moment") <= tuesday)["holds"].tail(1).any()

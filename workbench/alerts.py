@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, astuple, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
@@ -35,6 +35,9 @@ from workbench.durations import human_duration
 from workbench.events import WorkbenchError
 from workbench.store import EventStore
 from workbench.store.rules import Firing
+
+if TYPE_CHECKING:
+    from workbench.calendars import Calendar
 
 Kind = Literal["waiting", "open", "throughput"]
 KINDS: tuple[Kind, ...] = ("waiting", "open", "throughput")
@@ -58,6 +61,8 @@ class Rule:
     median_above_s: float = 0.0
     # The activities that complete a case (none: those that usually end the log's cases).
     completed_by: tuple[str, ...] = ()
+    # The durations are this calendar's working time (None: elapsed time).
+    calendar: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -71,15 +76,16 @@ class Rule:
 
     def describe(self) -> str:
         """The rule in words."""
+        working = "" if self.calendar is None else f" of working time ({self.calendar})"
         if self.kind == "waiting":
             return (
                 f"open cases waiting at {self.activity} longer than"
-                f" {human_duration(self.longer_than_s)} exceed {self.more_than:g}"
+                f" {human_duration(self.longer_than_s)}{working} exceed {self.more_than:g}"
             )
         if self.kind == "open":
             return f"open cases exceed {self.more_than:g}"
         span = {"1d": "daily", "1w": "weekly", "1mo": "monthly"}[self.period]
-        return f"{span} median throughput time above {human_duration(self.median_above_s)}"
+        return f"{span} median throughput time above {human_duration(self.median_above_s)}{working}"
 
     def to_json(self) -> str:
         return json.dumps({k: v for k, v in asdict(self).items() if k not in ("name", "log")})
@@ -92,15 +98,27 @@ class Rule:
 
 
 def value(
-    rule: Rule, events: pl.LazyFrame, at: datetime, *, completed: list[str] | None = None
+    rule: Rule,
+    events: pl.LazyFrame,
+    at: datetime,
+    *,
+    completed: list[str] | None = None,
+    calendar: Calendar | None = None,
 ) -> float | None:
     """What the rule measures on the events (as known) at the moment ``at``. A case is
     complete when it ended with one of ``completed`` (by default the activities that end
-    the events' cases, `timetravel.completing_activities`)."""
+    the events' cases, `timetravel.completing_activities`). Idle and throughput times are
+    the ``calendar``'s working time when there is one (the rule's, as its caller read it)."""
     happened = events.filter(pl.col("timestamp") <= at)
     if rule.completed_by:
         completed = list(rule.completed_by)
     state = timetravel.state_at(happened, at, completed=completed).collect()
+    if calendar is not None:
+        moment = pl.Series("at", [at] * state.height, dtype=pl.Datetime("us", "UTC"))
+        state = state.with_columns(
+            idle=calendar.durations(state["last_timestamp"], moment),
+            elapsed=calendar.durations(state["start"], state["last_timestamp"]),
+        )
     if rule.kind in ("waiting", "open"):
         open_cases = state.filter(pl.col("status") == "open")
         if rule.kind == "waiting":
@@ -175,7 +193,10 @@ class Alerts:
             latest = self.store.summary(watched).last_timestamp
             if latest is None:
                 continue
-            measured = value(rule, self.store.scan(watched), latest)
+            hours = _calendar(self.store, rule, None)
+            if rule.calendar is not None and hours is None:
+                continue  # its calendar is gone: no measure, and no false alarm
+            measured = value(rule, self.store.scan(watched), latest, calendar=hours)
             now_holds = holds(rule, measured)
             if now_holds and not kept.holding:
                 firing = Firing(
@@ -245,7 +266,13 @@ def backtest(store: EventStore, rule: Rule, *, step: timedelta = timedelta(days=
     moment = first + step
     while moment <= last + step:
         known = events.filter(pl.col("known") <= moment).drop("known")
-        measured = value(rule, known.lazy(), moment, completed=ending) if known.height else None
+        # The calendar as known then, or, for a history older than the calendar, as now.
+        hours = _calendar(store, rule, moment) or _calendar(store, rule, None)
+        measured = (
+            value(rule, known.lazy(), moment, completed=ending, calendar=hours)
+            if known.height
+            else None
+        )
         now = holds(rule, measured)
         rows.append((moment, known.height, measured, now, now and not before))
         before = now
@@ -261,3 +288,13 @@ def backtest(store: EventStore, rule: Rule, *, step: timedelta = timedelta(days=
         },
         orient="row",
     )
+
+
+def _calendar(store: EventStore, rule: Rule, known_at: datetime | None) -> Calendar | None:
+    """The rule's calendar as the store knew it at ``known_at`` (None: now), if it did."""
+    from workbench.calendars import Calendar
+
+    if rule.calendar is None:
+        return None
+    kept = store.calendars.known(known_at).get(rule.calendar)
+    return None if kept is None else Calendar.from_json(rule.calendar, kept.definition)

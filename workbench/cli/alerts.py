@@ -94,6 +94,13 @@ def alerts_add(
             " activities that usually end the log's cases).",
         ),
     ] = None,
+    calendar: Annotated[
+        str | None,
+        typer.Option(
+            help="Times in this calendar's working time: 2d is two working days (default:"
+            " the log's calendar, `calendar assign`; elapsed: elapsed time)."
+        ),
+    ] = None,
 ) -> None:
     """Keep an alert rule; it is checked on every import and `workbench alerts check`.
 
@@ -103,30 +110,34 @@ def alerts_add(
     from workbench.alerts import Rule
 
     existing_log(log)
+    chosen = workbench().durations_in(log, calendar)
+    hours = None if chosen is None else workbench().calendar(chosen)
     periods = {"day": "1d", "week": "1w", "month": "1mo"}
     if period not in periods:
         fail(f"--period {period!r}: choose day, week or month")
     if median_above is not None:
         rule = Rule(
             name, log, "throughput", period=periods[period],
-            median_above_s=span(median_above, "--median-above").total_seconds(),
+            median_above_s=span(median_above, "--median-above", hours).total_seconds(),
         )  # fmt: skip
     elif waiting_at is not None:
         if more_than is None:
             fail("--waiting-at needs --more-than (how many cases are too many)")
         rule = Rule(
             name, log, "waiting", activity=waiting_at,
-            longer_than_s=span(longer_than, "--longer-than").total_seconds(),
+            longer_than_s=span(longer_than, "--longer-than", hours).total_seconds(),
             more_than=more_than or 0,
         )  # fmt: skip
     elif more_than is not None:
         rule = Rule(name, log, "open", more_than=more_than)
     else:
         fail("give --waiting-at with --more-than, --more-than alone, or --median-above")
-    if completed_by:
-        from dataclasses import replace
+    from dataclasses import replace
 
+    if completed_by:
         rule = replace(rule, completed_by=tuple(completed_by))
+    if chosen is not None and rule.kind != "open":
+        rule = replace(rule, calendar=chosen)
     workbench().add_rule(rule)
     out.print(f"{name}: {rule.describe()} (on {log})")
 

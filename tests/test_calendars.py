@@ -572,3 +572,27 @@ def test_a_case_timeline_in_working_time(tmp_path) -> None:
     assert json.loads(plain)[-1]["since_start"] > rows[-1]["since_start"]
     code, table = _cli(db, "timeline", "run", "3", "--calendar", "office")
     assert "working time, calendar office" in table
+
+
+def test_compare_in_working_time_equals_stats_of_each_group(tmp_path) -> None:
+    import json
+
+    from tests.conftest import real_log
+
+    db = tmp_path / "s.db"
+    assert _cli(db, "ingest", str(real_log("running-example.csv")), "--log", "run")[0] == 0
+    assert _cli(db, "calendar", "add", "office", "--hours", "mon-fri 09:00-17:00")[0] == 0
+    split = "2011-01-05"
+    code, output = _cli(
+        db, "compare", "run", "--a-to", split, "--b-from", split, "--calendar", "office", "--json"
+    )
+    assert code == 0, output
+    found = json.loads(output)
+    assert found["calendar"] == "office"
+    for side, flags in (("a", ("--to", split)), ("b", ("--from", split))):
+        code, output = _cli(db, "stats", "run", *flags, "--calendar", "office", "--json")
+        expected = json.loads(output)["case_duration_seconds"]
+        assert found[side]["median_duration_s"] == expected["median"]
+        assert found[side]["p90_duration_s"] == expected["p90"]
+    code, plain = _cli(db, "compare", "run", "--a-to", split, "--b-from", split, "--json")
+    assert json.loads(plain)["a"]["median_duration_s"] > found["a"]["median_duration_s"]

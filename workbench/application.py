@@ -749,13 +749,17 @@ class Workbench:
         a: Filters,
         b: Filters,
         cut: Cut = Cut(),
+        *,
+        calendar: str | None = None,
     ) -> Comparison:
         """Two groups of cases of one log side by side (`workbench.compare`): each group is
         the log after the cut and its own filters; both KPIs are `Summary` figures. A group
-        without cases gets a note, naming the attribute values that never occur."""
+        without cases gets a note, naming the attribute values that never occur. With a
+        ``calendar`` (its name), durations and waiting times are its working time."""
         from workbench.compare import compare
 
-        found = compare(self.events(log, cut, a), self.events(log, cut, b))
+        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        found = compare(self.events(log, cut, a), self.events(log, cut, b), calendar=hours)
         notes = []
         for name, side, kpis in (("A", a, found.a), ("B", b, found.b)):
             if kpis["cases"]:

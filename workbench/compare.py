@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -21,6 +21,9 @@ from workbench import projections
 from workbench.dot import quote
 from workbench.durations import human_duration
 from workbench.summary import Summary, summarize
+
+if TYPE_CHECKING:
+    from workbench.calendars import Calendar
 
 #: Changes seen in fewer cases than this (on either side) are listed, but ranked last.
 MIN_CASES = 5
@@ -37,12 +40,14 @@ class Comparison:
     only_in_b: pl.DataFrame
     activities: pl.DataFrame  # activity, a_/b_cases, a_/b_median_wait_s, change_s, change_pct
     notes: tuple[str, ...] = ()  # what a reader should know: a group without cases, and why
+    calendar: str | None = None  # the durations are this calendar's working time
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form: ``a``, ``b``, ``edges``, ``only_in_a``, ``only_in_b``,
-        ``activities``, ``notes``."""
+        ``activities``, ``notes``, ``calendar``."""
         return {
             "notes": list(self.notes),
+            "calendar": self.calendar,
             "a": self.a,
             "b": self.b,
             "edges": self.edges.to_dicts(),
@@ -73,12 +78,13 @@ def kpis(found: Summary) -> dict[str, Any]:
     }
 
 
-def _summary(events: pl.LazyFrame, cases: pl.DataFrame) -> Summary:
+def _summary(events: pl.LazyFrame, cases: pl.DataFrame, calendar: Calendar | None) -> Summary:
     """The summary of one group (its events in case order, and their case table)."""
     return summarize(
         cases,
         projections.variants(events, presorted=True).collect(),
         activities=events.select(pl.col("activity").n_unique()).collect().item(),
+        calendar=calendar,
     )
 
 
@@ -87,8 +93,9 @@ def _change(a: pl.Expr, b: pl.Expr) -> pl.Expr:
     return pl.when(a != 0).then((b - a) / a * 100)
 
 
-def compare(a: pl.LazyFrame, b: pl.LazyFrame) -> Comparison:
-    """Group A against group B (each the events of its cases)."""
+def compare(a: pl.LazyFrame, b: pl.LazyFrame, *, calendar: Calendar | None = None) -> Comparison:
+    """Group A against group B (each the events of its cases); durations and waiting times
+    in the ``calendar``'s working time when there is one."""
     ordered_a = projections.ordered(a).collect().lazy()
     ordered_b = projections.ordered(b).collect().lazy()
     cases_a = projections.cases(ordered_a, presorted=True).collect()
@@ -96,7 +103,7 @@ def compare(a: pl.LazyFrame, b: pl.LazyFrame) -> Comparison:
 
     def edges_of(events: pl.LazyFrame, side: str) -> pl.DataFrame:
         return (
-            projections.directly_follows(events, presorted=True)
+            projections.directly_follows(events, presorted=True, calendar=calendar)
             .select(
                 pl.col("source").cast(pl.String),
                 pl.col("target").cast(pl.String),
@@ -145,26 +152,30 @@ def compare(a: pl.LazyFrame, b: pl.LazyFrame) -> Comparison:
         )
 
     return Comparison(
-        kpis(_summary(ordered_a, cases_a)),
-        kpis(_summary(ordered_b, cases_b)),
+        kpis(_summary(ordered_a, cases_a, calendar)),
+        kpis(_summary(ordered_b, cases_b, calendar)),
         edges,
         only(variants_a, variants_b),
         only(variants_b, variants_a),
-        _waits(ordered_a, ordered_b),
+        _waits(ordered_a, ordered_b, calendar),
+        calendar=None if calendar is None else calendar.name,
     )
 
 
-def _waits(a: pl.LazyFrame, b: pl.LazyFrame) -> pl.DataFrame:
-    """Per activity, the median time from the case's previous event, in A and in B, ranked
-    by the size of the change among activities seen in `MIN_CASES` cases on both sides."""
+def _waits(a: pl.LazyFrame, b: pl.LazyFrame, calendar: Calendar | None) -> pl.DataFrame:
+    """Per activity, the median time from the case's previous event (the steps into it), in
+    A and in B, ranked by the size of the change among activities seen in `MIN_CASES` cases
+    on both sides."""
 
     def of(events: pl.LazyFrame, side: str) -> pl.LazyFrame:
         return (
-            events.with_columns(
-                wait=_seconds(pl.col("timestamp") - pl.col("timestamp").shift(1).over("case_id"))
+            projections.edge_steps(events, presorted=True, calendar=calendar)
+            .select(
+                pl.col("target").cast(pl.String).alias("activity"),
+                "case_id",
+                wait=_seconds(pl.col("duration")),
             )
-            .filter(pl.col("wait").is_not_null())
-            .group_by(pl.col("activity").cast(pl.String))
+            .group_by("activity")
             .agg(
                 pl.col("case_id").n_unique().cast(pl.Int64).alias(f"{side}_cases"),
                 pl.col("wait").median().alias(f"{side}_median_wait_s"),

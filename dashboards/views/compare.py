@@ -20,7 +20,7 @@ from dashboards.layout import (
 from dashboards.markdown import escape
 from workbench.application import Workbench
 from workbench.compare import MIN_CASES, to_dot
-from workbench.durations import human_duration
+from workbench.durations import human_duration, human_working
 from workbench.events import VOCABULARY
 from workbench.filters import Attribute, Filters, TimeRange
 
@@ -87,13 +87,24 @@ else:
         sides.append(Filters((*current.items, Attribute(attribute, tuple(values)))))
         labels.append(", ".join(values))
 
-found = state.ask(Workbench.compare, log, sides[0], sides[1])
+calendar = state.calendar_name()
+found = state.ask(Workbench.compare, log, sides[0], sides[1], calendar=calendar)
 for note in found.notes:
     st.warning(escape(note), icon=":material/group_off:")
 st.caption(
     f"A: {escape(labels[0])} · B: {escape(labels[1])}. Changes seen in fewer than"
     f" {MIN_CASES} cases on either side are listed last."
+    + (f" Durations in the working hours of the calendar {escape(calendar)}." if calendar else "")
 )
+day = state.workbench().calendar(calendar).day_seconds if calendar else None
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None or day is None:
+        return human_duration(seconds)
+    return human_working(timedelta(seconds=seconds), day)
+
+
 metrics = st.columns(5)
 for column, (key, label) in zip(
     metrics,
@@ -108,9 +119,9 @@ for column, (key, label) in zip(
 ):
     before, after = found.a[key], found.b[key]
     if key.endswith("_s"):
-        shown, delta = human_duration(after), None
+        shown, delta = _duration(after), None
         if before and after is not None:
-            delta = f"{(after - before) / before:+.0%} vs A ({human_duration(before)})"
+            delta = f"{(after - before) / before:+.0%} vs A ({_duration(before)})"
     elif key == "rework_share":
         shown = "n/a" if after is None else f"{after:.1%}"
         delta = None if before is None or after is None else f"{(after - before) * 100:+.1f} pt"

@@ -330,6 +330,7 @@ def compare(
         typer.Option("--b-attribute", help="Group B: cases with KEY=VALUE (repeatable)."),
     ] = None,
     top: Annotated[int, typer.Option(help="Edges and activities listed in the tables.")] = 15,
+    calendar: CalendarOption = None,
     as_json: JsonOption = False,
     *,
     cut: Cut,
@@ -360,13 +361,13 @@ def compare(
             items.append(TimeRange(low, high))
         items.extend(attribute_filter(pair, f"{flag}-attribute") for pair in attribute or [])
         sides.append(Filters(tuple(items)))
-    found = workbench().compare(existing_log(log), sides[0], sides[1], cut)
+    found = workbench().compare(existing_log(log), sides[0], sides[1], cut, calendar=calendar)
     for note in found.notes:
         warn(note)
     if as_json:
         emit_json(found.to_dict())
         return
-    heading(log, ": A against B")
+    heading(log, ": A against B" + (f" (working time, calendar {calendar})" if calendar else ""))
     kpis = Table("", "A", "B", "change")
     for key, label in (
         ("cases", "cases"),

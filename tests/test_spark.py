@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from ingest.jobs import ingest
 from tests.conftest import real_log
 from workbench import Event, EventStore, projections, timetravel
+from workbench.calendars import Calendar
 from workbench.cli import app
 from workbench.filters import Attribute, Contains, Filters, Lifecycle, TimeRange
 
@@ -30,6 +31,12 @@ pytest.importorskip("pyspark", reason="the Spark extra is not installed")
 from workbench.engines import spark
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
+OFFICE = Calendar.parse(
+    "office",
+    ["mon-fri 08:00-12:00", "mon-fri 13:00-17:00", "sat 10:00-12:00"],
+    timezone="Europe/Amsterdam",
+    holidays=["2024-02-29"],
+)
 NAMES = ("Prüfung", "審査", "a", "b", "ünd [x]", "Zahlung")
 
 
@@ -62,6 +69,15 @@ def _compare(
             "end_activities": (spark.end_activities, projections.end_activities),
             "activities": (spark.activities, projections.activities),
         }
+    if every:  # and in working time: a holiday, lunch breaks and a Saturday morning
+        pairs["directly_follows in working time"] = (
+            lambda events, **kept: spark.directly_follows(events, calendar=OFFICE),
+            lambda events: projections.directly_follows(events, calendar=OFFICE),
+        )
+        pairs["activities in working time"] = (
+            lambda events, **kept: spark.activities(events, calendar=OFFICE),
+            lambda events: projections.activities(events, calendar=OFFICE),
+        )
     for name, (ours, theirs) in pairs.items():
         expected = theirs(ordered).collect()  # type: ignore[operator]
         _same(ours(on_spark), expected, f"{name} {what}")  # type: ignore[operator]
@@ -239,6 +255,18 @@ def real_store(tmp_path_factory) -> Path:
             ("interval_event_log.xes", "intervals"),
         ):
             ingest(store, real_log(name), log=log)
+    office = ("--hours", "mon-fri 08:30-12:00", "--hours", "mon-fri 13:00-17:30")
+    _cli(
+        db,
+        "calendar",
+        "add",
+        "office",
+        *office,
+        "--country",
+        "NL",
+        "--timezone",
+        "Europe/Amsterdam",
+    )
     return db
 
 
@@ -254,6 +282,9 @@ def test_stats_and_dfg_on_spark_equal_the_default_engine(engine, real_store, log
         ["stats", log, "--json", "--top", "20"],
         ["dfg", log, "--json"],
         ["activities", log, "--json"],
+        ["activities", log, "--json", "--calendar", "office"],
+        ["dfg", log, "--json", "--calendar", "office"],
+        ["stats", log, "--json", "--calendar", "office"],
     ):
         polars_output = json.loads(_cli(real_store, *command))
         spark_output = json.loads(_cli(real_store, *command, "--engine", "spark"))

@@ -528,12 +528,12 @@ class Workbench:
         from workbench import projections
 
         hours = None if calendar is None else self.calendar(calendar, _known(cut))
-        if self.engine == "spark" and hours is None:
+        if self.engine == "spark":
             from workbench.engines import spark
 
             on_spark = spark.prepared(self._on_spark(log, cut, filters))
             try:
-                return spark.activities(on_spark)
+                return spark.activities(on_spark, calendar=hours)
             finally:
                 spark.release(on_spark)
         found: pl.DataFrame = self.metric(log, projections.activities, cut, filters, calendar=hours)
@@ -551,14 +551,14 @@ class Workbench:
     ) -> ProcessMap:
         """The process map (directly-follows graph) at these detail levels (percent); with a
         ``calendar`` (its name), its times are working time, by the calendar as the store
-        knew it at the cut's ``known_at`` (computed on Polars, whatever the engine)."""
+        knew it at the cut's ``known_at``."""
         from workbench.processmap import assemble, process_map
 
         for name, value in (("--detail", activities), ("--paths", paths)):
             if not 0 <= value <= 100:
                 raise BadArgument(f"{name} {value:g}: give a percentage from 0 to 100")
         hours = None if calendar is None else self.calendar(calendar, _known(cut))
-        if self.engine == "spark" and hours is None:
+        if self.engine == "spark":
             from pyspark.sql import functions as F
 
             from workbench.engines import spark
@@ -572,13 +572,16 @@ class Workbench:
                     )
                 rows = spark.persisted(spark.per_case(on_spark))
                 try:
-                    return assemble(
+                    drawn = assemble(
                         spark.activity_counts(on_spark),
-                        spark.directly_follows(on_spark),
+                        spark.directly_follows(on_spark, calendar=hours),
                         spark.start_activities(on_spark, rows=rows),
                         spark.end_activities(on_spark, rows=rows),
                         paths=paths,
                     )
+                    if hours is None:
+                        return drawn
+                    return replace(drawn, calendar=hours.name, working_day=hours.day_seconds)
                 finally:
                     spark.release(rows)
             finally:

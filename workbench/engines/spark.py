@@ -21,6 +21,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -35,6 +37,7 @@ from workbench.projections import START, STATISTICS
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
+    from workbench.calendars import Calendar
     from workbench.readmodel import ReadModel
     from workbench.store import EventStore
     from workbench.store.records import SqlSource
@@ -99,6 +102,8 @@ def session(master: str | None = None) -> SparkSession:
         builder = builder.config("spark.jars", jars)
     if (master or "local").startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no search for a network
+        # Python workers (working time, `_working`) run this interpreter, with its packages.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if not remote:
         import pyspark.java_gateway
 
@@ -504,8 +509,63 @@ def _counts(frame: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
 # ------------------------------------------------------------------ projections
 
 
-def directly_follows(events: DataFrame) -> pl.DataFrame:
-    """`workbench.projections.directly_follows` on Spark."""
+def _working(frame: DataFrame, start: str, end: str, name: str, calendar: Calendar) -> DataFrame:
+    """``frame`` with the column ``name``: the ``calendar``'s working microseconds from the
+    column ``start`` to ``end`` (null where either is null; negative when the end comes
+    first), as `Calendar.durations` gives them. The driver lays out the calendar's working
+    intervals over the frame's time span once; each partition then measures its rows
+    against them with NumPy, batch by batch (no Workbench code runs on the executors)."""
+    import numpy as np
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    from workbench.store.frames import from_micros
+
+    low, high = frame.select(
+        F.min(F.least(_micros(start), _micros(end))),
+        F.max(F.greatest(_micros(start), _micros(end))),
+    ).first() or (None, None)
+    if low is None or high is None:
+        return frame.withColumn(name, F.lit(None).cast("long"))
+    intervals = calendar.intervals(from_micros(low), from_micros(high))
+    opens, closes = intervals[:, 0], intervals[:, 1]
+    lengths = closes - opens
+    before = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
+    schema = StructType([*frame.schema.fields, StructField(name, LongType(), True)])
+
+    def clock(moments: Any) -> Any:  # working microseconds from the first opening
+        if not len(opens):
+            return np.zeros(len(moments), dtype=np.int64)
+        index = np.searchsorted(opens, moments, side="right") - 1
+        at = np.maximum(index, 0)
+        done = np.minimum(np.clip(moments - opens[at], 0, None), lengths[at])
+        return np.where(index < 0, 0, before[at] + done)
+
+    def working(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        for batch in batches:
+            a = batch.column(batch.schema.get_field_index(start)).cast(pa.int64())
+            b = batch.column(batch.schema.get_field_index(end)).cast(pa.int64())
+            known = a.is_valid().to_numpy(zero_copy_only=False) & b.is_valid().to_numpy(
+                zero_copy_only=False
+            )
+            a_values = a.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+            b_values = b.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+            micros = clock(b_values) - clock(a_values)
+            yield pa.RecordBatch.from_arrays(
+                [*batch.columns, pa.array(micros, type=pa.int64(), mask=~known)],
+                names=[*batch.schema.names, name],
+            )
+
+    with warnings.catch_warnings():  # PySpark's word on the pandas version is not the user's
+        warnings.simplefilter("ignore", FutureWarning)
+        return frame.mapInArrow(working, schema)
+
+
+def directly_follows(events: DataFrame, *, calendar: Calendar | None = None) -> pl.DataFrame:
+    """`workbench.projections.directly_follows` on Spark (times in the ``calendar``'s working
+    time when there is one)."""
     from pyspark.sql import functions as F
 
     window = _in_case()
@@ -521,8 +581,13 @@ def directly_follows(events: DataFrame) -> pl.DataFrame:
         "case_id",
         F.col("activity").alias("source"),
         F.lead("activity").over(window).alias("target"),
-        (_micros(arrival) - _micros("timestamp")).alias("wait"),
+        "timestamp",
+        arrival.alias("arrival"),
     ).where(F.col("target").isNotNull())
+    if calendar is None:
+        steps = steps.withColumn("wait", _micros("arrival") - _micros("timestamp"))
+    else:
+        steps = _working(steps, "timestamp", "arrival", "wait", calendar)
     edges = steps.groupBy("source", "target").agg(
         F.count(F.lit(1)).alias("frequency"),
         F.countDistinct("case_id").alias("cases"),
@@ -782,18 +847,23 @@ def instances(events: DataFrame) -> DataFrame:
     return found.withColumn("previous_end", F.lag("end").over(order))
 
 
-def activities(events: DataFrame) -> pl.DataFrame:
-    """`workbench.projections.activities` on Spark (elapsed time; a calendar's working time
-    is computed on Polars)."""
+def activities(events: DataFrame, *, calendar: Calendar | None = None) -> pl.DataFrame:
+    """`workbench.projections.activities` on Spark (times in the ``calendar``'s working time
+    when there is one)."""
     from pyspark.sql import functions as F
 
-    timed = instances(events).select(
-        "case_id",
-        "activity",
-        "resource",
-        (_micros("end") - _micros("start")).alias("service"),
-        (_micros(F.greatest("start", "previous_end")) - _micros("previous_end")).alias("waiting"),
-    )
+    found = instances(events).withColumn("waited_until", F.greatest("start", "previous_end"))
+    if calendar is None:
+        found = found.withColumns(
+            {
+                "service": _micros("end") - _micros("start"),
+                "waiting": _micros("waited_until") - _micros("previous_end"),
+            }
+        )
+    else:
+        found = _working(found, "start", "end", "service", calendar)
+        found = _working(found, "previous_end", "waited_until", "waiting", calendar)
+    timed = found.select("case_id", "activity", "resource", "service", "waiting")
     grouped = timed.groupBy("activity").agg(
         F.count(F.lit(1)).alias("events"),
         F.countDistinct("case_id").alias("cases"),

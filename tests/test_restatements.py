@@ -148,3 +148,34 @@ def test_figures_per_case_equal_a_cut_and_filter_per_import(tmp_path_factory, wr
                 assert (row["cases"], row["events"]) == (durations.height, view.height)
                 median = durations["d"].median()
                 assert row["median_duration_s"] == median.total_seconds()  # type: ignore[union-attr]
+
+
+def test_lateness_and_figures_in_working_time(tmp_path) -> None:
+    """A check 2 days and 23 hours behind the frontier is late by the working hours in
+    between; the period's median duration is working time; both by brute force."""
+    from tests.test_calendars import brute_force
+    from workbench.calendars import Calendar
+
+    office = Calendar.parse("office", ["mon-fri 09:00-17:00"])
+    start = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday
+    with EventStore(tmp_path / "s.db") as store:
+        for day in range(30):
+            store.append("log", f"c{day}", [Event("work", start + timedelta(days=day))])
+            if day >= 3 and (day - 3) % 5 == 0:
+                checked = start + timedelta(days=day - 3, hours=1)
+                store.append("log", f"c{day - 3}", [Event("check", checked)])
+        found = audit.lateness(store, "log", calendar=office)
+        checks = store.scan("log").filter(pl.col("activity") == "check").collect()
+        frontiers = [moment.replace(hour=0) + timedelta(days=3) for moment in checks["timestamp"]]
+        walked = sorted(
+            brute_force(office, moment, frontier)
+            for moment, frontier in zip(checks["timestamp"], frontiers, strict=True)
+        )
+        row = found.filter(pl.col("activity") == "check").row(0, named=True)
+        assert row["max_lateness"].total_seconds() == max(walked)
+        history = audit.restatements(store, "log", calendar=office)
+        cases = projections.cases(projections.ordered(store.scan("log"))).collect()
+        working = [
+            brute_force(office, a, b) for a, b in zip(cases["start"], cases["end"], strict=True)
+        ]
+        assert history["median_duration_s"][-1] == pytest.approx(float(pl.Series(working).median()))

@@ -859,13 +859,21 @@ class Workbench:
         *,
         start: datetime | None = None,
         end: datetime | None = None,
+        calendar: str | None = None,
     ) -> pl.DataFrame:
         """How each import restated a period's figures, for the cases ``filters`` keep as
-        known after each import."""
+        known after each import; with a ``calendar`` (its name), durations in its working
+        time."""
         from workbench import restatements
 
         return restatements.restatements(
-            self.store, log, start=start, end=end, filters=filters, events=self._whole(log)
+            self.store,
+            log,
+            start=start,
+            end=end,
+            filters=filters,
+            events=self._whole(log),
+            calendar=None if calendar is None else self.calendar(calendar),
         )
 
     def changes(
@@ -897,12 +905,19 @@ class Workbench:
         filters: Filters = Filters(),  # noqa: B008
         *,
         by: str = "activity",
+        calendar: str | None = None,
     ) -> pl.DataFrame:
-        """How late events arrive, per activity (or another column)."""
+        """How late events arrive, per activity (or another column); with a ``calendar``
+        (its name), lateness in its working time."""
         from workbench import restatements
 
         return restatements.lateness(
-            self.store, log, by=by, filters=filters, events=self._whole(log)
+            self.store,
+            log,
+            by=by,
+            filters=filters,
+            events=self._whole(log),
+            calendar=None if calendar is None else self.calendar(calendar),
         )
 
     def provisional(

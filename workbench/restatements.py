@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -20,6 +21,9 @@ from workbench import projections
 from workbench.events import WorkbenchError
 from workbench.filters import Filters, TimeRange
 from workbench.store import EventStore, from_micros, to_micros
+
+if TYPE_CHECKING:
+    from workbench.calendars import Calendar
 
 #: A period is provisional when more than this share of its events usually arrives later.
 PROVISIONAL = 0.05
@@ -136,11 +140,13 @@ def restatements(
     end: datetime | None = None,
     filters: Filters = Filters(),  # noqa: B008
     events: pl.LazyFrame | None = None,
+    calendar: Calendar | None = None,
 ) -> pl.DataFrame:
     """A period's KPIs (cases active in it, as `dfg --from --to` selects them) as known
     after each import that changed them, in order: ``known_at`` (the position),
-    ``recorded_at``, ``source``, ``cases``, ``events``, ``median_duration_s`` and
-    ``events_added_late`` (events of that import in the period that were late).
+    ``recorded_at``, ``source``, ``cases``, ``events``, ``median_duration_s`` (working
+    seconds by the ``calendar`` when there is one) and ``events_added_late`` (events of
+    that import in the period that were late).
 
     ``filters`` judge each case by what was known after each import (cut, then filter).
     ``events`` is the whole log (from the read model); without it, the store is scanned."""
@@ -148,9 +154,9 @@ def restatements(
     columns = ["position", "case_id", "activity", "timestamp"]
     tagged = _tagged(store, log, found, columns, filters, events).collect()
     if filters:
-        figures = _figures_by_filtering(tagged, found, _period(filters, start, end))
+        figures = _figures_by_filtering(tagged, found, _period(filters, start, end), calendar)
     else:
-        figures = _figures_by_case(tagged, found, start, end)
+        figures = _figures_by_case(tagged, found, start, end, calendar)
     rows = []
     before: tuple[int, int] | None = None
     for known, (cases, counted, median, late) in zip(found, figures, strict=True):
@@ -186,15 +192,20 @@ def restatements(
 _Figures = tuple[int, int, "timedelta | None", int]
 
 
+def _took(starts: pl.Series, ends: pl.Series, calendar: Calendar | None) -> pl.Series:
+    """Case durations: elapsed, or the ``calendar``'s working time."""
+    return ends - starts if calendar is None else calendar.durations(starts, ends)
+
+
 def _figures_by_filtering(
-    tagged: pl.DataFrame, found: list[Import], period: Filters
+    tagged: pl.DataFrame, found: list[Import], period: Filters, calendar: Calendar | None
 ) -> list[_Figures]:
     """The figures after each import by cutting the log there and filtering it: what any
     filter needs, since a filter may judge a case by any of its events."""
     figures: list[_Figures] = []
     for index, known in enumerate(found):
         view = period.apply(tagged.lazy().filter(pl.col("position") <= known.known_at))
-        cases = projections.cases(projections.ordered(view)).select("duration").collect()
+        cases = projections.cases(projections.ordered(view)).select("start", "end").collect()
         counted = view.select(pl.len()).collect().item()
         late = (
             view.filter((pl.col("import") == index) & (pl.col("lateness") > pl.duration()))
@@ -202,13 +213,17 @@ def _figures_by_filtering(
             .collect()
             .item()
         )
-        median = cases["duration"].median() if cases.height else None
+        median = _took(cases["start"], cases["end"], calendar).median() if cases.height else None
         figures.append((cases.height, counted, median, late))  # type: ignore[arg-type]
     return figures
 
 
 def _figures_by_case(
-    tagged: pl.DataFrame, found: list[Import], start: datetime | None, end: datetime | None
+    tagged: pl.DataFrame,
+    found: list[Import],
+    start: datetime | None,
+    end: datetime | None,
+    calendar: Calendar | None,
 ) -> list[_Figures]:
     """The same figures from one row per case and import (its events, first and last time
     so far): after import k a case is its last row up to k, and whether it is active in
@@ -257,7 +272,7 @@ def _figures_by_case(
         )
         counted = int(now["events"].sum())
         brought = int(now.filter(pl.col("import") == index)["late"].sum())
-        median = (now["end"] - now["start"]).median() if now.height else None
+        median = _took(now["start"], now["end"], calendar).median() if now.height else None
         figures.append((now.height, counted, median, brought))  # type: ignore[arg-type]
     return figures
 
@@ -269,13 +284,22 @@ def lateness(
     by: str = "activity",
     filters: Filters = Filters(),  # noqa: B008
     events: pl.LazyFrame | None = None,
+    calendar: Calendar | None = None,
 ) -> pl.DataFrame:
     """How late each ``activity``, ``resource`` or ``source`` (the file of its import)
     reports: events, the share that came late, and the median, 90th percentile and
-    largest lateness of those that did; of the cases ``filters`` keep."""
+    largest lateness of those that did; of the cases ``filters`` keep. With a
+    ``calendar``, lateness is its working time (an event behind the frontier only by a
+    weekend was not late)."""
     found = imports(store, log)
     wanted = ["position", "timestamp"] + ([by] if by != "source" else [])
     tagged = filters.apply(_tagged(store, log, found, wanted, filters, events))
+    if calendar is not None:
+        frame = tagged.collect()
+        frontier = frame["timestamp"] + frame["lateness"]
+        tagged = frame.with_columns(
+            lateness=calendar.durations(frame["timestamp"], frontier)
+        ).lazy()
     if by == "source":
         sources = pl.LazyFrame(
             {"import": list(range(len(found))), "source": [i.source or "appends" for i in found]},

@@ -228,8 +228,12 @@ def show_reported() -> None:
         "How late each reports", ["activity", "resource", "source"], default="activity"
     )
     if by:
-        late = state.ask(Workbench.lateness, summary.log, by=by)
-        table(charts.duration_table(late), what=f"{by} values")
+        calendar = state.calendar_name()
+        late = state.ask(Workbench.lateness, summary.log, by=by, calendar=calendar)
+        day = state.workbench().calendar(calendar).day_seconds if calendar else None
+        if calendar:
+            st.caption(f"Lateness in the working hours of the calendar {escape(calendar)}.")
+        table(charts.duration_table(late, working_day=day), what=f"{by} values")
 
 
 views(

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from workbench.cli.commands import F, command
-from workbench.cli.options import JsonOption, LogArgument, with_filters
+from workbench.cli.options import CalendarOption, JsonOption, LogArgument, with_filters
 from workbench.cli.output import emit_json, fail, heading, out, records
 from workbench.cli.session import (
     existing_log,
@@ -38,6 +38,7 @@ def restatements(
     by: Annotated[
         str, typer.Option(help="How late each activity, resource or source (file) reports.")
     ] = "activity",
+    calendar: CalendarOption = None,
     as_json: JsonOption = False,
     *,
     filters: Filters,
@@ -59,12 +60,13 @@ def restatements(
     if low is not None and high is not None and high < low:
         fail(f"--to {end} is before --from {start}")
     bench = workbench()
-    history = bench.restatements(log, filters, start=low, end=high)
+    history = bench.restatements(log, filters, start=low, end=high, calendar=calendar)
     if as_json:
-        emit_json(records(history))
+        emit_json([{**row, "calendar": calendar} for row in records(history)])
         return
     period = f" from {start or 'the start'} to {end or 'now'}" if start or end else ""
-    heading(log, f"{period}: as known after each import that changed it")
+    working = f" (working time, calendar {calendar})" if calendar else ""
+    heading(log, f"{period}: as known after each import that changed it{working}")
     table = Table("known at", "recorded", "cases", "events", "median duration", "late events")
     for row in history.iter_rows(named=True):
         median = row["median_duration_s"]
@@ -77,7 +79,7 @@ def restatements(
             f"{row['events_added_late']:,}",
         )
     out.print(table)
-    late = bench.lateness(log, filters, by=by).head(15)
+    late = bench.lateness(log, filters, by=by, calendar=calendar).head(15)
     reporting = Table(by, "events", "late", "median lateness", "p90 lateness")
     for row in late.iter_rows(named=True):
         reporting.add_row(

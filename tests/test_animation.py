@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from workbench import Event, EventStore, animation
+from workbench.calendars import Calendar
 from workbench.cli import app
 from workbench.store import to_micros
 
@@ -22,20 +23,26 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _walk(
-    events: pl.DataFrame, start: datetime, step: timedelta, frames: int, known_at: int | None
+    events: pl.DataFrame,
+    start: datetime,
+    step: timedelta,
+    frames: int,
+    known_at: int | None,
+    moments: list[int] | None = None,
 ) -> dict[tuple[int, str, str, int], tuple[int, int]]:
-    """Tokens by brute force: every move of every case against every frame's moment."""
+    """Tokens by brute force: every move of every case against every frame's moment (evenly
+    spaced from ``start``, or the ``moments`` given, in microseconds)."""
     found: dict[tuple[int, str, str, int], tuple[int, int]] = {}
     rows = events.sort("case_id", "timestamp", "position").rows(named=True)
     low, size = to_micros(start), int(step / timedelta(microseconds=1))
+    clocks = moments or [low + frame * size for frame in range(frames)]
     for before, after in itertools.pairwise(rows):
         if before["case_id"] != after["case_id"]:
             continue
         departed, arrived = to_micros(before["timestamp"]), to_micros(after["timestamp"])
         recorded = max(to_micros(before["recorded_at"]), to_micros(after["recorded_at"]))
         unknown = known_at is not None and max(before["position"], after["position"]) > known_at
-        for frame in range(frames):
-            clock = low + frame * size
+        for frame, clock in enumerate(clocks):
             if departed <= clock < arrived:
                 stretch = min((clock - departed) * animation.BINS // (arrived - departed), 3)
                 key = (frame, before["activity"], after["activity"], stretch)
@@ -88,6 +95,17 @@ def test_frames_equal_a_walk_over_every_move_and_moment(tmp_path, seed) -> None:
         assert found.tokens.height > 0
     # Everything the store has was recorded long after 2024: unknown moves stay ghosts.
     assert found.tokens.filter(pl.col("ghost") > 0).height > 0
+    # In working time: frames evenly spaced in the calendar's hours, none in closed hours.
+    office = Calendar.parse("office", ["mon-fri 08:00-12:00", "mon-fri 13:00-18:00"])
+    window = (START, START + timedelta(hours=30))
+    found = animation.animate(events.lazy(), *window, frames=40, calendar=office)
+    moments = [found.moment(frame) for frame in range(40)]
+    assert moments == sorted(moments)
+    assert all(office.duration(window[0], moment) <= office.duration(*window) for moment in moments)
+    steps = {office.duration(a, b) for a, b in itertools.pairwise(moments)}
+    assert max(steps) - min(steps) <= timedelta(microseconds=1) or len(steps) == 1
+    assert all(moment.hour in (8, 9, 10, 11, 13, 14, 15, 16, 17) for moment in moments[1:])
+    assert _tokens(found) == _walk(events, START, found.step, 40, None, list(found.clocks))
 
 
 def test_a_late_event_is_a_ghost_until_it_is_recorded(tmp_path) -> None:

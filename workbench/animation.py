@@ -21,8 +21,9 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from workbench import projections
@@ -31,6 +32,9 @@ from workbench.durations import human_duration
 from workbench.events import WorkbenchError
 from workbench.processmap import END_NODE, START_NODE, endpoint_edges
 from workbench.store import from_micros, to_micros
+
+if TYPE_CHECKING:
+    from workbench.calendars import Calendar
 
 BINS = 4  # stretches of an edge a token's position is rounded to
 FRAMES = 240
@@ -54,9 +58,15 @@ class Animation:
     # activity, cases: where cases start and end, drawn as the process map draws them
     starts: pl.DataFrame = field(default_factory=lambda: _no_ends())
     ends: pl.DataFrame = field(default_factory=lambda: _no_ends())
+    # With a calendar, the clock runs in its working time: ``step`` is working time, and
+    # ``clocks`` the moment of each frame (microseconds), closed hours skipped.
+    calendar: str | None = None
+    clocks: tuple[int, ...] = ()
 
     def moment(self, frame: int) -> datetime:
         """The clock at a frame."""
+        if self.clocks:
+            return from_micros(self.clocks[frame])
         return self.start + self.step * frame
 
 
@@ -97,19 +107,27 @@ def animate(
     *,
     frames: int = FRAMES,
     known_at: datetime | int | None = None,
+    calendar: Calendar | None = None,
 ) -> Animation:
     """The animation of ``events`` from ``start`` to ``end`` in ``frames`` frames.
 
     With ``known_at`` (a time, or a position), a move the store did not know then is a
     ghost until the clock reaches the moment it was recorded: a late event shows as what
-    it was, news that had not arrived. Without it every move is solid."""
+    it was, news that had not arrived. Without it every move is solid. With a
+    ``calendar``, the frames are evenly spaced in its working time: nights, weekends and
+    holidays pass in no time."""
     ghosts = known_at is not None
     if end <= start:
         raise AnimationError("the animation's window ends before it starts")
     if frames < 2:
         raise AnimationError("an animation needs at least two frames")
     low, high = to_micros(start), to_micros(end)
-    step = max((high - low) // (frames - 1), 1)
+    if calendar is None:
+        step = max((high - low) // (frames - 1), 1)
+        moments = [low + frame * step for frame in range(frames)]
+    else:
+        step, moments = _working_clocks(calendar, start, end, frames)
+    clocks = pl.Series("clock", moments, dtype=pl.Int64)
     moves = transits(events).collect()
     edges = (
         moves.group_by("source", "target")
@@ -119,19 +137,20 @@ def animate(
         .with_columns(pl.col("edge").cast(pl.Int64))
     )
     last = frames - 1
+    timeline = pl.DataFrame({"frame": pl.int_range(frames, eager=True), "clock": clocks})
     covered = (
         moves.join(edges.select("edge", "source", "target"), on=["source", "target"])
-        .filter((pl.col("arrived") > pl.col("departed")) & (pl.col("arrived") > low))
-        .filter(pl.col("departed") <= low + last * step)
+        .filter((pl.col("arrived") > pl.col("departed")) & (pl.col("arrived") > clocks[0]))
+        .filter(pl.col("departed") <= clocks[last])
         .with_columns(
             # The frames whose moment lies in [departed, arrived).
-            first=((pl.col("departed") - low + step - 1) // step).clip(0, last),
-            after=((pl.col("arrived") - low + step - 1) // step).clip(0, last + 1),
+            first=pl.lit(clocks).search_sorted(pl.col("departed"), side="left").cast(pl.Int64),
+            after=pl.lit(clocks).search_sorted(pl.col("arrived"), side="left").cast(pl.Int64),
         )
         .filter(pl.col("after") > pl.col("first"))
         .with_columns(frame=pl.int_ranges("first", "after"))
         .explode("frame")
-        .with_columns(clock=low + pl.col("frame") * step)
+        .join(timeline, on="frame", how="left")
         .with_columns(
             bin=(
                 (pl.col("clock") - pl.col("departed"))
@@ -162,7 +181,7 @@ def animate(
         if fixed.height:
             flashes = (
                 fixed.select("activity", pl.col("recorded_at").dt.epoch("us").alias("recorded"))
-                .with_columns(frame=(pl.col("recorded") - low + step - 1) // step)
+                .with_columns(frame=pl.lit(clocks).search_sorted(pl.col("recorded"), side="left"))
                 .filter(pl.col("frame").is_between(0, last))
                 .select(pl.col("frame").cast(pl.Int64), pl.col("activity").cast(pl.String))
                 .unique()
@@ -185,7 +204,36 @@ def animate(
         ghosts,
         counted(first=True),
         counted(first=False),
+        None if calendar is None else calendar.name,
+        () if calendar is None else tuple(moments),
     )
+
+
+def _working_clocks(
+    calendar: Calendar, start: datetime, end: datetime, frames: int
+) -> tuple[int, list[int]]:
+    """The working microseconds between frames, and each frame's moment (microseconds):
+    evenly spaced in the calendar's working time from ``start`` to ``end``, each at the
+    moment that much working time had passed (at an opening, where it falls on a closing)."""
+    intervals = calendar.intervals(start, end)
+    opens, lengths = intervals[:, 0], intervals[:, 1] - intervals[:, 0]
+    before = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
+    low, high = to_micros(start), to_micros(end)
+
+    def working(moment: int) -> int:
+        index = int(np.searchsorted(opens, moment, side="right")) - 1
+        if index < 0:
+            return 0
+        return int(before[index] + min(max(moment - opens[index], 0), lengths[index]))
+
+    first, total = working(low), working(high) - working(low)
+    if total <= 0:
+        raise AnimationError(f"the window has no working time in the calendar {calendar.name}")
+    step = max(total // (frames - 1), 1)
+    offsets = np.array([first + frame * step for frame in range(frames)], dtype=np.int64)
+    index = np.searchsorted(before, offsets, side="right") - 1
+    moments = opens[index] + (offsets - before[index])
+    return step, [max(int(moment), low) for moment in moments]
 
 
 def _unknown(known_at: datetime | int | None) -> pl.Expr:
@@ -261,6 +309,8 @@ def to_html(animation: Animation, *, title: str = "Workbench animation") -> str:
     data = {
         "start": to_micros(animation.start) // 1000,
         "step": animation.step / timedelta(milliseconds=1),
+        "clocks": [moment // 1000 for moment in animation.clocks],
+        "calendar": animation.calendar,
         "frames": frames,
         "flashes": flashes,
         "edges": animation.edges["edge"].to_list(),
@@ -281,6 +331,8 @@ def as_dict(animation: Animation) -> dict[str, Any]:
     return {
         "start": animation.start.isoformat(),
         "step_s": animation.step.total_seconds(),
+        "calendar": animation.calendar,
+        "moments": [from_micros(moment).isoformat() for moment in animation.clocks],
         "frames": animation.frames,
         "edges": animation.edges.to_dicts(),
         "tokens": animation.tokens.to_dicts(),
@@ -375,8 +427,9 @@ dashed: recorded later than the clock (not yet known then).</div>
         shape.classList.remove("wb-flash"); void shape.getBBox(); shape.classList.add("wb-flash");
       }
     });
-    var moment = new Date(data.start + k * data.step);
-    label.textContent = moment.toISOString().replace("T", " ").slice(0, 16) + " UTC";
+    var moment = new Date(data.clocks.length ? data.clocks[k] : data.start + k * data.step);
+    label.textContent = moment.toISOString().replace("T", " ").slice(0, 16) + " UTC"
+      + (data.calendar ? " (working time, " + data.calendar + ")" : "");
     slider.value = String(k);
     window.wbFrame = k;
   }

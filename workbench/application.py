@@ -785,9 +785,11 @@ class Workbench:
         filters: Filters = Filters(),  # noqa: B008
         *,
         frames: int = 240,
+        calendar: str | None = None,
     ) -> Animation:
         """Cases moving as tokens along the process map over a window; with the cut's
-        ``known_at``, moves the store did not know then are ghosts until their recording."""
+        ``known_at``, moves the store did not know then are ghosts until their recording;
+        with a ``calendar`` (its name), the clock runs in its working time."""
         from workbench.animation import animate
 
         if end <= start:
@@ -795,7 +797,8 @@ class Workbench:
         if not 2 <= frames <= 5_000:
             raise BadArgument(f"--frames {frames}: give 2 to 5,000")
         events = self.events(log, Cut(as_of=cut.as_of), filters)
-        return animate(events, start, end, frames=frames, known_at=cut.known_at)
+        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        return animate(events, start, end, frames=frames, known_at=cut.known_at, calendar=hours)
 
     def timeline(
         self,

@@ -126,6 +126,7 @@ def show_animation() -> None:
                 first_moment,
                 last_moment,
                 Cut(known_at=knowledge[known_label]),
+                calendar=state.calendar_name(),
             )
             page = to_html(
                 found,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from workbench.cli.commands import command
-from workbench.cli.options import KnownAtOption, LogArgument
+from workbench.cli.options import CalendarOption, KnownAtOption, LogArgument
 from workbench.cli.output import check_output, fail, out
 from workbench.cli.session import (
     existing_log,
@@ -30,6 +30,7 @@ def animate(
     ] = None,
     known_at: KnownAtOption = None,
     frames: Annotated[int, typer.Option(help="Frames (moments) in the window.")] = 240,
+    calendar: CalendarOption = None,
 ) -> None:
     """Write an HTML page in which cases move as tokens along the process map over a time
     window (play, pause, speed, clock; it needs no server). With --known-at, moves the
@@ -49,11 +50,16 @@ def animate(
     high = moment(end, "--to") if end else summary.last_timestamp
     if high <= low:
         fail(f"--to {end} is not after --from {start}")
-    found = workbench().animation(log, low, high, Cut.parse(known_at=known_at), frames=frames)
+    chosen = workbench().durations_in(log, calendar)
+    found = workbench().animation(
+        log, low, high, Cut.parse(known_at=known_at), frames=frames, calendar=chosen
+    )
     output.write_text(to_html(found, title=f"{log}: {low:%Y-%m-%d} to {high:%Y-%m-%d}"))
     ghosts = int(found.tokens["ghost"].sum()) if found.tokens.height else 0
     out.print(
-        f"{found.edges.height:,} edges, {frames:,} frames of {human(found.step)} each"
+        f"{found.edges.height:,} edges, {frames:,} frames of {human(found.step)}"
+        + (f" of working time ({chosen})" if chosen else "")
+        + " each"
         + (f", {ghosts:,} ghost token(s)" if known_at else "")
         + f": written to {output}"
     )

@@ -1216,6 +1216,11 @@ class Workbench:
         default = self.store.calendars.assigned(known_at).get(LogName.parse(log).log)
         return default if default in self.store.calendars.known(known_at) else None
 
+    def working_day(self, calendar: str | None) -> float | None:
+        """The seconds of a named calendar's working day (what a working day of durations in
+        its working time is), None for elapsed time."""
+        return None if calendar is None else self.calendar(calendar).day_seconds
+
     def calendar(self, name: str, known_at: datetime | None = None) -> Calendar:
         """One calendar as known at ``known_at``; refused by name when there was none."""
         found = self.calendars(known_at).get(name)

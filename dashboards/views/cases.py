@@ -48,7 +48,7 @@ if calendar:
         f" {escape(calendar)}."
     )
 left, right = st.columns([3, 2])
-day = state.workbench().calendar(calendar).day_seconds if calendar else None
+day = state.workbench().working_day(calendar)
 left.plotly_chart(charts.timeline(line, working_day=day))
 attributes = table.filter(pl.col("case_id") == case_id).drop("variant").row(0, named=True)
 right.dataframe(

@@ -96,7 +96,7 @@ st.caption(
     f" {MIN_CASES} cases on either side are listed last."
     + (f" Durations in the working hours of the calendar {escape(calendar)}." if calendar else "")
 )
-day = state.workbench().calendar(calendar).day_seconds if calendar else None
+day = state.workbench().working_day(calendar)
 
 
 def _duration(seconds: float | None) -> str:

@@ -28,7 +28,7 @@ def show_bottlenecks() -> None:
     """Paths and activities ranked by waiting time."""
     calendar = state.calendar_name()
     ranked = state.ask(Workbench.bottlenecks, summary.log, calendar=calendar)
-    day = state.workbench().calendar(calendar).day_seconds if calendar else None
+    day = state.workbench().working_day(calendar)
     if calendar:
         st.caption(f"Waiting times in the working hours of the calendar {escape(calendar)}.")
     edges = ranked.filter(pl.col("kind") == "edge")
@@ -50,7 +50,7 @@ def show_activities() -> None:
     """Service and waiting time per activity (`workbench activities`)."""
     calendar = state.calendar_name()
     table = state.ask(Workbench.activities, summary.log, calendar=calendar)
-    day = state.workbench().calendar(calendar).day_seconds if calendar else None
+    day = state.workbench().working_day(calendar)
     if calendar:
         st.caption(
             f"Service and waiting times in the working hours of the calendar {escape(calendar)}."
@@ -168,7 +168,7 @@ def show_spectrum() -> None:
     )
     if calendar:
         st.caption(f"Durations in the working hours of the calendar {escape(calendar)}.")
-    day = state.workbench().calendar(calendar).day_seconds if calendar else None
+    day = state.workbench().working_day(calendar)
     for part in found.segments:
         lines = part.lines
         step = -(-lines.height // SPECTRUM_LINES) if lines.height else 1

@@ -73,7 +73,7 @@ def travel() -> None:
     ranked = now.sort(
         ["status", "idle", "case_id"], descending=[True, True, False], nulls_last=True
     )
-    day = state.workbench().calendar(calendar).day_seconds if calendar else None
+    day = state.workbench().working_day(calendar)
     if calendar:
         st.caption(
             f"Elapsed and idle time in the working hours of the calendar {escape(calendar)}."
@@ -231,7 +231,7 @@ def show_reported() -> None:
     if by:
         calendar = state.calendar_name()
         late = state.ask(Workbench.lateness, summary.log, by=by, calendar=calendar)
-        day = state.workbench().calendar(calendar).day_seconds if calendar else None
+        day = state.workbench().working_day(calendar)
         if calendar:
             st.caption(f"Lateness in the working hours of the calendar {escape(calendar)}.")
         table(charts.duration_table(late, working_day=day), what=f"{by} values")

@@ -40,7 +40,7 @@ def timeline(
     if as_json:
         emit_json([{**row, "calendar": chosen} for row in records(frame)])
         return
-    day = bench.calendar(chosen).day_seconds if chosen else None
+    day = bench.working_day(chosen)
 
     def shown(value: timedelta | None) -> str:
         return human(value) if day is None else human_working(value, day)

@@ -220,7 +220,7 @@ def activities(
     if calendar:
         described.append(f"working time, calendar {calendar}")
     heading(log, f"  ({'; '.join(described)})" if described else "")
-    day = workbench().calendar(calendar).day_seconds if calendar else None
+    day = workbench().working_day(calendar)
     table = Table(
         "activity",
         "events",
@@ -288,7 +288,7 @@ def spectrum(
     if calendar:
         described.append(f"working time, calendar {calendar}")
     heading(log, f"  ({'; '.join(described)})" if described else "")
-    day = workbench().calendar(calendar).day_seconds if calendar else None
+    day = workbench().working_day(calendar)
     for part in found.segments:
         cuts = ", ".join(
             human(cut) if day is None else human_working(cut, day)

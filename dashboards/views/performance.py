@@ -81,11 +81,12 @@ def show_activities() -> None:
             "lifecycle pairs give service times; without them every activity took no time."
         )
     st.dataframe(charts.duration_table(table, working_day=day), hide_index=True)
+    command = f"workbench activities {shlex.quote(summary.log)} --json" + (
+        f" --calendar {shlex.quote(calendar)}" if calendar else ""
+    )
     st.caption(
         "Waiting: from the end of the case's previous activity to this start. "
-        f"`workbench activities {shlex.quote(summary.log)} --json`"
-        + (f" --calendar {shlex.quote(calendar)}" if calendar else "")
-        + " gives these numbers."
+        f"`{command}` gives these numbers."
     )
 
 

@@ -596,3 +596,39 @@ def test_compare_in_working_time_equals_stats_of_each_group(tmp_path) -> None:
         assert found[side]["p90_duration_s"] == expected["p90"]
     code, plain = _cli(db, "compare", "run", "--a-to", split, "--b-from", split, "--json")
     assert json.loads(plain)["a"]["median_duration_s"] > found["a"]["median_duration_s"]
+
+
+def test_a_calendar_change_counts_only_from_its_recording(tmp_path) -> None:
+    """Known at a time, or at a position (when the write that holds it was recorded), a
+    command reads the calendar as it was then: a later change of hours does not count."""
+    import json
+    import statistics
+
+    from tests.conftest import real_log
+    from workbench import EventStore
+
+    db = tmp_path / "s.db"
+    assert _cli(db, "calendar", "add", "office", "--hours", "mon-fri 09:00-17:00")[0] == 0
+    assert _cli(db, "ingest", str(real_log("running-example.csv")), "--log", "run")[0] == 0
+    assert _cli(db, "calendar", "add", "office", "--hours", "mon-fri 09:00-12:00")[0] == 0
+    with EventStore(db) as store:
+        head = store.head("run")
+        spans = (
+            store.scan("run")
+            .group_by("case_id")
+            .agg(pl.col("timestamp").min().alias("a"), pl.col("timestamp").max().alias("b"))
+            .collect()
+        )
+
+    def median(hours: str) -> float:
+        calendar = Calendar.parse("office", [hours])
+        return statistics.median(calendar.seconds(spans["a"], spans["b"]).to_list())
+
+    def stats(*args: str) -> float:
+        code, output = _cli(db, "stats", "run", "--calendar", "office", "--json", *args)
+        assert code == 0, output
+        return json.loads(output)["case_duration_seconds"]["median"]  # type: ignore[no-any-return]
+
+    assert stats() == pytest.approx(median("mon-fri 09:00-12:00"))
+    assert stats("--known-at", str(head)) == pytest.approx(median("mon-fri 09:00-17:00"))
+    assert median("mon-fri 09:00-17:00") > median("mon-fri 09:00-12:00")

@@ -460,7 +460,7 @@ class Workbench:
         from workbench import projections
 
         timed = self.timed(log)
-        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
         if self.engine == "spark":
             from workbench.engines import spark
 
@@ -527,7 +527,7 @@ class Workbench:
         the calendar as the store knew it at the cut's ``known_at``."""
         from workbench import projections
 
-        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
         if self.engine == "spark":
             from workbench.engines import spark
 
@@ -557,7 +557,7 @@ class Workbench:
         for name, value in (("--detail", activities), ("--paths", paths)):
             if not 0 <= value <= 100:
                 raise BadArgument(f"{name} {value:g}: give a percentage from 0 to 100")
-        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
         if self.engine == "spark":
             from pyspark.sql import functions as F
 
@@ -603,7 +603,7 @@ class Workbench:
         ``calendar`` (its name), in working time."""
         from workbench import projections
 
-        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
         found: pl.DataFrame = self.metric(
             log, projections.bottlenecks, cut, filters, calendar=hours
         )
@@ -627,7 +627,7 @@ class Workbench:
         found = self._state(log, at, cut, filters, completed)
         if calendar is None:
             return found
-        hours = self.calendar(calendar, _known(cut))
+        hours = self.calendar(calendar, self.known_moment(log, cut))
         moment = pl.lit(at).cast(pl.Datetime("us", "UTC"))
         open_ = pl.col("status") == "open"
         until = found.select(
@@ -761,7 +761,7 @@ class Workbench:
         ``calendar`` (its name), durations and waiting times are its working time."""
         from workbench.compare import compare
 
-        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
         found = compare(self.events(log, cut, a), self.events(log, cut, b), calendar=hours)
         notes = []
         for name, side, kpis in (("A", a, found.a), ("B", b, found.b)):
@@ -797,7 +797,7 @@ class Workbench:
         if not 2 <= frames <= 5_000:
             raise BadArgument(f"--frames {frames}: give 2 to 5,000")
         events = self.events(log, Cut(as_of=cut.as_of), filters)
-        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
         return animate(events, start, end, frames=frames, known_at=cut.known_at, calendar=hours)
 
     def timeline(
@@ -812,7 +812,7 @@ class Workbench:
         path (`causality.timeline`); with a ``calendar`` (its name), in working time."""
         from workbench import causality
 
-        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
         found: pl.DataFrame = self.metric(
             log, causality.timeline, cut, case_id=case_id, calendar=hours
         )
@@ -836,7 +836,7 @@ class Workbench:
         lines coloured by the attribute ``color`` at their first event, if one is named."""
         from workbench.spectrum import spectrum
 
-        hours = None if calendar is None else self.calendar(calendar, _known(cut))
+        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
         known = Cut(as_of=cut.as_of)
         if not segments:
             edges = self.dfg(log, known, filters).edges.head(3)
@@ -1251,6 +1251,20 @@ class Workbench:
 
     # ------------------------------------------------------------------ engines
 
+    def known_moment(self, log: str, cut: Cut) -> datetime | None:
+        """The moment a cut's ``known_at`` stands for: its time, or when the store recorded
+        the write that holds its position (a calendar is read as known then); None: now."""
+        if isinstance(cut.known_at, datetime):
+            return cut.known_at
+        if cut.known_at is None:
+            return None
+        from workbench.store import LogName, from_micros
+
+        writes = self.store.ranges(LogName.parse(log).log).filter(
+            (pl.col("first_position") <= cut.known_at) & (pl.col("last_position") >= cut.known_at)
+        )
+        return from_micros(writes["recorded_at"][0]) if writes.height else None
+
     def _on_spark(self, log: str, cut: Cut, filters: Filters) -> Any:
         """The log on Spark after the cut and filters (pushed into Spark's read)."""
         from workbench.engines import spark
@@ -1265,11 +1279,6 @@ class Workbench:
             model=self.model,
         )
         return spark.filtered(events, filters)
-
-
-def _known(cut: Cut) -> datetime | None:
-    """The moment a cut's ``known_at`` stands for (a position has none: now)."""
-    return cut.known_at if isinstance(cut.known_at, datetime) else None
 
 
 def _decoded(result: Any) -> Any:

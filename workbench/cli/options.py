@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
@@ -245,7 +245,7 @@ def with_filters(function: F, *, cuts: bool = True, times: bool = True) -> F:
             # follower filter's --within counts the same working time.
             from workbench.cli.session import workbench
 
-            known = cut.known_at if isinstance(cut.known_at, datetime) else None
+            known = workbench().known_moment(given["log"], cut)
             chosen = workbench().durations_in(given["log"], given["calendar"], known)
             given["calendar"] = chosen
             if chosen is not None:

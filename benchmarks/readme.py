@@ -27,6 +27,7 @@ BENCHMARKS = {
     "import_xes": "XES import of BPI Challenge 2012 against pm4py.read_xes",
     "memory": "peak memory of an import of millions of events",
     "projections": "the dashboard set (process map, variants, cases, activities) against pm4py",
+    "activities": "service times per activity on a log of intervals against pm4py",
     "timetravel": "the state of every case at a moment, cold and from snapshots",
     "pages": "the app through AppTest: first and second visits, filter changes, time travel",
     "cli": "commands from a cold start, whole process, against pm4py's read and DFG",

@@ -228,3 +228,25 @@ def test_the_map_starts_and_ends_where_the_process_map_does(tmp_path) -> None:
     assert sorted(found.starts.rows()) == sorted(pmap.starts.rows())
     assert sorted(found.ends.rows()) == sorted(pmap.ends.rows())
     assert "<svg" in animation.layout(dot)
+
+
+def test_a_correction_flashes_in_its_frame_only(tmp_path) -> None:
+    """A correction recorded long before the window does not flash on its first frame."""
+    later = datetime.now(UTC) + timedelta(days=400)
+    with EventStore(tmp_path / "s.db") as store:
+        store.import_frame(
+            "log",
+            pl.DataFrame(
+                {
+                    "case_id": ["c1", "c1", "c1"],
+                    "activity": ["a", "b", "b"],
+                    "timestamp": [later, later + timedelta(hours=1), later + timedelta(hours=2)],
+                    "event_id": ["e1", "e2", "e2-fixed"],
+                    "corrects": [None, None, "e2"],
+                }
+            ),
+        )
+        events = store.read("log")
+    window = (later, later + timedelta(hours=3))
+    found = animation.animate(events.lazy(), *window, frames=10, known_at=datetime.now(UTC))
+    assert found.flashes.is_empty()

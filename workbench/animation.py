@@ -181,6 +181,9 @@ def animate(
         if fixed.height:
             flashes = (
                 fixed.select("activity", pl.col("recorded_at").dt.epoch("us").alias("recorded"))
+                # Each frame flashes what was recorded since the frame before it (the first:
+                # within one frame's span before it), not every correction of the past.
+                .filter(pl.col("recorded") > 2 * clocks[0] - clocks[1])
                 .with_columns(frame=pl.lit(clocks).search_sorted(pl.col("recorded"), side="left"))
                 .filter(pl.col("frame").is_between(0, last))
                 .select(pl.col("frame").cast(pl.Int64), pl.col("activity").cast(pl.String))

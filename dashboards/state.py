@@ -29,7 +29,7 @@ from workbench.access import User
 from workbench.application import ELAPSED, Cut, Workbench
 from workbench.caching import BoundedCache
 from workbench.events import WorkbenchError
-from workbench.filters import Cases, Filters, case_list_name
+from workbench.filters import Cases, Filters, Follows, case_list_name
 from workbench.readmodel import ReadModel
 from workbench.store import EventStore, LogName, LogSummary
 
@@ -178,7 +178,9 @@ def filters() -> Filters:
         found = Filters.from_query(query, case_lists(st.query_params.get(LOG_KEY)))
     except (ValueError, TypeError):
         return Filters()
-    name = calendar_name()  # the follower filter's "within" counts working time then
+    if not any(isinstance(item, Follows) and item.within for item in found.items):
+        return found  # (the calendar is read only for a follower filter's "within")
+    name = calendar_name()  # that "within" counts working time then
     return found.in_calendar(workbench().calendar(name)) if name else found
 
 
@@ -261,7 +263,7 @@ def default_calendar() -> str | None:
 
 def calendars() -> list[str]:
     """The names of the store's working calendars."""
-    return list(workbench().calendars())
+    return list(store().calendars.known())
 
 
 def timezone() -> ZoneInfo:

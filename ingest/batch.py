@@ -151,7 +151,7 @@ def to_batch(
             "stamp": stamps,
         }
     ).with_columns(raw.select(located))
-    if starts is not None and start_text is not None:
+    if starts is not None:
         checks = checks.with_columns(start_text=start_text, start=starts)
     problems = [
         checks.filter(pl.col("case").is_null()).select(
@@ -172,7 +172,7 @@ def to_batch(
             checks.filter(pl.col("stamp").is_null()), roles.get("timestamp", ""), options
         ),
     ]
-    if "start" in checks.columns:
+    if starts is not None:
         problems += _start_problems(checks, roles[START], options)
     unreadable = (
         raw[PROBLEM].is_not_null()
@@ -197,8 +197,8 @@ def to_batch(
         | checks["activity"].is_null()
         | checks["stamp"].is_null()
     )
-    if "start" in checks.columns:
-        good = good & ~_bad_start(checks).to_series()
+    if starts is not None:
+        good = good & ~checks.select(_UNREAD_START | _LATE_START).to_series()
     columns: dict[str, pl.Series] = {role: series.filter(good) for role, series in text.items()}
     columns["timestamp"] = stamps.filter(good)
     kept = raw.filter(good)
@@ -277,12 +277,9 @@ def _time_problems(failed: pl.DataFrame, field: str, options: ParseOptions) -> p
     )
 
 
-def _bad_start(checks: pl.DataFrame) -> pl.DataFrame:
-    """Rows whose start time is given but unreadable, or later than their timestamp."""
-    return checks.select(
-        (pl.col("start").is_null() & pl.col("start_text").is_not_null())
-        | (pl.col("start") > pl.col("stamp")).fill_null(False)
-    )
+#: A start time that is given but cannot be read; one later than its event's timestamp.
+_UNREAD_START: Final = pl.col("start").is_null() & pl.col("start_text").is_not_null()
+_LATE_START: Final = (pl.col("start") > pl.col("stamp")).fill_null(False)
 
 
 def _start_problems(checks: pl.DataFrame, field: str, options: ParseOptions) -> list[pl.DataFrame]:
@@ -290,8 +287,8 @@ def _start_problems(checks: pl.DataFrame, field: str, options: ParseOptions) -> 
 
     An empty start is no problem: the event then took no time, as in a log without starts.
     """
-    unread = checks.filter(pl.col("start").is_null() & pl.col("start_text").is_not_null())
-    late = checks.filter(pl.col("start") > pl.col("stamp"))
+    unread = checks.filter(_UNREAD_START)
+    late = checks.filter(_LATE_START)
     return [
         _time_problems(unread.with_columns(stamp_text=pl.col("start_text")), field, options),
         late.select(

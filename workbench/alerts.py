@@ -114,11 +114,7 @@ def value(
         completed = list(rule.completed_by)
     state = timetravel.state_at(happened, at, completed=completed).collect()
     if calendar is not None:
-        moment = pl.Series("at", [at] * state.height, dtype=pl.Datetime("us", "UTC"))
-        state = state.with_columns(
-            idle=calendar.durations(state["last_timestamp"], moment),
-            elapsed=calendar.durations(state["start"], state["last_timestamp"]),
-        )
+        state = timetravel.in_working_time(state, at, calendar)
     if rule.kind in ("waiting", "open"):
         open_cases = state.filter(pl.col("status") == "open")
         if rule.kind == "waiting":
@@ -292,9 +288,6 @@ def backtest(store: EventStore, rule: Rule, *, step: timedelta = timedelta(days=
 
 def _calendar(store: EventStore, rule: Rule, known_at: datetime | None) -> Calendar | None:
     """The rule's calendar as the store knew it at ``known_at`` (None: now), if it did."""
-    from workbench.calendars import Calendar
+    from workbench.calendars import known
 
-    if rule.calendar is None:
-        return None
-    kept = store.calendars.known(known_at).get(rule.calendar)
-    return None if kept is None else Calendar.from_json(rule.calendar, kept.definition)
+    return None if rule.calendar is None else known(store.calendars, rule.calendar, known_at)

@@ -218,25 +218,14 @@ def _working_clocks(
     """The working microseconds between frames, and each frame's moment (microseconds):
     evenly spaced in the calendar's working time from ``start`` to ``end``, each at the
     moment that much working time had passed (at an opening, where it falls on a closing)."""
-    intervals = calendar.intervals(start, end)
-    opens, lengths = intervals[:, 0], intervals[:, 1] - intervals[:, 0]
-    before = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
+    clock = calendar.clock(start, end)
     low, high = to_micros(start), to_micros(end)
-
-    def working(moment: int) -> int:
-        index = int(np.searchsorted(opens, moment, side="right")) - 1
-        if index < 0:
-            return 0
-        return int(before[index] + min(max(moment - opens[index], 0), lengths[index]))
-
-    first, total = working(low), working(high) - working(low)
-    if total <= 0:
+    first, last = (int(value) for value in clock.at(np.array([low, high], dtype=np.int64)))
+    if last <= first:
         raise AnimationError(f"the window has no working time in the calendar {calendar.name}")
-    step = max(total // (frames - 1), 1)
-    offsets = np.array([first + frame * step for frame in range(frames)], dtype=np.int64)
-    index = np.searchsorted(before, offsets, side="right") - 1
-    moments = opens[index] + (offsets - before[index])
-    return step, [max(int(moment), low) for moment in moments]
+    step = max((last - first) // (frames - 1), 1)
+    offsets = first + step * np.arange(frames, dtype=np.int64)
+    return step, [max(int(moment), low) for moment in clock.moments(offsets)]
 
 
 def _unknown(known_at: datetime | int | None) -> pl.Expr:

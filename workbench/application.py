@@ -460,7 +460,7 @@ class Workbench:
         from workbench import projections
 
         timed = self.timed(log)
-        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
+        hours = self._hours(log, calendar, cut)
         if self.engine == "spark":
             from workbench.engines import spark
 
@@ -527,7 +527,7 @@ class Workbench:
         the calendar as the store knew it at the cut's ``known_at``."""
         from workbench import projections
 
-        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
+        hours = self._hours(log, calendar, cut)
         if self.engine == "spark":
             from workbench.engines import spark
 
@@ -557,7 +557,7 @@ class Workbench:
         for name, value in (("--detail", activities), ("--paths", paths)):
             if not 0 <= value <= 100:
                 raise BadArgument(f"{name} {value:g}: give a percentage from 0 to 100")
-        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
+        hours = self._hours(log, calendar, cut)
         if self.engine == "spark":
             from pyspark.sql import functions as F
 
@@ -572,16 +572,14 @@ class Workbench:
                     )
                 rows = spark.persisted(spark.per_case(on_spark))
                 try:
-                    drawn = assemble(
+                    return assemble(
                         spark.activity_counts(on_spark),
                         spark.directly_follows(on_spark, calendar=hours),
                         spark.start_activities(on_spark, rows=rows),
                         spark.end_activities(on_spark, rows=rows),
                         paths=paths,
+                        calendar=hours,
                     )
-                    if hours is None:
-                        return drawn
-                    return replace(drawn, calendar=hours.name, working_day=hours.day_seconds)
                 finally:
                     spark.release(rows)
             finally:
@@ -603,7 +601,7 @@ class Workbench:
         ``calendar`` (its name), in working time."""
         from workbench import projections
 
-        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
+        hours = self._hours(log, calendar, cut)
         found: pl.DataFrame = self.metric(
             log, projections.bottlenecks, cut, filters, calendar=hours
         )
@@ -627,18 +625,10 @@ class Workbench:
         found = self._state(log, at, cut, filters, completed)
         if calendar is None:
             return found
+        from workbench.timetravel import in_working_time
+
         hours = self.calendar(calendar, self.known_moment(log, cut))
-        moment = pl.lit(at).cast(pl.Datetime("us", "UTC"))
-        open_ = pl.col("status") == "open"
-        until = found.select(
-            pl.when(open_).then(moment).otherwise(pl.col("last_timestamp"))
-        ).to_series()
-        now = pl.Series("at", [at] * found.height, dtype=pl.Datetime("us", "UTC"))
-        return found.with_columns(
-            elapsed=hours.durations(found["start"], until),
-            idle=pl.when(open_).then(hours.durations(found["last_timestamp"], now)),
-            calendar=pl.lit(hours.name),
-        )
+        return in_working_time(found, at, hours).with_columns(calendar=pl.lit(hours.name))
 
     def _state(
         self,
@@ -761,7 +751,7 @@ class Workbench:
         ``calendar`` (its name), durations and waiting times are its working time."""
         from workbench.compare import compare
 
-        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
+        hours = self._hours(log, calendar, cut)
         found = compare(self.events(log, cut, a), self.events(log, cut, b), calendar=hours)
         notes = []
         for name, side, kpis in (("A", a, found.a), ("B", b, found.b)):
@@ -797,7 +787,7 @@ class Workbench:
         if not 2 <= frames <= 5_000:
             raise BadArgument(f"--frames {frames}: give 2 to 5,000")
         events = self.events(log, Cut(as_of=cut.as_of), filters)
-        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
+        hours = self._hours(log, calendar, cut)
         return animate(events, start, end, frames=frames, known_at=cut.known_at, calendar=hours)
 
     def timeline(
@@ -812,7 +802,7 @@ class Workbench:
         path (`causality.timeline`); with a ``calendar`` (its name), in working time."""
         from workbench import causality
 
-        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
+        hours = self._hours(log, calendar, cut)
         found: pl.DataFrame = self.metric(
             log, causality.timeline, cut, case_id=case_id, calendar=hours
         )
@@ -836,7 +826,7 @@ class Workbench:
         lines coloured by the attribute ``color`` at their first event, if one is named."""
         from workbench.spectrum import spectrum
 
-        hours = None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
+        hours = self._hours(log, calendar, cut)
         known = Cut(as_of=cut.as_of)
         if not segments:
             edges = self.dfg(log, known, filters).edges.head(3)
@@ -876,7 +866,7 @@ class Workbench:
             end=end,
             filters=filters,
             events=self._whole(log),
-            calendar=None if calendar is None else self.calendar(calendar),
+            calendar=self._hours(log, calendar, Cut()),
         )
 
     def changes(
@@ -920,7 +910,7 @@ class Workbench:
             by=by,
             filters=filters,
             events=self._whole(log),
-            calendar=None if calendar is None else self.calendar(calendar),
+            calendar=self._hours(log, calendar, Cut()),
         )
 
     def provisional(
@@ -1223,7 +1213,9 @@ class Workbench:
 
     def calendar(self, name: str, known_at: datetime | None = None) -> Calendar:
         """One calendar as known at ``known_at``; refused by name when there was none."""
-        found = self.calendars(known_at).get(name)
+        from workbench.calendars import known
+
+        found = known(self.store.calendars, name, known_at)
         if found is None:
             when = "" if known_at is None else f" as known at {known_at.isoformat()}"
             raise BadArgument(f"no calendar {name!r}{when} (see `workbench calendar list`)")
@@ -1250,6 +1242,10 @@ class Workbench:
         return Alerts(self.store).check(log)
 
     # ------------------------------------------------------------------ engines
+
+    def _hours(self, log: str, calendar: str | None, cut: Cut) -> Calendar | None:
+        """The named calendar as known at the cut's ``known_at`` (None: elapsed time)."""
+        return None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
 
     def known_moment(self, log: str, cut: Cut) -> datetime | None:
         """The moment a cut's ``known_at`` stands for: its time, or when the store recorded

@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,16 +30,18 @@ import numpy as np
 import polars as pl
 
 from workbench.events import WorkbenchError
+from workbench.store.frames import from_micros, to_micros
 
 if TYPE_CHECKING:
     from holidays import HolidayBase
+
+    from workbench.store.calendars import Calendars
 
 DAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOURS: Final = re.compile(
     r"^\s*(?P<days>[a-z]{3}(?:\s*-\s*[a-z]{3})?(?:\s*,\s*[a-z]{3}(?:\s*-\s*[a-z]{3})?)*)"
     r"\s+(?P<open>\d{1,2}:\d{2})\s*-\s*(?P<close>\d{1,2}:\d{2})\s*$"
 )
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class CalendarError(WorkbenchError):
@@ -199,12 +201,16 @@ class Calendar:
             ranges = self.hours[day.weekday()]
             if ranges and not self.is_holiday(day):
                 for opening, closing in ranges:
-                    low = _micros(_local(day, opening, zone))
-                    high = _micros(_local(day, closing, zone))
+                    low = to_micros(_local(day, opening, zone))
+                    high = to_micros(_local(day, closing, zone))
                     if high > low:
                         found.append((low, high))
             day += timedelta(days=1)
         return np.array(found, dtype=np.int64).reshape(-1, 2)
+
+    def clock(self, start: datetime, end: datetime) -> Clock:
+        """The working clock over the local days around ``start`` to ``end``."""
+        return Clock(self.intervals(start, end))
 
     def seconds(self, starts: pl.Series, ends: pl.Series) -> pl.Series:
         """Working seconds (floats, exact to the microsecond) from each start to its end
@@ -216,11 +222,9 @@ class Calendar:
         if known.any():
             a = low.filter(known).to_numpy()
             b = high.filter(known).to_numpy()
-            span = (
-                _from_micros(int(min(a.min(), b.min()))),
-                _from_micros(int(max(a.max(), b.max()))),
+            clock = self.clock(
+                from_micros(int(min(a.min(), b.min()))), from_micros(int(max(a.max(), b.max())))
             )
-            clock = _Clock(self.intervals(*span))
             result[known.to_numpy()] = (clock.at(b) - clock.at(a)) / 1e6
         return pl.Series(starts.name, result).fill_nan(None)
 
@@ -235,23 +239,43 @@ class Calendar:
         return timedelta(seconds=float(found))
 
 
-class _Clock:
-    """Working microseconds from the first interval's start up to any moment."""
+class Clock:
+    """Working microseconds counted from the first of some working intervals (UTC
+    microseconds, n x 2, in order: `Calendar.intervals`) up to any moment, and back."""
 
     def __init__(self, intervals: np.ndarray) -> None:
         self.starts = intervals[:, 0]
-        self.ends = intervals[:, 1]
-        lengths = self.ends - self.starts
+        self.lengths = intervals[:, 1] - intervals[:, 0]
+        lengths = self.lengths
         self.before = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
 
     def at(self, moments: np.ndarray) -> np.ndarray:
+        """The working microseconds up to each moment (microseconds)."""
         if not len(self.starts):
             return np.zeros(len(moments), dtype=np.int64)
         index = np.searchsorted(self.starts, moments, side="right") - 1
-        inside = np.clip(moments - self.starts[np.maximum(index, 0)], 0, None)
-        lengths = self.ends - self.starts
-        done = np.minimum(inside, lengths[np.maximum(index, 0)])
-        return np.where(index < 0, 0, self.before[np.maximum(index, 0)] + done)
+        at = np.maximum(index, 0)
+        done = np.minimum(np.clip(moments - self.starts[at], 0, None), self.lengths[at])
+        return np.where(index < 0, 0, self.before[at] + done)
+
+    def moments(self, working: np.ndarray) -> np.ndarray:
+        """The moment each amount of working microseconds is reached (the inverse of `at`;
+        at the next opening where it falls on a closing)."""
+        index = np.searchsorted(self.before, working, side="right") - 1
+        found: np.ndarray = self.starts[index] + (working - self.before[index])
+        return found
+
+
+def between(starts: pl.Series, ends: pl.Series, calendar: Calendar | None) -> pl.Series:
+    """Durations from each start to its end: elapsed, or the ``calendar``'s working time."""
+    return ends - starts if calendar is None else calendar.durations(starts, ends)
+
+
+def known(calendars: Calendars, name: str, known_at: datetime | None = None) -> Calendar | None:
+    """The calendar of that name as the store knew it at ``known_at`` (None: now), if it
+    did."""
+    kept = calendars.known(known_at).get(name)
+    return None if kept is None else Calendar.from_json(name, kept.definition)
 
 
 def _local(day: date, minutes: int, zone: ZoneInfo) -> datetime:
@@ -259,15 +283,6 @@ def _local(day: date, minutes: int, zone: ZoneInfo) -> datetime:
     if minutes >= 24 * 60:
         return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
     return datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone)
-
-
-def _micros(moment: datetime) -> int:
-    delta = moment.astimezone(UTC) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _from_micros(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
 
 
 def _minutes(text: str, whole: str) -> int:

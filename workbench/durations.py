@@ -31,10 +31,10 @@ def human(value: timedelta | None) -> str:
     return "" if value is None else human_duration(value.total_seconds())
 
 
-def human_working(value: timedelta | None, day_seconds: float) -> str:
+def human_working(value: timedelta | None, day_seconds: float | None) -> str:
     """Working time as a person reads it: minutes and hours, then working days of
     ``day_seconds`` (a calendar's working day: 8 working hours are one day, not a third of
-    one); '' when there is none.
+    one); '' when there is none. Without a working day, elapsed time (`human`).
 
     >>> human_working(timedelta(hours=3), 8 * 3600), human_working(timedelta(hours=20), 8 * 3600)
     ('3.0 h', '2.5 working days')
@@ -42,7 +42,7 @@ def human_working(value: timedelta | None, day_seconds: float) -> str:
     if value is None:
         return ""
     seconds = value.total_seconds()
-    if day_seconds <= 0 or abs(seconds) < day_seconds:
+    if day_seconds is None or day_seconds <= 0 or abs(seconds) < day_seconds:
         return human_duration(seconds)
     days = seconds / day_seconds
     return f"{days:.0f} working days" if days >= 10 else f"{days:.1f} working days"

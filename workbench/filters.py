@@ -567,15 +567,12 @@ class Filters:
     def __bool__(self) -> bool:
         return bool(self.items)
 
-    def in_calendar(self, calendar: Calendar | None, *, within: timedelta | None = None) -> Filters:
+    def in_calendar(self, calendar: Calendar | None) -> Filters:
         """The filters with the follower filter's ``within`` in the ``calendar``'s working
-        time (elapsed time when None); ``within``, if given, replaces its span (read in
-        working days)."""
+        time (elapsed time when None)."""
         return Filters(
             tuple(
-                replace(item, calendar=calendar, within=within or item.within)
-                if isinstance(item, Follows)
-                else item
+                replace(item, calendar=calendar) if isinstance(item, Follows) else item
                 for item in self.items
             )
         )

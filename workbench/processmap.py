@@ -10,14 +10,14 @@ map stays connected.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
 from workbench.dot import quote
-from workbench.durations import human_duration, human_working
+from workbench.durations import human_working
 from workbench.filters import ActivityCoverage
 from workbench.projections import directly_follows, end_activities, on_codes, start_activities
 
@@ -62,16 +62,14 @@ def process_map(
     )
     if not presorted:  # once, for the three projections below
         events = events.sort("case_id", "timestamp", "position").collect().lazy()
-    found = assemble(
+    return assemble(
         nodes,
         directly_follows(events, presorted=True, calendar=calendar).collect(),
         start_activities(events, presorted=True).collect(),
         end_activities(events, presorted=True).collect(),
         paths=paths,
+        calendar=calendar,
     )
-    if calendar is None:
-        return found
-    return replace(found, calendar=calendar.name, working_day=calendar.day_seconds)
 
 
 def assemble(
@@ -81,11 +79,15 @@ def assemble(
     ends: pl.DataFrame,
     *,
     paths: float = 100,
+    calendar: Calendar | None = None,
 ) -> ProcessMap:
-    """A map from its computed parts (by any engine), keeping the strongest ``paths`` %."""
+    """A map from its computed parts (by any engine), keeping the strongest ``paths`` %;
+    ``calendar`` is the one the edges' times are working time of, if any."""
     if paths < 100 and edges.height:
         edges = _strongest_paths(edges, paths)
-    return ProcessMap(nodes=nodes, edges=edges, starts=starts, ends=ends)
+    if calendar is None:
+        return ProcessMap(nodes=nodes, edges=edges, starts=starts, ends=ends)
+    return ProcessMap(nodes, edges, starts, ends, calendar.name, calendar.day_seconds)
 
 
 def _strongest_paths(edges: pl.DataFrame, percent: float) -> pl.DataFrame:
@@ -114,6 +116,14 @@ def edge_value(edges: pl.DataFrame, measure: Measure) -> pl.Series:
         "total": "total_duration",
     }[measure]
     return edges[column].dt.total_microseconds().cast(pl.Float64) / 1e6
+
+
+def edge_label(frequency: int, value: float, measure: Measure, working_day: float | None) -> str:
+    """How an edge's value reads: its frequency, or its time (in working days of
+    ``working_day`` seconds, when the map's times are working time)."""
+    if measure == "frequency":
+        return f"{frequency:,}"
+    return human_working(timedelta(seconds=value), working_day)
 
 
 def _number(value: object) -> float:
@@ -178,12 +188,7 @@ def to_dot(pmap: ProcessMap, *, measure: Measure = "frequency", title: str = "")
     values = edge_value(pmap.edges, measure)
     biggest = max(_number(values.max()), 1e-9)
     for row, value in zip(pmap.edges.iter_rows(named=True), values, strict=True):
-        if measure == "frequency":
-            label = f"{row['frequency']:,}"
-        elif pmap.working_day:
-            label = human_working(timedelta(seconds=value), pmap.working_day)
-        else:
-            label = human_duration(value)
+        label = edge_label(row["frequency"], value, measure, pmap.working_day)
         width = 0.8 + 5 * _number(value) / biggest
         lines.append(
             f"  {quote(row['source'])} -> {quote(row['target'])}"

@@ -114,7 +114,7 @@ def steps(
         pl.when(same_case).then(pl.col(name).shift(-1)).alias(f"target_{name}") for name in kept
     ]
     if START in events.collect_schema():
-        begun = pl.min_horizontal(pl.coalesce(START, "timestamp"), "timestamp")
+        begun = _started()
         columns = dict.fromkeys(["case_id", "activity", "timestamp", "position", *kept])
         ordered_events = events.select(*columns, begun.alias("begun")).sort(
             "case_id", "begun", "timestamp", "position"
@@ -333,32 +333,33 @@ def instances(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     not an instance yet); and at its completion in any other log.
     """
     schema = events.collect_schema()
-    done = occurrences(ordered(events, presorted=presorted))
-    resource = pl.col("resource") if "resource" in schema else pl.lit(None, pl.String)
-    if START in schema:
-        begun = pl.min_horizontal(pl.coalesce(START, "timestamp"), "timestamp")
-        found = done.select(
-            "case_id",
-            "activity",
-            resource.alias("resource"),
-            begun.alias("start"),
-            pl.col("timestamp").alias("end"),
-            "position",
-        )
-    elif _has_starts(events, schema):
+    if START not in schema and _has_starts(events, schema):
         found = _paired(ordered(events, presorted=presorted), schema)
     else:
-        found = done.select(
+        found = occurrences(ordered(events, presorted=presorted)).select(
             "case_id",
             "activity",
-            resource.alias("resource"),
-            pl.col("timestamp").alias("start"),
+            _resource(schema),
+            (_started() if START in schema else pl.col("timestamp")).alias("start"),
             pl.col("timestamp").alias("end"),
             "position",
         )
     same_case = pl.col("case_id").shift(1) == pl.col("case_id")
     return found.sort("case_id", "start", "end", "position").with_columns(
         previous_end=pl.when(same_case).then(pl.col("end").shift(1))
+    )
+
+
+def _started() -> pl.Expr:
+    """An event's start in a log of intervals: its `START`, or its time where it has none
+    or one after it."""
+    return pl.min_horizontal(pl.coalesce(START, "timestamp"), "timestamp")
+
+
+def _resource(schema: pl.Schema) -> pl.Expr:
+    """The events' resource, or none in a log without resources."""
+    return (pl.col("resource") if "resource" in schema else pl.lit(None, pl.String)).alias(
+        "resource"
     )
 
 
@@ -388,7 +389,6 @@ def _paired(events: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
     run_starts = pl.any_horizontal(
         (column != column.shift(1)).fill_null(True) for column in (*keys, pl.col("phase"))
     )
-    resource = pl.col("resource") if "resource" in schema else pl.lit(None, pl.String)
     ranked = (
         events.with_columns(phase=pl.coalesce(phase, pl.lit("")))
         .filter(pl.col("phase").is_in(["start", "complete", ""]))
@@ -406,7 +406,7 @@ def _paired(events: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
         "phase",
         "case_id",
         "activity",
-        resource.alias("resource"),
+        _resource(schema),
         pl.col("timestamp").alias("end"),
         "position",
     )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from workbench import projections
+from workbench.calendars import between
 from workbench.events import WorkbenchError
 from workbench.filters import Filters, TimeRange
 from workbench.store import EventStore, from_micros, to_micros
@@ -192,11 +193,6 @@ def restatements(
 _Figures = tuple[int, int, "timedelta | None", int]
 
 
-def _took(starts: pl.Series, ends: pl.Series, calendar: Calendar | None) -> pl.Series:
-    """Case durations: elapsed, or the ``calendar``'s working time."""
-    return ends - starts if calendar is None else calendar.durations(starts, ends)
-
-
 def _figures_by_filtering(
     tagged: pl.DataFrame, found: list[Import], period: Filters, calendar: Calendar | None
 ) -> list[_Figures]:
@@ -213,7 +209,7 @@ def _figures_by_filtering(
             .collect()
             .item()
         )
-        median = _took(cases["start"], cases["end"], calendar).median() if cases.height else None
+        median = between(cases["start"], cases["end"], calendar).median() if cases.height else None
         figures.append((cases.height, counted, median, late))  # type: ignore[arg-type]
     return figures
 
@@ -272,7 +268,7 @@ def _figures_by_case(
         )
         counted = int(now["events"].sum())
         brought = int(now.filter(pl.col("import") == index)["late"].sum())
-        median = _took(now["start"], now["end"], calendar).median() if now.height else None
+        median = between(now["start"], now["end"], calendar).median() if now.height else None
         figures.append((now.height, counted, median, brought))  # type: ignore[arg-type]
     return figures
 

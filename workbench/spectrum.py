@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 import polars as pl
 
 from workbench import projections
+from workbench.calendars import between
 from workbench.events import WorkbenchError
 
 if TYPE_CHECKING:
@@ -163,11 +164,9 @@ def spectrum(
     if every is not None and every not in WIDTHS:
         raise SpectrumError(f"--every {every!r}: choose one of {', '.join(WIDTHS)}")
     found = passages(events, segments, color=color)
-    if calendar is not None:
-        duration = calendar.durations(found["start"], found["end"])
-    else:
-        duration = found["end"] - found["start"]
-    found = found.with_columns(duration=duration, ghost=_unknown(found, known_at))
+    found = found.with_columns(
+        duration=between(found["start"], found["end"], calendar), ghost=_unknown(found, known_at)
+    )
     width = every or _width(found)
     parts: list[Segment] = []
     for source, target in segments:

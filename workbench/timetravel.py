@@ -25,11 +25,15 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from workbench.events import VOCABULARY
 from workbench.projections import directly_follows, is_occurrence, on_codes
+
+if TYPE_CHECKING:
+    from workbench.calendars import Calendar
 
 # Columns of the folded (mergeable) state, beyond the case's attributes.
 _FOLDED = (
@@ -308,6 +312,20 @@ def without_superseded(events: pl.LazyFrame) -> pl.LazyFrame:
 
 
 @on_codes
+def in_working_time(state: pl.DataFrame, at: datetime, calendar: Calendar) -> pl.DataFrame:
+    """A state at ``at`` (`state_at`) with ``elapsed`` (from the case's start to ``at``, or
+    to its last event once completed) and ``idle`` (from its last event to ``at``, open
+    cases only) in the ``calendar``'s working time."""
+    moment = pl.lit(at).cast(pl.Datetime("us", "UTC"))
+    open_ = pl.col("status") == "open"
+    until = state.select(pl.when(open_).then(moment).otherwise(pl.col("last_timestamp")))
+    now = pl.Series("at", [at] * state.height, dtype=pl.Datetime("us", "UTC"))
+    return state.with_columns(
+        elapsed=calendar.durations(state["start"], until.to_series()),
+        idle=pl.when(open_).then(calendar.durations(state["last_timestamp"], now)),
+    )
+
+
 def state_at(
     events: pl.LazyFrame,
     at: datetime,

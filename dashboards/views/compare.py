@@ -20,7 +20,7 @@ from dashboards.layout import (
 from dashboards.markdown import escape
 from workbench.application import Workbench
 from workbench.compare import MIN_CASES, to_dot
-from workbench.durations import human_duration, human_working
+from workbench.durations import human_working
 from workbench.events import VOCABULARY
 from workbench.filters import Attribute, Filters, TimeRange
 
@@ -100,9 +100,7 @@ day = state.workbench().working_day(calendar)
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None or day is None:
-        return human_duration(seconds)
-    return human_working(timedelta(seconds=seconds), day)
+    return human_working(None if seconds is None else timedelta(seconds=seconds), day)
 
 
 metrics = st.columns(5)

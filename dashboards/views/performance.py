@@ -13,7 +13,7 @@ from dashboards import charts, state
 from dashboards.layout import filtered_note, require_log, title, untimed_note, views
 from workbench import projections
 from workbench.application import Cut, Workbench
-from workbench.durations import human, human_working
+from workbench.durations import human_working
 
 DOTS = 50_000  # the dotted chart's points: the events of the cases that started first
 
@@ -179,11 +179,7 @@ def show_spectrum() -> None:
             charts.spectrum_lines(shown, part.source, part.target, by_value=found.color is not None)
         )
         right_side.plotly_chart(charts.spectrum_bins(part.bins, found.every, ghosts=found.ghosts))
-        cuts = ", ".join(
-            human(cut) if day is None else human_working(cut, day)
-            for cut in part.quartiles
-            if cut is not None
-        )
+        cuts = ", ".join(human_working(cut, day) for cut in part.quartiles if cut is not None)
         st.caption(
             f"{lines.height:,} passages"
             + (f" (1 in {step:,} drawn; the bars count them all)" if step > 1 else "")

@@ -3,7 +3,6 @@ effects) and why (what goes with long cases)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -42,9 +41,6 @@ def timeline(
         return
     day = bench.working_day(chosen)
 
-    def shown(value: timedelta | None) -> str:
-        return human(value) if day is None else human_working(value, day)
-
     if chosen:
         heading(log, f"  (working time, calendar {chosen})")
     table = Table("", "time", "activity", "resource", "waiting", "service", "event id")
@@ -54,8 +50,8 @@ def timeline(
             f"{row['timestamp']:%Y-%m-%d %H:%M:%S}",
             row["activity"],
             row.get("resource") or "",
-            shown(row["waiting"]),
-            shown(row["service"]),
+            human_working(row["waiting"], day),
+            human_working(row["service"], day),
             row["event_id"],
         )
     out.print(table)

@@ -116,8 +116,7 @@ def dfg(
 
     Example: workbench dfg orders --dot --measure median > map.dot
     """
-    from workbench.durations import human_duration
-    from workbench.processmap import MEASURES, edge_value, to_dot
+    from workbench.processmap import MEASURES, edge_label, edge_value, to_dot
 
     if measure not in MEASURES:
         fail(f"--measure {measure!r}: choose one of {', '.join(MEASURES)}")
@@ -162,12 +161,7 @@ def dfg(
     values = edge_value(pmap.edges, measure)
     table = Table("from", "to", "cases", measure)
     for row, value in zip(pmap.edges.iter_rows(named=True), values, strict=True):
-        if measure == "frequency":
-            shown = f"{row['frequency']:,}"
-        elif pmap.working_day:
-            shown = human_working(timedelta(seconds=value), pmap.working_day)
-        else:
-            shown = human_duration(value)
+        shown = edge_label(row["frequency"], value, measure, pmap.working_day)
         table.add_row(row["source"], row["target"], f"{row['cases']:,}", shown)
     out.print(table)
 
@@ -233,9 +227,7 @@ def activities(
             f"{row['events']:,}",
             f"{row['cases']:,}",
             *(
-                human(row[f"{name}_{kind}"])
-                if day is None
-                else human_working(row[f"{name}_{kind}"], day)
+                human_working(row[f"{name}_{kind}"], day)
                 for kind in ("service", "waiting")
                 for name in STATISTICS
             ),
@@ -290,11 +282,7 @@ def spectrum(
     heading(log, f"  ({'; '.join(described)})" if described else "")
     day = workbench().working_day(calendar)
     for part in found.segments:
-        cuts = ", ".join(
-            human(cut) if day is None else human_working(cut, day)
-            for cut in part.quartiles
-            if cut is not None
-        )
+        cuts = ", ".join(human_working(cut, day) for cut in part.quartiles if cut is not None)
         ghosts = int(part.lines["ghost"].sum())
         out.print(
             f"{part.source} → {part.target}: {part.lines.height:,} passages"
@@ -417,7 +405,6 @@ def compare(
 
 
 def _delta(value: float | None) -> Any:
-    from datetime import timedelta
 
     return None if value is None else timedelta(seconds=value)
 

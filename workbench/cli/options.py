@@ -76,12 +76,18 @@ class FilterFlags:
     different_attribute: str | None = None
     exclude: bool | None = None
 
-    def parse(self) -> tuple[Cut, Filters]:
-        """The flags as a `Cut` and `Filters`, parsed once."""
-        from workbench.application import Cut, moment
+    def cut(self) -> Cut:
+        """The cut flags as a `Cut`."""
+        from workbench.application import Cut
+
+        return Cut.parse(as_of=self.as_of, known_at=self.known_at)
+
+    def filters(self, calendar: Calendar | None = None) -> Filters:
+        """The filter flags as `Filters`; the follower filter's ``--within`` counts the
+        ``calendar``'s working time, if one is given."""
+        from workbench.application import moment
         from workbench.filters import Contains, Filters, Lifecycle, TimeRange
 
-        cut = Cut.parse(as_of=self.as_of, known_at=self.known_at)
         items: list[Any] = []
         if self.start or self.end:
             low = moment(self.start, "--from") if self.start else None
@@ -95,13 +101,14 @@ class FilterFlags:
             items.append(Contains(tuple(self.activity)))
         for pair in self.attribute or []:
             items.append(attribute_filter(pair, "--attribute"))
-        follower = self._follower()
+        follower = self._follower(calendar)
         if follower is not None:
             items.append(follower)
-        return cut, Filters(tuple(items))
+        return Filters(tuple(items))
 
-    def _follower(self) -> Any:
-        """The follower filter of ``--follows A B`` and its modifiers, if given."""
+    def _follower(self, calendar: Calendar | None) -> Any:
+        """The follower filter of ``--follows A B`` and its modifiers, if given, its
+        ``--within`` in the ``calendar``'s working time when there is one."""
         from workbench.filters import Follows
 
         modifiers = {
@@ -120,10 +127,11 @@ class FilterFlags:
             self.follows[0],
             self.follows[1],
             directly=bool(self.directly),
-            within=None if self.within is None else span(self.within, "--within"),
+            within=None if self.within is None else span(self.within, "--within", calendar),
             same=self.same_attribute,
             different=self.different_attribute,
             exclude=bool(self.exclude),
+            calendar=calendar,
         )
 
 
@@ -239,19 +247,18 @@ def with_filters(function: F, *, cuts: bool = True, times: bool = True) -> F:
     @functools.wraps(function)
     def run(**given: Any) -> Any:
         flags = FilterFlags(**{name: given.pop(name) for name in names})
-        cut, filters = flags.parse()
+        cut = flags.cut()
+        hours = None
         if "calendar" in given and "log" in given:
-            # --calendar NAME, elapsed, or by default the log's assigned calendar; the
-            # follower filter's --within counts the same working time.
+            # --calendar NAME, elapsed, or by default the log's assigned calendar: what the
+            # command's durations and the follower filter's --within count.
             from workbench.cli.session import workbench
 
             known = workbench().known_moment(given["log"], cut)
-            chosen = workbench().durations_in(given["log"], given["calendar"], known)
-            given["calendar"] = chosen
-            if chosen is not None:
-                hours = workbench().calendar(chosen, known)
-                within = None if flags.within is None else span(flags.within, "--within", hours)
-                filters = filters.in_calendar(hours, within=within)
+            given["calendar"] = workbench().durations_in(given["log"], given["calendar"], known)
+            if given["calendar"] is not None:
+                hours = workbench().calendar(given["calendar"], known)
+        filters = flags.filters(hours)
         return function(**given, filters=filters, **({"cut": cut} if cuts else {}))
 
     run.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]

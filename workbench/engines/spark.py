@@ -478,6 +478,13 @@ def _occurrence(events: DataFrame) -> Column:
     return phase.isNull() | (phase == "complete")
 
 
+def _started() -> Column:
+    """`workbench.projections._started` on Spark: an event's start in a log of intervals."""
+    from pyspark.sql import functions as F
+
+    return F.least(F.coalesce(F.col(START), F.col("timestamp")), F.col("timestamp"))
+
+
 def _polars(frame: DataFrame) -> pl.DataFrame:
     """A (small) Spark result as a Polars frame, through Arrow."""
     table = frame.toArrow()
@@ -527,13 +534,12 @@ def _working(frame: DataFrame, start: str, end: str, name: str, calendar: Calend
     ).first() or (None, None)
     if low is None or high is None:
         return frame.withColumn(name, F.lit(None).cast("long"))
-    intervals = calendar.intervals(from_micros(low), from_micros(high))
-    opens, closes = intervals[:, 0], intervals[:, 1]
-    lengths = closes - opens
-    before = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
+    laid_out = calendar.clock(from_micros(low), from_micros(high))
+    opens, lengths, before = laid_out.starts, laid_out.lengths, laid_out.before
     schema = StructType([*frame.schema.fields, StructField(name, LongType(), True)])
 
-    def clock(moments: Any) -> Any:  # working microseconds from the first opening
+    # `Clock.at`, again: the executors may not have Workbench to unpickle a Clock with.
+    def clock(moments: Any) -> Any:
         if not len(opens):
             return np.zeros(len(moments), dtype=np.int64)
         index = np.searchsorted(opens, moments, side="right") - 1
@@ -573,8 +579,7 @@ def directly_follows(events: DataFrame, *, calendar: Calendar | None = None) -> 
     if START in events.columns:  # a log of intervals: by starts, waiting from end to start
         from pyspark.sql import Window
 
-        begun = F.least(F.coalesce(F.col(START), F.col("timestamp")), F.col("timestamp"))
-        events = events.withColumn("__begun", begun)
+        events = events.withColumn("__begun", _started())
         window = Window.partitionBy("case_id").orderBy("__begun", "timestamp", "position")
         arrival = F.greatest(F.lead("__begun").over(window), F.col("timestamp"))
     steps = events.select(
@@ -792,20 +797,10 @@ def instances(events: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
     resource = F.col("resource") if "resource" in events.columns else F.lit(None).cast("string")
-    done = events.where(_occurrence(events))
-    if START in events.columns:
-        begun = F.least(F.coalesce(F.col(START), F.col("timestamp")), F.col("timestamp"))
-        found = done.select(
-            "case_id",
-            "activity",
-            resource.alias("resource"),
-            begun.alias("start"),
-            F.col("timestamp").alias("end"),
-            "position",
-        )
-    elif "lifecycle" in events.columns and events.where(
-        F.lower(F.col("lifecycle")) == "start"
-    ).take(1):
+    if START not in events.columns and (
+        "lifecycle" in events.columns
+        and events.where(F.lower(F.col("lifecycle")) == "start").take(1)
+    ):
         phase = F.coalesce(F.lower(F.col("lifecycle")), F.lit(""))
         paired = Window.partitionBy("case_id", "activity", "phase").orderBy("timestamp", "position")
         ranked = (
@@ -835,11 +830,11 @@ def instances(events: DataFrame) -> DataFrame:
             "position",
         )
     else:
-        found = done.select(
+        found = events.where(_occurrence(events)).select(
             "case_id",
             "activity",
             resource.alias("resource"),
-            F.col("timestamp").alias("start"),
+            (_started() if START in events.columns else F.col("timestamp")).alias("start"),
             F.col("timestamp").alias("end"),
             "position",
         )

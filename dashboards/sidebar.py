@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboards import login, navigation, state
 from dashboards.markdown import escape
-from workbench.application import ELAPSED
+from workbench.application import ASSIGNED, ELAPSED
 from workbench.events import VOCABULARY
 from workbench.filters import (
     Attribute,
@@ -70,15 +70,22 @@ def render() -> None:
         if zone != str(state.timezone()):
             st.query_params[state.TIMEZONE_KEY] = zone
             st.rerun()
-        names = state.calendars()
+        names = state.calendars(summary.log)
         if names:
             current = state.calendar_name()
             chosen = st.selectbox(
                 "Durations in",
                 ["elapsed time", *names],
-                index=1 + names.index(current) if current else 0,
+                index=1 + names.index(current) if current in names else 0,
+                format_func=lambda name: (
+                    f"assigned by {state.workbench().attribute_of(summary.log)}"
+                    if name == ASSIGNED
+                    else name
+                ),
                 help="A working calendar (`workbench calendar add`): durations count its"
-                " working hours only. A log's default is set with `workbench calendar assign`.",
+                " working hours only. A log's default is set with `workbench calendar assign`;"
+                " 'assigned by' counts each case in the calendar of its site, team or"
+                " resource (`calendar assign NAME --log LOG --attribute KEY=VALUES`).",
             )
             if chosen != (current or "elapsed time"):
                 # "elapsed" in the link where the log has a default calendar; nothing where

@@ -26,7 +26,7 @@ import polars as pl
 import streamlit as st
 
 from workbench.access import User
-from workbench.application import ELAPSED, Cut, Workbench
+from workbench.application import ASSIGNED, ELAPSED, Cut, Workbench
 from workbench.caching import BoundedCache
 from workbench.events import WorkbenchError
 from workbench.filters import Cases, Filters, Follows, case_list_name
@@ -181,7 +181,10 @@ def filters() -> Filters:
     if not any(isinstance(item, Follows) and item.within for item in found.items):
         return found  # (the calendar is read only for a follower filter's "within")
     name = calendar_name()  # that "within" counts working time then
-    return found.in_calendar(workbench().calendar(name)) if name else found
+    log = st.query_params.get(LOG_KEY)
+    if not name or log is None:
+        return found
+    return found.in_calendar(workbench().hours(log, name))
 
 
 def case_lists(log: str | None) -> Callable[[str], list[str] | None]:
@@ -247,9 +250,9 @@ def calendar_name() -> str | None:
     log's default (`Workbench.durations_in`, as the commands resolve theirs). None: elapsed
     time."""
     wanted = st.query_params.get(CALENDAR_KEY)
-    if wanted and wanted != ELAPSED and wanted not in calendars():
-        wanted = None
     log = st.query_params.get(LOG_KEY)
+    if wanted and wanted != ELAPSED and wanted not in calendars(log):
+        wanted = None
     if log is None:
         return wanted if wanted != ELAPSED else None
     return workbench().durations_in(log, wanted)
@@ -261,9 +264,13 @@ def default_calendar() -> str | None:
     return None if log is None else workbench().durations_in(log, None)
 
 
-def calendars() -> list[str]:
-    """The names of the store's working calendars."""
-    return list(store().calendars.known())
+def calendars(log: str | None = None) -> list[str]:
+    """The names of the store's working calendars, and `ASSIGNED` first where the ``log``
+    has calendars by attribute value."""
+    names = list(store().calendars.known())
+    if log is not None and workbench().attribute_of(log) is not None:
+        return [ASSIGNED, *names]
+    return names
 
 
 def timezone() -> ZoneInfo:
@@ -332,10 +339,21 @@ def ask(verb: Callable[..., T], log: str, *args: Any, **options: Any) -> T:
         tuple((k, _key(v)) for k, v in sorted(options.items())),
     )
     if options.get("calendar"):  # a calendar changed later gives other answers
-        key += (bench.calendar(options["calendar"]).to_json(),)
+        key += (_calendar_key(bench, log, options["calendar"]),)
     head = bench.head(log)
     return _answer(  # type: ignore[no-any-return]
         db_location(), verb.__qualname__, log, head, key, lambda: verb(bench, log, *args, **options)
+    )
+
+
+def _calendar_key(bench: Workbench, log: str, name: str) -> str:
+    """What a cached answer in a calendar's working time is keyed on: the calendar as it
+    stands, or for `ASSIGNED` every calendar and the log's assignment."""
+    if name != ASSIGNED:
+        return bench.calendar(name).to_json()
+    calendars = {name: calendar.to_json() for name, calendar in bench.calendars().items()}
+    return repr(
+        (calendars, bench.calendars_by_value().get(log), bench.assigned_calendars().get(log))
     )
 
 

@@ -302,6 +302,37 @@ def test_stats_and_dfg_on_spark_equal_the_default_engine(engine, real_store, log
     )
 
 
+def test_calendars_by_an_attribute_on_spark_equal_polars(engine, tmp_path) -> None:
+    """Each wait in the calendar of its case's value at its end (`Assigned`): sepsis by its
+    events' groups, which change within a case, and the running example by resource over
+    a default calendar."""
+    db = tmp_path / "assigned.db"
+    with EventStore(db) as store:
+        ingest(store, real_log("sepsis.xes.gz"), log="sepsis")
+        ingest(store, real_log("running-example.xes"), log="running")
+    _cli(db, "calendar", "add", "office", "--hours", "mon-fri 08:30-17:30", "--country", "NL")
+    _cli(
+        db, "calendar", "add", "early", "--hours", "mon-sat 06:00-12:00", "--timezone", "Asia/Tokyo"
+    )
+    for log, default, key, values in (
+        ("sepsis", None, "org:group", ("A,B,C", "E,F")),
+        ("running", "office", "resource", ("Pete,Mike", "Sara")),
+    ):
+        if default is not None:
+            _cli(db, "calendar", "assign", default, "--log", log)
+        for name, chosen in zip(("office", "early"), values, strict=True):
+            _cli(db, "calendar", "assign", name, "--log", log, "--attribute", f"{key}={chosen}")
+        for command in (
+            ["activities", log, "--json"],
+            ["dfg", log, "--json"],
+            ["stats", log, "--json"],
+        ):
+            polars_output = json.loads(_cli(db, *command))
+            spark_output = json.loads(_cli(db, *command, "--engine", "spark"))
+            assert spark_output == polars_output, command
+        assert json.loads(_cli(db, "stats", log, "--json"))["calendar"] == "assigned"
+
+
 # ------------------------------------------------------------------ a real cluster
 
 

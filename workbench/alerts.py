@@ -37,7 +37,7 @@ from workbench.store import EventStore
 from workbench.store.rules import Firing
 
 if TYPE_CHECKING:
-    from workbench.calendars import Calendar
+    from workbench.calendars import Hours
 
 Kind = Literal["waiting", "open", "throughput"]
 KINDS: tuple[Kind, ...] = ("waiting", "open", "throughput")
@@ -103,7 +103,7 @@ def value(
     at: datetime,
     *,
     completed: list[str] | None = None,
-    calendar: Calendar | None = None,
+    calendar: Hours | None = None,
 ) -> float | None:
     """What the rule measures on the events (as known) at the moment ``at``. A case is
     complete when it ended with one of ``completed`` (by default the activities that end
@@ -189,10 +189,11 @@ class Alerts:
             latest = self.store.summary(watched).last_timestamp
             if latest is None:
                 continue
-            hours = _calendar(self.store, rule, None)
+            events = self.store.scan(watched)
+            hours = _calendar(self.store, rule, None, events)
             if rule.calendar is not None and hours is None:
                 continue  # its calendar is gone: no measure, and no false alarm
-            measured = value(rule, self.store.scan(watched), latest, calendar=hours)
+            measured = value(rule, events, latest, calendar=hours)
             now_holds = holds(rule, measured)
             if now_holds and not kept.holding:
                 firing = Firing(
@@ -263,7 +264,9 @@ def backtest(store: EventStore, rule: Rule, *, step: timedelta = timedelta(days=
     while moment <= last + step:
         known = events.filter(pl.col("known") <= moment).drop("known")
         # The calendar as known then, or, for a history older than the calendar, as now.
-        hours = _calendar(store, rule, moment) or _calendar(store, rule, None)
+        hours = _calendar(store, rule, moment, known.lazy()) or _calendar(
+            store, rule, None, known.lazy()
+        )
         measured = (
             value(rule, known.lazy(), moment, completed=ending, calendar=hours)
             if known.height
@@ -286,8 +289,18 @@ def backtest(store: EventStore, rule: Rule, *, step: timedelta = timedelta(days=
     )
 
 
-def _calendar(store: EventStore, rule: Rule, known_at: datetime | None) -> Calendar | None:
-    """The rule's calendar as the store knew it at ``known_at`` (None: now), if it did."""
-    from workbench.calendars import known
+def _calendar(
+    store: EventStore, rule: Rule, known_at: datetime | None, events: pl.LazyFrame
+) -> Hours | None:
+    """The rule's calendar as the store knew it at ``known_at`` (None: now), if it did; for
+    `ASSIGNED`, the log's calendars by attribute value over its ``events``."""
+    from workbench.calendars import assigned, known
+    from workbench.store import LogName
+    from workbench.store.calendars import ASSIGNED
 
-    return None if rule.calendar is None else known(store.calendars, rule.calendar, known_at)
+    if rule.calendar is None:
+        return None
+    if rule.calendar == ASSIGNED:
+        log = LogName.parse(rule.log).log
+        return assigned(store.calendars, log, lambda columns: events.select(columns), known_at)
+    return known(store.calendars, rule.calendar, known_at)

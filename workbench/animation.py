@@ -34,7 +34,7 @@ from workbench.processmap import END_NODE, START_NODE, endpoint_edges
 from workbench.store import from_micros, to_micros
 
 if TYPE_CHECKING:
-    from workbench.calendars import Calendar
+    from workbench.calendars import Calendar, Hours
 
 BINS = 4  # stretches of an edge a token's position is rounded to
 FRAMES = 240
@@ -107,7 +107,7 @@ def animate(
     *,
     frames: int = FRAMES,
     known_at: datetime | int | None = None,
-    calendar: Calendar | None = None,
+    calendar: Hours | None = None,
 ) -> Animation:
     """The animation of ``events`` from ``start`` to ``end`` in ``frames`` frames.
 
@@ -115,7 +115,13 @@ def animate(
     ghost until the clock reaches the moment it was recorded: a late event shows as what
     it was, news that had not arrived. Without it every move is solid. With a
     ``calendar``, the frames are evenly spaced in its working time: nights, weekends and
-    holidays pass in no time."""
+    holidays pass in no time. The clock is one for the whole log: with calendars by an
+    attribute's value (`Assigned`), the log's default calendar's (elapsed time without
+    one)."""
+    from workbench.calendars import Assigned
+
+    if isinstance(calendar, Assigned):
+        calendar = calendar.default
     ghosts = known_at is not None
     if end <= start:
         raise AnimationError("the animation's window ends before it starts")

@@ -41,6 +41,7 @@ from workbench.events import UnknownLog, WorkbenchError, parse_time
 from workbench.filters import Attribute, Filters
 from workbench.readmodel import ReadModel, cut, decoded, decoded_lazy
 from workbench.store import EventStore, Firing, LogSummary
+from workbench.store import calendars as calendars_store
 from workbench.summary import Summary, summarize
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from workbench.access import Access, User
     from workbench.animation import Animation
     from workbench.bounded import Limit
-    from workbench.calendars import Calendar
+    from workbench.calendars import Calendar, Hours
     from workbench.checkpoints import Checkpoint
     from workbench.compare import Comparison
     from workbench.mining import Analysis, Conformance
@@ -65,6 +66,7 @@ ENGINES: tuple[Engine, ...] = ("polars", "spark")
 
 #: The calendar name that asks for elapsed time where a log has a default calendar.
 ELAPSED = "elapsed"
+ASSIGNED = calendars_store.ASSIGNED
 
 
 class BadArgument(WorkbenchError):
@@ -177,6 +179,7 @@ class Workbench:
         self._store: EventStore | None = None
         self._model: ReadModel | None = None
         self._lock = threading.RLock()
+        self._assignments: dict[tuple[object, ...], Hours | None] = {}  # the last few built
         self.user: User | None = None  # who acts through it (None: no logins; `acting`)
 
     # ------------------------------------------------------------------ what it owns
@@ -460,7 +463,7 @@ class Workbench:
         from workbench import projections
 
         timed = self.timed(log)
-        hours = self._hours(log, calendar, cut)
+        hours = self.hours(log, calendar, cut)
         if self.engine == "spark":
             from workbench.engines import spark
 
@@ -527,7 +530,7 @@ class Workbench:
         the calendar as the store knew it at the cut's ``known_at``."""
         from workbench import projections
 
-        hours = self._hours(log, calendar, cut)
+        hours = self.hours(log, calendar, cut)
         if self.engine == "spark":
             from workbench.engines import spark
 
@@ -557,7 +560,7 @@ class Workbench:
         for name, value in (("--detail", activities), ("--paths", paths)):
             if not 0 <= value <= 100:
                 raise BadArgument(f"{name} {value:g}: give a percentage from 0 to 100")
-        hours = self._hours(log, calendar, cut)
+        hours = self.hours(log, calendar, cut)
         if self.engine == "spark":
             from pyspark.sql import functions as F
 
@@ -601,7 +604,7 @@ class Workbench:
         ``calendar`` (its name), in working time."""
         from workbench import projections
 
-        hours = self._hours(log, calendar, cut)
+        hours = self.hours(log, calendar, cut)
         found: pl.DataFrame = self.metric(
             log, projections.bottlenecks, cut, filters, calendar=hours
         )
@@ -623,11 +626,11 @@ class Workbench:
         ``calendar`` (its name), elapsed and idle time are working time, by the calendar as
         the store knew it at the cut's ``known_at``, and each row names it."""
         found = self._state(log, at, cut, filters, completed)
-        if calendar is None:
+        hours = self.hours(log, calendar, cut)
+        if hours is None:
             return found
         from workbench.timetravel import in_working_time
 
-        hours = self.calendar(calendar, self.known_moment(log, cut))
         return in_working_time(found, at, hours).with_columns(calendar=pl.lit(hours.name))
 
     def _state(
@@ -751,7 +754,7 @@ class Workbench:
         ``calendar`` (its name), durations and waiting times are its working time."""
         from workbench.compare import compare
 
-        hours = self._hours(log, calendar, cut)
+        hours = self.hours(log, calendar, cut)
         found = compare(self.events(log, cut, a), self.events(log, cut, b), calendar=hours)
         notes = []
         for name, side, kpis in (("A", a, found.a), ("B", b, found.b)):
@@ -787,7 +790,7 @@ class Workbench:
         if not 2 <= frames <= 5_000:
             raise BadArgument(f"--frames {frames}: give 2 to 5,000")
         events = self.events(log, Cut(as_of=cut.as_of), filters)
-        hours = self._hours(log, calendar, cut)
+        hours = self.hours(log, calendar, cut)
         return animate(events, start, end, frames=frames, known_at=cut.known_at, calendar=hours)
 
     def timeline(
@@ -802,7 +805,7 @@ class Workbench:
         path (`causality.timeline`); with a ``calendar`` (its name), in working time."""
         from workbench import causality
 
-        hours = self._hours(log, calendar, cut)
+        hours = self.hours(log, calendar, cut)
         found: pl.DataFrame = self.metric(
             log, causality.timeline, cut, case_id=case_id, calendar=hours
         )
@@ -826,7 +829,7 @@ class Workbench:
         lines coloured by the attribute ``color`` at their first event, if one is named."""
         from workbench.spectrum import spectrum
 
-        hours = self._hours(log, calendar, cut)
+        hours = self.hours(log, calendar, cut)
         known = Cut(as_of=cut.as_of)
         if not segments:
             edges = self.dfg(log, known, filters).edges.head(3)
@@ -866,7 +869,7 @@ class Workbench:
             end=end,
             filters=filters,
             events=self._whole(log),
-            calendar=self._hours(log, calendar, Cut()),
+            calendar=self.hours(log, calendar, Cut()),
         )
 
     def changes(
@@ -910,7 +913,7 @@ class Workbench:
             by=by,
             filters=filters,
             events=self._whole(log),
-            calendar=self._hours(log, calendar, Cut()),
+            calendar=self.hours(log, calendar, Cut()),
         )
 
     def provisional(
@@ -1154,8 +1157,9 @@ class Workbench:
         """Record a working calendar (replacing one of the same name from now on: what it
         was stays known, for cuts by ``known_at``): an analyst's to do."""
         self.authorize("analyst", "adding a calendar")
-        if calendar.name == ELAPSED:
-            raise BadArgument(f"{ELAPSED!r} means elapsed time: give the calendar another name")
+        if calendar.name in (ELAPSED, ASSIGNED):
+            what = "elapsed time" if calendar.name == ELAPSED else "a log's assigned calendars"
+            raise BadArgument(f"{calendar.name!r} means {what}: give the calendar another name")
         self.store.calendars.record(calendar.name, calendar.to_json())
         self.store.users.record(self.actor, "calendar-add", calendar.name)
 
@@ -1176,14 +1180,56 @@ class Workbench:
             for name, kept in self.store.calendars.known(known_at).items()
         }
 
-    def assign_calendar(self, log: str, name: str | None) -> None:
+    def assign_calendar(
+        self, log: str, name: str | None, attribute: tuple[str, list[str]] | None = None
+    ) -> None:
         """Make ``name`` the log's default calendar from now on (None: elapsed time again):
-        durations of the log are then in its working time unless another is asked for."""
+        durations of the log are then in its working time unless another is asked for.
+        With ``attribute`` (a key and values), the calendar of those values of that
+        attribute instead (None: the log's default again for them); a log has calendars by
+        the values of one attribute."""
         self.authorize_on(log, "analyst", "assigning a calendar")
         if name is not None:
             self.calendar(name)
-        self.store.calendars.assign(log, name)
-        self.store.users.record(self.actor, "calendar-assign", log, name or ELAPSED)
+        if attribute is None:
+            self.store.calendars.assign(log, name)
+            self.store.users.record(self.actor, "calendar-assign", log, name or ELAPSED)
+            return
+        key, values = attribute
+        if not key or not values or any(not value for value in values):
+            raise BadArgument(
+                "--attribute: write the attribute and its values as site=Utrecht,Delft"
+            )
+        if key not in self.store.schema(log):
+            raise BadArgument(f"{log}: the log has no attribute {key!r} to assign calendars by")
+        other = [k for k in self.store.calendars.by_value().get(log, {}) if k != key]
+        if other:
+            raise BadArgument(
+                f"{log} has calendars by {other[0]!r}: a log has them by one attribute"
+                f" (remove those first: calendar assign elapsed --log {log}"
+                f" --attribute {other[0]}=...)"
+            )
+        self.store.calendars.assign_values(log, key, values, name)
+        done = f"{key}={','.join(values)}: {name or ELAPSED}"
+        self.store.users.record(self.actor, "calendar-assign", log, done)
+
+    def calendars_by_value(
+        self, known_at: datetime | None = None
+    ) -> dict[str, tuple[str, dict[str, str]]]:
+        """Each log's calendars by attribute value as known at ``known_at`` (of the logs the
+        user may see): by log, its attribute and each value's calendar."""
+        return {
+            log: next(iter(keys.items()))
+            for log, keys in self.store.calendars.by_value(known_at).items()
+            if self.has_log(log)
+        }
+
+    def attribute_of(self, log: str, known_at: datetime | None = None) -> str | None:
+        """The attribute a log has calendars by (as known at ``known_at``), if any."""
+        from workbench.store import LogName
+
+        keys = self.store.calendars.by_value(known_at).get(LogName.parse(log).log, {})
+        return next(iter(keys), None)
 
     def assigned_calendars(self, known_at: datetime | None = None) -> dict[str, str]:
         """Each log's default calendar as known at ``known_at``, by log (of the logs the user
@@ -1201,15 +1247,34 @@ class Workbench:
             return None
         if requested is not None:
             return requested
+        if self.attribute_of(log, known_at) is not None:
+            return ASSIGNED
+        return self._default_calendar(log, known_at)
+
+    def _default_calendar(self, log: str, known_at: datetime | None) -> str | None:
         from workbench.store import LogName
 
         default = self.store.calendars.assigned(known_at).get(LogName.parse(log).log)
         return default if default in self.store.calendars.known(known_at) else None
 
-    def working_day(self, calendar: str | None) -> float | None:
+    def calendar_words(self, log: str, calendar: str) -> str:
+        """A calendar as both faces name it: "calendar office", or for `ASSIGNED` "calendars
+        assigned by site"."""
+        if calendar != ASSIGNED:
+            return f"calendar {calendar}"
+        key = self.attribute_of(log)
+        return "log's default calendar" if key is None else f"calendars assigned by {key}"
+
+    def working_day(self, calendar: str | None, log: str | None = None) -> float | None:
         """The seconds of a named calendar's working day (what a working day of durations in
-        its working time is), None for elapsed time."""
-        return None if calendar is None else self.calendar(calendar).day_seconds
+        its working time is), None for elapsed time; for `ASSIGNED`, the ``log``'s
+        (`workbench.calendars.Assigned.day_seconds`)."""
+        if calendar is None:
+            return None
+        if calendar == ASSIGNED:
+            hours = None if log is None else self._assigned(log, Cut())
+            return None if hours is None else hours.day_seconds
+        return self.calendar(calendar).day_seconds
 
     def calendar(self, name: str, known_at: datetime | None = None) -> Calendar:
         """One calendar as known at ``known_at``; refused by name when there was none."""
@@ -1243,9 +1308,36 @@ class Workbench:
 
     # ------------------------------------------------------------------ engines
 
-    def _hours(self, log: str, calendar: str | None, cut: Cut) -> Calendar | None:
-        """The named calendar as known at the cut's ``known_at`` (None: elapsed time)."""
-        return None if calendar is None else self.calendar(calendar, self.known_moment(log, cut))
+    def hours(self, log: str, calendar: str | None, cut: Cut = Cut()) -> Hours | None:
+        """The named calendar as known at the cut's ``known_at`` (None: elapsed time); for
+        `ASSIGNED`, the log's calendars by attribute value."""
+        if calendar is None:
+            return None
+        if calendar == ASSIGNED:
+            return self._assigned(log, cut)
+        return self.calendar(calendar, self.known_moment(log, cut))
+
+    def _assigned(self, log: str, cut: Cut) -> Hours | None:
+        """The log's calendars by attribute value as known at the cut, over its events as
+        cut (`workbench.calendars.assigned`; the last few built are kept while the log, the
+        cut and the calendars stay as they are)."""
+        from workbench.calendars import assigned
+        from workbench.store import LogName
+
+        moment = self.known_moment(log, cut)
+        name = LogName.parse(log).log
+        remembered = (log, self.store.head(log), repr(cut), self.store.calendars.version())
+        if remembered not in self._assignments:
+            found = assigned(
+                self.store.calendars,
+                name,
+                lambda columns: self.events(log, cut, coded=True).select(columns),
+                moment,
+            )
+            while len(self._assignments) >= 8:
+                del self._assignments[next(iter(self._assignments))]
+            self._assignments[remembered] = found
+        return self._assignments[remembered]
 
     def known_moment(self, log: str, cut: Cut) -> datetime | None:
         """The moment a cut's ``known_at`` stands for: its time, or when the store recorded

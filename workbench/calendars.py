@@ -18,8 +18,9 @@ intervals, vectorized over a whole column).
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
@@ -30,6 +31,7 @@ import numpy as np
 import polars as pl
 
 from workbench.events import WorkbenchError
+from workbench.store.calendars import ASSIGNED
 from workbench.store.frames import from_micros, to_micros
 
 if TYPE_CHECKING:
@@ -212,9 +214,12 @@ class Calendar:
         """The working clock over the local days around ``start`` to ``end``."""
         return Clock(self.intervals(start, end))
 
-    def seconds(self, starts: pl.Series, ends: pl.Series) -> pl.Series:
+    def seconds(
+        self, starts: pl.Series, ends: pl.Series, cases: pl.Series | None = None
+    ) -> pl.Series:
         """Working seconds (floats, exact to the microsecond) from each start to its end
-        (negative when the end comes first; null where either is null)."""
+        (negative when the end comes first; null where either is null). ``cases`` (each
+        duration's case) matters only to `Assigned` calendars."""
         low = starts.cast(pl.Datetime("us", "UTC")).dt.epoch("us")
         high = ends.cast(pl.Datetime("us", "UTC")).dt.epoch("us")
         known = low.is_not_null() & high.is_not_null()
@@ -228,10 +233,11 @@ class Calendar:
             result[known.to_numpy()] = (clock.at(b) - clock.at(a)) / 1e6
         return pl.Series(starts.name, result).fill_nan(None)
 
-    def durations(self, starts: pl.Series, ends: pl.Series) -> pl.Series:
+    def durations(
+        self, starts: pl.Series, ends: pl.Series, cases: pl.Series | None = None
+    ) -> pl.Series:
         """`seconds` as a duration column of whole microseconds."""
-        seconds = self.seconds(starts, ends)
-        return (seconds * 1e6).round().cast(pl.Int64).cast(pl.Duration("us"))
+        return _as_duration(self.seconds(starts, ends))
 
     def duration(self, start: datetime, end: datetime) -> timedelta:
         """Working time from ``start`` to ``end``."""
@@ -266,9 +272,182 @@ class Clock:
         return found
 
 
-def between(starts: pl.Series, ends: pl.Series, calendar: Calendar | None) -> pl.Series:
-    """Durations from each start to its end: elapsed, or the ``calendar``'s working time."""
-    return ends - starts if calendar is None else calendar.durations(starts, ends)
+@dataclass(frozen=True, eq=False)
+class Assigned:
+    """A log's calendars by the value of one attribute (``calendar assign NAME --log LOG
+    --attribute site=Utrecht,Delft``): a site's, a team's or a resource's working hours.
+
+    A duration counts in the calendar of the value the attribute has in its case when the
+    duration ends: the value of the case's last event by then that carries the attribute
+    (by time, then append order), or, before the first such event, the first value the case
+    carries. A value without a calendar of its own, and a case without the attribute, count
+    in the log's ``default`` calendar (elapsed time without one)."""
+
+    key: str
+    chosen: dict[str, Calendar]  # value -> its calendar
+    default: Calendar | None
+    #: Where the attribute's value changes in each case: ``case_id`` (text), ``at`` (UTC
+    #: microseconds), ``calendar`` (an index into `calendars`; -1: the default), in order;
+    #: of several at one moment, the last in append order.
+    changes: pl.DataFrame
+    #: Each case's first value's calendar (``case_id``, ``calendar``): before any change.
+    firsts: pl.DataFrame
+    name: str = ASSIGNED
+
+    @classmethod
+    def of(
+        cls,
+        key: str,
+        chosen: dict[str, Calendar],
+        default: Calendar | None,
+        events: pl.LazyFrame,
+    ) -> Assigned:
+        """The assignment over a log's ``events`` (as cut: a value recorded later does not
+        count)."""
+        calendars = list(dict.fromkeys(calendar.name for calendar in chosen.values()))
+        index = {value: calendars.index(calendar.name) for value, calendar in chosen.items()}
+        schema = events.collect_schema()
+        if key not in schema:
+            carried = pl.DataFrame(
+                schema={"case_id": pl.String, "at": pl.Int64, "calendar": pl.Int32}
+            )
+        else:
+            carried = (
+                events.select(
+                    pl.col("case_id").cast(pl.String),
+                    at=pl.col("timestamp").cast(pl.Datetime("us", "UTC")).dt.epoch("us"),
+                    position=pl.col("position"),
+                    value=pl.col(key).cast(pl.String),
+                )
+                .filter(pl.col("value").is_not_null() & pl.col("at").is_not_null())
+                .sort("case_id", "at", "position")
+                .select(
+                    "case_id",
+                    "at",
+                    calendar=pl.col("value").replace_strict(
+                        index, default=-1, return_dtype=pl.Int32
+                    ),
+                )
+                .collect()
+            )
+        changes = carried.unique(["case_id", "at"], keep="last", maintain_order=True)
+        firsts = carried.unique("case_id", keep="first", maintain_order=True).drop("at")
+        return cls(key, dict(chosen), default, changes, firsts)
+
+    @property
+    def calendars(self) -> tuple[Calendar, ...]:
+        """The distinct calendars the values have, in the order `changes` counts them."""
+        return tuple({calendar.name: calendar for calendar in self.chosen.values()}.values())
+
+    def which(self, cases: pl.Series, moments: pl.Series) -> np.ndarray:
+        """Each row's calendar (an index into `calendars`; -1: the default): the one of the
+        attribute's value in its case at its moment."""
+        rows = pl.DataFrame(
+            {
+                "case_id": cases.cast(pl.String),
+                "at": moments.cast(pl.Datetime("us", "UTC")).dt.epoch("us"),
+            }
+        ).with_row_index("row")
+        first = self.firsts.rename({"calendar": "first"})
+        found = (
+            rows.filter(pl.col("at").is_not_null())
+            .sort("at")
+            .join_asof(
+                self.changes.sort("at"),
+                on="at",
+                by="case_id",
+                strategy="backward",
+                check_sortedness=False,  # sorted by "at" above, which is what it needs
+            )
+            .join(first, on="case_id", how="left")
+            .select("row", pl.coalesce("calendar", "first", pl.lit(-1, pl.Int32)))
+        )
+        result = np.full(len(rows), -1, dtype=np.int32)
+        result[found["row"].to_numpy()] = found["calendar"].to_numpy()
+        return result
+
+    def seconds(
+        self, starts: pl.Series, ends: pl.Series, cases: pl.Series | None = None
+    ) -> pl.Series:
+        """Working seconds from each start to its end in the calendar of its case's value
+        at its end (`Calendar.seconds` otherwise)."""
+        if cases is None:
+            raise TypeError("durations by an attribute's calendars need each one's case")
+        which = self.which(cases, ends)
+        calendars = self.calendars
+        result = np.full(len(starts), np.nan)
+        for index in np.unique(which):
+            rows = pl.Series(np.flatnonzero(which == index))
+            calendar = self.default if index < 0 else calendars[index]
+            part = between(starts.gather(rows), ends.gather(rows), calendar)
+            result[rows.to_numpy()] = part.dt.total_microseconds().cast(pl.Float64).to_numpy() / 1e6
+        return pl.Series(starts.name, result).fill_nan(None)
+
+    def durations(
+        self, starts: pl.Series, ends: pl.Series, cases: pl.Series | None = None
+    ) -> pl.Series:
+        """`seconds` as a duration column of whole microseconds."""
+        return _as_duration(self.seconds(starts, ends, cases))
+
+    def clock(self, start: datetime, end: datetime) -> Clock | None:
+        """One clock for a whole log (the animation's): the default calendar's, None for
+        elapsed time."""
+        return None if self.default is None else self.default.clock(start, end)
+
+    @property
+    def day_seconds(self) -> float:
+        """A working day (what ``--within 2d`` and "days" in durations mean): the one the
+        values' calendars and the default (a day of 24 hours for elapsed time) share, or
+        infinity where they differ, since a "day" then means different times: durations
+        are shown in hours and a span in days is refused."""
+        days = {calendar.day_seconds for calendar in self.calendars}
+        days.add(86400.0 if self.default is None else self.default.day_seconds)
+        return days.pop() if len(days) == 1 else math.inf
+
+    @property
+    def weekly_seconds(self) -> float:
+        """A working week, as `day_seconds` a day."""
+        weeks = {float(calendar.weekly_seconds) for calendar in self.calendars}
+        weeks.add(604800.0 if self.default is None else float(self.default.weekly_seconds))
+        return weeks.pop() if len(weeks) == 1 else math.inf
+
+    def to_json(self) -> str:
+        """What the working time stands on: the attribute, each value's calendar, the
+        default, and where the values change (as a digest)."""
+        changes = self.changes.hash_rows(seed=0).sum() if self.changes.height else 0
+        return json.dumps(
+            {
+                "attribute": self.key,
+                "values": {value: c.to_json() for value, c in sorted(self.chosen.items())},
+                "default": None if self.default is None else self.default.to_json(),
+                "changes": [self.changes.height, int(changes)],
+            }
+        )
+
+    def describe(self) -> list[str]:
+        """The assignment in words: each value's calendar, then the default."""
+        lines = [f"{self.key}={value}: {calendar.name}" for value, calendar in self.chosen.items()]
+        other = "elapsed time" if self.default is None else self.default.name
+        return [*lines, f"otherwise: {other}"]
+
+
+#: Working time by one calendar, or by an attribute's calendars.
+Hours = Calendar | Assigned
+
+
+def between(
+    starts: pl.Series,
+    ends: pl.Series,
+    calendar: Hours | None,
+    cases: pl.Series | None = None,
+) -> pl.Series:
+    """Durations from each start to its end: elapsed, or the ``calendar``'s working time
+    (for `Assigned` calendars, by each one's case in ``cases``)."""
+    return ends - starts if calendar is None else calendar.durations(starts, ends, cases)
+
+
+def _as_duration(seconds: pl.Series) -> pl.Series:
+    return (seconds * 1e6).round().cast(pl.Int64).cast(pl.Duration("us"))
 
 
 def known(calendars: Calendars, name: str, known_at: datetime | None = None) -> Calendar | None:
@@ -276,6 +455,30 @@ def known(calendars: Calendars, name: str, known_at: datetime | None = None) -> 
     did."""
     kept = calendars.known(known_at).get(name)
     return None if kept is None else Calendar.from_json(name, kept.definition)
+
+
+def assigned(
+    calendars: Calendars,
+    log: str,
+    events: Callable[[list[str]], pl.LazyFrame],
+    known_at: datetime | None = None,
+) -> Hours | None:
+    """A log's calendars by attribute value as the store knew them at ``known_at`` (None:
+    now), over its events (``events(columns)``, read only when the log has such calendars);
+    without them, its default calendar (None: elapsed time)."""
+    default_name = calendars.assigned(known_at).get(log)
+    default = None if default_name is None else known(calendars, default_name, known_at)
+    keys = calendars.by_value(known_at).get(log, {})
+    if not keys:
+        return default
+    key, values = next(iter(keys.items()))
+    kept = calendars.known(known_at)
+    chosen = {
+        value: Calendar.from_json(name, kept[name].definition)
+        for value, name in values.items()
+        if name in kept
+    }
+    return Assigned.of(key, chosen, default, events(["case_id", "timestamp", "position", key]))
 
 
 def _local(day: date, minutes: int, zone: ZoneInfo) -> datetime:

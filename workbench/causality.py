@@ -32,7 +32,7 @@ from workbench.events import VOCABULARY, WorkbenchError
 from workbench.projections import ORDER, START, cases, is_occurrence, on_codes
 
 if TYPE_CHECKING:
-    from workbench.calendars import Calendar
+    from workbench.calendars import Hours
 
 
 class UnknownEvent(WorkbenchError):
@@ -44,9 +44,7 @@ class UnknownCase(WorkbenchError):
 
 
 @on_codes
-def timeline(
-    events: pl.LazyFrame, case_id: str, *, calendar: Calendar | None = None
-) -> pl.DataFrame:
+def timeline(events: pl.LazyFrame, case_id: str, *, calendar: Hours | None = None) -> pl.DataFrame:
     """The events of one case in order, with the waiting time since the previous event,
     the service time of each activity (its start time in a log of intervals, or its paired
     ``start`` event to its ``complete``), and whether each event lies on the case's
@@ -87,9 +85,9 @@ def timeline(
         )
     else:
         frame = frame.with_columns(
-            waiting=calendar.durations(frame["previous"], frame["timestamp"]),
-            since_start=calendar.durations(frame["first"], frame["timestamp"]),
-            service=calendar.durations(frame["started"], frame["timestamp"]),
+            waiting=calendar.durations(frame["previous"], frame["timestamp"], frame["case_id"]),
+            since_start=calendar.durations(frame["first"], frame["timestamp"], frame["case_id"]),
+            service=calendar.durations(frame["started"], frame["timestamp"], frame["case_id"]),
         )
     on_path = _critical_path(frame)
     columns = [

@@ -23,7 +23,7 @@ from workbench.durations import human_duration
 from workbench.summary import Summary, summarize
 
 if TYPE_CHECKING:
-    from workbench.calendars import Calendar
+    from workbench.calendars import Hours
 
 #: Changes seen in fewer cases than this (on either side) are listed, but ranked last.
 MIN_CASES = 5
@@ -78,7 +78,7 @@ def kpis(found: Summary) -> dict[str, Any]:
     }
 
 
-def _summary(events: pl.LazyFrame, cases: pl.DataFrame, calendar: Calendar | None) -> Summary:
+def _summary(events: pl.LazyFrame, cases: pl.DataFrame, calendar: Hours | None) -> Summary:
     """The summary of one group (its events in case order, and their case table)."""
     return summarize(
         cases,
@@ -93,7 +93,7 @@ def _change(a: pl.Expr, b: pl.Expr) -> pl.Expr:
     return pl.when(a != 0).then((b - a) / a * 100)
 
 
-def compare(a: pl.LazyFrame, b: pl.LazyFrame, *, calendar: Calendar | None = None) -> Comparison:
+def compare(a: pl.LazyFrame, b: pl.LazyFrame, *, calendar: Hours | None = None) -> Comparison:
     """Group A against group B (each the events of its cases); durations and waiting times
     in the ``calendar``'s working time when there is one."""
     ordered_a = projections.ordered(a).collect().lazy()
@@ -162,7 +162,7 @@ def compare(a: pl.LazyFrame, b: pl.LazyFrame, *, calendar: Calendar | None = Non
     )
 
 
-def _waits(a: pl.LazyFrame, b: pl.LazyFrame, calendar: Calendar | None) -> pl.DataFrame:
+def _waits(a: pl.LazyFrame, b: pl.LazyFrame, calendar: Hours | None) -> pl.DataFrame:
     """Per activity, the median time from the case's previous event (the steps into it), in
     A and in B, ranked by the size of the change among activities seen in `MIN_CASES` cases
     on both sides."""

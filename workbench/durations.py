@@ -34,14 +34,22 @@ def human(value: timedelta | None) -> str:
 def human_working(value: timedelta | None, day_seconds: float | None) -> str:
     """Working time as a person reads it: minutes and hours, then working days of
     ``day_seconds`` (a calendar's working day: 8 working hours are one day, not a third of
-    one); '' when there is none. Without a working day, elapsed time (`human`).
+    one); '' when there is none. Without a working day, elapsed time (`human`); with an
+    infinite one (calendars whose working days differ), hours.
 
     >>> human_working(timedelta(hours=3), 8 * 3600), human_working(timedelta(hours=20), 8 * 3600)
     ('3.0 h', '2.5 working days')
+    >>> human_working(timedelta(hours=50), float("inf"))
+    '50 h'
     """
     if value is None:
         return ""
     seconds = value.total_seconds()
+    if day_seconds == float("inf"):
+        hours = seconds / 3600
+        return (
+            human_duration(seconds) if abs(hours) < 1 else f"{hours:,.{0 if hours >= 10 else 1}f} h"
+        )
     if day_seconds is None or day_seconds <= 0 or abs(seconds) < day_seconds:
         return human_duration(seconds)
     days = seconds / day_seconds

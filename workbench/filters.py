@@ -29,7 +29,7 @@ from workbench.events import WorkbenchError, as_utc, parse_time
 from workbench.projections import ordered
 
 if TYPE_CHECKING:
-    from workbench.calendars import Calendar
+    from workbench.calendars import Hours
 
 TimeMode = Literal["contained", "intersecting", "started", "completed", "trim"]
 
@@ -289,7 +289,7 @@ class Follows:
     different: str | None = None
     exclude: bool = False
     #: ``within`` counts this calendar's working time (bound by `Filters.in_calendar`).
-    calendar: Calendar | None = None
+    calendar: Hours | None = None
 
     def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
         schema = events.collect_schema()
@@ -324,7 +324,9 @@ class Follows:
         found = pairs.filter(condition)
         if self.within is not None and self.calendar is not None:  # in working time
             candidates = found.select("case_id", "timestamp", "timestamp__b").collect()
-            working = self.calendar.seconds(candidates["timestamp"], candidates["timestamp__b"])
+            working = self.calendar.seconds(
+                candidates["timestamp"], candidates["timestamp__b"], candidates["case_id"]
+            )
             found = candidates.filter(working <= self.within.total_seconds()).lazy()
         found = found.select("case_id").unique()
         return events.join(found, on="case_id", how="anti" if self.exclude else "semi")
@@ -567,7 +569,7 @@ class Filters:
     def __bool__(self) -> bool:
         return bool(self.items)
 
-    def in_calendar(self, calendar: Calendar | None) -> Filters:
+    def in_calendar(self, calendar: Hours | None) -> Filters:
         """The filters with the follower filter's ``within`` in the ``calendar``'s working
         time (elapsed time when None)."""
         return Filters(

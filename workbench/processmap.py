@@ -22,7 +22,7 @@ from workbench.filters import ActivityCoverage
 from workbench.projections import directly_follows, end_activities, on_codes, start_activities
 
 if TYPE_CHECKING:
-    from workbench.calendars import Calendar
+    from workbench.calendars import Hours
 
 Measure = Literal["frequency", "mean", "median", "p90", "total"]
 MEASURES: tuple[Measure, ...] = ("frequency", "mean", "median", "p90", "total")
@@ -47,7 +47,7 @@ def process_map(
     activities: float = 100,
     paths: float = 100,
     presorted: bool = False,
-    calendar: Calendar | None = None,
+    calendar: Hours | None = None,
 ) -> ProcessMap:
     """The map of a log at the given detail levels (percent, 0 to 100), its times in the
     ``calendar``'s working time when there is one. With ``presorted`` the events are in
@@ -79,7 +79,7 @@ def assemble(
     ends: pl.DataFrame,
     *,
     paths: float = 100,
-    calendar: Calendar | None = None,
+    calendar: Hours | None = None,
 ) -> ProcessMap:
     """A map from its computed parts (by any engine), keeping the strongest ``paths`` %;
     ``calendar`` is the one the edges' times are working time of, if any."""

@@ -34,7 +34,7 @@ import polars as pl
 from workbench.events import VOCABULARY
 
 if TYPE_CHECKING:
-    from workbench.calendars import Calendar
+    from workbench.calendars import Hours
 
 ORDER = ("case_id", "timestamp", "position")
 #: The attribute that makes a log a log of intervals: each event's start (pm4py's name); its
@@ -136,7 +136,7 @@ def steps(
 
 @on_codes
 def directly_follows(
-    events: pl.LazyFrame, *, presorted: bool = False, calendar: Calendar | None = None
+    events: pl.LazyFrame, *, presorted: bool = False, calendar: Hours | None = None
 ) -> pl.LazyFrame:
     """The directly-follows graph: one row per edge, with frequency and time between.
 
@@ -150,7 +150,7 @@ def directly_follows(
 
 
 def edge_steps(
-    events: pl.LazyFrame, *, presorted: bool = False, calendar: Calendar | None = None
+    events: pl.LazyFrame, *, presorted: bool = False, calendar: Hours | None = None
 ) -> pl.LazyFrame:
     """Each directly-follows step of each case: ``case_id``, ``source``, ``target``,
     ``duration`` (the per-case part of `directly_follows`; working time by the
@@ -168,7 +168,7 @@ def edge_steps(
         "case_id",
         pl.col("activity").alias("source"),
         "target",
-        duration=calendar.durations(frame["timestamp"], frame["target_time"]),
+        duration=calendar.durations(frame["timestamp"], frame["target_time"], frame["case_id"]),
     ).lazy()
 
 
@@ -422,7 +422,7 @@ def _paired(events: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
     )
 
 
-def activity_times(instances: pl.DataFrame, calendar: Calendar | None = None) -> pl.DataFrame:
+def activity_times(instances: pl.DataFrame, calendar: Hours | None = None) -> pl.DataFrame:
     """`instances` with ``service`` (start to end) and ``waiting`` (the previous instance's
     end to this start, zero when they overlap; null for a case's first) as durations: working
     time by the ``calendar`` when there is one."""
@@ -434,14 +434,14 @@ def activity_times(instances: pl.DataFrame, calendar: Calendar | None = None) ->
         )
     until = instances.select(waited_until).to_series()
     return instances.with_columns(
-        service=calendar.durations(instances["start"], instances["end"]),
-        waiting=calendar.durations(instances["previous_end"], until),
+        service=calendar.durations(instances["start"], instances["end"], instances["case_id"]),
+        waiting=calendar.durations(instances["previous_end"], until, instances["case_id"]),
     )
 
 
 @on_codes
 def activities(
-    events: pl.LazyFrame, *, presorted: bool = False, calendar: Calendar | None = None
+    events: pl.LazyFrame, *, presorted: bool = False, calendar: Hours | None = None
 ) -> pl.LazyFrame:
     """Per activity (Disco's activity view): ``events`` (its instances, `instances`),
     ``cases``, ``resources``, and the mean, median and 90th percentile of its service time
@@ -623,7 +623,7 @@ def rework(events: pl.LazyFrame) -> pl.LazyFrame:
 
 @on_codes
 def bottlenecks(
-    events: pl.LazyFrame, *, presorted: bool = False, calendar: Calendar | None = None
+    events: pl.LazyFrame, *, presorted: bool = False, calendar: Hours | None = None
 ) -> pl.LazyFrame:
     """Edges and activities ranked by total waiting time (``kind``: "edge" or "activity"),
     in the ``calendar``'s working time when there is one.

@@ -24,7 +24,7 @@ from workbench.filters import Filters, TimeRange
 from workbench.store import EventStore, from_micros, to_micros
 
 if TYPE_CHECKING:
-    from workbench.calendars import Calendar
+    from workbench.calendars import Hours
 
 #: A period is provisional when more than this share of its events usually arrives later.
 PROVISIONAL = 0.05
@@ -141,7 +141,7 @@ def restatements(
     end: datetime | None = None,
     filters: Filters = Filters(),  # noqa: B008
     events: pl.LazyFrame | None = None,
-    calendar: Calendar | None = None,
+    calendar: Hours | None = None,
 ) -> pl.DataFrame:
     """A period's KPIs (cases active in it, as `dfg --from --to` selects them) as known
     after each import that changed them, in order: ``known_at`` (the position),
@@ -194,14 +194,16 @@ _Figures = tuple[int, int, "timedelta | None", int]
 
 
 def _figures_by_filtering(
-    tagged: pl.DataFrame, found: list[Import], period: Filters, calendar: Calendar | None
+    tagged: pl.DataFrame, found: list[Import], period: Filters, calendar: Hours | None
 ) -> list[_Figures]:
     """The figures after each import by cutting the log there and filtering it: what any
     filter needs, since a filter may judge a case by any of its events."""
     figures: list[_Figures] = []
     for index, known in enumerate(found):
         view = period.apply(tagged.lazy().filter(pl.col("position") <= known.known_at))
-        cases = projections.cases(projections.ordered(view)).select("start", "end").collect()
+        cases = (
+            projections.cases(projections.ordered(view)).select("case_id", "start", "end").collect()
+        )
         counted = view.select(pl.len()).collect().item()
         late = (
             view.filter((pl.col("import") == index) & (pl.col("lateness") > pl.duration()))
@@ -209,7 +211,11 @@ def _figures_by_filtering(
             .collect()
             .item()
         )
-        median = between(cases["start"], cases["end"], calendar).median() if cases.height else None
+        median = (
+            between(cases["start"], cases["end"], calendar, cases["case_id"]).median()
+            if cases.height
+            else None
+        )
         figures.append((cases.height, counted, median, late))  # type: ignore[arg-type]
     return figures
 
@@ -219,7 +225,7 @@ def _figures_by_case(
     found: list[Import],
     start: datetime | None,
     end: datetime | None,
-    calendar: Calendar | None,
+    calendar: Hours | None,
 ) -> list[_Figures]:
     """The same figures from one row per case and import (its events, first and last time
     so far): after import k a case is its last row up to k, and whether it is active in
@@ -233,6 +239,7 @@ def _figures_by_case(
         tagged.lazy()
         .group_by(case.alias("case"), "import")
         .agg(
+            pl.col("case_id").first(),
             events=pl.len(),
             start=pl.col("timestamp").min(),
             end=pl.col("timestamp").max(),
@@ -259,7 +266,9 @@ def _figures_by_case(
     # Active in the period, as `dfg --from --to` selects cases (`_period`).
     active = TimeRange(start, end).on_cases()
     assert active is not None
-    rows = rows.filter(active).select("import", "until", "events", "late", "start", "end")
+    rows = rows.filter(active).select(
+        "case_id", "import", "until", "events", "late", "start", "end"
+    )
     table = rows.collect()
     figures: list[_Figures] = []
     for index in range(len(found)):
@@ -268,7 +277,11 @@ def _figures_by_case(
         )
         counted = int(now["events"].sum())
         brought = int(now.filter(pl.col("import") == index)["late"].sum())
-        median = between(now["start"], now["end"], calendar).median() if now.height else None
+        median = (
+            between(now["start"], now["end"], calendar, now["case_id"]).median()
+            if now.height
+            else None
+        )
         figures.append((now.height, counted, median, brought))  # type: ignore[arg-type]
     return figures
 
@@ -280,7 +293,7 @@ def lateness(
     by: str = "activity",
     filters: Filters = Filters(),  # noqa: B008
     events: pl.LazyFrame | None = None,
-    calendar: Calendar | None = None,
+    calendar: Hours | None = None,
 ) -> pl.DataFrame:
     """How late each ``activity``, ``resource`` or ``source`` (the file of its import)
     reports: events, the share that came late, and the median, 90th percentile and
@@ -288,13 +301,15 @@ def lateness(
     ``calendar``, lateness is its working time (an event behind the frontier only by a
     weekend was not late)."""
     found = imports(store, log)
-    wanted = ["position", "timestamp"] + ([by] if by != "source" else [])
+    wanted = ["case_id", "position", "timestamp"] + (
+        [by] if by != "source" and by != "case_id" else []
+    )
     tagged = filters.apply(_tagged(store, log, found, wanted, filters, events))
     if calendar is not None:
         frame = tagged.collect()
         frontier = frame["timestamp"] + frame["lateness"]
         tagged = frame.with_columns(
-            lateness=calendar.durations(frame["timestamp"], frontier)
+            lateness=calendar.durations(frame["timestamp"], frontier, frame["case_id"])
         ).lazy()
     if by == "source":
         sources = pl.LazyFrame(

@@ -29,7 +29,7 @@ from workbench.calendars import between
 from workbench.events import WorkbenchError
 
 if TYPE_CHECKING:
-    from workbench.calendars import Calendar
+    from workbench.calendars import Hours
 
 #: The widths a bin may have (Polars durations), the narrowest that gives at most `BINS` bins.
 WIDTHS: Final = ("1h", "6h", "1d", "1w", "1mo", "3mo", "1y")
@@ -155,7 +155,7 @@ def spectrum(
     *,
     every: str | None = None,
     known_at: datetime | int | None = None,
-    calendar: Calendar | None = None,
+    calendar: Hours | None = None,
     color: str | None = None,
 ) -> Spectrum:
     """The performance spectrum of ``events`` through the ``segments``, binned ``every``
@@ -165,7 +165,8 @@ def spectrum(
         raise SpectrumError(f"--every {every!r}: choose one of {', '.join(WIDTHS)}")
     found = passages(events, segments, color=color)
     found = found.with_columns(
-        duration=between(found["start"], found["end"], calendar), ghost=_unknown(found, known_at)
+        duration=between(found["start"], found["end"], calendar, found["case_id"]),
+        ghost=_unknown(found, known_at),
     )
     width = every or _width(found)
     parts: list[Segment] = []

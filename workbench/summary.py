@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 if TYPE_CHECKING:
-    from workbench.calendars import Calendar
+    from workbench.calendars import Hours
 
 #: The case-duration statistics, in the order they are shown.
 DURATION_STATISTICS = ("mean", "median", "p90", "min", "max")
@@ -82,7 +82,7 @@ def summarize(
     ends: pl.DataFrame | None = None,
     timed: bool = True,
     top: int = 5,
-    calendar: Calendar | None = None,
+    calendar: Hours | None = None,
 ) -> Summary:
     """The summary of a case table and its variant table (of the same cases).
 
@@ -109,7 +109,7 @@ def summarize(
     if timed and count:
         micros = cases["duration"].dt.total_microseconds().cast(pl.Float64)
         if calendar is not None:
-            micros = calendar.seconds(cases["start"], cases["end"]) * 1e6
+            micros = calendar.seconds(cases["start"], cases["end"], cases["case_id"]) * 1e6
         found = {
             "mean": micros.mean(),
             "median": micros.median(),

@@ -33,7 +33,7 @@ from workbench.events import VOCABULARY
 from workbench.projections import directly_follows, is_occurrence, on_codes
 
 if TYPE_CHECKING:
-    from workbench.calendars import Calendar
+    from workbench.calendars import Hours
 
 # Columns of the folded (mergeable) state, beyond the case's attributes.
 _FOLDED = (
@@ -312,7 +312,7 @@ def without_superseded(events: pl.LazyFrame) -> pl.LazyFrame:
 
 
 @on_codes
-def in_working_time(state: pl.DataFrame, at: datetime, calendar: Calendar) -> pl.DataFrame:
+def in_working_time(state: pl.DataFrame, at: datetime, calendar: Hours) -> pl.DataFrame:
     """A state at ``at`` (`state_at`) with ``elapsed`` (from the case's start to ``at``, or
     to its last event once completed) and ``idle`` (from its last event to ``at``, open
     cases only) in the ``calendar``'s working time."""
@@ -321,8 +321,10 @@ def in_working_time(state: pl.DataFrame, at: datetime, calendar: Calendar) -> pl
     until = state.select(pl.when(open_).then(moment).otherwise(pl.col("last_timestamp")))
     now = pl.Series("at", [at] * state.height, dtype=pl.Datetime("us", "UTC"))
     return state.with_columns(
-        elapsed=calendar.durations(state["start"], until.to_series()),
-        idle=pl.when(open_).then(calendar.durations(state["last_timestamp"], now)),
+        elapsed=calendar.durations(state["start"], until.to_series(), state["case_id"]),
+        idle=pl.when(open_).then(
+            calendar.durations(state["last_timestamp"], now, state["case_id"])
+        ),
     )
 
 

@@ -44,11 +44,11 @@ calendar = state.calendar_name()
 line = state.ask(Workbench.timeline, summary.log, case_id, calendar=calendar)
 if calendar:
     st.caption(
-        f"Waiting, service and elapsed times in the working hours of the calendar"
-        f" {escape(calendar)}."
+        "Waiting, service and elapsed times in the working hours of the"
+        f" {escape(state.workbench().calendar_words(summary.log, calendar))}."
     )
 left, right = st.columns([3, 2])
-day = state.workbench().working_day(calendar)
+day = state.workbench().working_day(calendar, summary.log)
 left.plotly_chart(charts.timeline(line, working_day=day))
 attributes = table.filter(pl.col("case_id") == case_id).drop("variant").row(0, named=True)
 right.dataframe(

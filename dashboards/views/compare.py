@@ -94,9 +94,13 @@ for note in found.notes:
 st.caption(
     f"A: {escape(labels[0])} · B: {escape(labels[1])}. Changes seen in fewer than"
     f" {MIN_CASES} cases on either side are listed last."
-    + (f" Durations in the working hours of the calendar {escape(calendar)}." if calendar else "")
+    + (
+        f" Durations in the working hours of the {escape(words)}."
+        if (words := calendar and state.workbench().calendar_words(log, calendar))
+        else ""
+    )
 )
-day = state.workbench().working_day(calendar)
+day = state.workbench().working_day(calendar, log)
 
 
 def _duration(seconds: float | None) -> str:

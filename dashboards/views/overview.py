@@ -27,12 +27,13 @@ columns[3].metric("Variants", f"{found.variants:,}")
 if untimed_note(summary):  # counts only: no durations, no dates
     st.stop()
 if found.calendar:  # working days of the calendar's working day, not of 24 hours
-    day = state.workbench().calendar(found.calendar).day_seconds
-    note = f"Working time of the calendar {found.calendar}"
+    day = state.workbench().working_day(found.calendar, summary.log)
+    words = state.workbench().calendar_words(summary.log, found.calendar)
+    note = f"Working time of the {words}"
     columns[4].metric("Median case duration", human_working(found.median, day), help=note)
     columns[5].metric("P90 case duration", human_working(found.p90, day), help=note)
     st.caption(
-        f"Case durations in the working hours of the calendar {escape(found.calendar)};"
+        f"Case durations in the working hours of the {escape(words)};"
         " the histogram below shows elapsed time."
     )
 else:

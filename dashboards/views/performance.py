@@ -28,9 +28,10 @@ def show_bottlenecks() -> None:
     """Paths and activities ranked by waiting time."""
     calendar = state.calendar_name()
     ranked = state.ask(Workbench.bottlenecks, summary.log, calendar=calendar)
-    day = state.workbench().working_day(calendar)
+    day = state.workbench().working_day(calendar, summary.log)
     if calendar:
-        st.caption(f"Waiting times in the working hours of the calendar {escape(calendar)}.")
+        words = state.workbench().calendar_words(summary.log, calendar)
+        st.caption(f"Waiting times in the working hours of the {escape(words)}.")
     edges = ranked.filter(pl.col("kind") == "edge")
     left, right = st.columns(2)
     left.plotly_chart(
@@ -50,10 +51,11 @@ def show_activities() -> None:
     """Service and waiting time per activity (`workbench activities`)."""
     calendar = state.calendar_name()
     table = state.ask(Workbench.activities, summary.log, calendar=calendar)
-    day = state.workbench().working_day(calendar)
+    day = state.workbench().working_day(calendar, summary.log)
     if calendar:
         st.caption(
-            f"Service and waiting times in the working hours of the calendar {escape(calendar)}."
+            "Service and waiting times in the working hours of the"
+            f" {escape(state.workbench().calendar_words(summary.log, calendar))}."
         )
     left, right = st.columns(2)
     left.plotly_chart(
@@ -168,8 +170,9 @@ def show_spectrum() -> None:
         color=None if colour == "duration quartile" else colour,
     )
     if calendar:
-        st.caption(f"Durations in the working hours of the calendar {escape(calendar)}.")
-    day = state.workbench().working_day(calendar)
+        words = state.workbench().calendar_words(summary.log, calendar)
+        st.caption(f"Durations in the working hours of the {escape(words)}.")
+    day = state.workbench().working_day(calendar, summary.log)
     for part in found.segments:
         lines = part.lines
         step = -(-lines.height // SPECTRUM_LINES) if lines.height else 1

@@ -38,7 +38,11 @@ dot = processmap.to_dot(pmap, measure=measure, title=summary.log)  # type: ignor
 st.caption(
     f"{pmap.nodes.height} activities and {pmap.edges.height} paths shown. "
     "Node colour: frequency; edge width and label: the chosen measure"
-    + (f", in the working hours of the calendar {escape(calendar)}." if calendar else ".")
+    + (
+        f", in the working hours of the {escape(words)}."
+        if (words := calendar and state.workbench().calendar_words(summary.log, calendar))
+        else "."
+    )
 )
 st.graphviz_chart(dot, width="stretch")
 downloads = st.columns(4)

@@ -73,10 +73,11 @@ def travel() -> None:
     ranked = now.sort(
         ["status", "idle", "case_id"], descending=[True, True, False], nulls_last=True
     )
-    day = state.workbench().working_day(calendar)
+    day = state.workbench().working_day(calendar, summary.log)
     if calendar:
         st.caption(
-            f"Elapsed and idle time in the working hours of the calendar {escape(calendar)}."
+            "Elapsed and idle time in the working hours of the"
+            f" {escape(state.workbench().calendar_words(summary.log, calendar))}."
         )
     table(
         charts.duration_table(state.local(ranked.drop("calendar", strict=False)), working_day=day),
@@ -231,9 +232,10 @@ def show_reported() -> None:
     if by:
         calendar = state.calendar_name()
         late = state.ask(Workbench.lateness, summary.log, by=by, calendar=calendar)
-        day = state.workbench().working_day(calendar)
+        day = state.workbench().working_day(calendar, summary.log)
         if calendar:
-            st.caption(f"Lateness in the working hours of the calendar {escape(calendar)}.")
+            words = state.workbench().calendar_words(summary.log, calendar)
+            st.caption(f"Lateness in the working hours of the {escape(words)}.")
         table(charts.duration_table(late, working_day=day), what=f"{by} values")
 
 

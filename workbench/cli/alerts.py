@@ -111,7 +111,7 @@ def alerts_add(
 
     existing_log(log)
     chosen = workbench().durations_in(log, calendar)
-    hours = None if chosen is None else workbench().calendar(chosen)
+    hours = workbench().hours(log, chosen)
     periods = {"day": "1d", "week": "1w", "month": "1mo"}
     if period not in periods:
         fail(f"--period {period!r}: choose day, week or month")

@@ -78,10 +78,19 @@ def calendar_list(known_at: KnownAt = None, as_json: JsonOption = False) -> None
     defaults: dict[str, list[str]] = {}
     for log, name in sorted(workbench().assigned_calendars(moment).items()):
         defaults.setdefault(name, []).append(log)
+    by_value: dict[str, list[dict[str, object]]] = {}
+    for log, (key, values) in sorted(workbench().calendars_by_value(moment).items()):
+        for name in dict.fromkeys(values.values()):
+            chosen = [value for value, calendar in values.items() if calendar == name]
+            by_value.setdefault(name, []).append({"log": log, "attribute": key, "values": chosen})
     if as_json:
         emit_json(
             [
-                {**calendar.as_dict(), "default_of": defaults.get(calendar.name, [])}
+                {
+                    **calendar.as_dict(),
+                    "default_of": defaults.get(calendar.name, []),
+                    "assigned_to": by_value.get(calendar.name, []),
+                }
                 for calendar in found.values()
             ]
         )
@@ -89,16 +98,21 @@ def calendar_list(known_at: KnownAt = None, as_json: JsonOption = False) -> None
     if not found:
         out.print('no calendars: `workbench calendar add NAME --hours "mon-fri 09:00-17:00"`')
         return
-    table = Table("calendar", "time zone", "hours a week", "holidays", "default of")
+    table = Table("calendar", "time zone", "hours a week", "holidays", "default of", "assigned to")
     for calendar in found.values():
         named = f"{len(calendar.holidays)} named" if calendar.holidays else ""
         public = f"{calendar.country} public" if calendar.country else ""
+        assigned = [
+            f"{item['log']} ({item['attribute']}={','.join(item['values'])})"  # type: ignore[arg-type]
+            for item in by_value.get(calendar.name, [])
+        ]
         table.add_row(
             calendar.name,
             calendar.timezone,
             f"{calendar.weekly_seconds / 3600:g}",
             ", ".join(part for part in (public, named) if part),
             ", ".join(defaults.get(calendar.name, [])),
+            ", ".join(assigned),
         )
     out.print(table)
 
@@ -138,16 +152,37 @@ def calendar_assign(
         str, typer.Argument(help="The calendar's name, or 'elapsed' for elapsed time again.")
     ],
     log: Annotated[str, typer.Option(help="The log whose default it becomes.")],
+    attribute: Annotated[
+        str | None,
+        typer.Option(
+            help="Only for cases with these values of one attribute: site=Utrecht,Delft"
+            " (a value's calendar; 'elapsed' gives it back to the log's default)."
+        ),
+    ] = None,
 ) -> None:
     """Make a calendar a log's default: every duration of the log (stats, state, dfg,
     activities, spectrum, the app) is then in its working time unless --calendar names
-    another, or --calendar elapsed asks for elapsed time. Recorded from now on.
+    another, or --calendar elapsed asks for elapsed time. With --attribute, the calendar
+    of some values of one attribute (a site, a team, a resource): a duration then counts in
+    the calendar of the value its case has when it ends, others in the log's default
+    (--calendar assigned). Recorded from now on.
 
-    Example: workbench calendar assign office --log orders
+    Example: workbench calendar assign office --log orders --attribute site=Delft
     """
     from workbench.application import ELAPSED
+    from workbench.cli.options import attribute_values
     from workbench.cli.session import existing_log
 
     bench = workbench()
-    bench.assign_calendar(existing_log(log), None if name == ELAPSED else name)
-    heading(log, f": durations in {'elapsed time' if name == ELAPSED else name} by default")
+    chosen = None if name == ELAPSED else name
+    if attribute is None:
+        bench.assign_calendar(existing_log(log), chosen)
+        heading(log, f": durations in {'elapsed time' if chosen is None else name} by default")
+        return
+    key, sep, values = attribute.partition("=")
+    if not sep or not key or not values:
+        fail(f"--attribute {attribute!r}: write the attribute and its values as site=Utrecht,Delft")
+    listed = list(attribute_values(values))
+    bench.assign_calendar(existing_log(log), chosen, (key, listed))
+    what = "the log's default" if chosen is None else name
+    heading(log, f": cases with {key} {', '.join(listed)} in {what}")

@@ -39,10 +39,10 @@ def timeline(
     if as_json:
         emit_json([{**row, "calendar": chosen} for row in records(frame)])
         return
-    day = bench.working_day(chosen)
+    day = bench.working_day(chosen, log)
 
     if chosen:
-        heading(log, f"  (working time, calendar {chosen})")
+        heading(log, f"  (working time, {bench.calendar_words(log, chosen)})")
     table = Table("", "time", "activity", "resource", "waiting", "service", "event id")
     for row in frame.iter_rows(named=True):
         table.add_row(

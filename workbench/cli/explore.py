@@ -66,9 +66,9 @@ def stats(
     )
     if found.timed:
         if found.calendar:  # in working days of the calendar's working day
-            day = workbench().calendar(found.calendar).day_seconds
+            day = workbench().working_day(found.calendar, log)
             out.print(
-                f"case duration (working time, calendar {found.calendar}): "
+                f"case duration (working time, {workbench().calendar_words(log, found.calendar)}): "
                 + ", ".join(
                     f"{name} {human_working(value, day)}" for name, value in found.durations.items()
                 )
@@ -212,9 +212,9 @@ def activities(
         return
     described = [*cut.describe(), *filters.describe()]
     if calendar:
-        described.append(f"working time, calendar {calendar}")
+        described.append(f"working time, {workbench().calendar_words(log, calendar)}")
     heading(log, f"  ({'; '.join(described)})" if described else "")
-    day = workbench().working_day(calendar)
+    day = workbench().working_day(calendar, log)
     table = Table(
         "activity",
         "events",
@@ -278,9 +278,9 @@ def spectrum(
         emit_json({"log": log, "filters": described, **found.to_dict()})
         return
     if calendar:
-        described.append(f"working time, calendar {calendar}")
+        described.append(f"working time, {workbench().calendar_words(log, calendar)}")
     heading(log, f"  ({'; '.join(described)})" if described else "")
-    day = workbench().working_day(calendar)
+    day = workbench().working_day(calendar, log)
     for part in found.segments:
         cuts = ", ".join(human_working(cut, day) for cut in part.quartiles if cut is not None)
         ghosts = int(part.lines["ghost"].sum())
@@ -355,7 +355,8 @@ def compare(
     if as_json:
         emit_json(found.to_dict())
         return
-    heading(log, ": A against B" + (f" (working time, calendar {calendar})" if calendar else ""))
+    words = f" (working time, {workbench().calendar_words(log, calendar)})" if calendar else ""
+    heading(log, ": A against B" + words)
     kpis = Table("", "A", "B", "change")
     for key, label in (
         ("cases", "cases"),

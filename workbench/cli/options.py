@@ -18,7 +18,7 @@ from workbench.cli.output import (
 
 if TYPE_CHECKING:
     from workbench.application import Cut
-    from workbench.calendars import Calendar
+    from workbench.calendars import Hours
     from workbench.filters import Filters
 
 
@@ -82,7 +82,7 @@ class FilterFlags:
 
         return Cut.parse(as_of=self.as_of, known_at=self.known_at)
 
-    def filters(self, calendar: Calendar | None = None) -> Filters:
+    def filters(self, calendar: Hours | None = None) -> Filters:
         """The filter flags as `Filters`; the follower filter's ``--within`` counts the
         ``calendar``'s working time, if one is given."""
         from workbench.application import moment
@@ -106,7 +106,7 @@ class FilterFlags:
             items.append(follower)
         return Filters(tuple(items))
 
-    def _follower(self, calendar: Calendar | None) -> Any:
+    def _follower(self, calendar: Hours | None) -> Any:
         """The follower filter of ``--follows A B`` and its modifiers, if given, its
         ``--within`` in the ``calendar``'s working time when there is one."""
         from workbench.filters import Follows
@@ -138,7 +138,7 @@ class FilterFlags:
 _UNITS: Final = {"s": 1, "min": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 
 
-def span(text: str, flag: str, calendar: Calendar | None = None) -> timedelta:
+def span(text: str, flag: str, calendar: Hours | None = None) -> timedelta:
     """A duration such as 90s, 30min, 12h, 2d or 1w; with a ``calendar``, working time in
     which a day is the calendar's working day (2d: two working days) and a week its working
     week."""
@@ -153,6 +153,11 @@ def span(text: str, flag: str, calendar: Calendar | None = None) -> timedelta:
     size: float = _UNITS[unit]
     if calendar is not None and unit in ("d", "w"):
         size = calendar.day_seconds if unit == "d" else calendar.weekly_seconds
+        if size == float("inf"):
+            fail(
+                f"{flag} {text!r}: the log's calendars have working days of different"
+                " lengths; give the span in hours (such as 16h)"
+            )
     return timedelta(seconds=amount * size)
 
 
@@ -220,7 +225,8 @@ CalendarOption = Annotated[
     str | None,
     typer.Option(
         help="Durations in this calendar's working time (`calendar list`); elapsed: elapsed"
-        " time. Default: the log's calendar, if one is assigned (`calendar assign`)."
+        " time; assigned: each case's by its attribute (`calendar assign --attribute`)."
+        " Default: the log's, if assigned."
     ),
 ]
 
@@ -256,8 +262,7 @@ def with_filters(function: F, *, cuts: bool = True, times: bool = True) -> F:
 
             known = workbench().known_moment(given["log"], cut)
             given["calendar"] = workbench().durations_in(given["log"], given["calendar"], known)
-            if given["calendar"] is not None:
-                hours = workbench().calendar(given["calendar"], known)
+            hours = workbench().hours(given["log"], given["calendar"], cut)
         filters = flags.filters(hours)
         return function(**given, filters=filters, **({"cut": cut} if cuts else {}))
 

@@ -65,7 +65,7 @@ def restatements(
         emit_json([{**row, "calendar": calendar} for row in records(history)])
         return
     period = f" from {start or 'the start'} to {end or 'now'}" if start or end else ""
-    working = f" (working time, calendar {calendar})" if calendar else ""
+    working = f" (working time, {workbench().calendar_words(log, calendar)})" if calendar else ""
     heading(log, f"{period}: as known after each import that changed it{working}")
     table = Table("known at", "recorded", "cases", "events", "median duration", "late events")
     for row in history.iter_rows(named=True):

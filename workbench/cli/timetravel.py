@@ -106,7 +106,11 @@ def state(
         f" at {at_moment.isoformat()}"
         + (f", as known at {known_at}" if known_at else "")
         + f": {frame.height:,} cases, {counts['open']:,} open, {counts['completed']:,} completed"
-        + (f"; elapsed and idle in working time (calendar {calendar})" if calendar else ""),
+        + (
+            f"; elapsed and idle in working time ({workbench().calendar_words(log, calendar)})"
+            if calendar
+            else ""
+        ),
     )
     wip = Table("last activity", "open", "completed", "mean elapsed (open)")
     for row in timetravel.summary(frame).iter_rows(named=True):

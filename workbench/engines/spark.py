@@ -37,7 +37,7 @@ from workbench.projections import START, STATISTICS
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-    from workbench.calendars import Calendar
+    from workbench.calendars import Assigned, Hours
     from workbench.readmodel import ReadModel
     from workbench.store import EventStore
     from workbench.store.records import SqlSource
@@ -516,16 +516,19 @@ def _counts(frame: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
 # ------------------------------------------------------------------ projections
 
 
-def _working(frame: DataFrame, start: str, end: str, name: str, calendar: Calendar) -> DataFrame:
+def _working(frame: DataFrame, start: str, end: str, name: str, calendar: Hours) -> DataFrame:
     """``frame`` with the column ``name``: the ``calendar``'s working microseconds from the
     column ``start`` to ``end`` (null where either is null; negative when the end comes
-    first), as `Calendar.durations` gives them. The driver lays out the calendar's working
-    intervals over the frame's time span once; each partition then measures its rows
-    against them with NumPy, batch by batch (no Workbench code runs on the executors)."""
+    first), as `Calendar.durations` and `Assigned.durations` give them (by the row's
+    ``case_id`` for an attribute's calendars). The driver lays out each calendar's working
+    intervals over the frame's time span once, and where the attribute's value changes in
+    each case; each partition then measures its rows against them with NumPy, batch by
+    batch (no Workbench code runs on the executors)."""
     import numpy as np
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType, StructField, StructType
 
+    from workbench.calendars import Assigned
     from workbench.store.frames import from_micros
 
     low, high = frame.select(
@@ -534,18 +537,40 @@ def _working(frame: DataFrame, start: str, end: str, name: str, calendar: Calend
     ).first() or (None, None)
     if low is None or high is None:
         return frame.withColumn(name, F.lit(None).cast("long"))
-    laid_out = calendar.clock(from_micros(low), from_micros(high))
-    opens, lengths, before = laid_out.starts, laid_out.lengths, laid_out.before
+    first, last = from_micros(low), from_micros(high)
+    chosen = calendar.calendars if isinstance(calendar, Assigned) else ()
+    default = calendar.default if isinstance(calendar, Assigned) else calendar
+    laid = [(c.starts, c.lengths, c.before) for c in (x.clock(first, last) for x in chosen)]
+    fallback = None
+    if default is not None:
+        clock = default.clock(first, last)
+        fallback = (clock.starts, clock.lengths, clock.before)
+    changes = _changes(calendar) if isinstance(calendar, Assigned) else None
     schema = StructType([*frame.schema.fields, StructField(name, LongType(), True)])
 
     # `Clock.at`, again: the executors may not have Workbench to unpickle a Clock with.
-    def clock(moments: Any) -> Any:
+    def at(clock: Any, moments: Any) -> Any:
+        opens, lengths, before = clock
         if not len(opens):
             return np.zeros(len(moments), dtype=np.int64)
         index = np.searchsorted(opens, moments, side="right") - 1
-        at = np.maximum(index, 0)
-        done = np.minimum(np.clip(moments - opens[at], 0, None), lengths[at])
-        return np.where(index < 0, 0, before[at] + done)
+        found = np.maximum(index, 0)
+        done = np.minimum(np.clip(moments - opens[found], 0, None), lengths[found])
+        return np.where(index < 0, 0, before[found] + done)
+
+    # `Assigned.which`, again: each row's calendar is its case's value's at its end.
+    def which(cases: list[Any], moments: Any) -> Any:
+        if changes is None:
+            return np.full(len(moments), -1, dtype=np.int64)
+        codes_of, times, keys, change_codes, change_calendars, firsts = changes
+        codes = np.array([codes_of.get(case, -1) for case in cases], dtype=np.int64)
+        ranks = np.searchsorted(times, moments, side="right")
+        wanted = codes * (len(times) + 1) + ranks
+        found = np.searchsorted(keys, wanted, side="right") - 1
+        safe = np.maximum(found, 0)
+        hit = (found >= 0) & (codes >= 0) & (change_codes[safe] == codes)
+        before = np.where(codes >= 0, firsts[np.maximum(codes, 0)], -1)
+        return np.where(hit, change_calendars[safe], before)
 
     def working(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -558,7 +583,17 @@ def _working(frame: DataFrame, start: str, end: str, name: str, calendar: Calend
             )
             a_values = a.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
             b_values = b.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-            micros = clock(b_values) - clock(a_values)
+            cases = [] if changes is None else batch.column("case_id").to_pylist()
+            index = which(cases, b_values)
+            micros = np.empty(len(b_values), dtype=np.int64)
+            for k in np.unique(index):
+                rows = index == k
+                clock = fallback if k < 0 else laid[k]
+                micros[rows] = (
+                    b_values[rows] - a_values[rows]
+                    if clock is None
+                    else at(clock, b_values[rows]) - at(clock, a_values[rows])
+                )
             yield pa.RecordBatch.from_arrays(
                 [*batch.columns, pa.array(micros, type=pa.int64(), mask=~known)],
                 names=[*batch.schema.names, name],
@@ -569,7 +604,27 @@ def _working(frame: DataFrame, start: str, end: str, name: str, calendar: Calend
         return frame.mapInArrow(working, schema)
 
 
-def directly_follows(events: DataFrame, *, calendar: Calendar | None = None) -> pl.DataFrame:
+def _changes(assigned: Assigned) -> tuple[Any, ...]:
+    """`Assigned.changes` as plain arrays for the executors: each case's code, the distinct
+    moments, a key per change that orders by case, then moment (its case's code times one
+    more than the moments, plus the number of moments up to its own), each change's case
+    code and calendar, and each case's first calendar (`Assigned.firsts`)."""
+    import numpy as np
+
+    changes = assigned.changes
+    cases = changes["case_id"].unique(maintain_order=True).to_list()
+    codes_of = {case: code for code, case in enumerate(cases)}
+    change_codes = np.array([codes_of[case] for case in changes["case_id"]], dtype=np.int64)
+    at = changes["at"].to_numpy()
+    times = np.unique(at)
+    keys = change_codes * (len(times) + 1) + np.searchsorted(times, at, side="right")
+    calendars = changes["calendar"].to_numpy().astype(np.int64)
+    first = dict(assigned.firsts.iter_rows())
+    firsts = np.array([first[case] for case in cases], dtype=np.int64)
+    return codes_of, times, keys, change_codes, calendars, firsts
+
+
+def directly_follows(events: DataFrame, *, calendar: Hours | None = None) -> pl.DataFrame:
     """`workbench.projections.directly_follows` on Spark (times in the ``calendar``'s working
     time when there is one)."""
     from pyspark.sql import functions as F
@@ -842,7 +897,7 @@ def instances(events: DataFrame) -> DataFrame:
     return found.withColumn("previous_end", F.lag("end").over(order))
 
 
-def activities(events: DataFrame, *, calendar: Calendar | None = None) -> pl.DataFrame:
+def activities(events: DataFrame, *, calendar: Hours | None = None) -> pl.DataFrame:
     """`workbench.projections.activities` on Spark (times in the ``calendar``'s working time
     when there is one)."""
     from pyspark.sql import functions as F

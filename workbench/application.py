@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from workbench.models import Model
     from workbench.objectcentric import ObjectCentricMap, ObjectLifecycle
     from workbench.processmap import ProcessMap
+    from workbench.query import Answer, Version
     from workbench.restatements import ImportChanges
     from workbench.spectrum import Spectrum
     from workbench.timetravel import Diff
@@ -945,6 +946,86 @@ class Workbench:
         """The log as known at a position from the read model, in position order, as a
         scan of the store gives it."""
         return lambda head: self.model.scan(log, known_at=head).sort("position")
+
+    def query(
+        self,
+        sql: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        log: str | None = None,
+        limit: int | None = None,
+        timeout: float | None = 60.0,
+    ) -> Answer:
+        """A read-only SQL query (`workbench.query`) over the tables of ``log`` (of every
+        case log the user may see, without one), computed by this application's verbs after
+        the cut and the filters: its first ``limit`` rows, and how many there were."""
+        from workbench.query import Version, run
+
+        if log is not None:
+            self._see(log)
+        version = Version(cut.as_of, cut.known_at)
+        return run(sql, self._tables(log, filters), version=version, limit=limit, timeout=timeout)
+
+    def _tables(
+        self, log: str | None, filters: Filters
+    ) -> Callable[[str, Version, datetime | None], pl.DataFrame]:
+        """How a query's tables are computed: by the verbs the commands call, of one log or
+        of every case log the user may see, told apart by a ``log`` column."""
+        from workbench.query import table
+
+        def logs() -> list[str]:
+            if log is not None:
+                return [log]
+            return [summary.log for summary in self.logs() if summary.kind == "case"]
+
+        def compute(name: str, version: Version, at: datetime | None) -> pl.DataFrame:
+            cut = Cut(version.as_of, version.known_at)
+            if name == "logs":
+                return table(name, self._log_table(logs()))
+            parts: list[pl.DataFrame] = []
+            for each in logs():
+                if name == "events":
+                    found = self.events(each, cut, filters).collect()
+                elif name == "cases":
+                    found = self.cases(each, cut, filters)
+                elif name == "variants":
+                    found = self.variants(each, cut, filters)
+                elif name == "dfg":
+                    found = self.dfg(each, cut, filters).edges
+                else:
+                    assert at is not None
+                    found = self.state(each, at, cut, filters)
+                parts.append(found.with_columns(log=pl.lit(each)))
+            if not parts:
+                return pl.DataFrame(schema={"log": pl.String})
+            return table(name, pl.concat([table(name, p) for p in parts], how="diagonal_relaxed"))
+
+        return compute
+
+    def _log_table(self, names: list[str]) -> pl.DataFrame:
+        """The query language's ``logs``: each log's kind, counts, times and head."""
+        rows = [self.log(name) for name in names]
+        return pl.DataFrame(
+            {
+                "log": [row.log for row in rows],
+                "kind": [row.kind for row in rows],
+                "cases": [row.cases for row in rows],
+                "events": [row.events for row in rows],
+                "first_timestamp": [row.first_timestamp for row in rows],
+                "last_timestamp": [row.last_timestamp for row in rows],
+                "head": [self.head(name) for name in names],
+            },
+            schema={
+                "log": pl.String,
+                "kind": pl.String,
+                "cases": pl.Int64,
+                "events": pl.Int64,
+                "first_timestamp": pl.Datetime("us", "UTC"),
+                "last_timestamp": pl.Datetime("us", "UTC"),
+                "head": pl.Int64,
+            },
+        )
 
     # ------------------------------------------------------------------ object-centric logs
 

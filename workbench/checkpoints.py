@@ -17,8 +17,9 @@ Users add their own projections in three ways, and each then gets checkpointing,
       def orders_per_customer(events: pl.LazyFrame) -> pl.LazyFrame:
           return events.group_by("customer").agg(orders=pl.col("case_id").n_unique())
 
-- a SQL query over the table ``events``, stored in the file with `define_sql` or
-  ``workbench projections add NAME "SELECT ..."``.
+- a SQL query in the query language (`workbench.query`: DuckDB's SQL over ``events``, and
+  ``cases``, ``dfg`` and ``variants`` computed from them), stored in the file with
+  `define_sql` or ``workbench projections add NAME "SELECT ..."``.
 
 Snapshots hold the folded case state (`workbench.timetravel.fold`) at chosen moments, so that
 `state_at` starts from the nearest snapshot before the moment instead of the first event.
@@ -32,6 +33,7 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 import polars as pl
 
@@ -42,6 +44,20 @@ from workbench.store import EventStore, from_micros, to_micros
 from workbench.store.queries import check_query
 
 Compute = Callable[[pl.LazyFrame], pl.LazyFrame | pl.DataFrame]
+#: The columns every log has: what a projection is checked against in a store without logs.
+_MINIMAL: Final[pl.Schema] = pl.Schema(
+    {
+        "position": pl.Int64(),
+        "event_id": pl.String(),
+        "log": pl.String(),
+        "case_id": pl.String(),
+        "activity": pl.String(),
+        "timestamp": pl.Datetime("us", "UTC"),
+        "recorded_at": pl.Datetime("us", "UTC"),
+        "resource": pl.String(),
+        "lifecycle": pl.String(),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -167,26 +183,37 @@ def _load_modules() -> None:
             ) from error
 
 
-def sql_compute(query: str) -> Compute:
-    """A projection from a SQL query over the table ``events`` (Polars SQL)."""
+def sql_compute(query: str, name: str = "") -> Compute:
+    """A projection from a query in the query language (`workbench.query.over_events`).
+    A query kept from before (written for Polars' SQL) that this language does not run is
+    refused on refresh with a message that says how to write it again."""
+    from workbench.query import QueryError, over_events
 
-    def compute(events: pl.LazyFrame) -> pl.LazyFrame:
-        return pl.SQLContext(events=events, eager=False).execute(query)
+    def compute(events: pl.LazyFrame) -> pl.DataFrame:
+        try:
+            return over_events(query, events)
+        except QueryError as error:
+            raise ProjectionError(
+                f"projection {name!r}: {error} (projections are written in the query language,"
+                " DuckDB's SQL, since it came: define it again with `workbench projections add"
+                f' {name} "SELECT ..."`)'
+            ) from None
 
     return compute
 
 
 def define_sql(store: EventStore, name: str, query: str, *, description: str = "") -> None:
     """Store a SQL projection; it must be one query, and it runs once here to check it."""
+    from workbench.query import QueryError, over_events
+
     if name in _BUILT_IN:
         raise ProjectionError(f"{name!r} is a built-in projection; choose another name")
-    empty = pl.LazyFrame(schema=store.schema(store.log_names()[0]) if store.log_names() else {})
+    check_query(query)
+    schema = store.schema(store.log_names()[0]) if store.log_names() else _MINIMAL
     try:
-        sql_compute(check_query(query))(empty).collect_schema()
-    except WorkbenchError:
-        raise
-    except Exception as error:  # Polars raises several kinds for bad SQL
-        raise ProjectionError(f"projection {name!r}: the query does not run: {error}") from error
+        over_events(query, pl.LazyFrame(schema=schema))
+    except QueryError as error:
+        raise ProjectionError(f"projection {name!r}: the query does not run ({error})") from None
     store.queries.define(name, query, description=description)
 
 
@@ -205,7 +232,10 @@ def registered(store: EventStore) -> dict[str, Projection]:
     found.update(_USER)
     for query in store.queries.list():
         found[query.name] = Projection(
-            query.name, sql_compute(query.query), query.description, origin=f"sql: {query.query}"
+            query.name,
+            sql_compute(query.query, query.name),
+            query.description,
+            origin=f"sql: {query.query}",
         )
     return found
 

@@ -13,7 +13,8 @@ import typer
 # The order of these imports is the order of the commands in `workbench --help`.
 # isort: off
 from workbench.cli import data, explore, mining
-from workbench.cli import timetravel, causality, restatements, animation, projections, alerts
+from workbench.cli import timetravel, causality, restatements, animation, projections, query
+from workbench.cli import alerts
 from workbench.cli import users, calendars
 
 # isort: on
@@ -31,6 +32,7 @@ __all__ = [
     "main",
     "mining",
     "projections",
+    "query",
     "restatements",
     "timetravel",
     "users",

@@ -1,0 +1,612 @@
+"""A bitemporal query language: read-only SQL over every log, in DuckDB's dialect.
+
+A query reads the tables `TABLES` and the table function ``state_at(TIMESTAMP)``. Each
+table a query names is computed by the application, with the same functions as the
+commands (the events as the read model gives them, the case rows, the process map, the
+variants, the state at a moment), handed to an in-process DuckDB as Arrow, and the
+statement runs there: the same dialect and the same answer whatever store or engine holds
+the log. The engine runs with file and network access off and its configuration locked.
+
+Time travel is SQL:2011's, as XTDB writes it: ``FROM events FOR SYSTEM_TIME AS OF
+TIMESTAMP '2024-03-02'`` reads a table as the store knew it then (``--known-at``; an integer
+is a position), ``FOR VALID_TIME AS OF ...`` as it had happened by then (``--as-of``), each
+table reference by itself; a reference without them takes the query's cut. A statement may
+begin with ``SETTING DEFAULT SYSTEM_TIME AS OF ..., DEFAULT VALID_TIME AS OF ...``, which
+sets the query's cut in its own text, so that a saved report reruns bit-identical.
+
+Whatever is typed, the query only reads: it is parsed (sqlglot, DuckDB's grammar plus the
+time-travel clauses), and anything but one SELECT (or WITH ... SELECT) statement is refused
+by name, as are the functions that reach files, the network or other statements; a row
+limit and a timeout bound the rest (`run`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+import polars as pl
+
+from workbench.events import WorkbenchError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlglot import exp
+
+
+#: The tables a query can read, and what each is.
+TABLES: Final = {
+    "events": "one row per event: log, case_id, activity, timestamp, recorded_at, position,"
+    " resource, lifecycle, and the attributes as columns",
+    "cases": "one row per case: variant, start, end, duration, events, rework, attributes",
+    "dfg": "the process map's edges: source, target, frequency, cases, waiting times",
+    "variants": "one row per variant: its activities, cases, share, durations",
+    "logs": "one row per log: its kind, cases, events, first and last times",
+}
+STATE_AT: Final = "state_at"
+#: Table functions a query may call besides ``state_at``: they make rows, reading nothing.
+SAFE_TABLE_FUNCTIONS: Final = frozenset({"range", "generate_series", "unnest"})
+#: Functions refused by name (besides any ``read_*`` and ``*_scan``): they read files or
+#: the network, or run other statements.
+REFUSED_FUNCTIONS: Final = frozenset(
+    {
+        "glob",
+        "query",
+        "query_table",
+        "sniff_csv",
+        "parquet_metadata",
+        "parquet_schema",
+        "parquet_file_metadata",
+        "parquet_kv_metadata",
+        "getenv",
+        "current_setting",
+    }
+)
+DEFAULT_TIMEOUT: Final = 60.0
+
+
+@dataclass(frozen=True)
+class Version:
+    """Which version of a log a table is read at: as it had happened by ``as_of`` (valid
+    time), as the store knew it at ``known_at`` (transaction time: a moment, or a
+    position); the application's `Cut` in this module's words."""
+
+    as_of: datetime | None = None
+    known_at: datetime | int | None = None
+
+
+class QueryError(WorkbenchError):
+    """A query refused, or one the engine could not run (one line, naming what)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A query's rows: the first ``limit`` of them, how many there were in all (None when
+    counting them ran out of time), and the cut each table reference was read at."""
+
+    frame: pl.DataFrame
+    total: int | None
+    cuts: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Whether ``frame`` holds every row of the answer."""
+        return self.total == self.frame.height
+
+
+def dialect() -> type:
+    """DuckDB's grammar, with ``FOR SYSTEM_TIME AS OF`` and ``FOR VALID_TIME AS OF`` after a
+    table reference (parsed as a `sqlglot.exp.Version` of that kind)."""
+    from sqlglot.dialects.duckdb import DuckDB
+
+    class Bitemporal(DuckDB):
+        class Parser(DuckDB.Parser):  # type: ignore[misc, valid-type]
+            VERSION_PHRASES = {  # noqa: RUF012 (as sqlglot declares it)
+                ("FOR", "SYSTEM_TIME"): "SYSTEM_TIME",
+                ("FOR", "VALID_TIME"): "VALID_TIME",
+            }
+
+    return Bitemporal
+
+
+def _settings(sql: str) -> tuple[dict[str, str], str]:
+    """A ``SETTING DEFAULT SYSTEM_TIME AS OF ..., DEFAULT VALID_TIME AS OF ...`` prefix
+    read off the statement by its tokens: the times by kind (their SQL text), and the
+    statement after it."""
+    from sqlglot.tokenizer_core import TokenType
+
+    tokens = dialect()().tokenize(sql)
+    if not tokens or tokens[0].text.upper() != "SETTING":
+        return {}, sql
+    depth, body = 0, None
+    for index, token in enumerate(tokens[1:], start=1):
+        depth += token.token_type == TokenType.L_PAREN
+        depth -= token.token_type == TokenType.R_PAREN
+        if depth == 0 and token.token_type in (TokenType.SELECT, TokenType.WITH):
+            body = index
+            break
+    if body is None:
+        raise QueryError("SETTING: a SELECT (or WITH) statement must follow the settings")
+    groups: list[list[Any]] = [[]]
+    depth = 0
+    for token in tokens[1:body]:
+        depth += token.token_type == TokenType.L_PAREN
+        depth -= token.token_type == TokenType.R_PAREN
+        if depth == 0 and token.token_type == TokenType.COMMA:
+            groups.append([])
+        else:
+            groups[-1].append(token)
+    found: dict[str, str] = {}
+    for group in groups:
+        words = [token.text.upper() for token in group[:4]]
+        if len(group) < 5 or words[0] != "DEFAULT" or words[2:4] != ["AS", "OF"]:
+            raise QueryError(
+                "SETTING: write DEFAULT SYSTEM_TIME AS OF <time>, DEFAULT VALID_TIME AS OF <time>"
+            )
+        if words[1] not in ("SYSTEM_TIME", "VALID_TIME") or words[1] in found:
+            raise QueryError(f"SETTING: {words[1]} is not SYSTEM_TIME or VALID_TIME, once each")
+        found[words[1]] = sql[group[4].start : group[-1].end + 1]
+    return found, sql[tokens[body].start :]
+
+
+def parse(sql: str) -> tuple[exp.Expr, dict[str, str]]:
+    """The statement, checked to only read (`QueryError` names what is refused), and its
+    ``SETTING`` defaults."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
+    if not sql.strip():
+        raise QueryError("give a SELECT statement")
+    settings, body = _settings(sql)
+    _opening(body)
+    try:
+        statements = [s for s in sqlglot.parse(body, read=dialect()) if s is not None]
+    except ParseError as error:
+        first = error.errors[0] if error.errors else {}
+        where = f" (line {first.get('line')}, column {first.get('col')})" if first else ""
+        raise QueryError(f"the query does not parse{where}: {_first_line(error)}") from None
+    if len(statements) != 1:
+        raise QueryError(f"one statement only; this has {len(statements)}")
+    statement = statements[0]
+    if not isinstance(statement, exp.Query):
+        raise QueryError(f"{_statement_name(statement)} refused: a query is one SELECT statement")
+    for node in statement.walk():
+        if isinstance(node, exp.Into):
+            raise QueryError("SELECT ... INTO refused: a query only reads")
+        if isinstance(node, exp.Func):
+            name = _function_name(node)
+            if name in REFUSED_FUNCTIONS or name.startswith("read_") or name.endswith("_scan"):
+                raise QueryError(f"{name}() refused: a query reads only Workbench's tables")
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Func):
+            name = _function_name(node.this)
+            if name != STATE_AT and name not in SAFE_TABLE_FUNCTIONS:
+                raise QueryError(
+                    f"the table function {name}() refused: use {STATE_AT}(TIMESTAMP)"
+                    f" or the tables {', '.join(TABLES)}"
+                )
+    return statement, settings
+
+
+def _opening(body: str) -> None:
+    """Refuse by its first word a statement that is not a query, even one the grammar does
+    not know (``EXPORT DATABASE``)."""
+    from sqlglot.tokenizer_core import TokenType
+
+    tokens = dialect()().tokenize(body)
+    readers = (
+        TokenType.SELECT,
+        TokenType.WITH,
+        TokenType.L_PAREN,
+        TokenType.FROM,
+        TokenType.VALUES,
+    )
+    if tokens and tokens[0].token_type not in readers:
+        raise QueryError(f"{tokens[0].text.upper()} refused: a query is one SELECT statement")
+
+
+def _function_name(node: exp.Func) -> str:
+    from sqlglot import exp
+
+    return str(node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+
+
+def _statement_name(statement: exp.Expr) -> str:
+    from sqlglot import exp
+
+    if isinstance(statement, exp.Command):
+        return str(statement.this).upper()
+    return type(statement).__name__.upper()
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+# ------------------------------------------------------------------ running
+
+
+def run(
+    sql: str,
+    tables: Callable[[str, Version, datetime | None], pl.DataFrame],
+    *,
+    version: Version = Version(),
+    limit: int | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+) -> Answer:
+    """Run a read-only query whose tables ``tables(name, version, moment)`` computes (the
+    application's: `workbench.application.Workbench.query`), a reference without a clause
+    of its own read at ``version``, keeping at most ``limit`` rows. ``timeout`` seconds of
+    wall-clock time bound everything, computing the tables included: a query still running
+    then is stopped and refused; one whose rows arrived but whose count did not gives the
+    rows, with the count unknown."""
+    if limit is not None and limit < 0:
+        raise QueryError(f"--limit {limit}: give a number of rows, 0 or more")
+    if timeout is not None and timeout <= 0:
+        raise QueryError(f"--timeout {timeout:g}: give a number of seconds above 0")
+    statement, settings = parse(sql)
+    plan = _Plan(tables, version, settings)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    worker = _Worker(plan, statement, limit, deadline)
+    thread = threading.Thread(target=worker.work, name="workbench-query", daemon=True)
+    thread.start()
+    thread.join(None if deadline is None else max(deadline - time.monotonic(), 0))
+    if thread.is_alive():
+        worker.stop()
+        thread.join(0.5)
+    if worker.error is not None:
+        raise worker.error
+    if worker.answer is None:
+        raise QueryError(
+            f"the query ran out of its {timeout:g} s (--timeout) before its first rows"
+        )
+    return worker.answer
+
+
+class _Worker:
+    """A query's work in a thread of its own, so that the caller keeps its timeout
+    whatever the work is doing: reading tables, or running in DuckDB (interrupted)."""
+
+    def __init__(
+        self, plan: _Plan, statement: exp.Expr, limit: int | None, deadline: float | None
+    ) -> None:
+        self.plan = plan
+        self.statement = statement
+        self.limit = limit
+        self.deadline = deadline
+        self.answer: Answer | None = None
+        self.error: BaseException | None = None
+        self.stopped = threading.Event()
+        self.connection: Any = None
+        self.lock = threading.Lock()
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped.set()
+            if self.connection is not None:
+                self.connection.interrupt()
+
+    def work(self) -> None:
+        try:
+            self._work()
+        except BaseException as error:  # handed to the caller's thread
+            if not self.stopped.is_set():
+                self.error = error
+
+    def _work(self) -> None:
+        import duckdb
+
+        rewritten, tables = self.plan.bind(self.statement)
+        if self.stopped.is_set():
+            return
+        with self.lock:
+            self.connection = engine(tables)
+        try:
+            reader = _relation(self.connection, rewritten).to_arrow_reader(10_000)
+            batches: list[Any] = []
+            kept, total, wanted = 0, 0, self.limit
+            for batch in reader:
+                total += batch.num_rows
+                if wanted is None or kept < wanted:
+                    take = batch if wanted is None else batch.slice(0, wanted - kept)
+                    batches.append(take)
+                    kept += take.num_rows
+                    if wanted is not None and kept >= wanted:  # the rows, while counting
+                        self.answer = self._answer(batches, reader.schema, None)
+                if self.stopped.is_set():
+                    return
+            self.answer = self._answer(batches, reader.schema, total)
+        except duckdb.InterruptException:
+            return
+        except duckdb.Error as error:
+            raise QueryError(f"the query: {_first_line(error)}") from None
+
+    def _answer(self, batches: list[Any], schema: Any, total: int | None) -> Answer:
+        import pyarrow as pa
+
+        table = pa.Table.from_batches(batches, schema=schema)
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return Answer(frame, total, self.plan.described())
+
+
+def engine(tables: dict[str, pl.DataFrame] | None = None) -> Any:
+    """An in-process DuckDB that reads nothing but the ``tables`` registered in it: no
+    files, no network, no extensions, no Python variables by name; times in UTC; its
+    configuration locked once the tables are in."""
+    import duckdb
+
+    connection = duckdb.connect(
+        ":memory:",
+        config={
+            "enable_external_access": False,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+            "python_enable_replacements": False,
+        },
+    )
+    connection.execute("SET TimeZone = 'UTC'")
+    if tables is not None:
+        for name, frame in tables.items():
+            connection.register(name, frame.to_arrow())
+        connection.execute("SET lock_configuration = true")
+    return connection
+
+
+def _relation(connection: Any, sql: str) -> Any:
+    """The statement's rows in ``connection``, an ``INTERVAL`` column as seconds (a month
+    counting 30 days), as Arrow cannot carry DuckDB's intervals."""
+    relation = connection.sql(sql)
+    intervals = [
+        name
+        for name, kind in zip(relation.columns, relation.types, strict=True)
+        if str(kind) == "INTERVAL"
+    ]
+    if intervals:
+        replaced = ", ".join(f"epoch({_quoted(n)}) AS {_quoted(n)}" for n in intervals)
+        relation = relation.query("answer", f"SELECT * REPLACE ({replaced}) FROM answer")
+    return relation
+
+
+class _Plan:
+    """Which tables a statement reads at which cut (each computed once by ``compute(name,
+    cut, moment)``), and the statement rewritten to read them."""
+
+    def __init__(
+        self,
+        compute: Callable[[str, Version, datetime | None], pl.DataFrame],
+        cut: Version,
+        settings: dict[str, str],
+        tables: tuple[str, ...] = (*TABLES, STATE_AT),
+    ) -> None:
+        self.compute = compute
+        self.cut = _with_settings(cut, settings)
+        self.tables = tables
+        self.read: dict[tuple[str, Version, Any], str] = {}
+
+    def bind(self, statement: exp.Expr) -> tuple[str, dict[str, pl.DataFrame]]:
+        """The statement with each table reference (and ``state_at`` call) replaced by a
+        registered table of its cut, and those tables."""
+        from sqlglot import exp
+
+        statement = statement.copy()
+        ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
+        tables: dict[str, pl.DataFrame] = {}
+        for node in list(statement.find_all(exp.Table)):
+            if isinstance(node.this, exp.Func):
+                if _function_name(node.this) != STATE_AT:
+                    continue
+                name = self._state_at(node, tables)
+            else:
+                if node.args.get("db") or node.args.get("catalog"):
+                    raise QueryError(
+                        f"{node.sql()}: the tables have no schema; name them as {', '.join(TABLES)}"
+                    )
+                wanted = node.name.lower()
+                if wanted in ctes and node.args.get("version") is None:
+                    continue
+                if wanted not in self.tables:
+                    raise QueryError(f"no table {node.name!r}: {self._offered()}")
+                cut = self._version(node)
+                name = self._table(wanted, cut, None, tables)
+            alias = node.alias or (node.name if not isinstance(node.this, exp.Func) else STATE_AT)
+            node.set("version", None)
+            node.set("this", exp.to_identifier(name, quoted=True))
+            node.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+        return statement.sql(dialect="duckdb"), tables
+
+    def _version(self, node: exp.Table) -> Version:
+        version = node.args.get("version")
+        if version is None:
+            return self.cut
+        if version.args.get("kind") != "AS OF":
+            raise QueryError(
+                f"FOR {version.this} {version.args.get('kind')}: only AS OF is supported"
+            )
+        return _cut_at(self.cut, str(version.this), version.expression)
+
+    def _offered(self) -> str:
+        names = [name for name in self.tables if name != STATE_AT]
+        also = f", and {STATE_AT}(TIMESTAMP)" if STATE_AT in self.tables else ""
+        return f"the tables are {', '.join(names)}{also}"
+
+    def _state_at(self, node: exp.Table, tables: dict[str, pl.DataFrame]) -> str:
+        if STATE_AT not in self.tables:
+            raise QueryError(f"{STATE_AT}() is not here: {self._offered()}")
+        arguments = node.this.expressions
+        if len(arguments) != 1:
+            raise QueryError(f"{STATE_AT}() takes one argument: the moment (a TIMESTAMP)")
+        moment = _moment(arguments[0], "state_at")
+        if isinstance(moment, int):
+            raise QueryError(f"{STATE_AT}() takes a time, not a position")
+        return self._table(STATE_AT, self.cut, moment, tables)
+
+    def _table(
+        self, name: str, cut: Version, at: datetime | None, tables: dict[str, pl.DataFrame]
+    ) -> str:
+        key = (name, cut, at)
+        if key not in self.read:
+            registered = f"{name}_{len(self.read)}"
+            self.read[key] = registered
+            tables[registered] = self.compute(name, cut, at)
+        return self.read[key]
+
+    def described(self) -> tuple[tuple[str, str], ...]:
+        """Each table read, and its cut in words."""
+        return tuple(
+            (
+                registered.rsplit("_", 1)[0] + ("" if at is None else f"({at.isoformat()})"),
+                _words(cut),
+            )
+            for (name, cut, at), registered in self.read.items()
+        )
+
+
+#: The tables a stored projection reads: those computed from one log's events.
+OF_EVENTS: Final = ("events", "cases", "dfg", "variants")
+
+
+def over_events(sql: str, events: pl.LazyFrame) -> pl.DataFrame:
+    """A stored projection's query (`workbench.checkpoints.sql_compute`): the same language
+    over one log's events as its checkpoint reads them, with ``cases``, ``dfg`` and
+    ``variants`` computed from those events by the commands' functions; a table's own
+    ``FOR ... AS OF`` cuts them further."""
+    import duckdb
+
+    from workbench import projections
+    from workbench.processmap import process_map
+    from workbench.readmodel import cut, decoded_lazy
+
+    def compute(name: str, version: Version, at: datetime | None) -> pl.DataFrame:
+        read = cut(events, as_of=version.as_of, known_at=version.known_at)
+        kept = projections.ordered(decoded_lazy(read))
+        if name == "events":
+            found = kept.collect()
+        elif name == "cases":
+            found = projections.cases(kept, presorted=True).collect()
+        elif name == "variants":
+            found = projections.variants(kept, presorted=True).collect()
+        else:
+            found = process_map(kept, presorted=True).edges
+        return table(name, found)
+
+    statement, settings = parse(sql)
+    rewritten, tables = _Plan(compute, Version(), settings, OF_EVENTS).bind(statement)
+    connection = engine(tables)
+    try:
+        frame = pl.from_arrow(_relation(connection, rewritten).to_arrow_table())
+    except duckdb.Error as error:
+        raise QueryError(f"the query: {_first_line(error)}") from None
+    finally:
+        connection.close()
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def table(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """A table as a query reads it: durations as seconds, categoricals as text
+    (`_plain`), its leading columns first (`_FIRST`), the rest as they come."""
+    frame = _plain(frame)
+    first = [c for c in _FIRST.get(name, ("log",)) if c in frame.columns]
+    return frame.select(*first, pl.exclude(first))
+
+
+_FIRST: Final = {
+    "events": (
+        "log", "case_id", "activity", "timestamp", "recorded_at", "position", "resource",
+        "lifecycle",
+    ),
+    "cases": ("log", "case_id"),
+    "state_at": ("log", "case_id"),
+    "dfg": ("log", "source", "target"),
+    "variants": ("log", "variant"),
+}  # fmt: skip
+
+
+def _plain(frame: pl.DataFrame) -> pl.DataFrame:
+    """Durations as seconds (``duration`` becomes ``duration_seconds``, ``mean_duration``
+    ``mean_seconds``, as the commands' JSON names them), and categoricals as text."""
+    renamed: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Duration):
+            seconds = pl.col(name).dt.total_microseconds() / 1e6
+            new = (
+                name.removesuffix("_duration") + "_seconds"
+                if name != "duration"
+                else "duration_seconds"
+            )
+            renamed.append(seconds.alias(new))
+        elif isinstance(dtype, pl.Categorical | pl.Enum):
+            renamed.append(pl.col(name).cast(pl.String))
+        else:
+            renamed.append(pl.col(name))
+    return frame.select(renamed)
+
+
+def _with_settings(cut: Version, settings: dict[str, str]) -> Version:
+    """The query's cut with its ``SETTING`` defaults (which win over the command's)."""
+    import sqlglot
+
+    for kind, text in settings.items():
+        try:
+            expression = sqlglot.parse_one(text, read=dialect())
+        except sqlglot.errors.ParseError:
+            raise QueryError(f"SETTING DEFAULT {kind} AS OF {text}: not a time") from None
+        cut = _cut_at(cut, kind, expression)
+    return cut
+
+
+def _cut_at(cut: Version, kind: str, expression: exp.Expr) -> Version:
+    """``cut`` with a ``SYSTEM_TIME`` (``known_at``: a time, or an integer position) or a
+    ``VALID_TIME`` (``as_of``: a time) moment."""
+    moment = _moment(expression, f"FOR {kind} AS OF")
+    if kind == "SYSTEM_TIME":
+        return replace(cut, known_at=moment)
+    if isinstance(moment, int):
+        raise QueryError(f"FOR VALID_TIME AS OF {moment}: give a time, not a position")
+    return replace(cut, as_of=moment)
+
+
+def _moment(expression: exp.Expr, what: str) -> datetime | int:
+    """A constant time (UTC where it has no offset) or an integer position, evaluated by the
+    engine; refused when it reads a column or a table."""
+    from sqlglot import exp
+
+    from workbench.store.frames import from_micros
+
+    if isinstance(expression, exp.Literal) and not expression.is_string and expression.is_int:
+        return int(expression.this)
+    if expression.find(exp.Column, exp.Select, exp.Table) is not None:
+        raise QueryError(f"{what} {expression.sql()}: give a constant time or position")
+    connection = engine({})
+    try:
+        (micros,) = connection.execute(
+            f"SELECT epoch_us(CAST(({expression.sql(dialect='duckdb')}) AS TIMESTAMPTZ))"
+        ).fetchone()
+    except Exception as error:  # the engine's word on a value that is not a time
+        raise QueryError(f"{what} {expression.sql()}: {_first_line(error)}") from None
+    finally:
+        connection.close()
+    return from_micros(int(micros))
+
+
+def _words(cut: Version) -> str:
+    parts = []
+    if cut.as_of is not None:
+        parts.append(f"valid time as of {cut.as_of.isoformat()}")
+    if cut.known_at is not None:
+        known = cut.known_at
+        parts.append(
+            f"known at {known.isoformat() if isinstance(known, datetime) else f'position {known}'}"
+        )
+    return "; ".join(parts) or "as it stands"

@@ -347,3 +347,10 @@ def spectrum_bins(bins: pl.DataFrame, every: str, *, ghosts: bool) -> go.Figure:
         )
     figure.update_layout(barmode="stack")
     return _layout(figure, f"Passages per {every}, by duration quartile", "from", "passages")
+
+
+def query_chart(frame: pl.DataFrame, x: str, y: str, kind: str) -> go.Figure:
+    """A query's answer drawn: ``y`` against ``x`` as a line or as bars."""
+    trace = go.Scatter if kind == "line" else go.Bar
+    figure = go.Figure(trace(x=frame[x].to_list(), y=frame[y].to_list(), name=y))
+    return _layout(figure, f"{y} by {x}", x, y)

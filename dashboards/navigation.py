@@ -39,6 +39,7 @@ SECTIONS: dict[str, tuple[Entry, ...]] = {
     "Time": (
         Entry("views/time_travel.py", "Time travel", ":material/history:"),
         Entry("views/projections.py", "Projections", ":material/table_view:"),
+        Entry("views/query.py", "Query", ":material/terminal:"),
     ),
 }
 DEFAULT = SECTIONS["Data"][0]

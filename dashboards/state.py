@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -33,6 +33,9 @@ from workbench.filters import Cases, Filters, Follows, case_list_name
 from workbench.readmodel import ReadModel
 from workbench.store import EventStore, LogName, LogSummary
 
+if TYPE_CHECKING:
+    from workbench.query import Answer
+
 T = TypeVar("T")
 
 # Query-string keys that are not filters.
@@ -40,6 +43,7 @@ LOG_KEY = "log"
 TIMEZONE_KEY = "tz"
 VIEW_KEY = "view"  # a page's chosen tab: not a filter, and not carried to other pages
 CALENDAR_KEY = "calendar"  # durations in this working calendar's time (none: elapsed)
+SQL_KEY = "sql"  # the Query page's statement: not a filter, and not carried to other pages
 
 #: The time zones offered to show times in and to read times without an offset.
 TIME_ZONES = (
@@ -151,7 +155,11 @@ def unknown_log() -> UnknownLog | None:
 def query() -> dict[str, list[str]]:
     """The page's URL query (log, time zone, filters), as page links carry it on (a
     page's chosen tab stays with the page)."""
-    return {key: st.query_params.get_all(key) for key in st.query_params if key != VIEW_KEY}
+    return {
+        key: st.query_params.get_all(key)
+        for key in st.query_params
+        if key not in (VIEW_KEY, SQL_KEY)
+    }
 
 
 _QUERY_KEY = "workbench-query"
@@ -172,7 +180,7 @@ def filters() -> Filters:
     query = {
         key: st.query_params.get_all(key)
         for key in st.query_params
-        if key not in (LOG_KEY, TIMEZONE_KEY, VIEW_KEY, CALENDAR_KEY)
+        if key not in (LOG_KEY, TIMEZONE_KEY, VIEW_KEY, CALENDAR_KEY, SQL_KEY)
     }
     try:
         found = Filters.from_query(query, case_lists(st.query_params.get(LOG_KEY)))
@@ -214,7 +222,8 @@ def set_filters(chosen: Filters) -> None:
     """Put the filters in the URL (replacing the previous ones), keeping the log, the time
     zone and the page's tab."""
     kept = {
-        key: st.query_params.get(key) for key in (LOG_KEY, TIMEZONE_KEY, VIEW_KEY, CALENDAR_KEY)
+        key: st.query_params.get(key)
+        for key in (LOG_KEY, TIMEZONE_KEY, VIEW_KEY, CALENDAR_KEY, SQL_KEY)
     }
     st.query_params.clear()
     for key, value in kept.items():
@@ -354,6 +363,24 @@ def _calendar_key(bench: Workbench, log: str, name: str) -> str:
     calendars = {name: calendar.to_json() for name, calendar in bench.calendars().items()}
     return repr(
         (calendars, bench.calendars_by_value().get(log), bench.assigned_calendars().get(log))
+    )
+
+
+def run_query(sql: str, log: str, *, every_log: bool, cut: Cut, limit: int) -> Answer:
+    """A read-only SQL query (`Workbench.query`) over the log's tables (every log's, with
+    ``every_log``) after the global filters and the cut, cached per head position."""
+    bench = workbench()
+    active = filters()
+    key = (sql, every_log, _key(cut), active.to_query(), limit)
+    return _answer(  # type: ignore[no-any-return]
+        db_location(),
+        "query",
+        log,
+        bench.head(log),
+        key,
+        lambda: bench.query(
+            sql, cut, active, log=None if every_log else log, limit=limit, timeout=60.0
+        ),
     )
 
 

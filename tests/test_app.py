@@ -32,6 +32,7 @@ PAGES = {
     "objects": "Object-centric",
     "time_travel": "Time travel",
     "projections": "Projections",
+    "query": "Query",
     "mining": "Discovery and conformance",
 }
 NODE = re.compile(r'^\s+"(?!__)[^"]+" \[label=', re.MULTILINE)

@@ -37,6 +37,7 @@ PAGES = [
     ("objects", "Object-centric", "objects-page"),
     ("time_travel", "Time travel", "time-travel-page"),
     ("projections", "Projections", "projections-page"),
+    ("query", "Query", "query-page"),
     ("mining", "Discovery and conformance", "mining-page"),
 ]
 

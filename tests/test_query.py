@@ -251,6 +251,40 @@ def test_every_store_answers_the_same(any_store) -> None:
     assert answer.frame["first"].to_list() == expected["first"].to_list()
 
 
+def test_the_query_page_shows_what_the_command_prints(db, monkeypatch) -> None:
+    """The page's rows equal `workbench query --format json` for the same statement and
+    cut; a refusal is one message; the statement is kept in the link."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import APP, close_app_store
+
+    sql = "SELECT case_id, events, duration_seconds FROM cases ORDER BY case_id"
+    expected = _query(db, sql, "--log", "run")
+    earlier = _query(db, sql, "--log", "run", "--known-at", "25")
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params["log"] = "run"
+    app.query_params["sql"] = sql
+    app.run()
+    app.switch_page("views/query.py").run()
+    try:
+        assert not app.exception, [e.value for e in app.exception]
+        assert app.text_area[0].value == sql
+        shown = app.dataframe[0].value
+        assert shown["case_id"].tolist() == [row["case_id"] for row in expected]
+        assert shown["events"].tolist() == [row["events"] for row in expected]
+        assert shown["duration_seconds"].tolist() == [row["duration_seconds"] for row in expected]
+        known = next(box for box in app.selectbox if box.label == "As known")
+        known.set_value(known.options[1]).run()  # after the first import: position 25
+        shown = app.dataframe[0].value
+        assert shown["events"].tolist() == [row["events"] for row in earlier]
+        app.text_area[0].set_value("COPY events TO 'x.csv'").run()
+        assert len(app.error) == 1
+        assert app.error[0].value.startswith("COPY refused")
+    finally:
+        close_app_store()
+
+
 def test_a_stored_projection_speaks_the_same_language(tmp_path) -> None:
     from workbench import EventStore, checkpoints
 

@@ -31,6 +31,7 @@ BENCHMARKS = {
     "timetravel": "the state of every case at a moment, cold and from snapshots",
     "pages": "the app through AppTest: first and second visits, filter changes, time travel",
     "cli": "commands from a cold start, whole process, against pm4py's read and DFG",
+    "query": "questions in the query language from a cold start, against pm4py answering them",
     "browser": "the app in headless Chromium: first load, click to settled per page",
     "scale": "a hundred million events end to end: import, stats, dfg, state, whole process",
     "spark": "the dashboard set on Apache Spark (local) against Polars",

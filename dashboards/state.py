@@ -368,10 +368,12 @@ def _calendar_key(bench: Workbench, log: str, name: str) -> str:
 
 def run_query(sql: str, log: str, *, every_log: bool, cut: Cut, limit: int) -> Answer:
     """A read-only SQL query (`Workbench.query`) over the log's tables (every log's, with
-    ``every_log``) after the global filters and the cut, cached per head position."""
+    ``every_log``) after the global filters and the cut, cached per head position (of
+    every log, with ``every_log``: another log's import changes the answer too)."""
     bench = workbench()
     active = filters()
-    key = (sql, every_log, _key(cut), active.to_query(), limit)
+    heads = tuple((s.log, bench.head(s.log)) for s in bench.logs()) if every_log else ()
+    key = (sql, every_log, heads, _key(cut), active.to_query(), limit)
     return _answer(  # type: ignore[no-any-return]
         db_location(),
         "query",

@@ -307,3 +307,45 @@ def test_a_stored_projection_speaks_the_same_language(tmp_path) -> None:
         store.queries.define("old", "SELECT octet_length(activity) AS n FROM events")
         with pytest.raises(checkpoints.ProjectionError, match="define it again"):
             checkpoints.refresh(store, "run", "old")
+
+
+def test_object_centric_logs_by_their_views_and_object_tables(tmp_path) -> None:
+    """A view (LOG/TYPE) is a log like any other; the objects, their attributes over time
+    and their links are tables of their own, equal to what the store keeps."""
+    from workbench import EventStore
+
+    db = tmp_path / "o.db"
+    path = real_log("ocel_ocel20_example.jsonocel")
+    assert _cli(db, "ingest", str(path), "--log", "p2p")[0] == 0
+    with EventStore(db) as store:
+        objects = store.objects("p2p")
+        links = store.event_objects("p2p")
+        attributes = store.object_attributes("p2p")
+        invoice = store.scan("p2p/Invoice").collect()
+    counted = _query(db, "SELECT object_type, count(*) AS n FROM objects GROUP BY 1 ORDER BY 1")
+    by_hand = objects.group_by("object_type").len().sort("object_type")
+    assert [(r["object_type"], r["n"]) for r in counted] == list(by_hand.iter_rows())
+    touched = _query(
+        db,
+        "SELECT o.object_type, count(*) AS n FROM event_objects AS l"
+        " JOIN objects AS o USING (log, object_id) GROUP BY 1 ORDER BY 1",
+    )
+    joined = links.join(objects, on="object_id").group_by("object_type").len().sort("object_type")
+    assert [(r["object_type"], r["n"]) for r in touched] == list(joined.iter_rows())
+    moment = attributes["changed_at"].sort()[attributes.height // 2]
+    valid = _query(
+        db,
+        "SELECT count(*) AS n FROM object_attributes"
+        f" FOR VALID_TIME AS OF TIMESTAMP '{moment.isoformat()}'",
+    )
+    assert valid == [{"n": attributes.filter(pl.col("changed_at") <= moment).height}]
+    rows = _query(db, "SELECT count(*) AS n FROM events", "--log", "p2p/Invoice")
+    assert rows == [{"n": invoice.height}]
+    with EventStore(db) as store:
+        related = store.object_objects("p2p").height
+    found = _query(db, "SELECT count(*) AS n FROM object_objects", "--log", "p2p/Invoice")
+    assert found == [{"n": related}]
+    # A case log has no objects; without --log, the tables hold every log's.
+    assert _cli(db, "ingest", str(real_log("running-example.csv")), "--log", "run")[0] == 0
+    assert _query(db, "SELECT count(*) AS n FROM objects", "--log", "run") == [{"n": 0}]
+    assert _query(db, "SELECT count(*) AS n FROM objects") == [{"n": objects.height}]

@@ -972,7 +972,7 @@ class Workbench:
     ) -> Callable[[str, Version, datetime | None], pl.DataFrame]:
         """How a query's tables are computed: by the verbs the commands call, of one log or
         of every case log the user may see, told apart by a ``log`` column."""
-        from workbench.query import table
+        from workbench.query import OBJECT_TABLES, table
 
         def logs() -> list[str]:
             if log is not None:
@@ -983,6 +983,8 @@ class Workbench:
             cut = Cut(version.as_of, version.known_at)
             if name == "logs":
                 return table(name, self._log_table(logs()))
+            if name in OBJECT_TABLES:
+                return table(name, self._object_table(name, log, cut))
             parts: list[pl.DataFrame] = []
             for each in logs():
                 if name == "events":
@@ -1002,6 +1004,46 @@ class Workbench:
             return table(name, pl.concat([table(name, p) for p in parts], how="diagonal_relaxed"))
 
         return compute
+
+    def _object_table(self, name: str, log: str | None, cut: Cut) -> pl.DataFrame:
+        """An object table of the query language, of the object-centric log ``log`` is (or
+        is a view of), or of every one the user may see: the objects and their links as
+        stored (they are not versioned), an object's attribute values as they had changed
+        by the cut's ``as_of``, and the event links of the events the cut keeps."""
+        from workbench.store import LogName
+
+        if log is None:
+            names = [s.log for s in self.logs() if s.kind == "object"]
+        else:
+            base = LogName.parse(log).log
+            names = [base] if self.log(base).kind == "object" else []
+        read = {
+            "objects": self.store.objects,
+            "object_attributes": self.store.object_attributes,
+            "event_objects": self.store.event_objects,
+            "object_objects": self.store.object_objects,
+        }[name]
+        parts = []
+        for each in names:
+            found = read(each).with_columns(log=pl.lit(each))
+            if name == "object_attributes" and cut.as_of is not None:
+                found = found.filter(pl.col("changed_at") <= cut.as_of)
+            if name == "event_objects" and cut:
+                kept = cut.apply(self.store.scan(each)).select("event_id").collect()
+                found = found.join(kept, on="event_id", how="semi")
+            parts.append(found)
+        if parts:
+            return pl.concat(parts, how="diagonal_relaxed")
+        columns = {
+            "objects": ("object_id", "object_type"),
+            "object_attributes": ("object_id", "name", "changed_at", "kind", "value"),
+            "event_objects": ("event_id", "object_id", "qualifier"),
+            "object_objects": ("source_id", "target_id", "qualifier"),
+        }[name]
+        schema: dict[str, pl.DataType] = {"log": pl.String(), **{c: pl.String() for c in columns}}
+        if name == "object_attributes":
+            schema["changed_at"] = pl.Datetime("us", "UTC")
+        return pl.DataFrame(schema=schema)
 
     def _log_table(self, names: list[str]) -> pl.DataFrame:
         """The query language's ``logs``: each log's kind, counts, times and head."""

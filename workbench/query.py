@@ -46,7 +46,14 @@ TABLES: Final = {
     "dfg": "the process map's edges: source, target, frequency, cases, waiting times",
     "variants": "one row per variant: its activities, cases, share, durations",
     "logs": "one row per log: its kind, cases, events, first and last times",
+    "objects": "the objects of object-centric logs: log, object_id, object_type",
+    "object_attributes": "their attribute values over time: log, object_id, name, changed_at,"
+    " kind, value",
+    "event_objects": "which events touch which objects: log, event_id, object_id, qualifier",
+    "object_objects": "links between objects: log, source_id, target_id, qualifier",
 }
+#: The tables of object-centric logs (empty for a case log).
+OBJECT_TABLES: Final = ("objects", "object_attributes", "event_objects", "object_objects")
 STATE_AT: Final = "state_at"
 #: Table functions a query may call besides ``state_at``: they make rows, reading nothing.
 SAFE_TABLE_FUNCTIONS: Final = frozenset({"range", "generate_series", "unnest"})

@@ -57,9 +57,10 @@ def query(
     cut: Cut,
     filters: Filters,
 ) -> None:
-    """Ask your own question in SQL: the tables events, cases, dfg, variants and logs, and
-    state_at(TIMESTAMP), read-only, with FOR SYSTEM_TIME AS OF / FOR VALID_TIME AS OF per
-    table (as --known-at / --as-of do for all of them).
+    """Ask your own question in SQL: the tables events, cases, dfg, variants, logs, the
+    object tables and state_at(TIMESTAMP) (--tables lists them), read-only, with FOR
+    SYSTEM_TIME AS OF / FOR VALID_TIME AS OF per table (as --known-at / --as-of do for all
+    of them).
 
     Example: workbench query "SELECT activity, count(*) FROM events GROUP BY 1"
     """

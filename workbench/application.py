@@ -959,13 +959,20 @@ class Workbench:
     ) -> Answer:
         """A read-only SQL query (`workbench.query`) over the tables of ``log`` (of every
         case log the user may see, without one), computed by this application's verbs after
-        the cut and the filters: its first ``limit`` rows, and how many there were."""
+        the cut and the filters: its first ``limit`` rows, and how many there were. On the
+        Spark engine the statement runs in Spark SQL (`workbench.engines.spark.SparkSQL`)."""
         from workbench.query import Version, run
 
         if log is not None:
             self._see(log)
         version = Version(cut.as_of, cut.known_at)
-        return run(sql, self._tables(log, filters), version=version, limit=limit, timeout=timeout)
+        runner = None
+        if self.engine == "spark":
+            from workbench.engines.spark import SparkSQL
+
+            runner = SparkSQL(self.spark_master)
+        tables = self._tables(log, filters)
+        return run(sql, tables, version=version, limit=limit, timeout=timeout, runner=runner)
 
     def _tables(
         self, log: str | None, filters: Filters

@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import polars as pl
 
@@ -249,6 +249,7 @@ def run(
     version: Version = Version(),
     limit: int | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
+    runner: Runner | None = None,
 ) -> Answer:
     """Run a read-only query whose tables ``tables(name, version, moment)`` computes (the
     application's: `workbench.application.Workbench.query`), a reference without a clause
@@ -263,7 +264,7 @@ def run(
     statement, settings = parse(sql)
     plan = _Plan(tables, version, settings)
     deadline = None if timeout is None else time.monotonic() + timeout
-    worker = _Worker(plan, statement, limit, deadline)
+    worker = _Worker(plan, statement, limit, runner or InDuckDB())
     thread = threading.Thread(target=worker.work, name="workbench-query", daemon=True)
     thread.start()
     thread.join(None if deadline is None else max(deadline - time.monotonic(), 0))
@@ -279,32 +280,76 @@ def run(
     return worker.answer
 
 
-class _Worker:
-    """A query's work in a thread of its own, so that the caller keeps its timeout
-    whatever the work is doing: reading tables, or running in DuckDB (interrupted)."""
+class Runner(Protocol):
+    """Where a bound statement runs: DuckDB in this process (`InDuckDB`), or Spark SQL
+    (`workbench.engines.spark.SparkSQL`)."""
 
-    def __init__(
-        self, plan: _Plan, statement: exp.Expr, limit: int | None, deadline: float | None
-    ) -> None:
-        self.plan = plan
-        self.statement = statement
-        self.limit = limit
-        self.deadline = deadline
-        self.answer: Answer | None = None
-        self.error: BaseException | None = None
-        self.stopped = threading.Event()
+    def batches(self, sql: str, tables: dict[str, pl.DataFrame]) -> Any:
+        """The rows of ``sql`` (DuckDB's dialect) over ``tables``: a pyarrow
+        RecordBatchReader. Refusals and the engine's errors are `QueryError`s."""
+        ...
+
+    def stop(self) -> None:
+        """Stop the statement running now, from another thread."""
+        ...
+
+
+class Stopped(Exception):
+    """The statement was stopped (its timeout): no answer, and no error of its own."""
+
+
+class InDuckDB:
+    """The default runner: an in-process DuckDB locked down (`engine`), interrupted to
+    stop."""
+
+    def __init__(self) -> None:
         self.connection: Any = None
         self.lock = threading.Lock()
+        self.stopped = False
+
+    def batches(self, sql: str, tables: dict[str, pl.DataFrame]) -> Any:
+        import duckdb
+
+        with self.lock:
+            if self.stopped:
+                raise Stopped
+            self.connection = engine(tables)
+        try:
+            return _relation(self.connection, sql).to_arrow_reader(10_000)
+        except duckdb.InterruptException:
+            raise Stopped from None
+        except duckdb.Error as error:
+            raise QueryError(f"the query: {_first_line(error)}") from None
 
     def stop(self) -> None:
         with self.lock:
-            self.stopped.set()
+            self.stopped = True
             if self.connection is not None:
                 self.connection.interrupt()
+
+
+class _Worker:
+    """A query's work in a thread of its own, so that the caller keeps its timeout
+    whatever the work is doing: computing tables, or running in the engine (stopped)."""
+
+    def __init__(self, plan: _Plan, statement: exp.Expr, limit: int | None, runner: Runner) -> None:
+        self.plan = plan
+        self.statement = statement
+        self.limit = limit
+        self.runner = runner
+        self.answer: Answer | None = None
+        self.error: BaseException | None = None
+        self.stopped = threading.Event()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.runner.stop()
 
     def work(self) -> None:
         try:
             self._work()
+        except Stopped:
+            return
         except BaseException as error:  # handed to the caller's thread
             if not self.stopped.is_set():
                 self.error = error
@@ -315,12 +360,10 @@ class _Worker:
         rewritten, tables = self.plan.bind(self.statement)
         if self.stopped.is_set():
             return
-        with self.lock:
-            self.connection = engine(tables)
+        reader = self.runner.batches(rewritten, tables)
+        batches: list[Any] = []
+        kept, total, wanted = 0, 0, self.limit
         try:
-            reader = _relation(self.connection, rewritten).to_arrow_reader(10_000)
-            batches: list[Any] = []
-            kept, total, wanted = 0, 0, self.limit
             for batch in reader:
                 total += batch.num_rows
                 if wanted is None or kept < wanted:
@@ -331,11 +374,11 @@ class _Worker:
                         self.answer = self._answer(batches, reader.schema, None)
                 if self.stopped.is_set():
                     return
-            self.answer = self._answer(batches, reader.schema, total)
         except duckdb.InterruptException:
             return
         except duckdb.Error as error:
             raise QueryError(f"the query: {_first_line(error)}") from None
+        self.answer = self._answer(batches, reader.schema, total)
 
     def _answer(self, batches: list[Any], schema: Any, total: int | None) -> Answer:
         import pyarrow as pa
@@ -343,7 +386,12 @@ class _Worker:
         table = pa.Table.from_batches(batches, schema=schema)
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
-        return Answer(frame, total, self.plan.described())
+        seconds = [  # an interval from an engine that sends them (Spark) as DuckDB's are
+            (pl.col(n).dt.total_microseconds() / 1e6).alias(n)
+            for n, t in frame.schema.items()
+            if isinstance(t, pl.Duration)
+        ]
+        return Answer(frame.with_columns(seconds), total, self.plan.described())
 
 
 def engine(tables: dict[str, pl.DataFrame] | None = None) -> Any:

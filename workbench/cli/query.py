@@ -11,9 +11,9 @@ import typer
 from rich.table import Table
 
 from workbench.cli.commands import command
-from workbench.cli.options import with_filters
+from workbench.cli.options import EngineOption, SparkMasterOption, with_filters
 from workbench.cli.output import check_output, fail, heading, out, records, warn
-from workbench.cli.session import existing_log, workbench
+from workbench.cli.session import engine_of, existing_log
 
 if TYPE_CHECKING:
     import polars as pl
@@ -53,6 +53,8 @@ def query(
         float, typer.Option("--timeout", help="Stop the query after this many seconds.")
     ] = 60.0,
     tables: Annotated[bool, typer.Option("--tables", help="List the tables and stop.")] = False,
+    engine: EngineOption = "polars",
+    spark_master: SparkMasterOption = None,
     *,
     cut: Cut,
     filters: Filters,
@@ -81,7 +83,7 @@ def query(
         check_output(output)
     text = sys.stdin.read() if sql == "-" else sql
     rows = limit if limit is not None or output_format != "table" else TABLE_ROWS
-    answer = workbench().query(
+    answer = engine_of(engine, spark_master).query(
         text,
         cut,
         filters,

@@ -18,6 +18,7 @@ Spark starts with the session time zone UTC, the UI off and few shuffle partitio
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -1231,3 +1232,53 @@ def state_at(
         ),
     )
     return finish(frame.lazy(), as_utc(at), completed=rule).collect()
+
+
+# ------------------------------------------------------------------ the query language
+
+
+class SparkSQL:
+    """Runs the query language's bound statements in Spark SQL (`workbench.query.Runner`):
+    the statement, in DuckDB's dialect, translated by sqlglot; its tables registered as
+    temporary views. What Spark SQL lacks is refused, naming the construct."""
+
+    def __init__(self, master: str | None = None) -> None:
+        self.master = master
+        self.spark: Any = None
+
+    def batches(self, sql: str, tables: dict[str, pl.DataFrame]) -> Any:
+        import pyarrow as pa
+        import sqlglot
+        from sqlglot.errors import ErrorLevel, UnsupportedError
+
+        from workbench.query import QueryError
+
+        try:
+            (translated,) = sqlglot.transpile(
+                sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE
+            )
+        except UnsupportedError as error:
+            raise QueryError(f"Spark SQL lacks what the query uses: {error}") from None
+        self.spark = session(self.master)
+        # PySpark logs a failed statement's whole Java stack; the user gets one line.
+        logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+        try:
+            for name, frame in tables.items():
+                wide = frame.with_columns(  # Spark has no unsigned integers
+                    pl.col(n).cast(pl.Int64)
+                    for n, t in frame.schema.items()
+                    if t in (pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
+                )
+                self.spark.createDataFrame(wide.to_arrow()).createOrReplaceTempView(name)
+            found = self.spark.sql(translated).toArrow()
+        except Exception as error:  # Spark's analysis and execution errors, one line each
+            first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise QueryError(f"Spark SQL: {first}") from None
+        finally:
+            for name in tables:
+                self.spark.catalog.dropTempView(name)
+        return pa.RecordBatchReader.from_batches(found.schema, found.to_batches())
+
+    def stop(self) -> None:
+        if self.spark is not None:
+            self.spark.sparkContext.cancelAllJobs()

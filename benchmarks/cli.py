@@ -13,11 +13,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import OUT
 from sample_data.generator import write
+
+if TYPE_CHECKING:
+    from workbench.store import LogSummary
 
 GOALS = {"--help": (0.3, 100), "stats": (1.5, 500), "dfg": (1.5, 500), "state --at": (1.5, 500)}
 RUNS = 3
@@ -54,27 +58,35 @@ def median(command: list[str]) -> tuple[float, float, list[float]]:
     return seconds[0], seconds[1], [r[0] for r in runs]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    options = parser.parse_args()
-    OUT.mkdir(exist_ok=True)
+def orders(events: int) -> tuple[Path, Path, LogSummary]:
+    """A store holding ``events`` generated orders as `workbench ingest` leaves it (read
+    model included), the same log in Parquet for pm4py, and the log's summary; made once
+    and kept in benchmarks/out."""
     from ingest.jobs import ingest
     from workbench import EventStore
     from workbench.readmodel import ReadModel
 
-    source = OUT / f"orders-{options.events}.csv"
+    OUT.mkdir(exist_ok=True)
+    source = OUT / f"orders-{events}.csv"
     if not source.exists():
-        write(source, events=options.events, seed=1)
-    db = OUT / f"cli-{options.events}.db"
-    with EventStore(db) as store:  # as `workbench ingest` leaves it
+        write(source, events=events, seed=1)
+    db = OUT / f"cli-{events}.db"
+    parquet = OUT / f"orders-{events}.parquet"
+    with EventStore(db) as store:
         if not store.has_log("orders"):
             ingest(store, source, log="orders")
         ReadModel(store).refresh("orders")
         summary = next(one for one in store.logs() if one.log == "orders")
-        parquet = OUT / f"orders-{options.events}.parquet"
         if not parquet.exists():
             store.scan("orders").sink_parquet(parquet)
+    return db, parquet, summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    options = parser.parse_args()
+    db, parquet, summary = orders(options.events)
     assert summary.first_timestamp is not None
     assert summary.last_timestamp is not None
     middle = summary.first_timestamp + (summary.last_timestamp - summary.first_timestamp) / 2

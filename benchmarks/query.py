@@ -13,9 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.cli import RUNS, median
-from benchmarks.common import OUT
-from sample_data.generator import write
+from benchmarks.cli import RUNS, median, orders
 
 #: Each question: the query, and pm4py's way to the same answer (after reading the log).
 QUESTIONS = {
@@ -42,25 +40,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     options = parser.parse_args()
-    OUT.mkdir(exist_ok=True)
-    from ingest.jobs import ingest
-    from workbench import EventStore
-    from workbench.readmodel import ReadModel
-
-    source = OUT / f"orders-{options.events}.csv"
-    if not source.exists():
-        write(source, events=options.events, seed=1)
-    db = OUT / f"cli-{options.events}.db"
-    with EventStore(db) as store:  # as `workbench ingest` leaves it
-        if not store.has_log("orders"):
-            ingest(store, source, log="orders")
-        ReadModel(store).refresh("orders")
-        head = store.head("orders")
-        events = next(one for one in store.logs() if one.log == "orders").events
-        parquet = OUT / f"orders-{options.events}.parquet"
-        if not parquet.exists():
-            store.scan("orders").sink_parquet(parquet)
-    middle = head // 2
+    db, parquet, summary = orders(options.events)
+    events = summary.events
+    middle = events // 2  # positions run 1 to the events count in a store of one log
     tool = str(Path(sys.executable).with_name("workbench"))
     read = (
         "import pandas as pd, pm4py;"

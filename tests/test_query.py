@@ -257,6 +257,7 @@ def test_the_query_page_shows_what_the_command_prints(db, monkeypatch) -> None:
     from streamlit.testing.v1 import AppTest
 
     from tests.test_app import APP, close_app_store
+    from workbench import EventStore, checkpoints
 
     sql = "SELECT case_id, events, duration_seconds FROM cases ORDER BY case_id"
     expected = _query(db, sql, "--log", "run")
@@ -278,6 +279,17 @@ def test_the_query_page_shows_what_the_command_prints(db, monkeypatch) -> None:
         known.set_value(known.options[1]).run()  # after the first import: position 25
         shown = app.dataframe[0].value
         assert shown["events"].tolist() == [row["events"] for row in earlier]
+        # Saved as a projection: kept by the store, and it answers as the query does.
+        next(t for t in app.text_input if t.label == "Name").set_value("per_case").run()
+        next(b for b in app.button if b.label == "Save").click().run()
+        assert [m.value for m in app.success] == [
+            "Saved per\\_case: the Projections page shows it."
+        ]
+        with EventStore(db) as store:
+            assert checkpoints.refresh(store, "run", "per_case").to_dicts() == [
+                {k: row[k] for k in ("case_id", "events", "duration_seconds")} for row in expected
+            ]
+            checkpoints.remove(store, "per_case")
         app.text_area[0].set_value("COPY events TO 'x.csv'").run()
         assert len(app.error) == 1
         assert app.error[0].value.startswith("COPY refused")

@@ -105,3 +105,18 @@ st.download_button(
     mime="text/csv",
     help=f"The rows shown; `{command} --format csv` writes every row.",
 )
+with st.expander("Save as a projection"):
+    st.caption(
+        "A projection is kept for every log and brought up to date as events arrive (see"
+        " Projections); it reads `events`, and the `cases`, `dfg` and `variants` computed from"
+        " them."
+    )
+    name = st.text_input("Name", key="projection-name")
+    description = st.text_input("Description", key="projection-description")
+    if st.button("Save", icon=":material/save:", disabled=not name.strip()):
+        try:
+            state.workbench().define_projection(name.strip(), sql, description=description)
+        except WorkbenchError as error:
+            st.error(escape(str(error)), icon=":material/block:")
+        else:
+            st.success(f"Saved {escape(name.strip())}: the Projections page shows it.")

@@ -351,6 +351,8 @@ QUERIES = [
     "SELECT a.activity, count(*) AS n FROM events AS a JOIN cases AS c USING (log, case_id)"
     " WHERE c.rework > 0 GROUP BY 1 ORDER BY 2 DESC, 1",
     "SELECT cases, share FROM variants ORDER BY cases DESC, share LIMIT 3",
+    "SELECT variant[1] AS first, variant[2] AS second, count(*) AS n FROM cases GROUP BY 1, 2"
+    " ORDER BY 3 DESC, 1, 2",
 ]
 
 

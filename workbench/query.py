@@ -111,6 +111,11 @@ def dialect() -> type:
     from sqlglot.dialects.duckdb import DuckDB
 
     class Bitemporal(DuckDB):
+        class Tokenizer(DuckDB.Tokenizer):
+            # `variant` is a column of the tables (a case's activities), not a type: with
+            # the keyword, `variant[1]` would read as an array of VARIANT.
+            KEYWORDS = {k: v for k, v in DuckDB.Tokenizer.KEYWORDS.items() if k != "VARIANT"}  # noqa: RUF012
+
         class Parser(DuckDB.Parser):  # type: ignore[misc, valid-type]
             VERSION_PHRASES = {  # noqa: RUF012 (as sqlglot declares it)
                 ("FOR", "SYSTEM_TIME"): "SYSTEM_TIME",

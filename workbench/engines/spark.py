@@ -1251,17 +1251,20 @@ class SparkSQL:
         import sqlglot
         from sqlglot.errors import ErrorLevel, UnsupportedError
 
-        from workbench.query import QueryError
+        from workbench.query import QueryError, dialect
 
         try:
             (translated,) = sqlglot.transpile(
-                sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE
+                sql, read=dialect(), write="spark", unsupported_level=ErrorLevel.RAISE
             )
         except UnsupportedError as error:
             raise QueryError(f"Spark SQL lacks what the query uses: {error}") from None
         self.spark = session(self.master)
         # PySpark logs a failed statement's whole Java stack; the user gets one line.
         logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+        # DuckDB's answers: a list index out of range is NULL, not an error (Spark's ANSI).
+        ansi = self.spark.conf.get("spark.sql.ansi.enabled")
+        self.spark.conf.set("spark.sql.ansi.enabled", "false")
         try:
             for name, frame in tables.items():
                 wide = frame.with_columns(  # Spark has no unsigned integers
@@ -1275,6 +1278,7 @@ class SparkSQL:
             first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
             raise QueryError(f"Spark SQL: {first}") from None
         finally:
+            self.spark.conf.set("spark.sql.ansi.enabled", ansi)
             for name in tables:
                 self.spark.catalog.dropTempView(name)
         return pa.RecordBatchReader.from_batches(found.schema, found.to_batches())

@@ -348,22 +348,18 @@ def ask(verb: Callable[..., T], log: str, *args: Any, **options: Any) -> T:
         tuple((k, _key(v)) for k, v in sorted(options.items())),
     )
     if options.get("calendar"):  # a calendar changed later gives other answers
-        key += (_calendar_key(bench, log, options["calendar"]),)
+        key += (_calendar_key(bench, options["calendar"]),)
     head = bench.head(log)
     return _answer(  # type: ignore[no-any-return]
         db_location(), verb.__qualname__, log, head, key, lambda: verb(bench, log, *args, **options)
     )
 
 
-def _calendar_key(bench: Workbench, log: str, name: str) -> str:
-    """What a cached answer in a calendar's working time is keyed on: the calendar as it
-    stands, or for `ASSIGNED` every calendar and the log's assignment."""
-    if name != ASSIGNED:
-        return bench.calendar(name).to_json()
-    calendars = {name: calendar.to_json() for name, calendar in bench.calendars().items()}
-    return repr(
-        (calendars, bench.calendars_by_value().get(log), bench.assigned_calendars().get(log))
-    )
+def _calendar_key(bench: Workbench, name: str) -> str:
+    """What a cached answer in a calendar's working time is keyed on: the calendar's name
+    and the version of the store's calendars and assignments (any change of them is a
+    new row: one read, nothing parsed, on every cached call)."""
+    return repr((name, bench.store.calendars.version()))
 
 
 def run_query(sql: str, log: str, *, every_log: bool, cut: Cut, limit: int) -> Answer:

@@ -72,6 +72,7 @@ REFUSED = [
     ("SELECT * FROM events FOR SYSTEM_TIME BETWEEN 1 AND 2", "only AS OF"),
     ("SETTING DEFAULT SYSTEM_TIME AS OF 3", "must follow"),
     ("SELECT FROM WHERE", "does not parse"),
+    ("SELECT " + "(" * 400 + "1" + ")" * 400, "nested too deeply"),
     ("", "give a SELECT"),
 ]
 

@@ -74,6 +74,7 @@ REFUSED_FUNCTIONS: Final = frozenset(
     }
 )
 DEFAULT_TIMEOUT: Final = 60.0
+_NESTED: Final = "the query is nested too deeply to read: write it with fewer parentheses"
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,8 @@ def parse(sql: str) -> tuple[exp.Expr, dict[str, str]]:
     _opening(body)
     try:
         statements = [s for s in sqlglot.parse(body, read=dialect()) if s is not None]
+    except RecursionError:
+        raise QueryError(_NESTED) from None
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
         where = f" (line {first.get('line')}, column {first.get('col')})" if first else ""
@@ -355,6 +358,9 @@ class _Worker:
             self._work()
         except Stopped:
             return
+        except RecursionError:
+            if not self.stopped.is_set():
+                self.error = QueryError(_NESTED)
         except BaseException as error:  # handed to the caller's thread
             if not self.stopped.is_set():
                 self.error = error

@@ -252,6 +252,23 @@ def test_every_store_answers_the_same(any_store) -> None:
     assert answer.frame["first"].to_list() == expected["first"].to_list()
 
 
+def test_the_corpus_equals_polars_on_every_store(any_store) -> None:
+    """Each query of the corpus (`tests.query_corpus`: aggregates, windows over cases, joins
+    of events and cases, the process map and variants, the cuts) gives the rows Polars
+    computes from the events as the store holds them, on SQLite and on PostgreSQL."""
+    from ingest.jobs import ingest
+    from tests.query_corpus import CORPUS, same
+
+    ingest(any_store, real_log("running-example.csv"), log="run")
+    ingest(any_store, real_log("receipt.csv"), log="receipt")
+    events = any_store.scan("receipt").collect()
+    assert len(CORPUS) >= 30
+    with Workbench(any_store.location) as bench:
+        for sql, compute in CORPUS:
+            found = bench.query(sql, log="receipt").frame.rows()
+            assert same(found, compute(events)), sql
+
+
 def test_the_query_page_shows_what_the_command_prints(db, monkeypatch) -> None:
     """The page's rows equal `workbench query --format json` for the same statement and
     cut; a refusal is one message; the statement is kept in the link."""

@@ -1237,6 +1237,72 @@ def state_at(
 # ------------------------------------------------------------------ the query language
 
 
+def spark_dialect() -> type:
+    """Spark's SQL as sqlglot writes it, with DuckDB's meanings kept where sqlglot would
+    write a Spark function that means something else: the day of the week (DuckDB counts
+    from Sunday = 0, ISO from Monday = 1; Spark's ``DAYOFWEEK`` from Sunday = 1, its
+    ``WEEKDAY`` from Monday = 0), seconds since the epoch with their fraction, and
+    ``quantile_cont(x, q)`` (Spark's ``PERCENTILE``, the same interpolation)."""
+    from sqlglot import exp
+    from sqlglot.dialects.spark import Spark
+
+    def sunday0(value: str) -> str:
+        return f"(DAYOFWEEK({value}) - 1)"
+
+    def monday1(value: str) -> str:
+        return f"(WEEKDAY({value}) + 1)"
+
+    def seconds(value: str) -> str:
+        return f"(UNIX_MICROS({value}) / 1e6)"
+
+    parts = {  # as DuckDB writes them, and as sqlglot writes them back
+        "dow": sunday0,
+        "dayofweek": sunday0,
+        "weekday": sunday0,
+        "isodow": monday1,
+        "dayofweekiso": monday1,
+        "epoch": seconds,
+    }
+
+    def extract(generator: Any, node: exp.Extract) -> str:
+        part = parts.get(node.this.name.lower())
+        value = generator.sql(node, "expression")
+        if part is None:
+            return f"EXTRACT({generator.sql(node, 'this')} FROM {value})"
+        return part(value)
+
+    def anonymous(generator: Any, node: exp.Anonymous) -> str:
+        name = str(node.this).lower()
+        arguments = node.expressions
+        if name == "weekday" and len(arguments) == 1:
+            return sunday0(generator.sql(arguments[0]))
+        if name in ("date_part", "datepart") and len(arguments) == 2:
+            part = arguments[0]
+            chosen = parts.get(part.name.lower()) if isinstance(part, exp.Literal) else None
+            if chosen is not None:
+                return chosen(generator.sql(arguments[1]))
+        return str(generator.anonymous_sql(node))
+
+    def percentile(generator: Any, node: exp.PercentileCont) -> str:
+        if node.expression is None:
+            return generator.function_fallback_sql(node)
+        return f"PERCENTILE({generator.sql(node, 'this')}, {generator.sql(node, 'expression')})"
+
+    class Kept(Spark):
+        class Generator(Spark.Generator):  # type: ignore[misc, valid-type]
+            TRANSFORMS = {  # noqa: RUF012 (as sqlglot declares it)
+                **Spark.Generator.TRANSFORMS,
+                exp.DayOfWeek: lambda g, n: sunday0(g.sql(n, "this")),
+                exp.DayOfWeekIso: lambda g, n: monday1(g.sql(n, "this")),
+                exp.TimeToUnix: lambda g, n: seconds(g.sql(n, "this")),
+                exp.Extract: extract,
+                exp.Anonymous: anonymous,
+                exp.PercentileCont: percentile,
+            }
+
+    return Kept
+
+
 class SparkSQL:
     """Runs the query language's bound statements in Spark SQL (`workbench.query.Runner`):
     the statement, in DuckDB's dialect, translated by sqlglot; its tables registered as
@@ -1255,7 +1321,7 @@ class SparkSQL:
 
         try:
             (translated,) = sqlglot.transpile(
-                sql, read=dialect(), write="spark", unsupported_level=ErrorLevel.RAISE
+                sql, read=dialect(), write=spark_dialect(), unsupported_level=ErrorLevel.RAISE
             )
         except UnsupportedError as error:
             raise QueryError(f"Spark SQL lacks what the query uses: {error}") from None

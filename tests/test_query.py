@@ -66,7 +66,7 @@ REFUSED = [
     ("SELECT getenv('HOME')", "getenv() refused"),
     ("SELECT * INTO copy FROM events", "INTO refused"),
     ("SELECT * FROM nowhere", "no table 'nowhere'"),
-    ("SELECT * FROM main.events", "no schema"),
+    ("SELECT * FROM other.events", "no schema"),
     ("SELECT * FROM events FOR SYSTEM_TIME AS OF position", "constant"),
     ("SELECT * FROM events FOR VALID_TIME AS OF 12", "not a position"),
     ("SELECT * FROM events FOR SYSTEM_TIME BETWEEN 1 AND 2", "only AS OF"),

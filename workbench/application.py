@@ -956,11 +956,13 @@ class Workbench:
         log: str | None = None,
         limit: int | None = None,
         timeout: float | None = 60.0,
+        cancel: threading.Event | None = None,
     ) -> Answer:
         """A read-only SQL query (`workbench.query`) over the tables of ``log`` (of every
         case log the user may see, without one), computed by this application's verbs after
         the cut and the filters: its first ``limit`` rows, and how many there were. On the
-        Spark engine the statement runs in Spark SQL (`workbench.engines.spark.SparkSQL`)."""
+        Spark engine the statement runs in Spark SQL (`workbench.engines.spark.SparkSQL`).
+        Setting ``cancel`` from another thread stops it (`workbench.query.Cancelled`)."""
         from workbench.query import Version, run
 
         if log is not None:
@@ -972,7 +974,15 @@ class Workbench:
 
             runner = SparkSQL(self.spark_master)
         tables = self._tables(log, filters)
-        return run(sql, tables, version=version, limit=limit, timeout=timeout, runner=runner)
+        return run(
+            sql,
+            tables,
+            version=version,
+            limit=limit,
+            timeout=timeout,
+            runner=runner,
+            cancel=cancel,
+        )
 
     def _tables(
         self, log: str | None, filters: Filters

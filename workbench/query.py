@@ -75,6 +75,10 @@ REFUSED_FUNCTIONS: Final = frozenset(
 )
 DEFAULT_TIMEOUT: Final = 60.0
 _NESTED: Final = "the query is nested too deeply to read: write it with fewer parentheses"
+#: Schemas a table may be named in (as a BI tool writes ``public.events``): the tables'.
+SCHEMAS: Final = frozenset({"main", "public"})
+#: The engine's catalog, which `catalog` reads (a BI tool lists the tables there).
+CATALOGS: Final = frozenset({"information_schema", "pg_catalog"})
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,14 @@ class Version:
 
 class QueryError(WorkbenchError):
     """A query refused, or one the engine could not run (one line, naming what)."""
+
+
+class TimedOut(QueryError):
+    """A query stopped by its timeout before its first rows."""
+
+
+class Cancelled(QueryError):
+    """A query stopped because its caller asked (``run``'s ``cancel``)."""
 
 
 @dataclass(frozen=True)
@@ -258,34 +270,89 @@ def run(
     limit: int | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
     runner: Runner | None = None,
+    cancel: threading.Event | None = None,
 ) -> Answer:
     """Run a read-only query whose tables ``tables(name, version, moment)`` computes (the
     application's: `workbench.application.Workbench.query`), a reference without a clause
     of its own read at ``version``, keeping at most ``limit`` rows. ``timeout`` seconds of
     wall-clock time bound everything, computing the tables included: a query still running
-    then is stopped and refused; one whose rows arrived but whose count did not gives the
-    rows, with the count unknown."""
+    then is stopped and refused (`TimedOut`); one whose rows arrived but whose count did
+    not gives the rows, with the count unknown. Setting ``cancel`` (from another thread)
+    stops the query at once (`Cancelled`)."""
+    _check(limit, timeout)
+    statement, settings = parse(sql)
+    plan = _Plan(tables, version, settings)
+    return _run(plan, statement, limit, timeout, runner or InDuckDB(), cancel)
+
+
+def catalog(
+    sql: str,
+    schemas: dict[str, pl.Schema],
+    *,
+    limit: int | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    cancel: threading.Event | None = None,
+) -> Answer:
+    """Run a read-only query of the engine's catalog (``information_schema``,
+    ``pg_catalog``: what a BI tool reads to list tables and columns), in which the tables
+    are there with their columns (``schemas``) and no rows; a query that also reads one
+    of them is refused. Checked, bounded and stoppable as `run` is."""
+    _check(limit, timeout)
+    statement, _ = parse(sql)
+    return _run(_Catalog(schemas), statement, limit, timeout, InDuckDB(), cancel)
+
+
+def reads_catalog(sql: str) -> bool:
+    """Whether a statement names a table of the engine's catalog (`CATALOGS`)."""
+    from sqlglot import exp
+
+    statement, _ = parse(sql)
+    return any(
+        str(node.args["db"].name).lower() in CATALOGS
+        for node in statement.find_all(exp.Table)
+        if node.args.get("db") is not None
+    )
+
+
+def _check(limit: int | None, timeout: float | None) -> None:
     if limit is not None and limit < 0:
         raise QueryError(f"--limit {limit}: give a number of rows, 0 or more")
     if timeout is not None and timeout <= 0:
         raise QueryError(f"--timeout {timeout:g}: give a number of seconds above 0")
-    statement, settings = parse(sql)
-    plan = _Plan(tables, version, settings)
+
+
+def _run(
+    plan: _Plan | _Catalog,
+    statement: exp.Expr,
+    limit: int | None,
+    timeout: float | None,
+    runner: Runner,
+    cancel: threading.Event | None,
+) -> Answer:
+    """The statement's answer, worked out in a thread of its own (`_Worker`) that is
+    stopped when ``timeout`` seconds have passed or ``cancel`` is set, whichever first."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    worker = _Worker(plan, statement, limit, runner or InDuckDB())
+    worker = _Worker(plan, statement, limit, runner)
     thread = threading.Thread(target=worker.work, name="workbench-query", daemon=True)
     thread.start()
-    thread.join(None if deadline is None else max(deadline - time.monotonic(), 0))
+    while thread.is_alive():
+        left = None if deadline is None else deadline - time.monotonic()
+        if (left is not None and left <= 0) or (cancel is not None and cancel.is_set()):
+            break
+        thread.join(left if cancel is None else min(left or _POLL, _POLL))
     if thread.is_alive():
         worker.stop()
         thread.join(0.5)
+    if cancel is not None and cancel.is_set() and worker.answer is None:
+        raise Cancelled("the query was cancelled")
     if worker.error is not None:
         raise worker.error
     if worker.answer is None:
-        raise QueryError(
-            f"the query ran out of its {timeout:g} s (--timeout) before its first rows"
-        )
+        raise TimedOut(f"the query ran out of its {timeout:g} s (--timeout) before its first rows")
     return worker.answer
+
+
+_POLL: Final = 0.05  # seconds between looks at a query's ``cancel``
 
 
 class Runner(Protocol):
@@ -340,7 +407,9 @@ class _Worker:
     """A query's work in a thread of its own, so that the caller keeps its timeout
     whatever the work is doing: computing tables, or running in the engine (stopped)."""
 
-    def __init__(self, plan: _Plan, statement: exp.Expr, limit: int | None, runner: Runner) -> None:
+    def __init__(
+        self, plan: _Plan | _Catalog, statement: exp.Expr, limit: int | None, runner: Runner
+    ) -> None:
         self.plan = plan
         self.statement = statement
         self.limit = limit
@@ -474,9 +543,12 @@ class _Plan:
                     continue
                 name = self._state_at(node, tables)
             else:
-                if node.args.get("db") or node.args.get("catalog"):
+                if node.args.get("catalog") or (
+                    node.args.get("db") and str(node.args["db"].name).lower() not in SCHEMAS
+                ):
                     raise QueryError(
-                        f"{node.sql()}: the tables have no schema; name them as {', '.join(TABLES)}"
+                        f"{node.sql()}: the tables have no schema but public; name them as"
+                        f" {', '.join(TABLES)}"
                     )
                 wanted = node.name.lower()
                 if wanted in ctes and node.args.get("version") is None:
@@ -487,6 +559,7 @@ class _Plan:
                 name = self._table(wanted, cut, None, tables)
             alias = node.alias or (node.name if not isinstance(node.this, exp.Func) else STATE_AT)
             node.set("version", None)
+            node.set("db", None)
             node.set("this", exp.to_identifier(name, quoted=True))
             node.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
         return statement.sql(dialect="duckdb"), tables
@@ -536,6 +609,32 @@ class _Plan:
             )
             for (name, cut, at), registered in self.read.items()
         )
+
+
+class _Catalog:
+    """A catalog query's tables: Workbench's, empty (their columns are what the catalog
+    lists), under their own names; the statement as it was, once checked that it reads
+    none of them."""
+
+    def __init__(self, schemas: dict[str, pl.Schema]) -> None:
+        self.schemas = schemas
+
+    def bind(self, statement: exp.Expr) -> tuple[str, dict[str, pl.DataFrame]]:
+        from sqlglot import exp
+
+        for node in statement.find_all(exp.Table):
+            db = node.args.get("db")
+            ours = db is None or str(db.name).lower() in SCHEMAS
+            if ours and node.name.lower() in self.schemas:
+                raise QueryError(
+                    f"{node.name}: a query reads the catalog ({', '.join(sorted(CATALOGS))})"
+                    " or Workbench's tables, not both"
+                )
+        tables = {name: pl.DataFrame(schema=schema) for name, schema in self.schemas.items()}
+        return statement.sql(dialect="duckdb"), tables
+
+    def described(self) -> tuple[tuple[str, str], ...]:
+        return ()
 
 
 #: The tables a stored projection reads: those computed from one log's events.

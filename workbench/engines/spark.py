@@ -1285,7 +1285,7 @@ def spark_dialect() -> type:
 
     def percentile(generator: Any, node: exp.PercentileCont) -> str:
         if node.expression is None:
-            return generator.function_fallback_sql(node)
+            return str(generator.function_fallback_sql(node))
         return f"PERCENTILE({generator.sql(node, 'this')}, {generator.sql(node, 'expression')})"
 
     class Kept(Spark):

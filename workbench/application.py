@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from workbench.processmap import ProcessMap
     from workbench.query import Answer, Version
     from workbench.restatements import ImportChanges
+    from workbench.rules import Checked, Rule
     from workbench.spectrum import Spectrum
     from workbench.timetravel import Diff
 
@@ -1164,6 +1165,43 @@ class Workbench:
         limit = self.limit(budget, memory)
         events = self.events(log, cut, filters)
         return mining.discover(events, algorithm=algorithm, noise=noise, limit=limit)
+
+    def discover_rules(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        min_support: float = 0.9,
+        min_confidence: float = 0.9,
+        templates: Collection[str] | None = None,
+    ) -> list[Rule]:
+        """The Declare rules of the log (`workbench.rules.discover`) that at least
+        ``min_support`` of its cases activate and ``min_confidence`` of those fulfil."""
+        from workbench import rules
+
+        for name, ratio in (("--min-support", min_support), ("--min-confidence", min_confidence)):
+            if not 0 <= ratio <= 1:
+                raise BadArgument(f"{name} {ratio:g}: give a share between 0 and 1")
+        events = self.events(log, cut, filters)
+        return rules.discover(
+            events,
+            min_support=min_support,
+            min_confidence=min_confidence,
+            templates=rules.TEMPLATES if templates is None else templates,
+        )
+
+    def conform_to_rules(
+        self,
+        log: str,
+        given: Sequence[Rule],
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+    ) -> Checked:
+        """The rules against each case of the log (`workbench.rules.check`)."""
+        from workbench import rules
+
+        return rules.check(self.events(log, cut, filters), given)
 
     def analyse(
         self,

@@ -14,6 +14,7 @@ import typer
 # isort: off
 from workbench.cli import data, explore, mining
 from workbench.cli import timetravel, causality, restatements, animation, projections, query
+from workbench.cli import rules
 from workbench.cli import alerts
 from workbench.cli import users, calendars
 
@@ -34,6 +35,7 @@ __all__ = [
     "projections",
     "query",
     "restatements",
+    "rules",
     "timetravel",
     "users",
 ]

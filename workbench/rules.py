@@ -24,7 +24,7 @@ an ``a`` in it, directly. Both are activated, as in pm4py, by a case that has ``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -59,7 +59,7 @@ TEMPLATES: Final = (
 UNARY: Final = frozenset({"existence", "exactly_one", "init", "absence"})
 #: Values of a rule in a case.
 FULFILLED, VIOLATED, INACTIVE = 1, -1, 0
-_CELLS: Final = 4_000_000  # variants x activities x activities judged at once
+_CELLS: Final = 4_000_000  # the cells of the largest array a batch of traces is judged in
 
 
 class RulesError(WorkbenchError):
@@ -222,54 +222,67 @@ def variants(events: pl.LazyFrame | pl.DataFrame, *, with_events: bool = False) 
 # ------------------------------------------------------------------ judging
 
 
-def _judged(trace: np.ndarray, size: int) -> dict[str, np.ndarray]:
-    """Every template's value (`FULFILLED`, `VIOLATED`, `INACTIVE`) in one trace: a
-    vector over activities for the unary templates, a matrix [a, b] for the others."""
-    length = len(trace)
-    count = np.bincount(trace, minlength=size)
+def _judged(traces: Sequence[np.ndarray], size: int) -> dict[str, np.ndarray]:
+    """Every template's value (`FULFILLED`, `VIOLATED`, `INACTIVE`) in each of some traces:
+    per trace a vector over activities for the unary templates, a matrix [a, b] for the
+    others (so arrays [trace, a] and [trace, a, b]). The traces are padded to the longest
+    with code ``size``, which no activity has."""
+    number = len(traces)
+    lengths = np.array([len(t) for t in traces])
+    longest = int(lengths.max())
+    padded = np.full((number, longest), size)
+    for row, trace in enumerate(traces):
+        padded[row, : len(trace)] = trace
+    mine = padded[:, :, None] == np.arange(size)[None, None, :]  # [trace, position, activity]
+    count = mine.sum(axis=1)
     present = count > 0
-    positions = np.arange(length)
-    first = np.full(size, length)
-    first[trace[::-1]] = positions[::-1]
-    last = np.full(size, -1)
-    last[trace] = positions
-    follows = np.bincount(trace[:-1] * size + trace[1:], minlength=size * size).reshape(size, size)
-    # For each event and each activity: its next occurrence after the event (length + 1
-    # when there is none), its previous one before it (-2 when there is none).
-    mine = trace[:, None] == np.arange(size)[None, :]
-    column = positions[:, None]
-    ahead = np.minimum.accumulate(np.where(mine, column, length + 1)[::-1], axis=0)[::-1]
-    after = np.vstack([ahead[1:], np.full((1, size), length + 1)])
-    behind = np.maximum.accumulate(np.where(mine, column, -2), axis=0)
-    before = np.vstack([np.full((1, size), -2), behind[:-1]])
-    same_after = np.minimum(after[positions, trace], length)
-    same_before = np.maximum(before[positions, trace], -1)
-    answered = np.zeros((size, size), dtype=np.int64)  # [a, b]: a's answered by b before the next a
-    np.add.at(answered, trace, (after < same_after[:, None]).astype(np.int64))
-    preceded = np.zeros((size, size), dtype=np.int64)  # [b, a]: b's after an a since the last b
-    np.add.at(preceded, trace, (before > same_before[:, None]).astype(np.int64))
+    column = np.arange(longest)[None, :, None]
+    first = np.where(mine, column, longest).min(axis=1)
+    last = np.where(mine, column, -1).max(axis=1)
+    real = padded < size
+    pairs = real[:, :-1] & real[:, 1:]
+    rows = np.broadcast_to(np.arange(number)[:, None], pairs.shape)[pairs]
+    flat = (rows * size + padded[:, :-1][pairs]) * size + padded[:, 1:][pairs]
+    follows = np.bincount(flat, minlength=number * size * size).reshape(number, size, size)
+    # For each event and each activity: its next occurrence after the event (none: past
+    # the longest trace), its previous one before it (none: -2).
+    ahead = np.minimum.accumulate(np.where(mine, column, longest + 1)[:, ::-1], axis=1)[:, ::-1]
+    after = np.concatenate([ahead[:, 1:], np.full((number, 1, size), longest + 1)], axis=1)
+    behind = np.maximum.accumulate(np.where(mine, column, -2), axis=1)
+    before = np.concatenate([np.full((number, 1, size), -2), behind[:, :-1]], axis=1)
+    code = np.minimum(padded, size - 1)[:, :, None]
+    same_after = np.minimum(np.take_along_axis(after, code, axis=2), lengths[:, None, None])
+    same_before = np.maximum(np.take_along_axis(before, code, axis=2), -1)
+    weights = mine.astype(np.int32)
+    # [trace, a, b]: a's answered by a b before the next a; [trace, b, a]: b's preceded by
+    # an a since the last b.
+    answered = weights.transpose(0, 2, 1) @ (after < same_after).astype(np.int32)
+    preceded = weights.transpose(0, 2, 1) @ (before > same_before).astype(np.int32)
 
-    a_on = present[:, None] & np.ones((1, size), dtype=bool)
-    b_on = present[None, :] & np.ones((size, 1), dtype=bool)
+    a_on = np.broadcast_to(present[:, :, None], (number, size, size))
+    b_on = np.broadcast_to(present[:, None, :], (number, size, size))
+    off_diagonal = ~np.eye(size, dtype=bool)[None, :, :]
 
     def value(active: np.ndarray, holds: np.ndarray) -> np.ndarray:
-        found = np.where(active, np.where(holds, FULFILLED, VIOLATED), INACTIVE)
-        np.fill_diagonal(found, INACTIVE)
-        return found
+        found = np.where(active & off_diagonal, np.where(holds, FULFILLED, VIOLATED), INACTIVE)
+        return found.astype(np.int8)
 
-    both = present[:, None] & present[None, :]
+    both = a_on & b_on
+    by_a, by_b = count[:, :, None], count[:, None, :]
     judged = {
-        "existence": np.where(present, FULFILLED, VIOLATED),
-        "exactly_one": np.where(count == 1, FULFILLED, VIOLATED),
-        "init": np.where(np.arange(size) == trace[0], FULFILLED, VIOLATED),
+        "existence": np.where(present, FULFILLED, VIOLATED).astype(np.int8),
+        "exactly_one": np.where(count == 1, FULFILLED, VIOLATED).astype(np.int8),
+        "init": np.where(np.arange(size)[None, :] == padded[:, :1], FULFILLED, VIOLATED).astype(
+            np.int8
+        ),
         "responded_existence": value(a_on, b_on),
-        "response": value(a_on, both & (last[:, None] < last[None, :])),
-        "precedence": value(b_on, both & (first[:, None] < first[None, :])),
-        "altresponse": value(a_on, answered == count[:, None]),
-        "altprecedence": value(b_on, count[None, :] == preceded.T),
-        "chainresponse": value(a_on, follows == count[:, None]),
-        "chainprecedence": value(b_on, follows == count[None, :]),
-        "nonsuccession": value(a_on | b_on, ~(both & (first[:, None] < last[None, :]))),
+        "response": value(a_on, both & (last[:, :, None] < last[:, None, :])),
+        "precedence": value(b_on, both & (first[:, :, None] < first[:, None, :])),
+        "altresponse": value(a_on, answered == by_a),
+        "altprecedence": value(b_on, preceded.transpose(0, 2, 1) == by_b),
+        "chainresponse": value(a_on, follows == by_a),
+        "chainprecedence": value(b_on, follows == by_b),
+        "nonsuccession": value(a_on | b_on, ~(both & (first[:, :, None] < last[:, None, :]))),
         "nonchainsuccession": value(a_on | b_on, follows == 0),
     }
     judged["absence"] = -judged["existence"]
@@ -277,9 +290,26 @@ def _judged(trace: np.ndarray, size: int) -> dict[str, np.ndarray]:
     judged["altsuccession"] = np.minimum(judged["altresponse"], judged["altprecedence"])
     judged["chainsuccession"] = np.minimum(judged["chainresponse"], judged["chainprecedence"])
     existence = judged["responded_existence"]
-    judged["coexistence"] = np.minimum(existence, existence.T)
+    judged["coexistence"] = np.minimum(existence, existence.transpose(0, 2, 1))
     judged["noncoexistence"] = -judged["coexistence"]
     return judged
+
+
+def _batches(traces: Sequence[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """The traces' indices in batches of similar length, each small enough to judge at
+    once: at most `_CELLS` cells of traces x positions (or activities) x activities."""
+    order = np.argsort([len(t) for t in traces], kind="stable")
+    start = 0
+    while start < len(order):
+        longest = len(traces[order[start]])
+        end = start + 1
+        while end < len(order):
+            longest = max(longest, len(traces[order[end]]))
+            if (end - start + 1) * max(longest, size) * max(size, 1) > _CELLS:
+                break
+            end += 1
+        yield order[start:end]
+        start = end
 
 
 def _tallies(found: Variants) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -287,10 +317,12 @@ def _tallies(found: Variants) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     size = len(found.activities)
     weights = found.weights
     totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for trace, weight in zip(found.traces, weights, strict=True):
-        for template, values in _judged(trace, size).items():
-            active = (values != INACTIVE) * weight
-            fulfilled = (values == FULFILLED) * weight
+    for batch in _batches(found.traces, size):
+        judged = _judged([found.traces[i] for i in batch], size)
+        weight = weights[batch]
+        for template, values in judged.items():
+            active = np.tensordot(weight, values != INACTIVE, axes=1)
+            fulfilled = np.tensordot(weight, values == FULFILLED, axes=1)
             if template in totals:
                 totals[template][0].__iadd__(active)
                 totals[template][1].__iadd__(fulfilled)
@@ -344,10 +376,11 @@ def check(events: pl.LazyFrame | pl.DataFrame, rules: Sequence[Rule]) -> Checked
             pairs = np.array([[codes[a] for a in rules[n].activities] for n in numbers])
             by_template[template] = (np.array(numbers), tuple(pairs.T))
     values = np.zeros((len(found.traces), len(rules)), dtype=np.int8)
-    for number, trace in enumerate(found.traces):
-        judged = _judged(trace, len(names))
+    for batch in _batches(found.traces, len(names)):
+        judged = _judged([found.traces[i] for i in batch], len(names))
         for template, (chosen, index) in by_template.items():
-            values[number, chosen] = judged[template][index]
+            everything: tuple[Any, ...] = (slice(None), *index)
+            values[np.ix_(batch, chosen)] = judged[template][everything]
     weights = found.weights
     activated = weights @ (values != INACTIVE)
     fulfilled = weights @ (values == FULFILLED)

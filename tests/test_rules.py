@@ -292,7 +292,9 @@ def test_the_commands_discover_write_read_and_check(tmp_path) -> None:
         ('{"rules": [{"template": "response", "activities": ["a"]}]}', "takes 2 activities"),
         ('{"rules": [{"template": "init", "activities": ["a", "b"]}]}', "takes 1 activities"),
         ('{"rules": [{"template": "response", "activities": ["a", "a"]}]}', "two different"),
-        ('{"kind": "log-skeleton", "rules": []}', "only declare"),
+        ('{"kind": "log-skeleton", "rules": []}', "the kinds are declare, temporal-profile"),
+        ('{"kind": "temporal-profile", "rules": [{"activities": ["a", "b"]}]}', "mean_seconds"),
+        ('{"kind": "temporal-profile", "zeta": -1, "rules": []}', "zeta -1"),
     ],
 )
 def test_a_bad_rules_file_is_one_line_naming_it(tmp_path, content, words) -> None:
@@ -307,3 +309,128 @@ def test_a_bad_rules_file_is_one_line_naming_it(tmp_path, content, words) -> Non
     assert code == 2
     assert output.count("\n") == 1
     assert str(path) in output
+
+
+# ------------------------------------------------------------------ the temporal profile
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 5_000)), min_size=1, max_size=8),
+        min_size=1,
+        max_size=6,
+    ),
+    st.sampled_from([0.0, 0.5, 1.0, 6.0]),
+)
+def test_the_temporal_profile_is_its_definition(cases: list[list[tuple[str, int]]], zeta) -> None:
+    """Every pair of events of a case (the earlier first) is an observation of its pair of
+    activities: the mean and sample deviation per pair, and the observations outside
+    mean +- zeta deviations, by brute force."""
+    import statistics
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    from workbench import temporal_profile
+
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    rows = []
+    traces = []
+    for n, case in enumerate(cases):
+        ordered = sorted(case, key=lambda event: event[1])  # time, then as given
+        traces.append(ordered)
+        rows.extend(
+            {"case_id": f"c{n:03}", "activity": act, "event_id": f"c{n:03}-{i}",
+             "timestamp": start + timedelta(seconds=t)}
+            for i, (act, t) in enumerate(ordered)
+        )  # fmt: skip
+    events = pl.DataFrame(rows)
+    observed: dict[tuple[str, str], list[float]] = {}
+    for trace in traces:
+        for i in range(len(trace)):
+            for j in range(i + 1, len(trace)):
+                pair = (trace[i][0], trace[j][0])
+                observed.setdefault(pair, []).append(float(trace[j][1] - trace[i][1]))
+    profile = temporal_profile.discover(events)
+    assert [g.activities for g in profile] == sorted(observed)
+    for gap in profile:
+        values = observed[gap.activities]
+        assert gap.observations == len(values)
+        assert gap.mean_seconds == pytest.approx(statistics.mean(values))
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        assert gap.stdev_seconds == pytest.approx(spread, abs=1e-6)
+    checked = temporal_profile.check(events, profile, zeta)
+    bands = {g.activities: (g.mean_seconds, g.stdev_seconds) for g in profile}
+    for n, trace in enumerate(traces):
+        expected = []
+        for i in range(len(trace)):
+            for j in range(i + 1, len(trace)):
+                pair = (trace[i][0], trace[j][0])
+                mean, spread = bands[pair]
+                seconds = float(trace[j][1] - trace[i][1])
+                if seconds < mean - zeta * spread or seconds > mean + zeta * spread:
+                    distance = abs(seconds - mean) / spread if spread > 0 else sys.maxsize
+                    expected.append((pair, seconds, distance, (f"c{n:03}-{i}", f"c{n:03}-{j}")))
+        found = [
+            (d.activities, d.seconds, d.zeta, d.events) for d in checked.deviations[f"c{n:03}"]
+        ]
+        assert len(found) == len(expected)
+        for mine, wanted in zip(found, expected, strict=True):
+            assert mine[0] == wanted[0]
+            assert mine[3] == wanted[3]
+            assert mine[1] == pytest.approx(wanted[1])
+            assert mine[2] == pytest.approx(wanted[2])
+
+
+@pytest.mark.parametrize("name", ["running-example.csv", "receipt.csv", "sepsis.xes.gz"])
+def test_the_temporal_profile_equals_pm4py(tmp_path, name) -> None:
+    import pm4py
+
+    from workbench import temporal_profile
+
+    with EventStore(tmp_path / "s.db") as store:
+        ingest(store, real_log(name), log="log")
+        events = store.scan("log").collect().sort("case_id", "timestamp", "position")
+    frame = _pm4py_frame(events)
+    theirs = pm4py.discover_temporal_profile(frame)
+    profile = temporal_profile.discover(events)
+    assert {g.activities for g in profile} == set(theirs)
+    for gap in profile:
+        mean, spread = theirs[gap.activities]
+        assert gap.mean_seconds == pytest.approx(mean, rel=1e-9, abs=1e-6)
+        assert gap.stdev_seconds == pytest.approx(spread, rel=1e-6, abs=1e-6)
+    checked = temporal_profile.check(events, profile, 2.0)
+    results = pm4py.conformance_temporal_profile(frame, theirs, zeta=2.0)
+    cases = frame.groupby("case:concept:name", sort=False).size().index.tolist()
+    assert sum(len(r) for r in results) > 0
+    for case, deviations in zip(cases, results, strict=True):
+        found = checked.deviations[case]
+        assert [(d.activities, round(d.seconds, 3)) for d in found] == [
+            ((a, b), round(seconds, 3)) for a, b, seconds, _ in deviations
+        ]
+
+
+def test_the_commands_with_a_temporal_profile(tmp_path) -> None:
+    db = tmp_path / "s.db"
+    with EventStore(db) as store:
+        ingest(store, real_log("running-example.csv"), log="run")
+    path = tmp_path / "profile.json"
+    code, output = _cli(db, "rules", "discover", "run", "--kind", "temporal-profile",
+                        "--output", str(path))  # fmt: skip
+    assert code == 0, output
+    written = json.loads(path.read_text())
+    assert written["kind"] == "temporal-profile"
+    assert written["zeta"] == 6.0
+    assert len(written["rules"]) == 39
+    code, output = _cli(db, "rules", "check", "run", "--rules", str(path), "--zeta", "0.5",
+                        "--json")  # fmt: skip
+    assert code == 0, output
+    checked = json.loads(output)
+    case = next(c for c in checked["cases"] if c["violated"])
+    assert case["violated"][0][0] == "temporal_profile"
+    assert len(case["deviations"][0]) == 4
+    assert 0 <= case["fitness"] < 1
+    code, output = _cli(db, "rules", "discover", "run", "--kind", "temporal-profile",
+                        "--min-support", "0.5")  # fmt: skip
+    assert code == 2
+    assert "Declare's" in output

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from workbench.restatements import ImportChanges
     from workbench.rules import Checked, Rule
     from workbench.spectrum import Spectrum
+    from workbench.temporal_profile import Gap, ProfileCheck
     from workbench.timetravel import Diff
 
 Engine = Literal["polars", "spark"]
@@ -1202,6 +1203,33 @@ class Workbench:
         from workbench import rules
 
         return rules.check(self.events(log, cut, filters), given)
+
+    def temporal_profile(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+    ) -> list[Gap]:
+        """The log's temporal profile (`workbench.temporal_profile.discover`)."""
+        from workbench import temporal_profile
+
+        return temporal_profile.discover(self.events(log, cut, filters))
+
+    def conform_to_profile(
+        self,
+        log: str,
+        profile: Sequence[Gap],
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        zeta: float = 6.0,
+    ) -> ProfileCheck:
+        """Each case against a temporal profile (`workbench.temporal_profile.check`)."""
+        from workbench import temporal_profile
+
+        if zeta < 0:
+            raise BadArgument(f"--zeta {zeta:g}: give a number of deviations, 0 or more")
+        return temporal_profile.check(self.events(log, cut, filters), profile, zeta)
 
     def analyse(
         self,

@@ -33,6 +33,7 @@ import numpy as np
 import polars as pl
 
 from workbench.events import WorkbenchError
+from workbench.temporal_profile import DEFAULT_ZETA, Gap
 
 #: The Declare templates, named as pm4py names them.
 TEMPLATES: Final = (
@@ -466,22 +467,45 @@ def _templates(templates: Iterable[str]) -> set[str]:
 # ------------------------------------------------------------------ files
 
 
-def write(rules: Sequence[Rule], path: Path | None = None, *, log: str | None = None) -> str:
-    """Rules as JSON (``{"kind": "declare", "log": ..., "rules": [...]}``), written to
-    ``path`` if given."""
-    text = json.dumps(
-        {"kind": "declare", "log": log, "rules": [rule.as_dict() for rule in rules]},
-        ensure_ascii=False,
-        indent=2,
-    )
+#: The kinds of rules a file holds.
+KINDS: Final = ("declare", "temporal-profile")
+
+
+@dataclass(frozen=True)
+class RuleFile:
+    """Rules as a file holds them: Declare rules, or a temporal profile with its zeta."""
+
+    kind: str
+    rules: list[Rule] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    zeta: float = DEFAULT_ZETA
+
+
+def write(
+    found: Sequence[Rule] | Sequence[Gap],
+    path: Path | None = None,
+    *,
+    log: str | None = None,
+    zeta: float | None = None,
+) -> str:
+    """Rules as JSON (``{"kind": "declare", "log": ..., "rules": [...]}``, or kind
+    ``temporal-profile`` with its ``zeta`` and its pairs), written to ``path`` if given."""
+    profile = bool(found) and isinstance(found[0], Gap)
+    data: dict[str, Any] = {"kind": "temporal-profile" if profile else "declare", "log": log}
+    if profile:
+        data["zeta"] = DEFAULT_ZETA if zeta is None else zeta
+    data["rules"] = [item.as_dict() for item in found]
+    text = json.dumps(data, ensure_ascii=False, indent=2)
     if path is not None:
         path.write_text(text + "\n", encoding="utf-8")
     return text
 
 
-def read(path: Path) -> list[Rule]:
+def read(path: Path) -> RuleFile:
     """Rules from a JSON file as `write` writes them, or written by hand: ``{"rules":
-    [{"template": "response", "activities": ["A", "B"]}, ...]}`` (or the list alone)."""
+    [{"template": "response", "activities": ["A", "B"]}, ...]}`` (or the list alone), or
+    ``{"kind": "temporal-profile", "zeta": 6, "rules": [{"activities": ["A", "B"],
+    "mean_seconds": 3600, "stdev_seconds": 600}]}``."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -492,8 +516,13 @@ def read(path: Path) -> list[Rule]:
     if not isinstance(items, list):
         raise RulesError(f'{path}: expected {{"rules": [...]}}')
     kind = data.get("kind", "declare") if isinstance(data, dict) else "declare"
-    if kind != "declare":
-        raise RulesError(f"{path}: kind {kind!r}: only declare rules are checked here")
+    if kind not in KINDS:
+        raise RulesError(f"{path}: kind {kind!r}: the kinds are {', '.join(KINDS)}")
+    if kind == "temporal-profile":
+        zeta = data.get("zeta", DEFAULT_ZETA)
+        if not isinstance(zeta, int | float) or isinstance(zeta, bool) or zeta < 0:
+            raise RulesError(f"{path}: zeta {zeta!r}: give a number of deviations, 0 or more")
+        return RuleFile(kind, gaps=_gaps(path, items), zeta=float(zeta))
     rules = []
     for number, item in enumerate(items, start=1):
         where = f"{path}: rule {number}"
@@ -502,27 +531,53 @@ def read(path: Path) -> list[Rule]:
         template = item.get("template")
         if template not in TEMPLATES:
             raise RulesError(f"{where}: template {template!r} is not one of {', '.join(TEMPLATES)}")
-        acts = item.get("activities")
-        if isinstance(acts, str):
-            acts = [acts]
-        wanted = 1 if template in UNARY else 2
-        if (
-            not isinstance(acts, list)
-            or len(acts) != wanted
-            or not all(isinstance(a, str) and a for a in acts)
-        ):
-            raise RulesError(f"{where}: {template} takes {wanted} activities (names)")
-        if wanted == 2 and acts[0] == acts[1]:
-            raise RulesError(f"{where}: {template} takes two different activities")
+        acts = _activities(where, item, 1 if template in UNARY else 2, str(template))
         support, confidence = item.get("support"), item.get("confidence")
         rules.append(
             Rule(
                 template,
-                tuple(acts),
+                acts,
                 support if isinstance(support, int) else None,
                 confidence if isinstance(confidence, int) else None,
             )
         )
     if len({rule.key for rule in rules}) != len(rules):
         raise RulesError(f"{path}: a rule is there twice")
-    return rules
+    return RuleFile(kind, rules=rules)
+
+
+def _activities(where: str, item: dict[str, Any], wanted: int, what: str) -> tuple[str, ...]:
+    acts = item.get("activities")
+    if isinstance(acts, str):
+        acts = [acts]
+    if (
+        not isinstance(acts, list)
+        or len(acts) != wanted
+        or not all(isinstance(a, str) and a for a in acts)
+    ):
+        raise RulesError(f"{where}: {what} takes {wanted} activities (names)")
+    if wanted == 2 and acts[0] == acts[1] and what != "a temporal profile's pair":
+        raise RulesError(f"{where}: {what} takes two different activities")
+    return tuple(acts)
+
+
+def _gaps(path: Path, items: list[Any]) -> list[Gap]:
+    gaps = []
+    for number, item in enumerate(items, start=1):
+        where = f"{path}: pair {number}"
+        if not isinstance(item, dict):
+            raise RulesError(f"{where}: expected an object with activities, mean_seconds ...")
+        a, b = _activities(where, item, 2, "a temporal profile's pair")
+        values = []
+        for name in ("mean_seconds", "stdev_seconds"):
+            value = item.get(name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise RulesError(f"{where}: {name} {value!r}: give seconds, 0 or more")
+            values.append(float(value))
+        observations = item.get("observations")
+        gaps.append(
+            Gap((a, b), values[0], values[1], observations if isinstance(observations, int) else 0)
+        )
+    if len({gap.activities for gap in gaps}) != len(gaps):
+        raise RulesError(f"{path}: a pair is there twice")
+    return gaps

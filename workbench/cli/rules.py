@@ -3,6 +3,7 @@ checks a log against them."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,28 +19,30 @@ from workbench.cli.session import existing_log, workbench
 if TYPE_CHECKING:
     from workbench.application import Cut
     from workbench.filters import Filters
+    from workbench.temporal_profile import Gap
 
 rules_app = typer.Typer(no_args_is_help=True, epilog="Example: workbench rules discover orders")
 app.add_typer(rules_app, name="rules", help="Declarative rules (Declare): discover and check.")
-
-KINDS = ("declare",)
 
 
 @partial(command, on=rules_app, name="discover")
 @with_filters
 def discover(
     log: LogArgument,
-    kind: Annotated[str, typer.Option(help="The kind of rules: declare.")] = "declare",
+    kind: Annotated[
+        str, typer.Option(help="declare (constraints) or temporal-profile (times between).")
+    ] = "declare",
     min_support: Annotated[
-        float, typer.Option(help="Keep rules that at least this share of the cases activate.")
-    ] = 0.9,
+        float | None,
+        typer.Option(help="Declare: keep rules at least this share of the cases activate [0.9]."),
+    ] = None,
     min_confidence: Annotated[
-        float,
-        typer.Option(help="... and that at least this share of those cases fulfil."),
-    ] = 0.9,
+        float | None,
+        typer.Option(help="Declare: ... and at least this share of those fulfil [0.9]."),
+    ] = None,
     templates: Annotated[
         str | None,
-        typer.Option(help="Only these templates, comma-separated (default: all 18)."),
+        typer.Option(help="Declare: only these templates, comma-separated (default: all 18)."),
     ] = None,
     output: Annotated[
         Path | None, typer.Option(help="Write the rules to this JSON file (for rules check).")
@@ -49,25 +52,32 @@ def discover(
     filters: Filters,
     as_json: JsonOption = False,
 ) -> None:
-    """Discover Declare rules (response, precedence, chain succession ... as pm4py names
-    them), each with its support (cases that activate it) and confidence (cases that
-    fulfil it).
+    """Discover rules: Declare constraints (response, precedence, chain succession ... as
+    pm4py names them), each with its support (cases that activate it) and confidence
+    (cases that fulfil it); or the temporal profile, the mean and deviation of the time
+    from each activity to each later one.
 
     Example: workbench rules discover orders --min-support 0.8 --output rules.json
     """
     from workbench import rules
 
-    if kind not in KINDS:
-        fail(f"--kind {kind!r}: choose {', '.join(KINDS)}")
+    if kind not in rules.KINDS:
+        fail(f"--kind {kind!r}: choose {', '.join(rules.KINDS)}")
     if output is not None:
         check_output(output)
+    bench, name = workbench(), existing_log(log)
+    if kind == "temporal-profile":
+        if min_support is not None or min_confidence is not None or templates is not None:
+            fail("--min-support, --min-confidence and --templates are Declare's")
+        _profile(bench.temporal_profile(name, cut, filters), log, output, as_json)
+        return
     chosen = None if templates is None else [t.strip() for t in templates.split(",") if t]
-    found = workbench().discover_rules(
-        existing_log(log),
+    found = bench.discover_rules(
+        name,
         cut,
         filters,
-        min_support=min_support,
-        min_confidence=min_confidence,
+        min_support=0.9 if min_support is None else min_support,
+        min_confidence=0.9 if min_confidence is None else min_confidence,
         templates=chosen,
     )
     if output is not None:
@@ -89,6 +99,29 @@ def discover(
     out.print(table if found else "no rule reaches the support and confidence asked for")
 
 
+def _profile(gaps: list[Gap], log: str, output: Path | None, as_json: bool) -> None:
+    from workbench import rules
+    from workbench.durations import human
+
+    if output is not None:
+        rules.write(gaps, output, log=log)
+    if as_json:
+        emit_json({"kind": "temporal-profile", "log": log, "rules": [g.as_dict() for g in gaps]})
+        return
+    if output is not None:
+        heading(str(output), f": {len(gaps):,} pairs")
+        return
+    table = Table("from", "to", "mean", "deviation", "observations")
+    for gap in gaps:
+        table.add_row(
+            *gap.activities,
+            human(timedelta(seconds=gap.mean_seconds)),
+            human(timedelta(seconds=gap.stdev_seconds)),
+            f"{gap.observations:,}",
+        )
+    out.print(table)
+
+
 @partial(command, on=rules_app, name="check")
 @with_filters
 def check(
@@ -96,12 +129,16 @@ def check(
     rules_file: Annotated[
         Path, typer.Option("--rules", help="The rules: a JSON file from rules discover, or yours.")
     ],
+    zeta: Annotated[
+        float | None,
+        typer.Option(help="A temporal profile's band: this many deviations (the file's, or 6)."),
+    ] = None,
     *,
     cut: Cut,
     filters: Filters,
     as_json: JsonOption = False,
 ) -> None:
-    """Check each case against Declare rules: per rule the cases activating, fulfilling and
+    """Check each case against rules: per rule the cases activating, fulfilling and
     violating it; per case the rules it violates, the events involved, and its fitness.
 
     Example: workbench rules check orders --rules rules.json --json
@@ -109,21 +146,31 @@ def check(
     from workbench import rules
 
     given = rules.read(rules_file)
-    checked = workbench().conform_to_rules(existing_log(log), given, cut, filters)
+    bench, name = workbench(), existing_log(log)
+    if given.kind == "temporal-profile":
+        band = given.zeta if zeta is None else zeta
+        profiled = bench.conform_to_profile(name, given.gaps, cut, filters, zeta=band)
+        found = profiled.as_dict()
+    else:
+        if zeta is not None:
+            fail("--zeta is a temporal profile's: these are Declare rules")
+        found = bench.conform_to_rules(name, given.rules, cut, filters).as_dict()
     if as_json:
-        emit_json(checked.as_dict())
+        emit_json(found)
         return
     table = Table("template", "activities", "activations", "fulfilments", "violations")
-    for result in sorted(checked.rules, key=lambda r: -r.violations):
+    for result in sorted(found["rules"], key=lambda r: -r["violations"]):
         table.add_row(
-            result.rule.template,
-            " → ".join(result.rule.activities),
-            f"{result.activations:,}",
-            f"{result.fulfilments:,}",
-            f"{result.violations:,}",
+            result["template"],
+            " → ".join(result["activities"]),
+            f"{result['activations']:,}",
+            f"{result['fulfilments']:,}",
+            f"{result['violations']:,}",
         )
     out.print(table)
-    fitting = sum(1 for case in checked.cases if not case.violated)
-    total = len(checked.cases)
-    mean = sum(case.fitness for case in checked.cases) / total if total else 1.0
-    heading("cases", f": {total:,}, of which {fitting:,} violate no rule; mean fitness {mean:.3f}")
+    cases = found["cases"]
+    fitting = sum(1 for case in cases if not case["violated"])
+    mean = sum(case["fitness"] for case in cases) / len(cases) if cases else 1.0
+    heading(
+        "cases", f": {len(cases):,}, of which {fitting:,} violate no rule; mean fitness {mean:.3f}"
+    )

@@ -276,6 +276,48 @@ def test_the_projections_page_shows_the_read_model_and_brings_it_up_to_date(app_
     assert (status["lag (events)"].iloc[0], status["segments"].iloc[0]) == (0, 1)
 
 
+def test_declare_rules_on_the_page_equal_the_command_and_filter_the_app(app_on, loaded) -> None:
+    """The Rules section shows what `rules discover` and `rules check --json` print for
+    the same log, and its button filters every page to a rule's violating cases."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from workbench.cli import app as cli
+
+    app = app_on("mining", "sepsis")
+    next(s for s in app.slider if s.label == "Minimum support").set_value(0.5).run()
+    next(s for s in app.slider if s.label == "Minimum confidence").set_value(0.8).run()
+    assert not app.exception
+    path = loaded.parent / "sepsis-rules.json"
+    runner = CliRunner()
+    found = runner.invoke(cli, ["--db", str(loaded), "rules", "discover", "sepsis",
+                                "--min-support", "0.5", "--min-confidence", "0.8",
+                                "--output", str(path)])  # fmt: skip
+    assert found.exit_code == 0, found.output
+    written = json.loads(path.read_text())["rules"]
+    checked = runner.invoke(
+        cli, ["--db", str(loaded), "rules", "check", "sepsis", "--rules", str(path), "--json"]
+    )
+    result = json.loads(checked.output)
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Rules"] == f"{len(written):,}"
+    keeping = sum(1 for case in result["cases"] if not case["violated"])
+    assert metrics["Cases that keep every rule"] == f"{keeping:,} of {len(result['cases']):,}"
+    by_rule = {(r["template"], " → ".join(r["activities"])): r["violations"]
+               for r in result["rules"]}  # fmt: skip
+    table = next(d.value for d in app.dataframe if "violations" in d.value.columns)
+    assert {(row.template, row.activities): row.violations for row in table.itertuples()} == by_rule
+    chosen = next(s for s in app.selectbox if s.label == "A rule's violating cases").value
+    next(b for b in app.button if b.label.startswith("Show only these")
+         and b.key == "rules-filter").click().run()  # fmt: skip
+    assert not app.exception
+    query = {key: app.query_params[key] for key in app.query_params}
+    named = f"{chosen.rule.template}({', '.join(chosen.rule.activities)})"
+    assert query["cases_label"] == f"cases that violate {named}"
+    assert len(query.get("case", [])) == chosen.violations or "cases_ref" in query
+
+
 def test_deviations_on_the_model_and_a_filter_to_the_cases_that_do_not_fit(app_on, loaded) -> None:
     app = app_on("mining", "sepsis")
     next(r for r in app.radio if r.label == "Conformance").set_value("alignments").run()

@@ -15,7 +15,8 @@ import streamlit as st
 from dashboards import charts, state
 from dashboards.layout import drawing, filtered_note, require_log, title
 from dashboards.markdown import escape
-from workbench import bounded, mining, models
+from workbench import bounded, mining, models, rules
+from workbench.application import Workbench
 from workbench.filters import Cases, Filters
 
 summary = require_log()
@@ -220,3 +221,100 @@ def show(analysis: mining.Analysis, seconds: float) -> None:
 
 
 outcome()
+
+
+# ------------------------------------------------------------------ declarative rules
+
+st.divider()
+st.subheader("Rules (Declare)")
+st.caption(
+    "Constraints most processes have without a model: one activity before another, after"
+    " it, directly, never together... Support: cases the rule speaks of; confidence: cases"
+    " that keep it. The same as `workbench rules discover` and `rules check`."
+)
+left, middle, right = st.columns(3)
+origin = left.radio(
+    "Rules", ["Discover from the log", "Upload rules"], horizontal=True, key="rules-origin"
+)
+given: list[rules.Rule] = []
+if origin == "Discover from the log":
+    support = middle.slider("Minimum support", 0.05, 1.0, 0.9, step=0.05, key="rules-support")
+    confidence = right.slider(
+        "Minimum confidence", 0.05, 1.0, 0.9, step=0.05, key="rules-confidence"
+    )
+    given = state.ask(Workbench.discover_rules, log, min_support=support, min_confidence=confidence)
+else:
+    sent = middle.file_uploader("Rules (JSON)", type=["json"], key="rules-file")
+    if sent is not None:
+        kept = Path(tempfile.mkdtemp(prefix="workbench-rules-")) / Path(sent.name).name
+        kept.write_bytes(sent.getvalue())
+        try:
+            found = rules.read(kept)
+        except rules.RulesError as error:
+            st.error(escape(str(error).replace(str(kept.parent) + "/", "")))
+            st.stop()
+        if found.kind != "declare":
+            st.info("A temporal profile is checked with `workbench rules check`.")
+            st.stop()
+        given = found.rules
+if not given:
+    st.info("No rule reaches that support and confidence: lower them, or upload rules.")
+    st.stop()
+checked = state.ask(Workbench.conform_to_rules, log, tuple(given))
+table = pl.DataFrame(
+    {
+        "template": [r.rule.template for r in checked.rules],
+        "activities": [" → ".join(r.rule.activities) for r in checked.rules],
+        "activations": [r.activations for r in checked.rules],
+        "fulfilments": [r.fulfilments for r in checked.rules],
+        "violations": [r.violations for r in checked.rules],
+    },
+    schema={
+        "template": pl.String,
+        "activities": pl.String,
+        "activations": pl.Int64,
+        "fulfilments": pl.Int64,
+        "violations": pl.Int64,
+    },
+)
+cases_total = len(checked.cases)
+keeping = sum(1 for case in checked.cases if not case.violated)
+columns = st.columns(3)
+columns[0].metric("Rules", f"{len(given):,}")
+columns[1].metric("Cases that keep every rule", f"{keeping:,} of {cases_total:,}")
+columns[2].metric(
+    "Mean fitness",
+    f"{sum(c.fitness for c in checked.cases) / cases_total:.3f}" if cases_total else "n/a",
+)
+st.dataframe(table.sort("violations", "template", descending=[True, False]), hide_index=True)
+st.download_button(
+    "Download the rules (JSON)",
+    rules.write(given, log=log),
+    file_name=f"{log.replace('/', '-')}-rules.json",
+)
+broken = sorted((r for r in checked.rules if r.violations), key=lambda r: -r.violations)
+if broken:
+    chosen_rule = st.selectbox(
+        "A rule's violating cases",
+        broken,
+        format_func=lambda r: (
+            f"{r.rule.template}({', '.join(r.rule.activities)}): {r.violations:,} cases"
+        ),
+        key="rules-chosen",
+    )
+    if chosen_rule is not None:
+        st.dataframe(
+            pl.DataFrame({"case_id": chosen_rule.violating_cases[:2_000]}), hide_index=True
+        )
+        if st.button(
+            f"Show only these {chosen_rule.violations:,} cases on every page",
+            icon=":material/filter_alt:",
+            key="rules-filter",
+            help="Adds a filter to the whole app (kept in the link); clear it in the sidebar.",
+        ):
+            named = f"{chosen_rule.rule.template}({', '.join(chosen_rule.rule.activities)})"
+            picked = Cases.of(chosen_rule.violating_cases, label=f"cases that violate {named}")
+            state.keep_cases(summary.log, picked)
+            others = [f for f in state.filters().items if not isinstance(f, Cases)]
+            state.set_filters(Filters((*others, picked)))
+            st.rerun()

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from workbench.animation import Animation
     from workbench.bounded import Limit
     from workbench.calendars import Calendar, Hours
+    from workbench.causes import Causes
     from workbench.checkpoints import Checkpoint
     from workbench.compare import Comparison
     from workbench.mining import Analysis, Conformance
@@ -1231,6 +1232,60 @@ class Workbench:
             raise BadArgument(f"--zeta {zeta:g}: give a number of deviations, 0 or more")
         return temporal_profile.check(self.events(log, cut, filters), profile, zeta)
 
+    def causes(
+        self,
+        log: str,
+        outcome: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        model: Model | None = None,
+        min_cases: int | None = None,
+        alpha: float = 0.05,
+    ) -> Causes:
+        """What sets the cases with ``outcome`` apart (`workbench.causes`): slow, slow:p75,
+        slow:7d, activity:A, attribute:K=V, violates:TEMPLATE(A,B), or not-fitting
+        ``model`` (by token replay)."""
+        from workbench import causes, rules
+
+        wanted = causes.Outcome.parse(outcome)
+        events = self.events(log, cut, filters)
+        table = self.cases(log, cut, filters)
+        exclude: set[str] = set()
+        if wanted.kind == "slow":
+            seconds = table["duration"].dt.total_microseconds() / 1e6
+            limit = (
+                seconds.quantile(wanted.percentile, interpolation="linear")
+                if wanted.percentile is not None
+                else wanted.longer_than.total_seconds()  # type: ignore[union-attr]
+            )
+            having = table.filter(seconds > limit)["case_id"].to_list()
+        elif wanted.kind == "activity":
+            having = _case_ids(events.filter(pl.col("activity") == wanted.activity))
+            exclude.add(f"activity:{wanted.activity}")
+        elif wanted.kind == "attribute":
+            key, value = wanted.attribute  # type: ignore[misc]
+            if key not in events.collect_schema():
+                raise BadArgument(f"--outcome {outcome}: the log has no attribute {key!r}")
+            having = _case_ids(events.filter(pl.col(key).cast(pl.String) == value))
+            exclude.add(key)
+        elif wanted.kind == "violates":
+            template, acts = wanted.rule  # type: ignore[misc]
+            rule = rules.parse_rule(template, acts, f"--outcome {outcome}")
+            having = rules.check(events, [rule]).rules[0].violating_cases
+            exclude.update(f"activity:{a}" for a in acts)
+        else:
+            if model is None:
+                raise BadArgument("--outcome not-fitting: give the model (--model FILE)")
+            from workbench import mining
+
+            checked = mining.token_replay(events, model)
+            having = checked.cases.filter(~pl.col("fitting"))["case_id"].to_list()
+        ids = {str(case) for case in having}
+        return causes.rank(
+            events, table, ids, outcome, exclude=exclude, min_cases=min_cases, alpha=alpha
+        )
+
     def analyse(
         self,
         log: str,
@@ -1590,6 +1645,11 @@ def _decoded(result: Any) -> Any:
     if isinstance(result, tuple | list):
         return type(result)(_decoded(item) for item in result)
     return result
+
+
+def _case_ids(events: pl.LazyFrame) -> list[Any]:
+    """The ids of the cases some events belong to."""
+    return events.select("case_id").unique().collect()["case_id"].to_list()
 
 
 def _seen(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -456,6 +456,20 @@ def _involved(
     return sorted(found)
 
 
+def parse_rule(template: str, activities: Sequence[str], where: str) -> Rule:
+    """A rule named in a command's words (``response``, ``["A", "B"]``), checked."""
+    if template not in TEMPLATES:
+        raise RulesError(
+            f"{where}: no template {template!r}; the templates are {', '.join(TEMPLATES)}"
+        )
+    return Rule(
+        template,
+        _activities(
+            where, {"activities": list(activities)}, 1 if template in UNARY else 2, template
+        ),
+    )
+
+
 def _templates(templates: Iterable[str]) -> set[str]:
     chosen = set(templates)
     unknown = sorted(chosen - set(TEMPLATES))

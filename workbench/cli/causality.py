@@ -1,16 +1,18 @@
 """The cause-and-effect commands: timeline (one case), trace (one event's causes and
-effects) and why (what goes with long cases)."""
+effects), why (what goes with long cases) and causes (what sets any outcome apart)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from workbench.cli.commands import command
-from workbench.cli.options import CalendarOption, JsonOption, LogArgument
-from workbench.cli.output import emit_json, fail, heading, out, records
+from workbench.cli.options import CalendarOption, JsonOption, LogArgument, with_filters
+from workbench.cli.output import emit_json, fail, heading, out, records, warn
 from workbench.cli.session import (
     existing_log,
     store,
@@ -19,7 +21,8 @@ from workbench.cli.session import (
 from workbench.durations import human, human_working
 
 if TYPE_CHECKING:
-    pass
+    from workbench.application import Cut
+    from workbench.filters import Filters
 
 
 @command
@@ -124,3 +127,69 @@ def why(
             human(row["extra_duration"]),
         )
     out.print(table)
+
+
+@command
+@with_filters
+def causes(
+    log: LogArgument,
+    outcome: Annotated[
+        str,
+        typer.Option(
+            help="slow (above the p90), slow:p75, slow:7d, activity:A, attribute:K=V,"
+            " violates:TEMPLATE(A,B) (a Declare rule) or not-fitting (--model)."
+        ),
+    ],
+    model: Annotated[
+        Path | None, typer.Option(help="With not-fitting: the .pnml or .bpmn model.")
+    ] = None,
+    min_cases: Annotated[
+        int | None, typer.Option(help="Groups of fewer cases are not tried [1 %, at least 5].")
+    ] = None,
+    alpha: Annotated[
+        float, typer.Option(help="A group passes when its adjusted p-value is below this.")
+    ] = 0.05,
+    top: Annotated[int, typer.Option(help="Groups shown (--json: all).")] = 15,
+    *,
+    cut: Cut,
+    filters: Filters,
+    as_json: JsonOption = False,
+) -> None:
+    """Root causes ranked by impact: which attribute values, resources, activities (present
+    or absent), variants, start months and weekdays go with an outcome, each with the
+    outcome's rate in it against the rest, the cases it accounts for, the median duration,
+    and a p-value adjusted for the number of groups tried, so that chance is not ranked.
+
+    Example: workbench causes orders --outcome slow:p90
+    """
+    read = None
+    if model is not None:
+        from workbench import mining
+
+        net = mining.read_model(model)
+        for note in net.notes:
+            warn(note)
+        read = net
+    if not 0 < alpha < 1:
+        fail(f"--alpha {alpha:g}: give a number between 0 and 1")
+    found = workbench().causes(
+        existing_log(log), outcome, cut, filters, model=read, min_cases=min_cases, alpha=alpha
+    )
+    if as_json:
+        emit_json(found.as_dict())
+        return
+    share = found.cases / found.total if found.total else 0.0
+    heading(outcome, f": {found.cases:,} of {found.total:,} cases ({share:.0%})")
+    table = Table("group", "value", "cases", "rate", "vs rest", "lift", "median", "p (adjusted)")
+    for row in found.table.head(top).iter_rows(named=True):
+        table.add_row(
+            row["kind"] if row["name"] == row["kind"] else f"{row['kind']}: {row['name']}",
+            str(row["value"]),
+            f"{row['cases']:,}",
+            f"{row['rate']:.0%}",
+            f"{row['rate_without']:.0%}",
+            f"{row['lift']:.2f}",
+            human(timedelta(seconds=row["median_duration_seconds"])),
+            f"{row['p_value']:.2g}" + ("" if row["significant"] else " (chance?)"),
+        )
+    out.print(table if found.table.height else "no group of cases sets the outcome apart")

@@ -139,6 +139,8 @@ def test_object_links_follow_shared_objects() -> None:
 
 
 def test_why_ranks_the_factor_that_makes_cases_long() -> None:
+    from workbench import causes, projections
+
     rows = []
     for n in range(40):
         slow = n % 4 == 0
@@ -154,15 +156,13 @@ def test_why_ranks_the_factor_that_makes_cases_long() -> None:
             "region": [r[3] for r in rows],
         }
     )
-    ranked = causality.why(events)
+    table = projections.cases(events).collect()
+    slow = {f"c{n}" for n in range(0, 40, 4)}
+    ranked = causes.rank(events, table, slow, "slow:p75").table
     top = ranked.row(0, named=True)
-    assert (top["factor"], top["value"], top["cases"], top["problem_rate"]) == (
-        "region",
-        "north",
-        10,
-        1.0,
-    )
-    assert top["extra_duration"] == timedelta(hours=90)
+    assert (top["name"], top["value"], top["cases"], top["rate"]) == ("region", "north", 10, 1.0)
+    assert top["median_duration_seconds"] == 100 * 3600
+    assert top["significant"]
 
 
 def test_cli_trace_timeline_why_state_diff(tmp_path, generated) -> None:
@@ -187,8 +187,8 @@ def test_cli_trace_timeline_why_state_diff(tmp_path, generated) -> None:
     assert timeline[0]["activity"] == "Create Order"
     assert isinstance(timeline[1]["waiting"], float)
     factors = json.loads(run("why", "o2c", "--json"))
-    assert factors
-    assert {"factor", "value", "cases", "lift"} <= set(factors[0])
+    assert factors["outcome"] == "slow:p75"
+    assert {"name", "value", "cases", "lift", "p_value"} <= set(factors["causes"][0])
     at = generated["timestamp"].sort()[generated.height // 2].isoformat()
     state = json.loads(run("state", "o2c", "--at", at, "--format", "json"))
     assert {"case_id", "last_activity", "status", "events", "elapsed", "rework"} <= set(state[0])

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from workbench.animation import Animation
     from workbench.bounded import Limit
     from workbench.calendars import Calendar, Hours
-    from workbench.causes import Causes
+    from workbench.causes import Causes, Outcome
     from workbench.checkpoints import Checkpoint
     from workbench.compare import Comparison
     from workbench.mining import Analysis, Conformance
@@ -1244,13 +1244,35 @@ class Workbench:
         alpha: float = 0.05,
     ) -> Causes:
         """What sets the cases with ``outcome`` apart (`workbench.causes`): slow, slow:p75,
-        slow:7d, activity:A, attribute:K=V, violates:TEMPLATE(A,B), or not-fitting
-        ``model`` (by token replay)."""
-        from workbench import causes, rules
+        slow:7d, activity:A, attribute:K=V, ends-otherwise:A,B, violates:TEMPLATE(A,B), or
+        not-fitting ``model`` (by token replay); several joined by ``|`` (any of them)."""
+        from workbench import causes
 
-        wanted = causes.Outcome.parse(outcome)
+        parts = [causes.Outcome.parse(text.strip()) for text in outcome.split("|")]
         events = self.events(log, cut, filters)
         table = self.cases(log, cut, filters)
+        ids: set[str] = set()
+        exclude: set[str] = set()
+        for wanted in parts:  # several outcomes: a case with any of them has it
+            having, defining = self._outcome_cases(outcome, wanted, events, table, model)
+            ids |= having
+            exclude |= defining
+        return causes.rank(
+            events, table, ids, outcome, exclude=exclude, min_cases=min_cases, alpha=alpha
+        )
+
+    def _outcome_cases(
+        self,
+        outcome: str,
+        wanted: Outcome,
+        events: pl.LazyFrame,
+        table: pl.DataFrame,
+        model: Model | None,
+    ) -> tuple[set[str], set[str]]:
+        """The ids of the cases with one outcome, and what defines it (attributes ``K``,
+        activities ``activity:A``), which is then no candidate cause."""
+        from workbench import rules
+
         exclude: set[str] = set()
         if wanted.kind == "slow":
             seconds = table["duration"].dt.total_microseconds() / 1e6
@@ -1263,6 +1285,10 @@ class Workbench:
         elif wanted.kind == "activity":
             having = _case_ids(events.filter(pl.col("activity") == wanted.activity))
             exclude.add(f"activity:{wanted.activity}")
+        elif wanted.kind == "ends-otherwise":
+            ending = list(wanted.ends or ())
+            having = table.filter(~pl.col("last_activity").is_in(ending))["case_id"].to_list()
+            exclude.update(f"activity:{a}" for a in ending)
         elif wanted.kind == "attribute":
             key, value = wanted.attribute  # type: ignore[misc]
             if key not in events.collect_schema():
@@ -1281,10 +1307,7 @@ class Workbench:
 
             checked = mining.token_replay(events, model)
             having = checked.cases.filter(~pl.col("fitting"))["case_id"].to_list()
-        ids = {str(case) for case in having}
-        return causes.rank(
-            events, table, ids, outcome, exclude=exclude, min_cases=min_cases, alpha=alpha
-        )
+        return {str(case) for case in having}, exclude
 
     def analyse(
         self,

@@ -20,16 +20,14 @@ events touching the same object follow each other.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from workbench.dot import quote
-from workbench.events import VOCABULARY, WorkbenchError
-from workbench.projections import ORDER, START, cases, is_occurrence, on_codes
+from workbench.events import WorkbenchError
+from workbench.projections import ORDER, START, on_codes
 
 if TYPE_CHECKING:
     from workbench.calendars import Hours
@@ -286,162 +284,3 @@ def object_links(event_objects: pl.DataFrame, events: pl.LazyFrame) -> pl.DataFr
         pl.col("event_id").alias("target"),
         "object_id",
     ).filter(pl.col("source").is_not_null())
-
-
-def why(
-    events: pl.LazyFrame,
-    *,
-    quantile: float = 0.75,
-    successful: Collection[str] | None = None,
-    min_cases: int | None = None,
-) -> pl.DataFrame:
-    """Root causes of long (or unsuccessful) cases: which attribute values, activities,
-    resources and rework go with them, with effect sizes and case counts, largest first.
-
-    A case is long when its duration exceeds the ``quantile`` of case durations; with
-    ``successful`` (activities that end a successful case), a case that ends otherwise
-    counts as a problem too. For every factor (``kind``, ``factor``, ``value``) the table
-    gives the cases with it, the problem rate with and without it, the ``lift`` (rate with
-    over rate overall), the mean duration with and without, and ``impact``: the problem
-    cases above the overall rate that the factor accounts for. Numeric attributes are cut
-    into quartiles. Factors with fewer than ``min_cases`` cases (default: 1 % of the cases,
-    at least 5) are left out.
-    """
-    schema = events.collect_schema()
-    table = cases(events).collect()
-    if table.is_empty():
-        return _empty_why()
-    limit = table["duration"].quantile(quantile, interpolation="linear")
-    problem = pl.col("duration") > limit
-    if successful is not None:
-        problem = problem | ~pl.col("last_activity").is_in(list(successful))
-    labelled = table.select("case_id", "duration", problem.alias("problem"))
-    factors = [_activity_factors(events), _rework_factors(events, schema)]
-    if "resource" in schema:
-        factors.append(
-            events.filter(pl.col("resource").is_not_null())
-            .select(
-                "case_id",
-                kind=pl.lit("resource"),
-                factor=pl.lit("resource"),
-                value=pl.col("resource"),
-            )
-            .unique()
-            .collect()
-        )
-    factors.append(_attribute_factors(table))
-    present = pl.concat([frame for frame in factors if frame.height], how="vertical_relaxed")
-    total = labelled.height
-    problems = int(labelled["problem"].sum())
-    overall = problems / total
-    floor = min_cases if min_cases is not None else max(5, math.ceil(total / 100))
-    mean_all = labelled["duration"].mean()
-    stats = (
-        present.join(labelled, on="case_id")
-        .group_by("kind", "factor", "value")
-        .agg(
-            cases=pl.len(),
-            problem_cases=pl.col("problem").sum(),
-            mean_duration_with=pl.col("duration").mean(),
-            total_duration=pl.col("duration").sum(),
-        )
-        .filter(pl.col("cases") >= floor)
-        .with_columns(
-            problem_rate=pl.col("problem_cases") / pl.col("cases"),
-            rate_without=(problems - pl.col("problem_cases"))
-            / pl.max_horizontal(total - pl.col("cases"), 1),
-            mean_duration_without=(
-                (pl.lit(mean_all) * total - pl.col("total_duration"))
-                / pl.max_horizontal(total - pl.col("cases"), 1)
-            ),
-        )
-        .with_columns(
-            lift=pl.col("problem_rate") / overall if overall else pl.lit(None, pl.Float64),
-            impact=(pl.col("problem_cases") - pl.col("cases") * overall),
-        )
-        .with_columns(extra_duration=pl.col("mean_duration_with") - pl.col("mean_duration_without"))
-        .filter(pl.col("problem_rate") > pl.col("rate_without"))
-        .sort(["impact", "lift", "factor", "value"], descending=[True, True, False, False])
-        .select(
-            "kind",
-            "factor",
-            "value",
-            "cases",
-            "problem_cases",
-            "problem_rate",
-            "rate_without",
-            "lift",
-            "impact",
-            "mean_duration_with",
-            "mean_duration_without",
-            "extra_duration",
-        )
-    )
-    return stats
-
-
-def _empty_why() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={"kind": pl.String, "factor": pl.String, "value": pl.String, "cases": pl.UInt32}
-    )
-
-
-def _activity_factors(events: pl.LazyFrame) -> pl.DataFrame:
-    return (
-        events.select(
-            "case_id", kind=pl.lit("activity"), factor=pl.lit("activity"), value=pl.col("activity")
-        )
-        .unique()
-        .collect()
-    )
-
-
-def _rework_factors(events: pl.LazyFrame, schema: pl.Schema) -> pl.DataFrame:
-    return (
-        events.filter(is_occurrence(schema))
-        .group_by("case_id", "activity")
-        .agg(times=pl.len())
-        .filter(pl.col("times") > 1)
-        .select(
-            "case_id", kind=pl.lit("rework"), factor=pl.lit("repeated"), value=pl.col("activity")
-        )
-        .collect()
-    )
-
-
-def _attribute_factors(table: pl.DataFrame) -> pl.DataFrame:
-    frames = []
-    base = {"case_id", "start", "end", "duration", "events", "variant", "rework", "last_activity"}
-    for name in table.columns:
-        if name in base or name in VOCABULARY:
-            continue
-        column = table[name]
-        if column.dtype.is_numeric() and column.n_unique() > 8:
-            edges = column.quantile(0.25), column.quantile(0.5), column.quantile(0.75)
-            value = (
-                pl.when(pl.col(name) <= edges[0])
-                .then(pl.lit(f"≤ {edges[0]:g}"))
-                .when(pl.col(name) <= edges[1])
-                .then(pl.lit(f"{edges[0]:g} to {edges[1]:g}"))
-                .when(pl.col(name) <= edges[2])
-                .then(pl.lit(f"{edges[1]:g} to {edges[2]:g}"))
-                .otherwise(pl.lit(f"> {edges[2]:g}"))
-            )
-        elif column.dtype.is_temporal():
-            continue
-        else:
-            value = pl.col(name).cast(pl.String)
-        frames.append(
-            table.filter(pl.col(name).is_not_null()).select(
-                "case_id", kind=pl.lit("attribute"), factor=pl.lit(name), value=value
-            )
-        )
-    frames.append(
-        table.select(
-            "case_id",
-            kind=pl.lit("case"),
-            factor=pl.lit("rework"),
-            value=pl.when(pl.col("rework") > 0).then(pl.lit("some")).otherwise(pl.lit("none")),
-        )
-    )
-    return pl.concat(frames, how="vertical_relaxed")

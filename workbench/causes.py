@@ -30,7 +30,7 @@ from workbench.events import VOCABULARY, WorkbenchError
 
 ALPHA: Final = 0.05
 #: Outcomes by their first word.
-KINDS: Final = ("slow", "activity", "attribute", "violates", "not-fitting")
+KINDS: Final = ("slow", "activity", "attribute", "ends-otherwise", "violates", "not-fitting")
 _STRONGEST: Final = 12  # single groups whose pairs are tried too
 _UNITS: Final = {"s": 1, "min": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -44,7 +44,8 @@ class CausesError(WorkbenchError):
 class Outcome:
     """What a case has or not: ``slow`` (duration above the p90), ``slow:p75`` (another
     percentile), ``slow:7d`` (above a duration), ``activity:A``, ``attribute:K=V``,
-    ``violates:TEMPLATE(A,B)`` (a Declare rule), ``not-fitting`` (against a model)."""
+    ``ends-otherwise:A,B`` (the last activity is none of them), ``violates:TEMPLATE(A,B)``
+    (a Declare rule), ``not-fitting`` (against a model)."""
 
     kind: str
     text: str
@@ -53,6 +54,7 @@ class Outcome:
     activity: str | None = None
     attribute: tuple[str, str] | None = None
     rule: tuple[str, tuple[str, ...]] | None = None
+    ends: tuple[str, ...] | None = None
 
     @classmethod
     def parse(cls, text: str) -> Outcome:
@@ -79,11 +81,13 @@ class Outcome:
                 acts = tuple(a.strip() for a in found.group(2).split(","))
                 return cls(kind, text, rule=(found.group(1), acts))
             raise CausesError(f"--outcome {text}: write violates:response(A,B)")
+        if kind == "ends-otherwise" and rest:
+            return cls(kind, text, ends=tuple(a.strip() for a in rest.split(",")))
         if kind == "not-fitting" and not rest:
             return cls(kind, text)
         raise CausesError(
             f"--outcome {text!r}: choose slow, slow:p75, slow:7d, activity:A, attribute:K=V,"
-            " violates:TEMPLATE(A,B) or not-fitting"
+            " ends-otherwise:A,B, violates:TEMPLATE(A,B) or not-fitting"
         )
 
 

@@ -22,6 +22,7 @@ from workbench.durations import human, human_working
 
 if TYPE_CHECKING:
     from workbench.application import Cut
+    from workbench.causes import Causes
     from workbench.filters import Filters
 
 
@@ -85,6 +86,7 @@ def trace(
 
 
 @command
+@with_filters
 def why(
     log: LogArgument,
     quantile: Annotated[
@@ -98,35 +100,24 @@ def why(
             " problems too (repeatable).",
         ),
     ] = None,
-    top: Annotated[int, typer.Option(help="Factors shown.")] = 15,
+    top: Annotated[int, typer.Option(help="Groups shown (--json: all).")] = 15,
+    *,
+    cut: Cut,
+    filters: Filters,
     as_json: JsonOption = False,
 ) -> None:
-    """Root causes of long cases: the attribute values, activities, resources and rework
-    that go with them, ranked by how many problem cases they account for.
+    """What goes with long cases (and, with --successful, unsuccessful ones): `causes`
+    with the outcome slow:pQ (or ends-otherwise:A,B besides), ranked the same way.
 
     Example: workbench why orders --quantile 0.9 --top 10
     """
-    from workbench.causality import why as root_causes
-
     if not 0 < quantile < 1:
         fail(f"--quantile {quantile:g}: give a number between 0 and 1")
-    frame = root_causes(store().scan(existing_log(log)), quantile=quantile, successful=successful)
-    frame = frame.head(top)
-    if as_json:
-        emit_json(records(frame))
-        return
-    table = Table("factor", "value", "cases", "problem rate", "vs without", "lift", "extra time")
-    for row in frame.iter_rows(named=True):
-        table.add_row(
-            row["kind"] if row["factor"] == row["kind"] else f"{row['kind']}: {row['factor']}",
-            str(row["value"]),
-            f"{row['cases']:,}",
-            f"{row['problem_rate']:.0%}",
-            f"{row['rate_without']:.0%}",
-            f"{row['lift']:.2f}",
-            human(row["extra_duration"]),
-        )
-    out.print(table)
+    outcome = f"slow:p{quantile * 100:g}"
+    if successful:
+        outcome += f"|ends-otherwise:{','.join(successful)}"
+    found = workbench().causes(existing_log(log), outcome, cut, filters)
+    _show(found, outcome, top, as_json=as_json)
 
 
 @command
@@ -175,6 +166,10 @@ def causes(
     found = workbench().causes(
         existing_log(log), outcome, cut, filters, model=read, min_cases=min_cases, alpha=alpha
     )
+    _show(found, outcome, top, as_json=as_json)
+
+
+def _show(found: Causes, outcome: str, top: int, *, as_json: bool) -> None:
     if as_json:
         emit_json(found.as_dict())
         return

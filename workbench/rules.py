@@ -237,7 +237,8 @@ def _judged(traces: Sequence[np.ndarray], size: int) -> dict[str, np.ndarray]:
     mine = padded[:, :, None] == np.arange(size)[None, None, :]  # [trace, position, activity]
     count = mine.sum(axis=1)
     present = count > 0
-    column = np.arange(longest)[None, :, None]
+    small = np.int16 if longest < 32_000 else np.int32  # positions: less memory to stream
+    column = np.arange(longest, dtype=small)[None, :, None]
     first = np.where(mine, column, longest).min(axis=1)
     last = np.where(mine, column, -1).max(axis=1)
     real = padded < size
@@ -247,18 +248,24 @@ def _judged(traces: Sequence[np.ndarray], size: int) -> dict[str, np.ndarray]:
     follows = np.bincount(flat, minlength=number * size * size).reshape(number, size, size)
     # For each event and each activity: its next occurrence after the event (none: past
     # the longest trace), its previous one before it (none: -2).
-    ahead = np.minimum.accumulate(np.where(mine, column, longest + 1)[:, ::-1], axis=1)[:, ::-1]
-    after = np.concatenate([ahead[:, 1:], np.full((number, 1, size), longest + 1)], axis=1)
-    behind = np.maximum.accumulate(np.where(mine, column, -2), axis=1)
-    before = np.concatenate([np.full((number, 1, size), -2), behind[:, :-1]], axis=1)
+    none_after, none_before = small(longest + 1), small(-2)
+    ahead = np.minimum.accumulate(np.where(mine, column, none_after)[:, ::-1], axis=1)[:, ::-1]
+    after = np.concatenate(
+        [ahead[:, 1:], np.full((number, 1, size), none_after, dtype=small)], axis=1
+    )
+    behind = np.maximum.accumulate(np.where(mine, column, none_before), axis=1)
+    before = np.concatenate(
+        [np.full((number, 1, size), none_before, dtype=small), behind[:, :-1]], axis=1
+    )
     code = np.minimum(padded, size - 1)[:, :, None]
     same_after = np.minimum(np.take_along_axis(after, code, axis=2), lengths[:, None, None])
     same_before = np.maximum(np.take_along_axis(before, code, axis=2), -1)
-    weights = mine.astype(np.int32)
     # [trace, a, b]: a's answered by a b before the next a; [trace, b, a]: b's preceded by
-    # an a since the last b.
-    answered = weights.transpose(0, 2, 1) @ (after < same_after).astype(np.int32)
-    preceded = weights.transpose(0, 2, 1) @ (before > same_before).astype(np.int32)
+    # an a since the last b. Counts as floats, so that the products run in BLAS (exact:
+    # far below 2**24).
+    weights = mine.astype(np.float32).transpose(0, 2, 1)
+    answered = weights @ (after < same_after).astype(np.float32)
+    preceded = weights @ (before > same_before).astype(np.float32)
 
     a_on = np.broadcast_to(present[:, :, None], (number, size, size))
     b_on = np.broadcast_to(present[:, None, :], (number, size, size))

@@ -36,6 +36,7 @@ BENCHMARKS = {
     "scale": "a hundred million events end to end: import, stats, dfg, state, whole process",
     "spark": "the dashboard set on Apache Spark (local) against Polars",
     "mining": "discovery and conformance against pm4py",
+    "rules": "Declare rules and the temporal profile, discovered and checked, against pm4py",
     "backends": "SQLite and PostgreSQL stores: import, read, and ten imports into one store",
 }
 

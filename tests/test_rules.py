@@ -185,7 +185,12 @@ def _keyed(model: dict[str, Any]) -> dict[tuple[str, tuple[str, ...]], tuple[int
 
 @pytest.mark.parametrize(
     ("name", "support"),
-    [("running-example.csv", 0.2), ("receipt.csv", 0.3), ("sepsis.xes.gz", 0.3)],
+    [
+        ("running-example.csv", 0.2),
+        ("receipt.csv", 0.3),
+        ("sepsis.xes.gz", 0.3),
+        ("bpic2012.xes.gz", 0.5),
+    ],
 )
 def test_discovery_and_checking_equal_pm4py(tmp_path, name, support) -> None:
     """Every rule pm4py discovers, with its support and confidence, and every case's

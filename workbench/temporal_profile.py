@@ -238,8 +238,9 @@ def check(
         observed = np.bincount(row, minlength=len(batch))
         for r, index in enumerate(batch):
             observations[found.ids[int(index)]] = int(observed[r])
-        seen = np.unique(rule * len(batch) + row) // len(batch)  # (rule, case) once each
-        having += np.bincount(seen, minlength=len(profile))
+        seen = np.zeros((len(batch), len(profile)), dtype=bool)  # (case, rule) once each
+        seen[row, rule] = True
+        having += seen.sum(axis=0)
         low, high = mean[code] - zeta * spread[code], mean[code] + zeta * spread[code]
         off = (gap < low) | (gap > high)
         order = np.lexsort((j[off], i[off], row[off]))

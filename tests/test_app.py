@@ -497,3 +497,28 @@ def test_live_the_page_follows_new_events(tmp_path, monkeypatch) -> None:
     assert {m.label: m.value for m in app.metric}["Cases"] == "2"
     assert any("head 3" in c.value for c in app.sidebar.caption)
     close_app_store()
+
+
+def test_why_beside_the_slow_cases_equals_the_command_and_filters(app_on, loaded) -> None:
+    """The Overview's "Why?" ranks what `workbench causes --outcome slow` ranks, and its
+    button filters every page to the group's cases."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from workbench.cli import app as cli
+
+    app = app_on("overview", "sepsis")
+    next(t for t in app.toggle if t.label == "Rank the groups of cases").set_value(True).run()
+    assert not app.exception
+    result = CliRunner().invoke(
+        cli, ["--db", str(loaded), "causes", "sepsis", "--outcome", "slow", "--json"]
+    )
+    expected = [c for c in json.loads(result.output)["causes"] if c["significant"]][:10]
+    table = next(d.value for d in app.dataframe if "p" in d.value.columns)
+    assert table["value"].tolist() == [c["value"] for c in expected]
+    assert table["cases"].tolist() == [c["cases"] for c in expected]
+    next(b for b in app.button if b.key == "why-filter-slow").click().run()
+    assert not app.exception
+    query = {key: app.query_params[key] for key in app.query_params}
+    assert query["cases_label"] == f"{expected[0]['name']} = {expected[0]['value']}"

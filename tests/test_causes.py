@@ -8,6 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -119,3 +120,38 @@ def test_outcomes_read(text, expected) -> None:
 def test_an_outcome_that_does_not_read_is_refused(text) -> None:
     with pytest.raises(CausesError, match="--outcome"):
         Outcome.parse(text)
+
+
+def test_a_groups_cases_for_a_filter(tmp_path) -> None:
+    db = _store(tmp_path, planted=True)
+    with Workbench(db) as bench:
+        found = bench.causes("log", "slow")
+        cases = bench.cases("log")
+    first = found.table.row(0, named=True)
+    picked = found.cases_of(first["kind"], first["name"], first["value"])
+    assert len(picked) == first["cases"]
+    events = pl.read_csv(tmp_path / "log.csv")
+    expected = (
+        events.filter((pl.col("resource") == "cas") & (pl.col("region") == "north"))
+        .select(pl.col("case_id").cast(pl.String))
+        .unique()
+        .sort("case_id")["case_id"]
+        .to_list()
+    )
+    assert picked == expected
+    assert cases.height == 600
+
+
+def test_given_cases_are_the_outcome(tmp_path) -> None:
+    """The app names the cases (those that do not fit a model it has drawn): ranked as
+    the same cases found by an outcome are."""
+    db = _store(tmp_path, planted=True)
+    with Workbench(db) as bench:
+        slow = bench.causes("log", "slow")
+        table = bench.cases("log")
+        seconds = table["duration"].dt.total_seconds()
+        limit = seconds.quantile(0.9, interpolation="linear")
+        ids = table.filter(seconds > limit)["case_id"].cast(pl.String).to_list()
+        given = bench.causes("log", "the slowest tenth", having=ids)
+    assert given.outcome == "the slowest tenth"
+    assert given.table.equals(slow.table)

@@ -1242,15 +1242,21 @@ class Workbench:
         model: Model | None = None,
         min_cases: int | None = None,
         alpha: float = 0.05,
+        having: Collection[str] | None = None,
     ) -> Causes:
         """What sets the cases with ``outcome`` apart (`workbench.causes`): slow, slow:p75,
         slow:7d, activity:A, attribute:K=V, ends-otherwise:A,B, violates:TEMPLATE(A,B), or
-        not-fitting ``model`` (by token replay); several joined by ``|`` (any of them)."""
+        not-fitting ``model`` (by token replay); several joined by ``|`` (any of them). With
+        ``having``, those are the cases with the outcome, which only names them."""
         from workbench import causes
 
-        parts = [causes.Outcome.parse(text.strip()) for text in outcome.split("|")]
         events = self.events(log, cut, filters)
         table = self.cases(log, cut, filters)
+        if having is not None:  # the cases are given; the outcome names them
+            return causes.rank(
+                events, table, set(having), outcome, min_cases=min_cases, alpha=alpha
+            )
+        parts = [causes.Outcome.parse(text.strip()) for text in outcome.split("|")]
         ids: set[str] = set()
         exclude: set[str] = set()
         for wanted in parts:  # several outcomes: a case with any of them has it

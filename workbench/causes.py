@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final
 
@@ -93,12 +93,34 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Causes:
-    """The outcome, its cases among all, and the groups tried, best first."""
+    """The outcome, its cases among all, and the groups tried, best first; ``members``
+    says which cases are in which single group, ``parts`` which two groups a pair is."""
 
     outcome: str
     cases: int
     total: int
     table: pl.DataFrame
+    members: pl.DataFrame | None = field(default=None, repr=False, compare=False)
+    parts: dict[tuple[str, str, str], tuple[tuple[str, str, str], ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def cases_of(self, kind: str, name: str, value: str) -> list[str]:
+        """The ids of the cases in a group of the table."""
+        if self.members is None:
+            return []
+        wanted = self.parts.get((kind, name, value), ((kind, name, value),))
+        found: set[str] | None = None
+        for part in wanted:
+            ids = set(
+                self.members.filter(
+                    (pl.col("kind") == part[0])
+                    & (pl.col("name") == part[1])
+                    & (pl.col("value") == part[2])
+                )["case_id"].to_list()
+            )
+            found = ids if found is None else found & ids
+        return sorted(found or ())
 
     def as_dict(self, top: int | None = None) -> dict[str, Any]:
         rows = self.table.head(top) if top is not None else self.table
@@ -255,7 +277,8 @@ def rank(
     groups = _groups(members, floor, total)
     overall = hits / total
     singles = groups.height
-    groups = pl.concat([groups, _pairs(members, groups, overall, floor, total)])
+    combined = _pairs(members, groups, overall, floor, total)
+    groups = pl.concat([groups, combined.select(groups.columns)])
     # The pairs tried were chosen for their strong parts: the family is every pair that
     # could have been, or chance would pass through the choosing.
     family = singles + singles * (singles - 1) // 2
@@ -297,7 +320,16 @@ def rank(
             "significant",
         )
     )
-    return Causes(outcome, hits, total, ranked)
+    pairs: dict[tuple[str, str, str], tuple[tuple[str, str, str], ...]] = {
+        (row["kind"], row["name"], row["value"]): (
+            (row["kind_1"], row["name_1"], row["value_1"]),
+            (row["kind_2"], row["name_2"], row["value_2"]),
+        )
+        for row in combined.iter_rows(named=True)
+    }
+    return Causes(
+        outcome, hits, total, ranked, members.select("case_id", "kind", "name", "value"), pairs
+    )
 
 
 def _groups(members: pl.DataFrame, floor: int, total: int) -> pl.DataFrame:
@@ -333,7 +365,7 @@ def _pairs(
     pairs = (
         chosen.join(chosen, on="case_id", suffix="_2")
         .filter(pl.col("label") < pl.col("label_2"))
-        .group_by("label", "value", "label_2", "value_2")
+        .group_by("label", "value", "label_2", "value_2", "kind", "name", "kind_2", "name_2")
         .agg(
             cases=pl.len().cast(pl.UInt32),
             outcome_cases=pl.col("outcome").sum().cast(pl.UInt32),
@@ -362,6 +394,12 @@ def _pairs(
         cases="cases",
         outcome_cases="outcome_cases",
         median_duration_seconds="median_duration_seconds",
+        kind_1="kind",
+        name_1="name",
+        value_1="value",
+        kind_2="kind_2",
+        name_2="name_2",
+        value_2="value_2",
     )
 
 

@@ -13,6 +13,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, state
+from dashboards.causes import why
 from dashboards.layout import drawing, filtered_note, require_log, title
 from dashboards.markdown import escape
 from workbench import bounded, mining, models, rules
@@ -208,6 +209,9 @@ def show(analysis: mining.Analysis, seconds: float) -> None:
         shown = shown.join(activities, on="variant", how="left").drop("variant")
     shown = shown.sort("fitness").head(2_000)
     st.dataframe(shown, hide_index=True)
+    if unfit.height:
+        why(summary.log, "not fitting the model", key="unfit",
+            having=unfit["case_id"].cast(pl.String).to_list())  # fmt: skip
     every = st.segmented_control(
         "Conformance over time", ["week", "month", "quarter"], default="month"
     )
@@ -306,6 +310,8 @@ if broken:
         st.dataframe(
             pl.DataFrame({"case_id": chosen_rule.violating_cases[:2_000]}), hide_index=True
         )
+        named_rule = f"{chosen_rule.rule.template}({','.join(chosen_rule.rule.activities)})"
+        why(log, f"violates:{named_rule}", key="rule")
         if st.button(
             f"Show only these {chosen_rule.violations:,} cases on every page",
             icon=":material/filter_alt:",

@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, state
+from dashboards.causes import why
 from dashboards.layout import filtered_note, require_log, title, untimed_note
 from dashboards.markdown import escape
 from workbench import projections
@@ -60,3 +61,4 @@ left, right = st.columns(2)
 left.plotly_chart(charts.events_over_time(flow, period))
 right.plotly_chart(charts.duration_histogram(state.cached(projections.cases, summary.log)))
 st.plotly_chart(charts.rates(flow, period))
+why(summary.log, "slow", key="slow")

@@ -10,6 +10,12 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).resolve().parent / "out"
+#: A measured step's setup that imports pm4py without its banner, progress bars and warnings.
+QUIET_PM4PY = (
+    "import warnings\nwarnings.simplefilter('ignore')\nimport os, sys\n"
+    "os.environ['PM4PY_SHOW_PROGRESS_BAR'] = 'False'\nsys._pm4py_welcome_shown = True\n"
+    "import pm4py\n"
+)
 
 # Runs in the child: import what the step needs (not timed), time the step, report peak RSS.
 _HARNESS = """

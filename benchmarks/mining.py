@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import OUT, Measurement, measure, report
+from benchmarks.common import OUT, QUIET_PM4PY, Measurement, measure, report
 
 LOGS = Path(__file__).resolve().parent.parent.parent / "shared" / "logs"
 
@@ -44,11 +44,7 @@ if {method!r} == "tokens":
 
 
 def compare(title: str, db: Path, log: str, load: str, method: str, runs: int) -> None:
-    quiet = (
-        "import warnings\nwarnings.simplefilter('ignore')\nimport os, sys\n"
-        "os.environ['PM4PY_SHOW_PROGRESS_BAR'] = 'False'\nsys._pm4py_welcome_shown = True\n"
-        "import pm4py\n"
-    )
+    quiet = QUIET_PM4PY
     ours: list[Measurement] = []
     theirs: list[Measurement] = []
     for _ in range(runs):

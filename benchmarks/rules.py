@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import OUT, Measurement, measure, report
+from benchmarks.common import OUT, QUIET_PM4PY, Measurement, measure, report
 
 LOGS = Path(__file__).resolve().parent.parent.parent / "shared" / "logs"
 LEFT_OUT = ("nonsuccession", "nonchainsuccession")
@@ -121,11 +121,7 @@ def main() -> None:
     with Workbench(db) as bench:  # the read model, as every command reads the log
         bench.events("bpic").collect()
     setup = SETUP.format(left_out=LEFT_OUT)
-    quiet = (
-        "import warnings\nwarnings.simplefilter('ignore')\nimport os, sys\n"
-        "os.environ['PM4PY_SHOW_PROGRESS_BAR'] = 'False'\nsys._pm4py_welcome_shown = True\n"
-        "import pm4py\n"
-    )
+    quiet = QUIET_PM4PY
     load = setup + quiet + f"frame = mining.to_pandas(EventStore({str(db)!r}).scan('bpic'))\n"
     compare(
         "BPI Challenge 2012: Declare discovery (18 templates, support and confidence 0.5)",

@@ -254,10 +254,17 @@ def _cli(db: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_the_commands_discover_write_read_and_check(tmp_path) -> None:
+@pytest.fixture
+def run_db(tmp_path) -> Path:
+    """A store with the running example, as the log ``run``."""
     db = tmp_path / "s.db"
     with EventStore(db) as store:
         ingest(store, real_log("running-example.csv"), log="run")
+    return db
+
+
+def test_the_commands_discover_write_read_and_check(run_db, tmp_path) -> None:
+    db = run_db
     path = tmp_path / "rules.json"
     code, output = _cli(db, "rules", "discover", "run", "--min-support", "0.5",
                         "--output", str(path))  # fmt: skip
@@ -302,15 +309,12 @@ def test_the_commands_discover_write_read_and_check(tmp_path) -> None:
         ('{"kind": "temporal-profile", "zeta": -1, "rules": []}', "zeta -1"),
     ],
 )
-def test_a_bad_rules_file_is_one_line_naming_it(tmp_path, content, words) -> None:
+def test_a_bad_rules_file_is_one_line_naming_it(run_db, tmp_path, content, words) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
     with pytest.raises(RulesError, match=words):
         read(path)
-    db = tmp_path / "s.db"
-    with EventStore(db) as store:
-        ingest(store, real_log("running-example.csv"), log="run")
-    code, output = _cli(db, "rules", "check", "run", "--rules", str(path))
+    code, output = _cli(run_db, "rules", "check", "run", "--rules", str(path))
     assert code == 2
     assert output.count("\n") == 1
     assert str(path) in output
@@ -415,10 +419,8 @@ def test_the_temporal_profile_equals_pm4py(tmp_path, name) -> None:
         ]
 
 
-def test_the_commands_with_a_temporal_profile(tmp_path) -> None:
-    db = tmp_path / "s.db"
-    with EventStore(db) as store:
-        ingest(store, real_log("running-example.csv"), log="run")
+def test_the_commands_with_a_temporal_profile(run_db, tmp_path) -> None:
+    db = run_db
     path = tmp_path / "profile.json"
     code, output = _cli(db, "rules", "discover", "run", "--kind", "temporal-profile",
                         "--output", str(path))  # fmt: skip

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -68,7 +68,12 @@ class Cases:
     ids: list[str]
     codes: list[np.ndarray]
     seconds: list[np.ndarray]
-    events: list[list[str]] = field(default_factory=list)
+    events: pl.Series | None = None  # per case, its event ids (a list each)
+
+    def event_ids(self, index: int) -> list[str]:
+        """The event ids of the case at ``index``, read when asked (few cases deviate)."""
+        assert self.events is not None
+        return list(self.events[index])
 
 
 def cases(events: pl.LazyFrame | pl.DataFrame, *, with_events: bool = False) -> Cases:
@@ -92,7 +97,7 @@ def cases(events: pl.LazyFrame | pl.DataFrame, *, with_events: bool = False) -> 
         grouped["case_id"].to_list(),
         [np.asarray(c, dtype=np.int64) for c in grouped["code"].to_list()],
         [(np.asarray(m, dtype=np.int64) - m[0]) / 1e6 for m in micros],
-        grouped["event_id"].to_list() if with_events else [],
+        grouped["event_id"] if with_events else None,
     )
 
 
@@ -234,7 +239,8 @@ def check(
         row, i, j, code, gap = _pairs(found, batch)
         rule = known[code]
         kept = rule >= 0
-        row, i, j, code, gap, rule = row[kept], i[kept], j[kept], code[kept], gap[kept], rule[kept]
+        if not kept.all():  # pairs the profile does not have
+            row, i, j, code, gap, rule = (v[kept] for v in (row, i, j, code, gap, rule))
         observed = np.bincount(row, minlength=len(batch))
         for r, index in enumerate(batch):
             observations[found.ids[int(index)]] = int(observed[r])
@@ -252,7 +258,7 @@ def check(
             deviating[int(number)].add(index)
             std = spread[pair]
             distance = abs(seconds - mean[pair]) / std if std > 0 else float(sys.maxsize)
-            ids = found.events[index]
+            ids = found.event_ids(index)
             a, b = divmod(int(pair), size)
             deviations[found.ids[index]].append(
                 Deviation(

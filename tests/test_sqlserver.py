@@ -301,3 +301,24 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def test_a_log_the_endpoint_does_not_have_is_one_line(tmp_path) -> None:
+    """A log that is gone (dropped while the endpoint serves it) is the store's one line,
+    not an internal error."""
+    db = tmp_path / "gone.db"
+    with EventStore(db) as store:
+        ingest(store, real_log("running-example.csv"), log="run")
+    with Workbench(db) as opened:
+        served, thread = _served(Endpoint(opened, log="missing"))
+        try:
+            with psycopg.connect(_dsn(served), autocommit=True) as connection:
+                with pytest.raises(psycopg.Error) as refused:
+                    connection.execute("SELECT count(*) FROM events")
+                assert "missing" in str(refused.value)
+                assert "internal error" not in str(refused.value)
+                assert connection.execute("SELECT 1").fetchone() == (1,)
+        finally:
+            served.shutdown()
+            served.server_close()
+            thread.join()

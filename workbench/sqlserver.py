@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
+from workbench.events import WorkbenchError
 from workbench.query import QueryError
 
 if TYPE_CHECKING:
@@ -680,6 +681,8 @@ class _Session:
             answer = self.endpoint.answer(self.bench, sql, wanted, self._timeout(), self.cancel)
         except QueryError as error:
             raise _failure(error) from None
+        except WorkbenchError as error:  # the store's word (a log the user may not see ...)
+            raise _Failure("42000", str(error)) from None
         frame = answer.frame
         notices = []
         if not answer.complete and limit is None:

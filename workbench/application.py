@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from workbench.query import Answer, Version
     from workbench.restatements import ImportChanges
     from workbench.rules import Checked, Rule
+    from workbench.skeleton import Skeleton, SkeletonCheck
     from workbench.spectrum import Spectrum
     from workbench.temporal_profile import Gap, ProfileCheck
     from workbench.timetravel import Diff
@@ -1231,6 +1232,31 @@ class Workbench:
         if zeta < 0:
             raise BadArgument(f"--zeta {zeta:g}: give a number of deviations, 0 or more")
         return temporal_profile.check(self.events(log, cut, filters), profile, zeta)
+
+    def log_skeleton(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        noise: float = 0.0,
+    ) -> Skeleton:
+        """The log's skeleton (`workbench.skeleton.discover`)."""
+        from workbench import skeleton
+
+        return skeleton.discover(self.events(log, cut, filters), noise=noise)
+
+    def conform_to_skeleton(
+        self,
+        log: str,
+        given: Skeleton,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+    ) -> SkeletonCheck:
+        """Each case against a log skeleton (`workbench.skeleton.check`)."""
+        from workbench import skeleton
+
+        return skeleton.check(self.events(log, cut, filters), given)
 
     def causes(
         self,

@@ -23,17 +23,14 @@ an ``a`` in it, directly. Both are activated, as in pm4py, by a case that has ``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import polars as pl
 
 from workbench.events import WorkbenchError
-from workbench.temporal_profile import DEFAULT_ZETA, Gap
 
 #: The Declare templates, named as pm4py names them.
 TEMPLATES: Final = (
@@ -223,6 +220,39 @@ def variants(events: pl.LazyFrame | pl.DataFrame, *, with_events: bool = False) 
 # ------------------------------------------------------------------ judging
 
 
+def _padded(traces: Sequence[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The traces padded to the longest with code ``size`` (no activity's), and which
+    activity each position has: [trace, position, activity]."""
+    longest = max(len(t) for t in traces)
+    padded = np.full((len(traces), longest), size)
+    for row, trace in enumerate(traces):
+        padded[row, : len(trace)] = trace
+    return padded, padded[:, :, None] == np.arange(size)[None, None, :]
+
+
+def basics(
+    traces: Sequence[np.ndarray],
+    size: int,
+    *,
+    padded: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, ...]:
+    """Per trace and activity: its count, whether present, its first and last index
+    (none: past the end, -1); and per trace the directly-follows counts [trace, a, b]."""
+    codes, mine = padded if padded is not None else _padded(traces, size)
+    number, longest = codes.shape
+    count = mine.sum(axis=1)
+    small = np.int16 if longest < 32_000 else np.int32
+    column = np.arange(longest, dtype=small)[None, :, None]
+    first = np.where(mine, column, longest).min(axis=1)
+    last = np.where(mine, column, -1).max(axis=1)
+    real = codes < size
+    pairs = real[:, :-1] & real[:, 1:]
+    rows = np.broadcast_to(np.arange(number)[:, None], pairs.shape)[pairs]
+    flat = (rows * size + codes[:, :-1][pairs]) * size + codes[:, 1:][pairs]
+    follows = np.bincount(flat, minlength=number * size * size).reshape(number, size, size)
+    return count, count > 0, first, last, follows
+
+
 def _judged(traces: Sequence[np.ndarray], size: int) -> dict[str, np.ndarray]:
     """Every template's value (`FULFILLED`, `VIOLATED`, `INACTIVE`) in each of some traces:
     per trace a vector over activities for the unary templates, a matrix [a, b] for the
@@ -230,22 +260,11 @@ def _judged(traces: Sequence[np.ndarray], size: int) -> dict[str, np.ndarray]:
     with code ``size``, which no activity has."""
     number = len(traces)
     lengths = np.array([len(t) for t in traces])
-    longest = int(lengths.max())
-    padded = np.full((number, longest), size)
-    for row, trace in enumerate(traces):
-        padded[row, : len(trace)] = trace
-    mine = padded[:, :, None] == np.arange(size)[None, None, :]  # [trace, position, activity]
-    count = mine.sum(axis=1)
-    present = count > 0
+    padded, mine = _padded(traces, size)
+    longest = padded.shape[1]
+    count, present, first, last, follows = basics(traces, size, padded=(padded, mine))
     small = np.int16 if longest < 32_000 else np.int32  # positions: less memory to stream
     column = np.arange(longest, dtype=small)[None, :, None]
-    first = np.where(mine, column, longest).min(axis=1)
-    last = np.where(mine, column, -1).max(axis=1)
-    real = padded < size
-    pairs = real[:, :-1] & real[:, 1:]
-    rows = np.broadcast_to(np.arange(number)[:, None], pairs.shape)[pairs]
-    flat = (rows * size + padded[:, :-1][pairs]) * size + padded[:, 1:][pairs]
-    follows = np.bincount(flat, minlength=number * size * size).reshape(number, size, size)
     # For each event and each activity: its next occurrence after the event (none: past
     # the longest trace), its previous one before it (none: -2).
     none_after, none_before = small(longest + 1), small(-2)
@@ -303,7 +322,7 @@ def _judged(traces: Sequence[np.ndarray], size: int) -> dict[str, np.ndarray]:
     return judged
 
 
-def _batches(traces: Sequence[np.ndarray], size: int) -> Iterator[np.ndarray]:
+def batches(traces: Sequence[np.ndarray], size: int) -> Iterator[np.ndarray]:
     """The traces' indices in batches of similar length, each small enough to judge at
     once: at most `_CELLS` cells of traces x positions (or activities) x activities."""
     order = np.argsort([len(t) for t in traces], kind="stable")
@@ -325,7 +344,7 @@ def _tallies(found: Variants) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     size = len(found.activities)
     weights = found.weights
     totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for batch in _batches(found.traces, size):
+    for batch in batches(found.traces, size):
         judged = _judged([found.traces[i] for i in batch], size)
         weight = weights[batch]
         for template, values in judged.items():
@@ -384,7 +403,7 @@ def check(events: pl.LazyFrame | pl.DataFrame, rules: Sequence[Rule]) -> Checked
             pairs = np.array([[codes[a] for a in rules[n].activities] for n in numbers])
             by_template[template] = (np.array(numbers), tuple(pairs.T))
     values = np.zeros((len(found.traces), len(rules)), dtype=np.int8)
-    for batch in _batches(found.traces, len(names)):
+    for batch in batches(found.traces, len(names)):
         judged = _judged([found.traces[i] for i in batch], len(names))
         for template, (chosen, index) in by_template.items():
             everything: tuple[Any, ...] = (slice(None), *index)
@@ -471,7 +490,7 @@ def parse_rule(template: str, activities: Sequence[str], where: str) -> Rule:
         )
     return Rule(
         template,
-        _activities(
+        named_activities(
             where, {"activities": list(activities)}, 1 if template in UNARY else 2, template
         ),
     )
@@ -488,86 +507,7 @@ def _templates(templates: Iterable[str]) -> set[str]:
 # ------------------------------------------------------------------ files
 
 
-#: The kinds of rules a file holds.
-KINDS: Final = ("declare", "temporal-profile")
-
-
-@dataclass(frozen=True)
-class RuleFile:
-    """Rules as a file holds them: Declare rules, or a temporal profile with its zeta."""
-
-    kind: str
-    rules: list[Rule] = field(default_factory=list)
-    gaps: list[Gap] = field(default_factory=list)
-    zeta: float = DEFAULT_ZETA
-
-
-def write(
-    found: Sequence[Rule] | Sequence[Gap],
-    path: Path | None = None,
-    *,
-    log: str | None = None,
-    zeta: float | None = None,
-) -> str:
-    """Rules as JSON (``{"kind": "declare", "log": ..., "rules": [...]}``, or kind
-    ``temporal-profile`` with its ``zeta`` and its pairs), written to ``path`` if given."""
-    profile = bool(found) and isinstance(found[0], Gap)
-    data: dict[str, Any] = {"kind": "temporal-profile" if profile else "declare", "log": log}
-    if profile:
-        data["zeta"] = DEFAULT_ZETA if zeta is None else zeta
-    data["rules"] = [item.as_dict() for item in found]
-    text = json.dumps(data, ensure_ascii=False, indent=2)
-    if path is not None:
-        path.write_text(text + "\n", encoding="utf-8")
-    return text
-
-
-def read(path: Path) -> RuleFile:
-    """Rules from a JSON file as `write` writes them, or written by hand: ``{"rules":
-    [{"template": "response", "activities": ["A", "B"]}, ...]}`` (or the list alone), or
-    ``{"kind": "temporal-profile", "zeta": 6, "rules": [{"activities": ["A", "B"],
-    "mean_seconds": 3600, "stdev_seconds": 600}]}``."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise RulesError(f"{path}: {error.strerror or error}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RulesError(f"{path}: not JSON ({error})") from None
-    items = data.get("rules") if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise RulesError(f'{path}: expected {{"rules": [...]}}')
-    kind = data.get("kind", "declare") if isinstance(data, dict) else "declare"
-    if kind not in KINDS:
-        raise RulesError(f"{path}: kind {kind!r}: the kinds are {', '.join(KINDS)}")
-    if kind == "temporal-profile":
-        zeta = data.get("zeta", DEFAULT_ZETA)
-        if not isinstance(zeta, int | float) or isinstance(zeta, bool) or zeta < 0:
-            raise RulesError(f"{path}: zeta {zeta!r}: give a number of deviations, 0 or more")
-        return RuleFile(kind, gaps=_gaps(path, items), zeta=float(zeta))
-    rules = []
-    for number, item in enumerate(items, start=1):
-        where = f"{path}: rule {number}"
-        if not isinstance(item, dict):
-            raise RulesError(f"{where}: expected an object with template and activities")
-        template = item.get("template")
-        if template not in TEMPLATES:
-            raise RulesError(f"{where}: template {template!r} is not one of {', '.join(TEMPLATES)}")
-        acts = _activities(where, item, 1 if template in UNARY else 2, str(template))
-        support, confidence = item.get("support"), item.get("confidence")
-        rules.append(
-            Rule(
-                template,
-                acts,
-                support if isinstance(support, int) else None,
-                confidence if isinstance(confidence, int) else None,
-            )
-        )
-    if len({rule.key for rule in rules}) != len(rules):
-        raise RulesError(f"{path}: a rule is there twice")
-    return RuleFile(kind, rules=rules)
-
-
-def _activities(where: str, item: dict[str, Any], wanted: int, what: str) -> tuple[str, ...]:
+def named_activities(where: str, item: dict[str, Any], wanted: int, what: str) -> tuple[str, ...]:
     acts = item.get("activities")
     if isinstance(acts, str):
         acts = [acts]
@@ -580,25 +520,3 @@ def _activities(where: str, item: dict[str, Any], wanted: int, what: str) -> tup
     if wanted == 2 and acts[0] == acts[1] and what != "a temporal profile's pair":
         raise RulesError(f"{where}: {what} takes two different activities")
     return tuple(acts)
-
-
-def _gaps(path: Path, items: list[Any]) -> list[Gap]:
-    gaps = []
-    for number, item in enumerate(items, start=1):
-        where = f"{path}: pair {number}"
-        if not isinstance(item, dict):
-            raise RulesError(f"{where}: expected an object with activities, mean_seconds ...")
-        a, b = _activities(where, item, 2, "a temporal profile's pair")
-        values = []
-        for name in ("mean_seconds", "stdev_seconds"):
-            value = item.get(name)
-            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                raise RulesError(f"{where}: {name} {value!r}: give seconds, 0 or more")
-            values.append(float(value))
-        observations = item.get("observations")
-        gaps.append(
-            Gap((a, b), values[0], values[1], observations if isinstance(observations, int) else 0)
-        )
-    if len({gap.activities for gap in gaps}) != len(gaps):
-        raise RulesError(f"{path}: a pair is there twice")
-    return gaps

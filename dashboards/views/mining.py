@@ -16,7 +16,7 @@ from dashboards import charts, state
 from dashboards.causes import why
 from dashboards.layout import drawing, filtered_note, require_log, title
 from dashboards.markdown import escape
-from workbench import bounded, mining, models, rules
+from workbench import bounded, mining, models, rulefiles, rules
 from workbench.application import Workbench
 from workbench.filters import Cases, Filters
 
@@ -253,12 +253,12 @@ else:
         kept = Path(tempfile.mkdtemp(prefix="workbench-rules-")) / Path(sent.name).name
         kept.write_bytes(sent.getvalue())
         try:
-            found = rules.read(kept)
+            found = rulefiles.read(kept)
         except rules.RulesError as error:
             st.error(escape(str(error).replace(str(kept.parent) + "/", "")))
             st.stop()
         if found.kind != "declare":
-            st.info("A temporal profile is checked with `workbench rules check`.")
+            st.info("A temporal profile or log skeleton is checked with `workbench rules check`.")
             st.stop()
         given = found.rules
 if not given:
@@ -293,7 +293,7 @@ columns[2].metric(
 st.dataframe(table.sort("violations", "template", descending=[True, False]), hide_index=True)
 st.download_button(
     "Download the rules (JSON)",
-    rules.write(given, log=log),
+    rulefiles.write(given, log=log),
     file_name=f"{log.replace('/', '-')}-rules.json",
 )
 broken = sorted((r for r in checked.rules if r.violations), key=lambda r: -r.violations)

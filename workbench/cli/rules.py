@@ -19,6 +19,7 @@ from workbench.cli.session import existing_log, workbench
 if TYPE_CHECKING:
     from workbench.application import Cut
     from workbench.filters import Filters
+    from workbench.skeleton import Skeleton
     from workbench.temporal_profile import Gap
 
 rules_app = typer.Typer(no_args_is_help=True, epilog="Example: workbench rules discover orders")
@@ -30,7 +31,10 @@ app.add_typer(rules_app, name="rules", help="Declarative rules (Declare): discov
 def discover(
     log: LogArgument,
     kind: Annotated[
-        str, typer.Option(help="declare (constraints) or temporal-profile (times between).")
+        str,
+        typer.Option(
+            help="declare (constraints), temporal-profile (times between) or log-skeleton."
+        ),
     ] = "declare",
     min_support: Annotated[
         float | None,
@@ -44,6 +48,10 @@ def discover(
         str | None,
         typer.Option(help="Declare: only these templates, comma-separated (default: all 18)."),
     ] = None,
+    noise: Annotated[
+        float | None,
+        typer.Option(help="Log skeleton: the share of cases a relation may fail in [0]."),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option(help="Write the rules to this JSON file (for rules check).")
     ] = None,
@@ -54,22 +62,29 @@ def discover(
 ) -> None:
     """Discover rules: Declare constraints (response, precedence, chain succession ... as
     pm4py names them), each with its support (cases that activate it) and confidence
-    (cases that fulfil it); or the temporal profile, the mean and deviation of the time
-    from each activity to each later one.
+    (cases that fulfil it); the temporal profile, the mean and deviation of the time from
+    each activity to each later one; or the log skeleton, the relations that hold in every
+    case and how often each activity occurs.
 
     Example: workbench rules discover orders --min-support 0.8 --output rules.json
     """
-    from workbench import rules
+    from workbench import rulefiles
 
-    if kind not in rules.KINDS:
-        fail(f"--kind {kind!r}: choose {', '.join(rules.KINDS)}")
+    if kind not in rulefiles.KINDS:
+        fail(f"--kind {kind!r}: choose {', '.join(rulefiles.KINDS)}")
     if output is not None:
         check_output(output)
     bench, name = workbench(), existing_log(log)
+    declares = (min_support, min_confidence, templates)
+    if kind != "declare" and any(option is not None for option in declares):
+        fail("--min-support, --min-confidence and --templates are Declare's")
+    if kind != "log-skeleton" and noise is not None:
+        fail("--noise is the log skeleton's")
     if kind == "temporal-profile":
-        if min_support is not None or min_confidence is not None or templates is not None:
-            fail("--min-support, --min-confidence and --templates are Declare's")
         _profile(bench.temporal_profile(name, cut, filters), log, output, as_json)
+        return
+    if kind == "log-skeleton":
+        _skeleton(bench.log_skeleton(name, cut, filters, noise=noise or 0.0), log, output, as_json)
         return
     chosen = None if templates is None else [t.strip() for t in templates.split(",") if t]
     found = bench.discover_rules(
@@ -81,7 +96,7 @@ def discover(
         templates=chosen,
     )
     if output is not None:
-        rules.write(found, output, log=log)
+        rulefiles.write(found, output, log=log)
     if as_json:
         emit_json({"kind": kind, "log": log, "rules": [rule.as_dict() for rule in found]})
         return
@@ -99,12 +114,33 @@ def discover(
     out.print(table if found else "no rule reaches the support and confidence asked for")
 
 
+def _skeleton(found: Skeleton, log: str, output: Path | None, as_json: bool) -> None:
+    from workbench import rulefiles
+    from workbench.skeleton import COUNTS, RELATIONS
+
+    if output is not None:
+        rulefiles.write(found, output, log=log)
+    if as_json:
+        emit_json({"kind": "log-skeleton", "log": log, **found.as_dict()})
+        return
+    if output is not None:
+        heading(str(output), f": {sum(len(p) for p in found.relations.values()):,} relations")
+        return
+    table = Table("relation", "activities")
+    for relation in RELATIONS:
+        for a, b in sorted(found.relations.get(relation, set())):
+            table.add_row(relation, f"{a} → {b}")
+    for act, counts in sorted(found.counts.items()):
+        table.add_row(COUNTS, f"{act}: {', '.join(str(n) for n in sorted(counts))} times")
+    out.print(table)
+
+
 def _profile(gaps: list[Gap], log: str, output: Path | None, as_json: bool) -> None:
-    from workbench import rules
+    from workbench import rulefiles
     from workbench.durations import human
 
     if output is not None:
-        rules.write(gaps, output, log=log)
+        rulefiles.write(gaps, output, log=log)
     if as_json:
         emit_json({"kind": "temporal-profile", "log": log, "rules": [g.as_dict() for g in gaps]})
         return
@@ -143,11 +179,16 @@ def check(
 
     Example: workbench rules check orders --rules rules.json --json
     """
-    from workbench import rules
+    from workbench import rulefiles
 
-    given = rules.read(rules_file)
+    given = rulefiles.read(rules_file)
     bench, name = workbench(), existing_log(log)
-    if given.kind == "temporal-profile":
+    if given.kind == "log-skeleton":
+        if zeta is not None:
+            fail("--zeta is a temporal profile's: this is a log skeleton")
+        assert given.skeleton is not None
+        found = bench.conform_to_skeleton(name, given.skeleton, cut, filters).as_dict()
+    elif given.kind == "temporal-profile":
         band = given.zeta if zeta is None else zeta
         profiled = bench.conform_to_profile(name, given.gaps, cut, filters, zeta=band)
         found = profiled.as_dict()

@@ -22,6 +22,7 @@ limit and a timeout bound the rest (`run`).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -118,9 +119,11 @@ class Answer:
         return self.total == self.frame.height
 
 
+@functools.cache
 def dialect() -> type:
     """DuckDB's grammar, with ``FOR SYSTEM_TIME AS OF`` and ``FOR VALID_TIME AS OF`` after a
-    table reference (parsed as a `sqlglot.exp.Version` of that kind)."""
+    table reference (parsed as a `sqlglot.exp.Version` of that kind). Built once: a new
+    dialect class per call would be built again for every statement's every look."""
     from sqlglot.dialects.duckdb import DuckDB
 
     class Bitemporal(DuckDB):

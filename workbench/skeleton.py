@@ -35,7 +35,7 @@ from typing import Any, Final
 import numpy as np
 import polars as pl
 
-from workbench.rules import RulesError, Variants, batches, variants
+from workbench.rules import RulesError, Variants, basics, batches, variants
 
 RELATIONS: Final = (
     "equivalence",
@@ -84,8 +84,6 @@ class Skeleton:
 def _holds(traces: Sequence[np.ndarray], size: int) -> dict[str, np.ndarray]:
     """Per trace, whether each relation holds for each pair [trace, a, b] (vacuously where
     the trace lacks a), and the counts [trace, a]."""
-    from workbench.rules import basics
-
     count, present, first, last, follows = basics(traces, size)
     a_in = present[:, :, None]
     b_in = present[:, None, :]

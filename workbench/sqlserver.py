@@ -945,22 +945,17 @@ def _statements(text: str) -> list[str]:
         tokens = dialect()().tokenize(text)
     except Exception:  # one statement the grammar cannot read: the query says so
         return [text] if text.strip() else []
-    parts, start = [], 0
+    parts, start, seen = [], 0, False
     for token in tokens:
         if token.token_type == TokenType.SEMICOLON:
-            parts.append(text[start : token.start])
-            start = token.end + 1
-    parts.append(text[start:])
-    return [part for part in parts if _meaningful(part)]
-
-
-def _meaningful(part: str) -> bool:
-    from workbench.query import dialect
-
-    try:
-        return bool(dialect()().tokenize(part))
-    except Exception:
-        return bool(part.strip())
+            if seen:  # a part with tokens of its own (not only comments and blanks)
+                parts.append(text[start : token.start])
+            start, seen = token.end + 1, False
+        else:
+            seen = True
+    if seen:
+        parts.append(text[start:])
+    return parts
 
 
 def _placeholders(sql: str) -> list[tuple[int, int, int]]:

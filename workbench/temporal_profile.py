@@ -138,18 +138,28 @@ def discover(events: pl.LazyFrame | pl.DataFrame) -> list[Gap]:
     in some case, by activities."""
     found = cases(events)
     size = len(found.activities)
-    count = np.zeros(size * size, dtype=np.int64)
-    total = np.zeros(size * size)
-    lengths = [len(c) for c in found.codes]
-    for batch in _batches(lengths):
+    cells = size * size
+    count = np.zeros(cells, dtype=np.int64)
+    mean = np.zeros(cells)
+    squares = np.zeros(cells)  # the sum of squared deviations from the mean, per pair
+    for batch in _batches([len(c) for c in found.codes]):
         _, _, _, code, gap = _pairs(found, batch)
-        count += np.bincount(code, minlength=size * size)
-        total += np.bincount(code, weights=gap, minlength=size * size)
-    mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
-    squares = np.zeros(size * size)
-    for batch in _batches(lengths):
-        _, _, _, code, gap = _pairs(found, batch)
-        squares += np.bincount(code, weights=(gap - mean[code]) ** 2, minlength=size * size)
+        # The batch's own count, mean and squares, merged into the running ones (Chan et
+        # al.): one pass over the pairs, as exact as two.
+        here = np.bincount(code, minlength=cells)
+        own = np.divide(
+            np.bincount(code, weights=gap, minlength=cells),
+            here,
+            out=np.zeros(cells),
+            where=here > 0,
+        )
+        own_squares = np.bincount(code, weights=(gap - own[code]) ** 2, minlength=cells)
+        merged = count + here
+        delta = own - mean
+        share = np.divide(here, merged, out=np.zeros(cells), where=merged > 0)
+        squares += own_squares + delta**2 * count * share
+        mean += delta * share
+        count = merged
     spread = np.sqrt(np.divide(squares, count - 1, out=np.zeros_like(squares), where=count > 1))
     gaps = []
     for code in np.flatnonzero(count):

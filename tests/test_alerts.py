@@ -5,16 +5,22 @@ lists, checks and backtests rules, and says plainly what it cannot do."""
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from tests.test_rules import brute
+from tests.test_rulestates import verdict
 from workbench import Event, EventStore
 from workbench.alerts import Alerts, Rule, RuleError, backtest, value
 from workbench.calendars import Calendar
 from workbench.cli import app
+from workbench.rules import Rule as DeclareRule
+from workbench.rules import check
+from workbench.rules import written as written_rule
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -183,3 +189,142 @@ def test_a_waiting_rule_in_business_days(tmp_path) -> None:
         assert value(rule, store.scan("log"), wednesday, calendar=office) == 1
         found = backtest(store, rule, step=timedelta(hours=6))
         assert not found.filter(pl.col("moment") <= tuesday)["holds"].tail(1).any()
+
+
+def _certain_at(trace: list[tuple[str, int]], rule: DeclareRule, ending: str) -> int | None:
+    """Where a case's violation of a rule becomes certain, by brute force over its prefixes
+    (see `tests.test_rulestates.verdict`): the position of the first event after which no
+    continuation fulfils the rule, or of the event ``ending`` with the rule violated."""
+    acts = [activity for activity, _ in trace]
+    b = rule.activities[-1] if len(rule.activities) > 1 else None
+    for i in range(1, len(acts) + 1):
+        dead = verdict(rule.template, acts[:i], rule.activities[0], b) == "violated"
+        ended = acts[i - 1] == ending and brute(rule.template, acts[:i], *rule.activities) == -1
+        if dead or ended:
+            return trace[i - 1][1]
+    return None
+
+
+def test_a_violation_fires_where_it_becomes_certain_round_by_round(any_store) -> None:
+    """Events arrive in rounds; after each round the rule's case states equal a full check
+    of the log, and each firing is at the position where the brute force says the case's
+    violation became certain. The first check reports what was there as one firing."""
+    store, alerts = any_store, Alerts(any_store)
+    shuffled = random.Random(31)
+    names = ["order", "approve", "pay", "ship", "close", "note"]
+    plans = {f"c{n}": [shuffled.choice(names) for _ in range(shuffled.randint(1, 6))]
+             for n in range(20)}  # fmt: skip
+    turns = [case for case, plan in plans.items() for _ in plan]
+    shuffled.shuffle(turns)
+    written = dict.fromkeys(plans, 0)
+    quarter = len(turns) // 4
+    rounds = [turns[i * quarter : (i + 1) * quarter if i < 3 else None] for i in range(4)]
+    declared = {
+        "paid-unapproved": "precedence(approve, pay)",
+        "unshipped": "response(order, ship)",
+        "double-pay": "absence(note)",
+    }
+    for number, chunk in enumerate(rounds):
+        for case in chunk:
+            step = written[case]
+            written[case] += 1
+            moment = START + timedelta(hours=step)
+            store.append("log", case, [Event(plans[case][step], moment)])
+        if number == 0:
+            for name, text in declared.items():
+                alerts.add(Rule(name, "log", "violates", violates=text, completed_by=("close",)))
+            first_head = store.head("log")
+        alerts.check()
+        events = store.read("log").sort("case_id", "timestamp", "position")
+        for name, text in declared.items():
+            follower = alerts.follower(name)
+            assert follower is not None
+            full = check(events, [written_rule(text, "test")]).rules[0]
+            values = follower.values()
+            violating = values.filter(pl.col("value") == -1)["case_id"].sort().to_list()
+            assert violating == sorted(full.violating_cases), (number, name)
+    events = store.read("log").sort("position")
+    traces: dict[str, list[tuple[str, int]]] = {}
+    for case, activity, position in events.select("case_id", "activity", "position").rows():
+        traces.setdefault(case, []).append((activity, position))
+    firings = alerts.firings()
+    for name, text in declared.items():
+        rule = written_rule(text, "test")
+        certain = {
+            case: at for case, trace in traces.items()
+            if (at := _certain_at(trace, rule, "close")) is not None
+        }  # fmt: skip
+        mine = firings.filter(pl.col("rule") == name)
+        before = sorted(case for case, at in certain.items() if at <= first_head)
+        later = sorted(at for at in certain.values() if at > first_head)
+        summary = mine.filter(pl.col("position") == first_head)
+        if before:
+            assert summary["value"].to_list() == [len(before)], name
+        assert mine.filter(pl.col("position") > first_head)["position"].to_list() == later, name
+        for row in mine.filter(pl.col("position") > first_head).iter_rows(named=True):
+            case = next(c for c, at in certain.items() if at == row["position"])
+            assert row["message"].startswith(f"case {case} violates {rule}")
+    assert alerts.check() == []  # nothing new: nothing fires twice
+
+
+def test_a_late_event_rebuilds_its_case_and_a_second_process_catches_up(tmp_path) -> None:
+    """An event earlier than its case's latest one is put in its place; an `Alerts` of
+    another process starts from the last check and fires only what is new."""
+    with EventStore(tmp_path / "s.db") as store:
+        store.append("log", "c1", [Event("a", START), Event("x", START + timedelta(hours=2))])
+        first = Alerts(store)
+        first.add(Rule("chained", "log", "violates", violates="chainresponse(a, b)"))
+        assert [f.value for f in first.check()] == [1]  # a, then x: broken for good
+        store.append("log", "c1", [Event("b", START + timedelta(hours=1))])  # a b x now
+        assert first.check() == []
+        follower = first.follower("chained")
+        assert follower is not None
+        assert follower.values()["value"].to_list() == [1]  # fulfilled, as a full check says
+        store.append("log", "c2", [Event("a", START), Event("a", START + timedelta(hours=1))])
+        second = Alerts(store)
+        fired = second.check()
+        assert [(f.position, f.message) for f in fired] == [
+            (5, "case c2 violates chainresponse(a, b)")
+        ]
+        assert first.check() == []  # the head is checked already
+
+
+def test_a_violates_rule_is_backtested_on_what_was_known(tmp_path) -> None:
+    """The backtest advances the states by the events known at each step: a case that pays
+    without approval fires at the step its payment became known."""
+    with EventStore(tmp_path / "s.db") as store:
+        for day in range(6):
+            events = [Event("order", START + timedelta(days=day))]
+            events.append(Event("pay" if day == 3 else "approve",
+                                START + timedelta(days=day, hours=12)))  # fmt: skip
+            store.append("log", f"c{day}", events)
+        rule = Rule("unapproved", "log", "violates", violates="precedence(approve, pay)")
+        series = backtest(store, rule, step=timedelta(days=1))
+        fires = series.filter(pl.col("fires"))
+        assert fires["moment"].to_list() == [START + timedelta(days=4)]
+        assert series["value"].to_list() == [0, 0, 0, 1, 1, 1]  # days 1 to 6
+        assert series["events_known"].is_sorted()
+
+
+def test_the_cli_adds_checks_and_backtests_a_violates_rule(tmp_path) -> None:
+    db = str(tmp_path / "s.db")
+    with EventStore(db) as store:
+        store.append("log", "c1", [Event("Pay, part", START), Event("Ship", START)])
+        store.append("log", "c2", [Event("Ship", START)])
+
+    def run(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(app, ["--db", db, *args])
+        assert result.exit_code == code, result.output
+        assert "Traceback" not in result.output
+        return result.output
+
+    said = run("alerts", "add", "early", "--log", "log", "--violates",
+               'precedence("Pay, part", Ship)')  # fmt: skip
+    assert 'a case violates precedence("Pay, part", Ship)' in said
+    assert "fired: early" in run("alerts", "check")
+    assert "1 case(s) violate" in run("alerts")
+    assert "cases violating" in run("alerts", "backtest", "early")
+    assert "no template 'precede'" in run(
+        "alerts", "add", "x", "--log", "log", "--violates", "precede(A, B)", code=2
+    )
+    assert "template(A, B)" in run("alerts", "add", "x", "--log", "log", "--violates", "A", code=2)

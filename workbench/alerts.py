@@ -24,23 +24,27 @@ reached it when its import came (`workbench.restatements`: the time plus its lat
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import asdict, astuple, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import polars as pl
 
 from workbench import timetravel
 from workbench.durations import human_duration
 from workbench.events import WorkbenchError
+from workbench.rules import Rule as DeclareRule
+from workbench.rules import written
+from workbench.rulestates import Follower, Violation
 from workbench.store import EventStore
-from workbench.store.rules import Firing
+from workbench.store.rules import Firing, StoredRule
 
 if TYPE_CHECKING:
     from workbench.calendars import Hours
 
-Kind = Literal["waiting", "open", "throughput"]
-KINDS: tuple[Kind, ...] = ("waiting", "open", "throughput")
+Kind = Literal["waiting", "open", "throughput", "violates"]
+KINDS: tuple[Kind, ...] = ("waiting", "open", "throughput", "violates")
 
 
 class RuleError(WorkbenchError):
@@ -63,6 +67,8 @@ class Rule:
     completed_by: tuple[str, ...] = ()
     # The durations are this calendar's working time (None: elapsed time).
     calendar: str | None = None
+    # The Declare rule a case must not violate, as written: ``response(A, B)``.
+    violates: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -73,9 +79,19 @@ class Rule:
             raise RuleError("a waiting rule needs the activity cases wait at")
         if self.kind == "throughput" and self.period not in ("1d", "1w", "1mo"):
             raise RuleError(f"period {self.period!r}: choose 1d, 1w or 1mo")
+        if self.kind == "violates":
+            self.declare()  # refused here, by name, when it cannot be read
+
+    def declare(self) -> DeclareRule:
+        """The Declare rule of a ``violates`` rule."""
+        if not self.violates:
+            raise RuleError("a violates rule needs the Declare rule, say response(A, B)")
+        return written(self.violates, f"rule {self.name}:")
 
     def describe(self) -> str:
         """The rule in words."""
+        if self.kind == "violates":
+            return f"a case violates {self.declare()}"
         working = "" if self.calendar is None else f" of working time ({self.calendar})"
         if self.kind == "waiting":
             return (
@@ -154,6 +170,11 @@ class Alerts:
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        # Per ``violates`` rule: what it was built for (its definition and log) and the
+        # states of the log's cases, kept between checks so that a check reads only the
+        # events appended since the last one.
+        self._followers: dict[str, tuple[tuple[str, str], Follower]] = {}
+        self._checking = threading.Lock()  # one check at a time advances the states
 
     def add(self, rule: Rule) -> None:
         """Keep a rule (replacing one of the same name), if its log exists."""
@@ -177,6 +198,10 @@ class Alerts:
         """Evaluate every rule (of one log) on its log as it stands, if the log moved since
         the last check; record a firing where a condition now holds that did not. Returns
         the firings recorded."""
+        with self._checking:
+            return self._check(log)
+
+    def _check(self, log: str | None) -> list[Firing]:
         fired = []
         for kept in self.store.rules.all():
             watched = kept.log
@@ -186,6 +211,9 @@ class Alerts:
             if kept.checked == position:
                 continue
             rule = Rule.from_json(kept.name, watched, kept.definition)
+            if rule.kind == "violates":
+                fired.extend(self._follow(kept, rule, position))
+                continue
             latest = self.store.summary(watched).last_timestamp
             if latest is None:
                 continue
@@ -210,6 +238,77 @@ class Alerts:
             self.store.rules.checked(kept.name, position, holding=now_holds)
         return fired
 
+    def follower(self, name: str) -> Follower | None:
+        """The states of the cases of a ``violates`` rule as of its last check by this
+        object (None: it has not checked it)."""
+        held = self._followers.get(name)
+        return None if held is None else held[1]
+
+    def _follow(self, kept: StoredRule, rule: Rule, head: int) -> list[Firing]:
+        """Advance a ``violates`` rule's cases to the head and record a firing at each
+        position where a violation became certain."""
+        log = kept.log
+        built_for = (kept.definition, self.store.identity(log))
+        held = self._followers.get(kept.name)
+        if held is None or held[0] != built_for or held[1].position > head:
+            events = self.store.scan(log, known_at=head)
+            completed = list(rule.completed_by) or timetravel.completing_activities(events)
+            held = (built_for, Follower([rule.declare()], completed=completed,
+                                        reread=lambda cases: self._reread(log, cases)))  # fmt: skip
+            self._followers[kept.name] = held
+        follower = held[1]
+        checked = kept.checked or 0
+        if follower.position < checked:  # checked elsewhere since: fired there already
+            follower.advance(self._between(log, follower.position, checked))
+        found = follower.advance(self._between(log, max(follower.position, checked), head))
+        violating = follower.violating(0)
+        fired = []
+        if kept.checked is None:  # the first check: what is there already, at the head
+            if violating:
+                latest = self.store.summary(log).last_timestamp
+                assert latest is not None
+                shown = ", ".join(violating[:3]) + (", ..." if len(violating) > 3 else "")
+                fired.append(self._firing(kept, head, latest, len(violating),
+                                          f"{len(violating):,} case(s) violate"
+                                          f" {rule.declare()} ({shown})"))  # fmt: skip
+        else:
+            by_position: dict[int, list[Violation]] = {}
+            for found_one in found:
+                by_position.setdefault(found_one.position, []).append(found_one)
+            for position, here in by_position.items():
+                cases = ", ".join(v.case_id for v in here)
+                ended = " when it ended" if all(v.at_end for v in here) else ""
+                text = f"case {cases} violates {rule.declare()}{ended}"
+                moment = here[0].timestamp
+                assert isinstance(moment, datetime)
+                fired.append(self._firing(kept, position, moment, len(violating), text))
+        for firing in fired:
+            self.store.rules.fire(firing)
+        self.store.rules.checked(kept.name, head, holding=bool(violating))
+        return fired
+
+    def _firing(
+        self, kept: StoredRule, position: int, moment: datetime, value: float, text: str
+    ) -> Firing:
+        return Firing(kept.name, kept.log, position, moment, datetime.now(UTC), value, text)
+
+    def _between(self, log: str, first: int, last: int) -> pl.DataFrame:
+        """The events of a log (or view) appended after position ``first`` up to ``last``."""
+        # "After a moment no event has, or after the position": after the position alone.
+        after = (datetime.max.replace(tzinfo=UTC), first)
+        return (
+            self.store.scan(log, known_at=last, after=after)
+            .select("case_id", "activity", "timestamp", "position")
+            .collect()
+        )
+
+    def _reread(self, log: str, cases: list[str]) -> pl.DataFrame:
+        return (
+            self.store.scan(log, case_id=cases)
+            .select("case_id", "activity", "timestamp", "position")
+            .collect()
+        )
+
     def firings(self, log: str | None = None) -> pl.DataFrame:
         """Every firing recorded, in position order."""
         frame = pl.DataFrame(
@@ -226,6 +325,18 @@ class Alerts:
             orient="row",
         )
         return frame if log is None else frame.filter(pl.col("log") == log)
+
+
+#: The columns of a backtest.
+_SERIES: Final = pl.Schema(
+    [
+        ("moment", pl.Datetime("us", "UTC")),
+        ("events_known", pl.Int64()),
+        ("value", pl.Float64()),
+        ("holds", pl.Boolean()),
+        ("fires", pl.Boolean()),
+    ]
+)
 
 
 def backtest(store: EventStore, rule: Rule, *, step: timedelta = timedelta(days=1)) -> pl.DataFrame:
@@ -258,6 +369,8 @@ def backtest(store: EventStore, rule: Rule, *, step: timedelta = timedelta(days=
             f"a step of {human_duration(step.total_seconds())} makes more than 5,000 moments;"
             " give a longer one"
         )
+    if rule.kind == "violates":
+        return _backtest_violations(rule, events, ending, first, last, step)
     rows = []
     before = False
     moment = first + step
@@ -278,13 +391,47 @@ def backtest(store: EventStore, rule: Rule, *, step: timedelta = timedelta(days=
         moment += step
     return pl.DataFrame(
         rows,
-        schema={
-            "moment": pl.Datetime("us", "UTC"),
-            "events_known": pl.Int64,
-            "value": pl.Float64,
-            "holds": pl.Boolean,
-            "fires": pl.Boolean,
-        },
+        schema=_SERIES,
+        orient="row",
+    )
+
+
+def _backtest_violations(
+    rule: Rule,
+    events: pl.DataFrame,
+    ending: list[str],
+    first: datetime,
+    last: datetime,
+    step: timedelta,
+) -> pl.DataFrame:
+    """`backtest` of a ``violates`` rule: the cases' states advanced, step by step, by the
+    events that became known in the step; ``value`` is the cases whose violation was
+    certain then, and the rule ``fires`` at a step where one became certain."""
+    events = events.select("case_id", "activity", "timestamp", "position", "known").sort(
+        "known", "position"
+    )
+    known_now = events.clear()
+
+    def reread(cases: list[str]) -> pl.DataFrame:
+        return known_now.filter(pl.col("case_id").cast(pl.String).is_in(cases))
+
+    follower = Follower([rule.declare()], completed=ending, reread=reread)
+    rows: list[tuple[datetime, int, float, bool, bool]] = []
+    moment = first + step
+    while moment <= last + step:
+        arrived = events.filter(
+            (pl.col("known") <= moment) & (pl.col("known") > moment - step)
+            if rows
+            else pl.col("known") <= moment
+        )
+        known_now = pl.concat([known_now, arrived])
+        fresh = follower.advance(arrived.drop("known"))
+        violating = len(follower.violating(0))
+        rows.append((moment, known_now.height, float(violating), violating > 0, bool(fresh)))
+        moment += step
+    return pl.DataFrame(
+        rows,
+        schema=_SERIES,
         orient="row",
     )
 

@@ -47,6 +47,7 @@ from workbench.summary import Summary, summarize
 if TYPE_CHECKING:
     from ingest.jobs import Summary as ImportSummary
     from workbench.access import Access, User
+    from workbench.alerts import Alerts
     from workbench.animation import Animation
     from workbench.bounded import Limit
     from workbench.calendars import Calendar, Hours
@@ -183,6 +184,7 @@ class Workbench:
         )
         self._store: EventStore | None = None
         self._model: ReadModel | None = None
+        self._alerts: Alerts | None = None
         self._lock = threading.RLock()
         self._assignments: dict[tuple[object, ...], Hours | None] = {}  # the last few built
         self.user: User | None = None  # who acts through it (None: no logins; `acting`)
@@ -205,6 +207,17 @@ class Workbench:
             if self._model is None:
                 self._model = ReadModel(self.store, self.segments)
             return self._model
+
+    @property
+    def alerts(self) -> Alerts:
+        """The alert rules of the store: one object, so that what its ``violates`` rules
+        follow (each case's state) is kept from one check to the next."""
+        from workbench.alerts import Alerts
+
+        with self._lock:
+            if self._alerts is None:
+                self._alerts = Alerts(self.store)
+            return self._alerts
 
     @property
     def closed(self) -> bool:
@@ -1429,19 +1442,15 @@ class Workbench:
     def add_rule(self, rule: Any) -> None:
         """Keep an alert rule (`workbench.alerts.Rule`), replacing one of the same name: an
         analyst's to do, on a log they may see."""
-        from workbench.alerts import Alerts
-
         self._see(rule.log)
         self.authorize_on(rule.log, "analyst", "adding an alert rule")
-        Alerts(self.store).add(rule)
+        self.alerts.add(rule)
         self.store.users.record(self.actor, "rule-add", rule.name, rule.log)
 
     def remove_rule(self, name: str) -> bool:
         """Forget an alert rule (its firings stay); False when there was none."""
-        from workbench.alerts import Alerts
-
         self.authorize("analyst", "removing an alert rule")
-        removed = Alerts(self.store).remove(name)
+        removed = self.alerts.remove(name)
         if removed:
             self.store.users.record(self.actor, "rule-remove", name)
         return removed
@@ -1618,9 +1627,7 @@ class Workbench:
 
     def check_rules(self, log: str | None = None) -> list[Firing]:
         """Check the alert rules (of one log) on their logs as they stand."""
-        from workbench.alerts import Alerts
-
-        return Alerts(self.store).check(log)
+        return self.alerts.check(log)
 
     # ------------------------------------------------------------------ engines
 

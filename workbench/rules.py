@@ -23,6 +23,8 @@ an ``a`` in it, directly. Both are activated, as in pm4py, by a case that has ``
 
 from __future__ import annotations
 
+import csv
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -84,6 +86,14 @@ class Rule:
     @property
     def key(self) -> tuple[str, tuple[str, ...]]:
         return (self.template, self.activities)
+
+    def __str__(self) -> str:
+        """The rule as `written` reads it: ``response(A, B)``."""
+        names = [
+            '"' + a.replace('"', '""') + '"' if re.search(r'[,()"]', a) or a != a.strip() else a
+            for a in self.activities
+        ]
+        return f"{self.template}({', '.join(names)})"
 
 
 @dataclass(frozen=True)
@@ -494,6 +504,23 @@ def parse_rule(template: str, activities: Sequence[str], where: str) -> Rule:
             where, {"activities": list(activities)}, 1 if template in UNARY else 2, template
         ),
     )
+
+
+def written(text: str, where: str) -> Rule:
+    """A rule written as ``template(A, B)`` (``existence(A)``); an activity whose name has
+    a comma or a parenthesis in double quotes: ``response("Pay, part", B)``.
+
+    >>> written('response("Pay, part", Ship)', "--violates").activities
+    ('Pay, part', 'Ship')
+    """
+    found = re.fullmatch(r"\s*(\w+)\s*\((.*)\)\s*", text, flags=re.DOTALL)
+    if found is None:
+        raise RulesError(f"{where} {text!r}: write the rule as template(A, B), say response(A, B)")
+    try:
+        acts = next(csv.reader([found.group(2)], skipinitialspace=True))
+    except (csv.Error, StopIteration):
+        acts = []
+    return parse_rule(found.group(1), [a.strip() for a in acts], f"{where} {text!r}")
 
 
 def _templates(templates: Iterable[str]) -> set[str]:

@@ -86,6 +86,13 @@ def alerts_add(
     period: Annotated[
         str, typer.Option(help="With --median-above: of cases completed per day, week, month.")
     ] = "week",
+    violates: Annotated[
+        str | None,
+        typer.Option(
+            help="A case violates this Declare rule, say 'response(A, B)': fires at the"
+            " event that makes a violation certain (`workbench rules` lists the templates)."
+        ),
+    ] = None,
     completed_by: Annotated[
         list[str] | None,
         typer.Option(
@@ -105,7 +112,8 @@ def alerts_add(
     """Keep an alert rule; it is checked on every import and `workbench alerts check`.
 
     Example: workbench alerts add slow-approval --log orders --waiting-at "Approve Order"
-    --longer-than 2d --more-than 20
+    --longer-than 2d --more-than 20; workbench alerts add paid-unapproved --log orders
+    --violates "precedence(Approve Order, Pay)"
     """
     from workbench.alerts import Rule
 
@@ -115,7 +123,9 @@ def alerts_add(
     periods = {"day": "1d", "week": "1w", "month": "1mo"}
     if period not in periods:
         fail(f"--period {period!r}: choose day, week or month")
-    if median_above is not None:
+    if violates is not None:
+        rule = Rule(name, log, "violates", violates=violates)
+    elif median_above is not None:
         rule = Rule(
             name, log, "throughput", period=periods[period],
             median_above_s=span(median_above, "--median-above", hours).total_seconds(),
@@ -131,12 +141,12 @@ def alerts_add(
     elif more_than is not None:
         rule = Rule(name, log, "open", more_than=more_than)
     else:
-        fail("give --waiting-at with --more-than, --more-than alone, or --median-above")
+        fail("give --waiting-at with --more-than, --more-than alone, --median-above or --violates")
     from dataclasses import replace
 
     if completed_by:
         rule = replace(rule, completed_by=tuple(completed_by))
-    if chosen is not None and rule.kind != "open":
+    if chosen is not None and rule.kind not in ("open", "violates"):
         rule = replace(rule, calendar=chosen)
     workbench().add_rule(rule)
     out.print(f"{name}: {rule.describe()} (on {log})")
@@ -181,9 +191,7 @@ def alerts_check(
 
     Example: workbench alerts check --log orders
     """
-    from workbench.alerts import Alerts
-
-    fired = Alerts(store()).check(None if log is None else existing_log(log))
+    fired = workbench().check_rules(None if log is None else existing_log(log))
     for row in fired:
         out.print(f"fired: {row.rule} at position {row.position:,}: {row.message}")
     if not fired:
@@ -213,7 +221,8 @@ def alerts_backtest(
         return
     fires = series.filter(series["fires"])
     heading(rule.log, f": {name} ({rule.describe()}), backtested at {series.height:,} moments")
-    table = Table("would have fired at", "value", "events known then")
+    measure = "cases violating" if rule.kind == "violates" else "value"
+    table = Table("would have fired at", measure, "events known then")
     for row in fires.iter_rows(named=True):
         shown = row["value"]
         table.add_row(

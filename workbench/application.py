@@ -1342,7 +1342,7 @@ class Workbench:
             exclude.add(key)
         elif wanted.kind == "violates":
             template, acts = wanted.rule  # type: ignore[misc]
-            rule = rules.parse_rule(template, acts, f"--outcome {outcome}")
+            rule = rules.Rule(template, acts)  # read and checked by `Outcome.parse`
             having = rules.check(events, [rule]).rules[0].violating_cases
             exclude.update(f"activity:{a}" for a in acts)
         else:

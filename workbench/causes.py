@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from workbench.events import VOCABULARY, WorkbenchError
+from workbench.rules import RulesError, written
 
 ALPHA: Final = 0.05
 #: Outcomes by their first word.
@@ -76,11 +77,10 @@ class Outcome:
             key, _, value = rest.partition("=")
             return cls(kind, text, attribute=(key, value))
         if kind == "violates":
-            found = re.fullmatch(r"\s*(\w+)\s*\((.*)\)\s*", rest)
-            if found:
-                acts = tuple(a.strip() for a in found.group(2).split(","))
-                return cls(kind, text, rule=(found.group(1), acts))
-            raise CausesError(f"--outcome {text}: write violates:response(A,B)")
+            try:
+                return cls(kind, text, rule=written(rest, f"--outcome {text}:").key)
+            except RulesError as error:
+                raise CausesError(str(error)) from None
         if kind == "ends-otherwise" and rest:
             return cls(kind, text, ends=tuple(a.strip() for a in rest.split(",")))
         if kind == "not-fitting" and not rest:

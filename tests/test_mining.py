@@ -81,6 +81,42 @@ def test_each_variant_replays_as_pm4py_replays_it(logs) -> None:
     assert any(not mine.fits for mine in ours)  # the noise threshold leaves some out
 
 
+@pytest.mark.parametrize("seed", [5, 11, 23])
+def test_token_replay_equals_pm4py_on_traces_that_are_all_distinct(seed) -> None:
+    """No two traces share more than a short prefix, most do not fit, and the model has
+    hidden steps and loops: per trace the tokens, the fitness and the precision are
+    pm4py's."""
+    from tests.noisy import noisy_log
+    from workbench import replay
+
+    model, sequences = noisy_log(seed, 200)
+    assert len(set(sequences)) == len(sequences) == 200
+    ours = replay.fitness(sequences, model)
+    frame = mining._variant_frame(sequences)
+    with mining.quiet():
+        theirs = mining.pm4py().conformance_diagnostics_token_based_replay(
+            frame, model.net, model.initial, model.final, **KEYS
+        )
+        precision = mining.pm4py().precision_token_based_replay(
+            frame, model.net, model.initial, model.final, **KEYS
+        )
+    for mine, pm4py in zip(ours, theirs, strict=True):
+        assert (mine.missing, mine.consumed, mine.remaining, mine.produced) == (
+            pm4py["missing_tokens"],
+            pm4py["consumed_tokens"],
+            pm4py["remaining_tokens"],
+            pm4py["produced_tokens"],
+        )
+        assert mine.fitness == pm4py["trace_fitness"]
+        assert mine.fits == pm4py["trace_is_fit"]
+    assert sum(not mine.fits for mine in ours) > 100
+    assert replay.precision([(s, 1) for s in sequences], model) == pytest.approx(
+        precision, abs=1e-12
+    )
+    hidden = [t for t in model.net.transitions if t.label is None]
+    assert hidden  # the replay walks through hidden transitions
+
+
 def test_precision_counts_escaping_edges_after_each_fitting_prefix() -> None:
     from workbench import replay
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from workbench.models import Model, pm4py, quiet
 
@@ -63,117 +62,271 @@ def prefix_tree(variants: Iterable[tuple[Sequence[str], int]]) -> _Node:
     return root
 
 
+#: A marking: (place index, tokens) per marked place, in the order the places were marked
+#: (pm4py's markings are ordered counters, and one step of its replay reads that order).
+Marking = tuple[tuple[int, int], ...]
+
+
 class Steps:
-    """pm4py's token replay of one model, one event at a time, remembered per marking and
-    activity."""
+    """pm4py's token replay of one model (`token_replay.apply_trace`), one event at a time,
+    remembered per marking and activity.
+
+    The replay is pm4py's, step for step, on the net as indices: the transition an event
+    fires (the first enabled one with its label, in the order pm4py meets the net's
+    transitions, else the one its `trans_map` names), the hidden transitions it walks
+    through to enable it (`apply_hidden_trans` with the shortest paths between places by
+    hidden transitions, places in name order, paths shortest first), the tokens it adds
+    when it still is not enabled, and at the end of a trace the hidden transitions towards
+    the final marking. Only the visible transitions a marking enables eventually are
+    asked of pm4py (for precision). What one replay computes, the next one reuses.
+    """
 
     def __init__(self, model: Model) -> None:
         pm4py()
         from pm4py.algo.conformance.tokenreplay.variants import token_replay as tr
-        from pm4py.objects.log.obj import Event, Trace
+        from pm4py.objects.petri_net.obj import Marking as PetriMarking
         from pm4py.objects.petri_net.utils import align_utils, petri_utils
 
         self.model = model
-        self._tr = tr
-        self._event, self._trace = Event, Trace
+        self._marking = PetriMarking
         self._enabled = align_utils.get_visible_transitions_eventually_enabled_by_marking
-        # As `token_replay.apply_log` builds them.
-        self.trans_map = {}
-        for transition in sorted(model.net.transitions, key=lambda t: t.name):
-            self.trans_map[transition.label] = transition
-        self.paths = petri_utils.get_places_shortest_path_by_hidden(
-            model.net, tr.TechnicalParameters.MAX_REC_DEPTH.value
+        net = model.net
+        # pm4py meets the transitions in the order of the net's set, and arcs in the order
+        # of each transition's sets: the same order here, in this process.
+        self._places = list(net.places)
+        place = {p: i for i, p in enumerate(self._places)}
+        self._names = [p.name for p in self._places]
+        transitions = list(net.transitions)
+        number = {t: i for i, t in enumerate(transitions)}
+        self._labels = [t.label for t in transitions]
+        self._inputs = [[(place[a.source], a.weight) for a in t.in_arcs] for t in transitions]
+        self._outputs = [[(place[a.target], a.weight) for a in t.out_arcs] for t in transitions]
+        self._consumes = [sum(w for _, w in arcs) for arcs in self._inputs]
+        self._produces = [sum(w for _, w in arcs) for arcs in self._outputs]
+        # As `token_replay.apply_log` builds them: the last transition by name per label.
+        self._by_label: dict[str, int] = {}
+        for transition in sorted(transitions, key=lambda t: t.name):
+            self._by_label[transition.label] = number[transition]
+        self._with_label: dict[str, list[int]] = {}
+        for index, label in enumerate(self._labels):
+            self._with_label.setdefault(label, []).append(index)
+        paths = petri_utils.get_places_shortest_path_by_hidden(
+            net, tr.TechnicalParameters.MAX_REC_DEPTH.value
         )
-        self._steps: dict[tuple[Any, str], tuple[bool, Any]] = {}
-        self._moves: dict[tuple[Any, str], tuple[Any, int, int, int]] = {}
-        self._ends: dict[Any, tuple[int, int, int, int]] = {}
-        self._visible: dict[Any, frozenset[str]] = {}
-        self.final_tokens = sum(model.final.values())
+        self._paths = {
+            place[source]: {place[target]: [number[t] for t in path] for target, path in to.items()}
+            for source, to in paths.items()
+        }
+        self.initial: Marking = tuple((place[p], n) for p, n in model.initial.items())
+        self._final = {place[p]: n for p, n in model.final.items()}
+        self.final_tokens = sum(self._final.values())
+        self._steps: dict[tuple[Marking, str], tuple[bool, Marking]] = {}
+        self._moves: dict[tuple[Marking, str], tuple[Marking, int, int, int]] = {}
+        self._ends: dict[Marking, tuple[int, int, int, int]] = {}
+        self._visible: dict[Marking, frozenset[str]] = {}
 
-    def _apply(
-        self, marking: Any, activities: Sequence[str], *, remaining: bool = True, **options: Any
-    ) -> list[Any]:
-        """pm4py's `apply_trace` from ``marking`` over ``activities`` (``remaining``: tokens
-        left over make a trace unfit, as in fitness; precision ignores them)."""
-        trace = self._trace([self._event({"concept:name": a}) for a in activities])
-        return self._tr.apply_trace(  # type: ignore[no-any-return]
-            trace,
-            self.model.net,
-            marking,
-            self.model.final,
-            self.trans_map,
-            False,  # place and transition fitness
-            {},
-            {},
-            {},
-            self.paths,
-            remaining,
-            activity_key="concept:name",
-            walk_through_hidden_trans=True,
-            post_fix_caching=self._tr.PostFixCaching(),
-            marking_to_activity_caching=self._tr.MarkingToActivityCaching(),
-            **options,
+    # ------------------------------------------------------------------ the net
+
+    def _is_enabled(self, t: int, marking: dict[int, int]) -> bool:
+        return all(marking.get(p, 0) >= w for p, w in self._inputs[t])
+
+    def _execute(self, t: int, marking: dict[int, int]) -> dict[int, int]:
+        """`semantics.execute`: a new marking, emptied places dropped, new ones last."""
+        after = dict(marking)
+        for p, w in self._inputs[t]:
+            after[p] = after.get(p, 0) - w
+            if after[p] == 0:
+                del after[p]
+        for p, w in self._outputs[t]:
+            after[p] = after.get(p, 0) + w
+        return after
+
+    def _paths_between(self, sources: Iterable[int], targets: Iterable[int]) -> list[list[int]]:
+        """The hidden paths from each marked place to each target, places in name order,
+        shortest first (`get_hidden_transitions_to_enable`)."""
+        name = self._names.__getitem__
+        ends = sorted(targets, key=name)
+        found = [
+            self._paths[p1][p2]
+            for p1 in sorted(sources, key=name)
+            for p2 in ends
+            if p1 in self._paths and p2 in self._paths[p1]
+        ]
+        return sorted(found, key=len)
+
+    def _walk_hidden(
+        self, t: int, marking: dict[int, int], fired: list[int], depth: int, visited: set[int]
+    ) -> dict[int, int]:
+        """`apply_hidden_trans`: hidden transitions fired to enable ``t``."""
+        if depth >= 2 or t in visited:  # MAX_REC_DEPTH_HIDTRANSENABL
+            return marking
+        visited.add(t)
+        at_start = dict(marking)
+        lacking = {p for p, w in self._inputs[t] if marking.get(p, 0) < w}
+        groups = self._paths_between(marking, lacking)
+        if groups:
+            marking = self._enable_hidden(t, marking, fired, visited, groups)
+            if not self._is_enabled(t, marking):
+                for group in self._paths_between(marking, lacking):
+                    for t4 in group:
+                        if t4 != t and t4 not in visited:
+                            if not self._is_enabled(t4, marking):
+                                marking = self._walk_hidden(t4, marking, fired, depth + 1, visited)
+                            if self._is_enabled(t4, marking):
+                                marking = self._execute(t4, marking)
+                                fired.append(t4)
+                                visited.add(t4)
+            if not self._is_enabled(t, marking) and at_start != marking:
+                marking = self._walk_hidden(t, marking, fired, depth + 1, visited)
+        return marking
+
+    def _enable_hidden(
+        self,
+        t: int,
+        marking: dict[int, int],
+        fired: list[int],
+        visited: set[int],
+        groups: list[list[int]],
+    ) -> dict[int, int]:
+        """`enable_hidden_transitions` (not exhaustive): the groups' transitions in turn,
+        each group resuming where it stopped, until ``t`` is enabled or nothing moves."""
+        resume = [0] * len(groups)
+        turn = 0
+        while True:
+            index = turn % len(groups)
+            group = groups[index]
+            moved = False
+            for _ in range(resume[index], len(group)):
+                t3 = group[resume[index]]
+                if t3 != t and self._is_enabled(t3, marking) and t3 not in visited:
+                    marking = self._execute(t3, marking)
+                    fired.append(t3)
+                    visited.add(t3)
+                    moved = True
+                resume[index] += 1
+                if self._is_enabled(t, marking):
+                    break
+            if self._is_enabled(t, marking) or not moved:
+                return marking
+            turn += 1
+
+    def _fire_event(
+        self, marking: dict[int, int], activity: str, *, add_missing: bool
+    ) -> tuple[dict[int, int], int, int, int, bool]:
+        """One event: (marking after, missing, consumed, produced, whether its transition
+        was enabled, after hidden transitions). Without ``add_missing`` an event that does
+        not fit stops there (the marking is where it stopped)."""
+        if activity not in self._by_label:
+            return marking, 0, 0, 0, True  # not in the model: pm4py passes it by
+        t = next(
+            (i for i in self._with_label[activity] if self._is_enabled(i, marking)),
+            self._by_label[activity],
         )
+        consumed = produced = missing = 0
+        if not self._is_enabled(t, marking):
+            fired: list[int] = []
+            marking = self._walk_hidden(t, dict(marking), fired, 0, set())
+            for hidden in fired:
+                consumed += self._consumes[hidden]
+                produced += self._produces[hidden]
+        fits = self._is_enabled(t, marking)
+        if not fits:
+            if not add_missing:
+                return marking, 1, consumed, produced, False
+            marking = dict(marking)
+            for p, w in self._inputs[t]:
+                have = marking.get(p, 0)
+                if have < w:  # `add_missing_tokens`: the arc's weight is added
+                    missing += w - have
+                    marking[p] = have + w
+        consumed += self._consumes[t]
+        produced += self._produces[t]
+        return self._execute(t, marking), missing, consumed, produced, fits
 
-    def _short(self, marking: Any) -> int:
-        """Tokens the final marking has that ``marking`` lacks (what `apply_trace` counts as
-        missing at its end)."""
-        return sum(max(0, n - marking[p]) for p, n in self.model.final.items())
+    # ------------------------------------------------------------------ the steps
 
-    def move(self, marking: Any, activity: str) -> tuple[Any, int, int, int]:
+    def move(self, marking: Marking, activity: str) -> tuple[Marking, int, int, int]:
         """(marking after, missing, consumed, produced) for one event replayed from
         ``marking`` as fitness replays it: missing tokens are added and the replay goes on."""
         key = (marking, activity)
         found = self._moves.get(key)
         if found is None:
-            result = self._apply(
-                marking, [activity], try_to_reach_final_marking_through_hidden=False
+            after, missing, consumed, produced, _ = self._fire_event(
+                dict(marking), activity, add_missing=True
             )
-            after = result[4]
-            found = (
-                after,
-                result[6] - self._short(after),
-                result[7] - self.final_tokens,
-                result[9] - sum(marking.values()),
-            )
+            found = (tuple(after.items()), missing, consumed, produced)
             self._moves[key] = found
         return found
 
-    def end(self, marking: Any) -> tuple[int, int, int, int]:
+    def end(self, marking: Marking) -> tuple[int, int, int, int]:
         """(missing, consumed, remaining, produced) of a trace's end from ``marking``:
         hidden transitions towards the final marking, then the tokens left and lacking."""
         found = self._ends.get(marking)
         if found is None:
-            result = self._apply(marking, [], try_to_reach_final_marking_through_hidden=True)
-            found = (result[6], result[7], result[8], result[9] - sum(marking.values()))
+            found = self._end(dict(marking))
             self._ends[marking] = found
         return found
 
-    def step(self, marking: Any, activity: str) -> tuple[bool, Any]:
+    def _end(self, marking: dict[int, int]) -> tuple[int, int, int, int]:
+        final = self._final
+        consumed = produced = 0
+
+        def reached() -> bool:  # `break_condition_final_marking`
+            return final.keys() <= marking.keys()
+
+        for _ in range(5):  # MAX_IT_FINAL1
+            if reached():
+                break
+            for group in self._paths_between(marking, final):
+                for t in group:
+                    if self._is_enabled(t, marking):
+                        marking = self._execute(t, marking)
+                        consumed += self._consumes[t]
+                        produced += self._produces[t]
+                if reached():
+                    break
+        if not reached() and len(final) == 1:
+            sink = next(iter(final))
+            towards = sorted(
+                (
+                    self._paths[p][sink]
+                    for p in marking
+                    if p in self._paths and sink in self._paths[p]
+                ),
+                key=len,
+            )
+            for _ in range(5):  # MAX_IT_FINAL2
+                for path in towards:
+                    for t in path:
+                        if not self._is_enabled(t, marking):
+                            break
+                        marking = self._execute(t, marking)
+                        consumed += self._consumes[t]
+                        produced += self._produces[t]
+        lacking = sum(max(0, n - marking.get(p, 0)) for p, n in final.items())
+        left = sum(max(0, n - final[p]) if p in final else n for p, n in marking.items())
+        return lacking, consumed + self.final_tokens, left, produced
+
+    def step(self, marking: Marking, activity: str) -> tuple[bool, Marking]:
         """(whether the event fits, the marking after it) when it is replayed from
         ``marking``, walking through hidden transitions and stopping when it does not fit,
         as precision's replay does."""
         key = (marking, activity)
         found = self._steps.get(key)
         if found is None:
-            result = self._apply(
-                marking,
-                [activity],
-                remaining=False,
-                try_to_reach_final_marking_through_hidden=False,
-                stop_immediately_unfit=True,
-            )
-            found = (bool(result[0]), result[4])
+            after, _, _, _, fits = self._fire_event(dict(marking), activity, add_missing=False)
+            found = (fits, tuple(after.items()))
             self._steps[key] = found
         return found
 
-    def visible(self, marking: Any) -> frozenset[str]:
+    def visible(self, marking: Marking) -> frozenset[str]:
         """The labels of the visible transitions enabled in ``marking`` or after hidden
         transitions."""
         found = self._visible.get(marking)
         if found is None:
+            petri = self._marking({self._places[p]: n for p, n in marking})
             found = frozenset(
-                t.label for t in self._enabled(self.model.net, marking) if t.label is not None
+                t.label for t in self._enabled(self.model.net, petri) if t.label is not None
             )
             self._visible[marking] = found
         return found
@@ -193,10 +346,10 @@ def precision(
         stepper = steps or Steps(model)
         cases = sum(count for _, count in variants)
         starts = {variant[0] for variant, count in variants if variant and count}
-        initial = stepper.visible(model.initial)
+        initial = stepper.visible(stepper.initial)
         activated = cases * len(initial)
         escaping = cases * len(initial - starts)
-        pending = [(prefix_tree(variants), model.initial)]
+        pending = [(prefix_tree(variants), stepper.initial)]
         while pending:
             node, marking = pending.pop()
             for activity, child in node.children.items():
@@ -228,7 +381,7 @@ def fitness(
                 node = node.children.setdefault(activity, _Node())
             ends.setdefault(id(node), []).append(index)
         results: list[Replayed | None] = [None] * len(variants)
-        start = (model.initial, 0, 0, sum(model.initial.values()))
+        start = (stepper.initial, 0, 0, sum(n for _, n in stepper.initial))
         pending = [(root, *start)]
         while pending:
             node, marking, missing, consumed, produced = pending.pop()

@@ -12,6 +12,7 @@ exactly what it changes.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import threading
 import time
@@ -31,6 +32,7 @@ from workbench.caching import BoundedCache
 from workbench.events import WorkbenchError
 from workbench.filters import Cases, Filters, Follows, case_list_name
 from workbench.readmodel import ReadModel
+from workbench.skeleton import Skeleton
 from workbench.store import EventStore, LogName, LogSummary
 
 if TYPE_CHECKING:
@@ -311,6 +313,8 @@ def _key(value: Any) -> Any:
         return ("filters", value.to_query())
     if isinstance(value, Cut):
         return ("cut", repr(value))
+    if isinstance(value, Skeleton):  # its relations are sets: by what a file would hold
+        return ("skeleton", json.dumps(value.as_dict(), sort_keys=True))
     if callable(value):
         return ("function", f"{value.__module__}.{value.__qualname__}")
     if isinstance(value, tuple | list):

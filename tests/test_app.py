@@ -313,9 +313,58 @@ def test_declare_rules_on_the_page_equal_the_command_and_filter_the_app(app_on, 
          and b.key == "rules-filter").click().run()  # fmt: skip
     assert not app.exception
     query = {key: app.query_params[key] for key in app.query_params}
-    named = f"{chosen.rule.template}({', '.join(chosen.rule.activities)})"
+    named = f"{chosen['template']}({', '.join(chosen['activities'])})"
     assert query["cases_label"] == f"cases that violate {named}"
-    assert len(query.get("case", [])) == chosen.violations or "cases_ref" in query
+    assert len(query.get("case", [])) == chosen["violations"] or "cases_ref" in query
+
+
+@pytest.mark.parametrize(
+    ("kind", "command"),
+    [("Temporal profile", "temporal-profile"), ("Log skeleton", "log-skeleton")],
+)
+def test_a_temporal_profile_and_a_skeleton_on_the_page_equal_the_command(
+    app_on, loaded, kind, command
+) -> None:
+    """The Rules section discovers and checks the other two kinds as `rules discover
+    --kind` and `rules check --json` do, and filters the app to a pair's deviating cases."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from workbench.cli import app as cli
+
+    app = app_on("mining", "sepsis")
+    next(s for s in app.selectbox if s.label == "Kind").set_value(kind).run()
+    noise = []
+    if command == "log-skeleton":  # with none, every case keeps the log's own skeleton
+        next(s for s in app.slider if s.label == "Noise").set_value(0.1).run()
+        noise = ["--noise", "0.1"]
+    assert not app.exception, [e.value for e in app.exception]
+    path = loaded.parent / f"sepsis-{command}.json"
+    runner = CliRunner()
+    found = runner.invoke(cli, ["--db", str(loaded), "rules", "discover", "sepsis",
+                                "--kind", command, *noise, "--output", str(path)])  # fmt: skip
+    assert found.exit_code == 0, found.output
+    checked = runner.invoke(
+        cli, ["--db", str(loaded), "rules", "check", "sepsis", "--rules", str(path), "--json"]
+    )
+    result = json.loads(checked.output)
+    by_rule = {(r["template"], " → ".join(r["activities"])): r["violations"]
+               for r in result["rules"]}  # fmt: skip
+    table = next(d.value for d in app.dataframe if "violations" in d.value.columns)
+    assert {(row.template, row.activities): row.violations for row in table.itertuples()} == by_rule
+    assert any(by_rule.values())
+    metrics = {metric.label: metric.value for metric in app.metric}
+    with EventStore(loaded) as store:
+        cases = store.read("sepsis")["case_id"].n_unique()
+    keeping = cases - len(result["cases"])  # the cases listed are those that deviate
+    assert metrics["Cases that keep every rule"] == f"{keeping:,} of {cases:,}"
+    chosen = next(s for s in app.selectbox if s.label == "A rule's violating cases").value
+    next(b for b in app.button if b.label.startswith("Show only these")
+         and b.key == "rules-filter").click().run()  # fmt: skip
+    assert not app.exception
+    named = f"{chosen['template']}({', '.join(chosen['activities'])})"
+    assert app.query_params["cases_label"] == f"cases that violate {named}"
 
 
 def test_deviations_on_the_model_and_a_filter_to_the_cases_that_do_not_fit(app_on, loaded) -> None:

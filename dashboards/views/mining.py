@@ -230,48 +230,86 @@ outcome()
 # ------------------------------------------------------------------ declarative rules
 
 st.divider()
-st.subheader("Rules (Declare)")
+st.subheader("Rules")
 st.caption(
-    "Constraints most processes have without a model: one activity before another, after"
-    " it, directly, never together... Support: cases the rule speaks of; confidence: cases"
-    " that keep it. The same as `workbench rules discover` and `rules check`."
+    "Constraints most processes have without a model. Declare: one activity before another,"
+    " after it, directly, never together... (support: cases the rule speaks of; confidence:"
+    " cases that keep it). Temporal profile: the usual time from one activity to a later one"
+    " (a case deviates beyond zeta standard deviations). Log skeleton: relations and counts"
+    " every case keeps. The same as `workbench rules discover` and `rules check`."
 )
+KINDS = {
+    "Declare": "declare",
+    "Temporal profile": "temporal-profile",
+    "Log skeleton": "log-skeleton",
+}
 left, middle, right = st.columns(3)
 origin = left.radio(
     "Rules", ["Discover from the log", "Upload rules"], horizontal=True, key="rules-origin"
 )
-given: list[rules.Rule] = []
+given: rulefiles.RuleFile | None = None
 if origin == "Discover from the log":
-    support = middle.slider("Minimum support", 0.05, 1.0, 0.9, step=0.05, key="rules-support")
-    confidence = right.slider(
-        "Minimum confidence", 0.05, 1.0, 0.9, step=0.05, key="rules-confidence"
-    )
-    given = state.ask(Workbench.discover_rules, log, min_support=support, min_confidence=confidence)
+    kind = KINDS[middle.selectbox("Kind", list(KINDS), key="rules-kind")]
+    if kind == "declare":
+        support = right.slider("Minimum support", 0.05, 1.0, 0.9, step=0.05, key="rules-support")
+        confidence = right.slider(
+            "Minimum confidence", 0.05, 1.0, 0.9, step=0.05, key="rules-confidence"
+        )
+        found = state.ask(
+            Workbench.discover_rules, log, min_support=support, min_confidence=confidence
+        )
+        given = rulefiles.RuleFile(kind, rules=found)
+    elif kind == "temporal-profile":
+        zeta = right.slider("Zeta (standard deviations)", 0.5, 10.0, 6.0, step=0.5,
+                            key="rules-zeta")  # fmt: skip
+        given = rulefiles.RuleFile(kind, gaps=state.ask(Workbench.temporal_profile, log), zeta=zeta)
+    else:
+        noise = right.slider("Noise", 0.0, 0.5, 0.0, step=0.05, key="rules-noise",
+                             help="The share of cases a relation may miss.")  # fmt: skip
+        skeleton = state.ask(Workbench.log_skeleton, log, noise=noise)
+        given = rulefiles.RuleFile(kind, skeleton=skeleton)
 else:
     sent = middle.file_uploader("Rules (JSON)", type=["json"], key="rules-file")
     if sent is not None:
         kept = Path(tempfile.mkdtemp(prefix="workbench-rules-")) / Path(sent.name).name
         kept.write_bytes(sent.getvalue())
         try:
-            found = rulefiles.read(kept)
+            given = rulefiles.read(kept)
         except rules.RulesError as error:
             st.error(escape(str(error).replace(str(kept.parent) + "/", "")))
             st.stop()
-        if found.kind != "declare":
-            st.info("A temporal profile or log skeleton is checked with `workbench rules check`.")
-            st.stop()
-        given = found.rules
-if not given:
+if given is None:
+    st.info("Upload a rules file (`workbench rules discover ... --output rules.json`).")
+    st.stop()
+cases_total = state.ask(Workbench.summary, log).cases
+if given.kind == "declare":
+    declared = state.ask(Workbench.conform_to_rules, log, tuple(given.rules))
+    listed = [r.as_dict() for r in declared.rules]
+    deviating = {c.case_id for c in declared.cases if c.violated}
+    fitness = sum(c.fitness for c in declared.cases)
+    kept_file = rulefiles.write(given.rules, log=log)
+else:
+    if given.kind == "temporal-profile":
+        other = state.ask(Workbench.conform_to_profile, log, tuple(given.gaps), zeta=given.zeta)
+        kept_file = rulefiles.write(given.gaps, log=log, zeta=given.zeta)
+    else:
+        assert given.skeleton is not None
+        other = state.ask(Workbench.conform_to_skeleton, log, given.skeleton)
+        kept_file = rulefiles.write(given.skeleton, log=log)
+    listed = other.as_dict()["rules"]
+    # Every case with a deviation (an activity's count too, which no pair lists).
+    deviating = set(other.deviations)
+    fitness = sum(other.fitness(case) for case in deviating) + cases_total - len(deviating)
+if not listed:
     st.info("No rule reaches that support and confidence: lower them, or upload rules.")
     st.stop()
-checked = state.ask(Workbench.conform_to_rules, log, tuple(given))
 table = pl.DataFrame(
     {
-        "template": [r.rule.template for r in checked.rules],
-        "activities": [" → ".join(r.rule.activities) for r in checked.rules],
-        "activations": [r.activations for r in checked.rules],
-        "fulfilments": [r.fulfilments for r in checked.rules],
-        "violations": [r.violations for r in checked.rules],
+        "template": [r["template"] for r in listed],
+        "activities": [" → ".join(r["activities"]) for r in listed],
+        "activations": [r["activations"] for r in listed],
+        "fulfilments": [r["fulfilments"] for r in listed],
+        "violations": [r["violations"] for r in listed],
     },
     schema={
         "template": pl.String,
@@ -281,45 +319,42 @@ table = pl.DataFrame(
         "violations": pl.Int64,
     },
 )
-cases_total = len(checked.cases)
-keeping = sum(1 for case in checked.cases if not case.violated)
 columns = st.columns(3)
-columns[0].metric("Rules", f"{len(given):,}")
-columns[1].metric("Cases that keep every rule", f"{keeping:,} of {cases_total:,}")
-columns[2].metric(
-    "Mean fitness",
-    f"{sum(c.fitness for c in checked.cases) / cases_total:.3f}" if cases_total else "n/a",
+columns[0].metric("Rules", f"{len(listed):,}")
+columns[1].metric(
+    "Cases that keep every rule", f"{cases_total - len(deviating):,} of {cases_total:,}"
 )
+columns[2].metric("Mean fitness", f"{fitness / cases_total:.3f}" if cases_total else "n/a")
 st.dataframe(table.sort("violations", "template", descending=[True, False]), hide_index=True)
 st.download_button(
-    "Download the rules (JSON)",
-    rulefiles.write(given, log=log),
-    file_name=f"{log.replace('/', '-')}-rules.json",
+    "Download the rules (JSON)", kept_file, file_name=f"{log.replace('/', '-')}-rules.json"
 )
-broken = sorted((r for r in checked.rules if r.violations), key=lambda r: -r.violations)
+broken = sorted((r for r in listed if r["violations"]), key=lambda r: -r["violations"])
 if broken:
     chosen_rule = st.selectbox(
         "A rule's violating cases",
         broken,
         format_func=lambda r: (
-            f"{r.rule.template}({', '.join(r.rule.activities)}): {r.violations:,} cases"
+            f"{r['template']}({', '.join(r['activities'])}): {r['violations']:,} cases"
         ),
         key="rules-chosen",
     )
     if chosen_rule is not None:
-        st.dataframe(
-            pl.DataFrame({"case_id": chosen_rule.violating_cases[:2_000]}), hide_index=True
-        )
-        named_rule = f"{chosen_rule.rule.template}({','.join(chosen_rule.rule.activities)})"
-        why(log, f"violates:{named_rule}", key="rule")
+        violating = chosen_rule["violating_cases"]
+        st.dataframe(pl.DataFrame({"case_id": violating[:2_000]}), hide_index=True)
+        named = f"{chosen_rule['template']}({', '.join(chosen_rule['activities'])})"
+        if given.kind == "declare":
+            written = rules.Rule(chosen_rule["template"], tuple(chosen_rule["activities"]))
+            why(log, f"violates:{written}", key="rule")
+        else:
+            why(log, f"violates {named}", key="rule", having=violating)
         if st.button(
-            f"Show only these {chosen_rule.violations:,} cases on every page",
+            f"Show only these {len(violating):,} cases on every page",
             icon=":material/filter_alt:",
             key="rules-filter",
             help="Adds a filter to the whole app (kept in the link); clear it in the sidebar.",
         ):
-            named = f"{chosen_rule.rule.template}({', '.join(chosen_rule.rule.activities)})"
-            picked = Cases.of(chosen_rule.violating_cases, label=f"cases that violate {named}")
+            picked = Cases.of(violating, label=f"cases that violate {named}")
             state.keep_cases(summary.log, picked)
             others = [f for f in state.filters().items if not isinstance(f, Cases)]
             state.set_filters(Filters((*others, picked)))

@@ -157,3 +157,46 @@ def test_sigterm_stops_a_follower_as_ctrl_c_does(tmp_path) -> None:
     with EventStore(db) as store:
         assert all(job.status != "running" for job in store.ledger.jobs())
         assert store.read("live").height == 10
+
+
+def test_a_follower_fires_a_rule_violation_at_the_line_that_makes_it_certain(tmp_path) -> None:
+    """`ingest --follow` with a `violates` alert: each round advances the cases' states by
+    its new lines, and the alert fires (and says so) at the line after which the case can
+    no longer keep the rule, not before."""
+    source = tmp_path / "orders.csv"
+    db = tmp_path / "s.db"
+    source.write_text(HEADER + "o1,order,2024-01-01T10:00:00\no2,order,2024-01-01T11:00:00\n")
+    with EventStore(db) as store:
+        follow_file(store, source, log="orders", once=True, report=lambda _: None)
+    run = [sys.executable, "-m", "workbench", "--db", str(db)]
+    added = subprocess.run(
+        [*run, "alerts", "add", "unapproved", "--log", "orders",
+         "--violates", "precedence(approve, pay)"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    command = [*run, "ingest", str(source), "--log", "orders", "--follow", "--poll", "0.2"]
+    follower = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(db, "orders", 2)
+        with source.open("a") as handle:  # o1 is approved, then paid: fine
+            handle.write("o1,approve,2024-01-02T10:00:00\no1,pay,2024-01-03T10:00:00\n")
+        _wait_for(db, "orders", 4)
+        with source.open("a") as handle:  # o2 is paid unapproved: certain at once
+            handle.write("o2,ship,2024-01-02T11:00:00\no2,pay,2024-01-03T11:00:00\n")
+        _wait_for(db, "orders", 6)
+        time.sleep(1.0)  # the round's checks follow its import
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        out, err = follower.communicate(timeout=60)
+    assert follower.returncode == 0, err
+    assert "alert unapproved fired: case o2 violates precedence(approve, pay)" in out
+    assert out.count("alert unapproved fired") == 1
+    with EventStore(db) as store:
+        paid = (
+            store.read("orders")
+            .filter((pl.col("case_id") == "o2") & (pl.col("activity") == "pay"))["position"]
+            .item()
+        )
+        firings = [(f.rule, f.position) for f in store.rules.firings()]
+    assert firings == [("unapproved", paid)]

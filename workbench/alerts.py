@@ -343,19 +343,11 @@ def backtest(store: EventStore, rule: Rule, *, step: timedelta = timedelta(days=
     """The rule evaluated at every ``step`` of the log's history on what was known then:
     ``moment``, ``events_known``, ``value``, ``holds`` and ``fires`` (it holds, and did not
     at the step before)."""
-    from workbench.restatements import imports, with_lateness
+    from workbench.restatements import knowable
 
     if step <= timedelta(0):
         raise RuleError("the backtest's step must be positive")
-    found = imports(store, rule.log)
-    events = (
-        with_lateness(store.scan(rule.log), found)
-        .with_columns(
-            known=pl.min_horizontal(pl.col("recorded_at"), pl.col("timestamp") + pl.col("lateness"))
-        )
-        .drop("import", "lateness")
-        .collect()
-    )
+    events = knowable(store, rule.log).collect()
     if events.is_empty():
         raise RuleError(f"{rule.log}: no events to backtest on")
     # Which activities end a case is the log's rule (or the rule's own), learned from all of

@@ -110,6 +110,21 @@ def with_lateness(events: pl.LazyFrame, found: list[Import]) -> pl.LazyFrame:
     )
 
 
+def knowable(store: EventStore, log: str, events: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """The log's events (``events``: as the read model gives them; without, as the store
+    does) with ``known``: the moment each became knowable. That is when it was recorded,
+    or, for a log recorded in bulk long after it happened, when the log's frontier had
+    reached it when its import came: its time plus its lateness (`with_lateness`). What
+    a backtest may use at a moment is what was knowable by then."""
+    return (
+        with_lateness(store.scan(log) if events is None else events, imports(store, log))
+        .with_columns(
+            known=pl.min_horizontal(pl.col("recorded_at"), pl.col("timestamp") + pl.col("lateness"))
+        )
+        .drop("import", "lateness")
+    )
+
+
 def _tagged(
     store: EventStore,
     log: str,

@@ -77,19 +77,16 @@ class Steps:
     through to enable it (`apply_hidden_trans` with the shortest paths between places by
     hidden transitions, places in name order, paths shortest first), the tokens it adds
     when it still is not enabled, and at the end of a trace the hidden transitions towards
-    the final marking. Only the visible transitions a marking enables eventually are
-    asked of pm4py (for precision). What one replay computes, the next one reuses.
+    the final marking; for precision, the visible transitions a marking enables,
+    eventually. What one replay computes, the next one reuses.
     """
 
     def __init__(self, model: Model) -> None:
         pm4py()
         from pm4py.algo.conformance.tokenreplay.variants import token_replay as tr
-        from pm4py.objects.petri_net.obj import Marking as PetriMarking
-        from pm4py.objects.petri_net.utils import align_utils, petri_utils
+        from pm4py.objects.petri_net.utils import petri_utils
 
         self.model = model
-        self._marking = PetriMarking
-        self._enabled = align_utils.get_visible_transitions_eventually_enabled_by_marking
         net = model.net
         # pm4py meets the transitions in the order of the net's set, and arcs in the order
         # of each transition's sets: the same order here, in this process.
@@ -99,6 +96,7 @@ class Steps:
         transitions = list(net.transitions)
         number = {t: i for i, t in enumerate(transitions)}
         self._labels = [t.label for t in transitions]
+        self._transition_names = [str(t.name) for t in transitions]
         self._inputs = [[(place[a.source], a.weight) for a in t.in_arcs] for t in transitions]
         self._outputs = [[(place[a.target], a.weight) for a in t.out_arcs] for t in transitions]
         self._consumes = [sum(w for _, w in arcs) for arcs in self._inputs]
@@ -321,15 +319,40 @@ class Steps:
 
     def visible(self, marking: Marking) -> frozenset[str]:
         """The labels of the visible transitions enabled in ``marking`` or after hidden
-        transitions."""
+        transitions (`align_utils.get_visible_transitions_eventually_enabled_by_marking`,
+        step for step: transitions by name, each one's marking the last one found for it)."""
         found = self._visible.get(marking)
         if found is None:
-            petri = self._marking({self._places[p]: n for p, n in marking})
-            found = frozenset(
-                t.label for t in self._enabled(self.model.net, petri) if t.label is not None
-            )
+            start = dict(marking)
+            queue = self._enabled_by_name(start)
+            at = dict.fromkeys(queue, start)
+            labels: set[str] = set()
+            seen: set[tuple[int, frozenset[tuple[int, int]]]] = set()
+            index = 0
+            while index < len(queue):
+                t = queue[index]
+                now = at[t]
+                key = (t, frozenset(now.items()))
+                if key not in seen:
+                    label = self._labels[t]
+                    if label is not None:
+                        labels.add(label)
+                    elif self._is_enabled(t, now):
+                        after = self._execute(t, now)
+                        for following in self._enabled_by_name(after):
+                            queue.append(following)
+                            at[following] = after
+                    seen.add(key)
+                index += 1
+            found = frozenset(labels)
             self._visible[marking] = found
         return found
+
+    def _enabled_by_name(self, marking: dict[int, int]) -> list[int]:
+        return sorted(
+            (t for t in range(len(self._labels)) if self._is_enabled(t, marking)),
+            key=lambda t: (self._transition_names[t], t),
+        )
 
 
 def precision(

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from workbench.mining import Analysis, Conformance
     from workbench.models import Model
     from workbench.objectcentric import ObjectCentricMap, ObjectLifecycle
+    from workbench.predictions import Backtest, Predictions
     from workbench.processmap import ProcessMap
     from workbench.query import Answer, Version
     from workbench.restatements import ImportChanges
@@ -185,6 +186,7 @@ class Workbench:
         self._store: EventStore | None = None
         self._model: ReadModel | None = None
         self._alerts: Alerts | None = None
+        self._predicted: dict[tuple[Any, ...], Predictions] = {}  # the last few made
         self._lock = threading.RLock()
         self._assignments: dict[tuple[object, ...], Hours | None] = {}  # the last few built
         self.user: User | None = None  # who acts through it (None: no logins; `acting`)
@@ -1270,6 +1272,71 @@ class Workbench:
         from workbench import skeleton
 
         return skeleton.check(self.events(log, cut, filters), given)
+
+    def predict(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        target: str = "remaining-time",
+        at: datetime | None = None,
+        completed_by: Sequence[str] | None = None,
+    ) -> Predictions:
+        """Predictions for the cases open at ``at`` (default: the cut's ``as_of``, else the
+        latest event), from what was knowable then (`workbench.predictions`): remaining
+        time, next-activity or outcome (outcome:activity:A, outcome:attribute:K=V,
+        outcome:slow:7d). The last few are kept while the log stays as it is."""
+        from workbench import predictions
+
+        wanted = predictions.Target.parse(target)
+        events = self._knowable(log, cut, filters)
+        if events.is_empty():
+            raise BadArgument(f"{log}: no events to predict from")
+        moment = at or cut.as_of or events["timestamp"].max()
+        assert isinstance(moment, datetime)
+        key = (log, self.head(log), repr(cut), filters.to_query(), moment, target,
+               tuple(completed_by or ()))  # fmt: skip
+        with self._lock:
+            kept = self._predicted.get(key)
+        if kept is None:
+            visible = events.filter(pl.col("known") <= moment)
+            kept = predictions.predict(visible, moment, wanted, completed_by=completed_by)
+            with self._lock:
+                self._predicted[key] = kept
+                while len(self._predicted) > 8:
+                    self._predicted.pop(next(iter(self._predicted)))
+        return kept
+
+    def backtest_predictions(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        every: str = "1mo",
+        targets: Sequence[str] = (),
+        completed_by: Sequence[str] | None = None,
+    ) -> Backtest:
+        """Predictions walked forward through the log, every ``every``, each cut on what
+        was knowable then, scored against what happened later
+        (`workbench.predictions.backtest`)."""
+        from workbench import predictions
+
+        chosen = [predictions.Target.parse(t) for t in targets]
+        events = self._knowable(log, cut, filters)
+        return predictions.backtest(events, every=every, targets=chosen, completed_by=completed_by)
+
+    def _knowable(self, log: str, cut: Cut, filters: Filters) -> pl.DataFrame:
+        """The log's events by the cut with ``known`` (`restatements.knowable`, against the
+        whole log's frontier), then the filters."""
+        from workbench.restatements import knowable
+
+        events = knowable(self.store, log, self.events(log, cut))
+        if filters:
+            kept = self.events(log, cut, filters).select("position")
+            events = events.join(kept, on="position", how="semi", maintain_order="left")
+        return events.collect()
 
     def causes(
         self,

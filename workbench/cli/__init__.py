@@ -16,6 +16,7 @@ from workbench.cli import data, explore, mining
 from workbench.cli import timetravel, causality, restatements, animation, projections, query
 from workbench.cli import rules
 from workbench.cli import alerts
+from workbench.cli import predict
 from workbench.cli import users, calendars
 
 # isort: on
@@ -32,6 +33,7 @@ __all__ = [
     "explore",
     "main",
     "mining",
+    "predict",
     "projections",
     "query",
     "restatements",

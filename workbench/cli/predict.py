@@ -1,0 +1,224 @@
+"""Predictions for open cases: `predict LOG` (remaining time, next activity, outcome) and
+`predict backtest LOG`, trained only on what was known then."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+from typer.core import TyperGroup
+
+from workbench.cli.commands import app, command
+from workbench.cli.options import JsonOption, LogArgument, with_filters
+from workbench.cli.output import emit_json, heading, out
+from workbench.cli.session import existing_log, workbench
+from workbench.durations import human
+
+if TYPE_CHECKING:
+    from workbench.application import Cut
+    from workbench.filters import Filters
+
+
+class _OpenCasesByDefault(TyperGroup):
+    """`workbench predict LOG ...` is `workbench predict open LOG ...`."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in self.commands:
+            args = ["open", *args]
+        return super().resolve_command(ctx, args)
+
+
+predict_app = typer.Typer(
+    cls=_OpenCasesByDefault,
+    no_args_is_help=True,
+    epilog="Example: workbench predict orders --target next-activity",
+)
+app.add_typer(
+    predict_app,
+    name="predict",
+    help="Predictions for open cases (remaining time, next activity, outcome), trained only on"
+    " what was known then; `predict backtest` scores them against what happened.",
+)
+
+TargetOption = Annotated[
+    str,
+    typer.Option(
+        "--target",
+        help="remaining-time, next-activity, outcome (the end activity), or the probability of"
+        " outcome:activity:A, outcome:attribute:K=V, outcome:slow:7d (a deadline missed).",
+    ),
+]
+CompletedOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--completed-by",
+        help="A case is complete after this activity (repeatable; default: the activities that"
+        " usually end the log's cases; a case idle longer than 99 % of gaps counts too).",
+    ),
+]
+_EVERY = {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q"}
+
+
+@partial(command, on=predict_app, name="open")
+@with_filters
+def predict_open(
+    log: LogArgument,
+    target: TargetOption = "remaining-time",
+    at: Annotated[
+        str | None,
+        typer.Option(help="Predict as at this moment (ISO 8601; default: the latest event)."),
+    ] = None,
+    completed_by: CompletedOption = None,
+    top: Annotated[int, typer.Option(help="Cases shown (--json: all).")] = 20,
+    *,
+    cut: Cut,
+    filters: Filters,
+    as_json: JsonOption = False,
+) -> None:
+    """For every case open at a moment: its remaining time (the median, with the 10th and
+    90th percentiles), its next activity or its outcome, each with its probability, from
+    models trained only on the cases complete by then, as known then.
+
+    Example: workbench predict orders --target next-activity --at 2024-03-01
+    """
+    from workbench.application import moment
+
+    when = None if at is None else moment(at, "--at")
+    found = workbench().predict(
+        existing_log(log), cut, filters, target=target, at=when, completed_by=completed_by
+    )
+    if as_json:
+        emit_json(
+            {
+                "at": found.at,
+                "target": found.target.text,
+                "trained_on": found.trained_on,
+                "completed_by": found.completed_by,
+                "cases": found.as_dicts(),
+            }
+        )
+        return
+    table = found.table
+    heading(
+        log,
+        f": {table.height:,} open case(s) at {found.at.isoformat(timespec='minutes')},"
+        f" {found.target.text}; trained on {found.trained_on:,} complete case(s)",
+    )
+    shown = Table("case", "events", "elapsed", "last activity", *_columns(found.target.kind))
+    ordered = table.sort("remaining_seconds" if found.target.kind == "remaining-time"
+                         else "probability", descending=True)  # fmt: skip
+    for row in ordered.head(top).iter_rows(named=True):
+        shown.add_row(
+            str(row["case_id"]),
+            f"{row['prefix_length']:,}",
+            _span(row["elapsed_seconds"]),
+            str(row["last_activity"]),
+            *_cells(found.target.kind, row),
+        )
+    out.print(shown if table.height else "no case is open then")
+
+
+def _columns(kind: str) -> tuple[str, ...]:
+    if kind == "remaining-time":
+        return ("remaining (median)", "10-90 %")
+    if kind == "next-activity":
+        return ("next activity", "probability")
+    return ("outcome", "probability")
+
+
+def _cells(kind: str, row: dict[str, Any]) -> tuple[str, ...]:
+    if kind == "remaining-time":
+        low, high = row["remaining_low_seconds"], row["remaining_high_seconds"]
+        return (_span(row["remaining_seconds"]), f"{_span(low)} to {_span(high)}")
+    name = "next_activity" if kind == "next-activity" else "outcome"
+    return (str(row[name]), f"{row['probability']:.0%}")
+
+
+def _span(seconds: float) -> str:
+    return human(timedelta(seconds=seconds))
+
+
+@partial(command, on=predict_app, name="backtest")
+@with_filters
+def predict_backtest(
+    log: LogArgument,
+    every: Annotated[
+        str, typer.Option(help="A cut every day, week, month or quarter (or 2w, 3mo ...).")
+    ] = "month",
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="What to score (repeatable; default: remaining-time, next-activity and"
+            " outcome); outcome:activity:A and the like as for `predict`.",
+        ),
+    ] = None,
+    completed_by: CompletedOption = None,
+    *,
+    cut: Cut,
+    filters: Filters,
+    as_json: JsonOption = False,
+) -> None:
+    """Walk forward through the log: at each cut, train on what was known then, predict
+    the cases open then, and score the predictions against what happened later, beside
+    two baselines (the mean remaining time of training cases with the same last activity
+    and prefix length; the majority class).
+
+    Example: workbench predict backtest orders --every month --json
+    """
+    found = workbench().backtest_predictions(
+        existing_log(log),
+        cut,
+        filters,
+        every=_EVERY.get(every, every),
+        targets=target or (),
+        completed_by=completed_by,
+    )
+    if as_json:
+        emit_json(found.as_dict())
+        return
+    heading(log, f": predictions backtested every {every}, {found.cuts.height:,} cut(s)")
+    kinds = {t.kind for t in found.targets}
+    headers = ["cut", "trained on", "open"]
+    if "remaining-time" in kinds:
+        headers += ["MAE", "baseline", "10-90 % holds"]
+    if "next-activity" in kinds:
+        headers += ["next right", "baseline"]
+    if "outcome" in kinds:
+        headers += ["outcome", "baseline"]
+    shown = Table(*headers)
+    for row in [*found.cuts.iter_rows(named=True), {"at": None, **found.overall}]:
+        cells = [
+            "overall" if row["at"] is None else row["at"].date().isoformat(),
+            "" if row["at"] is None else f"{row['trained_on']:,}",
+            "" if row["at"] is None else f"{row['open']:,}",
+        ]
+        if "remaining-time" in kinds:
+            cells += [_maybe(row.get("mae_seconds"), _span),
+                      _maybe(row.get("baseline_mae_seconds"), _span),
+                      _maybe(row.get("interval_coverage"), _share)]  # fmt: skip
+        if "next-activity" in kinds:
+            cells += [_maybe(row.get("next_activity_accuracy"), _share),
+                      _maybe(row.get("baseline_next_activity_accuracy"), _share)]  # fmt: skip
+        if "outcome" in kinds:
+            if "outcome_auc" in row:
+                auc = _maybe(row.get("outcome_auc"), "{:.2f}".format)
+                brier = _maybe(row.get("outcome_brier"), "{:.3f}".format)
+                prior = _maybe(row.get("baseline_outcome_brier"), "{:.3f}".format)
+                cells += [f"AUC {auc}, Brier {brier}", f"Brier {prior}"]
+            else:
+                cells += [_maybe(row.get("outcome_accuracy"), _share),
+                          _maybe(row.get("baseline_outcome_accuracy"), _share)]  # fmt: skip
+        shown.add_row(*cells)
+    out.print(shown)
+
+
+def _share(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def _maybe(value: float | None, shown: Any) -> str:
+    return "n/a" if value is None else str(shown(value))

@@ -1,0 +1,784 @@
+"""Predictions for open cases, trained only on what was known then.
+
+At a moment T, the events are those knowable by T (`restatements.knowable`: recorded by
+then, or, for a log imported in bulk long after it happened, reached by its frontier) and
+that happened by T. From them alone come everything a prediction uses: which activities
+complete a case, the cases complete by T (the training cases), the vocabulary of the
+features and the models. An event recorded after T cannot change a prediction at T.
+
+A case is complete at T when its last event is one of the activities that complete a
+case (given, or those that usually end the log's cases, `timetravel.completing_activities`)
+or when it has been idle longer than 99 % of the gaps between two events of a case known
+then: many logs have no activity that ends their cases.
+
+Each training case gives observation points: at each of its events but the last, and
+half-way to the next one, with what was known of the case at that point (its prefix)
+and what happened after (the target). An open case at T is one observation at T. The
+features are the standard ones of predictive monitoring: the last three activities, how
+often each activity occurred, the prefix's length, the time elapsed, since the last event
+and between the last two, the time of day and the weekday, the latest value of each
+attribute and the resource, and the cases open at that moment (the workload).
+
+Three targets:
+
+- ``remaining-time``: the time until the case ends, its median with the 10th and 90th
+  percentiles (gradient-boosted trees with the quantile loss, on the log of the seconds);
+- ``next-activity``: the activity that comes next, with its probability;
+- ``outcome``: the activity the case ends with, each with its probability; or the
+  probability of an outcome (``outcome:activity:A``, ``outcome:attribute:K=V``, or a
+  deadline missed, ``outcome:slow:7d``).
+
+The models are scikit-learn's histogram gradient boosting, deterministic for the same
+points. `backtest` walks forward: at each cut it trains on what was known then and scores
+the cases open then against what happened later, beside two baselines: the mean remaining
+time of training points with the same last activity and prefix length, and the majority
+class.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import numpy as np
+import polars as pl
+
+from workbench.causes import Outcome
+from workbench.events import VOCABULARY, WorkbenchError
+from workbench.timetravel import completing_activities, without_superseded
+
+#: What can be predicted.
+TARGETS: Final = ("remaining-time", "next-activity", "outcome")
+QUANTILES: Final = (0.1, 0.5, 0.9)
+_MAX_POINTS: Final = 60_000  # training points a model learns from (whole cases, latest first)
+_MAX_COUNTED: Final = 40  # activities whose counts in the prefix are features
+_MAX_ATTRIBUTES: Final = 20  # attribute columns used as features
+_MAX_CATEGORIES: Final = 200  # values of a categorical feature kept (the rest: one "other")
+MIN_CASES: Final = 20  # completed cases a model needs
+_IDLE: Final = 0.99  # a case idle longer than this quantile of the gaps between events ended
+_ITERATIONS: Final = 100
+_HELD: Final = 0.25  # the share of training cases held out to calibrate the intervals
+
+
+class PredictionError(WorkbenchError):
+    """A prediction that cannot be made as asked (one line)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is predicted: ``kind`` is one of `TARGETS`; an outcome is the end activity,
+    or, with ``outcome``, whether a case has it (a `causes.Outcome`: activity:A,
+    attribute:K=V or slow:7d)."""
+
+    kind: str
+    text: str
+    outcome: Outcome | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        if text in TARGETS:
+            return cls(text, text)
+        if text.startswith("outcome:"):
+            try:
+                wanted = Outcome.parse(text.removeprefix("outcome:"))
+            except WorkbenchError as error:
+                raise PredictionError(f"--target {text}: {error}") from None
+            if wanted.kind not in ("activity", "attribute") and wanted.longer_than is None:
+                raise PredictionError(
+                    f"--target {text}: an outcome is activity:A, attribute:K=V or slow:7d"
+                    " (a deadline)"
+                )
+            return cls("outcome", text, wanted)
+        raise PredictionError(
+            f"--target {text!r}: choose remaining-time, next-activity, outcome, or"
+            " outcome:activity:A, outcome:attribute:K=V, outcome:slow:7d"
+        )
+
+    @property
+    def binary(self) -> bool:
+        return self.outcome is not None
+
+
+# ------------------------------------------------------------------ cases and points
+
+
+@dataclass
+class _Known:
+    """The events known at a moment, in case order, with each event's prefix features."""
+
+    at: datetime
+    events: pl.DataFrame  # one row per event: its prefix's features
+    cases: pl.DataFrame  # case_id, start, end, events, last_activity, complete, label
+    ending: list[str]
+    idle: timedelta | None
+    counted: list[str]
+    attributes: list[str]
+
+
+def _attribute_columns(events: pl.DataFrame) -> list[str]:
+    """The attribute columns worth using: not the vocabulary's, not constant, mostly set."""
+    found = []
+    for name, dtype in events.schema.items():
+        if name in VOCABULARY or name in ("known", "corrects"):
+            continue
+        if not (dtype.is_numeric() or dtype in (pl.String, pl.Categorical, pl.Boolean)):
+            continue
+        column = events[name]
+        if column.null_count() > 0.5 * len(column) or column.n_unique() < 2:
+            continue
+        found.append(name)
+    return found[:_MAX_ATTRIBUTES]
+
+
+def _known(
+    events: pl.DataFrame, at: datetime, ending: Sequence[str] | None, target: Target
+) -> _Known:
+    """What is known at ``at`` of ``events`` (already only those knowable by then)."""
+    wanted = target.outcome
+    if wanted is not None and wanted.attribute and wanted.attribute[0] not in events.columns:
+        raise PredictionError(
+            f"--target {target.text}: the log has no attribute {wanted.attribute[0]!r}"
+        )
+    events = events.filter(pl.col("timestamp") <= at).with_columns(
+        pl.col("case_id").cast(pl.String),
+        pl.col("activity").cast(pl.String),
+        pl.col("resource").cast(pl.String),
+    )
+    # A correction known by then replaces what it corrects (one recorded later does not).
+    events = without_superseded(events.lazy()).collect().sort("case_id", "timestamp", "position")
+    ends = list(ending) if ending else completing_activities(events.lazy(), presorted=True)
+    frequent = events["activity"].value_counts(sort=True)["activity"].to_list()
+    counted = sorted(frequent[:_MAX_COUNTED])
+    attributes = _attribute_columns(events)
+    prefix = events.with_columns(
+        pl.int_range(1, pl.len() + 1).over("case_id").alias("k"),
+        pl.col("timestamp").first().over("case_id").alias("start"),
+        pl.col("timestamp").shift(1).over("case_id").alias("previous"),
+        pl.col("activity").shift(1).over("case_id").alias("a2"),
+        pl.col("activity").shift(2).over("case_id").alias("a3"),
+        *[
+            (pl.col("activity") == name).cum_sum().over("case_id").alias(f"count {name}")
+            for name in counted
+        ],
+        *[
+            pl.col(name).forward_fill().over("case_id").alias(f"attribute {name}")
+            for name in attributes
+        ],
+    )
+    cases = prefix.group_by("case_id", maintain_order=True).agg(
+        start=pl.col("timestamp").first(),
+        end=pl.col("timestamp").last(),
+        events=pl.len(),
+        last_activity=pl.col("activity").last(),
+        label=_label(target),
+    )
+    gaps = prefix.select(
+        (pl.col("timestamp") - pl.col("previous")).drop_nulls().quantile(_IDLE, "higher")
+    ).item()
+    idle = gaps if isinstance(gaps, timedelta) else None
+    complete = pl.col("last_activity").is_in(ends)
+    if idle is not None:
+        complete = complete | (pl.lit(at) - pl.col("end") > idle)
+    cases = cases.with_columns(complete=complete)
+    return _Known(at, prefix, cases, ends, idle, counted, attributes)
+
+
+def _label(target: Target) -> pl.Expr:
+    """A case's outcome as an aggregation over its events."""
+    wanted = target.outcome
+    if wanted is None:
+        return pl.col("activity").last()
+    if wanted.kind == "activity":
+        return (pl.col("activity") == wanted.activity).any().cast(pl.String)
+    if wanted.kind == "attribute":
+        key, value = wanted.attribute  # type: ignore[misc]
+        return (pl.col(key).cast(pl.String) == value).any().cast(pl.String)
+    assert wanted.longer_than is not None
+    span = pl.col("timestamp").last() - pl.col("timestamp").first()
+    return (span > wanted.longer_than).cast(pl.String)
+
+
+def _training_points(known: _Known) -> pl.DataFrame:
+    """Observation points of the complete cases, latest-ending first, up to the cap: two
+    per gap between events, each at a moment drawn in the gap (the same draw for the same
+    case and event), with the targets, and a ``weight`` that is the gap's share of time.
+
+    That is the case as an observer at a random moment finds it: in a long gap more often
+    than in a short one, and anywhere in it. (Points half-way through each gap would tell
+    a model that the next event comes after as long as the case has waited already.)"""
+    done = known.cases.filter(pl.col("complete") & (pl.col("events") > 1)).sort(
+        "end", "case_id", descending=[True, False]
+    )
+    done = done.filter((2 * (pl.col("events") - 1)).cum_sum() <= max(_MAX_POINTS, 2))
+    steps = (
+        known.events.join(done.select("case_id", "end", "label"), on="case_id")
+        .with_columns(
+            following=pl.col("timestamp").shift(-1).over("case_id"),
+            next_activity=pl.col("activity").shift(-1).over("case_id"),
+        )
+        .filter(pl.col("following").is_not_null())
+        .with_columns(gap=pl.col("following") - pl.col("timestamp"))
+    )
+    drawn = [
+        steps.with_columns(
+            obs=pl.col("timestamp") + pl.col("gap") * _draw(pl.struct("case_id", "k"), seed)
+        )
+        for seed in (11, 29)
+    ]
+    points = pl.concat(drawn).sort("case_id", "k", "obs")
+    seconds = points["gap"].dt.total_microseconds().cast(pl.Float64)
+    mean = seconds.mean()
+    return points.with_columns(
+        remaining=(pl.col("end") - pl.col("obs")).dt.total_microseconds() / 1e6,
+        weight=seconds / mean if mean else pl.lit(1.0),
+        held=_draw(pl.col("case_id"), 53) < _HELD,  # whole cases: to calibrate intervals
+    ).drop("gap")
+
+
+def _draw(key: pl.Expr, seed: int) -> pl.Expr:
+    """A number in [0, 1) drawn from ``key`` (the same for the same key and seed)."""
+    return (key.hash(seed=seed) % 1_000_003).cast(pl.Float64) / 1_000_003
+
+
+def _open_points(known: _Known) -> pl.DataFrame:
+    """One observation per open case: its whole prefix, at the moment."""
+    open_cases = known.cases.filter(~pl.col("complete")).select("case_id")
+    last = known.events.group_by("case_id", maintain_order=True).last()
+    return last.join(open_cases, on="case_id").with_columns(
+        obs=pl.lit(known.at).cast(last.schema["timestamp"])
+    )
+
+
+# ------------------------------------------------------------------ features
+
+
+@dataclass
+class _Encoding:
+    """How points become a matrix: the categories of each categorical column (learned on
+    the training points) and which columns are categorical."""
+
+    categories: dict[str, list[Any]]
+    numeric: list[str]
+    starts: np.ndarray = field(repr=False)
+    ends: np.ndarray = field(repr=False)
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.categories, *self.numeric]
+
+    @property
+    def mask(self) -> list[bool]:
+        return [True] * len(self.categories) + [False] * len(self.numeric)
+
+
+def _encoding(known: _Known, points: pl.DataFrame) -> _Encoding:
+    categorical = ["activity", "a2", "a3", "resource"]
+    numeric = ["k", "elapsed", "since_last", "gap", "hour", "weekday", "workload"]
+    numeric += [f"count {name}" for name in known.counted]
+    for name in known.attributes:
+        column = f"attribute {name}"
+        (numeric if points.schema[column].is_numeric() else categorical).append(column)
+    categories = {}
+    for column in categorical:
+        values = points[column].cast(pl.String).drop_nulls().value_counts(sort=True)
+        categories[column] = sorted(values[column].head(_MAX_CATEGORIES).to_list())
+    micros = known.cases.with_columns(
+        open_end=pl.when(pl.col("complete")).then(pl.col("end")).otherwise(None)
+    ).select(pl.col("start").dt.epoch("us"), pl.col("open_end").dt.epoch("us").fill_null(2**62))
+    return _Encoding(
+        categories,
+        numeric,
+        np.sort(micros["start"].to_numpy()),
+        np.sort(micros["open_end"].to_numpy()),
+    )
+
+
+def _matrix(encoding: _Encoding, points: pl.DataFrame) -> np.ndarray:
+    """The points' features as floats (categories as codes, unknown values as one more
+    code, missing ones as NaN)."""
+    obs = points["obs"].dt.epoch("us").to_numpy()
+    workload = np.searchsorted(encoding.starts, obs, side="right") - np.searchsorted(
+        encoding.ends, obs, side="right"
+    )
+    derived = points.select(
+        k=pl.col("k").cast(pl.Float64),
+        elapsed=(pl.col("obs") - pl.col("start")).dt.total_microseconds() / 1e6,
+        since_last=(pl.col("obs") - pl.col("timestamp")).dt.total_microseconds() / 1e6,
+        gap=(pl.col("timestamp") - pl.col("previous")).dt.total_microseconds() / 1e6,
+        hour=pl.col("obs").dt.hour() + pl.col("obs").dt.minute() / 60,
+        weekday=pl.col("obs").dt.weekday().cast(pl.Float64),
+    ).with_columns(workload=pl.Series(workload.astype(np.float64)))
+    columns = []
+    for column, values in encoding.categories.items():
+        codes = {value: float(i) for i, value in enumerate(values)}
+        raw = points[column].cast(pl.String)
+        coded = raw.replace_strict(codes, default=float(len(values)), return_dtype=pl.Float64)
+        columns.append(coded.set(raw.is_null(), None).fill_null(math.nan).to_numpy())
+    for column in encoding.numeric:
+        source = derived if column in derived.columns else points
+        columns.append(source[column].cast(pl.Float64).fill_null(math.nan).to_numpy())
+    return np.column_stack(columns) if columns else np.zeros((points.height, 0))
+
+
+def _fitted(
+    classify: bool,
+    encoding: _Encoding,
+    features: np.ndarray,
+    target: np.ndarray,
+    weights: np.ndarray,
+    **options: Any,
+) -> Any:
+    """A model fitted on the points (on one thread: see `_one_thread`)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    if classify:  # a tree per class and round: fewer, longer steps
+        model: Any = HistGradientBoostingClassifier(
+            max_iter=_ITERATIONS // 2,
+            learning_rate=0.2,
+            categorical_features=encoding.mask,
+            early_stopping=False,
+            random_state=0,
+        )
+    else:
+        model = HistGradientBoostingRegressor(
+            max_iter=_ITERATIONS,
+            categorical_features=encoding.mask,
+            early_stopping=False,
+            random_state=0,
+            **options,
+        )
+    model.fit(features, target, sample_weight=weights)
+    return model
+
+
+def _one_thread() -> Any:
+    """The trees fitted and asked on one thread: their own threads, beside Polars' and
+    other sessions', spin far more than they work (a minute instead of a second on two
+    cores). The limit holds for the libraries loaded when it is set: the trees' first."""
+    import sklearn.ensemble  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1)
+
+
+# ------------------------------------------------------------------ predicting
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Per open case at ``at``: ``case_id``, ``prefix_length``, ``elapsed_seconds``,
+    ``last_activity`` and the target's columns (remaining time: ``remaining_seconds`` with
+    ``remaining_low_seconds`` and ``remaining_high_seconds``, the 10th and 90th
+    percentiles; next activity: ``next_activity``, ``probability`` and ``probabilities``;
+    outcome: ``outcome``, ``probability``, ``probabilities``). ``trained_on``: the
+    complete cases known then; ``points``: the observations the models learned from."""
+
+    target: Target
+    at: datetime
+    table: pl.DataFrame
+    trained_on: int
+    points: int
+    completed_by: list[str]
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return self.table.to_dicts()
+
+
+def predict(
+    events: pl.DataFrame,
+    at: datetime,
+    target: Target,
+    *,
+    completed_by: Sequence[str] | None = None,
+) -> Predictions:
+    """Predictions at ``at`` for the cases open then, from ``events`` knowable by then
+    (those that happened later are left out here)."""
+    with _one_thread():
+        return _predict(events, at, target, completed_by)
+
+
+def _predict(
+    events: pl.DataFrame, at: datetime, target: Target, completed_by: Sequence[str] | None
+) -> Predictions:
+    known = _known(events, at, completed_by, target)
+    training = _training_points(known)
+    trained_on = training["case_id"].n_unique() if training.height else 0
+    if trained_on < MIN_CASES:
+        raise PredictionError(
+            f"at {at.isoformat()}: {trained_on} case(s) had completed (by "
+            f"{', '.join(known.ending) or 'no end activity'}); a model needs {MIN_CASES}"
+        )
+    points = _open_points(known)
+    table = points.select(
+        "case_id",
+        prefix_length=pl.col("k"),
+        elapsed_seconds=(pl.col("obs") - pl.col("start")).dt.total_microseconds() / 1e6,
+        last_activity=pl.col("activity"),
+    )
+    encoding = _encoding(known, training)
+    features = _matrix(encoding, training)
+    wanted = _matrix(encoding, points)
+    if target.kind == "remaining-time":
+        weights = training["weight"].to_numpy()
+        held = training["held"].to_numpy()
+        seconds = training["remaining"].to_numpy()
+        found = _remaining(encoding, features, seconds, weights, held, wanted)
+        table = table.with_columns(
+            remaining_seconds=found[:, 1],
+            remaining_low_seconds=found[:, 0],
+            remaining_high_seconds=found[:, 2],
+        )
+    else:
+        labels = training["next_activity" if target.kind == "next-activity" else "label"]
+        weights = training["weight"].to_numpy()
+        classes, chances = _classify(encoding, features, labels.to_list(), weights, wanted)
+        best = chances.argmax(axis=1) if len(classes) else np.zeros(0, dtype=int)
+        name = "next_activity" if target.kind == "next-activity" else "outcome"
+        table = table.with_columns(
+            pl.Series(name, [classes[i] for i in best], dtype=pl.String),
+            probability=pl.Series(chances[np.arange(len(best)), best], dtype=pl.Float64),
+            probabilities=pl.Series(
+                [
+                    [{"value": c, "probability": float(p)}
+                     for c, p in sorted(zip(classes, row, strict=True), key=lambda cp: -cp[1])[:5]]
+                    for row in chances
+                ],
+                dtype=pl.List(pl.Struct({"value": pl.String, "probability": pl.Float64})),
+            ),
+        )  # fmt: skip
+    return Predictions(target, at, table.sort("case_id"), trained_on, training.height, known.ending)
+
+
+def _remaining(
+    encoding: _Encoding,
+    features: np.ndarray,
+    seconds: np.ndarray,
+    weights: np.ndarray,
+    held: np.ndarray,
+    wanted: np.ndarray,
+) -> np.ndarray:
+    """The 10th, 50th and 90th percentile of the remaining seconds, per wanted point,
+    learned on the logarithm (a percentile of it is one of the seconds).
+
+    The interval is conformalized (Romano et al., 2019): the quantile models learn from
+    the points not ``held`` out, and the held-out cases' points say how far outside the
+    interval the truth falls; the interval widens (or narrows) by that much at 80 %."""
+    logged = np.log1p(np.maximum(seconds, 0.0))
+    found = np.zeros((len(wanted), len(QUANTILES)))
+    if not len(wanted):
+        return found
+    learn = ~held if held.any() and (~held).any() else np.ones(len(held), dtype=bool)
+    margin = 0.0
+    for column, quantile in enumerate(QUANTILES):
+        model = _fitted(
+            False, encoding, features[learn], logged[learn], weights[learn],
+            loss="quantile", quantile=quantile,
+        )  # fmt: skip
+        found[:, column] = model.predict(wanted)
+        if learn.all():
+            continue
+        guessed = model.predict(features[held])
+        if column == 0:
+            low = guessed
+        elif column == len(QUANTILES) - 1:
+            outside = np.maximum(low - logged[held], logged[held] - guessed)
+            margin = _weighted_quantile(outside, weights[held], QUANTILES[-1] - QUANTILES[0])
+    found[:, 0] -= margin
+    found[:, -1] += margin
+    found = np.maximum(np.expm1(found), 0.0)
+    found.sort(axis=1)  # the models may cross: the interval stays an interval
+    return found
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, share: float) -> float:
+    """The smallest value at or below which ``share`` of the weight lies."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    if not len(cumulative) or cumulative[-1] <= 0:
+        return 0.0
+    index = int(np.searchsorted(cumulative, share * cumulative[-1], side="left"))
+    return float(values[order][min(index, len(order) - 1)])
+
+
+def _classify(
+    encoding: _Encoding,
+    features: np.ndarray,
+    labels: list[str],
+    weights: np.ndarray,
+    wanted: np.ndarray,
+) -> tuple[list[str], np.ndarray]:
+    """The classes and each wanted point's probability of each."""
+    classes = sorted(set(labels))
+    if not len(wanted):
+        return classes, np.zeros((0, len(classes)))
+    if len(classes) == 1:
+        return classes, np.ones((len(wanted), 1))
+    model = _fitted(True, encoding, features, np.array(labels, dtype=object), weights)
+    order = [classes.index(c) for c in model.classes_]
+    chances = np.zeros((len(wanted), len(classes)))
+    chances[:, order] = model.predict_proba(wanted)
+    return classes, chances
+
+
+# ------------------------------------------------------------------ backtesting
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Predictions at each cut scored against what happened later: per cut (``cuts``:
+    ``at``, ``trained_on``, ``open``, and per target its scores beside the baselines') and
+    over every cut's open cases together (``overall``)."""
+
+    targets: tuple[Target, ...]
+    every: str
+    cuts: pl.DataFrame
+    overall: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "every": self.every,
+            "targets": [t.text for t in self.targets],
+            "cuts": self.cuts.to_dicts(),
+            "overall": self.overall,
+        }
+
+
+def backtest(
+    events: pl.DataFrame,
+    *,
+    every: str = "1mo",
+    targets: Sequence[Target] = (),
+    completed_by: Sequence[str] | None = None,
+) -> Backtest:
+    """Walk forward through ``events`` (with ``known``: when each became knowable): at each
+    cut, every ``every`` (``1w``, ``1mo``, ``1q``), train on what was known then and score
+    the cases open then against what happened later (all of ``events``); a cut where
+    fewer than `MIN_CASES` cases had completed is left out. Every target by default."""
+    chosen = tuple(targets) or tuple(Target.parse(t) for t in TARGETS)
+    if events.is_empty():
+        raise PredictionError("no events to backtest on")
+    outcome = next((t for t in chosen if t.kind == "outcome"), Target.parse("outcome"))
+    first, last = events["timestamp"].min(), events["timestamp"].max()
+    assert isinstance(first, datetime)
+    assert isinstance(last, datetime)
+    try:
+        moments = pl.datetime_range(first, last, every, eager=True, time_zone="UTC")
+    except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
+        raise PredictionError(f"--every {every!r}: say 1w, 2w, 1mo or 1q") from None
+    moments = moments.dt.truncate(every).unique().sort().filter(moments.dt.truncate(every) > first)
+    final = _known(events, last, completed_by, outcome)
+    truth = final.cases.select(
+        "case_id",
+        end_final=pl.col("end"),
+        complete_final=pl.col("complete"),
+        label_final=pl.col("label"),
+    )
+    rows: list[dict[str, Any]] = []
+    pooled: dict[str, list[Any]] = {}
+    with _one_thread():
+        for at in moments.to_list():
+            _cut(events, at, truth, chosen, outcome, completed_by, rows, pooled)
+    if not rows:
+        raise PredictionError(
+            f"no cut every {every} had {MIN_CASES} completed cases before it: try a shorter --every"
+        )
+    return Backtest(chosen, every, pl.DataFrame(rows), _overall(chosen, pooled))
+
+
+def _cut(
+    events: pl.DataFrame,
+    at: datetime,
+    truth: pl.DataFrame,
+    chosen: Sequence[Target],
+    outcome: Target,
+    completed_by: Sequence[str] | None,
+    rows: list[dict[str, Any]],
+    pooled: dict[str, list[Any]],
+) -> None:
+    """One cut of `backtest`: its row, and its scored pairs added to the pooled ones."""
+    visible = events.filter((pl.col("known") <= at) & (pl.col("timestamp") <= at))
+    known = _known(visible, at, completed_by, outcome)
+    training = _training_points(known)
+    trained_on = training["case_id"].n_unique() if training.height else 0
+    if trained_on < MIN_CASES:
+        return
+    points = _open_points(known).join(truth, on="case_id", how="left")
+    following = _following(events, visible, points["case_id"])
+    points = points.join(following, on="case_id", how="left")
+    encoding = _encoding(known, training)
+    features = _matrix(encoding, training)
+    wanted = _matrix(encoding, points)
+    row: dict[str, Any] = {"at": at, "trained_on": trained_on, "open": points.height}
+    for target in chosen:
+        scored = _score(target, encoding, training, features, points, wanted, at)
+        row.update(scored.pop("row"))
+        for name, values in scored.items():
+            pooled.setdefault(name, []).extend(values)
+    rows.append(row)
+
+
+def _following(events: pl.DataFrame, visible: pl.DataFrame, cases: pl.Series) -> pl.DataFrame:
+    """Per case, the first activity not yet known at the cut (``actual_next``)."""
+    later = (
+        events.with_columns(pl.col("case_id").cast(pl.String), pl.col("activity").cast(pl.String))
+        .filter(pl.col("case_id").is_in(cases.implode()))
+        .join(visible.select("position"), on="position", how="anti")
+        .sort("case_id", "timestamp", "position")
+    )
+    return later.group_by("case_id").agg(actual_next=pl.col("activity").first())
+
+
+def _score(
+    target: Target,
+    encoding: _Encoding,
+    training: pl.DataFrame,
+    features: np.ndarray,
+    points: pl.DataFrame,
+    wanted: np.ndarray,
+    at: datetime,
+) -> dict[str, Any]:
+    """One target at one cut: the row's scores, and the pairs to pool over the cuts."""
+    weights = training["weight"].to_numpy()
+    if target.kind == "remaining-time":
+        done = points["complete_final"].fill_null(False).to_numpy()
+        until = points.select((pl.col("end_final") - pl.lit(at)).dt.total_microseconds() / 1e6)
+        actual = np.maximum(until.to_series().fill_null(0.0).to_numpy(), 0.0)
+        seconds = training["remaining"].to_numpy()
+        held = training["held"].to_numpy()
+        found = _remaining(encoding, features, seconds, weights, held, wanted[done])
+        baseline = _baseline_remaining(training, points.filter(pl.Series(done)))
+        truth = actual[done]
+        errors = np.abs(found[:, 1] - truth)
+        inside = (found[:, 0] <= truth) & (truth <= found[:, 2])
+        base = np.abs(baseline - truth)
+        return {
+            "row": {
+                "remaining_scored": int(done.sum()),
+                "mae_seconds": _mean(errors),
+                "baseline_mae_seconds": _mean(base),
+                "interval_coverage": _mean(inside),
+            },
+            "errors": errors.tolist(),
+            "baseline_errors": base.tolist(),
+            "inside": inside.tolist(),
+        }
+    if target.kind == "next-activity":
+        has = points["actual_next"].is_not_null().to_numpy()
+        labels = training["next_activity"].to_list()
+        classes, chances = _classify(encoding, features, labels, weights, wanted[has])
+        guessed = [classes[i] for i in chances.argmax(axis=1)] if len(classes) else []
+        actual_next = points["actual_next"].to_numpy()[has].tolist()
+        majority = max(sorted(set(labels)), key=labels.count)
+        right = [g == a for g, a in zip(guessed, actual_next, strict=True)]
+        base = [majority == a for a in actual_next]
+        return {
+            "row": {
+                "next_scored": len(right),
+                "next_activity_accuracy": _mean(right),
+                "baseline_next_activity_accuracy": _mean(base),
+            },
+            "next_right": right,
+            "next_baseline_right": base,
+        }
+    done = points["complete_final"].fill_null(False).to_numpy()
+    labels = training["label"].to_list()
+    classes, chances = _classify(encoding, features, labels, weights, wanted[done])
+    actual = points["label_final"].to_numpy()[done].tolist()
+    cases_labels = training.group_by("case_id").agg(pl.col("label").first())["label"].to_list()
+    if target.binary:
+        column = classes.index("true") if "true" in classes else None
+        chance = chances[:, column] if column is not None else np.zeros(len(actual))
+        positive = np.array([a == "true" for a in actual], dtype=bool)
+        prior = cases_labels.count("true") / len(cases_labels) if cases_labels else 0.0
+        brier = (chance - positive) ** 2
+        base = (prior - positive) ** 2
+        return {
+            "row": {
+                "outcome_scored": len(actual),
+                "outcome_auc": _auc(chance, positive),
+                "outcome_brier": _mean(brier),
+                "baseline_outcome_brier": _mean(base),
+            },
+            "chances": chance.tolist(),
+            "positives": positive.tolist(),
+            "brier": brier.tolist(),
+            "baseline_brier": base.tolist(),
+        }
+    guessed = [classes[i] for i in chances.argmax(axis=1)] if len(classes) else []
+    majority = max(sorted(set(cases_labels)), key=cases_labels.count)
+    right = [g == a for g, a in zip(guessed, actual, strict=True)]
+    base = [majority == a for a in actual]
+    return {
+        "row": {
+            "outcome_scored": len(right),
+            "outcome_accuracy": _mean(right),
+            "baseline_outcome_accuracy": _mean(base),
+        },
+        "outcome_right": right,
+        "outcome_baseline_right": base,
+    }
+
+
+def _baseline_remaining(training: pl.DataFrame, points: pl.DataFrame) -> np.ndarray:
+    """The mean remaining seconds of the training points with the same last activity and
+    prefix length (else the same last activity, else all), weighted as the models weigh
+    them."""
+    mean = (pl.col("remaining") * pl.col("weight")).sum() / pl.col("weight").sum()
+    by_both = training.group_by("activity", "k").agg(both=mean)
+    by_last = training.group_by("activity").agg(last=mean)
+    overall = float(training.select(mean).item() or 0.0)
+    found = (
+        points.select("case_id", "activity", "k")
+        .join(by_both, on=["activity", "k"], how="left", maintain_order="left")
+        .join(by_last, on="activity", how="left", maintain_order="left")
+        .select(pl.coalesce("both", "last", pl.lit(overall)))
+    )
+    return found.to_series().to_numpy().astype(np.float64)
+
+
+def _overall(chosen: Sequence[Target], pooled: dict[str, list[Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    kinds = {t.kind for t in chosen}
+    if "remaining-time" in kinds:
+        errors = np.array(pooled.get("errors", []))
+        found["remaining_scored"] = len(errors)
+        found["mae_seconds"] = _mean(errors)
+        found["median_ae_seconds"] = float(np.median(errors)) if len(errors) else None
+        found["baseline_mae_seconds"] = _mean(np.array(pooled.get("baseline_errors", [])))
+        found["interval_coverage"] = _mean(np.array(pooled.get("inside", [])))
+    if "next-activity" in kinds:
+        found["next_scored"] = len(pooled.get("next_right", []))
+        found["next_activity_accuracy"] = _mean(pooled.get("next_right", []))
+        found["baseline_next_activity_accuracy"] = _mean(pooled.get("next_baseline_right", []))
+    if "outcome" in kinds:
+        if "chances" in pooled:
+            positives = np.array(pooled["positives"], dtype=bool)
+            found["outcome_scored"] = len(positives)
+            found["outcome_auc"] = _auc(np.array(pooled["chances"]), positives)
+            found["outcome_brier"] = _mean(pooled["brier"])
+            found["baseline_outcome_brier"] = _mean(pooled["baseline_brier"])
+        else:
+            found["outcome_scored"] = len(pooled.get("outcome_right", []))
+            found["outcome_accuracy"] = _mean(pooled.get("outcome_right", []))
+            found["baseline_outcome_accuracy"] = _mean(pooled.get("outcome_baseline_right", []))
+    return found
+
+
+def _mean(values: Any) -> float | None:
+    array = np.asarray(values, dtype=np.float64)
+    return float(array.mean()) if array.size else None
+
+
+def _auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """The area under the ROC curve (Mann-Whitney, ties counted half); None without both
+    classes."""
+    from scipy.stats import rankdata
+
+    ones, zeros = int(positive.sum()), int((~positive).sum())
+    if not ones or not zeros:
+        return None
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - ones * (ones + 1) / 2) / (ones * zeros))

@@ -61,6 +61,7 @@ MIN_CASES: Final = 20  # completed cases a model needs
 _IDLE: Final = 0.99  # a case idle longer than this quantile of the gaps between events ended
 _ITERATIONS: Final = 100
 _HELD: Final = 0.25  # the share of training cases held out to calibrate the intervals
+_LEAST_CHANCE: Final = 0.05  # a case's weight is at most 20 times another's for censoring
 
 
 class PredictionError(WorkbenchError):
@@ -213,8 +214,9 @@ def _training_points(known: _Known) -> pl.DataFrame:
         "end", "case_id", descending=[True, False]
     )
     done = done.filter((2 * (pl.col("events") - 1)).cum_sum() <= max(_MAX_POINTS, 2))
+    done = done.with_columns(chance=_completion_chance(known))
     steps = (
-        known.events.join(done.select("case_id", "end", "label"), on="case_id")
+        known.events.join(done.select("case_id", "end", "label", "chance"), on="case_id")
         .with_columns(
             following=pl.col("timestamp").shift(-1).over("case_id"),
             next_activity=pl.col("activity").shift(-1).over("case_id"),
@@ -222,6 +224,27 @@ def _training_points(known: _Known) -> pl.DataFrame:
         .filter(pl.col("following").is_not_null())
         .with_columns(gap=pl.col("following") - pl.col("timestamp"))
     )
+    if known.idle is not None:
+        # A case that ended without an end activity still looked open to an observer
+        # until it had been idle long enough: its last event, then nothing left.
+        idle = known.idle
+        tails = (
+            known.events.join(
+                done.filter(~pl.col("last_activity").is_in(known.ending)).select(
+                    "case_id", "end", "label", "chance"
+                ),
+                on="case_id",
+            )
+            .filter(pl.col("timestamp") == pl.col("end"))
+            .group_by("case_id", maintain_order=True)
+            .last()
+            .with_columns(
+                following=pl.col("timestamp") + idle,
+                next_activity=pl.lit(None, pl.String),
+                gap=pl.lit(idle),
+            )
+        )
+        steps = pl.concat([steps, tails.select(steps.columns)])
     drawn = [
         steps.with_columns(
             obs=pl.col("timestamp") + pl.col("gap") * _draw(pl.struct("case_id", "k"), seed)
@@ -229,13 +252,44 @@ def _training_points(known: _Known) -> pl.DataFrame:
         for seed in (11, 29)
     ]
     points = pl.concat(drawn).sort("case_id", "k", "obs")
-    seconds = points["gap"].dt.total_microseconds().cast(pl.Float64)
-    mean = seconds.mean()
+    # A gap's share of time, over the chance that its case had completed by the moment.
+    weight = points["gap"].dt.total_microseconds().cast(pl.Float64) / points["chance"]
+    total = weight.sum()
     return points.with_columns(
-        remaining=(pl.col("end") - pl.col("obs")).dt.total_microseconds() / 1e6,
-        weight=seconds / mean if mean else pl.lit(1.0),
+        remaining=((pl.col("end") - pl.col("obs")).dt.total_microseconds() / 1e6).clip(0.0),
+        weight=weight * (len(weight) / total) if total else pl.lit(1.0),
         held=_draw(pl.col("case_id"), 53) < _HELD,  # whole cases: to calibrate intervals
-    ).drop("gap")
+    ).drop("gap", "chance")
+
+
+def _completion_chance(known: _Known) -> pl.Expr:
+    """Per complete case, the chance that a case started when it did had completed by
+    the moment: the Kaplan-Meier estimate of the durations, the open cases censored at
+    the moment. Only the cases that completed by then can be learned from, and the long
+    ones have had less time to: weighting each by the inverse of this chance
+    (inverse probability of censoring weighting) gives the long ones back their share."""
+    cases = known.cases.select(
+        seconds=pl.when(pl.col("complete"))
+        .then(pl.col("end") - pl.col("start"))
+        .otherwise(pl.lit(known.at) - pl.col("start"))
+        .dt.total_microseconds()
+        / 1e6,
+        ended=pl.col("complete"),
+    ).sort("seconds")
+    seconds = cases["seconds"].to_numpy()
+    ended = cases["ended"].to_numpy()
+    times, first = np.unique(seconds, return_index=True)
+    at_risk = len(seconds) - first
+    events = np.add.reduceat(ended.astype(np.int64), first) if len(first) else first
+    surviving = np.cumprod(1.0 - events / np.maximum(at_risk, 1))
+    since = (pl.lit(known.at) - pl.col("start")).dt.total_microseconds() / 1e6
+
+    def chance(spans: pl.Series) -> pl.Series:
+        where = np.searchsorted(times, spans.to_numpy(), side="right") - 1
+        done = np.where(where >= 0, 1.0 - surviving[np.maximum(where, 0)], 0.0)
+        return pl.Series(np.maximum(done, _LEAST_CHANCE))
+
+    return since.map_batches(chance, return_dtype=pl.Float64)
 
 
 def _draw(key: pl.Expr, seed: int) -> pl.Expr:
@@ -510,7 +564,12 @@ def _classify(
     weights: np.ndarray,
     wanted: np.ndarray,
 ) -> tuple[list[str], np.ndarray]:
-    """The classes and each wanted point's probability of each."""
+    """The classes and each wanted point's probability of each (points without a label,
+    such as a case's end for its next activity, are not learned from)."""
+    keep = np.array([label is not None for label in labels], dtype=bool)
+    if not keep.all():
+        features, weights = features[keep], weights[keep]
+        labels = [label for label in labels if label is not None]
     classes = sorted(set(labels))
     if not len(wanted):
         return classes, np.zeros((0, len(classes)))
@@ -669,6 +728,7 @@ def _score(
         has = points["actual_next"].is_not_null().to_numpy()
         labels = training["next_activity"].to_list()
         classes, chances = _classify(encoding, features, labels, weights, wanted[has])
+        labels = [label for label in labels if label is not None]
         guessed = [classes[i] for i in chances.argmax(axis=1)] if len(classes) else []
         actual_next = points["actual_next"].to_numpy()[has].tolist()
         majority = max(sorted(set(labels)), key=labels.count)
@@ -726,7 +786,9 @@ def _baseline_remaining(training: pl.DataFrame, points: pl.DataFrame) -> np.ndar
     """The mean remaining seconds of the training points with the same last activity and
     prefix length (else the same last activity, else all), weighted as the models weigh
     them."""
-    mean = (pl.col("remaining") * pl.col("weight")).sum() / pl.col("weight").sum()
+    mean = pl.when(pl.col("weight").sum() > 0).then(
+        (pl.col("remaining") * pl.col("weight")).sum() / pl.col("weight").sum()
+    )
     by_both = training.group_by("activity", "k").agg(both=mean)
     by_last = training.group_by("activity").agg(last=mean)
     overall = float(training.select(mean).item() or 0.0)

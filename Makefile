@@ -49,7 +49,7 @@ test: lint docs
 
 # Each benchmark's output is kept in benchmarks/out/NAME.txt, headed by its command, the
 # commit and the time; benchmarks/README.md is then written from those outputs.
-BENCHMARKS := import_csv import_xes memory projections activities timetravel pages cli query browser scale spark mining rules backends
+BENCHMARKS := import_csv import_xes memory projections activities timetravel pages cli query browser scale spark mining rules predictions backends
 bench: $(VENV)/.installed-dev
 	mkdir -p benchmarks/out
 	for name in $(BENCHMARKS); do \

@@ -298,7 +298,7 @@ else:
         kept_file = rulefiles.write(given.skeleton, log=log)
     listed = other.as_dict()["rules"]
     # Every case with a deviation (an activity's count too, which no pair lists).
-    deviating = set(other.deviations)
+    deviating = {case for case, found in other.deviations.items() if found}
     fitness = sum(other.fitness(case) for case in deviating) + cases_total - len(deviating)
 if not listed:
     st.info("No rule reaches that support and confidence: lower them, or upload rules.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 import pytest
@@ -56,6 +57,19 @@ def test_token_replay_fitness_and_precision_equal_pm4py(logs, log, top) -> None:
     assert ours.cases.height == events.select(pl.col("case_id").n_unique()).collect().item()
 
 
+def assert_same_tokens(ours: list[Any], theirs: list[dict[str, Any]]) -> None:
+    """Per trace, the tokens, the fitness and whether it fits are pm4py's."""
+    for mine, pm4py in zip(ours, theirs, strict=True):
+        assert (mine.missing, mine.consumed, mine.remaining, mine.produced) == (
+            pm4py["missing_tokens"],
+            pm4py["consumed_tokens"],
+            pm4py["remaining_tokens"],
+            pm4py["produced_tokens"],
+        )
+        assert mine.fitness == pm4py["trace_fitness"]
+        assert mine.fits == pm4py["trace_is_fit"]
+
+
 def test_each_variant_replays_as_pm4py_replays_it(logs) -> None:
     from workbench import replay
 
@@ -69,15 +83,7 @@ def test_each_variant_replays_as_pm4py_replays_it(logs) -> None:
             mining._variant_frame(sequences), model.net, model.initial, model.final, **KEYS
         )
     assert len(ours) == len(theirs) == 846
-    for mine, pm4py in zip(ours, theirs, strict=True):
-        assert (mine.missing, mine.consumed, mine.remaining, mine.produced) == (
-            pm4py["missing_tokens"],
-            pm4py["consumed_tokens"],
-            pm4py["remaining_tokens"],
-            pm4py["produced_tokens"],
-        )
-        assert mine.fitness == pm4py["trace_fitness"]
-        assert mine.fits == pm4py["trace_is_fit"]
+    assert_same_tokens(ours, theirs)
     assert any(not mine.fits for mine in ours)  # the noise threshold leaves some out
 
 
@@ -100,15 +106,7 @@ def test_token_replay_equals_pm4py_on_traces_that_are_all_distinct(seed) -> None
         precision = mining.pm4py().precision_token_based_replay(
             frame, model.net, model.initial, model.final, **KEYS
         )
-    for mine, pm4py in zip(ours, theirs, strict=True):
-        assert (mine.missing, mine.consumed, mine.remaining, mine.produced) == (
-            pm4py["missing_tokens"],
-            pm4py["consumed_tokens"],
-            pm4py["remaining_tokens"],
-            pm4py["produced_tokens"],
-        )
-        assert mine.fitness == pm4py["trace_fitness"]
-        assert mine.fits == pm4py["trace_is_fit"]
+    assert_same_tokens(ours, theirs)
     assert sum(not mine.fits for mine in ours) > 100
     assert replay.precision([(s, 1) for s in sequences], model) == pytest.approx(
         precision, abs=1e-12

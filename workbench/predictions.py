@@ -729,20 +729,8 @@ def _score(
         labels = training["next_activity"].to_list()
         classes, chances = _classify(encoding, features, labels, weights, wanted[has])
         labels = [label for label in labels if label is not None]
-        guessed = [classes[i] for i in chances.argmax(axis=1)] if len(classes) else []
         actual_next = points["actual_next"].to_numpy()[has].tolist()
-        majority = max(sorted(set(labels)), key=labels.count)
-        right = [g == a for g, a in zip(guessed, actual_next, strict=True)]
-        base = [majority == a for a in actual_next]
-        return {
-            "row": {
-                "next_scored": len(right),
-                "next_activity_accuracy": _mean(right),
-                "baseline_next_activity_accuracy": _mean(base),
-            },
-            "next_right": right,
-            "next_baseline_right": base,
-        }
+        return _accuracy("next", "next_activity", classes, chances, actual_next, labels)
     done = points["complete_final"].fill_null(False).to_numpy()
     labels = training["label"].to_list()
     classes, chances = _classify(encoding, features, labels, weights, wanted[done])
@@ -767,18 +755,32 @@ def _score(
             "brier": brier.tolist(),
             "baseline_brier": base.tolist(),
         }
+    return _accuracy("outcome", "outcome", classes, chances, actual, cases_labels)
+
+
+def _accuracy(
+    kind: str,
+    measure: str,
+    classes: list[str],
+    chances: np.ndarray,
+    actual: list[str],
+    labels: list[str],
+) -> dict[str, Any]:
+    """The likeliest class against what happened, beside the majority class of
+    ``labels``: the row's ``{kind}_scored``, ``{measure}_accuracy`` and its baseline's, and
+    the pairs to pool."""
     guessed = [classes[i] for i in chances.argmax(axis=1)] if len(classes) else []
-    majority = max(sorted(set(cases_labels)), key=cases_labels.count)
+    majority = max(sorted(set(labels)), key=labels.count) if labels else None
     right = [g == a for g, a in zip(guessed, actual, strict=True)]
     base = [majority == a for a in actual]
     return {
         "row": {
-            "outcome_scored": len(right),
-            "outcome_accuracy": _mean(right),
-            "baseline_outcome_accuracy": _mean(base),
+            f"{kind}_scored": len(right),
+            f"{measure}_accuracy": _mean(right),
+            f"baseline_{measure}_accuracy": _mean(base),
         },
-        "outcome_right": right,
-        "outcome_baseline_right": base,
+        f"{kind}_right": right,
+        f"{kind}_baseline_right": base,
     }
 
 

@@ -290,12 +290,15 @@ class Follower:
                 late.add(case)
         return late
 
-    def _add(self, case: str) -> None:
-        self._cases[case] = len(self._ids)
-        self._ids.append(case)
-        self._latest.append(None)
-        self._ended.append(False)
-        blank = np.zeros((1, len(self.rules)), dtype=np.int32)
+    def _add(self, cases: list[str]) -> None:
+        """New cases, in one growth of the arrays (one per case would copy them all again
+        for each)."""
+        for case in cases:
+            self._cases[case] = len(self._ids)
+            self._ids.append(case)
+            self._latest.append(None)
+            self._ended.append(False)
+        blank = np.zeros((len(cases), len(self.rules)), dtype=np.int32)
         self._states = np.concatenate([self._states, blank])
         self._reported = np.concatenate([self._reported, blank.astype(bool)])
 
@@ -307,9 +310,7 @@ class Follower:
             step=pl.int_range(pl.len()).over("case_id")
         )
         ids = ordered["case_id"].to_list()
-        for case in dict.fromkeys(ids):
-            if case not in self._cases:
-                self._add(case)
+        self._add([case for case in dict.fromkeys(ids) if case not in self._cases])
         rows = np.array([self._cases[c] for c in ids], dtype=np.int64)
         codes = np.array(
             [self._codes.get(a, -1) for a in ordered["activity"].to_list()], dtype=np.int64

@@ -37,6 +37,7 @@ BENCHMARKS = {
     "spark": "the dashboard set on Apache Spark (local) against Polars",
     "mining": "discovery and conformance against pm4py",
     "rules": "Declare rules and the temporal profile, discovered and checked, against pm4py",
+    "predictions": "predictions for open cases, backtested walking forward, against baselines",
     "backends": "SQLite and PostgreSQL stores: import, read, and ten imports into one store",
 }
 

@@ -247,13 +247,13 @@ class Alerts:
     def _follow(self, kept: StoredRule, rule: Rule, head: int) -> list[Firing]:
         """Advance a ``violates`` rule's cases to the head and record a firing at each
         position where a violation became certain."""
-        log = kept.log
+        log, declared = kept.log, rule.declare()
         built_for = (kept.definition, self.store.identity(log))
         held = self._followers.get(kept.name)
         if held is None or held[0] != built_for or held[1].position > head:
             events = self.store.scan(log, known_at=head)
             completed = list(rule.completed_by) or timetravel.completing_activities(events)
-            held = (built_for, Follower([rule.declare()], completed=completed,
+            held = (built_for, Follower([declared], completed=completed,
                                         reread=lambda cases: self._reread(log, cases)))  # fmt: skip
             self._followers[kept.name] = held
         follower = held[1]
@@ -270,7 +270,7 @@ class Alerts:
                 shown = ", ".join(violating[:3]) + (", ..." if len(violating) > 3 else "")
                 fired.append(self._firing(kept, head, latest, len(violating),
                                           f"{len(violating):,} case(s) violate"
-                                          f" {rule.declare()} ({shown})"))  # fmt: skip
+                                          f" {declared} ({shown})"))  # fmt: skip
         else:
             by_position: dict[int, list[Violation]] = {}
             for found_one in found:
@@ -278,7 +278,7 @@ class Alerts:
             for position, here in by_position.items():
                 cases = ", ".join(v.case_id for v in here)
                 ended = " when it ended" if all(v.at_end for v in here) else ""
-                text = f"case {cases} violates {rule.declare()}{ended}"
+                text = f"case {cases} violates {declared}{ended}"
                 moment = here[0].timestamp
                 assert isinstance(moment, datetime)
                 fired.append(self._firing(kept, position, moment, len(violating), text))
@@ -296,18 +296,10 @@ class Alerts:
         """The events of a log (or view) appended after position ``first`` up to ``last``."""
         # "After a moment no event has, or after the position": after the position alone.
         after = (datetime.max.replace(tzinfo=UTC), first)
-        return (
-            self.store.scan(log, known_at=last, after=after)
-            .select("case_id", "activity", "timestamp", "position")
-            .collect()
-        )
+        return self.store.scan(log, known_at=last, after=after).select(_TRACE).collect()
 
     def _reread(self, log: str, cases: list[str]) -> pl.DataFrame:
-        return (
-            self.store.scan(log, case_id=cases)
-            .select("case_id", "activity", "timestamp", "position")
-            .collect()
-        )
+        return self.store.scan(log, case_id=cases).select(_TRACE).collect()
 
     def firings(self, log: str | None = None) -> pl.DataFrame:
         """Every firing recorded, in position order."""
@@ -326,6 +318,9 @@ class Alerts:
         )
         return frame if log is None else frame.filter(pl.col("log") == log)
 
+
+#: What following a case's rules reads of its events.
+_TRACE: Final = ("case_id", "activity", "timestamp", "position")
 
 #: The columns of a backtest.
 _SERIES: Final = pl.Schema(
@@ -399,27 +394,21 @@ def _backtest_violations(
     """`backtest` of a ``violates`` rule: the cases' states advanced, step by step, by the
     events that became known in the step; ``value`` is the cases whose violation was
     certain then, and the rule ``fires`` at a step where one became certain."""
-    events = events.select("case_id", "activity", "timestamp", "position", "known").sort(
-        "known", "position"
-    )
-    known_now = events.clear()
+    events = events.select(*_TRACE, "known").sort("known", "position")
+    knowns = events["known"]
+    known = 0  # the events known by the moment: a prefix of them, in the order known
 
     def reread(cases: list[str]) -> pl.DataFrame:
-        return known_now.filter(pl.col("case_id").cast(pl.String).is_in(cases))
+        return events.head(known).filter(pl.col("case_id").cast(pl.String).is_in(cases))
 
     follower = Follower([rule.declare()], completed=ending, reread=reread)
     rows: list[tuple[datetime, int, float, bool, bool]] = []
     moment = first + step
     while moment <= last + step:
-        arrived = events.filter(
-            (pl.col("known") <= moment) & (pl.col("known") > moment - step)
-            if rows
-            else pl.col("known") <= moment
-        )
-        known_now = pl.concat([known_now, arrived])
-        fresh = follower.advance(arrived.drop("known"))
+        before, known = known, int(knowns.search_sorted(moment, side="right"))
+        fresh = follower.advance(events.slice(before, known - before).drop("known"))
         violating = len(follower.violating(0))
-        rows.append((moment, known_now.height, float(violating), violating > 0, bool(fresh)))
+        rows.append((moment, known, float(violating), violating > 0, bool(fresh)))
         moment += step
     return pl.DataFrame(
         rows,

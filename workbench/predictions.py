@@ -619,6 +619,10 @@ def backtest(
     chosen = tuple(targets) or tuple(Target.parse(t) for t in TARGETS)
     if events.is_empty():
         raise PredictionError("no events to backtest on")
+    # As text once, not at every cut.
+    events = events.with_columns(
+        pl.col("case_id").cast(pl.String), pl.col("activity").cast(pl.String)
+    )
     outcome = next((t for t in chosen if t.kind == "outcome"), Target.parse("outcome"))
     first, last = events["timestamp"].min(), events["timestamp"].max()
     assert isinstance(first, datetime)
@@ -682,8 +686,7 @@ def _cut(
 def _following(events: pl.DataFrame, visible: pl.DataFrame, cases: pl.Series) -> pl.DataFrame:
     """Per case, the first activity not yet known at the cut (``actual_next``)."""
     later = (
-        events.with_columns(pl.col("case_id").cast(pl.String), pl.col("activity").cast(pl.String))
-        .filter(pl.col("case_id").is_in(cases.implode()))
+        events.filter(pl.col("case_id").is_in(cases.implode()))
         .join(visible.select("position"), on="position", how="anti")
         .sort("case_id", "timestamp", "position")
     )

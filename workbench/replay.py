@@ -86,17 +86,17 @@ class Steps:
         from pm4py.algo.conformance.tokenreplay.variants import token_replay as tr
         from pm4py.objects.petri_net.utils import petri_utils
 
-        self.model = model
         net = model.net
         # pm4py meets the transitions in the order of the net's set, and arcs in the order
         # of each transition's sets: the same order here, in this process.
-        self._places = list(net.places)
-        place = {p: i for i, p in enumerate(self._places)}
-        self._names = [p.name for p in self._places]
+        places = list(net.places)
+        place = {p: i for i, p in enumerate(places)}
+        self._names = [p.name for p in places]
         transitions = list(net.transitions)
         number = {t: i for i, t in enumerate(transitions)}
         self._labels = [t.label for t in transitions]
-        self._transition_names = [str(t.name) for t in transitions]
+        # The order `align_utils` sorts enabled transitions in: by name.
+        self._by_name = sorted(range(len(transitions)), key=lambda t: (str(transitions[t].name), t))
         self._inputs = [[(place[a.source], a.weight) for a in t.in_arcs] for t in transitions]
         self._outputs = [[(place[a.target], a.weight) for a in t.out_arcs] for t in transitions]
         self._consumes = [sum(w for _, w in arcs) for arcs in self._inputs]
@@ -349,10 +349,7 @@ class Steps:
         return found
 
     def _enabled_by_name(self, marking: dict[int, int]) -> list[int]:
-        return sorted(
-            (t for t in range(len(self._labels)) if self._is_enabled(t, marking)),
-            key=lambda t: (self._transition_names[t], t),
-        )
+        return [t for t in self._by_name if self._is_enabled(t, marking)]
 
 
 def precision(

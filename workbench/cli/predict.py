@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +14,7 @@ from workbench.cli.commands import app, command
 from workbench.cli.options import JsonOption, LogArgument, with_filters
 from workbench.cli.output import emit_json, heading, out
 from workbench.cli.session import existing_log, workbench
-from workbench.durations import human
+from workbench.durations import human_duration
 
 if TYPE_CHECKING:
     from workbench.application import Cut
@@ -114,7 +113,7 @@ def predict_open(
         shown.add_row(
             str(row["case_id"]),
             f"{row['prefix_length']:,}",
-            _span(row["elapsed_seconds"]),
+            human_duration(row["elapsed_seconds"]),
             str(row["last_activity"]),
             *_cells(found.target.kind, row),
         )
@@ -132,13 +131,12 @@ def _columns(kind: str) -> tuple[str, ...]:
 def _cells(kind: str, row: dict[str, Any]) -> tuple[str, ...]:
     if kind == "remaining-time":
         low, high = row["remaining_low_seconds"], row["remaining_high_seconds"]
-        return (_span(row["remaining_seconds"]), f"{_span(low)} to {_span(high)}")
+        return (
+            human_duration(row["remaining_seconds"]),
+            f"{human_duration(low)} to {human_duration(high)}",
+        )
     name = "next_activity" if kind == "next-activity" else "outcome"
     return (str(row[name]), f"{row['probability']:.0%}")
-
-
-def _span(seconds: float) -> str:
-    return human(timedelta(seconds=seconds))
 
 
 @partial(command, on=predict_app, name="backtest")
@@ -197,8 +195,8 @@ def predict_backtest(
             "" if row["at"] is None else f"{row['open']:,}",
         ]
         if "remaining-time" in kinds:
-            cells += [_maybe(row.get("mae_seconds"), _span),
-                      _maybe(row.get("baseline_mae_seconds"), _span),
+            cells += [_maybe(row.get("mae_seconds"), human_duration),
+                      _maybe(row.get("baseline_mae_seconds"), human_duration),
                       _maybe(row.get("interval_coverage"), _share)]  # fmt: skip
         if "next-activity" in kinds:
             cells += [_maybe(row.get("next_activity_accuracy"), _share),

@@ -185,3 +185,58 @@ def test_the_commands_predict_and_backtest(stores) -> None:
     assert "--target 'soon'" in run("predict", "log", "--target", "soon", code=2)
     early = (START + timedelta(days=2)).isoformat()
     assert "a model needs 20" in run("predict", "log", "--at", early, code=2)
+
+
+def test_models_trained_at_a_moment_answer_later_on_what_is_known_then(stores) -> None:
+    """A `Predictor` asked at its training moment is `predict`; asked later, it predicts
+    the cases open then (new ones too) without training again, and never earlier."""
+    from workbench.predictions import PredictionError, fit, predict
+
+    with Workbench(stores["planted"]) as bench:
+        events = bench._knowable("log", Cut(), Filters())
+    at, later = START + timedelta(days=60), START + timedelta(days=66)
+    target = Target.parse("outcome:slow:6d")
+    then = events.filter(pl.col("known") <= at)
+    trained = fit(then, at, target)
+    assert_frame_equal(
+        trained.predict(then, at).table, predict(then, at, target).table, check_exact=True
+    )
+    asked = trained.predict(events.filter(pl.col("known") <= later), later)
+    assert (asked.trained_at, asked.at) == (at, later)
+    started = events.group_by("case_id").agg(pl.col("timestamp").min().alias("start"))
+    new = started.filter((pl.col("start") > at) & (pl.col("start") <= later))["case_id"]
+    assert set(new) & set(asked.table["case_id"])  # cases unknown at training are predicted
+    assert asked.table["risk"].is_between(0, 1).all()
+    elapsed = asked.table.join(started, on="case_id").select(
+        (pl.lit(later) - pl.col("start")).dt.total_seconds() - pl.col("elapsed_seconds")
+    )
+    assert (elapsed.to_series().abs() < 1).all()
+    with pytest.raises(PredictionError, match="before it"):
+        trained.predict(then, at - timedelta(days=1))
+
+
+def test_several_targets_side_by_side_equal_each_alone(stores) -> None:
+    db = stores["planted"]
+
+    def run(*args: str) -> dict:
+        result = CliRunner().invoke(app, ["--db", db, "predict", "log", *args, "--json"])
+        assert result.exit_code == 0, result.output
+        return {c["case_id"]: c for c in json.loads(result.output)["cases"]}
+
+    at = ["--at", (START + timedelta(days=80)).isoformat()]
+    together = run(*at, "--target", "remaining-time", "--target", "next-activity",
+                   "--target", "outcome", "--target", "outcome:slow:6d")  # fmt: skip
+    remaining, following = run(*at), run(*at, "--target", "next-activity")
+    ending, risk = run(*at, "--target", "outcome"), run(*at, "--target", "outcome:slow:6d")
+    assert together
+    assert together.keys() == remaining.keys()
+    for case, row in together.items():
+        assert row["remaining_seconds"] == remaining[case]["remaining_seconds"]
+        assert row["remaining_high_seconds"] == remaining[case]["remaining_high_seconds"]
+        assert row["next_activity"] == following[case]["next_activity"]
+        assert row["next_activity_probability"] == following[case]["probability"]
+        assert row["outcome"] == ending[case]["outcome"]
+        assert row["outcome_probability"] == ending[case]["probability"]
+        assert row["risk"] == risk[case]["risk"]
+        chances = {c["value"]: c["probability"] for c in risk[case]["probabilities"]}
+        assert row["risk"] == pytest.approx(chances.get("true", 0.0))

@@ -1308,6 +1308,27 @@ class Workbench:
                     self._predicted.pop(next(iter(self._predicted)))
         return kept
 
+    def predicted(
+        self,
+        log: str,
+        cut: Cut = Cut(),
+        filters: Filters = Filters(),  # noqa: B008
+        *,
+        targets: Sequence[str] = ("remaining-time", "next-activity", "outcome"),
+        at: datetime | None = None,
+        completed_by: Sequence[str] | None = None,
+    ) -> pl.DataFrame:
+        """Several targets predicted for the cases open at ``at`` (`predict`, one per
+        target), as one table (`workbench.predictions.together`)."""
+        from workbench.predictions import together
+
+        return together(
+            [
+                self.predict(log, cut, filters, target=target, at=at, completed_by=completed_by)
+                for target in dict.fromkeys(targets)
+            ]
+        )
+
     def backtest_predictions(
         self,
         log: str,

@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Final
 
 import numpy as np
@@ -106,6 +107,18 @@ class Target:
 # ------------------------------------------------------------------ cases and points
 
 
+@dataclass(frozen=True)
+class _Vocabulary:
+    """What a model's features and training cases were read with, learned from the events
+    known when it was trained: the activities that end a case, the idle time after which a
+    case has ended, the activities counted and the attributes used."""
+
+    ending: list[str]
+    idle: timedelta | None
+    counted: list[str]
+    attributes: list[str]
+
+
 @dataclass
 class _Known:
     """The events known at a moment, in case order, with each event's prefix features."""
@@ -113,10 +126,23 @@ class _Known:
     at: datetime
     events: pl.DataFrame  # one row per event: its prefix's features
     cases: pl.DataFrame  # case_id, start, end, events, last_activity, complete, label
-    ending: list[str]
-    idle: timedelta | None
-    counted: list[str]
-    attributes: list[str]
+    vocabulary: _Vocabulary
+
+    @property
+    def ending(self) -> list[str]:
+        return self.vocabulary.ending
+
+    @property
+    def idle(self) -> timedelta | None:
+        return self.vocabulary.idle
+
+    @property
+    def counted(self) -> list[str]:
+        return self.vocabulary.counted
+
+    @property
+    def attributes(self) -> list[str]:
+        return self.vocabulary.attributes
 
 
 def _attribute_columns(events: pl.DataFrame) -> list[str]:
@@ -135,9 +161,14 @@ def _attribute_columns(events: pl.DataFrame) -> list[str]:
 
 
 def _known(
-    events: pl.DataFrame, at: datetime, ending: Sequence[str] | None, target: Target
+    events: pl.DataFrame,
+    at: datetime,
+    ending: Sequence[str] | None,
+    target: Target,
+    vocabulary: _Vocabulary | None = None,
 ) -> _Known:
-    """What is known at ``at`` of ``events`` (already only those knowable by then)."""
+    """What is known at ``at`` of ``events`` (already only those knowable by then), read
+    with the ``vocabulary`` of a model trained earlier, if given (else learned now)."""
     wanted = target.outcome
     if wanted is not None and wanted.attribute and wanted.attribute[0] not in events.columns:
         raise PredictionError(
@@ -150,10 +181,16 @@ def _known(
     )
     # A correction known by then replaces what it corrects (one recorded later does not).
     events = without_superseded(events.lazy()).collect().sort("case_id", "timestamp", "position")
-    ends = list(ending) if ending else completing_activities(events.lazy(), presorted=True)
-    frequent = events["activity"].value_counts(sort=True)["activity"].to_list()
-    counted = sorted(frequent[:_MAX_COUNTED])
-    attributes = _attribute_columns(events)
+    if vocabulary is None:
+        ends = list(ending) if ending else completing_activities(events.lazy(), presorted=True)
+        frequent = events["activity"].value_counts(sort=True)["activity"].to_list()
+        counted = sorted(frequent[:_MAX_COUNTED])
+        attributes = _attribute_columns(events)
+    else:
+        ends, counted, attributes = vocabulary.ending, vocabulary.counted, vocabulary.attributes
+        events = events.with_columns(
+            pl.lit(None).alias(name) for name in attributes if name not in events.columns
+        )
     prefix = events.with_columns(
         pl.int_range(1, pl.len() + 1).over("case_id").alias("k"),
         pl.col("timestamp").first().over("case_id").alias("start"),
@@ -176,15 +213,17 @@ def _known(
         last_activity=pl.col("activity").last(),
         label=_label(target),
     )
-    gaps = prefix.select(
-        (pl.col("timestamp") - pl.col("previous")).drop_nulls().quantile(_IDLE, "higher")
-    ).item()
-    idle = gaps if isinstance(gaps, timedelta) else None
+    if vocabulary is None:
+        gaps = prefix.select(
+            (pl.col("timestamp") - pl.col("previous")).drop_nulls().quantile(_IDLE, "higher")
+        ).item()
+        idle = gaps if isinstance(gaps, timedelta) else None
+        vocabulary = _Vocabulary(ends, idle, counted, attributes)
     complete = pl.col("last_activity").is_in(ends)
-    if idle is not None:
-        complete = complete | (pl.lit(at) - pl.col("end") > idle)
+    if vocabulary.idle is not None:
+        complete = complete | (pl.lit(at) - pl.col("end") > vocabulary.idle)
     cases = cases.with_columns(complete=complete)
-    return _Known(at, prefix, cases, ends, idle, counted, attributes)
+    return _Known(at, prefix, cases, vocabulary)
 
 
 def _label(target: Target) -> pl.Expr:
@@ -327,6 +366,20 @@ class _Encoding:
     def mask(self) -> list[bool]:
         return [True] * len(self.categories) + [False] * len(self.numeric)
 
+    def at(self, known: _Known) -> _Encoding:
+        """The same encoding, its workload counted among the cases of ``known``."""
+        starts, ends = _workload(known)
+        return replace(self, starts=starts, ends=ends)
+
+
+def _workload(known: _Known) -> tuple[np.ndarray, np.ndarray]:
+    """The starts and the ends (of those complete) of the cases known, each in order: the
+    cases open at a moment are those started by then less those ended by then."""
+    micros = known.cases.with_columns(
+        open_end=pl.when(pl.col("complete")).then(pl.col("end")).otherwise(None)
+    ).select(pl.col("start").dt.epoch("us"), pl.col("open_end").dt.epoch("us").fill_null(2**62))
+    return np.sort(micros["start"].to_numpy()), np.sort(micros["open_end"].to_numpy())
+
 
 def _encoding(known: _Known, points: pl.DataFrame) -> _Encoding:
     categorical = ["activity", "a2", "a3", "resource"]
@@ -339,15 +392,7 @@ def _encoding(known: _Known, points: pl.DataFrame) -> _Encoding:
     for column in categorical:
         values = points[column].cast(pl.String).drop_nulls().value_counts(sort=True)
         categories[column] = sorted(values[column].head(_MAX_CATEGORIES).to_list())
-    micros = known.cases.with_columns(
-        open_end=pl.when(pl.col("complete")).then(pl.col("end")).otherwise(None)
-    ).select(pl.col("start").dt.epoch("us"), pl.col("open_end").dt.epoch("us").fill_null(2**62))
-    return _Encoding(
-        categories,
-        numeric,
-        np.sort(micros["start"].to_numpy()),
-        np.sort(micros["open_end"].to_numpy()),
-    )
+    return _Encoding(categories, numeric, *_workload(known))
 
 
 def _matrix(encoding: _Encoding, points: pl.DataFrame) -> np.ndarray:
@@ -427,8 +472,10 @@ class Predictions:
     ``last_activity`` and the target's columns (remaining time: ``remaining_seconds`` with
     ``remaining_low_seconds`` and ``remaining_high_seconds``, the 10th and 90th
     percentiles; next activity: ``next_activity``, ``probability`` and ``probabilities``;
-    outcome: ``outcome``, ``probability``, ``probabilities``). ``trained_on``: the
-    complete cases known then; ``points``: the observations the models learned from."""
+    outcome: ``outcome``, ``probability``, ``probabilities``, and for an outcome asked
+    about, such as ``outcome:slow:7d``, its chance ``risk``). ``trained_on``: the
+    complete cases known when the models were trained, at ``trained_at`` (``at`` unless
+    asked later of a `Predictor`); ``points``: the observations the models learned from."""
 
     target: Target
     at: datetime
@@ -436,9 +483,128 @@ class Predictions:
     trained_on: int
     points: int
     completed_by: list[str]
+    trained_at: datetime | None = None
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return self.table.to_dicts()
+
+
+@dataclass(frozen=True, eq=False)
+class Predictor:
+    """Models trained at ``trained_at`` on what was known then (`fit`), to be asked then or
+    at a later moment (`Predictor.predict`): a model retrained less often than it is asked,
+    as an alert is, still never sees what was recorded after it was asked."""
+
+    target: Target
+    trained_at: datetime
+    trained_on: int
+    points: int
+    vocabulary: _Vocabulary = field(repr=False)
+    encoding: _Encoding = field(repr=False)
+    # Remaining time: the 10th, 50th and 90th percentile models and the interval's margin;
+    # a class: the classes, and the model (none when there is one class).
+    models: tuple[Any, ...] = field(repr=False)
+    margin: float = 0.0
+    classes: tuple[str, ...] = ()
+
+    def predict(self, events: pl.DataFrame, at: datetime) -> Predictions:
+        """Predictions for the cases open at ``at`` (not before the training), from
+        ``events`` knowable by then, read as the models were trained."""
+        if at < self.trained_at:
+            raise PredictionError(
+                f"a model trained at {self.trained_at.isoformat()} cannot predict at"
+                f" {at.isoformat()}, before it"
+            )
+        with _one_thread():
+            known = _known(events, at, None, self.target, self.vocabulary)
+            return self._ask(known)
+
+    def _ask(self, known: _Known) -> Predictions:
+        points = _open_points(known)
+        table = points.select(
+            "case_id",
+            prefix_length=pl.col("k"),
+            elapsed_seconds=(pl.col("obs") - pl.col("start")).dt.total_microseconds() / 1e6,
+            last_activity=pl.col("activity"),
+        )
+        wanted = _matrix(self.encoding.at(known), points)
+        if self.target.kind == "remaining-time":
+            found = _ask_remaining(self.models, self.margin, wanted)
+            table = table.with_columns(
+                remaining_seconds=found[:, 1],
+                remaining_low_seconds=found[:, 0],
+                remaining_high_seconds=found[:, 2],
+            )
+        else:
+            classes = list(self.classes)
+            chances = _ask_classes(self.models, classes, wanted)
+            best = chances.argmax(axis=1) if len(classes) else np.zeros(0, dtype=int)
+            name = "next_activity" if self.target.kind == "next-activity" else "outcome"
+            table = table.with_columns(
+                pl.Series(name, [classes[i] for i in best], dtype=pl.String),
+                probability=pl.Series(chances[np.arange(len(best)), best], dtype=pl.Float64),
+                probabilities=pl.Series(
+                    [
+                        [{"value": c, "probability": float(p)}
+                         for c, p in sorted(zip(classes, row, strict=True),
+                                            key=lambda cp: -cp[1])[:5]]
+                        for row in chances
+                    ],
+                    dtype=pl.List(pl.Struct({"value": pl.String, "probability": pl.Float64})),
+                ),
+            )  # fmt: skip
+            if self.target.binary:  # the chance of the outcome asked about
+                column = classes.index("true") if "true" in classes else None
+                risk = chances[:, column] if column is not None else np.zeros(len(best))
+                table = table.with_columns(risk=pl.Series(risk, dtype=pl.Float64))
+        return Predictions(
+            self.target,
+            known.at,
+            table.sort("case_id"),
+            self.trained_on,
+            self.points,
+            known.ending,
+            self.trained_at,
+        )
+
+
+def together(found: Sequence[Predictions]) -> pl.DataFrame:
+    """Several targets' predictions for the same open cases as one table: the cases'
+    columns once, then remaining time (``remaining_seconds``, ``remaining_low_seconds``,
+    ``remaining_high_seconds``), the next activity (``next_activity``,
+    ``next_activity_probability``) and the end activity (``outcome``,
+    ``outcome_probability``) or the chance of an outcome asked about (``risk``)."""
+    if not found:
+        raise PredictionError("no predictions to put together")
+    table = found[0].table.select("case_id", "prefix_length", "elapsed_seconds", "last_activity")
+    for each in found:
+        kind = each.target.kind
+        if kind == "remaining-time":
+            columns = [pl.col("^remaining_.*_?seconds$")]
+        elif kind == "next-activity":
+            columns = [pl.col("next_activity"),
+                       pl.col("probability").alias("next_activity_probability")]  # fmt: skip
+        elif each.target.binary:
+            columns = [pl.col("risk")]
+        else:
+            columns = [pl.col("outcome"), pl.col("probability").alias("outcome_probability")]
+        table = table.join(
+            each.table.select("case_id", *columns), on="case_id", how="left", maintain_order="left"
+        )
+    return table
+
+
+def fit(
+    events: pl.DataFrame,
+    at: datetime,
+    target: Target,
+    *,
+    completed_by: Sequence[str] | None = None,
+) -> Predictor:
+    """Models for ``target`` trained at ``at`` on the cases complete by then, from
+    ``events`` knowable by then (those that happened later are left out here)."""
+    with _one_thread():
+        return _fit(_known(events, at, completed_by, target), target)
 
 
 def predict(
@@ -449,61 +615,33 @@ def predict(
     completed_by: Sequence[str] | None = None,
 ) -> Predictions:
     """Predictions at ``at`` for the cases open then, from ``events`` knowable by then
-    (those that happened later are left out here)."""
+    (those that happened later are left out here), by models trained then."""
     with _one_thread():
-        return _predict(events, at, target, completed_by)
+        known = _known(events, at, completed_by, target)
+        return _fit(known, target)._ask(known)
 
 
-def _predict(
-    events: pl.DataFrame, at: datetime, target: Target, completed_by: Sequence[str] | None
-) -> Predictions:
-    known = _known(events, at, completed_by, target)
+def _fit(known: _Known, target: Target) -> Predictor:
     training = _training_points(known)
     trained_on = training["case_id"].n_unique() if training.height else 0
     if trained_on < MIN_CASES:
         raise PredictionError(
-            f"at {at.isoformat()}: {trained_on} case(s) had completed (by "
+            f"at {known.at.isoformat()}: {trained_on} case(s) had completed (by "
             f"{', '.join(known.ending) or 'no end activity'}); a model needs {MIN_CASES}"
         )
-    points = _open_points(known)
-    table = points.select(
-        "case_id",
-        prefix_length=pl.col("k"),
-        elapsed_seconds=(pl.col("obs") - pl.col("start")).dt.total_microseconds() / 1e6,
-        last_activity=pl.col("activity"),
-    )
     encoding = _encoding(known, training)
     features = _matrix(encoding, training)
-    wanted = _matrix(encoding, points)
+    weights = training["weight"].to_numpy()
+    fitted = partial(Predictor, target, known.at, trained_on, training.height, known.vocabulary)
     if target.kind == "remaining-time":
-        weights = training["weight"].to_numpy()
-        held = training["held"].to_numpy()
         seconds = training["remaining"].to_numpy()
-        found = _remaining(encoding, features, seconds, weights, held, wanted)
-        table = table.with_columns(
-            remaining_seconds=found[:, 1],
-            remaining_low_seconds=found[:, 0],
-            remaining_high_seconds=found[:, 2],
+        models, margin = _fit_remaining(
+            encoding, features, seconds, weights, training["held"].to_numpy()
         )
-    else:
-        labels = training["next_activity" if target.kind == "next-activity" else "label"]
-        weights = training["weight"].to_numpy()
-        classes, chances = _classify(encoding, features, labels.to_list(), weights, wanted)
-        best = chances.argmax(axis=1) if len(classes) else np.zeros(0, dtype=int)
-        name = "next_activity" if target.kind == "next-activity" else "outcome"
-        table = table.with_columns(
-            pl.Series(name, [classes[i] for i in best], dtype=pl.String),
-            probability=pl.Series(chances[np.arange(len(best)), best], dtype=pl.Float64),
-            probabilities=pl.Series(
-                [
-                    [{"value": c, "probability": float(p)}
-                     for c, p in sorted(zip(classes, row, strict=True), key=lambda cp: -cp[1])[:5]]
-                    for row in chances
-                ],
-                dtype=pl.List(pl.Struct({"value": pl.String, "probability": pl.Float64})),
-            ),
-        )  # fmt: skip
-    return Predictions(target, at, table.sort("case_id"), trained_on, training.height, known.ending)
+        return fitted(encoding, models, margin)
+    labels = training["next_activity" if target.kind == "next-activity" else "label"]
+    classes, model = _fit_classes(encoding, features, labels.to_list(), weights)
+    return fitted(encoding, (model,), classes=tuple(classes))
 
 
 def _remaining(
@@ -514,32 +652,47 @@ def _remaining(
     held: np.ndarray,
     wanted: np.ndarray,
 ) -> np.ndarray:
-    """The 10th, 50th and 90th percentile of the remaining seconds, per wanted point,
-    learned on the logarithm (a percentile of it is one of the seconds).
+    """The 10th, 50th and 90th percentile of the remaining seconds, per wanted point."""
+    if not len(wanted):
+        return np.zeros((0, len(QUANTILES)))
+    models, margin = _fit_remaining(encoding, features, seconds, weights, held)
+    return _ask_remaining(models, margin, wanted)
+
+
+def _fit_remaining(
+    encoding: _Encoding,
+    features: np.ndarray,
+    seconds: np.ndarray,
+    weights: np.ndarray,
+    held: np.ndarray,
+) -> tuple[tuple[Any, ...], float]:
+    """The 10th, 50th and 90th percentile models of the remaining seconds, learned on the
+    logarithm (a percentile of it is one of the seconds), and the interval's margin.
 
     The interval is conformalized (Romano et al., 2019): the quantile models learn from
     the points not ``held`` out, and the held-out cases' points say how far outside the
     interval the truth falls; the interval widens (or narrows) by that much at 80 %."""
     logged = np.log1p(np.maximum(seconds, 0.0))
+    learn = ~held if held.any() and (~held).any() else np.ones(len(held), dtype=bool)
+    models = tuple(
+        _fitted(False, encoding, features[learn], logged[learn], weights[learn],
+                loss="quantile", quantile=quantile)
+        for quantile in QUANTILES
+    )  # fmt: skip
+    if learn.all():
+        return models, 0.0
+    low, high = models[0].predict(features[held]), models[-1].predict(features[held])
+    outside = np.maximum(low - logged[held], logged[held] - high)
+    return models, _weighted_quantile(outside, weights[held], QUANTILES[-1] - QUANTILES[0])
+
+
+def _ask_remaining(models: tuple[Any, ...], margin: float, wanted: np.ndarray) -> np.ndarray:
+    """The percentiles of the remaining seconds the models give the wanted points."""
     found = np.zeros((len(wanted), len(QUANTILES)))
     if not len(wanted):
         return found
-    learn = ~held if held.any() and (~held).any() else np.ones(len(held), dtype=bool)
-    margin = 0.0
-    for column, quantile in enumerate(QUANTILES):
-        model = _fitted(
-            False, encoding, features[learn], logged[learn], weights[learn],
-            loss="quantile", quantile=quantile,
-        )  # fmt: skip
+    for column, model in enumerate(models):
         found[:, column] = model.predict(wanted)
-        if learn.all():
-            continue
-        guessed = model.predict(features[held])
-        if column == 0:
-            low = guessed
-        elif column == len(QUANTILES) - 1:
-            outside = np.maximum(low - logged[held], logged[held] - guessed)
-            margin = _weighted_quantile(outside, weights[held], QUANTILES[-1] - QUANTILES[0])
     found[:, 0] -= margin
     found[:, -1] += margin
     found = np.maximum(np.expm1(found), 0.0)
@@ -564,22 +717,40 @@ def _classify(
     weights: np.ndarray,
     wanted: np.ndarray,
 ) -> tuple[list[str], np.ndarray]:
-    """The classes and each wanted point's probability of each (points without a label,
-    such as a case's end for its next activity, are not learned from)."""
+    """The classes and each wanted point's probability of each."""
+    if not len(wanted):
+        keep = [label for label in labels if label is not None]
+        return sorted(set(keep)), np.zeros((0, len(set(keep))))
+    classes, model = _fit_classes(encoding, features, labels, weights)
+    return classes, _ask_classes((model,), classes, wanted)
+
+
+def _fit_classes(
+    encoding: _Encoding, features: np.ndarray, labels: list[str], weights: np.ndarray
+) -> tuple[list[str], Any]:
+    """The classes, and a model of each point's chances of each (none for one class;
+    points without a label, such as a case's end for its next activity, are not learned
+    from)."""
     keep = np.array([label is not None for label in labels], dtype=bool)
     if not keep.all():
         features, weights = features[keep], weights[keep]
         labels = [label for label in labels if label is not None]
     classes = sorted(set(labels))
-    if not len(wanted):
-        return classes, np.zeros((0, len(classes)))
-    if len(classes) == 1:
-        return classes, np.ones((len(wanted), 1))
-    model = _fitted(True, encoding, features, np.array(labels, dtype=object), weights)
+    if len(classes) < 2:
+        return classes, None
+    return classes, _fitted(True, encoding, features, np.array(labels, dtype=object), weights)
+
+
+def _ask_classes(models: tuple[Any, ...], classes: list[str], wanted: np.ndarray) -> np.ndarray:
+    """Each wanted point's chance of each class."""
+    model = models[0]
+    if model is None:
+        return np.ones((len(wanted), len(classes)))
     order = [classes.index(c) for c in model.classes_]
     chances = np.zeros((len(wanted), len(classes)))
-    chances[:, order] = model.predict_proba(wanted)
-    return classes, chances
+    if len(wanted):
+        chances[:, order] = model.predict_proba(wanted)
+    return chances
 
 
 # ------------------------------------------------------------------ backtesting

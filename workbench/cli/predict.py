@@ -19,6 +19,7 @@ from workbench.durations import human_duration
 if TYPE_CHECKING:
     from workbench.application import Cut
     from workbench.filters import Filters
+    from workbench.predictions import Predictions
 
 
 class _OpenCasesByDefault(TyperGroup):
@@ -42,14 +43,6 @@ app.add_typer(
     " what was known then; `predict backtest` scores them against what happened.",
 )
 
-TargetOption = Annotated[
-    str,
-    typer.Option(
-        "--target",
-        help="remaining-time, next-activity, outcome (the end activity), or the probability of"
-        " outcome:activity:A, outcome:attribute:K=V, outcome:slow:7d (a deadline missed).",
-    ),
-]
 CompletedOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -65,7 +58,15 @@ _EVERY = {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q"}
 @with_filters
 def predict_open(
     log: LogArgument,
-    target: TargetOption = "remaining-time",
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="remaining-time (the default), next-activity, outcome (the end activity), or"
+            " the chance of outcome:activity:A, outcome:attribute:K=V, outcome:slow:7d (a"
+            " deadline missed); repeat it for several side by side.",
+        ),
+    ] = None,
     at: Annotated[
         str | None,
         typer.Option(help="Predict as at this moment (ISO 8601; default: the latest event)."),
@@ -86,9 +87,16 @@ def predict_open(
     from workbench.application import moment
 
     when = None if at is None else moment(at, "--at")
-    found = workbench().predict(
-        existing_log(log), cut, filters, target=target, at=when, completed_by=completed_by
-    )
+    every = [
+        workbench().predict(
+            existing_log(log), cut, filters, target=chosen, at=when, completed_by=completed_by
+        )
+        for chosen in dict.fromkeys(target or ["remaining-time"])
+    ]
+    if len(every) > 1:
+        _several(log, every, top, as_json=as_json)
+        return
+    found = every[0]
     if as_json:
         emit_json(
             {
@@ -106,16 +114,67 @@ def predict_open(
         f": {table.height:,} open case(s) at {found.at.isoformat(timespec='minutes')},"
         f" {found.target.text}; trained on {found.trained_on:,} complete case(s)",
     )
-    shown = Table("case", "events", "elapsed", "last activity", *_columns(found.target.kind))
-    ordered = table.sort("remaining_seconds" if found.target.kind == "remaining-time"
-                         else "probability", descending=True)  # fmt: skip
+    kind = "risk" if found.target.binary else found.target.kind
+    shown = Table("case", "events", "elapsed", "last activity", *_columns(kind))
+    ordered = table.sort({"remaining-time": "remaining_seconds", "risk": "risk"}
+                         .get(kind, "probability"), descending=True)  # fmt: skip
     for row in ordered.head(top).iter_rows(named=True):
         shown.add_row(
             str(row["case_id"]),
             f"{row['prefix_length']:,}",
             human_duration(row["elapsed_seconds"]),
             str(row["last_activity"]),
-            *_cells(found.target.kind, row),
+            *_cells(kind, row),
+        )
+    out.print(shown if table.height else "no case is open then")
+
+
+def _several(log: str, every: list[Predictions], top: int, *, as_json: bool) -> None:
+    """Several targets' predictions side by side (`predictions.together`)."""
+    from workbench.predictions import together
+
+    table, first = together(every), every[0]
+    if as_json:
+        emit_json(
+            {
+                "at": first.at,
+                "targets": [found.target.text for found in every],
+                "trained_on": first.trained_on,
+                "completed_by": first.completed_by,
+                "cases": table.to_dicts(),
+            }
+        )
+        return
+    heading(
+        log,
+        f": {table.height:,} open case(s) at {first.at.isoformat(timespec='minutes')};"
+        f" trained on {first.trained_on:,} complete case(s)",
+    )
+    headers = {"remaining_seconds": "remaining (median)", "remaining_low_seconds": "10-90 %",
+               "next_activity": "next activity", "next_activity_probability": "probability",
+               "outcome": "outcome", "outcome_probability": "probability",
+               "risk": "chance"}  # fmt: skip
+    present = [name for name in headers if name in table.columns]
+    shown = Table("case", "events", "elapsed", "last activity", *(headers[n] for n in present))
+    for row in table.head(top).iter_rows(named=True):
+        cells = []
+        for name in present:
+            value = row[name]
+            if name == "remaining_low_seconds":
+                high = row["remaining_high_seconds"]
+                cells.append(f"{human_duration(value)} to {human_duration(high)}")
+            elif name == "remaining_seconds":
+                cells.append(human_duration(value))
+            elif name.endswith("probability") or name == "risk":
+                cells.append(f"{value:.0%}")
+            else:
+                cells.append(str(value))
+        shown.add_row(
+            str(row["case_id"]),
+            f"{row['prefix_length']:,}",
+            human_duration(row["elapsed_seconds"]),
+            str(row["last_activity"]),
+            *cells,
         )
     out.print(shown if table.height else "no case is open then")
 
@@ -125,6 +184,8 @@ def _columns(kind: str) -> tuple[str, ...]:
         return ("remaining (median)", "10-90 %")
     if kind == "next-activity":
         return ("next activity", "probability")
+    if kind == "risk":
+        return ("chance",)
     return ("outcome", "probability")
 
 
@@ -135,6 +196,8 @@ def _cells(kind: str, row: dict[str, Any]) -> tuple[str, ...]:
             human_duration(row["remaining_seconds"]),
             f"{human_duration(low)} to {human_duration(high)}",
         )
+    if kind == "risk":
+        return (f"{row['risk']:.0%}",)
     name = "next_activity" if kind == "next-activity" else "outcome"
     return (str(row[name]), f"{row['probability']:.0%}")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import polars as pl
 import pytest
@@ -328,3 +329,68 @@ def test_the_cli_adds_checks_and_backtests_a_violates_rule(tmp_path) -> None:
         "alerts", "add", "x", "--log", "log", "--violates", "precede(A, B)", code=2
     )
     assert "template(A, B)" in run("alerts", "add", "x", "--log", "log", "--violates", "A", code=2)
+
+
+def test_a_breach_rule_names_the_cases_predicted_to_miss_the_deadline(tmp_path, monkeypatch):
+    """On a log where checked cases wait five more days, a rule "predicted to take longer
+    than 6 days, chance above 50 %" names the cases `predict` gives that chance (not those
+    past the deadline already), retrains weekly in its backtest, and is right far more
+    often than the share of cases that breach."""
+    from tests.test_predictions import generated
+    from workbench import predictions
+    from workbench.alerts import breach_scores
+
+    db = str(tmp_path / "p.db")
+    history = generated(300, planted=True, days=60)  # as it stands on day 50: cases open
+    with EventStore(db) as store:
+        store.import_frame("log", history.filter(pl.col("timestamp") <= START + timedelta(50)))
+
+    def run(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(app, ["--db", db, *args])
+        assert result.exit_code == code, result.output
+        return result.output
+
+    said = run("alerts", "add", "late", "--log", "log", "--breach", "6d", "--probability", "0.5")
+    assert "predicted to take longer than" in said
+    run("alerts", "check")
+    predicted = json.loads(run("predict", "log", "--target", "outcome:slow:6d", "--json"))
+    named = sorted(c["case_id"] for c in predicted["cases"]
+                   if c["risk"] > 0.5 and c["elapsed_seconds"] <= 6 * 86_400)  # fmt: skip
+    assert named
+    fired = json.loads(run("alerts", "--json"))
+    assert [f["value"] for f in fired] == [len(named)]
+    assert named[0] in fired[0]["message"]
+    fits = []
+    trained = predictions.fit
+
+    def counted(*args, **options):  # type: ignore[no-untyped-def]
+        found = trained(*args, **options)
+        fits.append(args[1])  # a model trained (a moment with too few cases trains none)
+        return found
+
+    monkeypatch.setattr(predictions, "fit", counted)
+    with EventStore(db) as store:
+        rule = Alerts(store).rules()[0]
+        series = backtest(store, rule, step=timedelta(days=1))
+        scores = breach_scores(store, rule, series)
+    assert series["fires"].any()
+    assert (
+        series["value"].drop_nulls().to_list()
+        == series["cases"]
+        .list.len()
+        .filter(series["value"].is_not_null())
+        .cast(pl.Float64)
+        .to_list()
+    )
+    assert 5 <= len(fits) <= 8  # about once a week, not once a step
+    assert all(later - earlier >= timedelta(days=7) for earlier, later in pairwise(fits))
+    assert 0.3 < scores["base_rate"] < 0.7
+    assert scores["precision"] > scores["base_rate"] + 0.2
+    assert scores["recall"] > 0.5
+    assert "took longer" in run("alerts", "backtest", "late", "--step", "3d")
+    assert "leave out --calendar" in run(
+        "alerts", "add", "x", "--log", "log", "--breach", "6d", "--calendar", "office", code=2
+    )
+    assert "probability 1.5" in run(
+        "alerts", "add", "x", "--log", "log", "--breach", "6d", "--probability", "1.5", code=2
+    )

@@ -8,7 +8,11 @@ A rule is one of:
   Order" longer than 2 days exceed 20);
 - ``open``: open cases exceed ``more_than``;
 - ``throughput``: the median throughput time of the cases completed in the last ``period``
-  (``1d``, ``1w``, ``1mo``) is above ``median_above``.
+  (``1d``, ``1w``, ``1mo``) is above ``median_above``;
+- ``violates``: a case violates a Declare rule (fired at the event that makes it certain);
+- ``breach``: open cases that have not yet taken ``deadline`` and are predicted to take
+  longer, with a chance above ``probability``, exceed ``more_than`` (`workbench.predictions`,
+  the models retrained on what was known once every ``retrain``).
 
 A case is complete when its last event is one of ``completed_by``, or, when the rule names
 none, one of the activities that usually end the log's cases.
@@ -27,7 +31,7 @@ import json
 import threading
 from dataclasses import asdict, astuple, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import polars as pl
 
@@ -42,9 +46,10 @@ from workbench.store.rules import Firing, StoredRule
 
 if TYPE_CHECKING:
     from workbench.calendars import Hours
+    from workbench.predictions import Predictor, Target
 
-Kind = Literal["waiting", "open", "throughput", "violates"]
-KINDS: tuple[Kind, ...] = ("waiting", "open", "throughput", "violates")
+Kind = Literal["waiting", "open", "throughput", "violates", "breach"]
+KINDS: tuple[Kind, ...] = ("waiting", "open", "throughput", "violates", "breach")
 
 
 class RuleError(WorkbenchError):
@@ -69,6 +74,11 @@ class Rule:
     calendar: str | None = None
     # The Declare rule a case must not violate, as written: ``response(A, B)``.
     violates: str | None = None
+    # A ``breach``: the deadline a case's duration must not pass, the chance above which
+    # one predicted to counts, and how often the models are trained again.
+    deadline_s: float = 0.0
+    probability: float = 0.0
+    retrain_s: float = 7 * 86_400.0
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -81,6 +91,13 @@ class Rule:
             raise RuleError(f"period {self.period!r}: choose 1d, 1w or 1mo")
         if self.kind == "violates":
             self.declare()  # refused here, by name, when it cannot be read
+        if self.kind == "breach":
+            if self.deadline_s <= 0:
+                raise RuleError("a breach rule needs a deadline (say 30d)")
+            if not 0 <= self.probability < 1:
+                raise RuleError(f"probability {self.probability:g}: give one from 0 to below 1")
+            if self.retrain_s <= 0:
+                raise RuleError("a breach rule's models must be retrained after a positive time")
 
     def declare(self) -> DeclareRule:
         """The Declare rule of a ``violates`` rule."""
@@ -88,10 +105,24 @@ class Rule:
             raise RuleError("a violates rule needs the Declare rule, say response(A, B)")
         return written(self.violates, f"rule {self.name}:")
 
+    def target(self) -> Target:
+        """What a ``breach`` rule predicts: the chance that a case takes longer than its
+        deadline (``outcome:slow:...``)."""
+        from workbench.causes import Outcome
+        from workbench.predictions import Target
+
+        text = f"slow:{self.deadline_s:.6f}".rstrip("0").rstrip(".") + "s"
+        return Target("outcome", f"outcome:{text}", Outcome.parse(text))
+
     def describe(self) -> str:
         """The rule in words."""
         if self.kind == "violates":
             return f"a case violates {self.declare()}"
+        if self.kind == "breach":
+            return (
+                f"open cases predicted to take longer than {human_duration(self.deadline_s)}"
+                f" (chance above {self.probability:.0%}) exceed {self.more_than:g}"
+            )
         working = "" if self.calendar is None else f" of working time ({self.calendar})"
         if self.kind == "waiting":
             return (
@@ -158,6 +189,30 @@ def holds(rule: Rule, measured: float | None) -> bool:
     return measured > rule.more_than
 
 
+def breaching(
+    rule: Rule, events: pl.DataFrame, at: datetime, predictor: Predictor | None = None
+) -> tuple[list[str] | None, Predictor | None]:
+    """A ``breach`` rule at ``at``, on ``events`` knowable then: the open cases that have
+    not yet taken the deadline and are predicted to, with a chance above the rule's (None:
+    too few cases had completed to train a model on), and the models that said so. Those
+    of ``predictor`` are asked if trained no longer than the rule's ``retrain`` before
+    ``at``; else models are trained at ``at``, on what was known then."""
+    from workbench.predictions import PredictionError, fit
+
+    since = None if predictor is None else at - predictor.trained_at
+    if since is None or since < timedelta(0) or since >= timedelta(seconds=rule.retrain_s):
+        try:
+            predictor = fit(events, at, rule.target(), completed_by=rule.completed_by or None)
+        except PredictionError:
+            return None, None
+    assert predictor is not None
+    table = predictor.predict(events, at).table
+    found = table.filter(
+        (pl.col("risk") > rule.probability) & (pl.col("elapsed_seconds") <= rule.deadline_s)
+    )
+    return sorted(found["case_id"].to_list()), predictor
+
+
 def message(rule: Rule, measured: float | None) -> str:
     """A firing's text."""
     if rule.kind == "throughput":
@@ -174,6 +229,8 @@ class Alerts:
         # states of the log's cases, kept between checks so that a check reads only the
         # events appended since the last one.
         self._followers: dict[str, tuple[tuple[str, str], Follower]] = {}
+        # Per ``breach`` rule: what it was built for, and the models last trained.
+        self._predictors: dict[str, tuple[tuple[str, str], Predictor]] = {}
         self._checking = threading.Lock()  # one check at a time advances the states
 
     def add(self, rule: Rule) -> None:
@@ -217,11 +274,15 @@ class Alerts:
             latest = self.store.summary(watched).last_timestamp
             if latest is None:
                 continue
-            events = self.store.scan(watched)
-            hours = _calendar(self.store, rule, None, events)
-            if rule.calendar is not None and hours is None:
-                continue  # its calendar is gone: no measure, and no false alarm
-            measured = value(rule, events, latest, calendar=hours)
+            if rule.kind == "breach":
+                measured, text = self._predicted(kept, rule)
+            else:
+                events = self.store.scan(watched)
+                hours = _calendar(self.store, rule, None, events)
+                if rule.calendar is not None and hours is None:
+                    continue  # its calendar is gone: no measure, and no false alarm
+                measured = value(rule, events, latest, calendar=hours)
+                text = message(rule, measured)
             now_holds = holds(rule, measured)
             if now_holds and not kept.holding:
                 firing = Firing(
@@ -231,12 +292,37 @@ class Alerts:
                     moment=latest,
                     recorded_at=datetime.now(UTC),
                     value=measured,
-                    message=message(rule, measured),
+                    message=text,
                 )
                 self.store.rules.fire(firing)
                 fired.append(firing)
             self.store.rules.checked(kept.name, position, holding=now_holds)
         return fired
+
+    def _predicted(self, kept: StoredRule, rule: Rule) -> tuple[float | None, str]:
+        """A ``breach`` rule on its log as it stands, at its latest event (as
+        `Workbench.predict` at that moment): how many cases, and the firing's text. The
+        models are kept between checks and trained again once they are older than the
+        rule's ``retrain``."""
+        from workbench.restatements import knowable
+
+        events = knowable(self.store, kept.log).collect()
+        latest = events["timestamp"].max()
+        assert isinstance(latest, datetime)
+        built_for = (kept.definition, self.store.identity(kept.log))
+        held = self._predictors.get(kept.name)
+        found, predictor = breaching(
+            rule,
+            events.filter(pl.col("known") <= latest),
+            latest,
+            held[1] if held is not None and held[0] == built_for else None,
+        )
+        if predictor is not None:
+            self._predictors[kept.name] = (built_for, predictor)
+        if found is None:
+            return None, f"{rule.describe()}: too few cases had completed to predict"
+        shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+        return float(len(found)), f"{message(rule, len(found))} ({shown})"
 
     def follower(self, name: str) -> Follower | None:
         """The states of the cases of a ``violates`` rule as of its last check by this
@@ -360,27 +446,81 @@ def backtest(store: EventStore, rule: Rule, *, step: timedelta = timedelta(days=
         return _backtest_violations(rule, events, ending, first, last, step)
     rows = []
     before = False
+    predictor: Predictor | None = None
+    flagged: list[list[str]] = []  # a breach rule's cases at each moment
     moment = first + step
     while moment <= last + step:
         known = events.filter(pl.col("known") <= moment).drop("known")
-        # The calendar as known then, or, for a history older than the calendar, as now.
-        hours = _calendar(store, rule, moment, known.lazy()) or _calendar(
-            store, rule, None, known.lazy()
-        )
-        measured = (
-            value(rule, known.lazy(), moment, completed=ending, calendar=hours)
-            if known.height
-            else None
-        )
+        if rule.kind == "breach":  # models trained on what was known then, as the check does
+            found, predictor = (
+                breaching(rule, known, moment, predictor) if known.height else (None, None)
+            )
+            measured = None if found is None else float(len(found))
+            flagged.append(found or [])
+        else:
+            # The calendar as known then, or, for a history older than the calendar, as now.
+            hours = _calendar(store, rule, moment, known.lazy()) or _calendar(
+                store, rule, None, known.lazy()
+            )
+            measured = (
+                value(rule, known.lazy(), moment, completed=ending, calendar=hours)
+                if known.height
+                else None
+            )
         now = holds(rule, measured)
         rows.append((moment, known.height, measured, now, now and not before))
         before = now
         moment += step
-    return pl.DataFrame(
-        rows,
-        schema=_SERIES,
-        orient="row",
+    series = pl.DataFrame(rows, schema=_SERIES, orient="row")
+    if rule.kind == "breach":
+        return series.with_columns(cases=pl.Series(flagged, dtype=pl.List(pl.String)))
+    return series
+
+
+def breach_scores(store: EventStore, rule: Rule, series: pl.DataFrame) -> dict[str, Any]:
+    """How right a ``breach`` rule's backtest (``series``, with its ``cases``) was, as the
+    log is known now. A case breached when it went on past its deadline: an event after
+    it, or still open (not ended by one of the rule's or the log's end activities) when the
+    deadline passed. It is decided when it breached, ended, or its deadline has passed; a
+    case neither is left out. Of the decided cases the rule named at any moment
+    (``flagged``), how many breached (``flagged_breached``, ``precision``); of those that
+    breached (``breached``), how many it named before their deadline (``recall``); the
+    precision to beat is the share of decided cases (``decided``) that breached
+    (``base_rate``)."""
+    from workbench.restatements import knowable
+
+    events = knowable(store, rule.log)
+    ending = list(rule.completed_by) or timetravel.completing_activities(events)
+    deadline = timedelta(seconds=rule.deadline_s)
+    now = pl.col("end").max()
+    cases = (
+        events.sort("timestamp", "position")
+        .group_by(pl.col("case_id").cast(pl.String))
+        .agg(
+            start=pl.col("timestamp").min(),
+            end=pl.col("timestamp").max(),
+            ended=pl.col("activity").cast(pl.String).last().is_in(ending),
+        )
+        .with_columns(passed=now - pl.col("start") > deadline)
+        .with_columns(
+            breached=(pl.col("end") - pl.col("start") > deadline)
+            | (~pl.col("ended") & pl.col("passed"))
+        )
+        .filter(pl.col("breached") | pl.col("ended") | pl.col("passed"))
+        .collect()
     )
+    late = set(cases.filter("breached")["case_id"])
+    named = set(series["cases"].explode().drop_nulls().to_list()) & set(cases["case_id"])
+    right = len(named & late)
+    return {
+        "decided": cases.height,
+        "base_rate": len(late) / cases.height if cases.height else None,
+        "flagged": len(named),
+        "flagged_breached": right,
+        "precision": right / len(named) if named else None,
+        "breached": len(late),
+        "recall": right / len(late) if late else None,
+    }
 
 
 def _backtest_violations(

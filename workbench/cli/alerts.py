@@ -93,6 +93,20 @@ def alerts_add(
             " event that makes a violation certain (`workbench rules` lists the templates)."
         ),
     ] = None,
+    breach: Annotated[
+        str | None,
+        typer.Option(
+            help="Open cases predicted to take longer than this (30d, 6w) from their start,"
+            " with a chance above --probability, exceed --more-than (default 0): models"
+            " trained on what was known then (`workbench predict`), again every --retrain."
+        ),
+    ] = None,
+    probability: Annotated[
+        float, typer.Option(help="With --breach: the chance above which a case counts.")
+    ] = 0.8,
+    retrain: Annotated[
+        str, typer.Option(help="With --breach: train the models again after this (1d, 1w).")
+    ] = "1w",
     completed_by: Annotated[
         list[str] | None,
         typer.Option(
@@ -113,11 +127,14 @@ def alerts_add(
 
     Example: workbench alerts add slow-approval --log orders --waiting-at "Approve Order"
     --longer-than 2d --more-than 20; workbench alerts add paid-unapproved --log orders
-    --violates "precedence(Approve Order, Pay)"
+    --violates "precedence(Approve Order, Pay)"; workbench alerts add late --log orders
+    --breach 30d --probability 0.8
     """
     from workbench.alerts import Rule
 
     existing_log(log)
+    if breach is not None and calendar not in (None, "elapsed"):
+        fail("--breach is a deadline in elapsed time: leave out --calendar")
     chosen = workbench().durations_in(log, calendar)
     hours = workbench().hours(log, chosen)
     periods = {"day": "1d", "week": "1w", "month": "1mo"}
@@ -125,6 +142,12 @@ def alerts_add(
         fail(f"--period {period!r}: choose day, week or month")
     if violates is not None:
         rule = Rule(name, log, "violates", violates=violates)
+    elif breach is not None:
+        rule = Rule(
+            name, log, "breach", more_than=more_than or 0,
+            deadline_s=span(breach, "--breach").total_seconds(),
+            probability=probability, retrain_s=span(retrain, "--retrain").total_seconds(),
+        )  # fmt: skip
     elif median_above is not None:
         rule = Rule(
             name, log, "throughput", period=periods[period],
@@ -141,12 +164,15 @@ def alerts_add(
     elif more_than is not None:
         rule = Rule(name, log, "open", more_than=more_than)
     else:
-        fail("give --waiting-at with --more-than, --more-than alone, --median-above or --violates")
+        fail(
+            "give --waiting-at with --more-than, --more-than alone, --median-above, --violates"
+            " or --breach"
+        )
     from dataclasses import replace
 
     if completed_by:
         rule = replace(rule, completed_by=tuple(completed_by))
-    if chosen is not None and rule.kind not in ("open", "violates"):
+    if chosen is not None and rule.kind not in ("open", "violates", "breach"):
         rule = replace(rule, calendar=chosen)
     workbench().add_rule(rule)
     out.print(f"{name}: {rule.describe()} (on {log})")
@@ -209,19 +235,22 @@ def alerts_backtest(
 
     Example: workbench alerts backtest slow-approval --step 1d
     """
-    from workbench.alerts import Alerts, backtest
+    from workbench.alerts import Alerts, backtest, breach_scores
 
     rule = next((r for r in Alerts(store()).rules() if r.name == name), None)
     if rule is None:
         fail(f"no alert rule {name!r}")
     assert rule is not None
     series = backtest(store(), rule, step=span(step, "--step"))
+    scores = breach_scores(store(), rule, series) if rule.kind == "breach" else None
     if as_json:
-        emit_json(records(series))
+        emit_json(records(series) if scores is None else {"moments": records(series), **scores})
         return
     fires = series.filter(series["fires"])
     heading(rule.log, f": {name} ({rule.describe()}), backtested at {series.height:,} moments")
-    measure = "cases violating" if rule.kind == "violates" else "value"
+    measure = {"violates": "cases violating", "breach": "cases predicted to breach"}.get(
+        rule.kind, "value"
+    )
     table = Table("would have fired at", measure, "events known then")
     for row in fires.iter_rows(named=True):
         shown = row["value"]
@@ -232,3 +261,12 @@ def alerts_backtest(
         )
     out.print(table if fires.height else "it would never have fired")
     out.print(f"it held at {int(series['holds'].sum()):,} of {series.height:,} moments")
+    if scores is not None:
+        share = "n/a" if scores["precision"] is None else f"{scores['precision']:.0%}"
+        caught = "n/a" if scores["recall"] is None else f"{scores['recall']:.0%}"
+        out.print(
+            f"of the {scores['flagged']:,} case(s) it named, {scores['flagged_breached']:,}"
+            f" ({share}) took longer; it named {caught} of the {scores['breached']:,} that did,"
+            f" before their deadline; of all {scores['decided']:,} decided case(s),"
+            f" {scores['base_rate'] or 0:.0%} took longer"
+        )

@@ -354,3 +354,107 @@ def query_chart(frame: pl.DataFrame, x: str, y: str, kind: str) -> go.Figure:
     trace = go.Scatter if kind == "line" else go.Bar
     figure = go.Figure(trace(x=frame[x].to_list(), y=frame[y].to_list(), name=y))
     return _layout(figure, f"{y} by {x}", x, y)
+
+
+def predicted(frame: pl.DataFrame) -> pl.DataFrame:
+    """Predictions for display (`predictions.together`): the remaining time and its
+    interval in one unit, elapsed time in its own, chances as percentages; numbers, so that
+    the table sorts by them."""
+    columns = []
+    unit_of = {"elapsed_seconds": _unit(frame["elapsed_seconds"].drop_nulls())
+               if "elapsed_seconds" in frame.columns else (HOUR, "hours")}  # fmt: skip
+    if "remaining_seconds" in frame.columns:
+        remaining = _unit(frame["remaining_seconds"].drop_nulls())
+        unit_of |= dict.fromkeys(("remaining_seconds", "remaining_low_seconds",
+                                  "remaining_high_seconds"), remaining)  # fmt: skip
+    names = {
+        "prefix_length": "events",
+        "elapsed_seconds": "elapsed",
+        "last_activity": "last activity",
+        "remaining_seconds": "remaining",
+        "remaining_low_seconds": "remaining, 10 %",
+        "remaining_high_seconds": "remaining, 90 %",
+        "next_activity": "next activity",
+        "next_activity_probability": "next activity, chance",
+        "outcome_probability": "outcome, chance",
+    }
+    for name in frame.columns:
+        shown = names.get(name, name)
+        if name in unit_of:
+            size, unit = unit_of[name]
+            columns.append((pl.col(name) / size).round(2).alias(f"{shown} ({unit})"))
+        elif name.endswith("probability") or name == "risk":
+            columns.append((pl.col(name) * 100).round(1).alias(f"{shown} (%)"))
+        else:
+            columns.append(pl.col(name).alias(shown))
+    return frame.select(columns)
+
+
+def backtest_errors(cuts: pl.DataFrame) -> go.Figure:
+    """Per cut of a backtest (`predictions.backtest`), the mean absolute error of the
+    predicted remaining time beside the baseline's."""
+    size, unit = _unit(cuts["baseline_mae_seconds"].drop_nulls())
+    figure = go.Figure(
+        [
+            go.Scatter(
+                x=cuts["at"], y=cuts["mae_seconds"] / size, name="model", mode="lines+markers"
+            ),
+            go.Scatter(
+                x=cuts["at"],
+                y=cuts["baseline_mae_seconds"] / size,
+                name="baseline: last activity and prefix length",
+                mode="lines+markers",
+                line={"dash": "dot"},
+            ),
+        ]
+    )
+    figure.update_layout(yaxis={"rangemode": "tozero"})
+    return _layout(figure, "Remaining time: mean absolute error per cut", "cut", unit)
+
+
+def backtest_coverage(cuts: pl.DataFrame) -> go.Figure:
+    """Per cut, the share of actual remaining times inside their 10-90 % interval, against
+    the 80 % it should hold (the band: 75-85 %)."""
+    figure = go.Figure(
+        go.Scatter(
+            x=cuts["at"], y=cuts["interval_coverage"], name="inside the interval",
+            mode="lines+markers",
+        )
+    )  # fmt: skip
+    figure.add_hrect(y0=0.75, y1=0.85, fillcolor="#1a9850", opacity=0.12, line_width=0)
+    figure.add_hline(y=0.8, line_dash="dot", annotation_text="80 %")
+    figure.update_layout(yaxis={"range": [0, 1.02], "tickformat": ".0%"})
+    return _layout(figure, "Calibration: the 10-90 % interval holds", "cut", "share of cases")
+
+
+def backtest_accuracy(cuts: pl.DataFrame, measure: str, title: str) -> go.Figure:
+    """Per cut, a classification's accuracy (``{measure}_accuracy``) beside the majority
+    class's."""
+    figure = go.Figure(
+        [
+            go.Scatter(x=cuts["at"], y=cuts[f"{measure}_accuracy"], name="model",
+                       mode="lines+markers"),
+            go.Scatter(x=cuts["at"], y=cuts[f"baseline_{measure}_accuracy"],
+                       name="baseline: the majority class", mode="lines+markers",
+                       line={"dash": "dot"}),
+        ]
+    )  # fmt: skip
+    figure.update_layout(yaxis={"range": [0, 1.02], "tickformat": ".0%"})
+    return _layout(figure, title, "cut", "accuracy")
+
+
+def backtest_outcome(cuts: pl.DataFrame, outcome: str) -> go.Figure:
+    """Per cut, how well the chance of an outcome asked about ranks the cases (AUC) and how
+    close it is (Brier score, lower is better) beside the base rate's Brier score."""
+    figure = go.Figure(
+        [
+            go.Scatter(x=cuts["at"], y=cuts["outcome_auc"], name="AUC", mode="lines+markers"),
+            go.Scatter(x=cuts["at"], y=cuts["outcome_brier"], name="Brier score",
+                       mode="lines+markers"),
+            go.Scatter(x=cuts["at"], y=cuts["baseline_outcome_brier"],
+                       name="Brier score of the base rate", mode="lines+markers",
+                       line={"dash": "dot"}),
+        ]
+    )  # fmt: skip
+    figure.update_layout(yaxis={"range": [0, 1.02]})
+    return _layout(figure, f"Outcome {outcome}: AUC and Brier score per cut", "cut", "score")

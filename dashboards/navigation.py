@@ -38,6 +38,7 @@ SECTIONS: dict[str, tuple[Entry, ...]] = {
     ),
     "Time": (
         Entry("views/time_travel.py", "Time travel", ":material/history:"),
+        Entry("views/predictions.py", "Predictions", ":material/online_prediction:"),
         Entry("views/projections.py", "Projections", ":material/table_view:"),
         Entry("views/query.py", "Query", ":material/terminal:"),
     ),

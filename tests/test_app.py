@@ -31,6 +31,7 @@ PAGES = {
     "compare": "Compare",
     "objects": "Object-centric",
     "time_travel": "Time travel",
+    "predictions": "Predictions",
     "projections": "Projections",
     "query": "Query",
     "mining": "Discovery and conformance",

@@ -7,11 +7,11 @@ from datetime import timedelta
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, state
+from dashboards import charts, predicting, state
 from dashboards.layout import filtered_note, require_log, title
 from dashboards.markdown import escape
 from workbench import causality, projections
-from workbench.application import Workbench
+from workbench.application import Cut, Workbench
 from workbench.durations import human_duration
 
 summary = require_log()
@@ -26,10 +26,19 @@ table = state.cached(projections.cases, summary.log).sort(
 )
 search = st.text_input("Search case ids", placeholder="part of a case id")
 found = table.filter(pl.col("case_id").str.contains(search, literal=True)) if search else table
+ahead = predicting.open_cases(summary.log, Cut(), None) if predicting.toggle("predict") else None
+if ahead is not None:  # the open cases first, the longest remaining at the top
+    remaining = found.join(ahead.select("case_id", "remaining_seconds"), on="case_id", how="left")
+    found = remaining.sort(
+        "remaining_seconds", descending=True, nulls_last=True, maintain_order=True
+    )
+    found = found.drop("remaining_seconds")
 st.caption(f"{found.height:,} of {table.height:,} cases")
 shown = charts.duration_table(
     state.local(found.head(2_000)).with_columns(pl.col("variant").list.join(" → "))
 )
+if ahead is not None:
+    shown = predicting.beside(found.head(2_000), shown, ahead)
 picked = st.dataframe(
     shown, hide_index=True, on_select="rerun", selection_mode="single-row", key="cases"
 )

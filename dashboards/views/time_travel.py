@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 import streamlit.components.v1 as components
 
-from dashboards import charts, state
+from dashboards import charts, predicting, state
 from dashboards.layout import filtered_note, require_log, table, title, untimed_note, views
 from dashboards.markdown import escape
 from workbench import processmap, timetravel
@@ -79,8 +79,15 @@ def travel() -> None:
             "Elapsed and idle time in the working hours of the"
             f" {escape(state.workbench().calendar_words(summary.log, calendar))}."
         )
+    shown = charts.duration_table(
+        state.local(ranked.drop("calendar", strict=False)), working_day=day
+    )
+    if predicting.toggle("travel-predict"):  # what would have been predicted then
+        ahead = predicting.open_cases(summary.log, Cut(known_at=known_at), at)
+        if ahead is not None:
+            shown = predicting.beside(ranked, shown, ahead)
     table(
-        charts.duration_table(state.local(ranked.drop("calendar", strict=False)), working_day=day),
+        shown,
         what="cases (open cases first, longest idle at the top)",
         export=f"workbench state {shlex.quote(summary.log)} --at {at.isoformat()}"
         + (f" --calendar {shlex.quote(calendar)}" if calendar else "")

@@ -63,6 +63,7 @@ _IDLE: Final = 0.99  # a case idle longer than this quantile of the gaps between
 _ITERATIONS: Final = 100
 _HELD: Final = 0.25  # the share of training cases held out to calibrate the intervals
 _LEAST_CHANCE: Final = 0.05  # a case's weight is at most 20 times another's for censoring
+_STATE: Final = ("case_id", "k", "timestamp")  # where a point is, for its censoring
 
 
 class PredictionError(WorkbenchError):
@@ -242,20 +243,44 @@ def _label(target: Target) -> pl.Expr:
 
 
 def _training_points(known: _Known) -> pl.DataFrame:
-    """Observation points of the complete cases, latest-ending first, up to the cap: two
+    """Observation points of the complete cases, latest-resolved first, up to the cap: two
     per gap between events, each at a moment drawn in the gap (the same draw for the same
-    case and event), with the targets, and a ``weight`` that is the gap's share of time.
+    case and event), with the targets, and a ``weight``.
 
     That is the case as an observer at a random moment finds it: in a long gap more often
-    than in a short one, and anywhere in it. (Points half-way through each gap would tell
-    a model that the next event comes after as long as the case has waited already.)"""
-    done = known.cases.filter(pl.col("complete") & (pl.col("events") > 1)).sort(
-        "end", "case_id", descending=[True, False]
+    than in a short one, and anywhere in it (points half-way through each gap would tell a
+    model that the next event comes after as long as the case has waited already). So a
+    point's weight is its gap's share of time, over the chance that a point observed when
+    it was would be among them (`_selection`)."""
+    ended = pl.col("last_activity").is_in(known.ending)
+    resolved = pl.col("end")  # when an observer could tell the case had completed
+    if known.idle is not None:
+        resolved = pl.when(ended).then(resolved).otherwise(resolved + known.idle)
+    complete = known.cases.filter(pl.col("complete") & (pl.col("events") > 1)).with_columns(
+        resolved=resolved
     )
+    done = complete.sort("resolved", "case_id", descending=[True, False])
     done = done.filter((2 * (pl.col("events") - 1)).cum_sum() <= max(_MAX_POINTS, 2))
-    done = done.with_columns(chance=_completion_chance(known))
+    every = _drawn(_steps(known, complete, idle=known.idle))
+    points = every.join(done.select("case_id"), on="case_id", how="semi")
+    chance = _selection(known, every, done, points)
+    weight = points["gap"].dt.total_microseconds().cast(pl.Float64) / chance
+    total = weight.sum()
+    return points.with_columns(
+        remaining=((pl.col("end") - pl.col("obs")).dt.total_microseconds() / 1e6).clip(0.0),
+        weight=weight * (len(weight) / total) if total else pl.lit(1.0),
+        share=pl.col("gap").dt.total_microseconds().cast(pl.Float64),  # the time share alone
+        held=_draw(pl.col("case_id"), 53) < _HELD,  # whole cases: to calibrate intervals
+    ).drop("gap", "resolved")
+
+
+def _steps(known: _Known, cases: pl.DataFrame, *, idle: timedelta | None) -> pl.DataFrame:
+    """The gaps between the events of ``cases`` (with their ``end``, ``label`` and
+    ``resolved``), each with the next event's time (``following``) and activity. With
+    ``idle``, a case that ended without an end activity still looked open to an observer
+    until it had been idle long enough: a last gap after its last event, nothing to come."""
     steps = (
-        known.events.join(done.select("case_id", "end", "label", "chance"), on="case_id")
+        known.events.join(cases.select("case_id", "end", "label", "resolved"), on="case_id")
         .with_columns(
             following=pl.col("timestamp").shift(-1).over("case_id"),
             next_activity=pl.col("activity").shift(-1).over("case_id"),
@@ -263,72 +288,122 @@ def _training_points(known: _Known) -> pl.DataFrame:
         .filter(pl.col("following").is_not_null())
         .with_columns(gap=pl.col("following") - pl.col("timestamp"))
     )
-    if known.idle is not None:
-        # A case that ended without an end activity still looked open to an observer
-        # until it had been idle long enough: its last event, then nothing left.
-        idle = known.idle
-        tails = (
-            known.events.join(
-                done.filter(~pl.col("last_activity").is_in(known.ending)).select(
-                    "case_id", "end", "label", "chance"
-                ),
-                on="case_id",
-            )
-            .filter(pl.col("timestamp") == pl.col("end"))
-            .group_by("case_id", maintain_order=True)
-            .last()
-            .with_columns(
-                following=pl.col("timestamp") + idle,
-                next_activity=pl.lit(None, pl.String),
-                gap=pl.lit(idle),
-            )
+    if idle is None:
+        return steps
+    tails = (
+        known.events.join(
+            cases.filter(~pl.col("last_activity").is_in(known.ending)).select(
+                "case_id", "end", "label", "resolved"
+            ),
+            on="case_id",
         )
-        steps = pl.concat([steps, tails.select(steps.columns)])
+        .filter(pl.col("timestamp") == pl.col("end"))
+        .group_by("case_id", maintain_order=True)
+        .last()
+        .with_columns(
+            following=pl.col("timestamp") + idle,
+            next_activity=pl.lit(None, pl.String),
+            gap=pl.lit(idle),
+        )
+    )
+    return pl.concat([steps, tails.select(steps.columns)])
+
+
+def _drawn(steps: pl.DataFrame) -> pl.DataFrame:
+    """Two observation points per gap, at moments drawn in it."""
     drawn = [
         steps.with_columns(
             obs=pl.col("timestamp") + pl.col("gap") * _draw(pl.struct("case_id", "k"), seed)
         )
         for seed in (11, 29)
     ]
-    points = pl.concat(drawn).sort("case_id", "k", "obs")
-    # A gap's share of time, over the chance that its case had completed by the moment.
-    weight = points["gap"].dt.total_microseconds().cast(pl.Float64) / points["chance"]
-    total = weight.sum()
-    return points.with_columns(
-        remaining=((pl.col("end") - pl.col("obs")).dt.total_microseconds() / 1e6).clip(0.0),
-        weight=weight * (len(weight) / total) if total else pl.lit(1.0),
-        held=_draw(pl.col("case_id"), 53) < _HELD,  # whole cases: to calibrate intervals
-    ).drop("gap", "chance")
+    return pl.concat(drawn).sort("case_id", "k", "obs")
 
 
-def _completion_chance(known: _Known) -> pl.Expr:
-    """Per complete case, the chance that a case started when it did had completed by
-    the moment: the Kaplan-Meier estimate of the durations, the open cases censored at
-    the moment. Only the cases that completed by then can be learned from, and the long
-    ones have had less time to: weighting each by the inverse of this chance
-    (inverse probability of censoring weighting) gives the long ones back their share."""
-    cases = known.cases.select(
-        seconds=pl.when(pl.col("complete"))
-        .then(pl.col("end") - pl.col("start"))
-        .otherwise(pl.lit(known.at) - pl.col("start"))
-        .dt.total_microseconds()
-        / 1e6,
-        ended=pl.col("complete"),
-    ).sort("seconds")
-    seconds = cases["seconds"].to_numpy()
-    ended = cases["ended"].to_numpy()
-    times, first = np.unique(seconds, return_index=True)
-    at_risk = len(seconds) - first
-    events = np.add.reduceat(ended.astype(np.int64), first) if len(first) else first
-    surviving = np.cumprod(1.0 - events / np.maximum(at_risk, 1))
-    since = (pl.lit(known.at) - pl.col("start")).dt.total_microseconds() / 1e6
+def _selection(
+    known: _Known, every: pl.DataFrame, done: pl.DataFrame, points: pl.DataFrame
+) -> np.ndarray:
+    """Per training point, the chance that a point observed when it was is among them.
 
-    def chance(spans: pl.Series) -> pl.Series:
-        where = np.searchsorted(times, spans.to_numpy(), side="right") - 1
-        done = np.where(where >= 0, 1.0 - surviving[np.maximum(where, 0)], 0.0)
-        return pl.Series(np.maximum(done, _LEAST_CHANCE))
+    A point's case is a training case when an observer at the moment could tell it had
+    completed (at its end activity, or idle long enough after its last event): when the
+    time from the point to that, its resolution, is at most the time to the moment. So
+    points observed shortly before the moment are only those of cases that were nearly
+    done; a model that learned from them as they are would think that a case seen lately
+    (a proxy such as the workload gives it away) ends soon. The chance is the distribution
+    of the resolution times at that point's distance from the moment, estimated (Kaplan-
+    Meier, weighted by time) from every complete case's points and the open cases' points,
+    censored at the moment; with the cap, less the chance of resolving before the
+    earliest resolution kept. At least `_LEAST_CHANCE` (weights at most twenty-fold)."""
+    at = known.at
+    open_cases = known.cases.filter(~pl.col("complete")).with_columns(
+        resolved=pl.lit(None, pl.Datetime("us", "UTC"))
+    )
+    current = (  # an open case's last gap runs to the moment
+        known.events.join(open_cases.select("case_id"), on="case_id")
+        .group_by("case_id", maintain_order=True)
+        .last()
+        .with_columns(gap=pl.lit(at).cast(known.events.schema["timestamp"]) - pl.col("timestamp"))
+    )
+    censored = _drawn(
+        pl.concat(
+            [
+                _steps(known, open_cases, idle=None).select(*_STATE, "gap"),
+                current.select(*_STATE, "gap"),
+            ]
+        )
+    )
 
-    return since.map_batches(chance, return_dtype=pl.Float64)
+    def seconds(expression: pl.Expr) -> pl.Expr:
+        return expression.dt.total_microseconds().cast(pl.Float64) / 1e6
+
+    observed = pl.concat(
+        [
+            every.select(
+                time=seconds(pl.col("resolved") - pl.col("obs")),
+                weight=seconds(pl.col("gap")),
+                happened=pl.lit(1.0),
+            ),
+            censored.select(
+                time=seconds(pl.lit(at) - pl.col("obs")),
+                weight=seconds(pl.col("gap")),
+                happened=pl.lit(0.0),
+            ),
+        ]
+    )
+    until = points.select(seconds(pl.lit(at) - pl.col("obs"))).to_series().to_numpy()
+    capped = done.height < every["case_id"].n_unique()  # those resolved earlier are not in
+    earliest = done["resolved"].min()
+    before = points.select(seconds(pl.lit(earliest) - pl.col("obs"))).to_series().to_numpy()
+    grid, share = _kaplan_meier(observed)
+    chance = _within(grid, share, until)
+    if capped:
+        chance = chance - _within(grid, share, before)
+    return np.asarray(np.maximum(chance, _LEAST_CHANCE), dtype=np.float64)
+
+
+def _within(grid: np.ndarray, share: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    """The share of times at or below each of ``spans`` (`_kaplan_meier`'s estimate)."""
+    where = np.searchsorted(grid, spans, side="right") - 1
+    return np.where(where >= 0, share[np.maximum(where, 0)], 0.0)
+
+
+def _kaplan_meier(observed: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted Kaplan-Meier estimate of the share of ``time`` at or below each of its
+    distinct values (``happened``: 1 for a time seen, 0 for one censored there; each by its
+    ``weight``)."""
+    ordered = observed.sort("time")
+    times = ordered["time"].to_numpy()
+    happened, weights = ordered["happened"].to_numpy(), ordered["weight"].to_numpy()
+    grid, first = np.unique(times, return_index=True)
+    if not len(grid):
+        return grid, grid
+    before = np.concatenate([[0.0], np.cumsum(weights)])[first]
+    at_risk = weights.sum() - before
+    seen = np.add.reduceat(weights * happened, first)
+    surviving = np.cumprod(1.0 - np.divide(seen, at_risk, out=np.zeros_like(seen),
+                                           where=at_risk > 0))  # fmt: skip
+    return grid, 1.0 - surviving
 
 
 def _draw(key: pl.Expr, seed: int) -> pl.Expr:
@@ -373,10 +448,17 @@ class _Encoding:
 
 
 def _workload(known: _Known) -> tuple[np.ndarray, np.ndarray]:
-    """The starts and the ends (of those complete) of the cases known, each in order: the
-    cases open at a moment are those started by then less those ended by then."""
+    """The starts and the closes (of those complete) of the cases known, each in order: the
+    cases open at a moment are those started by then less those closed by then. A case
+    closed when an observer then could tell it had: at its end activity, or once it had
+    been idle long enough (not at its last event, which only hindsight knows was its
+    last: counted so, the open cases of the past are fewer than those of the moment)."""
+    closes = pl.col("end")
+    if known.idle is not None:
+        ended = pl.col("last_activity").is_in(known.ending)
+        closes = pl.when(ended).then(closes).otherwise(closes + known.idle)
     micros = known.cases.with_columns(
-        open_end=pl.when(pl.col("complete")).then(pl.col("end")).otherwise(None)
+        open_end=pl.when(pl.col("complete")).then(closes).otherwise(None)
     ).select(pl.col("start").dt.epoch("us"), pl.col("open_end").dt.epoch("us").fill_null(2**62))
     return np.sort(micros["start"].to_numpy()), np.sort(micros["open_end"].to_numpy())
 
@@ -960,10 +1042,11 @@ def _accuracy(
 
 def _baseline_remaining(training: pl.DataFrame, points: pl.DataFrame) -> np.ndarray:
     """The mean remaining seconds of the training points with the same last activity and
-    prefix length (else the same last activity, else all), weighted as the models weigh
-    them."""
-    mean = pl.when(pl.col("weight").sum() > 0).then(
-        (pl.col("remaining") * pl.col("weight")).sum() / pl.col("weight").sum()
+    prefix length (else the same last activity, else all), each point by its gap's share
+    of time: what the cases complete by then say, without the models' correction for the
+    cases not complete yet."""
+    mean = pl.when(pl.col("share").sum() > 0).then(
+        (pl.col("remaining") * pl.col("share")).sum() / pl.col("share").sum()
     )
     by_both = training.group_by("activity", "k").agg(both=mean)
     by_last = training.group_by("activity").agg(last=mean)

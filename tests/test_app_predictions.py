@@ -122,6 +122,24 @@ def test_the_backtest_on_the_page_equals_the_command(open_page, stores):
     assert cuts["open"].to_list() == [c["open"] for c in found["cuts"]]
 
 
+def test_the_backtest_on_the_page_in_working_time(open_page, stores, tmp_path):
+    db = tmp_path / "office.db"
+    db.write_bytes(stores["midstream"].read_bytes())
+    said = CliRunner().invoke(
+        cli, ["--db", str(db), "calendar", "add", "office", "--hours", "mon-fri 09:00-17:00"]
+    )
+    assert said.exit_code == 0, said.output
+    app = open_page(db, "predictions", "log", view="Backtest", calendar="office")
+    app.selectbox(key="backtest-every").set_value("week")
+    next(b for b in app.button if b.label == "Run the backtest").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "--calendar office" in app.code[-1].value
+    overall = command(app, db)["overall"]
+    working = next(c.value for c in app.caption if "working time of the" in c.value)
+    assert f"MAE {human_duration(overall['mae_business_seconds'])}" in working
+    assert overall["mae_business_seconds"] < overall["mae_seconds"]
+
+
 def test_cases_and_time_travel_show_the_predictions_beside_the_open_cases(open_page, stores):
     db = stores["midstream"]
     app = open_page(db, "cases", "log")

@@ -240,3 +240,39 @@ def test_several_targets_side_by_side_equal_each_alone(stores) -> None:
         assert row["risk"] == risk[case]["risk"]
         chances = {c["value"]: c["probability"] for c in risk[case]["probabilities"]}
         assert row["risk"] == pytest.approx(chances.get("true", 0.0))
+
+
+def test_the_backtest_in_working_time(stores) -> None:
+    """With a calendar, the remaining time's errors in its working time too: around the
+    clock they are the elapsed errors; in office hours a fraction of them."""
+    from workbench.calendars import Calendar
+    from workbench.predictions import backtest
+
+    with Workbench(stores["planted"]) as bench:
+        events = bench._knowable("log", Cut(), Filters())
+    always = Calendar.parse("always", ["mon-sun 00:00-24:00"])
+    office = Calendar.parse("office", ["mon-fri 09:00-17:00"])
+    chosen = [Target.parse("remaining-time")]
+    elapsed = backtest(events, every="1mo", targets=chosen).overall
+    around = backtest(events, every="1mo", targets=chosen, hours=always).overall
+    working = backtest(events, every="1mo", targets=chosen, hours=office).overall
+    assert around["mae_business_seconds"] == pytest.approx(elapsed["mae_seconds"], rel=1e-6)
+    assert around["baseline_mae_business_seconds"] == pytest.approx(
+        elapsed["baseline_mae_seconds"], rel=1e-6
+    )
+    share = working["mae_business_seconds"] / working["mae_seconds"]
+    assert 40 / 168 * 0.7 < share < 40 / 168 * 1.3  # office hours are 40 of 168 a week
+    assert "mae_business_seconds" not in elapsed
+    result = CliRunner().invoke(
+        app,
+        ["--db", stores["planted"], "calendar", "add", "office", "--hours", "mon-fri 09:00-17:00"],
+    )
+    assert result.exit_code == 0, result.output
+    said = CliRunner().invoke(
+        app,
+        ["--db", stores["planted"], "predict", "backtest", "log", "--every", "month",
+         "--target", "remaining-time", "--calendar", "office", "--json"],
+    )  # fmt: skip
+    assert said.exit_code == 0, said.output
+    overall = json.loads(said.output)["overall"]
+    assert overall["mae_business_seconds"] == pytest.approx(working["mae_business_seconds"])

@@ -1338,15 +1338,20 @@ class Workbench:
         every: str = "1mo",
         targets: Sequence[str] = (),
         completed_by: Sequence[str] | None = None,
+        calendar: str | None = None,
     ) -> Backtest:
         """Predictions walked forward through the log, every ``every``, each cut on what
         was knowable then, scored against what happened later
-        (`workbench.predictions.backtest`)."""
+        (`workbench.predictions.backtest`); with a ``calendar``, the remaining time's
+        errors in its working time too."""
         from workbench import predictions
 
         chosen = [predictions.Target.parse(t) for t in targets]
         events = self._knowable(log, cut, filters)
-        return predictions.backtest(events, every=every, targets=chosen, completed_by=completed_by)
+        hours = self.hours(log, calendar, cut)
+        return predictions.backtest(
+            events, every=every, targets=chosen, completed_by=completed_by, hours=hours
+        )
 
     def _knowable(self, log: str, cut: Cut, filters: Filters) -> pl.DataFrame:
         """The log's events by the cut with ``known`` (`restatements.knowable`, against the

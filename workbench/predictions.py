@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import polars as pl
@@ -50,6 +50,9 @@ import polars as pl
 from workbench.causes import Outcome
 from workbench.events import VOCABULARY, WorkbenchError
 from workbench.timetravel import completing_activities, without_superseded
+
+if TYPE_CHECKING:
+    from workbench.calendars import Hours
 
 #: What can be predicted.
 TARGETS: Final = ("remaining-time", "next-activity", "outcome")
@@ -864,11 +867,14 @@ def backtest(
     every: str = "1mo",
     targets: Sequence[Target] = (),
     completed_by: Sequence[str] | None = None,
+    hours: Hours | None = None,
 ) -> Backtest:
     """Walk forward through ``events`` (with ``known``: when each became knowable): at each
     cut, every ``every`` (``1w``, ``1mo``, ``1q``), train on what was known then and score
     the cases open then against what happened later (all of ``events``); a cut where
-    fewer than `MIN_CASES` cases had completed is left out. Every target by default."""
+    fewer than `MIN_CASES` cases had completed is left out. Every target by default. With
+    ``hours`` (a working calendar), the remaining time's errors in working time too: the
+    working time between the predicted end and the actual one."""
     chosen = tuple(targets) or tuple(Target.parse(t) for t in TARGETS)
     if events.is_empty():
         raise PredictionError("no events to backtest on")
@@ -896,7 +902,7 @@ def backtest(
     pooled: dict[str, list[Any]] = {}
     with _one_thread():
         for at in moments.to_list():
-            _cut(events, at, truth, chosen, outcome, completed_by, rows, pooled)
+            _cut(events, at, truth, chosen, outcome, completed_by, hours, rows, pooled)
     if not rows:
         raise PredictionError(
             f"no cut every {every} had {MIN_CASES} completed cases before it: try a shorter --every"
@@ -911,6 +917,7 @@ def _cut(
     chosen: Sequence[Target],
     outcome: Target,
     completed_by: Sequence[str] | None,
+    hours: Hours | None,
     rows: list[dict[str, Any]],
     pooled: dict[str, list[Any]],
 ) -> None:
@@ -929,7 +936,7 @@ def _cut(
     wanted = _matrix(encoding, points)
     row: dict[str, Any] = {"at": at, "trained_on": trained_on, "open": points.height}
     for target in chosen:
-        scored = _score(target, encoding, training, features, points, wanted, at)
+        scored = _score(target, encoding, training, features, points, wanted, at, hours)
         row.update(scored.pop("row"))
         for name, values in scored.items():
             pooled.setdefault(name, []).extend(values)
@@ -954,6 +961,7 @@ def _score(
     points: pl.DataFrame,
     wanted: np.ndarray,
     at: datetime,
+    hours: Hours | None = None,
 ) -> dict[str, Any]:
     """One target at one cut: the row's scores, and the pairs to pool over the cuts."""
     weights = training["weight"].to_numpy()
@@ -969,17 +977,23 @@ def _score(
         errors = np.abs(found[:, 1] - truth)
         inside = (found[:, 0] <= truth) & (truth <= found[:, 2])
         base = np.abs(baseline - truth)
-        return {
-            "row": {
-                "remaining_scored": int(done.sum()),
-                "mae_seconds": _mean(errors),
-                "baseline_mae_seconds": _mean(base),
-                "interval_coverage": _mean(inside),
-            },
-            "errors": errors.tolist(),
-            "baseline_errors": base.tolist(),
-            "inside": inside.tolist(),
+        found_row: dict[str, Any] = {
+            "remaining_scored": int(done.sum()),
+            "mae_seconds": _mean(errors),
+            "baseline_mae_seconds": _mean(base),
+            "interval_coverage": _mean(inside),
         }
+        scored: dict[str, Any] = {
+            "errors": errors.tolist(), "baseline_errors": base.tolist(), "inside": inside.tolist()
+        }  # fmt: skip
+        if hours is not None:
+            cases = points.filter(pl.Series(done))["case_id"]
+            working = _working_errors(hours, at, cases, truth, found[:, 1])
+            working_base = _working_errors(hours, at, cases, truth, baseline)
+            found_row["mae_business_seconds"] = _mean(working)
+            found_row["baseline_mae_business_seconds"] = _mean(working_base)
+            scored |= {"working": working.tolist(), "baseline_working": working_base.tolist()}
+        return {"row": found_row, **scored}
     if target.kind == "next-activity":
         has = points["actual_next"].is_not_null().to_numpy()
         labels = training["next_activity"].to_list()
@@ -1012,6 +1026,19 @@ def _score(
             "baseline_brier": base.tolist(),
         }
     return _accuracy("outcome", "outcome", classes, chances, actual, cases_labels)
+
+
+def _working_errors(
+    hours: Hours, at: datetime, cases: pl.Series, actual: np.ndarray, guessed: np.ndarray
+) -> np.ndarray:
+    """The working time between each case's predicted end and its actual one (seconds)."""
+    moment = pl.Series([at] * len(cases), dtype=pl.Datetime("us", "UTC"))
+
+    def ends(seconds: np.ndarray) -> pl.Series:
+        return moment + pl.Series((seconds * 1e6).round().astype(np.int64)).cast(pl.Duration("us"))
+
+    between = hours.seconds(ends(actual), ends(guessed), cases)
+    return np.asarray(np.abs(between.fill_null(0.0).to_numpy()), dtype=np.float64)
 
 
 def _accuracy(
@@ -1070,6 +1097,9 @@ def _overall(chosen: Sequence[Target], pooled: dict[str, list[Any]]) -> dict[str
         found["median_ae_seconds"] = float(np.median(errors)) if len(errors) else None
         found["baseline_mae_seconds"] = _mean(np.array(pooled.get("baseline_errors", [])))
         found["interval_coverage"] = _mean(np.array(pooled.get("inside", [])))
+        if "working" in pooled:
+            found["mae_business_seconds"] = _mean(pooled["working"])
+            found["baseline_mae_business_seconds"] = _mean(pooled["baseline_working"])
     if "next-activity" in kinds:
         found["next_scored"] = len(pooled.get("next_right", []))
         found["next_activity_accuracy"] = _mean(pooled.get("next_right", []))

@@ -111,9 +111,10 @@ def show_backtest() -> None:
     if st.session_state.get("backtest") != asked:
         st.info("A backtest trains models at every cut: on a large log it takes a minute or more.")
         return
+    calendar = state.calendar_name()
     found = state.ask(
         Workbench.backtest_predictions, summary.log, Cut(known_at=knowledge[label]),
-        every=EVERY[every], targets=targets,
+        every=EVERY[every], targets=targets, calendar=calendar,
     )  # fmt: skip
     overall, cuts = found.overall, found.cuts
     columns = st.columns(4)
@@ -142,6 +143,15 @@ def show_backtest() -> None:
             "n/a" if right_end is None else f"{right_end:.0%}",
             _against(right_end, overall.get("baseline_outcome_accuracy")),
         )
+    working = overall.get("mae_business_seconds")
+    if calendar and working is not None:
+        words = state.workbench().calendar_words(summary.log, calendar)
+        base = overall.get("baseline_mae_business_seconds")
+        st.caption(
+            f"In the working time of the {escape(words)}, between the predicted end and the"
+            f" actual one: MAE {human_duration(working)}, baseline"
+            f" {'n/a' if base is None else human_duration(base)}."
+        )
     st.caption(
         f"{cuts.height:,} cut(s); {overall.get('remaining_scored', 0):,} open case(s) scored"
         " for remaining time over all of them."
@@ -162,15 +172,21 @@ def show_backtest() -> None:
     command = (
         f"workbench predict backtest {shlex.quote(summary.log)} --every {every}"
         + (f" --known-at {knowledge[label]}" if knowledge[label] is not None else "")
+        + f" --calendar {shlex.quote(calendar or 'elapsed')}"
         + "".join(f" --target {shlex.quote(t)}" for t in targets)
         + " --json"
     )
-    table(charts.readable(cuts.rename(_SECONDS)), what="cuts")
+    table(charts.readable(cuts.rename(_SECONDS, strict=False)), what="cuts")
     st.caption("The same from the command line:")
     st.code(command, language="bash", wrap_lines=True)
 
 
-_SECONDS = {"mae_seconds": "MAE_s", "baseline_mae_seconds": "baseline MAE_s"}
+_SECONDS = {
+    "mae_seconds": "MAE_s",
+    "baseline_mae_seconds": "baseline MAE_s",
+    "mae_business_seconds": "MAE, working time_s",
+    "baseline_mae_business_seconds": "baseline MAE, working time_s",
+}
 
 
 def _against(value: float | None, baseline: float | None) -> str | None:

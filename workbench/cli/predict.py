@@ -218,6 +218,13 @@ def predict_backtest(
         ),
     ] = None,
     completed_by: CompletedOption = None,
+    calendar: Annotated[
+        str | None,
+        typer.Option(
+            help="Also the remaining time's errors in this calendar's working time (default:"
+            " the log's calendar, `calendar assign`; elapsed: none)."
+        ),
+    ] = None,
     *,
     cut: Cut,
     filters: Filters,
@@ -230,13 +237,15 @@ def predict_backtest(
 
     Example: workbench predict backtest orders --every month --json
     """
+    name = existing_log(log)
     found = workbench().backtest_predictions(
-        existing_log(log),
+        name,
         cut,
         filters,
         every=_EVERY.get(every, every),
         targets=target or (),
         completed_by=completed_by,
+        calendar=workbench().durations_in(name, calendar),
     )
     if as_json:
         emit_json(found.as_dict())
@@ -244,8 +253,10 @@ def predict_backtest(
     heading(log, f": predictions backtested every {every}, {found.cuts.height:,} cut(s)")
     kinds = {t.kind for t in found.targets}
     headers = ["cut", "trained on", "open"]
+    working = "mae_business_seconds" in found.overall
     if "remaining-time" in kinds:
         headers += ["MAE", "baseline", "10-90 % holds"]
+        headers += ["MAE, working", "baseline, working"] if working else []
     if "next-activity" in kinds:
         headers += ["next right", "baseline"]
     if "outcome" in kinds:
@@ -261,6 +272,10 @@ def predict_backtest(
             cells += [_maybe(row.get("mae_seconds"), human_duration),
                       _maybe(row.get("baseline_mae_seconds"), human_duration),
                       _maybe(row.get("interval_coverage"), _share)]  # fmt: skip
+            if working:
+                base = row.get("baseline_mae_business_seconds")
+                cells += [_maybe(row.get("mae_business_seconds"), human_duration),
+                          _maybe(base, human_duration)]  # fmt: skip
         if "next-activity" in kinds:
             cells += [_maybe(row.get("next_activity_accuracy"), _share),
                       _maybe(row.get("baseline_next_activity_accuracy"), _share)]  # fmt: skip

@@ -272,7 +272,7 @@ def _training_points(known: _Known) -> pl.DataFrame:
     return points.with_columns(
         remaining=((pl.col("end") - pl.col("obs")).dt.total_microseconds() / 1e6).clip(0.0),
         weight=weight * (len(weight) / total) if total else pl.lit(1.0),
-        share=pl.col("gap").dt.total_microseconds().cast(pl.Float64),  # the time share alone
+        share=pl.col("gap").dt.total_microseconds() / pl.col("gap").dt.total_microseconds().mean(),
         held=_draw(pl.col("case_id"), 53) < _HELD,  # whole cases: to calibrate intervals
     ).drop("gap", "resolved")
 
@@ -716,7 +716,7 @@ def _fit(known: _Known, target: Target) -> Predictor:
         )
     encoding = _encoding(known, training)
     features = _matrix(encoding, training)
-    weights = training["weight"].to_numpy()
+    weights = _weights(training, target)
     fitted = partial(Predictor, target, known.at, trained_on, training.height, known.vocabulary)
     if target.kind == "remaining-time":
         seconds = training["remaining"].to_numpy()
@@ -727,6 +727,18 @@ def _fit(known: _Known, target: Target) -> Predictor:
     labels = training["next_activity" if target.kind == "next-activity" else "label"]
     classes, model = _fit_classes(encoding, features, labels.to_list(), weights)
     return fitted(encoding, (model,), classes=tuple(classes))
+
+
+def _weights(training: pl.DataFrame, target: Target) -> np.ndarray:
+    """How much each training point counts: for the remaining time and the next activity,
+    its time share over the chance that it was resolved by the moment (`_selection`); for
+    an outcome, its time share alone. That chance is the same for every point seen as long
+    before the moment, but an outcome of cases that resolve fast (cancelled ones, say) has
+    far more of its late points kept than one of cases that take long: weighted up, the
+    late points of fast outcomes outvote the rest (in the backtest, on the demo log, the
+    end activity was right for 73 % of the cases instead of 87 %)."""
+    column = "share" if target.kind == "outcome" else "weight"
+    return training[column].to_numpy()
 
 
 def _remaining(
@@ -964,7 +976,7 @@ def _score(
     hours: Hours | None = None,
 ) -> dict[str, Any]:
     """One target at one cut: the row's scores, and the pairs to pool over the cuts."""
-    weights = training["weight"].to_numpy()
+    weights = _weights(training, target)
     if target.kind == "remaining-time":
         done = points["complete_final"].fill_null(False).to_numpy()
         until = points.select((pl.col("end_final") - pl.lit(at)).dt.total_microseconds() / 1e6)

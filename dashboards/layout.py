@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 
 import polars as pl
 import streamlit as st
@@ -134,6 +135,17 @@ def untimed_note(summary: LogSummary) -> bool:
         icon=":material/schedule:",
     )
     return True
+
+
+def time_range(summary: LogSummary) -> tuple[datetime, datetime]:
+    """The log's first and last times (UTC without a zone, as a slider takes them); stops
+    the page, saying why, for a log without times."""
+    first, last = summary.first_timestamp, summary.last_timestamp
+    if untimed_note(summary) or first is None or last is None:
+        st.stop()
+    assert first is not None
+    assert last is not None
+    return first.replace(tzinfo=None), last.replace(tzinfo=None)
 
 
 ROWS = 2_000  # rows a table sends to the browser; a million-row table helps nobody

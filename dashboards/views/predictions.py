@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboards import charts, predicting, state
-from dashboards.layout import filtered_note, require_log, table, title, untimed_note, views
+from dashboards.layout import filtered_note, require_log, table, time_range, title, views
 from dashboards.markdown import escape
 from workbench import projections
 from workbench.application import Cut, Workbench
@@ -18,10 +18,7 @@ from workbench.durations import human_duration
 summary = require_log()
 title("Predictions", summary)
 filtered_note()
-first, last = summary.first_timestamp, summary.last_timestamp
-if untimed_note(summary) or first is None or last is None:
-    st.stop()
-low, high = first.replace(tzinfo=None), last.replace(tzinfo=None)
+low, high = time_range(summary)
 knowledge = state.knowledge(summary.log)
 EVERY = {"week": "1w", "month": "1mo", "quarter": "1q"}
 

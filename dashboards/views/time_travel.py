@@ -11,7 +11,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from dashboards import charts, predicting, state
-from dashboards.layout import filtered_note, require_log, table, title, untimed_note, views
+from dashboards.layout import filtered_note, require_log, table, time_range, title, views
 from dashboards.markdown import escape
 from workbench import processmap, timetravel
 from workbench.animation import to_html
@@ -21,10 +21,7 @@ from workbench.events import WorkbenchError
 summary = require_log()
 title("Time travel", summary)
 filtered_note()
-first, last = summary.first_timestamp, summary.last_timestamp
-if untimed_note(summary) or first is None or last is None:
-    st.stop()
-low, high = first.replace(tzinfo=None), last.replace(tzinfo=None)
+low, high = time_range(summary)
 step = max((high - low) / 200, (high - low) / 10_000)
 knowledge = state.knowledge(summary.log)
 

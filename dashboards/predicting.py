@@ -49,8 +49,12 @@ def open_cases(
 
 
 def beside(cases: pl.DataFrame, shown: pl.DataFrame, ahead: pl.DataFrame) -> pl.DataFrame:
-    """``shown`` (``cases`` as displayed, row for row) with each case's predictions."""
+    """``shown`` (``cases`` as displayed, row for row) with each case's predictions right
+    after its id, where a wide table shows them without scrolling."""
     extra = cases.select("case_id").join(
         ahead.drop(_CASE), on="case_id", how="left", maintain_order="left"
     )
-    return pl.concat([shown, charts.predicted(extra.drop("case_id"))], how="horizontal")
+    return pl.concat(
+        [shown.select("case_id"), charts.predicted(extra.drop("case_id")), shown.drop("case_id")],
+        how="horizontal",
+    )

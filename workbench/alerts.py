@@ -205,8 +205,12 @@ def breaching(
             predictor = fit(events, at, rule.target(), completed_by=rule.completed_by or None)
         except PredictionError:
             return None, None
-    assert predictor is not None
-    table = predictor.predict(events, at).table
+        asked = predictor.then  # trained just now: what it said then
+    else:
+        assert predictor is not None
+        asked = predictor.predict(events, at)
+    assert asked is not None
+    table = asked.table
     found = table.filter(
         (pl.col("risk") > rule.probability) & (pl.col("elapsed_seconds") <= rule.deadline_s)
     )

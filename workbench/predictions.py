@@ -129,7 +129,7 @@ class _Known:
 
     at: datetime
     events: pl.DataFrame  # one row per event: its prefix's features
-    cases: pl.DataFrame  # case_id, start, end, events, last_activity, complete, label
+    cases: pl.DataFrame  # case_id, start, end, events, last_activity, label, complete, resolved
     vocabulary: _Vocabulary
 
     @property
@@ -223,10 +223,16 @@ def _known(
         ).item()
         idle = gaps if isinstance(gaps, timedelta) else None
         vocabulary = _Vocabulary(ends, idle, counted, attributes)
-    complete = pl.col("last_activity").is_in(ends)
+    # When an observer could tell a case had completed: at its end activity, or once it had
+    # been idle long enough (not at its last event, which only hindsight knows was last).
+    ended = pl.col("last_activity").is_in(ends)
+    complete, resolved = ended, pl.col("end")
     if vocabulary.idle is not None:
-        complete = complete | (pl.lit(at) - pl.col("end") > vocabulary.idle)
-    cases = cases.with_columns(complete=complete)
+        complete = ended | (pl.lit(at) - pl.col("end") > vocabulary.idle)
+        resolved = pl.when(ended).then(resolved).otherwise(resolved + vocabulary.idle)
+    cases = cases.with_columns(complete=complete).with_columns(
+        resolved=pl.when("complete").then(resolved)
+    )
     return _Known(at, prefix, cases, vocabulary)
 
 
@@ -255,13 +261,7 @@ def _training_points(known: _Known) -> pl.DataFrame:
     model that the next event comes after as long as the case has waited already). So a
     point's weight is its gap's share of time, over the chance that a point observed when
     it was would be among them (`_selection`)."""
-    ended = pl.col("last_activity").is_in(known.ending)
-    resolved = pl.col("end")  # when an observer could tell the case had completed
-    if known.idle is not None:
-        resolved = pl.when(ended).then(resolved).otherwise(resolved + known.idle)
-    complete = known.cases.filter(pl.col("complete") & (pl.col("events") > 1)).with_columns(
-        resolved=resolved
-    )
+    complete = known.cases.filter(pl.col("complete") & (pl.col("events") > 1))
     done = complete.sort("resolved", "case_id", descending=[True, False])
     done = done.filter((2 * (pl.col("events") - 1)).cum_sum() <= max(_MAX_POINTS, 2))
     every = _drawn(_steps(known, complete, idle=known.idle))
@@ -339,15 +339,9 @@ def _selection(
     censored at the moment; with the cap, less the chance of resolving before the
     earliest resolution kept. At least `_LEAST_CHANCE` (weights at most twenty-fold)."""
     at = known.at
-    open_cases = known.cases.filter(~pl.col("complete")).with_columns(
-        resolved=pl.lit(None, pl.Datetime("us", "UTC"))
-    )
-    current = (  # an open case's last gap runs to the moment
-        known.events.join(open_cases.select("case_id"), on="case_id")
-        .group_by("case_id", maintain_order=True)
-        .last()
-        .with_columns(gap=pl.lit(at).cast(known.events.schema["timestamp"]) - pl.col("timestamp"))
-    )
+    open_cases = known.cases.filter(~pl.col("complete"))
+    # An open case's last gap runs to the moment.
+    current = _open_points(known).with_columns(gap=pl.col("obs") - pl.col("timestamp"))
     censored = _drawn(
         pl.concat(
             [
@@ -375,13 +369,12 @@ def _selection(
         ]
     )
     until = points.select(seconds(pl.lit(at) - pl.col("obs"))).to_series().to_numpy()
-    capped = done.height < every["case_id"].n_unique()  # those resolved earlier are not in
-    earliest = done["resolved"].min()
-    before = points.select(seconds(pl.lit(earliest) - pl.col("obs"))).to_series().to_numpy()
     grid, share = _kaplan_meier(observed)
     chance = _within(grid, share, until)
-    if capped:
-        chance = chance - _within(grid, share, before)
+    if done.height < every["case_id"].n_unique():  # capped: those resolved earlier are not in
+        earliest = done["resolved"].min()
+        before = points.select(seconds(pl.lit(earliest) - pl.col("obs"))).to_series()
+        chance = chance - _within(grid, share, before.to_numpy())
     return np.asarray(np.maximum(chance, _LEAST_CHANCE), dtype=np.float64)
 
 
@@ -456,14 +449,10 @@ def _workload(known: _Known) -> tuple[np.ndarray, np.ndarray]:
     closed when an observer then could tell it had: at its end activity, or once it had
     been idle long enough (not at its last event, which only hindsight knows was its
     last: counted so, the open cases of the past are fewer than those of the moment)."""
-    closes = pl.col("end")
-    if known.idle is not None:
-        ended = pl.col("last_activity").is_in(known.ending)
-        closes = pl.when(ended).then(closes).otherwise(closes + known.idle)
-    micros = known.cases.with_columns(
-        open_end=pl.when(pl.col("complete")).then(closes).otherwise(None)
-    ).select(pl.col("start").dt.epoch("us"), pl.col("open_end").dt.epoch("us").fill_null(2**62))
-    return np.sort(micros["start"].to_numpy()), np.sort(micros["open_end"].to_numpy())
+    micros = known.cases.select(
+        pl.col("start").dt.epoch("us"), pl.col("resolved").dt.epoch("us").fill_null(2**62)
+    )
+    return np.sort(micros["start"].to_numpy()), np.sort(micros["resolved"].to_numpy())
 
 
 def _encoding(known: _Known, points: pl.DataFrame) -> _Encoding:
@@ -591,6 +580,9 @@ class Predictor:
     models: tuple[Any, ...] = field(repr=False)
     margin: float = 0.0
     classes: tuple[str, ...] = ()
+    # What the models said when they were trained, of the cases open then (asked there and
+    # then, it would read the same events again).
+    then: Predictions | None = field(default=None, repr=False)
 
     def predict(self, events: pl.DataFrame, at: datetime) -> Predictions:
         """Predictions for the cases open at ``at`` (not before the training), from
@@ -687,7 +679,8 @@ def fit(
     completed_by: Sequence[str] | None = None,
 ) -> Predictor:
     """Models for ``target`` trained at ``at`` on the cases complete by then, from
-    ``events`` knowable by then (those that happened later are left out here)."""
+    ``events`` knowable by then (those that happened later are left out here), with their
+    predictions then (``then``)."""
     with _one_thread():
         return _fit(_known(events, at, completed_by, target), target)
 
@@ -701,12 +694,18 @@ def predict(
 ) -> Predictions:
     """Predictions at ``at`` for the cases open then, from ``events`` knowable by then
     (those that happened later are left out here), by models trained then."""
-    with _one_thread():
-        known = _known(events, at, completed_by, target)
-        return _fit(known, target)._ask(known)
+    found = fit(events, at, target, completed_by=completed_by).then
+    assert found is not None
+    return found
 
 
 def _fit(known: _Known, target: Target) -> Predictor:
+    """`_trained`, with its predictions for the cases open then (``then``)."""
+    trained = _trained(known, target)
+    return replace(trained, then=trained._ask(known))
+
+
+def _trained(known: _Known, target: Target) -> Predictor:
     training = _training_points(known)
     trained_on = training["case_id"].n_unique() if training.height else 0
     if trained_on < MIN_CASES:

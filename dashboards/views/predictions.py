@@ -71,12 +71,7 @@ def show_open() -> None:
     columns[2].metric("Median remaining", shown_median)
     ends = ", ".join(made.completed_by) or "none (cases end when idle)"
     st.caption(f"A case is complete after: {escape(ends)}.")
-    command = (
-        f"workbench predict {shlex.quote(summary.log)} --at {at.isoformat()}"
-        + (f" --known-at {knowledge[label]}" if knowledge[label] is not None else "")
-        + "".join(f" --target {shlex.quote(t)}" for t in targets)
-        + " --json"
-    )
+    command = _command("predict", knowledge[label], targets, "--at", at.isoformat())
     if ahead.height:
         ordered = ahead.sort("remaining_seconds", "case_id", descending=[True, False])
         table(
@@ -166,13 +161,10 @@ def show_backtest() -> None:
         right.plotly_chart(
             charts.backtest_accuracy(cuts, "outcome", "End activity: accuracy per cut")
         )
-    command = (
-        f"workbench predict backtest {shlex.quote(summary.log)} --every {every}"
-        + (f" --known-at {knowledge[label]}" if knowledge[label] is not None else "")
-        + f" --calendar {shlex.quote(calendar or 'elapsed')}"
-        + "".join(f" --target {shlex.quote(t)}" for t in targets)
-        + " --json"
-    )
+    command = _command(
+        "predict backtest", knowledge[label], targets,
+        "--every", every, "--calendar", calendar or "elapsed",
+    )  # fmt: skip
     table(charts.readable(cuts.rename(_SECONDS, strict=False)), what="cuts")
     st.caption("The same from the command line:")
     st.code(command, language="bash", wrap_lines=True)
@@ -184,6 +176,13 @@ _SECONDS = {
     "mae_business_seconds": "MAE, working time_s",
     "baseline_mae_business_seconds": "baseline MAE, working time_s",
 }
+
+
+def _command(verb: str, known_at: int | None, targets: tuple[str, ...], *options: str) -> str:
+    """The command that gives what the page shows, for the log, the cut and the targets."""
+    words = [*options, *(["--known-at", str(known_at)] if known_at is not None else [])]
+    words += [part for target in targets for part in ("--target", target)]
+    return f"workbench {verb} {shlex.join([summary.log, *words])} --json"
 
 
 def _against(value: float | None, baseline: float | None) -> str | None:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 from rich.table import Table
@@ -93,113 +93,79 @@ def predict_open(
         )
         for chosen in dict.fromkeys(target or ["remaining-time"])
     ]
-    if len(every) > 1:
-        _several(log, every, top, as_json=as_json)
-        return
-    found = every[0]
     if as_json:
-        emit_json(
-            {
-                "at": found.at,
-                "target": found.target.text,
-                "trained_on": found.trained_on,
-                "completed_by": found.completed_by,
-                "cases": found.as_dicts(),
-            }
-        )
+        _emit(every)
         return
-    table = found.table
-    heading(
-        log,
-        f": {table.height:,} open case(s) at {found.at.isoformat(timespec='minutes')},"
-        f" {found.target.text}; trained on {found.trained_on:,} complete case(s)",
-    )
-    kind = "risk" if found.target.binary else found.target.kind
-    shown = Table("case", "events", "elapsed", "last activity", *_columns(kind))
-    ordered = table.sort({"remaining-time": "remaining_seconds", "risk": "risk"}
-                         .get(kind, "probability"), descending=True)  # fmt: skip
-    for row in ordered.head(top).iter_rows(named=True):
-        shown.add_row(
-            str(row["case_id"]),
-            f"{row['prefix_length']:,}",
-            human_duration(row["elapsed_seconds"]),
-            str(row["last_activity"]),
-            *_cells(kind, row),
-        )
-    out.print(shown if table.height else "no case is open then")
+    _print(log, every, top)
 
 
-def _several(log: str, every: list[Predictions], top: int, *, as_json: bool) -> None:
-    """Several targets' predictions side by side (`predictions.together`)."""
+def _emit(every: list[Predictions]) -> None:
+    """The JSON of one target's predictions, or of several side by side
+    (`predictions.together`)."""
+    from workbench.predictions import together
+
+    first = every[0]
+    if len(every) == 1:
+        named: dict[str, Any] = {"target": first.target.text}
+        cases = first.as_dicts()
+    else:
+        named = {"targets": [found.target.text for found in every]}
+        cases = together(every).to_dicts()
+    emit_json({"at": first.at, **named, "trained_on": first.trained_on,
+               "completed_by": first.completed_by, "cases": cases})  # fmt: skip
+
+
+#: The columns of `predictions.together` a table shows, by their headers.
+_HEADERS: Final = {
+    "remaining_seconds": "remaining (median)",
+    "remaining_low_seconds": "10-90 %",
+    "next_activity": "next activity",
+    "next_activity_probability": "probability",
+    "outcome": "outcome",
+    "outcome_probability": "probability",
+    "risk": "chance",
+}
+
+#: What one target's table is ordered by.
+_FIRST: Final = ("remaining_seconds", "risk", "next_activity_probability", "outcome_probability")
+
+
+def _print(log: str, every: list[Predictions], top: int) -> None:
+    """The predictions as a table: one target's, its likeliest first, or several's side by
+    side."""
     from workbench.predictions import together
 
     table, first = together(every), every[0]
-    if as_json:
-        emit_json(
-            {
-                "at": first.at,
-                "targets": [found.target.text for found in every],
-                "trained_on": first.trained_on,
-                "completed_by": first.completed_by,
-                "cases": table.to_dicts(),
-            }
-        )
-        return
+    which = f", {first.target.text}" if len(every) == 1 else ""
     heading(
         log,
-        f": {table.height:,} open case(s) at {first.at.isoformat(timespec='minutes')};"
+        f": {table.height:,} open case(s) at {first.at.isoformat(timespec='minutes')}{which};"
         f" trained on {first.trained_on:,} complete case(s)",
     )
-    headers = {"remaining_seconds": "remaining (median)", "remaining_low_seconds": "10-90 %",
-               "next_activity": "next activity", "next_activity_probability": "probability",
-               "outcome": "outcome", "outcome_probability": "probability",
-               "risk": "chance"}  # fmt: skip
-    present = [name for name in headers if name in table.columns]
-    shown = Table("case", "events", "elapsed", "last activity", *(headers[n] for n in present))
+    present = [name for name in _HEADERS if name in table.columns]
+    if len(every) == 1:  # the longest remaining, or the likeliest, first
+        table = table.sort(next(n for n in _FIRST if n in present), descending=True)
+    shown = Table("case", "events", "elapsed", "last activity", *(_HEADERS[n] for n in present))
     for row in table.head(top).iter_rows(named=True):
-        cells = []
-        for name in present:
-            value = row[name]
-            if name == "remaining_low_seconds":
-                high = row["remaining_high_seconds"]
-                cells.append(f"{human_duration(value)} to {human_duration(high)}")
-            elif name == "remaining_seconds":
-                cells.append(human_duration(value))
-            elif name.endswith("probability") or name == "risk":
-                cells.append(f"{value:.0%}")
-            else:
-                cells.append(str(value))
         shown.add_row(
             str(row["case_id"]),
             f"{row['prefix_length']:,}",
             human_duration(row["elapsed_seconds"]),
             str(row["last_activity"]),
-            *cells,
+            *(_cell(name, row) for name in present),
         )
     out.print(shown if table.height else "no case is open then")
 
 
-def _columns(kind: str) -> tuple[str, ...]:
-    if kind == "remaining-time":
-        return ("remaining (median)", "10-90 %")
-    if kind == "next-activity":
-        return ("next activity", "probability")
-    if kind == "risk":
-        return ("chance",)
-    return ("outcome", "probability")
-
-
-def _cells(kind: str, row: dict[str, Any]) -> tuple[str, ...]:
-    if kind == "remaining-time":
-        low, high = row["remaining_low_seconds"], row["remaining_high_seconds"]
-        return (
-            human_duration(row["remaining_seconds"]),
-            f"{human_duration(low)} to {human_duration(high)}",
-        )
-    if kind == "risk":
-        return (f"{row['risk']:.0%}",)
-    name = "next_activity" if kind == "next-activity" else "outcome"
-    return (str(row[name]), f"{row['probability']:.0%}")
+def _cell(name: str, row: dict[str, Any]) -> str:
+    value = row[name]
+    if name == "remaining_low_seconds":
+        return f"{human_duration(value)} to {human_duration(row['remaining_high_seconds'])}"
+    if name == "remaining_seconds":
+        return human_duration(value)
+    if name.endswith("probability") or name == "risk":
+        return f"{value:.0%}"
+    return str(value)
 
 
 @partial(command, on=predict_app, name="backtest")

@@ -51,3 +51,19 @@ def test_sizes_count_what_containers_and_dataclasses_hold() -> None:
     assert size_of(ProcessMap(*parts)) == 8 * 100 + 2 * size_of(None)  # and no calendar
     assert size_of({"k": frame(10)}) >= 80
     assert size_of([frame(10), frame(10)]) >= 160
+
+
+def test_a_long_container_is_weighed_by_a_sample_of_its_items() -> None:
+    import sys
+
+    from workbench.caching import SAMPLE
+
+    same = [frame(10)] * (SAMPLE * 40)  # every item alike: the sample gives the exact sum
+    assert size_of(same) == sys.getsizeof(same) + 80 * len(same)
+    keyed = {f"case {i}": frame(10) for i in range(len(same))}
+    exact = sum(sys.getsizeof(k) + 80 for k in keyed)
+    assert abs(size_of(keyed) - exact) <= 0.01 * exact
+    grown = [frame(i % 100) for i in range(SAMPLE * 40)]  # sizes 0 to 792, each 40 times
+    exact = sys.getsizeof(grown) + sum(8 * (i % 100) for i in range(len(grown)))
+    assert abs(size_of(grown) - exact) <= 0.05 * exact
+    assert size_of(set(range(SAMPLE * 10))) >= sys.getsizeof(0) * SAMPLE * 10

@@ -287,6 +287,8 @@ def test_declare_rules_on_the_page_equal_the_command_and_filter_the_app(app_on, 
     from workbench.cli import app as cli
 
     app = app_on("mining", "sepsis")
+    assert not any(s.label == "Minimum support" for s in app.slider)  # not until asked
+    app.toggle(key="rules-on").set_value(True).run()
     next(s for s in app.slider if s.label == "Minimum support").set_value(0.5).run()
     next(s for s in app.slider if s.label == "Minimum confidence").set_value(0.8).run()
     assert not app.exception
@@ -335,6 +337,7 @@ def test_a_temporal_profile_and_a_skeleton_on_the_page_equal_the_command(
     from workbench.cli import app as cli
 
     app = app_on("mining", "sepsis")
+    app.toggle(key="rules-on").set_value(True).run()
     next(s for s in app.selectbox if s.label == "Kind").set_value(kind).run()
     noise = []
     if command == "log-skeleton":  # with none, every case keeps the log's own skeleton

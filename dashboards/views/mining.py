@@ -238,6 +238,9 @@ st.caption(
     " (a case deviates beyond zeta standard deviations). Log skeleton: relations and counts"
     " every case keeps. The same as `workbench rules discover` and `rules check`."
 )
+# Checking every case costs seconds on millions of events: only when asked.
+if not st.toggle("Discover and check rules", key="rules-on"):
+    st.stop()
 KINDS = {
     "Declare": "declare",
     "Temporal profile": "temporal-profile",

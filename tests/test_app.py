@@ -277,6 +277,21 @@ def test_the_projections_page_shows_the_read_model_and_brings_it_up_to_date(app_
     assert (status["lag (events)"].iloc[0], status["segments"].iloc[0]) == (0, 1)
 
 
+def test_a_projection_is_shown_when_chosen(app_on, loaded) -> None:
+    """The page lists the projections at once and builds one's rows only when chosen."""
+    from workbench.application import Workbench
+
+    app = app_on("projections", DEMO_LOG)
+    assert len(app.dataframe) == 2  # the projections and the read model, no contents yet
+    next(s for s in app.selectbox if s.label == "Show").set_value("variants").run()
+    assert not app.exception
+    shown = app.dataframe[2].value
+    with Workbench(loaded) as bench:
+        expected = bench.projection(DEMO_LOG, "variants")
+    assert shown["cases"].tolist() == expected["cases"].to_list()
+    assert [list(v) for v in shown["variant"]] == expected["variant"].to_list()
+
+
 def test_declare_rules_on_the_page_equal_the_command_and_filter_the_app(app_on, loaded) -> None:
     """The Rules section shows what `rules discover` and `rules check --json` print for
     the same log, and its button filters every page to a rule's violating cases."""

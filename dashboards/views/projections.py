@@ -70,7 +70,9 @@ else:
             st.rerun()
 
 st.subheader("Contents")
-name = st.selectbox("Show", [c.name for c in listed])
+# Chosen, not shown at once: the first look at a projection builds its checkpoint, seconds
+# on millions of events.
+name = st.selectbox("Show", [c.name for c in listed], index=None, placeholder="Choose a projection")
 if name:
     try:
         result = state.ask(Workbench.projection, summary.log, name)

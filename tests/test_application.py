@@ -272,13 +272,24 @@ def test_case_rows_answer_as_the_events_do(demo_db: Path, cache: int) -> None:
 
 
 @pytest.mark.parametrize("cache", [0, 1 << 28])
-def test_the_state_from_folded_rows_equals_a_replay(demo_db: Path, cache: int) -> None:
+def test_the_state_from_folded_rows_equals_a_replay(
+    demo_db: Path, cache: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The state at a moment from the stored folded rows (the cases ended by then as
     stored, the others folded again) equals a replay of the store's events, as known now
-    and at an earlier position; so does what changed between two moments."""
+    and at an earlier position; so does what changed between two moments. With a cache
+    (the app), the stored rows are read from their file once, not at every moment."""
     from sample_data.demo import DEMO_LOG
     from workbench import timetravel
+    from workbench.readmodel import ReadModel
 
+    reads: list[str] = []
+    stored = ReadModel._stored
+    monkeypatch.setattr(
+        ReadModel,
+        "_stored",
+        lambda self, kind, *rest: reads.append(kind) or stored(self, kind, *rest),
+    )
     with Workbench(demo_db, cache_bytes=cache) as bench:
         found = bench.log(DEMO_LOG)
         assert found.first_timestamp is not None
@@ -299,6 +310,7 @@ def test_the_state_from_folded_rows_equals_a_replay(demo_db: Path, cache: int) -
             theirs_diff = timetravel.diff(events, t1, t2)
             for name in ("started", "completed", "moved", "new_edges", "kpis"):
                 assert_frame_equal(getattr(ours_diff, name), getattr(theirs_diff, name))
+    assert (reads.count("folded") == 1) == bool(cache)  # without one: at every moment
 
 
 def test_filters_on_whole_cases_select_case_rows(demo_db: Path) -> None:

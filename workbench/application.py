@@ -207,7 +207,7 @@ class Workbench:
         commit, and every verb reads logs through it."""
         with self._lock:
             if self._model is None:
-                self._model = ReadModel(self.store, self.segments)
+                self._model = ReadModel(self.store, self.segments, cache=self._frames)
             return self._model
 
     @property

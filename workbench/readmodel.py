@@ -41,6 +41,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from workbench import projections, timetravel
+from workbench.caching import BoundedCache
 from workbench.events import StoreError, UnknownLog
 from workbench.store import EventStore
 
@@ -136,8 +137,12 @@ class ReadModel:
         min_batch: int = MIN_BATCH,
         chunk: int = CHUNK,
         fan_in: int = FAN_IN,
+        cache: BoundedCache[pl.DataFrame] | None = None,
     ) -> None:
         self.store = store
+        # Per-case rows read from their files are kept here (the app's frames), not read
+        # again at every moment of a time travel.
+        self.cache = cache
         self.folder = Path(folder) if folder is not None else default_folder(store)
         self.min_tail = min_tail  # a tail this long is written as a segment on the next read
         self.min_batch = min_batch  # a committed batch this large becomes a segment at once
@@ -320,7 +325,7 @@ class ReadModel:
         chain = self._segments(log, schema)
         if len(chain) != 1:  # no read model, or its segments could not be merged
             return _rows_of(kind, cut_events, bounds=False)
-        rows = self._stored(kind, chain[0], schema)
+        rows = self._kept(log, kind, chain[0], schema)
         redo: list[pl.DataFrame] = []
         if self.store.head(log) > chain[0].last:  # the tail: its cases from all their events
             tail = self.store.scan(log, after=(_END_OF_TIME, chain[0].last))
@@ -336,6 +341,13 @@ class ReadModel:
             found = _rows_of(kind, chosen, bounds=True)
             rows = pl.concat([rows, found.select(rows.columns)]).sort("case_id")
         return rows.drop(list(_BOUNDS))
+
+    def _kept(self, log: str, kind: PerCase, segment: Segment, schema: pl.Schema) -> pl.DataFrame:
+        """`_stored`, from the cache when one is given and holds them."""
+        if self.cache is None:
+            return self._stored(kind, segment, schema)
+        key = (log, self.store.head(log), f"{kind} rows\0{segment.path.name}")
+        return self.cache.get(key, lambda: self._stored(kind, segment, schema))
 
     def _stored(self, kind: PerCase, segment: Segment, schema: pl.Schema) -> pl.DataFrame:
         """The segment's rows of a kind with their bounds, read from their file (`_made`

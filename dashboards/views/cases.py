@@ -17,13 +17,7 @@ from workbench.durations import human_duration
 summary = require_log()
 title("Cases", summary)
 filtered_note()
-# Case ids in their natural order (2 before 10, "case 9" before "case 10"), not as text.
-table = state.cached(projections.cases, summary.log).sort(
-    pl.col("case_id").str.replace_all(r"\d+", ""),
-    pl.col("case_id").str.extract(r"(\d+)").str.slice(0, 18).cast(pl.Int64, strict=False),
-    pl.col("case_id"),
-    nulls_last=True,
-)
+table = state.cached(projections.case_list, summary.log)  # 2 before 10, as people count
 search = st.text_input("Search case ids", placeholder="part of a case id")
 found = table.filter(pl.col("case_id").str.contains(search, literal=True)) if search else table
 ahead = predicting.open_cases(summary.log, Cut(), None) if predicting.toggle("predict") else None

@@ -52,6 +52,24 @@ def test_each_import_view_equals_a_scan_as_known_then(demo_db, start, end) -> No
         assert [Path(s or "").name for s in sources] == [f.name for f in DEMO_FILES]
 
 
+def test_a_log_of_one_import_is_never_late(tmp_path) -> None:
+    """One import has no frontier before it: every event is on time, in the same columns
+    as the events of a log of several imports, and no period is provisional."""
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    with EventStore(tmp_path / "one.db") as store:
+        late_first = [Event("b", start + timedelta(days=9)), Event("a", start)]
+        store.append("log", "c1", late_first)
+        assert len(audit.imports(store, "log")) == 1
+        tagged = audit.with_lateness(store.scan("log"), audit.imports(store, "log")).collect()
+        assert tagged["import"].to_list() == [0, 0]
+        assert tagged["lateness"].to_list() == [timedelta(0)] * 2
+        assert not audit.provisional(store, "log")["provisional"].any()
+        store.append("log", "c2", [Event("a", start + timedelta(days=1))])  # a second write
+        several = audit.with_lateness(store.scan("log"), audit.imports(store, "log")).collect()
+        assert several["lateness"].to_list() == [timedelta(0), timedelta(0), timedelta(days=8)]
+        assert several.schema == tagged.schema
+
+
 def test_lateness_and_provisional_periods_of_a_stream(tmp_path) -> None:
     start = datetime(2024, 1, 1, tzinfo=UTC)
     with EventStore(tmp_path / "s.db") as store:

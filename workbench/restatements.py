@@ -83,7 +83,13 @@ def with_lateness(events: pl.LazyFrame, found: list[Import]) -> pl.LazyFrame:
     that import) it happened; zero when it was not behind.
 
     An event's import is found by a binary search of its position among the imports'
-    first positions, and the frontiers from one row per import: nothing is sorted."""
+    first positions, and the frontiers from one row per import: nothing is sorted. A log
+    of one import, the most common, has no frontier before it: nothing is searched."""
+    if len(found) == 1:
+        return events.with_columns(
+            pl.lit(0, pl.Int64).alias("import"),
+            pl.lit(0, pl.Int64).cast(pl.Duration("us")).alias("lateness"),
+        )
     firsts = pl.Series("first", [i.first for i in found], dtype=pl.Int64)
     tagged = events.with_columns(
         pl.lit(firsts)

@@ -20,6 +20,8 @@ from workbench.dot import quote
 from workbench.durations import human_working
 from workbench.filters import ActivityCoverage
 from workbench.projections import (
+    ORDER,
+    START,
     directly_follows,
     distinct_cases,
     end_activities,
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 Measure = Literal["frequency", "mean", "median", "p90", "total"]
 MEASURES: tuple[Measure, ...] = ("frequency", "mean", "median", "p90", "total")
+_COLUMNS = ("case_id", "activity", "timestamp", "position", START)  # what a map is made of
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,11 @@ def process_map(
     case order already (see `workbench.projections.ordered`)."""
     if activities < 100:
         events = ActivityCoverage(activities).apply(events)
-    if not presorted:  # once, for the four parts below
-        events = events.sort("case_id", "timestamp", "position").collect().lazy()
+    # The columns the map needs, read once for its four parts (each would otherwise run a
+    # filter or a cut of the log again: 0.45 s on ten million events under a time filter).
+    schema = events.collect_schema()
+    narrow = events.select(name for name in _COLUMNS if name in schema)
+    events = (narrow if presorted else narrow.sort(*ORDER)).collect().lazy()
     nodes = (
         events.group_by("activity")
         .agg(frequency=pl.len(), cases=distinct_cases(in_case_order=True))

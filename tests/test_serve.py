@@ -66,3 +66,26 @@ def test_password_auth_needs_a_user_first(tmp_path) -> None:
     result = CliRunner().invoke(app, ["--db", db, "serve", "--auth", "ldap"])
     assert result.exit_code == 2
     assert "--auth 'ldap'" in result.output
+
+
+def test_the_server_imports_what_pages_need_before_it_listens() -> None:
+    """`serve` starts Streamlit through `dashboards.launch`, which hands Streamlit's own
+    command line its arguments once the application, the store and the sidebar are
+    imported: the first page a user opens does not wait for them."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from streamlit.web import cli;"
+        " cli.main = lambda prog_name: print(prog_name, 'dashboards.state' in sys.modules,"
+        " 'workbench.application' in sys.modules, sys.argv[1:]);"
+        " import dashboards.launch; assert 'dashboards.state' not in sys.modules;"
+        " dashboards.launch.main()"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe, "run", "app.py", "--server.port", "8599"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert shown == "streamlit True True ['run', 'app.py', '--server.port', '8599']"

@@ -417,7 +417,8 @@ def serve(
     env["WORKBENCH_SESSION_MINUTES"] = f"{session_minutes:g}"
     if oidc_provider:
         env["WORKBENCH_OIDC_PROVIDER"] = oidc_provider
-    command_line = [sys.executable, "-m", "streamlit", "run", str(app_path)]
+    # Streamlit, with what every page imports imported before it listens.
+    command_line = [sys.executable, "-m", "dashboards.launch", "run", str(app_path)]
     if auth == "oidc" and secrets is not None:
         command_line += ["--secrets.files", str(secrets.resolve())]
     for option, value in streamlit_options(host, port, max_upload_mb, headless=headless):

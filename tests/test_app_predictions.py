@@ -70,6 +70,9 @@ def shown(app: AppTest) -> pl.DataFrame:
 
 def test_the_page_predicts_as_the_command_as_known_after_an_earlier_import(open_page, stores):
     app = open_page(stores["demo"], "predictions", DEMO_LOG)
+    assert not app.metric  # nothing trained until asked
+    assert not app.code
+    app.toggle(key="predict-open").set_value(True)
     earlier = next(o for o in app.select_slider(key="predict-known").options if "after import" in o)
     app.select_slider(key="predict-known").set_value(earlier)
     with EventStore(stores["demo"]) as store:

@@ -57,6 +57,13 @@ def show_open() -> None:
     with right:
         label = st.select_slider("As known at", list(knowledge), key="predict-known")
     outcome = outcome_target("predict-outcome")
+    if not predicting.toggle("predict-open"):  # training takes seconds: when asked
+        st.info(
+            "Turn on Predict the open cases: the models train on the cases complete by the"
+            " moment, which takes seconds (a minute on millions of events); then every moment"
+            " and outcome you choose is predicted as you choose it."
+        )
+        return
     at, cut = moment.replace(tzinfo=UTC), Cut(known_at=knowledge[label])
     targets = ("remaining-time", "next-activity", outcome)
     ahead = predicting.open_cases(summary.log, cut, at, targets)

@@ -377,12 +377,19 @@ def test_the_query_language_on_spark_equals_duckdb(engine, real_store) -> None:
 # ------------------------------------------------------------------ a real cluster
 
 
-def _free_port() -> int:
+def _free_ports(count: int) -> list[int]:
+    """``count`` ports free now, all different: each probe stays bound until all are
+    chosen (one probe after another may be given the same port twice)."""
     import socket
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 @pytest.fixture
@@ -399,7 +406,7 @@ def cluster(tmp_path) -> Iterator[tuple[str, str]]:
     import pyspark
 
     home = Path(pyspark.__file__).parent
-    port, master_ui, worker_ui = _free_port(), _free_port(), _free_port()
+    port, master_ui, worker_ui = _free_ports(3)
     url, status = f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{master_ui}/json/"
     environment = {
         **os.environ,
@@ -436,7 +443,7 @@ def cluster(tmp_path) -> Iterator[tuple[str, str]]:
                 with urllib.request.urlopen(status) as answer:
                     if json.loads(answer.read()).get("aliveworkers", 0) >= 1:
                         break
-            except OSError:
+            except (OSError, ValueError):  # not listening yet, or its HTML while it starts
                 pass
             if time.monotonic() > deadline:
                 logs = [path.read_text()[-2000:] for path in sorted(tmp_path.glob("*.log"))]

@@ -80,8 +80,9 @@ def ordered(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
 def distinct_cases(*, in_case_order: bool) -> pl.Expr:
     """How many cases a group's rows are of. When each case's rows are together (events in
     case order, or what was made of them in that order), they stay together in every group
-    (a group keeps its rows' order), so the cases are the runs of one case id: a third of
-    the time of hashing every id (`n_unique`) on ten million events.
+    (a group keeps its rows' order), so the cases are the runs of one case id: on ten
+    million events, a third of the time of hashing every id (`n_unique`) per activity,
+    three quarters of it per path.
     """
     if in_case_order:
         return (pl.col("case_id").rle_id().max() + 1).cast(pl.UInt32)

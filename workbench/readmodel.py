@@ -325,9 +325,10 @@ class ReadModel:
         chain = self._segments(log, schema)
         if len(chain) != 1:  # no read model, or its segments could not be merged
             return _rows_of(kind, cut_events, bounds=False)
-        rows = self._kept(log, kind, chain[0], schema)
+        head = self.store.head(log)
+        rows = self._kept(log, head, kind, chain[0], schema)
         redo: list[pl.DataFrame] = []
-        if self.store.head(log) > chain[0].last:  # the tail: its cases from all their events
+        if head > chain[0].last:  # the tail: its cases from all their events
             tail = self.store.scan(log, after=(_END_OF_TIME, chain[0].last))
             redo.append(tail.select(pl.col("case_id").cast(pl.String)).unique().collect())
         if as_of is not None or known_at is not None:
@@ -342,11 +343,13 @@ class ReadModel:
             rows = pl.concat([rows, found.select(rows.columns)]).sort("case_id")
         return rows.drop(list(_BOUNDS))
 
-    def _kept(self, log: str, kind: PerCase, segment: Segment, schema: pl.Schema) -> pl.DataFrame:
-        """`_stored`, from the cache when one is given and holds them."""
+    def _kept(
+        self, log: str, head: int, kind: PerCase, segment: Segment, schema: pl.Schema
+    ) -> pl.DataFrame:
+        """`_stored`, from the cache when one is given and holds them for the log's head."""
         if self.cache is None:
             return self._stored(kind, segment, schema)
-        key = (log, self.store.head(log), f"{kind} rows\0{segment.path.name}")
+        key = (log, head, f"{kind} rows\0{segment.path.name}")
         return self.cache.get(key, lambda: self._stored(kind, segment, schema))
 
     def _stored(self, kind: PerCase, segment: Segment, schema: pl.Schema) -> pl.DataFrame:

@@ -7,6 +7,7 @@ import json
 import os
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 import pytest
@@ -47,6 +48,40 @@ def test_the_overview_counts_the_filtered_cases(open_page, bench) -> None:  # no
     assert _metrics(app)["Cases"] == f"{found.cases:,}"
     assert _metrics(app)["Events"] == f"{found.events:,}"
     assert _metrics(app)["Variants"] == f"{found.variants:,}"
+
+
+def test_the_overview_histogram_is_the_json_of_stats(open_page, mixed) -> None:  # noqa: F811
+    """The case-duration histogram the Overview draws has the bins `stats --json` prints
+    for the same filter: a bar per bin, not a value per case."""
+    app = open_page("overview", DEMO_LOG, **QUERY)
+    _filtered(app)
+    spec = next(
+        json.loads(chart.proto.spec)
+        for chart in app.get("plotly_chart")
+        if "Case duration" in chart.proto.spec
+    )
+    result = CliRunner().invoke(
+        cli, ["--db", str(mixed), "stats", DEMO_LOG, "--attribute", "region=north", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    bins = printed["case_duration_histogram"]
+    assert sum(row["cases"] for row in bins) == printed["cases"]
+    (bars,) = spec["data"]
+    assert bars["type"] == "bar"
+    assert _values(bars["y"]) == [row["cases"] for row in bins]
+    assert len(_values(bars["x"])) == len(bins) <= 61
+
+
+def _values(data: Any) -> list[float]:
+    """A Plotly trace's numbers, whether listed or packed as a typed array."""
+    if isinstance(data, dict):  # {"dtype": "i4", "bdata": base64}
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()  # type: ignore[no-any-return]
+    return list(data)
 
 
 def test_the_map_variants_and_cases_are_of_the_filtered_cases(open_page, bench) -> None:  # noqa: F811

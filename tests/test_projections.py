@@ -307,3 +307,29 @@ def test_a_limited_dotted_chart_is_the_first_points_of_the_whole(log, limit) -> 
     lazy = log.lazy().with_columns(pl.col("case_id").alias("resource"))
     whole = dotted_chart(lazy).collect()
     assert_frame_equal(dotted_chart(lazy, limit=limit).collect(), whole.head(limit))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=10**15), min_size=1, max_size=300),
+    st.integers(min_value=1, max_value=80),
+)
+def test_the_duration_histogram_puts_each_case_in_one_bin(micros: list[int], bins: int) -> None:
+    """Every duration falls in exactly one bin, the bins tile the range at one width from
+    the list of readable widths, and there are at most ``bins`` of them, one more when the
+    longest lies on an edge."""
+    from workbench.summary import WIDTHS, histogram
+
+    durations = pl.Series([timedelta(microseconds=m) for m in micros])
+    found = histogram(durations, bins=bins)
+    assert found["cases"].sum() == len(micros)
+    width = found["to"] - found["from"]
+    assert width.n_unique() == 1
+    assert any(abs(width[0].total_seconds() - w) < 1e-6 for w in WIDTHS)
+    assert (found["from"].tail(-1) == found["to"].head(-1)).all()
+    assert found.height <= bins + 1
+    for duration in durations:
+        inside = found.filter((pl.col("from") <= duration) & (duration < pl.col("to")))
+        assert inside.height == 1
+    assert found["cases"][0] > 0
+    assert found["cases"][-1] > 0

@@ -20,6 +20,21 @@ if TYPE_CHECKING:
 #: The case-duration statistics, in the order they are shown.
 DURATION_STATISTICS = ("mean", "median", "p90", "min", "max")
 
+#: At most this many bins in the case-duration histogram.
+BINS = 60
+
+_MINUTE, _HOUR, _DAY = 60, 3600, 86400
+#: Bin widths in seconds a reader takes in at a glance: whole seconds, minutes, hours,
+#: days, weeks and years (below a second and beyond a thousand years, powers of ten).
+WIDTHS = (
+    *(f * 10.0**k for k in range(-6, 0) for f in (1, 2, 5)),
+    1, 2, 5, 10, 15, 30,
+    _MINUTE, 2 * _MINUTE, 5 * _MINUTE, 10 * _MINUTE, 15 * _MINUTE, 30 * _MINUTE,
+    _HOUR, 2 * _HOUR, 3 * _HOUR, 6 * _HOUR, 12 * _HOUR,
+    _DAY, 2 * _DAY, 7 * _DAY, 14 * _DAY, 30 * _DAY, 90 * _DAY, 180 * _DAY,
+    *(f * 10**k * 365 * _DAY for k in range(4) for f in (1, 2, 5)),
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -39,6 +54,8 @@ class Summary:
     start_activities: dict[str, int] = field(default_factory=dict)
     end_activities: dict[str, int] = field(default_factory=dict)
     calendar: str | None = None  # durations in this calendar's working time (None: elapsed)
+    #: How many cases took how long (elapsed time, whatever the calendar): `histogram`.
+    histogram: pl.DataFrame = field(default_factory=lambda: histogram(pl.Series([])), repr=False)
 
     @property
     def median(self) -> timedelta | None:
@@ -70,7 +87,47 @@ class Summary:
             ],
             "start_activities": self.start_activities,
             "end_activities": self.end_activities,
+            "case_duration_histogram": [
+                {
+                    "from_seconds": row["from"].total_seconds(),
+                    "to_seconds": row["to"].total_seconds(),
+                    "cases": row["cases"],
+                }
+                for row in self.histogram.iter_rows(named=True)
+            ],
         }
+
+
+def histogram(durations: pl.Series, bins: int = BINS) -> pl.DataFrame:
+    """How many of ``durations`` fall in each bin (``from`` inclusive, ``to`` exclusive,
+    ``cases``), at most ``bins`` bins (one more when the longest lies on an edge) of one
+    width from `WIDTHS`, the narrowest that covers the range, starting at a multiple of
+    it. Empty bins between are kept, so the bars stand where their durations are: a few
+    rows for a chart, not a value per case.
+
+    >>> from datetime import timedelta as td
+    >>> found = histogram(pl.Series([td(minutes=m) for m in (1, 3, 4, 59)]), bins=6)
+    >>> [(str(a), c) for a, c in found.select("from", "cases").iter_rows()]
+    [('0:00:00', 3), ('0:10:00', 0), ('0:20:00', 0), ('0:30:00', 0), ('0:40:00', 0), ('0:50:00', 1)]
+    """
+    empty = pl.DataFrame(
+        schema={"from": pl.Duration("us"), "to": pl.Duration("us"), "cases": pl.UInt32}
+    )
+    micros = durations.drop_nulls().cast(pl.Duration("us")).dt.total_microseconds()
+    if micros.is_empty():
+        return empty
+    low, high = int(micros.min()), int(micros.max())  # type: ignore[arg-type]
+    needed = (high - low) / bins / 1e6
+    width = round(1e6 * next((w for w in WIDTHS if w >= needed), WIDTHS[-1]))
+    start = low // width * width
+    index = (micros - start) // width
+    counted = index.value_counts(name="cases").rename({index.name: "bin"})
+    every = pl.DataFrame({"bin": pl.int_range(0, int(index.max()) + 1, eager=True)})
+    return every.join(counted.cast({"bin": pl.Int64}), on="bin", how="left").select(
+        (pl.col("bin") * width + start).cast(pl.Duration("us")).alias("from"),
+        ((pl.col("bin") + 1) * width + start).cast(pl.Duration("us")).alias("to"),
+        pl.col("cases").fill_null(0).cast(pl.UInt32),
+    )
 
 
 def summarize(
@@ -137,4 +194,5 @@ def summarize(
         start_activities=dict(starts.iter_rows()) if starts is not None else {},
         end_activities=dict(ends.iter_rows()) if ends is not None else {},
         calendar=None if calendar is None else calendar.name,
+        histogram=histogram(cases["duration"]) if timed and count else histogram(pl.Series([])),
     )

@@ -59,6 +59,6 @@ every = {"day": "1d", "week": "1w", "month": "1mo"}[period]
 flow = state.local(state.cached(projections.throughput, summary.log, every=every))
 left, right = st.columns(2)
 left.plotly_chart(charts.events_over_time(flow, period))
-right.plotly_chart(charts.duration_histogram(state.cached(projections.cases, summary.log)))
+right.plotly_chart(charts.duration_histogram(found.histogram))
 st.plotly_chart(charts.rates(flow, period))
 why(summary.log, "slow", key="slow")

@@ -42,7 +42,7 @@ from workbench.filters import Attribute, Filters
 from workbench.readmodel import ReadModel, cut, decoded, decoded_lazy
 from workbench.store import EventStore, Firing, LogSummary
 from workbench.store import calendars as calendars_store
-from workbench.summary import Summary, summarize
+from workbench.summary import SUMMARIZED, Summary, summarize
 
 if TYPE_CHECKING:
     from ingest.jobs import Summary as ImportSummary
@@ -504,10 +504,11 @@ class Workbench:
                 spark.release(per_case, on_spark)
         rows = self.case_rows(log, cut, filters)
         ends = projections.ends_of_cases(rows.lazy())
+        variants = decoded(projections.variants.of_cases(rows.lazy()).collect())  # type: ignore[attr-defined]
         return summarize(
-            decoded(projections.case_table(rows).collect()),
-            decoded(projections.variants.of_cases(rows.lazy()).collect()),  # type: ignore[attr-defined]
-            activities=rows["variant"].explode().drop_nulls().n_unique(),
+            decoded(rows.select(SUMMARIZED)),  # not every column: decoding costs
+            variants,
+            activities=variants["variant"].explode().drop_nulls().n_unique(),
             starts=decoded(projections.ends_of(ends, first=True).collect()),
             ends=decoded(projections.ends_of(ends, first=False).collect()),
             timed=timed,

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 #: The case-duration statistics, in the order they are shown.
 DURATION_STATISTICS = ("mean", "median", "p90", "min", "max")
 
+#: The columns of a case table (`projections.cases`) that `summarize` reads.
+SUMMARIZED = ("case_id", "start", "end", "duration", "events", "rework")
+
 #: At most this many bins in the case-duration histogram.
 BINS = 60
 

@@ -387,3 +387,54 @@ def test_projections_computed_whole_read_the_read_model(demo_db: Path, tmp_path:
             found = bench.projection(DEMO_LOG, name)
             assert_frame_equal(found, checkpoints.refresh(store, DEMO_LOG, name))
         assert {c.name for c in bench.refresh_projections(DEMO_LOG)} >= set(names)
+
+
+def test_the_app_gives_every_column_it_holds_apart(tmp_path: Path) -> None:
+    """The app holds a log's events in memory without their ids (`HELD_APART`) and reads
+    those when a query asks: row for row the events the CLI reads, whatever the cut and
+    filters, with a tail beyond the read model's segment and after a write."""
+    from workbench.filters import TimeRange
+    from workbench.readmodel import ReadModel
+
+    db = tmp_path / "ids.db"
+    with EventStore(db) as store:
+        for number in range(12):
+            begin = START + timedelta(hours=number * 7)
+            store.append(
+                "chain",
+                f"c{number % 5}",
+                [
+                    Event(
+                        activity,
+                        begin + timedelta(hours=step),
+                        event_id=f"e{number}-{step}",
+                        correlation_id=f"r{number}",
+                        causation_id=None if step == 0 else f"e{number}-{step - 1}",
+                        attributes={"region": "north" if number % 2 else "south"},
+                    )
+                    for step, activity in enumerate(["ask", "check", "answer"][: 1 + number % 3])
+                ],
+            )
+        ReadModel(store).refresh("chain")
+        store.append("chain", "c9", [Event("ask", START, event_id="tail", causation_id="e0-0")])
+    cuts = [Cut(), Cut(known_at=9), Cut(as_of=START + timedelta(days=1))]
+    window = TimeRange(START + timedelta(hours=10), START + timedelta(days=2), mode="trim")
+    chosen = [Filters(), NORTH, Filters((window,))]
+    with Workbench(db, cache_bytes=1 << 28) as held, Workbench(db) as direct:
+        for cut in cuts:
+            for filters in chosen:
+                expected = direct.events("chain", cut, filters).collect()
+                assert_frame_equal(held.events("chain", cut, filters).collect(), expected)
+                ids = held.events("chain", cut, filters).filter(pl.col("activity") == "check")
+                assert_frame_equal(
+                    ids.select("causation_id", "log", "event_id").collect(),
+                    expected.filter(pl.col("activity") == "check").select(
+                        "causation_id", "log", "event_id"
+                    ),
+                )
+        with EventStore(db) as store:  # a write: the app reads the log again, at its head
+            store.append("chain", "c1", [Event("answer", START, event_id="last")])
+        assert "last" in held.events("chain").collect()["event_id"].to_list()
+        assert_frame_equal(
+            held.events("chain", coded=True).collect(), direct.events("chain", coded=True).collect()
+        )

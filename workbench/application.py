@@ -388,9 +388,18 @@ class Workbench:
         held = self._frames.get((log, head, filters.to_query()), read)  # type: ignore[union-attr]
         model = self.model
 
-        def ids(names: list[str]) -> pl.DataFrame:
-            scanned = model.scan(log, known_at=head, coded=True)
-            return filters.apply(scanned).select(names).collect()
+        def ids(names: list[str], rows: pl.Series | None) -> pl.DataFrame:
+            scanned = filters.apply(model.scan(log, known_at=head, coded=True))
+            if rows is None:
+                return scanned.select(names).collect()
+            if rows.is_empty():
+                return scanned.select(names).clear().collect()
+            if filters:  # the rows of a filtered log are not those of its segment
+                return scanned.select(names).collect()[rows]
+            # Only the rows between the first and the last asked for are read (the events
+            # of one case are next to each other: a few pages of the segment).
+            first, last = int(rows.min()), int(rows.max())  # type: ignore[arg-type]
+            return scanned.slice(first, last - first + 1).select(names).collect()[rows - first]
 
         return _held_apart(held, log, schema.names(), apart, ids)
 
@@ -1820,34 +1829,40 @@ def _held_apart(
     log: str,
     names: list[str],
     apart: list[str],
-    ids: Callable[[list[str]], pl.DataFrame],
+    ids: Callable[[list[str], pl.Series | None], pl.DataFrame],
 ) -> pl.LazyFrame:
     """``held`` with the columns ``names`` in that order: the log's name as a constant, and
-    the columns ``apart`` (not in ``held``) from ``ids(columns)``, row for row, only when the
-    query uses them (a Polars IO source: it is told which columns to give)."""
+    the columns ``apart`` (not in ``held``) from ``ids(columns, rows)``, row for row, only
+    when the query uses them (a Polars IO source: it is told which columns to give and
+    which rows to keep, so that ``rows`` are the indexes of those a filter on held columns
+    keeps, or None for all)."""
     from polars.io.plugins import register_io_source
 
     text = pl.lit(log, pl.String).alias("log")
     schema = {**held.schema, "log": pl.String(), **dict.fromkeys(apart, pl.String())}
 
     def source(
-        columns: list[str] | None, predicate: pl.Expr | None, rows: int | None, _batch: int | None
+        columns: list[str] | None, predicate: pl.Expr | None, limit: int | None, _batch: int | None
     ) -> Iterator[pl.DataFrame]:
         wanted = names if columns is None else columns
-        kept = [name for name in wanted if name in held.schema]
-        frame = held.select(kept or held.columns[:1])  # a column of held: its height
+        present = [name for name in wanted if name in held.schema]
+        frame = held.select(present or held.columns[:1])  # a column of held: its height
         if "log" in wanted:
             frame = frame.with_columns(text)
         asked = [name for name in apart if name in wanted]
         if asked:  # read now, in the held frame's order (the same cut, filters and sort)
+            index = None
+            if predicate is not None and set(predicate.meta.root_names()) <= set(held.columns):
+                keep = held.select(predicate.alias("keep")).to_series()
+                frame, index, predicate = frame.filter(keep), keep.arg_true(), None
             frame = (
-                frame.hstack(ids(asked))
+                frame.hstack(ids(asked, index))
                 if held.height
                 else frame.with_columns(pl.lit(None, pl.String).alias(name) for name in asked)
             )
         if predicate is not None:
             frame = frame.filter(predicate)
-        yield (frame if rows is None else frame.head(rows)).select(wanted)
+        yield (frame if limit is None else frame.head(limit)).select(wanted)
 
     return register_io_source(
         source, schema={name: schema[name] for name in names}, is_pure=True, explain_name="held"

@@ -191,6 +191,8 @@ class ReadModel:
             empty = pl.LazyFrame(schema=schema)
             return _coded(empty) if coded else empty
         events = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical")
+        if isinstance(known_at, int) and known_at >= covered:  # the segments are inside it
+            known_at = None  # (and the tail was cut): no filter that keeps a slice unread
         events = cut(events, as_of=as_of, known_at=known_at)
         if not in_order:
             events = events.sort(ORDER)

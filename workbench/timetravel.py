@@ -252,8 +252,7 @@ def corrections(events: pl.LazyFrame, *, presorted: bool = False) -> pl.DataFram
     ]
     frame = events.select(
         *wanted,
-        *(["causation_id"] if "causation_id" in schema else []),
-        *(["corrects"] if "corrects" in schema else []),
+        *(name for name in ("causation_id", "corrects", "position") if name in schema),
     )
     if "recorded_at" not in schema:
         frame = frame.with_columns(recorded_at=pl.lit(None, pl.Datetime("us", "UTC")))
@@ -278,7 +277,14 @@ def corrections(events: pl.LazyFrame, *, presorted: bool = False) -> pl.DataFram
         same = (pl.col("case_id") == pl.col("case_id").shift(1)) & (
             pl.col("timestamp") == pl.col("timestamp").shift(1)
         )
-        tied = in_order.filter((same | same.shift(-1)).fill_null(False)).collect().lazy()
+        tied = in_order.filter((same | same.shift(-1)).fill_null(False))
+        if "position" in schema:  # found by their times, then read with their ids: the few
+            ties = in_order.select("case_id", "timestamp", "position").filter(
+                (same | same.shift(-1)).fill_null(False)
+            )
+            chosen = pl.col("position").is_in(ties.collect()["position"].implode())
+            tied = in_order.filter(chosen)
+        tied = tied.collect().lazy()
         parts.append(
             tied.filter(pl.col("causation_id").is_not_null())
             .with_columns(corrects=pl.col("causation_id"))

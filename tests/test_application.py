@@ -446,3 +446,34 @@ def test_the_app_gives_every_column_it_holds_apart(tmp_path: Path) -> None:
         assert_frame_equal(
             held.events("chain", coded=True).collect(), direct.events("chain", coded=True).collect()
         )
+
+
+def test_the_app_keeps_the_cases_a_filter_keeps_as_the_cli_does(demo_db: Path) -> None:
+    """Filters on whole cases are looked up in the app's case rows (by case-id code), not
+    applied to the events: the same events, the same provisional periods, on the demo log
+    with its late events, for each kind of such filter and a cut."""
+    from workbench.filters import CaseDuration, Cases, CaseSize, Contains, Endpoints, TimeRange
+    from workbench.restatements import provisional
+
+    log = "order-to-cash"
+    middle = datetime(2024, 2, 15, tzinfo=UTC)
+    chosen = [
+        Filters((TimeRange(middle, middle + timedelta(days=20)),)),
+        Filters((TimeRange(None, middle, mode="completed"),)),
+        Filters((TimeRange(middle, None, mode="started"), TimeRange(None, middle, "completed"))),
+        Filters((Contains(("Payment Reminder",)),)),
+        Filters((Endpoints(("Cancel Order",), at="end"),)),
+        Filters((CaseDuration(min=timedelta(days=20)), CaseSize(max=7))),
+        Filters((Cases(("O-0000010", "O-0000011", "no such case")),)),
+    ]
+    with Workbench(demo_db, cache_bytes=1 << 28) as held, Workbench(demo_db) as direct:
+        for filters in chosen:
+            assert filters.on_cases() is not None
+            for cut in (Cut(), Cut(as_of=middle), Cut(known_at=20_000)):
+                expected = direct.events(log, cut, filters).collect()
+                assert_frame_equal(held.events(log, cut, filters).collect(), expected)
+            assert_frame_equal(
+                held.provisional(log, filters),
+                provisional(direct.store, log, filters=filters, events=direct.events(log)),
+            )
+        assert held.events(log, filters=chosen[3]).collect().height > 0  # (Contains)

@@ -367,14 +367,20 @@ def provisional(
     threshold: float = PROVISIONAL,
     filters: Filters = Filters(),  # noqa: B008
     events: pl.LazyFrame | None = None,
+    keep: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """Per period: events known, the share of its events that usually still arrives later
     (by the history of lateness of the cases ``filters`` keep, given how far the period
     lies behind the latest time known now), and whether that makes its figures
-    provisional."""
+    provisional. ``keep`` is what the filters keep as an expression over ``events`` (the
+    app's lookup of the cases they keep), when the caller has one."""
     found = imports(store, log)
-    tagged = _tagged(store, log, found, ["position", "timestamp"], filters, events)
-    known = filters.apply(tagged).select("position", "timestamp", "lateness").collect()
+    if keep is not None:
+        tagged = _tagged(store, log, found, ["case_id", "position", "timestamp"], Filters(), events)
+        known = tagged.filter(keep).select("position", "timestamp", "lateness").collect()
+    else:
+        tagged = _tagged(store, log, found, ["position", "timestamp"], filters, events)
+        known = filters.apply(tagged).select("position", "timestamp", "lateness").collect()
     if known.is_empty():
         return pl.DataFrame(
             schema={

@@ -354,6 +354,20 @@ def test_a_re_recorded_event_is_a_correction_but_a_repeat_is_not() -> None:
         }
     )
     assert timetravel.corrections(events).select("event_id", "corrects").rows() == [("c", "b")]
+    # Another activity at the same moment between them, or the same one in another case,
+    # changes nothing.
+    between = pl.LazyFrame(
+        {
+            "position": [1, 2, 3, 4, 5],
+            "event_id": ["a", "b", "x", "c", "y"],
+            "case_id": ["c1", "c1", "c1", "c1", "c2"],
+            "activity": ["remind", "remind", "call", "remind", "remind"],
+            "timestamp": [START] + [START + timedelta(days=7)] * 4,
+            "causation_id": [None, "a", None, "b", "b"],
+        }
+    )
+    found = timetravel.corrections(between, presorted=False)
+    assert found.select("event_id", "corrects").rows() == [("c", "b")]
 
 
 def test_small_catch_ups_write_only_the_changed_cases_and_read_back(store, tmp_path) -> None:

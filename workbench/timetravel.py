@@ -279,8 +279,10 @@ def corrections(events: pl.LazyFrame, *, presorted: bool = False) -> pl.DataFram
         )
         tied = in_order.filter((same | same.shift(-1)).fill_null(False))
         if "position" in schema:  # found by their times, then read with their ids: the few
-            ties = in_order.select("case_id", "timestamp", "position").filter(
-                (same | same.shift(-1)).fill_null(False)
+            ties = (
+                in_order.select("case_id", "activity", "timestamp", "position")
+                .filter((same | same.shift(-1)).fill_null(False))
+                .filter(pl.struct("case_id", "activity", "timestamp").is_duplicated())
             )
             chosen = pl.col("position").is_in(ties.collect()["position"].implode())
             tied = in_order.filter(chosen)

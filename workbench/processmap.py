@@ -22,11 +22,11 @@ from workbench.filters import ActivityCoverage
 from workbench.projections import (
     ORDER,
     START,
+    case_ends,
     directly_follows,
     distinct_cases,
-    end_activities,
+    ends_of,
     on_codes,
-    start_activities,
 )
 
 if TYPE_CHECKING:
@@ -77,8 +77,9 @@ def process_map(
     return assemble(
         nodes,
         directly_follows(events, presorted=True, calendar=calendar).collect(),
-        start_activities(events, presorted=True).collect(),
-        end_activities(events, presorted=True).collect(),
+        *pl.collect_all(
+            [ends_of(case_ends(events, presorted=True), first=first) for first in (True, False)]
+        ),
         paths=paths,
         calendar=calendar,
     )

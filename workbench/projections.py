@@ -227,6 +227,17 @@ def end_activities(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyF
 
 def case_ends(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Each case's first and last activity (``case_id``, ``first``, ``last``)."""
+    if presorted:  # each case's events together: where the case id changes, not grouped
+        case = pl.col("case_id")
+        firsts = events.filter((case != case.shift(1)).fill_null(True))
+        lasts = events.filter((case != case.shift(-1)).fill_null(True))
+        return pl.concat(
+            [
+                firsts.select("case_id", first=pl.col("activity")),
+                lasts.select(last=pl.col("activity")),
+            ],
+            how="horizontal",
+        )
     return (
         ordered(events, presorted=presorted)
         .group_by("case_id", maintain_order=True)

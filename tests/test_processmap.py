@@ -48,6 +48,27 @@ def test_detail_levels_shrink_the_map_and_keep_it_connected(sepsis) -> None:
         assert set(small.nodes["activity"]) <= linked
 
 
+def test_a_map_of_frequencies_is_the_map_without_its_times(sepsis) -> None:
+    """Time travel draws its map by frequency and does not compute the times: the same
+    nodes, edges, starts and ends and the same drawing, the times null."""
+    from polars.testing import assert_frame_equal
+
+    with EventStore(sepsis) as store:
+        full = process_map(store.scan("sepsis"), paths=60)
+        counted = process_map(store.scan("sepsis"), paths=60, times=False)
+    for part in ("nodes", "starts", "ends"):
+        assert_frame_equal(getattr(counted, part), getattr(full, part))
+    kept = ["source", "target", "frequency", "cases"]
+    assert_frame_equal(counted.edges.select(kept), full.edges.select(kept))
+    assert counted.edges.schema == full.edges.schema
+    times = [name for name in full.edges.columns if name.endswith("_duration")]
+    assert counted.edges.select(times).null_count().sum_horizontal().item() == (
+        len(times) * counted.edges.height
+    )
+    assert full.edges.select(times).null_count().sum_horizontal().item() == 0
+    assert to_dot(counted) == to_dot(full)
+
+
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 @pytest.mark.parametrize("measure", ["frequency", "mean", "median", "p90", "total"])
 def test_dot_renders(sepsis, measure) -> None:

@@ -620,10 +620,12 @@ class Workbench:
         activities: float = 100,
         paths: float = 100,
         calendar: str | None = None,
+        times: bool = True,
     ) -> ProcessMap:
         """The process map (directly-follows graph) at these detail levels (percent); with a
         ``calendar`` (its name), its times are working time, by the calendar as the store
-        knew it at the cut's ``known_at``."""
+        knew it at the cut's ``known_at``. Without ``times``, a map of frequencies: its
+        edges' times are null (on Polars; Spark computes them anyway)."""
         from workbench.processmap import assemble, process_map
 
         for name, value in (("--detail", activities), ("--paths", paths)):
@@ -657,7 +659,14 @@ class Workbench:
             finally:
                 spark.release(read)
         found: ProcessMap = self.metric(
-            log, process_map, cut, filters, activities=activities, paths=paths, calendar=hours
+            log,
+            process_map,
+            cut,
+            filters,
+            activities=activities,
+            paths=paths,
+            calendar=hours,
+            times=times,
         )
         return found
 

@@ -57,10 +57,12 @@ def process_map(
     paths: float = 100,
     presorted: bool = False,
     calendar: Hours | None = None,
+    times: bool = True,
 ) -> ProcessMap:
     """The map of a log at the given detail levels (percent, 0 to 100), its times in the
-    ``calendar``'s working time when there is one. With ``presorted`` the events are in
-    case order already (see `workbench.projections.ordered`)."""
+    ``calendar``'s working time when there is one (without ``times``, frequencies only:
+    the times are null). With ``presorted`` the events are in case order already (see
+    `workbench.projections.ordered`)."""
     if activities < 100:
         events = ActivityCoverage(activities).apply(events)
     # The columns the map needs, read once for its four parts (each would otherwise run a
@@ -76,7 +78,7 @@ def process_map(
     )
     return assemble(
         nodes,
-        directly_follows(events, presorted=True, calendar=calendar).collect(),
+        directly_follows(events, presorted=True, calendar=calendar, times=times).collect(),
         *pl.collect_all(
             [ends_of(case_ends(events, presorted=True), first=first) for first in (True, False)]
         ),

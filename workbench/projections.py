@@ -148,7 +148,11 @@ def steps(
 
 @on_codes
 def directly_follows(
-    events: pl.LazyFrame, *, presorted: bool = False, calendar: Hours | None = None
+    events: pl.LazyFrame,
+    *,
+    presorted: bool = False,
+    calendar: Hours | None = None,
+    times: bool = True,
 ) -> pl.LazyFrame:
     """The directly-follows graph: one row per edge, with frequency and time between.
 
@@ -156,9 +160,10 @@ def directly_follows(
     (cases in which it occurred), and the time from the source event to the target event:
     ``mean_duration``, ``median_duration``, ``min_duration``, ``max_duration``,
     ``p90_duration``, ``total_duration``, in the ``calendar``'s working time when there is
-    one. Most frequent first.
+    one (null without ``times``, for a map of frequencies). Most frequent first.
     """
-    return edges_of(edge_steps(events, presorted=presorted, calendar=calendar), in_case_order=True)
+    steps = edge_steps(events, presorted=presorted, calendar=calendar)
+    return edges_of(steps, in_case_order=True, times=times)
 
 
 def edge_steps(
@@ -184,24 +189,33 @@ def edge_steps(
     ).lazy()
 
 
-def edges_of(steps: pl.LazyFrame, *, in_case_order: bool = False) -> pl.LazyFrame:
+def edges_of(
+    steps: pl.LazyFrame, *, in_case_order: bool = False, times: bool = True
+) -> pl.LazyFrame:
     """The directly-follows graph from `edge_steps` (of any set of cases; with
-    ``in_case_order``, each case's steps are together, as `edge_steps` gives them)."""
+    ``in_case_order``, each case's steps are together, as `edge_steps` gives them). Without
+    ``times`` the times are null, not computed (their quantiles sort every step: half the
+    work of a map at ten million events)."""
     waits = pl.col("duration")
-    return (
-        steps.group_by("source", "target")
-        .agg(
-            frequency=pl.len(),
-            cases=distinct_cases(in_case_order=in_case_order),
-            mean_duration=waits.mean(),
-            median_duration=waits.median(),
-            min_duration=waits.min(),
-            max_duration=waits.max(),
-            p90_duration=waits.quantile(0.9, interpolation="linear"),
-            total_duration=waits.sum(),
-        )
-        .sort(["frequency", "source", "target"], descending=[True, False, False])
+    statistics = {
+        "mean_duration": waits.mean(),
+        "median_duration": waits.median(),
+        "min_duration": waits.min(),
+        "max_duration": waits.max(),
+        "p90_duration": waits.quantile(0.9, interpolation="linear"),
+        "total_duration": waits.sum(),
+    }
+    found = steps.group_by("source", "target").agg(
+        frequency=pl.len(),
+        cases=distinct_cases(in_case_order=in_case_order),
+        **(statistics if times else {}),
     )
+    if not times:  # the columns of the times, null, with their types
+        found = found.with_columns(
+            pl.lit(None, steps.select(**statistics).collect_schema()[name]).alias(name)
+            for name in statistics
+        )
+    return found.sort(["frequency", "source", "target"], descending=[True, False, False])
 
 
 def ends_of_cases(rows: pl.LazyFrame) -> pl.LazyFrame:

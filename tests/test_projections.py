@@ -237,6 +237,12 @@ def test_wip_and_throughput_agree_with_a_brute_force_count(log, every) -> None:
     flow = throughput(log.lazy(), every=every).collect()
     assert flow["events"].sum() == log.height
     assert flow["cases_started"].sum() == flow["cases_completed"].sum() == spans.height
+    for period in (every, "1w", "1mo"):  # in case order: the same, by where cases change
+        in_order = log.sort("case_id", "timestamp", "position").lazy()
+        assert_frame_equal(
+            throughput(in_order, every=period, presorted=True).collect(),
+            throughput(log.lazy(), every=period).collect(),
+        )
 
 
 def test_handover_counts_changes_of_resource() -> None:

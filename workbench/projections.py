@@ -26,6 +26,7 @@ shape: (1, 4)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final, TypeVar
 
@@ -587,20 +588,51 @@ def _case_spans(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+#: A period of whole days (``1d``, ``2w``, ``1mo``, ``1q``, ``1y``): its bounds are UTC
+#: midnights.
+WHOLE_DAYS: Final = re.compile(r"\d+(d|w|mo|q|y)")
+_DAY_US: Final = 86_400_000_000
+
+
+def day_of(column: str, every: str) -> pl.Expr:
+    """The time in ``column`` as a key to count by before truncating to the period
+    ``every``: its UTC day (integer division) when the period is made of whole days, so
+    that only the few distinct days are truncated (a third of the time of truncating ten
+    million times to months), else the period itself."""
+    if WHOLE_DAYS.fullmatch(every):
+        day = pl.col(column).dt.epoch("us") // _DAY_US * _DAY_US
+        return day.cast(pl.Datetime("us", "UTC")).alias(column)
+    return pl.col(column).dt.truncate(every)
+
+
+def per_period(frame: pl.LazyFrame, column: str, every: str, name: str) -> pl.LazyFrame:
+    """How many rows of ``frame`` fall in each period of ``column`` (``period``, ``name``),
+    counted per day first (`day_of`)."""
+    per_day = frame.group_by(day_of(column, every)).agg(pl.len().alias(name))
+    return per_day.group_by(pl.col(column).dt.truncate(every).alias("period")).agg(
+        pl.col(name).sum()
+    )
+
+
 @on_codes
-def throughput(events: pl.LazyFrame, *, every: str = "1d") -> pl.LazyFrame:
+def throughput(events: pl.LazyFrame, *, every: str = "1d", presorted: bool = False) -> pl.LazyFrame:
     """Per period (``every``, a Polars duration like "1d", "1w", "1mo"): cases started, cases
-    completed (their last event falls in the period) and events."""
-    spans = _case_spans(events)
-    started = spans.group_by(pl.col("start").dt.truncate(every).alias("period")).agg(
-        cases_started=pl.len()
-    )
-    completed = spans.group_by(pl.col("end").dt.truncate(every).alias("period")).agg(
-        cases_completed=pl.len()
-    )
-    counted = events.group_by(pl.col("timestamp").dt.truncate(every).alias("period")).agg(
-        events=pl.len()
-    )
+    completed (their last event falls in the period) and events. With ``presorted`` (events
+    in case order), each case's first and last events are where its id changes."""
+    if presorted:
+        case = pl.col("case_id")
+        spans = pl.concat(
+            [
+                events.filter((case != case.shift(1)).fill_null(True)).select(start="timestamp"),
+                events.filter((case != case.shift(-1)).fill_null(True)).select(end="timestamp"),
+            ],
+            how="horizontal",
+        )
+    else:
+        spans = _case_spans(events)
+    started = per_period(spans, "start", every, "cases_started")
+    completed = per_period(spans, "end", every, "cases_completed")
+    counted = per_period(events, "timestamp", every, "events")
     return (
         counted.join(started, on="period", how="full", coalesce=True)
         .join(completed, on="period", how="full", coalesce=True)

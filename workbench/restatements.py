@@ -11,7 +11,6 @@ provisional.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -405,12 +404,8 @@ def provisional(
         behind = known.select((pl.lit(frontier) - pl.col("timestamp")).dt.total_microseconds())
         passed = late.search_sorted(behind.to_series(), side="right").cast(pl.Int64) + on_time
         still = 1 - passed.cast(pl.Float64) / total
-    timestamp = pl.col("timestamp").dt.truncate(every)
-    if _DAYS.fullmatch(every):  # periods of whole UTC days: counted per day first, 3 x faster
-        day = pl.col("timestamp").dt.epoch("us") // _DAY_US * _DAY_US
-        timestamp = day.cast(pl.Datetime("us", "UTC"))
-    per_period = (
-        known.select(timestamp.alias("day"), still=still)
+    per_period = (  # counted per day first (`projections.day_of`)
+        known.select(projections.day_of("timestamp", every).alias("day"), still=still)
         .group_by("day")
         .agg(events=pl.len().cast(pl.Int64), still=pl.col("still").sum())
     )
@@ -423,12 +418,6 @@ def provisional(
         .with_columns(provisional=pl.col("still_to_arrive") > threshold)
         .sort("period")
     )
-
-
-#: A period of whole days (``1d``, ``2w``, ``1mo``, ``1q``, ``1y``), whose bounds are UTC
-#: midnights.
-_DAYS = re.compile(r"\d+(d|w|mo|q|y)")
-_DAY_US = 86_400_000_000
 
 
 class UnknownImport(WorkbenchError, KeyError):

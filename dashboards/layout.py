@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import html
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -94,7 +96,7 @@ def drawing(dot: str, *, name: str) -> None:
     the page's width as `st.graphviz_chart` does (a wide Petri net's labels become 7 px);
     with the SVG to open on its own, full screen. Without Graphviz installed, the chart
     Streamlit draws in the browser."""
-    svg = _svg(dot)
+    svg = svg_of(dot)
     if svg is None:
         st.graphviz_chart(dot)
         return
@@ -114,8 +116,26 @@ def drawing(dot: str, *, name: str) -> None:
     )
 
 
+def graph(dot: str, *, alt: str = "graph") -> None:
+    """A Graphviz graph as wide as the page: laid out on the server by Graphviz's ``dot``
+    and sent as SVG, which the browser shows at once (`st.graphviz_chart` lays it out in
+    the browser, and its first use on a page loads a WebAssembly Graphviz: 0.5 to 1 s
+    more for the first visit). Without Graphviz installed, that chart."""
+    svg = svg_of(dot)
+    if svg is None:
+        st.graphviz_chart(dot, width="stretch")
+        return
+    # An image as wide as the page (an SVG element itself would be removed by the page's
+    # sanitizer), scaled by its view box.
+    data = base64.b64encode(svg.encode()).decode()
+    st.html(
+        f'<img class="workbench-graph" alt="{html.escape(alt)}" style="width:100%"'
+        f' src="data:image/svg+xml;base64,{data}">'
+    )
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
-def _svg(dot: str) -> str | None:
+def svg_of(dot: str) -> str | None:
     """The drawing as SVG by Graphviz's ``dot`` (labels escaped by Graphviz), or None."""
     from workbench.animation import AnimationError, layout
 

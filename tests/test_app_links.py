@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from ingest.jobs import ingest
 from sample_data.demo import DEMO_LOG, load_demo
 from tests.conftest import real_log
-from tests.test_app import APP, PAGES, close_app_store
+from tests.test_app import APP, PAGES, close_app_store, graph
 from workbench import EventStore
 
 OCEL = "p2p"
@@ -74,7 +74,7 @@ def test_a_link_to_an_object_centric_log_offers_its_views(open_page, mixed, page
     app = open_page(page, OCEL)
     if page == "objects":  # the page for object-centric logs shows the log itself
         assert app.title[0].value == f"Object-centric · {OCEL}"
-        assert app.get("graphviz_chart")
+        assert graph(app)
         return
     assert any("is an object-centric log" in w.value for w in app.main.warning)
     offered = [b.label for b in app.main.button]

@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, predicting, state
-from dashboards.layout import filtered_note, require_log, title
+from dashboards.layout import filtered_note, graph, require_log, title
 from dashboards.markdown import escape
 from workbench import causality, projections
 from workbench.application import Cut, Workbench
@@ -80,6 +80,6 @@ if "causation_id" in line.columns and line["causation_id"].null_count() < line.h
         f"{chain.causes.height} cause(s) back to the root; {chain.effects.height} effect(s),"
         f" in {chain.effects['case_id'].n_unique() if chain.effects.height else 0} case(s)"
     )
-    st.graphviz_chart(chain.to_dot(), width="stretch")
+    graph(chain.to_dot(), alt="causes and effects")
 else:
     st.caption("This log has no causation ids: the case's events are linked in time order.")

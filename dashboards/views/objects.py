@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import state
-from dashboards.layout import require_log, table, title, whole_log_note
+from dashboards.layout import graph, require_log, table, title, whole_log_note
 from dashboards.markdown import escape
 from workbench import objectcentric
 from workbench.application import Workbench
@@ -46,7 +46,7 @@ if not chosen:
     st.info("Choose at least one object type.")
     st.stop()
 ocdfg = state.ask(Workbench.ocdfg, log, tuple(chosen))
-st.graphviz_chart(objectcentric.to_dot(ocdfg, measure=measure or "frequency"))
+graph(objectcentric.to_dot(ocdfg, measure=measure or "frequency"), alt="object-centric map")
 counts = pl.DataFrame(
     {"object type": list(found.object_types), "objects": list(found.object_types.values())}
 ).sort("objects", descending=True)

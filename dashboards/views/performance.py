@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, state
-from dashboards.layout import filtered_note, require_log, title, untimed_note, views
+from dashboards.layout import filtered_note, graph, require_log, title, untimed_note, views
 from workbench import projections
 from workbench.application import Cut, Workbench
 from workbench.durations import human_working
@@ -113,7 +113,7 @@ def show_resources() -> None:
         network = state.cached(projections.handover, summary.log)
         with right:
             st.markdown("**Handover of work** (the 40 most frequent)")
-            st.graphviz_chart(charts.handover_dot(network), width="stretch")
+            graph(charts.handover_dot(network), alt="handover of work")
         st.dataframe(people, hide_index=True)
     else:
         st.caption("This log has no resources.")

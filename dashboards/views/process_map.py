@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from html import escape
 
 import streamlit as st
 
 from dashboards import state
-from dashboards.layout import filtered_note, require_log, title
+from dashboards.layout import filtered_note, graph, require_log, svg_of, title
 from workbench import processmap
 from workbench.application import Workbench
 
@@ -44,16 +42,15 @@ st.caption(
         else "."
     )
 )
-st.graphviz_chart(dot, width="stretch")
+graph(dot, alt="process map")
 downloads = st.columns(4)
 downloads[0].download_button(
     "Download DOT", dot, file_name=f"{summary.log}.dot", mime="text/vnd.graphviz"
 )
-if shutil.which("dot"):
-    svg = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True, check=False)
-    if svg.returncode == 0:
-        downloads[1].download_button(
-            "Download SVG", svg.stdout, file_name=f"{summary.log}.svg", mime="image/svg+xml"
-        )
+svg = svg_of(dot)  # the drawing above, laid out once
+if svg is not None:
+    downloads[1].download_button(
+        "Download SVG", svg, file_name=f"{summary.log}.svg", mime="image/svg+xml"
+    )
 else:
     downloads[1].caption("SVG download needs Graphviz's `dot` on the server.")

@@ -11,7 +11,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from dashboards import charts, predicting, state
-from dashboards.layout import filtered_note, require_log, table, time_range, title, views
+from dashboards.layout import filtered_note, graph, require_log, table, time_range, title, views
 from dashboards.markdown import escape
 from workbench import processmap, timetravel
 from workbench.animation import to_html
@@ -67,7 +67,7 @@ def travel() -> None:
         )
         st.markdown(f"**Process map as of {state.shown(at)}**")
         if pmap.nodes.height:
-            st.graphviz_chart(processmap.to_dot(pmap), width="stretch")
+            graph(processmap.to_dot(pmap), alt="process map at the moment")
     # Open cases first, those that have waited longest at the top.
     ranked = now.sort(
         ["status", "idle", "case_id"], descending=[True, True, False], nulls_last=True

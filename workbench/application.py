@@ -1892,9 +1892,7 @@ def _held_apart(
             frame = frame.filter(predicate)
         yield (frame if limit is None else frame.head(limit)).select(wanted)
 
-    return register_io_source(
-        source, schema={name: schema[name] for name in names}, is_pure=True, explain_name="held"
-    )
+    return register_io_source(source, schema={name: schema[name] for name in names})
 
 
 def _decoded(result: Any) -> Any:

@@ -425,6 +425,14 @@ def test_the_app_gives_every_column_it_holds_apart(tmp_path: Path) -> None:
             for filters in chosen:
                 expected = direct.events("chain", cut, filters).collect()
                 assert_frame_equal(held.events("chain", cut, filters).collect(), expected)
+                on_ids = [  # read by the segment where they hold, the rest from memory
+                    pl.col("event_id") == "e3-1",
+                    pl.col("causation_id").is_in(["e0-0", "e5-1", "no such event"]),
+                    (pl.col("event_id") == "e4-0") | (pl.col("activity") == "answer"),
+                ]
+                for where in on_ids:
+                    found = held.events("chain", cut, filters).filter(where).collect()
+                    assert_frame_equal(found, expected.filter(where))
                 for case in ("c1", "c3"):  # the rows of a case: from a slice of the segment
                     ids = held.events("chain", cut, filters).filter(pl.col("case_id") == case)
                     assert_frame_equal(

@@ -403,8 +403,12 @@ class Workbench:
         held = self._frames.get((log, head, filters.to_query()), read)  # type: ignore[union-attr]
         model = self.model
 
-        def ids(names: list[str], rows: pl.Series | None) -> pl.DataFrame:
+        def ids(
+            names: list[str], rows: pl.Series | None, where: pl.Expr | None = None
+        ) -> pl.DataFrame:
             scanned = filters.apply(model.scan(log, known_at=head, coded=True))
+            if where is not None:  # read by the segment where it holds (by its statistics)
+                return scanned.filter(where).select("position", *names).collect()
             if rows is None:
                 return scanned.select(names).collect()
             if rows.is_empty():
@@ -1857,13 +1861,14 @@ def _held_apart(
     log: str,
     names: list[str],
     apart: list[str],
-    ids: Callable[[list[str], pl.Series | None], pl.DataFrame],
+    ids: Callable[[list[str], pl.Series | None, pl.Expr | None], pl.DataFrame],
 ) -> pl.LazyFrame:
     """``held`` with the columns ``names`` in that order: the log's name as a constant, and
-    the columns ``apart`` (not in ``held``) from ``ids(columns, rows)``, row for row, only
-    when the query uses them (a Polars IO source: it is told which columns to give and
-    which rows to keep, so that ``rows`` are the indexes of those a filter on held columns
-    keeps, or None for all)."""
+    the columns ``apart`` (not in ``held``) from ``ids(columns, rows, where)``, row for
+    row, only when the query uses them (a Polars IO source: it is told which columns to
+    give and which rows to keep). ``rows`` are the indexes of those a filter on held
+    columns keeps (None: all); a filter on the ids themselves is ``where``, and then the
+    rows come with their positions."""
     from polars.io.plugins import register_io_source
 
     text = pl.lit(log, pl.String).alias("log")
@@ -1879,15 +1884,23 @@ def _held_apart(
             frame = frame.with_columns(text)
         asked = [name for name in apart if name in wanted]
         if asked:  # read now, in the held frame's order (the same cut, filters and sort)
-            index = None
-            if predicate is not None and set(predicate.meta.root_names()) <= set(held.columns):
+            index, roots = None, set() if predicate is None else set(predicate.meta.root_names())
+            if predicate is not None and roots <= set(held.columns):
                 keep = held.select(predicate.alias("keep")).to_series()
                 frame, index, predicate = frame.filter(keep), keep.arg_true(), None
-            frame = (
-                frame.hstack(ids(asked, index))
-                if held.height
-                else frame.with_columns(pl.lit(None, pl.String).alias(name) for name in asked)
-            )
+            elif predicate is not None and roots & set(apart) and held.height:
+                # A filter on the ids (one event, the events it caused): the segment is read
+                # where it holds, and the held rows are those of the positions found.
+                found = ids(asked, None, predicate)
+                keep = held["position"].is_in(found["position"].implode())
+                frame, predicate = frame.filter(keep).hstack(found.drop("position")), None
+                asked = []
+            if asked:
+                frame = (
+                    frame.hstack(ids(asked, index, None))
+                    if held.height
+                    else frame.with_columns(pl.lit(None, pl.String).alias(n) for n in asked)
+                )
         if predicate is not None:
             frame = frame.filter(predicate)
         yield (frame if limit is None else frame.head(limit)).select(wanted)

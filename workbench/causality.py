@@ -199,10 +199,13 @@ def trace(events: pl.LazyFrame, event_id: str) -> Trace:
     across cases, following ``causation_id``."""
     schema = events.collect_schema()
     wanted = [name for name in _TRACE_COLUMNS if name in schema]
-    frame = events.select(wanted).collect()
-    if "causation_id" not in frame.columns:
+    frame = events.select(wanted)
+    if "causation_id" not in schema:
         frame = frame.with_columns(causation_id=pl.lit(None, pl.String))
-    found = frame.filter(pl.col("event_id") == event_id)
+    frame_schema = frame.collect_schema()
+    # Each step is a filter on the ids, which a reader of Parquet answers from the pages
+    # that can hold them (the app holds the ids apart: they are not read whole).
+    found = frame.filter(pl.col("event_id") == event_id).collect()
     if found.is_empty():
         raise UnknownEvent(f"no event {event_id!r} in the log")
     event = found.row(0, named=True)
@@ -210,7 +213,7 @@ def trace(events: pl.LazyFrame, event_id: str) -> Trace:
     causes: list[dict[str, object]] = []
     current, seen = event.get("causation_id"), {event_id}
     while current is not None and current not in seen:
-        cause = frame.filter(pl.col("event_id") == current)
+        cause = frame.filter(pl.col("event_id") == current).collect()
         if cause.is_empty():
             break
         seen.add(str(current))
@@ -221,9 +224,13 @@ def trace(events: pl.LazyFrame, event_id: str) -> Trace:
     frontier, reached, depth = [event_id], {event_id}, 0
     while frontier:
         depth += 1
-        children = frame.filter(
-            pl.col("causation_id").is_in(frontier) & ~pl.col("event_id").is_in(list(reached))
-        ).unique("event_id", keep="first", maintain_order=True)
+        children = (
+            frame.filter(
+                pl.col("causation_id").is_in(frontier) & ~pl.col("event_id").is_in(list(reached))
+            )
+            .collect()
+            .unique("event_id", keep="first", maintain_order=True)
+        )
         if children.is_empty():
             break
         levels.append(
@@ -231,13 +238,13 @@ def trace(events: pl.LazyFrame, event_id: str) -> Trace:
         )
         frontier = children["event_id"].to_list()
         reached.update(frontier)
-    schema_out = pl.Schema(frame.schema)
+    schema_out = pl.Schema(frame_schema)
     schema_out["depth"] = pl.Int64()
     schema_out["caused_by"] = pl.String()
     effects = pl.concat(levels) if levels else pl.DataFrame(schema=schema_out)
-    if "position" in frame.columns:
+    if "position" in frame_schema:
         effects = effects.sort("timestamp", "position")
-    return Trace(event, pl.DataFrame(causes, schema=frame.schema), effects)
+    return Trace(event, pl.DataFrame(causes, schema=frame_schema), effects)
 
 
 def links(events: pl.LazyFrame) -> pl.LazyFrame:

@@ -211,11 +211,9 @@ def edges_of(
         cases=distinct_cases(in_case_order=in_case_order),
         **(statistics if times else {}),
     )
-    if not times:  # the columns of the times, null, with their types
-        found = found.with_columns(
-            pl.lit(None, steps.select(**statistics).collect_schema()[name]).alias(name)
-            for name in statistics
-        )
+    if not times:  # the columns of the times, null, of the type of the times
+        waited = steps.collect_schema()["duration"]
+        found = found.with_columns(pl.lit(None, waited).alias(name) for name in statistics)
     return found.sort(["frequency", "source", "target"], descending=[True, False, False])
 
 
@@ -240,12 +238,20 @@ def end_activities(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyF
     return ends_of(case_ends(events, presorted=presorted), first=False)
 
 
+def case_bounds(events: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Each case's first events and its last events, of events in case order (each case's
+    events together): found where the case id changes, not by grouping."""
+    case = pl.col("case_id")
+    return (
+        events.filter((case != case.shift(1)).fill_null(True)),
+        events.filter((case != case.shift(-1)).fill_null(True)),
+    )
+
+
 def case_ends(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
     """Each case's first and last activity (``case_id``, ``first``, ``last``)."""
-    if presorted:  # each case's events together: where the case id changes, not grouped
-        case = pl.col("case_id")
-        firsts = events.filter((case != case.shift(1)).fill_null(True))
-        lasts = events.filter((case != case.shift(-1)).fill_null(True))
+    if presorted:
+        firsts, lasts = case_bounds(events)
         return pl.concat(
             [
                 firsts.select("case_id", first=pl.col("activity")),
@@ -620,13 +626,9 @@ def throughput(events: pl.LazyFrame, *, every: str = "1d", presorted: bool = Fal
     completed (their last event falls in the period) and events. With ``presorted`` (events
     in case order), each case's first and last events are where its id changes."""
     if presorted:
-        case = pl.col("case_id")
+        firsts, lasts = case_bounds(events)
         spans = pl.concat(
-            [
-                events.filter((case != case.shift(1)).fill_null(True)).select(start="timestamp"),
-                events.filter((case != case.shift(-1)).fill_null(True)).select(end="timestamp"),
-            ],
-            how="horizontal",
+            [firsts.select(start="timestamp"), lasts.select(end="timestamp")], how="horizontal"
         )
     else:
         spans = _case_spans(events)

@@ -331,8 +331,8 @@ class ReadModel:
         rows = self._kept(log, head, kind, chain[0], schema)
         # Case ids compared as codes when both sides have them: casting ten million codes
         # to text to compare took a second.
-        coded = pl.Categorical if cut_events.collect_schema()["case_id"] == pl.Categorical else None
-        ids = pl.col("case_id").cast(coded or pl.String)
+        coded = cut_events.collect_schema()["case_id"] == pl.Categorical
+        ids = pl.col("case_id").cast(pl.Categorical if coded else pl.String)
         redo: list[pl.DataFrame] = []
         if head > chain[0].last:  # the tail: its cases from all their events
             tail = self.store.scan(log, after=(_END_OF_TIME, chain[0].last))

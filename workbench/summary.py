@@ -197,5 +197,5 @@ def summarize(
         start_activities=dict(starts.iter_rows()) if starts is not None else {},
         end_activities=dict(ends.iter_rows()) if ends is not None else {},
         calendar=None if calendar is None else calendar.name,
-        histogram=histogram(cases["duration"]) if timed and count else histogram(pl.Series([])),
+        histogram=histogram(cases["duration"] if timed else pl.Series([])),
     )

@@ -277,16 +277,15 @@ def corrections(events: pl.LazyFrame, *, presorted: bool = False) -> pl.DataFram
         same = (pl.col("case_id") == pl.col("case_id").shift(1)) & (
             pl.col("timestamp") == pl.col("timestamp").shift(1)
         )
-        tied = in_order.filter((same | same.shift(-1)).fill_null(False))
+        tie = (same | same.shift(-1)).fill_null(False)
         if "position" in schema:  # found by their times, then read with their ids: the few
             ties = (
                 in_order.select("case_id", "activity", "timestamp", "position")
-                .filter((same | same.shift(-1)).fill_null(False))
+                .filter(tie)
                 .filter(pl.struct("case_id", "activity", "timestamp").is_duplicated())
             )
-            chosen = pl.col("position").is_in(ties.collect()["position"].implode())
-            tied = in_order.filter(chosen)
-        tied = tied.collect().lazy()
+            tie = pl.col("position").is_in(ties.collect()["position"].implode())
+        tied = in_order.filter(tie).collect().lazy()
         parts.append(
             tied.filter(pl.col("causation_id").is_not_null())
             .with_columns(corrects=pl.col("causation_id"))

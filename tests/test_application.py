@@ -272,6 +272,34 @@ def test_case_rows_answer_as_the_events_do(demo_db: Path, cache: int) -> None:
 
 
 @pytest.mark.parametrize("cache", [0, 1 << 28])
+def test_a_map_of_frequencies_from_case_rows_is_the_map_of_the_events(
+    demo_db: Path, cache: int
+) -> None:
+    """Time travel's map (frequencies only) comes from the cases' rows by the moment, their
+    variants counted once: the same nodes, edges, starts and ends as the map of the events
+    by then, at moments, as known earlier, at every path level."""
+    from sample_data.demo import DEMO_LOG
+    from workbench.processmap import process_map
+
+    with Workbench(demo_db, cache_bytes=cache) as bench:
+        found = bench.log(DEMO_LOG)
+        assert found.first_timestamp is not None
+        assert found.last_timestamp is not None
+        span = found.last_timestamp - found.first_timestamp
+        half = bench.head(DEMO_LOG) // 2
+        for fraction in (0.0, 0.3, 0.7, 1.0):
+            at = found.first_timestamp + span * fraction
+            for cut in (Cut(as_of=at), Cut(as_of=at, known_at=half), Cut(known_at=half), Cut()):
+                events = bench.store.scan(DEMO_LOG, as_of=cut.as_of, known_at=cut.known_at)
+                for paths in (100.0, 40.0):
+                    ours = bench.dfg(DEMO_LOG, cut, paths=paths, times=False)
+                    theirs = process_map(events, paths=paths, times=False)
+                    for part in ("nodes", "edges", "starts", "ends"):
+                        assert_frame_equal(getattr(ours, part), getattr(theirs, part))
+                    assert ours.edges.height > 0 or fraction == 0
+
+
+@pytest.mark.parametrize("cache", [0, 1 << 28])
 def test_the_state_from_folded_rows_equals_a_replay(
     demo_db: Path, cache: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

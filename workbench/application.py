@@ -39,6 +39,7 @@ import polars as pl
 from workbench.caching import BoundedCache
 from workbench.events import UnknownLog, WorkbenchError, parse_time
 from workbench.filters import Attribute, Filters
+from workbench.projections import START
 from workbench.readmodel import ReadModel, cut, decoded, decoded_lazy
 from workbench.store import EventStore, Firing, LogSummary
 from workbench.store import calendars as calendars_store
@@ -630,7 +631,7 @@ class Workbench:
         ``calendar`` (its name), its times are working time, by the calendar as the store
         knew it at the cut's ``known_at``. Without ``times``, a map of frequencies: its
         edges' times are null (on Polars; Spark computes them anyway)."""
-        from workbench.processmap import assemble, process_map
+        from workbench.processmap import assemble, map_of_cases, process_map
 
         for name, value in (("--detail", activities), ("--paths", paths)):
             if not 0 <= value <= 100:
@@ -662,6 +663,11 @@ class Workbench:
                     spark.release(rows)
             finally:
                 spark.release(read)
+        if self._of_cases(log, filters) and not times and activities >= 100:
+            counted: ProcessMap = _decoded(
+                map_of_cases(self._case_rows_at(log, cut).lazy(), paths=paths)
+            )
+            return counted
         found: ProcessMap = self.metric(
             log,
             process_map,
@@ -752,6 +758,21 @@ class Workbench:
             log, timetravel.state_at, Cut(known_at=cut.known_at), filters, at=at, completed=chosen
         )
         return found
+
+    def _of_cases(self, log: str, filters: Filters) -> bool:
+        """Whether a map of frequencies comes from per-case rows: on Polars, without
+        filters, of a log without intervals (whose steps go in the order of their starts,
+        not of their variants)."""
+        return self.engine == "polars" and not filters and START not in self.store.schema(log)
+
+    def _case_rows_at(self, log: str, cut: Cut) -> pl.DataFrame:
+        """`case_rows` of the cut, unfiltered. At a moment (``as_of``: a time travel's)
+        from the read model with the app's events by then, and not kept: a frame per moment
+        would crowd the log's out of the cache."""
+        if cut.as_of is None:
+            return self.case_rows(log, cut)
+        held = None if self._frames is None else self.events(log, cut, coded=True)
+        return self.model.case_rows(log, as_of=cut.as_of, known_at=cut.known_at, events=held)
 
     def _by_folding(self, log: str, filters: Filters) -> bool:
         """Whether the state at a moment comes from the read model's folded rows: on Polars,

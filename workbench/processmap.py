@@ -27,6 +27,7 @@ from workbench.projections import (
     distinct_cases,
     ends_of,
     on_codes,
+    untimed,
 )
 
 if TYPE_CHECKING:
@@ -85,6 +86,52 @@ def process_map(
         paths=paths,
         calendar=calendar,
     )
+
+
+def map_of_cases(rows: pl.LazyFrame, *, paths: float = 100) -> ProcessMap:
+    """`process_map` without times, at full activity detail, from `case_rows` (of any set
+    of cases of a log without intervals): the cases are counted per variant, and each
+    variant's activities and steps once. Time travel draws its map at every moment from
+    the rows of the cases by then, not from their events."""
+    codes = pl.col("variant").list.eval(pl.element().to_physical())
+    per_variant = (
+        rows.group_by(codes.alias("codes"))
+        .agg(pl.col("variant").first(), n=pl.len())
+        .with_row_index("id")
+        .select("id", "n", "variant")
+        .collect()
+    )
+    n = pl.col("n")
+
+    def counted(frame: pl.DataFrame, *keys: str) -> pl.LazyFrame:
+        """Per key: ``frequency`` (each variant's occurrences times its cases) and ``cases``
+        (its cases, once per variant that has it)."""
+        per = frame.lazy().group_by("id", *keys).agg(n.first(), times=pl.len())
+        return per.group_by(*keys).agg(
+            frequency=(n * pl.col("times")).sum().cast(pl.UInt32), cases=n.sum().cast(pl.UInt32)
+        )
+
+    visits = per_variant.explode("variant").rename({"variant": "activity"})
+    pairs = per_variant.select(
+        "id",
+        "n",
+        pl.col("variant").list.head(pl.col("variant").list.len() - 1).alias("source"),
+        pl.col("variant").list.tail(pl.col("variant").list.len() - 1).alias("target"),
+    ).explode("source", "target")
+    pairs = pairs.filter(pl.col("target").is_not_null())
+    edges = untimed(counted(pairs, "source", "target"), pl.Duration("us")).sort(
+        ["frequency", "source", "target"], descending=[True, False, False]
+    )
+    nodes = counted(visits, "activity").sort(["frequency", "activity"], descending=[True, False])
+
+    def ends(first: bool) -> pl.LazyFrame:
+        end = pl.col("variant").list.first() if first else pl.col("variant").list.last()
+        per = per_variant.lazy().group_by(end.alias("activity")).agg(cases=n.sum())
+        return per.with_columns(pl.col("cases").cast(pl.UInt32)).sort(
+            ["cases", "activity"], descending=[True, False]
+        )
+
+    return assemble(*pl.collect_all([nodes, edges, ends(True), ends(False)]), paths=paths)
 
 
 def assemble(

@@ -198,23 +198,45 @@ def edges_of(
     ``times`` the times are null, not computed (their quantiles sort every step: half the
     work of a map at ten million events)."""
     waits = pl.col("duration")
-    statistics = {
-        "mean_duration": waits.mean(),
-        "median_duration": waits.median(),
-        "min_duration": waits.min(),
-        "max_duration": waits.max(),
-        "p90_duration": waits.quantile(0.9, interpolation="linear"),
-        "total_duration": waits.sum(),
-    }
+    statistics = dict(
+        zip(
+            EDGE_TIMES,
+            (
+                waits.mean(),
+                waits.median(),
+                waits.min(),
+                waits.max(),
+                waits.quantile(0.9, interpolation="linear"),
+                waits.sum(),
+            ),
+            strict=True,
+        )
+    )
     found = steps.group_by("source", "target").agg(
         frequency=pl.len(),
         cases=distinct_cases(in_case_order=in_case_order),
         **(statistics if times else {}),
     )
-    if not times:  # the columns of the times, null, of the type of the times
-        waited = steps.collect_schema()["duration"]
-        found = found.with_columns(pl.lit(None, waited).alias(name) for name in statistics)
+    if not times:
+        found = untimed(found, steps.collect_schema()["duration"])
     return found.sort(["frequency", "source", "target"], descending=[True, False, False])
+
+
+#: The time columns of an edge (`edges_of`), from its waits.
+EDGE_TIMES = (
+    "mean_duration",
+    "median_duration",
+    "min_duration",
+    "max_duration",
+    "p90_duration",
+    "total_duration",
+)
+
+
+def untimed(edges: pl.LazyFrame, waits: pl.DataType) -> pl.LazyFrame:
+    """Edges of a map of frequencies with their time columns, null, of the type of the
+    ``waits``."""
+    return edges.with_columns(pl.lit(None, waits).alias(name) for name in EDGE_TIMES)
 
 
 def ends_of_cases(rows: pl.LazyFrame) -> pl.LazyFrame:

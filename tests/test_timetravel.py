@@ -342,6 +342,31 @@ def test_corrections_supersede_what_they_correct_and_are_listed(store) -> None:
     assert_frame_equal(decoded(timetravel.corrections(coded)), found)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("ab"), st.integers(0, 3), st.sampled_from("xyz")), max_size=40
+    )
+)
+def test_tied_events_are_those_sharing_case_activity_and_time(rows) -> None:
+    """Pairs at one time are judged by their neighbour, runs of three or more by grouping:
+    either way, the events that share case, activity and time with another, and no
+    other."""
+    events = pl.LazyFrame(
+        {
+            "position": list(range(1, len(rows) + 1)),
+            "case_id": [case for case, _, _ in rows],
+            "timestamp": [START + timedelta(hours=hour) for _, hour, _ in rows],
+            "activity": [activity for _, _, activity in rows],
+        },
+        schema_overrides={"position": pl.Int64, "case_id": pl.String, "activity": pl.String},
+    ).sort("case_id", "timestamp", "position")
+    keys = [(case, hour, activity) for case, hour, activity in rows]
+    expected = [position for position, key in enumerate(keys, 1) if keys.count(key) > 1]
+    found = timetravel.tied_positions(events, presorted=True).collect()["position"].to_list()
+    assert found == expected
+
+
 def test_a_re_recorded_event_is_a_correction_but_a_repeat_is_not() -> None:
     events = pl.LazyFrame(
         {

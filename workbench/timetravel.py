@@ -274,17 +274,10 @@ def corrections(events: pl.LazyFrame, *, presorted: bool = False) -> pl.DataFram
         parts.append(named.join(originals(frame), on="corrects", how="inner"))
     if "causation_id" in schema:
         in_order = frame if presorted else frame.sort("case_id", "timestamp")
-        same = (pl.col("case_id") == pl.col("case_id").shift(1)) & (
-            pl.col("timestamp") == pl.col("timestamp").shift(1)
-        )
-        tie = (same | same.shift(-1)).fill_null(False)
+        tie = _tie()
         if "position" in schema:  # found by their times, then read with their ids: the few
-            ties = (
-                in_order.select("case_id", "activity", "timestamp", "position")
-                .filter(tie)
-                .filter(pl.struct("case_id", "activity", "timestamp").is_duplicated())
-            )
-            tie = pl.col("position").is_in(ties.collect()["position"].implode())
+            found_ties = tied_positions(in_order, presorted=True).collect()["position"]
+            tie = pl.col("position").is_in(found_ties.implode())
         tied = in_order.filter(tie).collect().lazy()
         parts.append(
             tied.filter(pl.col("causation_id").is_not_null())
@@ -305,6 +298,51 @@ def corrections(events: pl.LazyFrame, *, presorted: bool = False) -> pl.DataFram
         "event_id", keep="first", maintain_order=True
     )
     return found.sort("recorded_at", "event_id")
+
+
+def tied_positions(events: pl.LazyFrame, *, presorted: bool = False) -> pl.LazyFrame:
+    """The positions of the events that share their case, activity and time with another
+    (a re-recording and its original among them): the only events `corrections` finds
+    by ``causation_id``, in any part of the events as in the whole.
+
+    Events of one case at one time are next to each other in case order, mostly two at
+    a time: such a pair is tied when its activities are equal. Only events in a run of
+    three or more at one time are grouped (a fifth of the time on ten million events,
+    where a fifth of the events are in pairs)."""
+    in_order = events if presorted else events.sort("case_id", "timestamp")
+    same = _same_time()
+    activity = pl.col("activity")
+    adjacent = (same & (activity == activity.shift(1))) | (
+        same.shift(-1) & (activity == activity.shift(-1))
+    )
+    middle = same & same.shift(-1)  # this event, the one before and the one after
+    crowded = middle | middle.shift(1) | middle.shift(-1)
+    frame = (
+        in_order.select("case_id", "activity", "timestamp", "position")
+        .with_columns(adjacent=adjacent.fill_null(False), crowded=crowded.fill_null(False))
+        .filter(pl.col("adjacent") | pl.col("crowded"))
+        .collect()  # once, for both kinds
+    )
+    among_many = frame.filter("crowded").filter(
+        pl.struct("case_id", "activity", "timestamp").is_duplicated()
+    )
+    both = pl.concat([frame.filter("adjacent").select("position"), among_many.select("position")])
+    return both.unique().sort("position").lazy()
+
+
+def _same_time() -> pl.Expr:
+    """Over events in case order: whether an event is of the case and time of the one
+    before it."""
+    same = (pl.col("case_id") == pl.col("case_id").shift(1)) & (
+        pl.col("timestamp") == pl.col("timestamp").shift(1)
+    )
+    return same.fill_null(False)
+
+
+def _tie() -> pl.Expr:
+    """Over events in case order: whether an event has a neighbour of its case at its time."""
+    same = _same_time()
+    return (same | same.shift(-1)).fill_null(False)
 
 
 def without_superseded(events: pl.LazyFrame) -> pl.LazyFrame:

@@ -299,6 +299,52 @@ def test_a_map_of_frequencies_from_case_rows_is_the_map_of_the_events(
                     assert ours.edges.height > 0 or fraction == 0
 
 
+def test_corrections_in_the_app_are_those_of_the_events(tmp_path: Path) -> None:
+    """The app looks for corrections among the events the whole log has tied (case,
+    activity and time), found once; at every cut and filter it finds what the events by
+    the cut give: a re-recording known only later, one made after the moment, a repeat
+    that is no correction, and an event another case has at the same time."""
+    from workbench import timetravel
+
+    path = tmp_path / "fixed.db"
+    at = START + timedelta(hours=1)
+    with EventStore(path) as store:
+        for case, region in (("c1", "north"), ("c2", "south"), ("c3", "north")):
+            store.append(
+                "log",
+                case,
+                [
+                    Event("register", START, f"{case}-a", attributes={"region": region}),
+                    Event("check", at, f"{case}-b", attributes={"region": region}),
+                ],
+            )
+        early = store.head("log")
+        # c1's check recorded again (a correction); c2's register repeated on purpose
+        # (caused by it, another time: no correction); c3's check re-recorded, and again.
+        store.append("log", "c1", [Event("check", at, "c1-fix", causation_id="c1-b")])
+        later = START + timedelta(hours=2)
+        store.append("log", "c2", [Event("register", later, "c2-again", causation_id="c2-a")])
+        store.append("log", "c3", [Event("check", at, "c3-fix", causation_id="c3-b")])
+        store.append("log", "c3", [Event("check", at, "c3-fix2", causation_id="c3-fix")])
+        store.append("log", "c1", [Event("decide", later, "c1-c")])
+    cuts = (Cut(), Cut(known_at=early), Cut(known_at=early + 2), Cut(as_of=at), Cut(as_of=START))
+    region = Filters((Attribute("region", ("north",)),))
+    found = []
+    with Workbench(path, cache_bytes=1 << 28) as app, Workbench(path) as command:
+        for cut in cuts:
+            for filters in (Filters(), region):
+                ours = app.corrections("log", cut, filters)
+                assert_frame_equal(ours, command.corrections("log", cut, filters))
+                events = filters.apply(
+                    app.store.scan("log", as_of=cut.as_of, known_at=cut.known_at)
+                )
+                assert_frame_equal(ours, timetravel.corrections(events))
+                found.append(ours["event_id"].to_list())
+    assert found[:2] == [["c1-fix", "c3-fix", "c3-fix2"]] * 2
+    assert found[2:4] == [[], []]
+    assert found[4:6] == [["c1-fix"], ["c1-fix"]]
+
+
 @pytest.mark.parametrize("cache", [0, 1 << 28])
 def test_the_state_from_folded_rows_equals_a_replay(
     demo_db: Path, cache: int, monkeypatch: pytest.MonkeyPatch

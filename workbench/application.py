@@ -806,10 +806,24 @@ class Workbench:
         cut: Cut = Cut(),
         filters: Filters = Filters(),  # noqa: B008
     ) -> pl.DataFrame:
-        """The events by the cut that supersede an earlier one (`timetravel.corrections`)."""
+        """The events by the cut that supersede an earlier one (`timetravel.corrections`).
+        In the app, of a log whose corrections are found by their times alone (no
+        ``corrects``), among the events the whole log has tied, found once: a cut or a
+        filter unties events, never ties them."""
         from workbench import timetravel
 
-        return self.metric(log, timetravel.corrections, cut, filters)  # type: ignore[no-any-return]
+        schema = self.store.schema(log)
+        if self._frames is None or "corrects" in schema or "causation_id" not in schema:
+            return self.metric(log, timetravel.corrections, cut, filters)  # type: ignore[no-any-return]
+
+        def tied_in_the_log() -> pl.DataFrame:
+            whole = self.events(log, coded=True)
+            return timetravel.tied_positions(whole, presorted=True).collect()
+
+        tied = self._frames.get((log, self.store.head(log), "tied"), tied_in_the_log)
+        events = self.events(log, cut, filters, coded=True)
+        candidates = events.filter(pl.col("position").is_in(tied["position"].implode()))
+        return _decoded(timetravel.corrections(candidates, presorted=True))  # type: ignore[no-any-return]
 
     def diff(
         self,

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -71,6 +73,31 @@ def test_a_memory_ceiling_stops_work_that_grows() -> None:
 def test_errors_in_a_worker_keep_their_message() -> None:
     with pytest.raises(bounded.WorkerFailed, match="the model is odd"):
         bounded.run(_failing, "the model is odd", bounded.Limit(seconds=30))
+
+
+def _priority(payload: None) -> Iterator[tuple[int, int]]:
+    yield os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0)
+
+
+def _thread_priority() -> tuple[int, int]:
+    """This thread's niceness and scheduling policy (on Linux, a thread has its own)."""
+    thread = threading.get_native_id()
+    return os.getpriority(os.PRIO_PROCESS, thread), os.sched_getscheduler(thread)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="threads' priorities: Linux")
+def test_work_the_app_does_in_the_background_yields_to_its_pages() -> None:
+    """The workers the app prepares for its jobs, and the imports it does on a thread
+    meanwhile, run at the lowest priority, so that a page opened while they import or
+    compute answers as fast as without them; the threads serving pages keep theirs."""
+    background = (bounded.BACKGROUND, os.SCHED_IDLE)
+    before = _thread_priority()
+    bounded.prepare()
+    assert bounded.run(_priority, None, bounded.Limit(seconds=60)).results == [background]
+    found: queue.Queue[tuple[int, int]] = queue.Queue()
+    bounded.in_background(lambda: found.put(_thread_priority()))
+    assert found.get(timeout=30) == background
+    assert _thread_priority() == before != background
 
 
 def test_a_script_without_a_main_guard_can_use_a_limit(tmp_path) -> None:

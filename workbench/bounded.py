@@ -153,11 +153,35 @@ _spare: list[_Worker] = []  # at most one: a prepared worker waiting for its fir
 _spare_lock = threading.Lock()
 
 
+BACKGROUND = 19  # the niceness of work in the background: pages and commands go first
+
+
+def in_background(work: Callable[[], Any]) -> None:
+    """Run ``work()`` on a thread of this process at a lower CPU priority (on Linux, where
+    a thread has a priority of its own), so that it yields to the threads a user waits
+    for."""
+
+    def run() -> None:
+        _lower_priority(threading.get_native_id())
+        work()
+
+    threading.Thread(target=run, name=f"background {work.__name__}", daemon=True).start()
+
+
+def _lower_priority(thread: int = 0) -> None:
+    """Lower a thread's CPU priority (0: this process's) to `BACKGROUND`, where allowed."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, thread, BACKGROUND)
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
+
+
 def prepare() -> None:
     """Start a worker in the background that imports the aligners, token replay and pm4py
     (quietly) and then waits: the next `run` with a limit uses it instead of one started
     anew, and starts the next spare. For a long-lived process (the app), where a job should
-    not wait for a worker to start."""
+    not wait for a worker to start. Such workers run at a lower CPU priority: while one
+    imports or computes, the pages of the app answer first."""
     with _spare_lock:
         if not (_spare and _spare[0].alive()):
             _spare[:] = [_start(prepared=True)]
@@ -316,6 +340,7 @@ def _wait(prepared: bool, tasks: Connection, sender: Connection) -> None:
     pm4py), then do each work it is given, until the parent closes the pipe (or goes
     away)."""
     if prepared:
+        _lower_priority()
         from workbench import aligners, replay  # noqa: F401  (imported ahead of the work)
         from workbench.models import pm4py
 

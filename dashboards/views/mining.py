@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import polars as pl
@@ -22,10 +21,8 @@ from workbench.filters import Cases, Filters
 
 summary = require_log()
 # A worker with pm4py imported waits for the job, so that Run does not wait for one to
-# start; and this process imports pm4py meanwhile, which it needs to read the model back.
+# start.
 bounded.prepare()
-if "pm4py" not in sys.modules:
-    threading.Thread(target=models.pm4py, name="import pm4py", daemon=True).start()
 title("Discovery and conformance", summary)
 filtered_note()
 left, middle, right = st.columns(3)
@@ -100,6 +97,8 @@ if st.button("Run", type="primary"):
             progress=progress,
         ),
     )
+    if "pm4py" not in sys.modules:  # to read the model back: imported while the job runs
+        bounded.in_background(models.pm4py)
 
 
 @st.fragment(run_every=1.0)

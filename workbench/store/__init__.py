@@ -9,7 +9,7 @@
 - `recorder`: what a backend implements; `sqlite` and `postgres`: the two backends.
 """
 
-from workbench.store.eventstore import UNTIMED, EventStore, open_recorder
+from workbench.store.eventstore import UNTIMED, EventStore, open_recorder, recorder_for
 from workbench.store.frames import (
     Prepared,
     derive_event_ids,
@@ -52,5 +52,6 @@ __all__ = [
     "open_recorder",
     "prepare",
     "public_location",
+    "recorder_for",
     "to_micros",
 ]

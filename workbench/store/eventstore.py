@@ -68,14 +68,19 @@ UNTIMED = 0
 
 def open_recorder(location: str | Path, *, timeout: float = 60.0) -> Recorder:
     """The recorder for a store location: a ``postgresql://`` URL, or a SQLite file path."""
-    text = str(location)
-    if text.startswith(("postgresql://", "postgres://")):
+    return recorder_for(location)(location, timeout=timeout)
+
+
+def recorder_for(location: str | Path) -> Callable[..., Recorder]:
+    """The recorder class of a store location, its backend imported (a server imports it
+    before it listens: the SQLite one brings Arrow's datasets and the ADBC driver)."""
+    if str(location).startswith(("postgresql://", "postgres://")):
         from workbench.store.postgres.recorder import PostgresRecorder
 
-        return PostgresRecorder(text, timeout=timeout)
+        return PostgresRecorder
     from workbench.store.sqlite.recorder import SQLiteRecorder
 
-    return SQLiteRecorder(location, timeout=timeout)
+    return SQLiteRecorder
 
 
 class EventStore:

@@ -649,16 +649,24 @@ def directly_follows(events: DataFrame, *, calendar: Hours | None = None) -> pl.
         steps = steps.withColumn("wait", _micros("arrival") - _micros("timestamp"))
     else:
         steps = _working(steps, "timestamp", "arrival", "wait", calendar)
+    # The cases of each edge counted apart, from one row per case and edge: a distinct
+    # count among the other aggregations made Spark copy every step once per distinct
+    # count and sort the copies (27 s of a 10 M-event map, 16 s apart).
+    cases = (
+        steps.groupBy("case_id", "source", "target")
+        .agg(F.count(F.lit(1)).alias("steps"))
+        .groupBy("source", "target")
+        .agg(F.count(F.lit(1)).alias("cases"))
+    )
     edges = steps.groupBy("source", "target").agg(
         F.count(F.lit(1)).alias("frequency"),
-        F.countDistinct("case_id").alias("cases"),
         F.avg("wait").alias("mean_duration"),
         _sorted("wait").alias("waits"),
         F.min("wait").alias("min_duration"),
         F.max("wait").alias("max_duration"),
         F.sum("wait").alias("total_duration"),
     )
-    edges = edges.select(
+    edges = edges.join(cases, ["source", "target"]).select(
         "source",
         "target",
         "frequency",

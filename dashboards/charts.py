@@ -1,4 +1,5 @@
-"""Frames to Plotly figures and DOT text: pure functions, testable without Streamlit.
+"""Frames to Plotly figures, Vega-Lite charts and DOT text: pure functions, testable
+without Streamlit.
 
 Durations are plotted in the unit that suits their size (hours or days) and every axis
 names its unit.
@@ -7,6 +8,7 @@ names its unit.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import plotly.graph_objects as go
 import polars as pl
@@ -14,6 +16,7 @@ import polars as pl
 from workbench.dot import quote
 
 HOUR = 3_600.0
+VegaLite = dict[str, Any]  # a Vega-Lite specification
 DAY = 86_400.0
 
 
@@ -38,50 +41,92 @@ def _layout(figure: go.Figure, title: str, x: str, y: str) -> go.Figure:
     return figure
 
 
-def events_over_time(throughput: pl.DataFrame, period: str) -> go.Figure:
-    """Events per period (from `throughput`)."""
-    figure = go.Figure(go.Bar(x=throughput["period"], y=throughput["events"], name="events"))
-    return _layout(figure, f"Events per {period}", "period (start)", "events")
+def _vega(title: str, rows: pl.DataFrame, **chart: Any) -> VegaLite:
+    """A Vega-Lite chart of ``rows`` (inline, times as the wall-clock time they show), its
+    ``mark`` and ``encoding`` (or ``layer``) as given. Vega draws it in the browser at a
+    fraction of Plotly's cost: the first Plotly chart of a session keeps the browser busy
+    for about 0.75 s after the page has come."""
+    times = [name for name, dtype in rows.schema.items() if isinstance(dtype, pl.Datetime)]
+    shown = rows.with_columns(pl.col(name).dt.strftime("%Y-%m-%dT%H:%M:%S") for name in times)
+    if "mark" in chart:
+        chart["mark"] = {"tooltip": True, **chart["mark"]}
+    return {"title": title, "data": {"values": shown.to_dicts()}, "height": 320, **chart}
 
 
-def rates(throughput: pl.DataFrame, period: str) -> go.Figure:
-    """Cases arriving and completing per period (from `throughput`)."""
-    figure = go.Figure(
-        [
-            go.Scatter(x=throughput["period"], y=throughput["cases_started"], name="started"),
-            go.Scatter(x=throughput["period"], y=throughput["cases_completed"], name="completed"),
-        ]
+def _axis(field: str, kind: str, title: str | None, **more: Any) -> VegaLite:
+    return {"field": field, "type": kind, "title": title, **more}
+
+
+PERIODS = {"day": "1d", "week": "1w", "month": "1mo"}  # the periods charts are drawn per
+
+
+def events_over_time(throughput: pl.DataFrame, period: str) -> VegaLite:
+    """Events per period (from `throughput`), a bar across each period: a Vega-Lite
+    chart."""
+    rows = throughput.select(
+        "period", end=pl.col("period").dt.offset_by(PERIODS[period]), events="events"
     )
-    return _layout(figure, f"Arrival and completion rate per {period}", "period", "cases")
+    return _vega(
+        f"Events per {period}",
+        rows,
+        mark={"type": "bar", "stroke": "white", "strokeWidth": 0.5},
+        encoding={
+            "x": _axis("period", "temporal", "period (start)"),
+            "x2": {"field": "end"},
+            "y": _axis("events", "quantitative", "events"),
+            "y2": {"datum": 0},  # a bar from zero (x and x2 alone make a range of height 1)
+        },
+    )
 
 
-def duration_histogram(bins: pl.DataFrame) -> go.Figure:
+def rates(throughput: pl.DataFrame, period: str) -> VegaLite:
+    """Cases arriving and completing per period (from `throughput`), a Vega-Lite chart."""
+    rows = throughput.select(
+        "period", started=pl.col("cases_started"), completed=pl.col("cases_completed")
+    ).unpivot(index="period", variable_name="cases", value_name="count")
+    return _vega(
+        f"Arrival and completion rate per {period}",
+        rows,
+        mark={"type": "line", "point": len(rows) <= 120},
+        encoding={
+            "x": _axis("period", "temporal", "period"),
+            "y": _axis("count", "quantitative", "cases"),
+            "color": _axis("cases", "nominal", None, legend={"orient": "bottom"}),
+        },
+    )
+
+
+def duration_histogram(bins: pl.DataFrame) -> VegaLite:
     """How long cases take (from `Summary.histogram`: a bar per bin, not a value per case,
-    so that a log of a million cases sends the browser sixty numbers)."""
+    so that a log of a million cases sends the browser sixty numbers), a Vega-Lite
+    chart."""
     low, high = _seconds(bins["from"]), _seconds(bins["to"])
     half = bins["cases"].cum_sum() * 2 >= bins["cases"].sum()
     size, unit = _unit(((low + high) / 2).filter(half).head(1))  # by the median case's bin
-    figure = go.Figure(
-        go.Bar(
-            x=(low + high) / 2 / size,
-            y=bins["cases"],
-            width=(high - low) / size,
-            customdata=pl.DataFrame({"from": low / size, "to": high / size}).to_numpy(),
-            hovertemplate=f"%{{customdata[0]:.4g}} to %{{customdata[1]:.4g}} {unit}"
-            "<br>%{y:,} cases<extra></extra>",
-            name="cases",
-        )
+    rows = pl.DataFrame({"from": low / size, "to": high / size, "cases": bins["cases"]})
+    return _vega(
+        "Case duration",
+        rows,
+        mark={"type": "bar"},
+        encoding={
+            "x": _axis("from", "quantitative", f"duration ({unit})", bin={"binned": True}),
+            "x2": {"field": "to"},
+            "y": _axis("cases", "quantitative", "cases"),
+        },
     )
-    figure.update_layout(bargap=0)
-    return _layout(figure, "Case duration", f"duration ({unit})", "cases")
 
 
-def wip(open_cases: pl.DataFrame, period: str) -> go.Figure:
-    """Open cases per period (from `wip`)."""
-    figure = go.Figure(
-        go.Scatter(x=open_cases["period"], y=open_cases["open_cases"], fill="tozeroy", name="open")
+def wip(open_cases: pl.DataFrame, period: str) -> VegaLite:
+    """Open cases per period (from `wip`), a Vega-Lite chart."""
+    return _vega(
+        f"Work in progress per {period}",
+        open_cases.select("period", "open_cases"),
+        mark={"type": "area", "line": True, "opacity": 0.4},
+        encoding={
+            "x": _axis("period", "temporal", "period"),
+            "y": _axis("open_cases", "quantitative", "open cases"),
+        },
     )
-    return _layout(figure, f"Work in progress per {period}", "period", "open cases")
 
 
 def ranked_durations(
@@ -92,25 +137,18 @@ def ranked_durations(
     *,
     top: int = 15,
     working_day: float | None = None,
-) -> go.Figure:
+) -> VegaLite:
     """A horizontal bar per row of ``label``, by the duration column ``value`` (in working
-    hours or days of ``working_day`` seconds, when it is working time)."""
-    head = frame.drop_nulls(value).sort(value, descending=True).head(top).reverse()
+    hours or days of ``working_day`` seconds, when it is working time), largest first: a
+    Vega-Lite chart."""
+    head = frame.drop_nulls(value).sort(value, descending=True).head(top)
     seconds = _seconds(head[value])
     size, unit = _unit(seconds) if seconds.len() else (HOUR, "hours")
     if working_day:
         size, unit = (working_day, "working days") if size == DAY else (HOUR, "working hours")
-    values = seconds / size
-    figure = go.Figure(
-        go.Bar(
-            x=values,
-            y=head[label].cast(pl.String),
-            orientation="h",
-            text=[f"{v:,.1f}" for v in values],  # in the axis's unit, which the axis names
-            textposition="auto",
-        )
-    )
-    return _layout(figure, title, f"{value.replace('_', ' ')} ({unit})", "")
+    shown = f"{value.replace('_', ' ')} ({unit})"
+    rows = pl.DataFrame({label: head[label].cast(pl.String), shown: (seconds / size).round(2)})
+    return _ranked(title, rows, label, shown)
 
 
 def duration_table(frame: pl.DataFrame, *, working_day: float | None = None) -> pl.DataFrame:
@@ -156,18 +194,37 @@ def readable(frame: pl.DataFrame) -> pl.DataFrame:
 
 def ranked_counts(
     frame: pl.DataFrame, label: str, value: str, title: str, *, top: int = 15
-) -> go.Figure:
-    """A horizontal bar per row of ``label``, by the count column ``value``."""
-    head = frame.sort(value, descending=True).head(top).reverse()
-    figure = go.Figure(
-        go.Bar(x=head[value], y=head[label].cast(pl.String), orientation="h", text=head[value])
+) -> VegaLite:
+    """A horizontal bar per row of ``label``, by the count column ``value``, largest first:
+    a Vega-Lite chart."""
+    head = frame.sort(value, descending=True).head(top)
+    shown = value.replace("_", " ")
+    return _ranked(title, head.select(pl.col(label).cast(pl.String), pl.col(value).alias(shown)),
+                   label, shown)  # fmt: skip
+
+
+def _ranked(title: str, rows: pl.DataFrame, label: str, value: str) -> VegaLite:
+    """Horizontal bars of ``value`` per ``label``, in the rows' order, each labelled with
+    its value (in the unit the axis names)."""
+    bars = {
+        "y": _axis(label, "nominal", None, sort=None, axis={"labelLimit": 260}),
+        "x": _axis(value, "quantitative", value),
+    }
+    text = {"type": "text", "align": "left", "dx": 3, "tooltip": True}
+    return _vega(
+        title,
+        rows,
+        height={"step": 20},  # a row per bar, every label shown
+        layer=[
+            {"mark": {"type": "bar", "tooltip": True}, "encoding": bars},
+            {"mark": text, "encoding": {**bars, "text": {"field": value, "format": ",.1~f"}}},
+        ],
     )
-    return _layout(figure, title, value.replace("_", " "), "")
 
 
-def timeline(frame: pl.DataFrame, *, working_day: float | None = None) -> go.Figure:
+def timeline(frame: pl.DataFrame, *, working_day: float | None = None) -> VegaLite:
     """One case's events as bars: waiting before each event and its service time (working
-    time, in days of ``working_day`` seconds, when given)."""
+    time, in days of ``working_day`` seconds, when given), a Vega-Lite chart."""
     waiting = _seconds(frame["waiting"].fill_null(timedelta(0)))
     service = _seconds(frame["service"].fill_null(timedelta(0)))
     size, unit = _unit(pl.concat([waiting, service]))
@@ -181,17 +238,25 @@ def timeline(frame: pl.DataFrame, *, working_day: float | None = None) -> go.Fig
             zip(frame["activity"], frame["critical"], strict=True)
         )
     ]
-    figure = go.Figure(
-        [
-            go.Bar(y=labels, x=waiting / size, name="waiting", orientation="h"),
-            go.Bar(y=labels, x=service / size, name="service", orientation="h"),
-        ]
-    )
-    figure.update_layout(barmode="stack", yaxis={"autorange": "reversed"})
+    rows = pl.DataFrame(
+        {"event": labels * 2, "time": ["waiting"] * len(labels) + ["service"] * len(labels)}
+    ).with_columns(value=pl.concat([waiting, service]) / size)
     title = "Waiting and service time per event" + (
         " (★ critical path)" if informative else " (sequential: every event is critical)"
     )
-    return _layout(figure, title, unit, "")
+    return _vega(
+        title,
+        rows,
+        mark={"type": "bar"},
+        height={"step": 20},  # a row per event, every label shown
+        encoding={
+            "y": _axis("event", "nominal", None, sort=labels, axis={"labelLimit": 260}),
+            "x": _axis("value", "quantitative", unit, stack="zero"),
+            "color": _axis(
+                "time", "nominal", None, sort=["waiting", "service"], legend={"orient": "bottom"}
+            ),
+        },
+    )
 
 
 def dotted_chart(
@@ -215,11 +280,12 @@ def dotted_chart(
     )
 
 
-def wip_by_activity(summary: pl.DataFrame) -> go.Figure:
-    """Open cases by their last activity (from `timetravel.summary`)."""
-    head = summary.filter(pl.col("open") > 0).sort("open").tail(20)
-    figure = go.Figure(go.Bar(x=head["open"], y=head["last_activity"], orientation="h"))
-    return _layout(figure, "Open cases by last activity", "open cases", "")
+def wip_by_activity(summary: pl.DataFrame) -> VegaLite:
+    """Open cases by their last activity (from `timetravel.summary`), most first: a
+    Vega-Lite chart."""
+    head = summary.filter(pl.col("open") > 0).sort("open", descending=True).head(20)
+    rows = head.select(pl.col("last_activity").cast(pl.String), pl.col("open").alias("open cases"))
+    return _ranked("Open cases by last activity", rows, "last_activity", "open cases")
 
 
 def handover_dot(edges: pl.DataFrame, *, top: int = 40) -> str:
@@ -362,11 +428,36 @@ def spectrum_bins(bins: pl.DataFrame, every: str, *, ghosts: bool) -> go.Figure:
     return _layout(figure, f"Passages per {every}, by duration quartile", "from", "passages")
 
 
-def query_chart(frame: pl.DataFrame, x: str, y: str, kind: str) -> go.Figure:
-    """A query's answer drawn: ``y`` against ``x`` as a line or as bars."""
-    trace = go.Scatter if kind == "line" else go.Bar
-    figure = go.Figure(trace(x=frame[x].to_list(), y=frame[y].to_list(), name=y))
-    return _layout(figure, f"{y} by {x}", x, y)
+def query_chart(frame: pl.DataFrame, x: str, y: str, kind: str) -> VegaLite:
+    """A query's answer drawn: ``y`` (a number) against ``x`` as a line or as bars, in the
+    answer's order: a Vega-Lite chart. An ``x`` Vega cannot place on a scale (durations,
+    times of day, lists, text) is drawn as categories, by its text."""
+    dtype = frame.schema[x]
+    scaled = dtype.is_numeric() or isinstance(dtype, pl.Datetime | pl.Date)
+    kind_of_x = ("temporal" if dtype.is_temporal() else "quantitative") if scaled else "nominal"
+    rows = frame.select(pl.col(x) if scaled else _as_text(x, dtype), *([y] if y != x else []))
+    return _vega(
+        f"{y} by {x}",
+        rows,
+        mark={"type": "line" if kind == "line" else "bar", "point": kind == "line"},
+        encoding={
+            "x": _axis(x, kind_of_x, x, **({} if scaled else {"sort": None})),
+            "y": _axis(y, "quantitative", y),
+        },
+    )
+
+
+def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A column as text: a duration as Polars writes it ("1d 2h"), a list joined, a record
+    as JSON."""
+    column = pl.col(name)
+    if isinstance(dtype, pl.Duration):
+        return column.dt.to_string("polars")
+    if isinstance(dtype, pl.List | pl.Array):
+        return column.cast(pl.List(pl.String)).list.join(" → ")
+    if isinstance(dtype, pl.Struct):
+        return column.struct.json_encode()
+    return column.cast(pl.String)
 
 
 def predicted(frame: pl.DataFrame) -> pl.DataFrame:

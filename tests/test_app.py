@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -108,6 +110,19 @@ def graph(app: AppTest) -> str:
     frames = [frame for frame in app.get("iframe") if "<svg" in frame.proto.srcdoc]
     assert frames, "no graph on the page"
     return str(frames[0].proto.srcdoc)
+
+
+def vega_chart(app: AppTest, title: str) -> tuple[dict[str, Any], pl.DataFrame]:
+    """The page's Vega-Lite chart whose title has ``title``: its specification, and the
+    rows it draws (Streamlit sends them apart from the specification, as Arrow)."""
+    import pyarrow as pa
+
+    for chart in app.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        if title in str(spec.get("title", "")):
+            table = pa.ipc.open_stream(chart.proto.data.data).read_all()
+            return spec, pl.DataFrame(pl.from_arrow(table))
+    raise AssertionError(f"no chart titled {title!r} on the page")
 
 
 GRAPH = re.compile(r'class="workbench-graph"[^>]*src="data:image/svg\+xml;base64,([^"]+)"')

@@ -52,7 +52,7 @@ if calendar:
     )
 left, right = st.columns([3, 2])
 day = state.workbench().working_day(calendar, summary.log)
-left.plotly_chart(charts.timeline(line, working_day=day))
+left.vega_lite_chart(spec=charts.timeline(line, working_day=day), width="stretch")
 attributes = table.filter(pl.col("case_id") == case_id).drop("variant").row(0, named=True)
 right.dataframe(
     pl.DataFrame(

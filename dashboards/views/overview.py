@@ -55,10 +55,10 @@ if pending.height:
         icon=":material/hourglass_top:",
     )
 period = st.segmented_control("Per", ["day", "week", "month"], default="week") or "week"
-every = {"day": "1d", "week": "1w", "month": "1mo"}[period]
+every = charts.PERIODS[period]
 flow = state.local(state.cached(projections.throughput, summary.log, every=every))
 left, right = st.columns(2)
-left.plotly_chart(charts.events_over_time(flow, period))
-right.plotly_chart(charts.duration_histogram(found.histogram))
-st.plotly_chart(charts.rates(flow, period))
+left.vega_lite_chart(spec=charts.events_over_time(flow, period), width="stretch")
+right.vega_lite_chart(spec=charts.duration_histogram(found.histogram), width="stretch")
+st.vega_lite_chart(spec=charts.rates(flow, period), width="stretch")
 why(summary.log, "slow", key="slow")

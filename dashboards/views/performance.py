@@ -34,15 +34,17 @@ def show_bottlenecks() -> None:
         st.caption(f"Waiting times in the working hours of the {escape(words)}.")
     edges = ranked.filter(pl.col("kind") == "edge")
     left, right = st.columns(2)
-    left.plotly_chart(
-        charts.ranked_durations(
+    left.vega_lite_chart(
+        spec=charts.ranked_durations(
             edges, "name", "total_waiting", "Paths by total waiting time", working_day=day
-        )
+        ),
+        width="stretch",
     )
-    right.plotly_chart(
-        charts.ranked_durations(
+    right.vega_lite_chart(
+        spec=charts.ranked_durations(
             edges, "name", "mean_waiting", "Paths by mean waiting time", working_day=day
-        )
+        ),
+        width="stretch",
     )
     st.dataframe(charts.duration_table(ranked, working_day=day), hide_index=True)
 
@@ -58,24 +60,26 @@ def show_activities() -> None:
             f" {escape(state.workbench().calendar_words(summary.log, calendar))}."
         )
     left, right = st.columns(2)
-    left.plotly_chart(
-        charts.ranked_durations(
+    left.vega_lite_chart(
+        spec=charts.ranked_durations(
             table,
             "activity",
             "mean_waiting",
             "Mean waiting time before the activity",
             working_day=day,
-        )
+        ),
+        width="stretch",
     )
     if (table["mean_service"].drop_nulls().dt.total_microseconds() > 0).any():
-        right.plotly_chart(
-            charts.ranked_durations(
+        right.vega_lite_chart(
+            spec=charts.ranked_durations(
                 table,
                 "activity",
                 "mean_service",
                 "Mean service time (start to completion)",
                 working_day=day,
-            )
+            ),
+            width="stretch",
         )
     else:
         right.caption(
@@ -96,8 +100,11 @@ def show_rework() -> None:
     """Activities repeated within cases."""
     repeated = state.cached(projections.rework, summary.log)
     if repeated.height:
-        st.plotly_chart(
-            charts.ranked_counts(repeated, "activity", "cases", "Cases with the activity repeated")
+        st.vega_lite_chart(
+            spec=charts.ranked_counts(
+                repeated, "activity", "cases", "Cases with the activity repeated"
+            ),
+            width="stretch",
         )
         st.dataframe(repeated, hide_index=True)
     else:
@@ -109,7 +116,10 @@ def show_resources() -> None:
     people = state.cached(projections.resources, summary.log)
     if people.height:
         left, right = st.columns(2)
-        left.plotly_chart(charts.ranked_counts(people, "resource", "events", "Events per resource"))
+        left.vega_lite_chart(
+            spec=charts.ranked_counts(people, "resource", "events", "Events per resource"),
+            width="stretch",
+        )
         network = state.cached(projections.handover, summary.log)
         with right:
             st.markdown("**Handover of work** (the 40 most frequent)")
@@ -132,11 +142,11 @@ def show_throughput() -> None:
     period = (
         st.segmented_control("Per", ["day", "week", "month"], default="week", key="per") or "week"
     )
-    every = {"day": "1d", "week": "1w", "month": "1mo"}[period]
+    every = charts.PERIODS[period]
     flow = state.local(state.cached(projections.throughput, summary.log, every=every))
     open_cases = state.local(state.cached(projections.wip, summary.log, every=every))
-    st.plotly_chart(charts.rates(flow, period))
-    st.plotly_chart(charts.wip(open_cases, period))
+    st.vega_lite_chart(spec=charts.rates(flow, period), width="stretch")
+    st.vega_lite_chart(spec=charts.wip(open_cases, period), width="stretch")
 
 
 SPECTRUM_LINES = 2_000  # drawn per segment; the bars count every passage

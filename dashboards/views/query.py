@@ -88,8 +88,8 @@ def _chart(frame: pl.DataFrame) -> None:
     )
     if kind == "none":
         return
-    shown = state.local(frame.select(x, y))
-    st.plotly_chart(charts.query_chart(shown, x, y, kind), width="stretch")
+    shown = state.local(frame.select(*dict.fromkeys((x, y))))  # x may be y: one column
+    st.vega_lite_chart(spec=charts.query_chart(shown, x, y, kind), width="stretch")
 
 
 _chart(frame)

@@ -60,7 +60,7 @@ def travel() -> None:
         if changed.height:
             table(changed, what="cases")
     left, right = st.columns([2, 3])
-    left.plotly_chart(charts.wip_by_activity(timetravel.summary(now)))
+    left.vega_lite_chart(spec=charts.wip_by_activity(timetravel.summary(now)), width="stretch")
     with right:
         pmap = state.ask(  # drawn by frequency: its times are not computed
             Workbench.dfg, summary.log, Cut(as_of=at, known_at=known_at), times=False

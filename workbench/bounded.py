@@ -180,8 +180,9 @@ def prepare() -> None:
     """Start a worker in the background that imports the aligners, token replay and pm4py
     (quietly) and then waits: the next `run` with a limit uses it instead of one started
     anew, and starts the next spare. For a long-lived process (the app), where a job should
-    not wait for a worker to start. Such workers run at a lower CPU priority: while one
-    imports or computes, the pages of the app answer first."""
+    not wait for a worker to start. Such a worker imports at the lowest CPU priority, so
+    that the pages of the app answer first; the work it is given runs at the app's own (at
+    the lowest, a busy machine could leave a job no time of its budget)."""
     with _spare_lock:
         if not (_spare and _spare[0].alive()):
             _spare[:] = [_start(prepared=True)]
@@ -340,11 +341,11 @@ def _wait(prepared: bool, tasks: Connection, sender: Connection) -> None:
     pm4py), then do each work it is given, until the parent closes the pipe (or goes
     away)."""
     if prepared:
-        _lower_priority()
-        from workbench import aligners, replay  # noqa: F401  (imported ahead of the work)
-        from workbench.models import pm4py
+        import numpy  # noqa: F401  (its BLAS threads started here, at the work's priority)
 
-        pm4py()
+        importing = threading.Thread(target=_import_ahead, name="import ahead")
+        importing.start()
+        importing.join()
     while True:
         try:
             work, payload = tasks.recv()
@@ -354,6 +355,16 @@ def _wait(prepared: bool, tasks: Connection, sender: Connection) -> None:
             sender.send(("error", f"the work could not be handed to a worker: {error!r}"))
             continue
         _serve(work, payload, sender)
+
+
+def _import_ahead() -> None:
+    """Import what prepared work needs (the aligners, replay and pm4py), on a thread of
+    the `BACKGROUND` priority: threads inherit it, and the work runs on another."""
+    _lower_priority(threading.get_native_id())
+    from workbench import aligners, replay  # noqa: F401  (imported ahead of the work)
+    from workbench.models import pm4py
+
+    pm4py()
 
 
 def _serve(work: Callable[[Any], Iterator[Any]], payload: Any, sender: Connection) -> None:

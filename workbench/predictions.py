@@ -17,7 +17,8 @@ and what happened after (the target). An open case at T is one observation at T.
 features are the standard ones of predictive monitoring: the last three activities, how
 often each activity occurred, the prefix's length, the time elapsed, since the last event
 and between the last two, the time of day and the weekday, the latest value of each
-attribute and the resource, and the cases open at that moment (the workload).
+attribute and the resource, and, but for the remaining time, the cases open at that
+moment (the workload: `_encoding`).
 
 Three targets:
 
@@ -455,9 +456,17 @@ def _workload(known: _Known) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(micros["start"].to_numpy()), np.sort(micros["resolved"].to_numpy())
 
 
-def _encoding(known: _Known, points: pl.DataFrame) -> _Encoding:
+def _encoding(known: _Known, points: pl.DataFrame, target: Target) -> _Encoding:
+    """The features of ``target``'s models. The remaining time's leave the workload out:
+    it tells when a point was observed, and the later a training point, the likelier its
+    case was a short one (`_selection` weighs that back only in part, at most twenty-fold),
+    so trees that split on it predicted every open case to end soon (in the backtest, the
+    10-90 % interval held 56-74 % of the outcomes with it and 71-84 % without; the MAE on
+    BPI Challenge 2012 was 0.99 of the baseline's with it and 0.93 without)."""
     categorical = ["activity", "a2", "a3", "resource"]
-    numeric = ["k", "elapsed", "since_last", "gap", "hour", "weekday", "workload"]
+    numeric = ["k", "elapsed", "since_last", "gap", "hour", "weekday"]
+    if target.kind != "remaining-time":  # where the workload tells (next activity: 0.79
+        numeric.append("workload")  # right on BPIC 2012's W subprocess with it, 0.78 without)
     numeric += [f"count {name}" for name in known.counted]
     for name in known.attributes:
         column = f"attribute {name}"
@@ -713,7 +722,7 @@ def _trained(known: _Known, target: Target) -> Predictor:
             f"at {known.at.isoformat()}: {trained_on} case(s) had completed (by "
             f"{', '.join(known.ending) or 'no end activity'}); a model needs {MIN_CASES}"
         )
-    encoding = _encoding(known, training)
+    encoding = _encoding(known, training, target)
     features = _matrix(encoding, training)
     weights = _weights(training, target)
     fitted = partial(Predictor, target, known.at, trained_on, training.height, known.vocabulary)
@@ -942,11 +951,14 @@ def _cut(
     points = _open_points(known).join(truth, on="case_id", how="left")
     following = _following(events, visible, points["case_id"])
     points = points.join(following, on="case_id", how="left")
-    encoding = _encoding(known, training)
-    features = _matrix(encoding, training)
-    wanted = _matrix(encoding, points)
     row: dict[str, Any] = {"at": at, "trained_on": trained_on, "open": points.height}
+    matrices: dict[tuple[str, ...], tuple[_Encoding, np.ndarray, np.ndarray]] = {}
     for target in chosen:
+        encoding = _encoding(known, training, target)
+        if tuple(encoding.columns) not in matrices:  # targets of the same features share them
+            found = (encoding, _matrix(encoding, training), _matrix(encoding, points))
+            matrices[tuple(encoding.columns)] = found
+        encoding, features, wanted = matrices[tuple(encoding.columns)]
         scored = _score(target, encoding, training, features, points, wanted, at, hours)
         row.update(scored.pop("row"))
         for name, values in scored.items():

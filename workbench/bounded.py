@@ -153,36 +153,24 @@ _spare: list[_Worker] = []  # at most one: a prepared worker waiting for its fir
 _spare_lock = threading.Lock()
 
 
-BACKGROUND = 19  # the niceness of work in the background: pages and commands go first
-
-
-def in_background(work: Callable[[], Any]) -> None:
-    """Run ``work()`` on a thread of this process at a lower CPU priority (on Linux, where
-    a thread has a priority of its own), so that it yields to the threads a user waits
-    for."""
-
-    def run() -> None:
-        _lower_priority(threading.get_native_id())
-        work()
-
-    threading.Thread(target=run, name=f"background {work.__name__}", daemon=True).start()
+#: The niceness of what is imported ahead of work: pages and commands go first. Not the
+#: lowest, and not Linux's idle class: work that waits for such a thread (a job for the
+#: imports, a page for the import lock) would wait as long as the machine is busy.
+BACKGROUND = 10
 
 
 def _lower_priority(thread: int = 0) -> None:
-    """Lower a thread's CPU priority (0: this process's) to `BACKGROUND`, where allowed."""
+    """Lower a thread's CPU priority (0: the calling one) to `BACKGROUND`, where allowed."""
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, thread, BACKGROUND)
-    with contextlib.suppress(OSError, AttributeError):
-        os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
 
 
 def prepare() -> None:
     """Start a worker in the background that imports the aligners, token replay and pm4py
     (quietly) and then waits: the next `run` with a limit uses it instead of one started
     anew, and starts the next spare. For a long-lived process (the app), where a job should
-    not wait for a worker to start. Such a worker imports at the lowest CPU priority, so
-    that the pages of the app answer first; the work it is given runs at the app's own (at
-    the lowest, a busy machine could leave a job no time of its budget)."""
+    not wait for a worker to start. Such a worker imports at a lower CPU priority, so that
+    the pages of the app answer first; the work it is given runs at the app's own."""
     with _spare_lock:
         if not (_spare and _spare[0].alive()):
             _spare[:] = [_start(prepared=True)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -98,7 +99,7 @@ if st.button("Run", type="primary"):
         ),
     )
     if "pm4py" not in sys.modules:  # to read the model back: imported while the job runs
-        bounded.in_background(models.pm4py)
+        threading.Thread(target=models.pm4py, name="import pm4py", daemon=True).start()
 
 
 @st.fragment(run_every=1.0)

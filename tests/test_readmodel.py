@@ -273,6 +273,34 @@ def test_an_import_writes_segments_as_batches_commit(tmp_path) -> None:
         check_reads(model, "orders")
 
 
+def test_the_files_written_keep_case_ids_as_text(tmp_path) -> None:
+    """The process that writes segments (an import's) does not code case ids: the mapping
+    of coded values is never let go, and a hundred million events have ten million ids.
+    Segments of batches, merged ones and their per-case rows keep them as text; reads give
+    them coded as before."""
+    from ingest.options import ParseOptions, Tuning
+    from sample_data.generator import write
+
+    csv = tmp_path / "orders.csv"
+    write(csv, events=5_000, seed=3)
+    with EventStore(tmp_path / "s.db") as store:
+        model = ReadModel(store)
+        ingest(store, csv, log="orders", options=ParseOptions(tuning=Tuning(batch_rows=2_000)))
+        model.flush()
+        folder = next((tmp_path / "s.db.segments").iterdir())
+        batches = sorted(folder.glob("segment-*.parquet"))
+        assert len(batches) > 1
+        assert model.refresh("orders").segments == 1
+        merged = sorted(folder.glob("*.parquet"))
+        assert [path.name.split("-")[0] for path in merged] == ["cases", "folded", "segment"]
+        for path in [*batches[:1], *merged]:
+            if path.exists():
+                assert pl.read_parquet_schema(path)["case_id"] == pl.String, path.name
+        assert model.scan("orders", coded=True).collect_schema()["case_id"] == pl.Categorical
+        assert model.case_rows("orders")["case_id"].dtype == pl.Categorical
+        check_reads(model, "orders")
+
+
 def test_a_read_only_folder_is_read_not_written(tmp_path) -> None:
     import os
 

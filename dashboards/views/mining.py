@@ -4,9 +4,7 @@ log fits it, computed as a background job with progress."""
 from __future__ import annotations
 
 import hashlib
-import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import polars as pl
@@ -98,8 +96,10 @@ if st.button("Run", type="primary"):
             progress=progress,
         ),
     )
-    if "pm4py" not in sys.modules:  # to read the model back: imported while the job runs
-        threading.Thread(target=models.pm4py, name="import pm4py", daemon=True).start()
+    # To read the model back, pm4py, imported while the job runs: here, not on a thread of
+    # its own beside the script (on a clean clone such an import once found no pyparsing,
+    # which was installed, and left matplotlib half-imported for the whole process).
+    models.pm4py()
 
 
 @st.fragment(run_every=1.0)
